@@ -1,0 +1,37 @@
+import { resolve } from 'node:path'
+import { defineConfig } from 'electron-vite'
+import vue from '@vitejs/plugin-vue'
+
+// The design card's layout (main/, preload/, renderer/ at the top level) instead of electron-vite's src/.
+// Dependencies stay external in main (electron-vite's default): native modules (sqlite3, onnxruntime-node,
+// tfjs-node, sharp) and tfjs-backend-wasm, which finds its .wasm file next to its own package.
+export default defineConfig({
+  main: {
+    build: {
+      outDir: 'out/main',
+      rollupOptions: {
+        input: {
+          index: resolve(__dirname, 'main/index.ts'),
+          cli: resolve(__dirname, 'main/cli.ts'),
+          trainWorker: resolve(__dirname, 'main/train/worker.ts')
+        }
+      }
+    }
+  },
+  preload: {
+    build: {
+      outDir: 'out/preload',
+      rollupOptions: { input: { index: resolve(__dirname, 'preload/index.ts') } }
+    }
+  },
+  renderer: {
+    root: resolve(__dirname, 'renderer'),
+    resolve: { alias: { '@contract': resolve(__dirname, 'main/api/contract.ts') } },
+    plugins: [vue()],
+    build: {
+      outDir: resolve(__dirname, 'out/renderer'),
+      chunkSizeWarningLimit: 2000,
+      rollupOptions: { input: { index: resolve(__dirname, 'renderer/index.html') } }
+    }
+  }
+})

@@ -1,0 +1,405 @@
+/**
+ * The one API contract of LayerLab.
+ *
+ * Every request the renderer (or any host) can make is listed in `requests`: its name, the zod schema of its
+ * arguments (validated at run time where a request enters, see router.ts) and the schema of its result (used for
+ * types only). Every event the main side pushes is listed in `events`. Hosts, preload, web client and stores all
+ * take their types from here, so a request name or argument that does not exist cannot be written.
+ *
+ * This file is imported by the renderer too: it must only depend on zod.
+ */
+import { z } from 'zod'
+
+// ---------------------------------------------------------------- shared domain schemas
+
+export const columnType = z.enum(['number', 'integer', 'boolean', 'category', 'text'])
+export type ColumnType = z.infer<typeof columnType>
+
+export const columnProfile = z.object({
+  name: z.string(),
+  type: columnType,
+  missing: z.number().int(),
+  distinct: z.number().int(),
+  /** feature: fed to the model; target: the label; excluded: left out (reason says why). */
+  role: z.enum(['feature', 'target', 'excluded']),
+  excludedReason: z.enum(['constant', 'id', 'text', 'user']).optional(),
+  min: z.number().optional(),
+  max: z.number().optional(),
+  mean: z.number().optional(),
+  std: z.number().optional(),
+  /** Counts over equal-width bins between min and max (numbers only). */
+  histogram: z.array(z.number()).optional(),
+  top: z.array(z.object({ value: z.string(), count: z.number().int() })).optional()
+})
+export type ColumnProfile = z.infer<typeof columnProfile>
+
+export const classCount = z.object({ label: z.string(), count: z.number().int() })
+export type ClassCount = z.infer<typeof classCount>
+
+export const skippedFile = z.object({ path: z.string(), reason: z.string() })
+
+export const datasetSummary = z.object({
+  datasetId: z.string(),
+  name: z.string(),
+  kind: z.enum(['table', 'images']),
+  sourcePath: z.string(),
+  contentHash: z.string(),
+  rows: z.number().int(),
+  columns: z.array(columnProfile),
+  target: z.string().nullable(),
+  classes: z.array(classCount),
+  skipped: z.array(skippedFile),
+  /** Images only: the size every image was resized to. */
+  image: z.object({ width: z.number().int(), height: z.number().int(), channels: z.number().int() }).optional(),
+  /** Rows in train / validation / test after the stored stratified split. */
+  split: z.object({ train: z.number().int(), val: z.number().int(), test: z.number().int(), seed: z.number().int() }),
+  /** Number of model inputs after preparation (one-hot expands categories). */
+  featureCount: z.number().int(),
+  parse: z.record(z.string(), z.unknown()),
+  createdAt: z.string()
+})
+export type DatasetSummary = z.infer<typeof datasetSummary>
+
+// ---------------------------------------------------------------- model spec
+
+export const activationName = z.enum(['relu', 'sigmoid', 'tanh', 'softmax', 'elu', 'leakyRelu', 'relu6', 'linear'])
+export type ActivationName = z.infer<typeof activationName>
+
+const padding = z.enum(['same', 'valid'])
+const positiveInt = z.number().int().positive()
+
+export const layerSpec = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('dense'), units: positiveInt, activation: activationName.default('linear') }),
+  z.object({
+    type: z.literal('conv2d'),
+    filters: positiveInt,
+    kernelSize: positiveInt,
+    strides: positiveInt.default(1),
+    padding: padding.default('same'),
+    activation: activationName.default('linear')
+  }),
+  z.object({ type: z.literal('maxPooling2d'), poolSize: positiveInt.default(2), strides: positiveInt.optional(), padding: padding.default('valid') }),
+  z.object({ type: z.literal('averagePooling2d'), poolSize: positiveInt.default(2), strides: positiveInt.optional(), padding: padding.default('valid') }),
+  z.object({ type: z.literal('globalAveragePooling2d') }),
+  z.object({ type: z.literal('flatten') }),
+  z.object({ type: z.literal('dropout'), rate: z.number().min(0).lt(1) }),
+  z.object({ type: z.literal('batchNormalization'), momentum: z.number().min(0).max(1).default(0.99), epsilon: z.number().positive().default(1e-3) }),
+  z.object({ type: z.literal('activation'), activation: activationName, alpha: z.number().optional() })
+])
+export type LayerSpec = z.infer<typeof layerSpec>
+export type LayerType = LayerSpec['type']
+
+export const modelSpec = z.object({
+  version: z.literal(1),
+  /** Without the batch dimension: [features] for tables, [h, w, c] for images. */
+  inputShape: z.array(positiveInt).min(1).max(3),
+  layers: z.array(layerSpec).min(1)
+})
+export type ModelSpec = z.infer<typeof modelSpec>
+
+export const optimizerName = z.enum(['sgd', 'momentum', 'adam'])
+export type OptimizerName = z.infer<typeof optimizerName>
+
+export const blockSettings = z.object({
+  optimizer: optimizerName.default('adam'),
+  learningRate: z.number().positive().max(10).default(0.001),
+  momentum: z.number().min(0).lt(1).default(0.9),
+  weightDecay: z.number().min(0).max(1).default(0),
+  /** Layer-wise mode: epochs of this block's stage. */
+  epochs: positiveInt.max(10000).default(30),
+  /** Stop the stage when the head's validation accuracy has not improved for this many epochs (0: never). */
+  patience: z.number().int().min(0).default(5),
+  freezeAfter: z.boolean().default(true),
+  schedule: z.enum(['constant', 'step', 'cosine']).default('constant'),
+  /** LARS trust ratio per layer: lr_layer = lr · η‖w‖ / (‖g‖ + β‖w‖). */
+  lars: z.boolean().default(false),
+  /** Auxiliary head used while this block trains alone (layer-wise). */
+  head: z.enum(['linear', 'mlp']).default('linear')
+})
+export type BlockSettings = z.infer<typeof blockSettings>
+
+export const block = z.object({
+  name: z.string().min(1).max(60),
+  color: z.string().regex(/^#[0-9a-fA-F]{6}$/),
+  /** Layers [start, end) of the model spec. */
+  start: z.number().int().min(0),
+  end: z.number().int().positive(),
+  settings: blockSettings
+})
+export type Block = z.infer<typeof block>
+
+export const partition = z.object({ blocks: z.array(block).min(1) })
+export type Partition = z.infer<typeof partition>
+
+export const trainMode = z.enum(['end-to-end', 'layer-wise'])
+export type TrainMode = z.infer<typeof trainMode>
+
+export const trainConfig = z.object({
+  mode: trainMode.default('end-to-end'),
+  /** End-to-end epochs (layer-wise uses each block's own epochs). */
+  epochs: positiveInt.max(10000).default(60),
+  batchSize: positiveInt.max(65536).default(32),
+  seed: z.number().int().min(0).default(42),
+  /** End-to-end early stopping on validation accuracy (0: never); the best weights are restored. */
+  patience: z.number().int().min(0).default(10),
+  /** Layer-wise: fine-tune the whole model end-to-end after the greedy stages. */
+  fineTune: z
+    .object({ enabled: z.boolean().default(true), epochs: positiveInt.default(10), learningRateFactor: z.number().positive().max(1).default(0.1) })
+    .default({ enabled: true, epochs: 10, learningRateFactor: 0.1 }),
+  /** Gradual unfreezing (ULMFiT) in end-to-end mode: one more block from the top trains each epoch. */
+  gradualUnfreeze: z.boolean().default(false),
+  /** Image augmentation on training batches. */
+  augment: z.boolean().default(false)
+})
+export type TrainConfig = z.infer<typeof trainConfig>
+
+// ---------------------------------------------------------------- runs
+
+export const runStatus = z.enum(['queued', 'running', 'completed', 'cancelled', 'failed', 'interrupted'])
+export type RunStatus = z.infer<typeof runStatus>
+
+export const runMetrics = z.object({
+  testAccuracy: z.number(),
+  testLoss: z.number(),
+  valAccuracy: z.number(),
+  trainAccuracy: z.number()
+})
+export type RunMetrics = z.infer<typeof runMetrics>
+
+export const epochRow = z.object({
+  block: z.number().int(),
+  /** The stage: a block's greedy stage, the fine-tune, or the whole model end-to-end. */
+  phase: z.enum(['block', 'finetune', 'end-to-end']),
+  epoch: z.number().int(),
+  loss: z.number(),
+  accuracy: z.number(),
+  valLoss: z.number().nullable(),
+  valAccuracy: z.number().nullable(),
+  learningRate: z.number(),
+  samplesPerSec: z.number()
+})
+export type EpochRow = z.infer<typeof epochRow>
+
+export const blockResult = z.object({
+  name: z.string(),
+  layers: z.array(z.number().int()),
+  epochs: z.number().int(),
+  headValAccuracy: z.number().nullable(),
+  ms: z.number()
+})
+export type BlockResult = z.infer<typeof blockResult>
+
+export const evaluation = z.object({
+  labels: z.array(z.string()),
+  confusion: z.array(z.array(z.number().int())),
+  perClass: z.array(z.object({ label: z.string(), precision: z.number(), recall: z.number(), f1: z.number(), support: z.number().int() })),
+  /** Test rows the model got wrong (at most 50): index into the test part, and the dataset row. */
+  misclassified: z.array(z.object({ row: z.number().int(), label: z.string(), predicted: z.string() }))
+})
+export type Evaluation = z.infer<typeof evaluation>
+
+export const artifact = z.object({
+  artifactId: z.string(),
+  kind: z.enum(['weights', 'onnx']),
+  path: z.string(),
+  bytes: z.number().int(),
+  createdAt: z.string(),
+  info: z.record(z.string(), z.unknown())
+})
+export type Artifact = z.infer<typeof artifact>
+
+export const runSummary = z.object({
+  runId: z.string(),
+  name: z.string(),
+  datasetId: z.string(),
+  datasetName: z.string(),
+  mode: trainMode,
+  status: runStatus,
+  backend: z.string(),
+  seed: z.number().int(),
+  metrics: runMetrics.nullable(),
+  tags: z.array(z.string()),
+  notes: z.string(),
+  error: z.string().nullable(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  endedAt: z.string().nullable()
+})
+export type RunSummary = z.infer<typeof runSummary>
+
+export const runDetail = runSummary.extend({
+  spec: modelSpec,
+  partition,
+  config: trainConfig,
+  epochs: z.array(epochRow),
+  blocks: z.array(blockResult),
+  evaluation: evaluation.nullable(),
+  artifacts: z.array(artifact),
+  timing: z.object({ totalMs: z.number(), msPerEpoch: z.number() }).nullable(),
+  peakRssBytes: z.number().nullable()
+})
+export type RunDetail = z.infer<typeof runDetail>
+
+export const parity = z.object({ maxAbsDiff: z.number(), argmaxAgreement: z.number(), samples: z.number().int(), pass: z.boolean() })
+export type Parity = z.infer<typeof parity>
+
+// ---------------------------------------------------------------- requests
+
+const none = z.object({}).strict().default({})
+const datasetRef = z.object({ datasetId: z.string().min(1) }).strict()
+const runRef = z.object({ runId: z.string().min(1) }).strict()
+const ok = z.object({ ok: z.literal(true) })
+
+export const requests = {
+  'app.info': {
+    args: none,
+    result: z.object({
+      name: z.literal('LayerLab'),
+      version: z.string(),
+      home: z.string(),
+      backend: z.object({ name: z.string(), reason: z.string() }),
+      examples: z.array(z.object({ name: z.string(), path: z.string(), description: z.string() }))
+    })
+  },
+  'datasets.list': { args: none, result: z.array(datasetSummary) },
+  'datasets.get': { args: datasetRef, result: datasetSummary },
+  'datasets.import': {
+    args: z
+      .object({
+        path: z.string().min(1),
+        name: z.string().max(120).optional(),
+        target: z.string().optional(),
+        delimiter: z.string().min(1).max(3).optional(),
+        encoding: z.string().optional(),
+        header: z.boolean().optional(),
+        decimalComma: z.boolean().optional(),
+        imageSize: z.object({ width: positiveInt.max(512), height: positiveInt.max(512) }).optional(),
+        colorMode: z.enum(['auto', 'grayscale', 'rgb']).optional()
+      })
+      .strict(),
+    result: datasetSummary
+  },
+  'datasets.preview': {
+    args: z.object({ datasetId: z.string(), offset: z.number().int().min(0), limit: z.number().int().min(1).max(1000) }).strict(),
+    result: z.object({ columns: z.array(z.string()), rows: z.array(z.array(z.union([z.string(), z.number(), z.null()]))), total: z.number().int() })
+  },
+  'datasets.update': {
+    args: z
+      .object({
+        datasetId: z.string(),
+        target: z.string().optional(),
+        columns: z.array(z.object({ name: z.string(), type: columnType.optional(), include: z.boolean().optional() })).optional()
+      })
+      .strict(),
+    result: datasetSummary
+  },
+  'datasets.thumbnails': {
+    args: z.object({ datasetId: z.string(), perClass: z.number().int().min(1).max(64).default(8) }).strict(),
+    result: z.array(z.object({ label: z.string(), images: z.array(z.object({ row: z.number().int(), dataUrl: z.string() })) }))
+  },
+  'datasets.delete': { args: datasetRef, result: ok },
+  'models.default': {
+    args: z
+      .object({ datasetId: z.string(), preset: z.enum(['mlp', 'small-cnn']).optional(), hidden: z.array(positiveInt).max(16).optional() })
+      .strict(),
+    result: z.object({ spec: modelSpec, partition })
+  },
+  'models.describe': {
+    args: z.object({ spec: z.unknown(), partition: z.unknown().optional() }).strict(),
+    result: z.object({
+      layers: z.array(z.object({ index: z.number().int(), type: z.string(), outputShape: z.array(z.number().nullable()), params: z.number().int() })),
+      totalParams: z.number().int(),
+      errors: z.array(z.object({ layer: z.number().int().nullable(), message: z.string() }))
+    })
+  },
+  'train.start': {
+    args: z.object({ datasetId: z.string(), spec: modelSpec, partition, config: trainConfig, name: z.string().max(120).optional() }).strict(),
+    result: z.object({ runId: z.string() })
+  },
+  'train.cancel': { args: runRef, result: ok },
+  'runs.list': { args: none, result: z.array(runSummary) },
+  'runs.get': { args: runRef, result: runDetail },
+  'runs.update': {
+    args: z.object({ runId: z.string(), name: z.string().max(120).optional(), tags: z.array(z.string().max(40)).max(20).optional(), notes: z.string().max(10000).optional() }).strict(),
+    result: runSummary
+  },
+  'runs.delete': { args: runRef, result: ok },
+  'export.onnx': {
+    args: z
+      .object({
+        runId: z.string(),
+        opset: z.number().int().min(13).max(17).default(13),
+        /** Export only the first k blocks, as a feature extractor. */
+        blocks: positiveInt.optional(),
+        bakeNormalization: z.boolean().optional(),
+        out: z.string().optional()
+      })
+      .strict(),
+    result: z.object({ artifactId: z.string(), path: z.string(), bytes: z.number().int(), opset: z.number().int(), parity })
+  },
+  'predict.run': {
+    args: z.object({ model: z.string(), data: z.string(), out: z.string().optional() }).strict(),
+    result: z.object({
+      labels: z.array(z.string()),
+      rows: z.array(z.object({ key: z.string(), prediction: z.string(), probabilities: z.array(z.number()), truth: z.string().nullable() })),
+      accuracy: z.number().nullable(),
+      out: z.string().nullable()
+    })
+  }
+} as const
+
+export type Requests = typeof requests
+export type RequestName = keyof Requests
+/** What a caller passes (defaults may be left out). */
+export type RequestArgs<K extends RequestName> = z.input<Requests[K]['args']>
+/** What a handler receives (defaults filled in). */
+export type HandlerArgs<K extends RequestName> = z.output<Requests[K]['args']>
+export type RequestResult<K extends RequestName> = z.infer<Requests[K]['result']>
+export const requestNames = Object.keys(requests) as RequestName[]
+
+// ---------------------------------------------------------------- events
+
+export const events = {
+  'dataset.progress': z.object({ path: z.string(), rows: z.number().int(), bytes: z.number(), totalBytes: z.number() }),
+  'train.progress': z.object({
+    runId: z.string(),
+    phase: z.enum(['block', 'finetune', 'end-to-end']),
+    block: z.number().int(),
+    blockName: z.string(),
+    blockCount: z.number().int(),
+    epoch: z.number().int(),
+    epochs: z.number().int(),
+    batch: z.number().int(),
+    batches: z.number().int(),
+    loss: z.number(),
+    accuracy: z.number(),
+    samplesPerSec: z.number(),
+    etaMs: z.number()
+  }),
+  'train.epoch': epochRow.extend({ runId: z.string() }),
+  'train.finished': z.object({ runId: z.string(), status: runStatus, metrics: runMetrics.nullable(), error: z.string().nullable() })
+} as const
+
+export type Events = typeof events
+export type EventName = keyof Events
+export type EventPayload<K extends EventName> = z.infer<Events[K]>
+export const eventNames = Object.keys(events) as EventName[]
+
+// ---------------------------------------------------------------- transport
+
+/** A failed request, as every transport carries it. `code` tells the renderer how to show it. */
+export const apiErrorShape = z.object({
+  code: z.enum(['bad_request', 'not_found', 'user_error', 'conflict', 'internal']),
+  message: z.string()
+})
+export type ApiErrorShape = z.infer<typeof apiErrorShape>
+
+export type ApiResponse<T> = { ok: true; result: T } | { ok: false; error: ApiErrorShape }
+
+/** What `window.lab` (preload) and the web client both implement. */
+export interface LabBridge {
+  readonly transport: 'electron' | 'web'
+  invoke<K extends RequestName>(name: K, args?: RequestArgs<K>): Promise<ApiResponse<RequestResult<K>>>
+  /** Subscribes to an event; returns the function that unsubscribes. */
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void
+}

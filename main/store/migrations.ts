@@ -1,0 +1,86 @@
+/**
+ * Versioned schema. A migration is never edited once released: add the next one. `PRAGMA user_version`
+ * records where a file is; Db.open applies the missing ones in one transaction.
+ */
+export interface Migration {
+  version: number
+  sql: string
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE datasets (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('table', 'images')),
+        source_path TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        rows INTEGER NOT NULL,
+        target TEXT,
+        parse_json TEXT NOT NULL,
+        profile_json TEXT NOT NULL,
+        recipe_json TEXT NOT NULL,
+        split_json TEXT NOT NULL,
+        data_dir TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE RESTRICT,
+        mode TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'completed', 'cancelled', 'failed', 'interrupted')),
+        backend TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        spec_json TEXT NOT NULL,
+        partition_json TEXT NOT NULL,
+        config_json TEXT NOT NULL,
+        metrics_json TEXT,
+        blocks_json TEXT,
+        evaluation_json TEXT,
+        timing_json TEXT,
+        peak_rss INTEGER,
+        error TEXT,
+        owner_pid INTEGER,
+        owner_host TEXT,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        ended_at TEXT
+      );
+      CREATE INDEX runs_dataset ON runs(dataset_id);
+      CREATE TABLE epochs (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        block INTEGER NOT NULL,
+        phase TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        loss REAL NOT NULL,
+        accuracy REAL NOT NULL,
+        val_loss REAL,
+        val_accuracy REAL,
+        learning_rate REAL NOT NULL,
+        samples_per_sec REAL NOT NULL,
+        PRIMARY KEY (run_id, seq)
+      );
+    `
+  },
+  {
+    version: 2,
+    sql: `
+      ALTER TABLE runs ADD COLUMN tags_json TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+      CREATE TABLE artifacts (
+        id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('weights', 'onnx')),
+        path TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        info_json TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX artifacts_run ON artifacts(run_id);
+    `
+  }
+]
