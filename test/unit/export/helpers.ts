@@ -1,0 +1,76 @@
+/** Test helpers of the export tests: the real digits data and deterministic random weights. */
+import fs from 'node:fs'
+import path from 'node:path'
+import * as tf from '@tensorflow/tfjs'
+
+export const DIGITS_CSV = path.resolve(__dirname, '../../../resources/examples/digits.csv')
+
+export interface Digits {
+  /** Raw pixel values 0..16, row-major [n, 64]. */
+  pixels: Float32Array
+  labels: number[]
+  n: number
+}
+
+let cached: Digits | null = null
+
+/** The bundled digits CSV (numbers only, no quoting), read directly so these tests do not depend on the data module. */
+export function loadDigits(): Digits {
+  if (cached) return cached
+  const lines = fs.readFileSync(DIGITS_CSV, 'utf8').trim().split(/\r?\n/)
+  const header = lines[0].split(',')
+  const target = header.indexOf('digit')
+  const pixels: number[] = []
+  const labels: number[] = []
+  for (const line of lines.slice(1)) {
+    const cells = line.split(',').map(Number)
+    labels.push(cells[target])
+    cells.forEach((v, i) => {
+      if (i !== target) pixels.push(v)
+    })
+  }
+  cached = { pixels: Float32Array.from(pixels), labels, n: labels.length }
+  return cached
+}
+
+/** The first `n` digits scaled to [0, 1] (the shape they are fed in is up to the caller: [64] or [8, 8, 1]). */
+export function digitsBatch(n: number, offset = 0): Float32Array {
+  const { pixels } = loadDigits()
+  return pixels.slice(offset * 64, (offset + n) * 64).map((v) => v / 16)
+}
+
+/** mulberry32: a small seeded generator, so every run tests the same weights. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/**
+ * Replaces every weight with seeded random values: kernels and biases in ±0.5 (non-zero biases exercise the
+ * bias path), batch-norm moving variance in [0.5, 1.5) and moving mean / gamma / beta away from their
+ * defaults, so an exporter that ignored them would be caught.
+ */
+export function randomizeWeights(model: tf.LayersModel, seed = 1): void {
+  const rand = seeded(seed)
+  for (const layer of model.layers) {
+    const values = layer.weights.map((w) => {
+      const shape = w.shape as number[]
+      const size = shape.reduce((a, b) => a * b, 1)
+      const kind = w.originalName.split('/').pop()
+      const data = new Float32Array(size)
+      for (let i = 0; i < size; i++) {
+        const r = rand()
+        data[i] = kind === 'moving_variance' ? 0.5 + r : kind === 'gamma' ? 0.5 + r : r - 0.5
+      }
+      return tf.tensor(data, shape)
+    })
+    if (values.length) layer.setWeights(values)
+    values.forEach((v) => v.dispose())
+  }
+}
