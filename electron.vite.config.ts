@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { existsSync } from 'node:fs'
 import { defineConfig } from 'electron-vite'
 import vue from '@vitejs/plugin-vue'
 
@@ -13,7 +14,7 @@ export default defineConfig({
         input: {
           index: resolve(__dirname, 'main/index.ts'),
           cli: resolve(__dirname, 'main/cli.ts'),
-          trainWorker: resolve(__dirname, 'main/train/worker.ts')
+          ...(existsSync(resolve(__dirname, 'main/train/worker.ts')) ? { trainWorker: resolve(__dirname, 'main/train/worker.ts') } : {})
         }
       }
     }

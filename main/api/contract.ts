@@ -402,4 +402,6 @@ export interface LabBridge {
   invoke<K extends RequestName>(name: K, args?: RequestArgs<K>): Promise<ApiResponse<RequestResult<K>>>
   /** Subscribes to an event; returns the function that unsubscribes. */
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void
+  /** Desktop only: a native dialog; resolves to the chosen path, or null when cancelled. */
+  pickPath?(kind: 'file' | 'folder' | 'save-onnx'): Promise<string | null>
 }

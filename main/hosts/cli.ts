@@ -1,0 +1,420 @@
+/**
+ * The CLI host. Every command goes through the same router as the desktop app and the web shell (so the same
+ * validation and errors apply); this file only turns flags into requests and results into text or JSON.
+ *
+ * Exit codes: 0 done; 1 a user error (one line `error: …` on stderr, the stack only with --debug); 2 a usage error.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { spawn } from 'node:child_process'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import type { EventPayload, RequestArgs, RequestName, RequestResult, RunDetail, RunSummary, DatasetSummary } from '../api/contract'
+import { LabError } from '../api/errors'
+import { openLab, type Lab } from '../core/lab'
+import { version } from '../core/version'
+import { startServer } from './server'
+
+interface GlobalOptions {
+  home?: string
+  json?: boolean
+  debug?: boolean
+}
+
+/** Output sinks, injectable so tests can run the CLI in-process. */
+export interface CliIo {
+  out(text: string): void
+  err(text: string): void
+  isTty: boolean
+}
+
+const processIo: CliIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  isTty: Boolean(process.stderr.isTTY)
+}
+
+class UsageError extends Error {}
+
+async function call<K extends RequestName>(lab: Lab, name: K, args: RequestArgs<K>): Promise<RequestResult<K>> {
+  const response = await lab.router.handle(name, args)
+  if (!response.ok) throw new LabError(response.error.message, response.error.code)
+  return response.result as RequestResult<K>
+}
+
+const positiveInt = (label: string) => (value: string) => {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${label} must be a positive integer`)
+  return n
+}
+const nonNegativeInt = (label: string) => (value: string) => {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${label} must be an integer ≥ 0`)
+  return n
+}
+const positiveNumber = (label: string) => (value: string) => {
+  const n = Number(value)
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${label} must be a positive number`)
+  return n
+}
+const unitInterval = (label: string) => (value: string) => {
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError(`${label} must be in [0, 1)`)
+  return n
+}
+const imageSize = (value: string) => {
+  const match = /^(\d+)x(\d+)$/i.exec(value)
+  if (!match) throw new InvalidArgumentError('expected WxH, for example 28x28')
+  return { width: Number(match[1]), height: Number(match[2]) }
+}
+const hiddenSizes = (value: string) => {
+  const sizes = value.split(',').map((part) => Number(part.trim()))
+  if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new InvalidArgumentError('expected sizes like 100,100')
+  return sizes
+}
+
+function pct(x: number | null | undefined): string {
+  return x === null || x === undefined ? '—' : `${(x * 100).toFixed(2)} %`
+}
+
+function table(rows: string[][]): string {
+  if (rows.length === 0) return ''
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)))
+  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n'
+}
+
+function describeDataset(d: DatasetSummary): string {
+  const features = d.columns.filter((c) => c.role === 'feature').length
+  const lines = [
+    `${d.datasetId}  ${d.name}  (${d.kind}, ${d.rows} rows, ${features} feature columns → ${d.featureCount} inputs)`,
+    `  target: ${d.target ?? '—'}; classes: ${d.classes.map((c) => `${c.label}:${c.count}`).join(' ')}`,
+    `  split: train ${d.split.train} / validation ${d.split.val} / test ${d.split.test} (seed ${d.split.seed})`
+  ]
+  const excluded = d.columns.filter((c) => c.role === 'excluded')
+  if (excluded.length) lines.push(`  excluded: ${excluded.map((c) => `${c.name} (${c.excludedReason})`).join(', ')}`)
+  const missing = d.columns.filter((c) => c.missing > 0)
+  if (missing.length) lines.push(`  missing values: ${missing.map((c) => `${c.name}:${c.missing}`).join(', ')}`)
+  if (d.skipped.length) lines.push(`  skipped ${d.skipped.length} file(s):`, ...d.skipped.slice(0, 20).map((s) => `    ${s.path}: ${s.reason}`))
+  return lines.join('\n') + '\n'
+}
+
+function describeRun(run: RunSummary | RunDetail): string {
+  const m = run.metrics
+  const lines = [
+    `${run.runId}  ${run.name}  ${run.mode}  ${run.status}  backend ${run.backend}  seed ${run.seed}`,
+    `  test accuracy ${pct(m?.testAccuracy)}  test loss ${m ? m.testLoss.toFixed(4) : '—'}  validation accuracy ${pct(m?.valAccuracy)}  train accuracy ${pct(m?.trainAccuracy)}`
+  ]
+  if ('blocks' in run) {
+    for (const b of run.blocks) lines.push(`  ${b.name}: layers ${b.layers.join(',')}  ${b.epochs} epochs  head ${pct(b.headValAccuracy)}  ${(b.ms / 1000).toFixed(1)} s`)
+    if (run.timing) lines.push(`  ${(run.timing.totalMs / 1000).toFixed(1)} s in all, ${run.timing.msPerEpoch.toFixed(0)} ms/epoch`)
+    for (const a of run.artifacts) lines.push(`  artifact ${a.artifactId}: ${a.kind} ${a.path} (${a.bytes} bytes)`)
+  }
+  if (run.error) lines.push(`  error: ${run.error}`)
+  return lines.join('\n') + '\n'
+}
+
+/** A one-line progress bar on stderr, redrawn in place; only on a terminal and never with --json. */
+function progressBar(io: CliIo, enabled: boolean) {
+  let last = 0
+  return {
+    draw(text: string, fraction: number, force = false) {
+      if (!enabled) return
+      const now = Date.now()
+      if (!force && now - last < 100) return
+      last = now
+      const width = 24
+      const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width)
+      io.err(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`.padEnd(100).slice(0, 120))
+    },
+    done() {
+      if (enabled) io.err('\n')
+    }
+  }
+}
+
+function findBrowser(): string | null {
+  const names = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable']
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    for (const name of names) {
+      const candidate = path.join(dir, name)
+      if (fs.existsSync(candidate)) return candidate
+    }
+  }
+  return null
+}
+
+/** Where the built renderer is: next to out/main when built, else the project's out/renderer. */
+export function rendererDir(): string {
+  const candidates = [path.join(__dirname, '../renderer'), path.resolve(__dirname, '../../out/renderer')]
+  return candidates.find((dir) => fs.existsSync(path.join(dir, 'index.html'))) ?? candidates[0]
+}
+
+export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<void> }): Command {
+  const program = new Command()
+  const opened = async (): Promise<Lab> => {
+    const o = program.opts<GlobalOptions>()
+    state.lab ??= await openLab({ home: o.home, debug: o.debug })
+    return state.lab
+  }
+  const json = () => Boolean(program.opts<GlobalOptions>().json)
+  const print = (value: unknown, human: () => string) => io.out(json() ? JSON.stringify(value, null, 2) + '\n' : human())
+
+  program
+    .name('layerlab')
+    .description('LayerLab: import data, build a network, train it end-to-end or layer-wise, compare runs, export to ONNX.')
+    .version(version, '-v, --version')
+    .option('--home <dir>', 'data home (default: $LAYERLAB_HOME, else the per-user app-data folder shared with the desktop app)')
+    .option('--json', 'print one JSON value on stdout')
+    .option('--debug', 'print stack traces of internal errors')
+    .showHelpAfterError('(run layerlab --help for usage)')
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .exitOverride()
+
+  program
+    .command('serve')
+    .description('serve the app on loopback for a browser (the web shell) and print its URL')
+    .option('--port <n>', 'port (default: a free one)', nonNegativeInt('--port'))
+    .option('--host <host>', 'loopback address to listen on', '127.0.0.1')
+    .option('--no-open', 'do not open a browser window')
+    .action(async (o: { port?: number; host: string; open: boolean }) => {
+      const lab = await opened()
+      const shell = await startServer(lab, { host: o.host, port: o.port, rendererDir: rendererDir() })
+      if (json()) io.out(JSON.stringify({ url: shell.url, port: shell.port, home: lab.home }) + '\n')
+      else io.out(`LayerLab web shell: ${shell.url}\n`)
+      if (o.open) {
+        const browser = findBrowser()
+        if (browser) spawn(browser, [`--app=${shell.url}`], { detached: true, stdio: 'ignore' }).unref()
+        else if (!json()) io.err('no Chromium or Chrome found: open the URL above in a browser\n')
+      }
+      state.keepAlive = new Promise<void>((resolve) => {
+        const stop = () => void shell.close().then(resolve)
+        process.once('SIGINT', stop)
+        process.once('SIGTERM', stop)
+      })
+    })
+
+  program
+    .command('import')
+    .description('import a CSV/TSV table or a folder of images sorted into class folders')
+    .argument('<path>', 'a .csv/.tsv file or a folder')
+    .option('--name <name>', 'dataset name (default: the file or folder name)')
+    .option('--target <column>', 'target column (default: detected, else the last column)')
+    .option('--delimiter <c>', 'field delimiter: , ; tab | (default: detected)')
+    .option('--encoding <e>', 'utf-8, utf-16le, windows-1252, … (default: detected)')
+    .option('--image-size <WxH>', 'resize images to WxH (default: the most common size, at most 64x64)', imageSize)
+    .action(async (file: string, o: { name?: string; target?: string; delimiter?: string; encoding?: string; imageSize?: { width: number; height: number } }) => {
+      const lab = await opened()
+      const bar = progressBar(io, io.isTty && !json())
+      const stop = lab.events.subscribe((event, payload) => {
+        if (event !== 'dataset.progress') return
+        const p = payload as EventPayload<'dataset.progress'>
+        bar.draw(`${p.rows.toLocaleString('en')} rows`, p.totalBytes ? p.bytes / p.totalBytes : 0)
+      })
+      try {
+        const delimiter = o.delimiter === 'tab' || o.delimiter === '\\t' ? '\t' : o.delimiter
+        const summary = await call(lab, 'datasets.import', { path: path.resolve(file), name: o.name, target: o.target, delimiter, encoding: o.encoding, imageSize: o.imageSize })
+        bar.done()
+        print(summary, () => describeDataset(summary))
+      } finally {
+        stop()
+      }
+    })
+
+  program
+    .command('datasets')
+    .description('list imported datasets')
+    .action(async () => {
+      const list = await call(await opened(), 'datasets.list', {})
+      print(list, () => (list.length ? list.map(describeDataset).join('') : 'no datasets yet: layerlab import PATH\n'))
+    })
+
+  program
+    .command('train')
+    .description('train a model on a dataset (a path is imported first)')
+    .requiredOption('--data <path|id>', 'a dataset id, or a file/folder to import')
+    .option('--target <column>', 'target column when importing')
+    .addOption(new Option('--preset <name>', 'model preset').choices(['mlp', 'small-cnn']))
+    .option('--hidden <sizes>', 'hidden layer sizes of the mlp preset', hiddenSizes)
+    .option('--model <spec.json>', 'a model spec file ({version, inputShape, layers}; optional partition)')
+    .addOption(new Option('--mode <mode>', 'training mode').choices(['end-to-end', 'layer-wise']).default('end-to-end'))
+    .option('--epochs <n>', 'epochs (layer-wise: per block)', positiveInt('--epochs'))
+    .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'))
+    .addOption(new Option('--optimizer <name>', 'optimizer of every block').choices(['sgd', 'momentum', 'adam']))
+    .option('--lr <x>', 'learning rate of every block', positiveNumber('--lr'))
+    .option('--momentum <x>', 'momentum of every block', unitInterval('--momentum'))
+    .option('--seed <n>', 'seed for initialisation and shuffling', nonNegativeInt('--seed'))
+    .option('--name <name>', 'run name')
+    .action(async (o: {
+      data: string
+      target?: string
+      preset?: 'mlp' | 'small-cnn'
+      hidden?: number[]
+      model?: string
+      mode: 'end-to-end' | 'layer-wise'
+      epochs?: number
+      batchSize?: number
+      optimizer?: 'sgd' | 'momentum' | 'adam'
+      lr?: number
+      momentum?: number
+      seed?: number
+      name?: string
+    }) => {
+      const lab = await opened()
+      const datasets = await call(lab, 'datasets.list', {})
+      let dataset = datasets.find((d) => d.datasetId === o.data)
+      if (!dataset) {
+        if (!fs.existsSync(o.data)) throw new LabError(`${o.data}: no such file, folder or dataset id`)
+        dataset = await call(lab, 'datasets.import', { path: path.resolve(o.data), target: o.target })
+      }
+      let { spec, partition } = await call(lab, 'models.default', { datasetId: dataset.datasetId, preset: o.preset, hidden: o.hidden })
+      if (o.model) {
+        let parsed: { spec?: unknown; partition?: unknown } & Record<string, unknown>
+        try {
+          parsed = JSON.parse(fs.readFileSync(o.model, 'utf8'))
+        } catch (error) {
+          throw new LabError(`${o.model}: ${error instanceof Error ? error.message : String(error)}`)
+        }
+        const candidate = (parsed.spec ?? parsed) as typeof spec
+        const described = await call(lab, 'models.describe', { spec: candidate, partition: parsed.partition })
+        if (described.errors.length) throw new LabError(`${o.model}: ${described.errors[0].message}`)
+        spec = candidate
+        if (parsed.partition) partition = parsed.partition as typeof partition
+        else {
+          const one = partition.blocks[0]
+          partition = { blocks: [{ ...one, start: 0, end: spec.layers.length }] }
+        }
+      }
+      for (const block of partition.blocks) {
+        if (o.optimizer) block.settings.optimizer = o.optimizer
+        if (o.lr) block.settings.learningRate = o.lr
+        if (o.momentum !== undefined) block.settings.momentum = o.momentum
+        if (o.epochs && o.mode === 'layer-wise') block.settings.epochs = o.epochs
+      }
+      const config = { mode: o.mode, ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.batchSize ? { batchSize: o.batchSize } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) }
+      const bar = progressBar(io, io.isTty && !json())
+      let runId = ''
+      const stop = lab.events.subscribe((event, payload) => {
+        if (event !== 'train.progress') return
+        const p = payload as EventPayload<'train.progress'>
+        if (p.runId !== runId) return
+        const stage = p.phase === 'block' ? `${p.blockName} (${p.block + 1}/${p.blockCount})` : p.phase
+        bar.draw(`${stage} epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)} acc ${(p.accuracy * 100).toFixed(1)}% ${Math.round(p.samplesPerSec)}/s`, (p.epoch - 1 + p.batch / Math.max(1, p.batches)) / p.epochs)
+      })
+      const onInterrupt = () => {
+        if (runId) void lab.training.cancel(runId)
+      }
+      process.once('SIGINT', onInterrupt)
+      try {
+        ;({ runId } = await call(lab, 'train.start', { datasetId: dataset.datasetId, spec, partition, config, name: o.name }))
+        await lab.training.waitFor(runId)
+      } finally {
+        process.off('SIGINT', onInterrupt)
+        stop()
+        bar.done()
+      }
+      const run = await call(lab, 'runs.get', { runId })
+      if (json()) {
+        const { epochs: _epochs, ...rest } = run
+        print({ ...rest, epochCount: _epochs.length }, () => '')
+      } else io.out(describeRun(run))
+      if (run.status === 'failed') throw new LabError(`run ${run.runId} failed: ${run.error ?? 'unknown error'}`)
+    })
+
+  program
+    .command('runs')
+    .description('list runs, newest first')
+    .action(async () => {
+      const runs = await call(await opened(), 'runs.list', {})
+      print(runs, () =>
+        runs.length
+          ? table([
+              ['RUN', 'NAME', 'DATASET', 'MODE', 'STATUS', 'BACKEND', 'TEST ACC', 'CREATED'],
+              ...runs.map((r) => [r.runId, r.name, r.datasetName, r.mode, r.status, r.backend, pct(r.metrics?.testAccuracy), r.createdAt.slice(0, 19).replace('T', ' ')])
+            ])
+          : 'no runs yet: layerlab train --data PATH\n'
+      )
+    })
+
+  program
+    .command('show')
+    .description('show a run with its per-epoch metrics and artifacts')
+    .argument('<runId>')
+    .action(async (runId: string) => {
+      const run = await call(await opened(), 'runs.get', { runId })
+      print(run, () => describeRun(run))
+    })
+
+  program
+    .command('rm')
+    .description('delete a run and its files')
+    .argument('<runId>')
+    .action(async (runId: string) => {
+      await call(await opened(), 'runs.delete', { runId })
+      print({ runId, deleted: true }, () => `deleted ${runId}\n`)
+    })
+
+  program
+    .command('export')
+    .description('export a run to ONNX and check it against onnxruntime')
+    .argument('<runId>')
+    .requiredOption('--out <file.onnx>', 'where to write the model')
+    .option('--opset <n>', 'ONNX opset, 13–17', positiveInt('--opset'), 13)
+    .option('--blocks <k>', 'export only the first k blocks (a feature extractor)', positiveInt('--blocks'))
+    .action(async (runId: string, o: { out: string; opset: number; blocks?: number }) => {
+      const result = await call(await opened(), 'export.onnx', { runId, out: path.resolve(o.out), opset: o.opset, blocks: o.blocks })
+      print(result, () => {
+        const p = result.parity
+        return `${result.path} (${result.bytes} bytes, opset ${result.opset})\nproof on ${p.samples} samples: max |diff| ${p.maxAbsDiff.toExponential(2)}, same class ${pct(p.argmaxAgreement)} → ${p.pass ? 'pass' : 'FAIL'}\n`
+      })
+      if (!result.parity.pass) throw new LabError(`${result.path}: the ONNX model does not match tfjs (max |diff| ${result.parity.maxAbsDiff})`)
+    })
+
+  program
+    .command('predict')
+    .description('predict with an ONNX file or a run on a CSV or an image folder')
+    .requiredOption('--model <file.onnx|runId>')
+    .requiredOption('--data <path>')
+    .option('--out <file.csv>', 'write the predictions as CSV')
+    .action(async (o: { model: string; data: string; out?: string }) => {
+      const model = fs.existsSync(o.model) ? path.resolve(o.model) : o.model
+      const result = await call(await opened(), 'predict.run', { model, data: path.resolve(o.data), out: o.out ? path.resolve(o.out) : undefined })
+      print(result, () => {
+        const head = result.rows.slice(0, 20).map((r) => `${r.key}\t${r.prediction}`).join('\n')
+        const more = result.rows.length > 20 ? `\n… ${result.rows.length - 20} more` : ''
+        const acc = result.accuracy === null ? '' : `\naccuracy ${pct(result.accuracy)} on ${result.rows.length} rows`
+        const out = result.out ? `\nwrote ${result.out}` : ''
+        return `${head}${more}${acc}${out}\n`
+      })
+    })
+
+  return program
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
+  const state: { lab?: Lab; keepAlive?: Promise<void> } = {}
+  const program = buildProgram(io, state)
+  const debug = argv.includes('--debug')
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp()
+      return 0
+    }
+    await program.parseAsync(argv)
+    if (state.keepAlive) await state.keepAlive
+    return 0
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0
+      return 2
+    }
+    if (error instanceof UsageError) {
+      io.err(`error: ${error.message}\n`)
+      return 2
+    }
+    if (error instanceof LabError) io.err(`error: ${error.message}\n`)
+    else io.err(debug && error instanceof Error && error.stack ? `${error.stack}\n` : `error: ${error instanceof Error ? error.message : String(error)}\n`)
+    return 1
+  } finally {
+    await state.lab?.close().catch(() => undefined)
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The desktop host: one window over the same router as the web shell and the CLI.
+ *
+ * Security (Electron's checklist): the renderer is sandboxed with context isolation and no Node; it reaches the
+ * main process only through the preload's `window.lab`, whose two channels (invoke, pick a path) check that the
+ * sender is our own page; navigation and new windows are refused; the page carries a CSP.
+ */
+import path from 'node:path'
+import { app, BrowserWindow, dialog, ipcMain, shell, type IpcMainInvokeEvent, type WebFrameMain } from 'electron'
+import { openLab, type Lab } from '../core/lab'
+
+export const INVOKE_CHANNEL = 'lab:invoke'
+export const PICK_CHANNEL = 'lab:pick'
+export const EVENT_CHANNEL = 'lab:event'
+
+function rendererUrl(): string {
+  // electron-vite sets ELECTRON_RENDERER_URL in dev (vite's server); a build loads the file.
+  return process.env.ELECTRON_RENDERER_URL ?? `file://${path.join(__dirname, '../renderer/index.html')}`
+}
+
+function isTrustedSender(frame: WebFrameMain | null): boolean {
+  if (!frame) return false
+  const expected = new URL(rendererUrl())
+  try {
+    const actual = new URL(frame.url)
+    return expected.protocol === 'file:' ? actual.protocol === 'file:' && actual.pathname === expected.pathname : actual.origin === expected.origin
+  } catch {
+    return false
+  }
+}
+
+function createWindow(lab: Lab): BrowserWindow {
+  const win = new BrowserWindow({
+    width: 1280,
+    height: 800,
+    minWidth: 960,
+    minHeight: 600,
+    title: 'LayerLab',
+    show: false,
+    webPreferences: {
+      preload: path.join(__dirname, '../preload/index.js'),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true
+    }
+  })
+  win.once('ready-to-show', () => win.show())
+  win.webContents.on('will-navigate', (event, url) => {
+    if (url !== win.webContents.getURL()) event.preventDefault()
+  })
+  win.webContents.setWindowOpenHandler(({ url }) => {
+    if (/^https?:\/\//.test(url)) void shell.openExternal(url)
+    return { action: 'deny' }
+  })
+  const unsubscribe = lab.events.subscribe((event, payload) => {
+    if (!win.isDestroyed()) win.webContents.send(EVENT_CHANNEL, event, payload)
+  })
+  win.on('closed', unsubscribe)
+  void win.loadURL(rendererUrl())
+  return win
+}
+
+export function startDesktop(): void {
+  app.setName('LayerLab')
+  if (!app.requestSingleInstanceLock()) {
+    app.quit()
+    return
+  }
+  let lab: Lab | undefined
+  app.whenReady().then(async () => {
+    // The data home: LAYERLAB_HOME, else userData — the folder the CLI and web shell also default to.
+    lab = await openLab({ home: process.env.LAYERLAB_HOME || app.getPath('userData') })
+    const current = lab
+    ipcMain.handle(INVOKE_CHANNEL, (event: IpcMainInvokeEvent, name: unknown, args: unknown) => {
+      if (!isTrustedSender(event.senderFrame)) return { ok: false, error: { code: 'bad_request', message: 'refused: untrusted sender' } }
+      return current.router.handle(String(name), args)
+    })
+    ipcMain.handle(PICK_CHANNEL, async (event: IpcMainInvokeEvent, kind: unknown) => {
+      if (!isTrustedSender(event.senderFrame)) return null
+      const win = BrowserWindow.fromWebContents(event.sender)
+      if (kind === 'save-onnx') {
+        const result = win ? await dialog.showSaveDialog(win, { filters: [{ name: 'ONNX model', extensions: ['onnx'] }] }) : undefined
+        return result && !result.canceled ? (result.filePath ?? null) : null
+      }
+      const properties: Array<'openFile' | 'openDirectory'> = kind === 'folder' ? ['openDirectory'] : ['openFile']
+      const filters = kind === 'folder' ? [] : [{ name: 'Tables', extensions: ['csv', 'tsv', 'txt'] }]
+      const result = win ? await dialog.showOpenDialog(win, { properties, filters }) : undefined
+      return result && !result.canceled ? (result.filePaths[0] ?? null) : null
+    })
+    createWindow(current)
+    app.on('activate', () => {
+      if (BrowserWindow.getAllWindows().length === 0) createWindow(current)
+    })
+  }).catch((error: unknown) => {
+    dialog.showErrorBox('LayerLab could not start', error instanceof Error ? error.message : String(error))
+    app.exit(1)
+  })
+  app.on('window-all-closed', () => {
+    void lab?.close().finally(() => app.quit())
+  })
+}

@@ -1,0 +1,86 @@
+/**
+ * End-to-end harness: the real CLI starts the real web shell on a temporary data home; Playwright drives
+ * Debian's Chromium against it. Screenshots land in test-results/screenshots/ for a person to look at.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+
+export const ROOT = path.resolve(__dirname, '../..')
+export const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots')
+
+export function browserPath(): string {
+  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter(Boolean) as string[]
+  const found = candidates.find((p) => fs.existsSync(p))
+  if (!found) throw new Error('no Chromium found: apt-get install chromium (or set CHROMIUM_PATH)')
+  return found
+}
+
+export interface Shell {
+  url: string
+  origin: string
+  home: string
+  process: ChildProcess
+  stop(): Promise<void>
+}
+
+export async function startShell(home = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-e2e-'))): Promise<Shell> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/layerlab.cjs'), '--home', home, '--json', 'serve', '--no-open'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env }
+  })
+  let stderr = ''
+  child.stderr!.on('data', (chunk) => (stderr += String(chunk)))
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => reject(new Error(`web shell did not start: ${stderr}`)), 30_000)
+    child.stdout!.on('data', (chunk) => {
+      out += String(chunk)
+      const line = out.split('\n').find((l) => l.startsWith('{'))
+      if (line) {
+        clearTimeout(timer)
+        resolve((JSON.parse(line) as { url: string }).url)
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`web shell exited with ${code}: ${stderr}`)))
+  })
+  return {
+    url,
+    origin: new URL(url).origin,
+    home,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      })
+  }
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: browserPath(),
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
+  })
+}
+
+/** Opens a page that records console errors and uncaught exceptions. */
+export async function openPage(browser: Browser, url: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+  const errors: string[] = []
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text())
+  })
+  page.on('pageerror', (error) => errors.push(error.message))
+  await page.goto(url)
+  return { page, errors }
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  fs.mkdirSync(SCREENSHOTS, { recursive: true })
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) })
+}
