@@ -1,0 +1,147 @@
+/**
+ * Model specs without tfjs: validation with messages a person can act on, shape inference and parameter counts.
+ * Cheap and synchronous, so models.describe can answer on every keystroke of the builder.
+ */
+import type { LayerSpec, ModelSpec, Partition } from '../api/contract'
+
+export interface SpecProblem {
+  /** Index into spec.layers, or null for the model as a whole / the partition. */
+  layer: number | null
+  message: string
+}
+
+export interface LayerInfo {
+  index: number
+  type: LayerSpec['type']
+  /** Without the batch dimension; null where it cannot be inferred (after an invalid layer). */
+  outputShape: number[] | null
+  params: number
+  trainableParams: number
+}
+
+export interface SpecDescription {
+  layers: LayerInfo[]
+  totalParams: number
+  errors: SpecProblem[]
+}
+
+const ACTIVATIONS_WITHOUT_ALPHA = new Set(['relu', 'sigmoid', 'tanh', 'softmax', 'elu', 'relu6', 'linear'])
+
+const fmt = (shape: number[]) => `[${shape.join(',')}]`
+
+function pooledSize(size: number, pool: number, stride: number, padding: 'same' | 'valid'): number {
+  return padding === 'same' ? Math.ceil(size / stride) : Math.floor((size - pool) / stride) + 1
+}
+
+/** Output shape and parameter count of one layer for a given input shape, or the problem. */
+function inferLayer(layer: LayerSpec, input: number[]): { shape: number[]; params: number; trainable: number } | string {
+  switch (layer.type) {
+    case 'dense': {
+      if (input.length !== 1) return `needs a flat input, got ${fmt(input)}: add a flatten layer`
+      if (!ACTIVATIONS_WITHOUT_ALPHA.has(layer.activation))
+        return `activation ${layer.activation} exists only as its own layer: set linear here and add an activation layer after it`
+      const params = input[0] * layer.units + layer.units
+      return { shape: [layer.units], params, trainable: params }
+    }
+    case 'conv2d': {
+      if (input.length !== 3) return `needs an image input [height,width,channels], got ${fmt(input)}`
+      if (!ACTIVATIONS_WITHOUT_ALPHA.has(layer.activation))
+        return `activation ${layer.activation} exists only as its own layer: set linear here and add an activation layer after it`
+      const [h, w, c] = input
+      const oh = pooledSize(h, layer.kernelSize, layer.strides, layer.padding)
+      const ow = pooledSize(w, layer.kernelSize, layer.strides, layer.padding)
+      if (oh < 1 || ow < 1) return `kernel ${layer.kernelSize} does not fit the ${h}×${w} input with padding valid: use padding same or a smaller kernel`
+      const params = layer.kernelSize * layer.kernelSize * c * layer.filters + layer.filters
+      return { shape: [oh, ow, layer.filters], params, trainable: params }
+    }
+    case 'maxPooling2d':
+    case 'averagePooling2d': {
+      if (input.length !== 3) return `needs an image input [height,width,channels], got ${fmt(input)}`
+      const stride = layer.strides ?? layer.poolSize
+      const oh = pooledSize(input[0], layer.poolSize, stride, layer.padding)
+      const ow = pooledSize(input[1], layer.poolSize, stride, layer.padding)
+      if (oh < 1 || ow < 1) return `pool ${layer.poolSize} does not fit the ${input[0]}×${input[1]} input: remove this pooling layer or use padding same`
+      return { shape: [oh, ow, input[2]], params: 0, trainable: 0 }
+    }
+    case 'globalAveragePooling2d':
+      if (input.length !== 3) return `needs an image input [height,width,channels], got ${fmt(input)}`
+      return { shape: [input[2]], params: 0, trainable: 0 }
+    case 'flatten':
+      return { shape: [input.reduce((a, b) => a * b, 1)], params: 0, trainable: 0 }
+    case 'dropout':
+      return { shape: input, params: 0, trainable: 0 }
+    case 'batchNormalization': {
+      const channels = input[input.length - 1]
+      // gamma and beta train; the moving mean and variance do not (Keras counts all four).
+      return { shape: input, params: 4 * channels, trainable: 2 * channels }
+    }
+    case 'activation':
+      if (layer.alpha !== undefined && layer.activation !== 'leakyRelu' && layer.activation !== 'elu')
+        return `alpha applies only to leakyRelu and elu, not ${layer.activation}`
+      return { shape: input, params: 0, trainable: 0 }
+  }
+}
+
+/** True when the layer ends in a softmax: the output layer must, since training and metrics read probabilities. */
+function endsInSoftmax(layer: LayerSpec): boolean {
+  return (layer.type === 'dense' || layer.type === 'activation') && layer.activation === 'softmax'
+}
+
+/**
+ * Shapes, parameters and every problem of a spec. `classes`, when known, checks the output size.
+ * Problems name the layer by its 0-based index and type, as the builder shows them.
+ */
+export function describeSpec(spec: ModelSpec, options: { classes?: number } = {}): SpecDescription {
+  const layers: LayerInfo[] = []
+  const errors: SpecProblem[] = []
+  let shape: number[] | null = [...spec.inputShape]
+  spec.layers.forEach((layer, index) => {
+    let info: LayerInfo = { index, type: layer.type, outputShape: null, params: 0, trainableParams: 0 }
+    if (shape) {
+      const result = inferLayer(layer, shape)
+      if (typeof result === 'string') {
+        errors.push({ layer: index, message: `layer ${index} (${layer.type}): ${result}` })
+        shape = null
+      } else {
+        shape = result.shape
+        info = { ...info, outputShape: result.shape, params: result.params, trainableParams: result.trainable }
+      }
+    }
+    layers.push(info)
+  })
+  const lastIndex = spec.layers.length - 1
+  const last = spec.layers[lastIndex]
+  if (shape && last) {
+    if (shape.length !== 1) {
+      errors.push({ layer: lastIndex, message: `layer ${lastIndex} (${last.type}): the model must end in a flat output, got ${fmt(shape)}: add flatten and dense layers` })
+    } else if (!endsInSoftmax(last)) {
+      errors.push({ layer: lastIndex, message: `layer ${lastIndex} (${last.type}): the output layer needs activation softmax (class probabilities)` })
+    } else if (options.classes !== undefined && shape[0] !== options.classes) {
+      errors.push({ layer: lastIndex, message: `layer ${lastIndex} (${last.type}): outputs ${shape[0]} values but the data set has ${options.classes} classes` })
+    }
+  }
+  return { layers, totalParams: layers.reduce((sum, layer) => sum + layer.params, 0), errors }
+}
+
+export function validateSpec(spec: ModelSpec, options: { classes?: number } = {}): SpecProblem[] {
+  return describeSpec(spec, options).errors
+}
+
+/** Blocks must be contiguous, in order, non-empty, and cover every layer exactly once. */
+export function validatePartition(partition: Partition, layerCount: number): SpecProblem[] {
+  const errors: SpecProblem[] = []
+  let expectedStart = 0
+  const names = new Set<string>()
+  partition.blocks.forEach((block, index) => {
+    const label = `block ${index + 1} (${block.name})`
+    if (names.has(block.name)) errors.push({ layer: null, message: `${label}: the name is used by another block` })
+    names.add(block.name)
+    if (block.start !== expectedStart)
+      errors.push({ layer: block.start, message: `${label}: starts at layer ${block.start}, expected ${expectedStart} (blocks must be contiguous and in order)` })
+    if (block.end <= block.start) errors.push({ layer: block.start, message: `${label}: is empty (layers ${block.start}..${block.end})` })
+    expectedStart = Math.max(block.end, expectedStart)
+  })
+  if (expectedStart !== layerCount)
+    errors.push({ layer: null, message: `partition: the blocks cover layers 0..${expectedStart - 1} but the model has ${layerCount} layers (0..${layerCount - 1})` })
+  return errors
+}

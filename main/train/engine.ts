@@ -1,0 +1,516 @@
+/**
+ * The training engine: end-to-end and greedy layer-wise training of a spec over prepared data, with a hand-written
+ * loop (seeded shuffling, batches copied out of contiguous Float32Arrays, one optimizer per block). It runs inside
+ * the training worker; tests also call it in-process to look inside (stage hooks, prefix counter).
+ *
+ * The layers of the built tf.sequential are applied one by one (layer.apply on tensors), so any contiguous range
+ * of layers - a block, a frozen prefix, a block plus its auxiliary head - is a forward function without building
+ * sub-models, and the weights stay the model's own.
+ */
+import * as tf from '@tensorflow/tfjs'
+import type { BlockResult, EpochRow, EventPayload, Evaluation, LayerSpec, ModelSpec, Partition, RunMetrics, TrainConfig } from '../api/contract'
+import { LabError } from '../api/errors'
+import type { PreparedData, PreparedPart } from '../data/types'
+import { buildModel, createLayer, layerSeed } from '../model/build'
+import { describeSpec, validatePartition } from '../model/spec'
+import { BlockOptimizer } from './optimizer'
+import { evaluatePredictions } from './metrics'
+
+export type Progress = Omit<EventPayload<'train.progress'>, 'runId'>
+
+export interface TrainHooks {
+  /** Called after every batch (throttle on the receiving side). */
+  onProgress?(progress: Progress): void
+  onEpoch?(row: EpochRow): void
+  /** Checked between batches: true stops the run as cancelled. */
+  shouldStop?(): boolean
+  /** Layer-wise: the frozen prefix's output was computed for the stage of block `block` (0-based). */
+  onPrefixComputed?(block: number): void
+  onStageStart?(block: number, model: tf.LayersModel): void
+  onStageEnd?(block: number, model: tf.LayersModel): void
+}
+
+export interface TrainJob {
+  spec: ModelSpec
+  partition: Partition
+  config: TrainConfig
+  data: PreparedData
+}
+
+export interface TrainOutcome {
+  status: 'completed' | 'cancelled'
+  model: tf.Sequential
+  metrics: RunMetrics | null
+  evaluation: Evaluation | null
+  blocks: BlockResult[]
+  timing: { totalMs: number; msPerEpoch: number }
+  epochsRun: number
+  /** Layer-wise: how many times a frozen prefix's output was computed (once per block after the first). */
+  prefixForwards: number
+}
+
+/** Epoch rows of whole-model phases (end-to-end, fine-tune) carry this block index. */
+export const WHOLE_MODEL_BLOCK = -1
+
+const EVAL_CHUNK = 512
+
+// ---------------------------------------------------------------- seeded randomness
+
+/** mulberry32: small, fast, and the same sequence for the same seed on every platform. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function shuffledIndices(n: number, random: () => number): Int32Array {
+  const order = new Int32Array(n)
+  for (let i = 0; i < n; i++) order[i] = i
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    const t = order[i]
+    order[i] = order[j]
+    order[j] = t
+  }
+  return order
+}
+
+// ---------------------------------------------------------------- forward passes
+
+interface Features {
+  x: Float32Array
+  y: Int32Array
+  n: number
+  /** Per-sample shape. */
+  shape: number[]
+}
+
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1)
+
+function partFeatures(part: PreparedPart, shape: number[]): Features {
+  return { x: part.x, y: part.y, n: part.n, shape }
+}
+
+/** A chain of layers with their specs (null for head layers, which carry no dropout of their own). */
+interface Chain {
+  layers: tf.layers.Layer[]
+  specs: Array<LayerSpec | null>
+}
+
+/**
+ * Applies a chain. In training, dropout draws a seeded mask per call (tfjs's seeded dropout layer would reuse
+ * one mask for every batch). With `logits`, a final softmax is left out so the loss can use the stable
+ * softmax cross-entropy.
+ */
+function applyChain(chain: Chain, input: tf.Tensor, options: { training: boolean; logits: boolean; dropoutSeed?: () => number }): tf.Tensor {
+  let x = input
+  const last = chain.layers.length - 1
+  chain.layers.forEach((layer, i) => {
+    const spec = chain.specs[i]
+    if (spec?.type === 'dropout') {
+      if (options.training && spec.rate > 0) {
+        const keep = tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', options.dropoutSeed?.()), spec.rate)
+        x = tf.div(tf.mul(x, tf.cast(keep, 'float32')), 1 - spec.rate)
+      }
+      return
+    }
+    if (i === last && options.logits) {
+      if (spec?.type === 'activation' && spec.activation === 'softmax') return
+      if (spec?.type === 'dense' && spec.activation === 'softmax') {
+        const [kernel, bias] = layer.weights.map((w) => w.read())
+        x = tf.add(tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D), bias)
+        return
+      }
+    }
+    x = layer.apply(x, { training: options.training }) as tf.Tensor
+  })
+  return x
+}
+
+/** Runs a chain in inference mode over a whole part, in chunks, into one Float32Array. */
+function chainOutput(chain: Chain, features: Features): Features {
+  let outShape: number[] | null = null
+  let out: Float32Array | null = null
+  const inSize = sizeOf(features.shape)
+  for (let start = 0; start < features.n; start += EVAL_CHUNK) {
+    const count = Math.min(EVAL_CHUNK, features.n - start)
+    const values = tf.tidy(() => {
+      const x = tf.tensor(features.x.subarray(start * inSize, (start + count) * inSize), [count, ...features.shape])
+      return applyChain(chain, x, { training: false, logits: false })
+    })
+    if (!out) {
+      outShape = values.shape.slice(1)
+      out = new Float32Array(features.n * sizeOf(outShape))
+    }
+    out.set(values.dataSync() as Float32Array, start * sizeOf(outShape!))
+    values.dispose()
+  }
+  return { x: out ?? new Float32Array(0), y: features.y, n: features.n, shape: outShape ?? [] }
+}
+
+/** Class probabilities of a chain over a part: accuracy, mean cross-entropy and the predicted classes. */
+function assess(chain: Chain, features: Features, probabilities: boolean): { accuracy: number; loss: number; predicted: Int32Array } {
+  const predicted = new Int32Array(features.n)
+  let lossSum = 0
+  let correct = 0
+  const inSize = sizeOf(features.shape)
+  for (let start = 0; start < features.n; start += EVAL_CHUNK) {
+    const count = Math.min(EVAL_CHUNK, features.n - start)
+    const [lossValue, classes] = tf.tidy(() => {
+      const x = tf.tensor(features.x.subarray(start * inSize, (start + count) * inSize), [count, ...features.shape])
+      const out = applyChain(chain, x, { training: false, logits: !probabilities })
+      const depth = out.shape[1]!
+      const truth = tf.oneHot(tf.tensor1d(features.y.subarray(start, start + count), 'int32'), depth)
+      const loss = probabilities
+        ? tf.neg(tf.sum(tf.mul(truth, tf.log(tf.clipByValue(out, 1e-7, 1)))))
+        : tf.mul(tf.losses.softmaxCrossEntropy(truth, out, undefined, 0, tf.Reduction.MEAN), count)
+      return [loss.dataSync()[0], tf.argMax(out, 1).dataSync() as Int32Array] as const
+    })
+    lossSum += lossValue
+    predicted.set(classes, start)
+    for (let i = 0; i < count; i++) if (classes[i] === features.y[start + i]) correct++
+  }
+  return { accuracy: features.n ? correct / features.n : 0, loss: features.n ? lossSum / features.n : 0, predicted }
+}
+
+// ---------------------------------------------------------------- one stage of training
+
+interface Group {
+  optimizer: BlockOptimizer
+  variables: tf.Variable[]
+  /** First epoch (0-based) in which this group trains: gradual unfreezing starts lower blocks later. */
+  activeFrom: number
+}
+
+interface Stage {
+  phase: EpochRow['phase']
+  block: number
+  blockName: string
+  blockCount: number
+  epochs: number
+  patience: number
+  chain: Chain
+  train: Features
+  val: Features
+  groups: Group[]
+  /** Everything the best-epoch snapshot must restore (trainable or not, e.g. batch-norm statistics). */
+  restorable: tf.Variable[]
+  batchSize: number
+  seed: number
+  classes: number
+}
+
+interface StageResult {
+  epochs: number
+  bestValAccuracy: number | null
+  cancelled: boolean
+  ms: number
+}
+
+class Trainer {
+  epochsRun = 0
+  trainingMs = 0
+  constructor(private readonly hooks: TrainHooks) {}
+
+  async runStage(stage: Stage): Promise<StageResult> {
+    const started = performance.now()
+    const { train, val, batchSize } = stage
+    const inSize = sizeOf(train.shape)
+    const batches = Math.ceil(train.n / batchSize)
+    const batchBuffer = new Float32Array(batchSize * inSize)
+    const labelBuffer = new Int32Array(batchSize)
+    const shuffleRandom = seededRandom(stage.seed)
+    const dropoutRandom = seededRandom(stage.seed ^ 0x5bd1e995)
+    const dropoutSeed = () => Math.floor(dropoutRandom() * 2147483647)
+    let best: { accuracy: number; weights: tf.Tensor[] } | null = null
+    let sinceBest = 0
+    let epochsDone = 0
+    let cancelled = false
+    let batchMsAverage = 0
+    const depth = stage.classes
+
+    for (let epoch = 0; epoch < stage.epochs && !cancelled; epoch++) {
+      const epochStart = performance.now()
+      for (const group of stage.groups) group.optimizer.setEpoch(epoch, stage.epochs)
+      const active = stage.groups.filter((group) => epoch >= group.activeFrom)
+      const variables = active.flatMap((group) => group.variables)
+      const order = shuffledIndices(train.n, shuffleRandom)
+      let lossSum = 0
+      let correct = 0
+      let seen = 0
+      for (let b = 0; b < batches; b++) {
+        if (this.hooks.shouldStop?.()) {
+          cancelled = true
+          break
+        }
+        const batchStart = performance.now()
+        const from = b * batchSize
+        const count = Math.min(batchSize, train.n - from)
+        for (let k = 0; k < count; k++) {
+          const row = order[from + k]
+          batchBuffer.set(train.x.subarray(row * inSize, (row + 1) * inSize), k * inSize)
+          labelBuffer[k] = train.y[row]
+        }
+        const [batchLoss, batchCorrect] = tf.tidy(() => {
+          const x = tf.tensor(batchBuffer.subarray(0, count * inSize), [count, ...train.shape])
+          const labels = tf.tensor1d(labelBuffer.subarray(0, count), 'int32')
+          const truth = tf.oneHot(labels, depth)
+          let hits: tf.Tensor | null = null
+          const { value, grads } = tf.variableGrads(() => {
+            const logits = applyChain(stage.chain, x, { training: true, logits: true, dropoutSeed })
+            // Kept out of the gradient tape's scope so the batch accuracy costs no second forward pass.
+            hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')))
+            return tf.losses.softmaxCrossEntropy(truth, logits, undefined, 0, tf.Reduction.MEAN) as tf.Scalar
+          }, variables)
+          for (const group of active)
+            group.optimizer.applyGradients(group.variables.map((variable) => ({ variable, gradient: grads[variable.name] })))
+          const kept = hits as tf.Tensor | null
+          const hitCount = kept ? kept.dataSync()[0] : 0
+          kept?.dispose()
+          return [value.dataSync()[0], hitCount] as const
+        })
+        lossSum += batchLoss * count
+        correct += batchCorrect
+        seen += count
+        const batchMs = performance.now() - batchStart
+        batchMsAverage = batchMsAverage === 0 ? batchMs : 0.9 * batchMsAverage + 0.1 * batchMs
+        const remainingBatches = (stage.epochs - epoch - 1) * batches + (batches - b - 1)
+        this.hooks.onProgress?.({
+          phase: stage.phase,
+          block: stage.block,
+          blockName: stage.blockName,
+          blockCount: stage.blockCount,
+          epoch: epoch + 1,
+          epochs: stage.epochs,
+          batch: b + 1,
+          batches,
+          loss: lossSum / seen,
+          accuracy: correct / seen,
+          samplesPerSec: (seen / Math.max(1e-3, performance.now() - epochStart)) * 1000,
+          etaMs: remainingBatches * batchMsAverage
+        })
+      }
+      if (seen === 0) break
+      // A cancelled epoch is not recorded: its metrics would cover part of the data only.
+      if (cancelled) break
+      const trainMs = performance.now() - epochStart
+      const assessment = assess(stage.chain, val, false)
+      epochsDone++
+      this.epochsRun++
+      this.hooks.onEpoch?.({
+        block: stage.block,
+        phase: stage.phase,
+        epoch: epoch + 1,
+        loss: lossSum / seen,
+        accuracy: correct / seen,
+        valLoss: val.n ? assessment.loss : null,
+        valAccuracy: val.n ? assessment.accuracy : null,
+        learningRate: active[active.length - 1]?.optimizer.learningRate ?? 0,
+        samplesPerSec: (seen / Math.max(1e-3, trainMs)) * 1000
+      })
+      if (!best || assessment.accuracy > best.accuracy) {
+        best?.weights.forEach((w) => w.dispose())
+        best = { accuracy: assessment.accuracy, weights: stage.restorable.map((v) => tf.keep(v.clone())) }
+        sinceBest = 0
+      } else if (stage.patience > 0 && ++sinceBest >= stage.patience) {
+        break
+      }
+      // Lets the worker's event loop breathe (cancel messages, heartbeats) once per epoch.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    if (best) {
+      stage.restorable.forEach((variable, i) => variable.assign(best!.weights[i]))
+      best.weights.forEach((w) => w.dispose())
+    }
+    const ms = performance.now() - started
+    this.trainingMs += ms
+    return { epochs: epochsDone, bestValAccuracy: best?.accuracy ?? null, cancelled, ms }
+  }
+}
+
+// ---------------------------------------------------------------- the run
+
+const variablesOf = (layers: tf.layers.Layer[], which: 'trainable' | 'all'): tf.Variable[] =>
+  layers.flatMap((layer) => (which === 'trainable' ? layer.trainableWeights : layer.weights).map((w) => w.read() as tf.Variable))
+
+/** Checks the job before any work: the spec, the partition, and that the data fits the model. */
+export function checkJob(job: TrainJob): void {
+  const description = describeSpec(job.spec, { classes: job.data.labels.length })
+  if (description.errors.length > 0) throw new LabError(`model spec: ${description.errors[0].message}`)
+  const partitionErrors = validatePartition(job.partition, job.spec.layers.length)
+  if (partitionErrors.length > 0) throw new LabError(partitionErrors[0].message)
+  if (job.spec.inputShape.join(',') !== job.data.inputShape.join(','))
+    throw new LabError(`model spec: input shape [${job.spec.inputShape}] does not match the data set's [${job.data.inputShape}]`)
+  if (job.data.train.n === 0) throw new LabError(`dataset ${job.data.datasetId}: the training part is empty`)
+}
+
+/**
+ * The auxiliary head of a layer-wise stage, on the block's output shape: flat outputs get dense(C) (linear) or
+ * dense(h, relu) → dense(C) (mlp); image outputs are first pooled to at most 2×2 and flattened.
+ */
+function buildHead(outputShape: number[], classes: number, kind: 'linear' | 'mlp', seed: number, block: number): Chain {
+  const layers: tf.layers.Layer[] = []
+  const name = (part: string) => `head${block}_${part}`
+  if (outputShape.length === 3) {
+    const [h, w] = outputShape
+    const pool: [number, number] = [Math.max(1, Math.ceil(h / 2)), Math.max(1, Math.ceil(w / 2))]
+    layers.push(tf.layers.averagePooling2d({ name: name('pool'), poolSize: pool, strides: pool, padding: 'same' }))
+    layers.push(tf.layers.flatten({ name: name('flatten') }))
+  } else if (outputShape.length !== 1) {
+    layers.push(tf.layers.flatten({ name: name('flatten') }))
+  }
+  if (kind === 'mlp') {
+    layers.push(createLayer({ type: 'dense', units: 64, activation: 'relu' }, { index: 1000 + block * 10, seed, name: name('hidden') }))
+  }
+  layers.push(createLayer({ type: 'dense', units: classes, activation: 'linear' }, { index: 1001 + block * 10, seed, name: name('out') }))
+  return { layers, specs: layers.map(() => null) }
+}
+
+export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<TrainOutcome> {
+  checkJob(job)
+  const { spec, partition, config, data } = job
+  const started = performance.now()
+  const model = buildModel(spec, { seed: config.seed })
+  const layers = model.layers
+  const blockCount = partition.blocks.length
+  const trainer = new Trainer(hooks)
+  const blockResults: BlockResult[] = []
+  const trainPart = partFeatures(data.train, data.inputShape)
+  const valPart = partFeatures(data.val, data.inputShape)
+  const fullChain: Chain = { layers, specs: spec.layers }
+  const blockLayers = (index: number) => layers.slice(partition.blocks[index].start, partition.blocks[index].end)
+  const blockSpecs = (index: number) => spec.layers.slice(partition.blocks[index].start, partition.blocks[index].end)
+  const layerIndices = (index: number) => Array.from({ length: partition.blocks[index].end - partition.blocks[index].start }, (_, i) => partition.blocks[index].start + i)
+  let prefixForwards = 0
+  let cancelled = false
+
+  if (config.mode === 'end-to-end') {
+    const groups: Group[] = partition.blocks.map((block, index) => ({
+      optimizer: new BlockOptimizer(block.settings),
+      variables: variablesOf(blockLayers(index), 'trainable'),
+      activeFrom: config.gradualUnfreeze ? blockCount - 1 - index : 0
+    }))
+    const result = await trainer.runStage({
+      phase: 'end-to-end',
+      block: WHOLE_MODEL_BLOCK,
+      blockName: 'All blocks',
+      blockCount,
+      epochs: config.epochs,
+      patience: config.patience,
+      chain: fullChain,
+      train: trainPart,
+      val: valPart,
+      groups,
+      restorable: variablesOf(layers, 'all'),
+      batchSize: config.batchSize,
+      seed: config.seed,
+      classes: data.labels.length
+    })
+    groups.forEach((group) => group.optimizer.dispose())
+    cancelled = result.cancelled
+    partition.blocks.forEach((block, index) =>
+      blockResults.push({ name: block.name, layers: layerIndices(index), epochs: result.epochs, headValAccuracy: null, ms: result.ms })
+    )
+  } else {
+    let trainFeatures = trainPart
+    let valFeatures = valPart
+    for (let j = 0; j < blockCount && !cancelled; j++) {
+      const block = partition.blocks[j]
+      if (j > 0) {
+        // The frozen prefix's output does not change during this stage: computed once, from the previous
+        // stage's cached input through the previous block only.
+        const previous: Chain = { layers: blockLayers(j - 1), specs: blockSpecs(j - 1) }
+        trainFeatures = chainOutput(previous, trainFeatures)
+        valFeatures = chainOutput(previous, valFeatures)
+        prefixForwards++
+        hooks.onPrefixComputed?.(j)
+      }
+      const isLast = j === blockCount - 1
+      const own: Chain = { layers: blockLayers(j), specs: blockSpecs(j) }
+      let head: Chain | null = null
+      if (!isLast) {
+        const outShape = (own.layers[own.layers.length - 1].outputShape as number[]).slice(1)
+        head = buildHead(outShape, data.labels.length, block.settings.head, config.seed, j)
+        // Build the head's weights (seeded) before collecting the variables to train.
+        tf.tidy(() => applyChain(head!, tf.zeros([1, ...outShape]), { training: false, logits: false }))
+      }
+      const chain: Chain = head ? { layers: [...own.layers, ...head.layers], specs: [...own.specs, ...head.specs] } : own
+      hooks.onStageStart?.(j, model)
+      const optimizer = new BlockOptimizer(block.settings)
+      const result = await trainer.runStage({
+        phase: 'block',
+        block: j,
+        blockName: block.name,
+        blockCount,
+        epochs: block.settings.epochs,
+        patience: block.settings.patience,
+        chain,
+        train: trainFeatures,
+        val: valFeatures,
+        groups: [{ optimizer, variables: variablesOf(chain.layers, 'trainable'), activeFrom: 0 }],
+        restorable: variablesOf(chain.layers, 'all'),
+        batchSize: config.batchSize,
+        classes: data.labels.length,
+        seed: layerSeed(config.seed, j, 2)
+      })
+      optimizer.dispose()
+      hooks.onStageEnd?.(j, model)
+      head?.layers.forEach((layer) => layer.weights.forEach((w) => w.dispose()))
+      cancelled = result.cancelled
+      blockResults.push({ name: block.name, layers: layerIndices(j), epochs: result.epochs, headValAccuracy: result.bestValAccuracy, ms: result.ms })
+    }
+    const tuned = partition.blocks.map((block, index) => ({ block, index })).filter(({ block }) => !block.settings.freezeAfter)
+    if (!cancelled && config.fineTune.enabled && tuned.length > 0) {
+      const groups: Group[] = tuned.map(({ block, index }) => ({
+        optimizer: new BlockOptimizer(block.settings, config.fineTune.learningRateFactor),
+        variables: variablesOf(blockLayers(index), 'trainable'),
+        activeFrom: 0
+      }))
+      const result = await trainer.runStage({
+        phase: 'finetune',
+        block: WHOLE_MODEL_BLOCK,
+        blockName: 'Fine-tune',
+        blockCount,
+        epochs: config.fineTune.epochs,
+        patience: config.patience,
+        chain: fullChain,
+        train: trainPart,
+        val: valPart,
+        groups,
+        restorable: variablesOf(layers, 'all'),
+        batchSize: config.batchSize,
+        classes: data.labels.length,
+        seed: layerSeed(config.seed, blockCount, 3)
+      })
+      groups.forEach((group) => group.optimizer.dispose())
+      cancelled = result.cancelled
+    }
+  }
+
+  let metrics: RunMetrics | null = null
+  let evaluation: Evaluation | null = null
+  if (!cancelled) {
+    const testPart = partFeatures(data.test, data.inputShape)
+    const test = assess(fullChain, testPart, true)
+    const val = assess(fullChain, valPart, true)
+    const trainAssessment = assess(fullChain, trainPart, true)
+    metrics = { testAccuracy: test.accuracy, testLoss: test.loss, valAccuracy: val.accuracy, trainAccuracy: trainAssessment.accuracy }
+    evaluation = evaluatePredictions(data.labels, data.test.y, test.predicted, data.test.rows)
+  }
+  const totalMs = performance.now() - started
+  return {
+    status: cancelled ? 'cancelled' : 'completed',
+    model,
+    metrics,
+    evaluation,
+    blocks: blockResults,
+    timing: { totalMs, msPerEpoch: trainer.epochsRun ? trainer.trainingMs / trainer.epochsRun : 0 },
+    epochsRun: trainer.epochsRun,
+    prefixForwards
+  }
+}
