@@ -1,8 +1,35 @@
-// PLACEHOLDER — replaced by the datasets work (issue 3).
-/** The fitted preparation, JSON-serialisable: stored with the dataset and in the ONNX metadata. */
-export interface Recipe {
-  kind: 'table' | 'images'
+/**
+ * The recipe: the preparation fitted on a dataset's TRAIN rows, JSON-serialisable and self-contained, so that a model
+ * file carrying it (ONNX metadata) can prepare new data without the lab. The same encoders serve loadPrepared (values
+ * from the materialised columns) and encodeNewData (values from a new file), so both give the same numbers.
+ */
+import fs from 'node:fs'
+import type { ColumnType } from '../api/contract'
+import { LabError } from '../api/errors'
+import { fileLabel, readCsv, sniffCsv } from './csv'
+import { categoryKey, isMissing, parseBoolean, parseNumber, sortLabels } from './values'
+import { columnFile, readF64, readI32 } from './storage'
+import type { ColumnStats } from './profile'
+import { encodeImageFolder } from './images'
+
+export type NumericImputation = 'mean' | 'median'
+export type NumericScaling = 'standard' | 'minmax'
+
+export interface TableColumnRecipe {
+  name: string
+  type: ColumnType
+  /** numeric: one feature; boolean: one 0/1 feature; onehot: one feature per vocabulary entry. */
+  encoding: 'numeric' | 'boolean' | 'onehot'
+  /** The value a missing entry takes: a number (numeric, boolean) or a category. */
+  impute: number | string
+  scaling: NumericScaling | 'none'
+  /** One-hot categories in feature order (values not in it encode as all zeros). */
+  vocabulary?: string[]
+}
+
+interface RecipeBase {
   labels: string[]
+  /** Without the batch dimension. */
   inputShape: number[]
   featureNames: string[]
   /**
@@ -10,8 +37,35 @@ export interface Recipe {
    * one-hot encoding but before scaling (one-hot features: offset 0, scale 1). Null for images.
    */
   affine: { offset: number[]; scale: number[] } | null
-  [key: string]: unknown
 }
+
+export interface TableRecipe extends RecipeBase {
+  kind: 'table'
+  version: 1
+  target: string
+  columns: TableColumnRecipe[]
+  missingMarkers: string[]
+  imputeNumbers: NumericImputation
+  scaling: NumericScaling
+}
+
+export interface ImageRecipe extends RecipeBase {
+  kind: 'images'
+  version: 1
+  width: number
+  height: number
+  channels: 1 | 3
+  colorMode: 'grayscale' | 'rgb'
+  /** Transparent pixels are flattened on this colour before anything else. */
+  background: '#ffffff'
+  /** Images are resized to width × height ignoring the aspect ratio. */
+  resize: 'fill'
+  /** Pixels are uint8 × pixelScale, i.e. in [0, 1]. */
+  pixelScale: number
+  affine: null
+}
+
+export type Recipe = TableRecipe | ImageRecipe
 
 export interface NewData {
   x: Float32Array
@@ -23,7 +77,271 @@ export interface NewData {
   truth: (string | null)[]
 }
 
-/** Reads a new CSV or image folder and applies the recipe (scale=false: stop before the affine step). */
-export async function encodeNewData(_recipe: Recipe, _dataPath: string, _options: { scale: boolean }): Promise<NewData> {
-  throw new Error('not implemented yet')
+export const MISSING_MARKERS = ['', 'NA', 'N/A', 'NaN', 'null', '?']
+
+// ---------------------------------------------------------------- encoders
+
+/** Writes one column's encoded (imputed, one-hot, unscaled) features. */
+interface ColumnEncoder {
+  width: number
+  /** `value`: a number for numeric columns (NaN: missing), a vocabulary key or null otherwise. */
+  encode(value: number | string | null, out: Float32Array, at: number): void
 }
+
+function columnEncoder(column: TableColumnRecipe): ColumnEncoder {
+  if (column.encoding === 'numeric') {
+    const impute = column.impute as number
+    return {
+      width: 1,
+      encode(value, out, at) {
+        const number = typeof value === 'number' ? value : value === null ? NaN : Number(value)
+        out[at] = Number.isNaN(number) ? impute : number
+      }
+    }
+  }
+  if (column.encoding === 'boolean') {
+    const impute = column.impute as number
+    return {
+      width: 1,
+      encode(value, out, at) {
+        const bit = value === null ? NaN : typeof value === 'number' ? value : parseBoolean(value)
+        out[at] = Number.isNaN(bit) ? impute : bit
+      }
+    }
+  }
+  const vocabulary = column.vocabulary ?? []
+  const index = new Map(vocabulary.map((key, i) => [key, i]))
+  const imputeIndex = index.get(column.impute as string) ?? -1
+  return {
+    width: vocabulary.length,
+    encode(value, out, at) {
+      for (let i = 0; i < vocabulary.length; i++) out[at + i] = 0
+      const hot = value === null ? imputeIndex : (index.get(String(value)) ?? -1)
+      if (hot >= 0) out[at + hot] = 1
+    }
+  }
+}
+
+export function featureNamesOf(columns: TableColumnRecipe[]): string[] {
+  return columns.flatMap((column) => (column.encoding === 'onehot' ? (column.vocabulary ?? []).map((key) => `${column.name}=${key}`) : [column.name]))
+}
+
+/** Applies the affine step in place. */
+export function applyAffine(x: Float32Array, affine: { offset: number[]; scale: number[] }): void {
+  const width = affine.offset.length
+  for (let i = 0; i < x.length; i++) {
+    const f = i % width
+    x[i] = (x[i] - affine.offset[f]) * affine.scale[f]
+  }
+}
+
+// ---------------------------------------------------------------- fitting on the materialised columns
+
+export interface TableColumnChoice {
+  index: number
+  stats: ColumnStats
+  type: ColumnType
+}
+
+/** A column's values for the encoder, row by row, from its materialised file. */
+function columnValues(dir: string, choice: TableColumnChoice, encoding: TableColumnRecipe['encoding']): (row: number) => number | string | null {
+  if (encoding === 'numeric') {
+    if (!choice.stats.files.f64) throw new LabError(`column "${choice.stats.name}": not all values are numbers, so it cannot be of type ${choice.type}`)
+    const values = readF64(columnFile(dir, choice.index, 'f64'))
+    return (row) => values[row]
+  }
+  if (!choice.stats.files.i32 || !choice.stats.vocab)
+    throw new LabError(`column "${choice.stats.name}": more than ${choice.stats.distinct} distinct values, too many for type ${choice.type}`)
+  const codes = readI32(columnFile(dir, choice.index, 'i32'))
+  const vocab = choice.stats.vocab
+  return (row) => (codes[row] < 0 ? null : vocab[codes[row]])
+}
+
+const encodingOf = (type: ColumnType): TableColumnRecipe['encoding'] => (type === 'number' || type === 'integer' ? 'numeric' : type === 'boolean' ? 'boolean' : 'onehot')
+
+/** Fits one feature column on the train rows. */
+function fitColumn(dir: string, choice: TableColumnChoice, train: Int32Array, options: { impute: NumericImputation; scaling: NumericScaling }): TableColumnRecipe {
+  const encoding = encodingOf(choice.type)
+  const value = columnValues(dir, choice, encoding)
+  const name = choice.stats.name
+  if (encoding === 'numeric') {
+    const present: number[] = []
+    for (const row of train) {
+      const v = value(row) as number
+      if (!Number.isNaN(v)) present.push(v)
+    }
+    let impute = 0
+    if (present.length > 0) {
+      if (options.impute === 'median') {
+        present.sort((a, b) => a - b)
+        const mid = present.length >> 1
+        impute = present.length % 2 ? present[mid] : (present[mid - 1] + present[mid]) / 2
+      } else impute = present.reduce((sum, v) => sum + v, 0) / present.length
+    }
+    return { name, type: choice.type, encoding, impute, scaling: options.scaling }
+  }
+  if (encoding === 'boolean') {
+    let ones = 0
+    let zeros = 0
+    for (const row of train) {
+      const key = value(row)
+      if (key === null) continue
+      if (parseBoolean(String(key)) === 1) ones++
+      else zeros++
+    }
+    return { name, type: choice.type, encoding, impute: ones > zeros ? 1 : 0, scaling: 'none' }
+  }
+  const counts = new Map<string, number>()
+  for (const row of train) {
+    const key = value(row)
+    if (key !== null) counts.set(String(key), (counts.get(String(key)) ?? 0) + 1)
+  }
+  const vocabulary = sortLabels([...counts.keys()])
+  let impute = vocabulary[0] ?? ''
+  for (const key of vocabulary) if ((counts.get(key) ?? 0) > (counts.get(impute) ?? 0)) impute = key
+  return { name, type: choice.type, encoding, impute, scaling: 'none', vocabulary }
+}
+
+/** Encodes the given rows from the materialised columns (imputed and one-hot, not scaled). */
+export function encodeStoredRows(dir: string, choices: TableColumnChoice[], columns: TableColumnRecipe[], rows: Int32Array): Float32Array {
+  const encoders = columns.map(columnEncoder)
+  const width = encoders.reduce((sum, encoder) => sum + encoder.width, 0)
+  const x = new Float32Array(rows.length * width)
+  let at = 0
+  columns.forEach((column, c) => {
+    const value = columnValues(dir, choices[c], column.encoding)
+    const encoder = encoders[c]
+    for (let r = 0; r < rows.length; r++) encoder.encode(value(rows[r]), x, r * width + at)
+    at += encoder.width
+  })
+  return x
+}
+
+/**
+ * Fits the table recipe on the train rows: imputation values, one-hot vocabularies, and the affine step from the
+ * encoded train rows (standard: mean and std; minmax: min and range; one-hot and boolean: identity).
+ */
+export function fitTableRecipe(
+  dir: string,
+  features: TableColumnChoice[],
+  target: string,
+  labels: string[],
+  train: Int32Array,
+  options: { impute?: NumericImputation; scaling?: NumericScaling } = {}
+): TableRecipe {
+  const settings = { impute: options.impute ?? 'mean', scaling: options.scaling ?? 'standard' } as const
+  const columns = features.map((choice) => fitColumn(dir, choice, train, settings))
+  const featureNames = featureNamesOf(columns)
+  const width = featureNames.length
+  const encoded = encodeStoredRows(dir, features, columns, train)
+  const offset = new Array<number>(width).fill(0)
+  const scale = new Array<number>(width).fill(1)
+  let f = 0
+  for (const column of columns) {
+    if (column.encoding === 'numeric') {
+      let sum = 0
+      let min = Infinity
+      let max = -Infinity
+      for (let r = 0; r < train.length; r++) {
+        const v = encoded[r * width + f]
+        sum += v
+        if (v < min) min = v
+        if (v > max) max = v
+      }
+      const mean = train.length ? sum / train.length : 0
+      if (column.scaling === 'minmax') {
+        offset[f] = train.length ? min : 0
+        scale[f] = max > min ? 1 / (max - min) : 1
+      } else {
+        let squares = 0
+        for (let r = 0; r < train.length; r++) squares += (encoded[r * width + f] - mean) ** 2
+        const std = train.length ? Math.sqrt(squares / train.length) : 0
+        offset[f] = mean
+        // A constant feature (std 0) is only centred: dividing by 0 would make it NaN.
+        scale[f] = std > 1e-12 ? 1 / std : 1
+      }
+    }
+    f += column.encoding === 'onehot' ? (column.vocabulary ?? []).length : 1
+  }
+  return {
+    kind: 'table',
+    version: 1,
+    labels,
+    inputShape: [width],
+    featureNames,
+    affine: { offset, scale },
+    target,
+    columns,
+    missingMarkers: MISSING_MARKERS,
+    imputeNumbers: settings.impute,
+    scaling: settings.scaling
+  }
+}
+
+// ---------------------------------------------------------------- new data
+
+/** Reads a NEW csv or image folder and applies the recipe (scale=false: stop before the affine step). */
+export async function encodeNewData(recipe: Recipe, dataPath: string, options: { scale: boolean }): Promise<NewData> {
+  const stat = await fs.promises.stat(dataPath).catch(() => null)
+  if (!stat) throw new LabError(`${dataPath}: not found`)
+  if (recipe.kind === 'images') {
+    if (!stat.isDirectory()) throw new LabError(`${fileLabel(dataPath)}: the model takes images: give a folder of images`)
+    // Images have no affine step: pixels are always scaled to [0, 1] as the model was trained on.
+    return encodeImageFolder(recipe, dataPath)
+  }
+  if (stat.isDirectory()) throw new LabError(`${fileLabel(dataPath)}: the model takes a table: give a CSV file, not a folder`)
+  return encodeNewTable(recipe, dataPath, options.scale)
+}
+
+async function encodeNewTable(recipe: TableRecipe, file: string, scale: boolean): Promise<NewData> {
+  const label = fileLabel(file)
+  const settings = await sniffCsv(file)
+  const positionOf = (name: string): number => {
+    const exact = settings.names.indexOf(name)
+    return exact >= 0 ? exact : settings.names.findIndex((candidate) => candidate.toLowerCase() === name.toLowerCase())
+  }
+  const positions = recipe.columns.map((column) => {
+    const position = positionOf(column.name)
+    if (position < 0) {
+      const shown = settings.names.slice(0, 8).join(', ') + (settings.names.length > 8 ? ', …' : '')
+      throw new LabError(`${label}: missing column "${column.name}" that the model needs (the file has ${shown})`)
+    }
+    return position
+  })
+  const targetPosition = positionOf(recipe.target)
+  const encoders = recipe.columns.map(columnEncoder)
+  const width = recipe.inputShape[0]
+  const chunkRows = 4096
+  const chunks: Float32Array[] = []
+  let chunk = new Float32Array(chunkRows * width)
+  let inChunk = 0
+  const truth: (string | null)[] = []
+  const pass = await readCsv(file, settings, (fields) => {
+    let at = inChunk * width
+    recipe.columns.forEach((column, c) => {
+      const trimmed = fields[positions[c]].trim()
+      let value: number | string | null
+      if (isMissing(trimmed)) value = column.encoding === 'numeric' ? NaN : null
+      else if (column.encoding === 'numeric') value = parseNumber(trimmed, settings.decimalComma)
+      else value = categoryKey(trimmed, settings.decimalComma)
+      encoders[c].encode(value, chunk, at)
+      at += encoders[c].width
+    })
+    if (targetPosition >= 0) {
+      const trimmed = fields[targetPosition].trim()
+      truth.push(isMissing(trimmed) ? null : categoryKey(trimmed, settings.decimalComma))
+    } else truth.push(null)
+    if (++inChunk === chunkRows) {
+      chunks.push(chunk)
+      chunk = new Float32Array(chunkRows * width)
+      inChunk = 0
+    }
+  })
+  const x = new Float32Array(pass.rows * width)
+  chunks.forEach((full, i) => x.set(full, i * chunkRows * width))
+  x.set(chunk.subarray(0, inChunk * width), chunks.length * chunkRows * width)
+  if (scale && recipe.affine) applyAffine(x, recipe.affine)
+  const keys = Array.from({ length: pass.rows }, (_, i) => String(i + 1))
+  return { x, n: pass.rows, inputShape: recipe.inputShape, keys, truth }
+}
+

@@ -1,13 +1,108 @@
-// PLACEHOLDER — replaced by the datasets work (issue 3). Signatures are the contract with the rest of main/.
+/**
+ * Datasets: import (tables and image folders), listing, preview, column changes, and the prepared data the trainer
+ * and exporter use. What an import produces lives in the `datasets` row (summary, parse settings, profile, recipe,
+ * split counts) and in <home>/datasets/<id>/ (materialised columns or pixels, split.bin, meta.json).
+ */
+import fs from 'node:fs'
+import path from 'node:path'
 import type { Db } from '../store/db'
 import type { Emit } from '../core/events'
-import type { DatasetSummary, HandlerArgs, RequestResult } from '../api/contract'
-import type { PreparedData } from './types'
-import type { Recipe } from './recipe'
-import { LabError } from '../api/errors'
+import type { ClassCount, ColumnProfile, DatasetSummary, HandlerArgs, RequestResult } from '../api/contract'
+import type { PreparedData, PreparedPart } from './types'
+import { type ImageRecipe, type NumericImputation, type NumericScaling, type Recipe, type TableColumnChoice, type TableRecipe, applyAffine, encodeStoredRows, fitTableRecipe } from './recipe'
+import { LabError, notFound } from '../api/errors'
+import { newId, nowIso } from '../core/ids'
+import { type CsvSettings, fileLabel } from './csv'
+import { importTable } from './table'
+import { type ImageRow, type Skipped, importImages, readPixels, thumbnail } from './images'
+import { type ColumnOverride, type ColumnStats, VOCAB_CAP, columnProfile } from './profile'
+import { type Split, SPLIT_SEED, stratifiedSplit } from './split'
+import { columnFile, readI32, readJson, readRangeF64, readRangeI32, readRangeStrings, writeJson } from './storage'
+import { sortLabels } from './values'
 
-const todo = (): never => {
-  throw new LabError('datasets are not implemented yet')
+const TARGET_NAMES = ['target', 'label', 'class', 'y', 'digit', 'species']
+const PROGRESS_INTERVAL_MS = 200
+
+/** meta.json of a table dataset. */
+interface TableMeta {
+  kind: 'table'
+  rows: number
+  columns: ColumnStats[]
+}
+
+/** meta.json of an image dataset. */
+interface ImageMeta {
+  kind: 'images'
+  rows: ImageRow[]
+  width: number
+  height: number
+  channels: 1 | 3
+  colorMode: 'grayscale' | 'rgb'
+}
+
+type Meta = TableMeta | ImageMeta
+
+interface Preparation {
+  impute: NumericImputation
+  scaling: NumericScaling
+}
+
+/** parse_json: what was detected or chosen at import, plus the user's later column choices. */
+interface ParseState {
+  kind: 'table' | 'images'
+  csv?: CsvSettings
+  image?: { width: number; height: number; colorMode: 'grayscale' | 'rgb' }
+  overrides: Record<string, ColumnOverride>
+  preparation: Preparation
+}
+
+/** profile_json */
+interface ProfileState {
+  columns: ColumnProfile[]
+  classes: ClassCount[]
+  skipped: Skipped[]
+  featureCount: number
+  image?: { width: number; height: number; channels: number }
+}
+
+interface DatasetRow {
+  id: string
+  name: string
+  kind: 'table' | 'images'
+  source_path: string
+  content_hash: string
+  rows: number
+  target: string | null
+  parse_json: string
+  profile_json: string
+  recipe_json: string
+  split_json: string
+  data_dir: string
+  created_at: string
+}
+
+/** What a (re)fit produces from the stored data and the current choices. */
+interface Fitted {
+  profile: ProfileState
+  split: Split
+  recipe: Recipe
+}
+
+/** The target: the one asked for, else a conventional name, else the last column. */
+export function chooseTarget(names: string[], asked: string | undefined, label: string): string {
+  if (asked !== undefined) {
+    const found = names.find((name) => name === asked) ?? names.find((name) => name.toLowerCase() === asked.toLowerCase())
+    if (!found) {
+      const shown = names.slice(0, 8).join(', ') + (names.length > 8 ? `, … (${names.length} columns)` : '')
+      throw new LabError(`${label}: no column "${asked}" for the target; columns are ${shown}`)
+    }
+    return found
+  }
+  for (const wanted of TARGET_NAMES) {
+    const found = names.find((name) => name.toLowerCase() === wanted)
+    if (found) return found
+  }
+  return names[names.length - 1]
 }
 
 export class DatasetService {
@@ -16,31 +111,440 @@ export class DatasetService {
     readonly home: string,
     readonly emit: Emit
   ) {}
-  async import(_args: HandlerArgs<'datasets.import'>): Promise<DatasetSummary> {
-    return todo()
+
+  private get datasetsDir(): string {
+    return path.join(this.home, 'datasets')
   }
+
+  // ---------------------------------------------------------------- import
+
+  async import(args: HandlerArgs<'datasets.import'>): Promise<DatasetSummary> {
+    const source = path.resolve(args.path)
+    const stat = await fs.promises.stat(source).catch(() => null)
+    if (!stat) throw new LabError(`${args.path}: not found`)
+    const datasetId = newId('ds')
+    await fs.promises.mkdir(this.datasetsDir, { recursive: true })
+    // Everything is written under a temporary name and renamed at the end: a failed import leaves nothing behind.
+    const temp = path.join(this.datasetsDir, `.import-${datasetId}`)
+    const final = path.join(this.datasetsDir, datasetId)
+    await fs.promises.mkdir(temp)
+    let lastEmit = 0
+    const progress = (rows: number, bytes: number, totalBytes: number, force = false) => {
+      const now = Date.now()
+      if (!force && now - lastEmit < PROGRESS_INTERVAL_MS) return
+      lastEmit = now
+      this.emit('dataset.progress', { path: source, rows, bytes, totalBytes })
+    }
+    let row: DatasetRow
+    try {
+      const name = args.name?.trim() || path.basename(source).replace(/\.[^.]+$/, '') || path.basename(source)
+      if (stat.isDirectory()) row = await this.importFolder(source, args, temp, datasetId, name, progress)
+      else row = await this.importFile(source, stat.size, args, temp, datasetId, name, progress)
+      await fs.promises.rename(temp, final)
+    } catch (error) {
+      await fs.promises.rm(temp, { recursive: true, force: true })
+      throw error
+    }
+    try {
+      await this.db.run(
+        `INSERT INTO datasets (id, name, kind, source_path, content_hash, rows, target, parse_json, profile_json, recipe_json, split_json, data_dir, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [row.id, row.name, row.kind, row.source_path, row.content_hash, row.rows, row.target, row.parse_json, row.profile_json, row.recipe_json, row.split_json, row.data_dir, row.created_at]
+      )
+    } catch (error) {
+      await fs.promises.rm(final, { recursive: true, force: true })
+      throw error
+    }
+    return this.summaryOf(row)
+  }
+
+  private async importFile(
+    source: string,
+    totalBytes: number,
+    args: HandlerArgs<'datasets.import'>,
+    dir: string,
+    datasetId: string,
+    name: string,
+    progress: (rows: number, bytes: number, totalBytes: number, force?: boolean) => void
+  ): Promise<DatasetRow> {
+    const label = fileLabel(source)
+    if (totalBytes === 0) throw new LabError(`${label}: the file is empty`)
+    const overrides = { encoding: args.encoding, delimiter: args.delimiter, header: args.header, decimalComma: args.decimalComma }
+    const imported = await importTable(source, overrides, dir, (rows, bytes) => progress(rows, bytes, totalBytes))
+    progress(imported.rows, imported.bytes, totalBytes, true)
+    const target = chooseTarget(imported.settings.names, args.target, label)
+    const meta: TableMeta = { kind: 'table', rows: imported.rows, columns: imported.columns }
+    writeJson(path.join(dir, 'meta.json'), meta)
+    const parse: ParseState = { kind: 'table', csv: imported.settings, overrides: {}, preparation: { impute: 'mean', scaling: 'standard' } }
+    const fitted = this.fitTable(name, dir, meta, target, parse, [])
+    this.writeSplit(dir, fitted.split)
+    return this.rowOf(datasetId, name, 'table', source, imported.contentHash, imported.rows, target, parse, fitted)
+  }
+
+  private async importFolder(
+    source: string,
+    args: HandlerArgs<'datasets.import'>,
+    dir: string,
+    datasetId: string,
+    name: string,
+    progress: (rows: number, bytes: number, totalBytes: number, force?: boolean) => void
+  ): Promise<DatasetRow> {
+    const imported = await importImages(source, { imageSize: args.imageSize, colorMode: args.colorMode }, dir, progress)
+    const meta: ImageMeta = {
+      kind: 'images',
+      rows: imported.rows,
+      width: imported.width,
+      height: imported.height,
+      channels: imported.channels,
+      colorMode: imported.colorMode
+    }
+    writeJson(path.join(dir, 'meta.json'), meta)
+    const parse: ParseState = {
+      kind: 'images',
+      image: { width: imported.width, height: imported.height, colorMode: imported.colorMode },
+      overrides: {},
+      preparation: { impute: 'mean', scaling: 'standard' }
+    }
+    const columns: ColumnProfile[] = imported.channelStats.map((channel) => ({
+      name: channel.name,
+      type: 'number',
+      missing: 0,
+      distinct: 0,
+      role: 'feature',
+      min: channel.min,
+      max: channel.max,
+      mean: channel.mean,
+      std: channel.std,
+      histogram: channel.histogram
+    }))
+    const fitted = this.fitImages(meta, columns, imported.skipped)
+    this.writeSplit(dir, fitted.split)
+    return this.rowOf(datasetId, name, 'images', source, imported.contentHash, imported.rows.length, 'label', parse, fitted)
+  }
+
+  private rowOf(id: string, name: string, kind: 'table' | 'images', source: string, hash: string, rows: number, target: string, parse: ParseState, fitted: Fitted): DatasetRow {
+    return {
+      id,
+      name,
+      kind,
+      source_path: source,
+      content_hash: hash,
+      rows,
+      target,
+      parse_json: JSON.stringify(parse),
+      profile_json: JSON.stringify(fitted.profile),
+      recipe_json: JSON.stringify(fitted.recipe),
+      split_json: JSON.stringify(splitCounts(fitted.split)),
+      data_dir: path.join('datasets', id),
+      created_at: nowIso()
+    }
+  }
+
+  // ---------------------------------------------------------------- fitting
+
+  /** Roles from the stats and the user's choices, then the class counts, the split, and the recipe fitted on train. */
+  private fitTable(name: string, dir: string, meta: TableMeta, target: string, parse: ParseState, skipped: Skipped[]): Fitted {
+    const columns = meta.columns.map((stats) => columnProfile(stats, stats.name === target, parse.overrides[stats.name]))
+    const targetIndex = meta.columns.findIndex((stats) => stats.name === target)
+    const targetStats = meta.columns[targetIndex]
+    if (!targetStats.vocab || !targetStats.counts)
+      throw new LabError(`${name}: the target "${target}" has more than ${VOCAB_CAP} distinct values; choose a column of classes`)
+    const presentKeys = targetStats.vocab.filter((_, code) => targetStats.counts![code] > 0)
+    const labels = sortLabels(presentKeys)
+    const labelIndex = new Map(labels.map((label, i) => [label, i]))
+    const codeToClass = targetStats.vocab.map((key) => labelIndex.get(key) ?? -1)
+    const codes = readI32(columnFile(dir, targetIndex, 'i32'))
+    const classOfRow = new Int32Array(codes.length)
+    const counts = new Array<number>(labels.length).fill(0)
+    for (let row = 0; row < codes.length; row++) {
+      const cls = codes[row] < 0 ? -1 : codeToClass[codes[row]]
+      classOfRow[row] = cls
+      if (cls >= 0) counts[cls]++
+    }
+    const split = stratifiedSplit(classOfRow, SPLIT_SEED)
+    const features: TableColumnChoice[] = []
+    columns.forEach((profile, index) => {
+      if (profile.role === 'feature') features.push({ index, stats: meta.columns[index], type: profile.type })
+    })
+    const recipe = fitTableRecipe(dir, features, target, labels, split.train, parse.preparation)
+    return {
+      profile: {
+        columns,
+        classes: labels.map((label, i) => ({ label, count: counts[i] })),
+        skipped,
+        featureCount: recipe.inputShape[0]
+      },
+      split,
+      recipe
+    }
+  }
+
+  private fitImages(meta: ImageMeta, columns: ColumnProfile[], skipped: Skipped[]): Fitted {
+    const labels = sortLabels([...new Set(meta.rows.map((row) => row.label))])
+    const labelIndex = new Map(labels.map((label, i) => [label, i]))
+    const classOfRow = Int32Array.from(meta.rows, (row) => labelIndex.get(row.label)!)
+    const counts = new Array<number>(labels.length).fill(0)
+    for (const cls of classOfRow) counts[cls]++
+    const split = stratifiedSplit(classOfRow, SPLIT_SEED)
+    const recipe: ImageRecipe = {
+      kind: 'images',
+      version: 1,
+      labels,
+      inputShape: [meta.height, meta.width, meta.channels],
+      featureNames: columns.map((column) => column.name),
+      affine: null,
+      width: meta.width,
+      height: meta.height,
+      channels: meta.channels,
+      colorMode: meta.colorMode,
+      background: '#ffffff',
+      resize: 'fill',
+      pixelScale: 1 / 255
+    }
+    return {
+      profile: {
+        columns,
+        classes: labels.map((label, i) => ({ label, count: counts[i] })),
+        skipped,
+        featureCount: meta.width * meta.height * meta.channels,
+        image: { width: meta.width, height: meta.height, channels: meta.channels }
+      },
+      split,
+      recipe
+    }
+  }
+
+  /** split.bin: train, val and test row indices, one Int32 run after the other (counts in split_json). */
+  private writeSplit(dir: string, split: Split): void {
+    const all = new Int32Array(split.train.length + split.val.length + split.test.length)
+    all.set(split.train, 0)
+    all.set(split.val, split.train.length)
+    all.set(split.test, split.train.length + split.val.length)
+    const temp = path.join(dir, 'split.bin.tmp')
+    fs.writeFileSync(temp, Buffer.from(all.buffer))
+    fs.renameSync(temp, path.join(dir, 'split.bin'))
+  }
+
+  private readSplit(dir: string, counts: { train: number; val: number; test: number; seed: number }): Split {
+    const all = readI32(path.join(dir, 'split.bin'))
+    return {
+      train: all.subarray(0, counts.train),
+      val: all.subarray(counts.train, counts.train + counts.val),
+      test: all.subarray(counts.train + counts.val, counts.train + counts.val + counts.test),
+      seed: counts.seed
+    }
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  private async row(datasetId: string): Promise<DatasetRow> {
+    const row = await this.db.get<DatasetRow>('SELECT * FROM datasets WHERE id = ?', [datasetId])
+    if (!row) throw notFound('dataset', datasetId)
+    return row
+  }
+
+  private dirOf(row: DatasetRow): string {
+    return path.isAbsolute(row.data_dir) ? row.data_dir : path.join(this.home, row.data_dir)
+  }
+
+  private summaryOf(row: DatasetRow): DatasetSummary {
+    const profile = JSON.parse(row.profile_json) as ProfileState
+    const parse = JSON.parse(row.parse_json) as ParseState
+    const split = JSON.parse(row.split_json) as DatasetSummary['split']
+    const summary: DatasetSummary = {
+      datasetId: row.id,
+      name: row.name,
+      kind: row.kind,
+      sourcePath: row.source_path,
+      contentHash: row.content_hash,
+      rows: row.rows,
+      columns: profile.columns,
+      target: row.target,
+      classes: profile.classes,
+      skipped: profile.skipped,
+      split,
+      featureCount: profile.featureCount,
+      parse: parse as unknown as Record<string, unknown>,
+      createdAt: row.created_at
+    }
+    if (profile.image) summary.image = profile.image
+    return summary
+  }
+
   async list(): Promise<DatasetSummary[]> {
-    return []
+    const rows = await this.db.all<DatasetRow>('SELECT * FROM datasets ORDER BY created_at DESC, id')
+    return rows.map((row) => this.summaryOf(row))
   }
-  async get(_datasetId: string): Promise<DatasetSummary> {
-    return todo()
+
+  async get(datasetId: string): Promise<DatasetSummary> {
+    return this.summaryOf(await this.row(datasetId))
   }
-  async preview(_args: HandlerArgs<'datasets.preview'>): Promise<RequestResult<'datasets.preview'>> {
-    return todo()
+
+  async delete(datasetId: string): Promise<void> {
+    const row = await this.row(datasetId)
+    const used = await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM runs WHERE dataset_id = ?', [datasetId])
+    if (used && used.n > 0)
+      throw new LabError(`dataset "${row.name}" is used by ${used.n} run${used.n === 1 ? '' : 's'}; delete those runs first`, 'conflict')
+    await this.db.run('DELETE FROM datasets WHERE id = ?', [datasetId])
+    await fs.promises.rm(this.dirOf(row), { recursive: true, force: true })
   }
-  async update(_args: HandlerArgs<'datasets.update'>): Promise<DatasetSummary> {
-    return todo()
+
+  /** Rows as stored (not re-parsed from the source): tables show every column, images their path and label. */
+  async preview(args: HandlerArgs<'datasets.preview'>): Promise<RequestResult<'datasets.preview'>> {
+    const row = await this.row(args.datasetId)
+    const dir = this.dirOf(row)
+    const meta = readJson<Meta>(path.join(dir, 'meta.json'))
+    const total = row.rows
+    const start = Math.min(args.offset, total)
+    const count = Math.min(args.limit, total - start)
+    if (meta.kind === 'images') {
+      return { columns: ['path', 'label'], rows: meta.rows.slice(start, start + count).map((image) => [image.path, image.label]), total }
+    }
+    const columnValues = meta.columns.map((stats, index): (string | number | null)[] => {
+      if (stats.files.f64) return Array.from(readRangeF64(columnFile(dir, index, 'f64'), start, count), (v) => (Number.isNaN(v) ? null : v))
+      if (stats.files.i32 && stats.vocab) {
+        const vocab = stats.vocab
+        return Array.from(readRangeI32(columnFile(dir, index, 'i32'), start, count), (code) => (code < 0 ? null : vocab[code]))
+      }
+      if (stats.files.str) return readRangeStrings(columnFile(dir, index, 'str'), columnFile(dir, index, 'off'), start, count).map((s) => (s === '' ? null : s))
+      return new Array(count).fill(null)
+    })
+    const rows = Array.from({ length: count }, (_, r) => columnValues.map((values) => values[r] ?? null))
+    return { columns: meta.columns.map((stats) => stats.name), rows, total }
   }
-  async thumbnails(_args: HandlerArgs<'datasets.thumbnails'>): Promise<RequestResult<'datasets.thumbnails'>> {
-    return todo()
+
+  /** Changes the target and columns' types or inclusion; the roles, split and recipe are fitted again. */
+  async update(args: HandlerArgs<'datasets.update'>): Promise<DatasetSummary> {
+    const row = await this.row(args.datasetId)
+    if (row.kind === 'images') {
+      if (args.target !== undefined || args.columns?.length) throw new LabError(`${row.name}: an image dataset's target and columns are fixed (the class folders)`)
+      return this.summaryOf(row)
+    }
+    const dir = this.dirOf(row)
+    const meta = readJson<TableMeta>(path.join(dir, 'meta.json'))
+    const parse = JSON.parse(row.parse_json) as ParseState
+    const names = meta.columns.map((stats) => stats.name)
+    const target = args.target !== undefined ? chooseTarget(names, args.target, row.name) : row.target!
+    const overrides = { ...parse.overrides }
+    for (const change of args.columns ?? []) {
+      const stats = meta.columns.find((column) => column.name === change.name)
+      if (!stats) throw new LabError(`${row.name}: no column "${change.name}"`)
+      if (change.type === 'number' || change.type === 'integer') {
+        if (!stats.files.f64) throw new LabError(`${row.name}: column "${change.name}" has values that are not numbers, so it cannot be of type ${change.type}`)
+      } else if (change.type === 'category' || change.type === 'boolean') {
+        if (!stats.files.i32) throw new LabError(`${row.name}: column "${change.name}" has more than ${VOCAB_CAP} distinct values, too many for type ${change.type}`)
+        if (change.type === 'boolean' && !stats.booleanLike) throw new LabError(`${row.name}: column "${change.name}" holds values other than true/false words`)
+      }
+      if (change.include === true && (change.type ?? overrides[change.name]?.type) === 'text')
+        throw new LabError(`${row.name}: column "${change.name}" is text; change its type to category to use it`)
+      const next: ColumnOverride = { ...overrides[change.name] }
+      if (change.type !== undefined) next.type = change.type
+      if (change.include !== undefined) next.include = change.include
+      overrides[change.name] = next
+    }
+    const nextParse: ParseState = { ...parse, overrides }
+    const profile = JSON.parse(row.profile_json) as ProfileState
+    const fitted = this.fitTable(row.name, dir, meta, target, nextParse, profile.skipped)
+    this.writeSplit(dir, fitted.split)
+    await this.db.run('UPDATE datasets SET target = ?, parse_json = ?, profile_json = ?, recipe_json = ?, split_json = ? WHERE id = ?', [
+      target,
+      JSON.stringify(nextParse),
+      JSON.stringify(fitted.profile),
+      JSON.stringify(fitted.recipe),
+      JSON.stringify(splitCounts(fitted.split)),
+      row.id
+    ])
+    return this.get(row.id)
   }
-  async delete(_datasetId: string): Promise<void> {
-    return todo()
+
+  /** Chooses how numbers are imputed (mean or median) and scaled (standard or min-max); the recipe is fitted again. */
+  async setPreparation(datasetId: string, preparation: Partial<Preparation>): Promise<DatasetSummary> {
+    const row = await this.row(datasetId)
+    if (row.kind !== 'table') throw new LabError(`${row.name}: images are always scaled to [0, 1]`)
+    const dir = this.dirOf(row)
+    const meta = readJson<TableMeta>(path.join(dir, 'meta.json'))
+    const parse = JSON.parse(row.parse_json) as ParseState
+    const nextParse: ParseState = { ...parse, preparation: { ...parse.preparation, ...preparation } }
+    const profile = JSON.parse(row.profile_json) as ProfileState
+    const fitted = this.fitTable(row.name, dir, meta, row.target!, nextParse, profile.skipped)
+    await this.db.run('UPDATE datasets SET parse_json = ?, recipe_json = ? WHERE id = ?', [JSON.stringify(nextParse), JSON.stringify(fitted.recipe), row.id])
+    return this.get(row.id)
   }
-  async loadPrepared(_datasetId: string): Promise<PreparedData> {
-    return todo()
+
+  async thumbnails(args: HandlerArgs<'datasets.thumbnails'>): Promise<RequestResult<'datasets.thumbnails'>> {
+    const row = await this.row(args.datasetId)
+    if (row.kind !== 'images') throw new LabError(`${row.name}: thumbnails are for image datasets; this one is a table`)
+    const dir = this.dirOf(row)
+    const meta = readJson<ImageMeta>(path.join(dir, 'meta.json'))
+    const labels = (JSON.parse(row.recipe_json) as ImageRecipe).labels
+    const result: RequestResult<'datasets.thumbnails'> = []
+    for (const label of labels) {
+      const images: { row: number; dataUrl: string }[] = []
+      for (let i = 0; i < meta.rows.length && images.length < args.perClass; i++) {
+        if (meta.rows[i].label !== label) continue
+        images.push({ row: i, dataUrl: await thumbnail(path.join(dir, 'pixels.u8'), i, meta.width, meta.height, meta.channels) })
+      }
+      result.push({ label, images })
+    }
+    return result
   }
-  async getRecipe(_datasetId: string): Promise<Recipe> {
-    return todo()
+
+  async getRecipe(datasetId: string): Promise<Recipe> {
+    return JSON.parse((await this.row(datasetId)).recipe_json) as Recipe
   }
+
+  /** The stored split with the stored recipe applied, read from the materialised data (never the source). */
+  async loadPrepared(datasetId: string): Promise<PreparedData> {
+    const row = await this.row(datasetId)
+    const dir = this.dirOf(row)
+    const recipe = JSON.parse(row.recipe_json) as Recipe
+    if (recipe.labels.length < 2) {
+      const only = recipe.labels.length ? ` ("${recipe.labels[0]}")` : ''
+      throw new LabError(`${row.name}: the target "${row.target}" has a single class${only}; choose another target column`)
+    }
+    const split = this.readSplit(dir, JSON.parse(row.split_json))
+    const meta = readJson<Meta>(path.join(dir, 'meta.json'))
+    let part: (rows: Int32Array) => PreparedPart
+    if (meta.kind === 'images') {
+      const r = recipe as ImageRecipe
+      const labelIndex = new Map(r.labels.map((label, i) => [label, i]))
+      const per = r.width * r.height * r.channels
+      part = (rows) => ({
+        x: readPixels(path.join(dir, 'pixels.u8'), per, rows, r.pixelScale),
+        y: Int32Array.from(rows, (i) => labelIndex.get(meta.rows[i].label)!),
+        n: rows.length,
+        rows: Int32Array.from(rows)
+      })
+    } else {
+      const r = recipe as TableRecipe
+      const choices: TableColumnChoice[] = r.columns.map((column) => {
+        const index = meta.columns.findIndex((stats) => stats.name === column.name)
+        return { index, stats: meta.columns[index], type: column.type }
+      })
+      const targetIndex = meta.columns.findIndex((stats) => stats.name === r.target)
+      const targetStats = meta.columns[targetIndex]
+      const labelIndex = new Map(r.labels.map((label, i) => [label, i]))
+      const codeToClass = targetStats.vocab!.map((key) => labelIndex.get(key) ?? -1)
+      const codes = readI32(columnFile(dir, targetIndex, 'i32'))
+      part = (rows) => {
+        const x = encodeStoredRows(dir, choices, r.columns, rows)
+        if (r.affine) applyAffine(x, r.affine)
+        return { x, y: Int32Array.from(rows, (i) => codeToClass[codes[i]]), n: rows.length, rows: Int32Array.from(rows) }
+      }
+    }
+    return {
+      datasetId,
+      kind: row.kind,
+      inputShape: recipe.inputShape,
+      labels: recipe.labels,
+      featureNames: recipe.featureNames,
+      train: part(split.train),
+      val: part(split.val),
+      test: part(split.test)
+    }
+  }
+}
+
+function splitCounts(split: Split): DatasetSummary['split'] {
+  return { train: split.train.length, val: split.val.length, test: split.test.length, seed: split.seed }
 }

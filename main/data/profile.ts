@@ -1,0 +1,138 @@
+/**
+ * Column statistics gathered in the import pass, and what follows from them: the column's type, its role
+ * (feature, target, excluded and why) and the profile the contract shows.
+ */
+import type { ColumnProfile, ColumnType } from '../api/contract'
+
+/** Distinct values are counted (and coded) up to this many; beyond it a column is "many distinct". */
+export const VOCAB_CAP = 10_000
+export const CATEGORY_MAX = 50
+export const HISTOGRAM_BINS = 20
+
+/** What the import pass learned about one column, stored in the dataset's meta.json. */
+export interface ColumnStats {
+  name: string
+  missing: number
+  present: number
+  /** Every present value is a number. */
+  numeric: boolean
+  integer: boolean
+  /** Strictly increasing numbers (a row number), which implies all distinct even past VOCAB_CAP. */
+  increasing: boolean
+  /** Every present value is a true/false word. */
+  booleanLike: boolean
+  min: number
+  max: number
+  mean: number
+  std: number
+  /** Distinct present values, at most VOCAB_CAP. */
+  distinct: number
+  distinctCapped: boolean
+  /** Values by code (the c<i>.i32 file exists) or null when there were too many. */
+  vocab: string[] | null
+  /** Count per vocab entry. */
+  counts: number[] | null
+  top: { value: string; count: number }[]
+  histogram: number[] | null
+  /** Which files hold the column. */
+  files: { f64: boolean; i32: boolean; str: boolean }
+}
+
+/** Online statistics for one numeric column (Welford: stable in one pass). */
+export class NumericMoments {
+  n = 0
+  mean = 0
+  m2 = 0
+  min = Infinity
+  max = -Infinity
+  add(value: number): void {
+    this.n++
+    const delta = value - this.mean
+    this.mean += delta / this.n
+    this.m2 += delta * (value - this.mean)
+    if (value < this.min) this.min = value
+    if (value > this.max) this.max = value
+  }
+  get std(): number {
+    return this.n > 0 ? Math.sqrt(this.m2 / this.n) : 0
+  }
+}
+
+export interface ColumnOverride {
+  type?: ColumnType
+  include?: boolean
+}
+
+/** The type the values suggest. */
+export function inferType(stats: ColumnStats): ColumnType {
+  if (stats.present === 0) return 'text'
+  if (stats.numeric) return stats.integer ? 'integer' : 'number'
+  if (stats.booleanLike && stats.distinct <= 2) return 'boolean'
+  if (!stats.distinctCapped && stats.distinct <= CATEGORY_MAX && stats.distinct < 0.5 * stats.present) return 'category'
+  return 'text'
+}
+
+const ID_NAME = /^(id|.*_id)$/i
+
+/** All present values distinct (checked exactly when countable, or by a strictly increasing sequence). */
+function allDistinct(stats: ColumnStats): boolean {
+  if (stats.increasing && stats.present > 1) return true
+  return !stats.distinctCapped && stats.distinct === stats.present && stats.present > 1
+}
+
+/** Why a column is left out by default, or null when it is a feature. */
+export function exclusionReason(stats: ColumnStats, type: ColumnType): ColumnProfile['excludedReason'] | null {
+  if (stats.distinct <= 1 && !stats.distinctCapped) return 'constant'
+  const idName = ID_NAME.test(stats.name)
+  const distinct = allDistinct(stats) && stats.missing === 0
+  if (distinct && (idName || type === 'integer' || type === 'category' || type === 'text')) {
+    // A handful of rows can be all distinct by chance: only call a nameless column an id from 20 rows on.
+    if (idName || stats.present >= 20) return 'id'
+  }
+  if (type === 'text') return 'text'
+  return null
+}
+
+/** The contract's profile of one column under its current type, role and overrides. */
+export function columnProfile(stats: ColumnStats, isTarget: boolean, override: ColumnOverride = {}): ColumnProfile {
+  const type = override.type ?? inferType(stats)
+  let role: ColumnProfile['role'] = 'feature'
+  let excludedReason: ColumnProfile['excludedReason']
+  if (isTarget) role = 'target'
+  else if (override.include === false) [role, excludedReason] = ['excluded', 'user']
+  else if (override.include !== true) {
+    const reason = exclusionReason(stats, type)
+    if (reason) [role, excludedReason] = ['excluded', reason]
+  } else if (type === 'text') [role, excludedReason] = ['excluded', 'text']
+  const profile: ColumnProfile = { name: stats.name, type, missing: stats.missing, distinct: stats.distinct, role }
+  if (excludedReason) profile.excludedReason = excludedReason
+  if (stats.numeric && stats.present > 0) {
+    Object.assign(profile, { min: stats.min, max: stats.max, mean: stats.mean, std: stats.std })
+    if (stats.histogram) profile.histogram = stats.histogram
+  }
+  if (stats.top.length > 0 && (type === 'category' || type === 'boolean' || type === 'text' || isTarget)) profile.top = stats.top
+  return profile
+}
+
+/** Counts over HISTOGRAM_BINS equal-width bins between min and max. */
+export class Histogram {
+  readonly bins = new Array<number>(HISTOGRAM_BINS).fill(0)
+  constructor(
+    readonly min: number,
+    readonly max: number
+  ) {}
+  add(value: number): void {
+    if (Number.isNaN(value)) return
+    const width = this.max - this.min
+    const bin = width > 0 ? Math.min(HISTOGRAM_BINS - 1, Math.floor(((value - this.min) / width) * HISTOGRAM_BINS)) : 0
+    this.bins[bin]++
+  }
+}
+
+/** The most frequent vocab entries. */
+export function topValues(vocab: string[], counts: number[], limit = 10): { value: string; count: number }[] {
+  return vocab
+    .map((value, code) => ({ value, count: counts[code] }))
+    .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
+    .slice(0, limit)
+}
