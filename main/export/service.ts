@@ -1,19 +1,312 @@
-// PLACEHOLDER — replaced by the export work (issue 6).
-import type { HandlerArgs, RequestResult } from '../api/contract'
+/**
+ * Export a run's model to ONNX with a parity proof, and predict new data with an ONNX file.
+ *
+ * The ONNX file is self-contained: its metadata_props carry the labels and the data recipe, so `predict`
+ * needs nothing but the file and the new data (a run id only locates the file).
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import type * as tf from '@tensorflow/tfjs'
+import * as ort from 'onnxruntime-node'
+import { onnx } from 'onnx-proto'
+import type { Artifact, HandlerArgs, RequestResult, RunDetail } from '../api/contract'
 import type { DatasetService } from '../data/service'
 import type { RunStore } from '../store/runs'
+import type { PreparedData, PreparedPart } from '../data/types'
+import { encodeNewData, type NewData, type Recipe } from '../data/recipe'
 import { LabError } from '../api/errors'
+import { version } from '../core/version'
+import { exportToOnnx, type InputAffine } from './onnx'
+import { checkParity } from './parity'
+import { writeCsv } from './csv'
+
+/** What the exported graph's output is: predict turns logits into probabilities and refuses features. */
+export type OnnxOutputKind = 'probabilities' | 'logits' | 'features'
+
+export type RunModelLoader = (runs: RunStore, runId: string) => Promise<{ model: tf.LayersModel; detail: RunDetail }>
+export type NewDataEncoder = (recipe: Recipe, dataPath: string, options: { scale: boolean }) => Promise<NewData>
+
+export interface ExportDeps {
+  loadRunModel: RunModelLoader
+  encodeNewData: NewDataEncoder
+}
+
+/** The recipe as stored in the ONNX metadata: the dataset's recipe plus whether its affine step is in the graph. */
+export type OnnxRecipe = Recipe & { affineInModel: boolean }
+
+/** At most this many test samples go through the parity check (images make big batches). */
+export const PARITY_SAMPLES = 512
+const PREDICT_BATCH = 256
+
+/** train/service.ts owns model loading; looked up at call time so export does not load training code eagerly. */
+async function loadRunModelFromTraining(runs: RunStore, runId: string): Promise<{ model: tf.LayersModel; detail: RunDetail }> {
+  const training = (await import('../train/service')) as unknown as { loadRunModel?: RunModelLoader }
+  if (typeof training.loadRunModel !== 'function') throw new LabError(`run ${runId}: loading a trained model is not available in this build`)
+  return training.loadRunModel(runs, runId)
+}
+
+/** Writes next to the target and renames, so a reader never sees half a file. */
+export function writeFileAtomic(file: string, data: Uint8Array | string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  const tmp = `${file}.${process.pid}-${randomBytes(3).toString('hex')}.tmp`
+  try {
+    fs.writeFileSync(tmp, data)
+    fs.renameSync(tmp, file)
+  } catch (error) {
+    fs.rmSync(tmp, { force: true })
+    throw new LabError(`${file}: cannot write (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`)
+  }
+}
+
+/** The layer's activation as tfjs names it, for the last exported layer's output kind. */
+function endsWithSoftmax(model: tf.LayersModel, layerCount: number): boolean {
+  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer')
+  for (let i = layerCount - 1; i >= 0; i--) {
+    const layer = layers[i]
+    const cls = layer.getClassName()
+    // Dropout is the identity at inference: look past it.
+    if (cls === 'Dropout') continue
+    if (cls === 'Softmax') return true
+    const config = layer.getConfig() as { activation?: unknown }
+    return config.activation === 'softmax'
+  }
+  return false
+}
+
+/** Un-does prepared = (raw - offset) * scale, so the model with the affine step inside gets raw rows. */
+export function unscale(x: Float32Array, affine: InputAffine): Float32Array {
+  const f = affine.offset.length
+  const out = new Float32Array(x.length)
+  for (let i = 0; i < x.length; i++) {
+    const scale = affine.scale[i % f]
+    // A constant feature (scale 0) prepares to 0 from any raw value: its offset is one such value.
+    out[i] = scale === 0 ? affine.offset[i % f] : x[i] / scale + affine.offset[i % f]
+  }
+  return out
+}
+
+function firstSamples(part: PreparedPart, inputShape: number[], max: number): { x: Float32Array; n: number } {
+  const per = inputShape.reduce((a, b) => a * b, 1)
+  const n = Math.min(part.n, max)
+  return { x: part.x.subarray(0, n * per), n }
+}
+
+/** The test part for the proof; validation or train when a small dataset has no test rows. */
+function proofPart(prepared: PreparedData): PreparedPart {
+  if (prepared.test.n > 0) return prepared.test
+  if (prepared.val.n > 0) return prepared.val
+  return prepared.train
+}
+
+export interface OnnxFileInfo {
+  proto: onnx.ModelProto
+  metadata: Record<string, string>
+  labels: string[]
+  recipe: OnnxRecipe
+  output: OnnxOutputKind | null
+  /** Input dims without the batch dimension. */
+  inputShape: number[]
+}
+
+/** Reads an ONNX file exported by LayerLab: its labels, recipe and input shape. */
+export function readOnnxFile(file: string): OnnxFileInfo & { bytes: Uint8Array } {
+  let bytes: Uint8Array
+  try {
+    bytes = fs.readFileSync(file)
+  } catch {
+    throw new LabError(`${file}: file not found`, 'not_found')
+  }
+  let proto: onnx.ModelProto
+  try {
+    proto = onnx.ModelProto.decode(bytes)
+  } catch (error) {
+    throw new LabError(`${file}: not an ONNX model (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`)
+  }
+  if (!proto.graph?.input?.length) throw new LabError(`${file}: not an ONNX model (no graph input)`)
+  const metadata: Record<string, string> = {}
+  for (const entry of proto.metadataProps) if (entry.key) metadata[entry.key] = entry.value ?? ''
+  if (!metadata.labels || !metadata.recipe) throw new LabError(`${file}: has no LayerLab metadata (labels, recipe); export it from LayerLab`)
+  let labels: unknown
+  let recipe: unknown
+  try {
+    labels = JSON.parse(metadata.labels)
+    recipe = JSON.parse(metadata.recipe)
+  } catch {
+    throw new LabError(`${file}: its labels or recipe metadata is not valid JSON`)
+  }
+  if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) throw new LabError(`${file}: its labels metadata is not a list of names`)
+  if (!recipe || typeof recipe !== 'object' || !('kind' in recipe)) throw new LabError(`${file}: its recipe metadata is not a LayerLab recipe`)
+  const dims = proto.graph.input?.[0].type?.tensorType?.shape?.dim ?? []
+  const inputShape = dims.slice(1).map((d) => Number(d.dimValue ?? 0))
+  const output = (['probabilities', 'logits', 'features'] as const).find((k) => k === metadata.output) ?? null
+  return { bytes, proto, metadata, labels, recipe: recipe as unknown as OnnxRecipe, output, inputShape }
+}
+
+function softmaxRows(values: Float32Array, width: number): Float32Array {
+  const out = new Float32Array(values.length)
+  for (let s = 0; s < values.length / width; s++) {
+    let max = -Infinity
+    for (let j = 0; j < width; j++) max = Math.max(max, values[s * width + j])
+    let sum = 0
+    for (let j = 0; j < width; j++) sum += out[s * width + j] = Math.exp(values[s * width + j] - max)
+    for (let j = 0; j < width; j++) out[s * width + j] /= sum
+  }
+  return out
+}
+
+/** For files without an `output` key: a row that is a distribution (≥ 0, sums to 1) is taken as probabilities. */
+function looksLikeProbabilities(values: Float32Array, width: number): boolean {
+  for (let s = 0; s < values.length / width; s++) {
+    let sum = 0
+    for (let j = 0; j < width; j++) {
+      const v = values[s * width + j]
+      if (v < 0 || v > 1) return false
+      sum += v
+    }
+    if (Math.abs(sum - 1) > 1e-3) return false
+  }
+  return true
+}
+
+/** A prefix export of all blocks is the whole model too: the recorded output kind decides when it is there. */
+function isWholeModel(artifact: Artifact): boolean {
+  return artifact.info.output != null ? artifact.info.output !== 'features' : artifact.info.blocks == null
+}
 
 export class ExportService {
+  private readonly deps: ExportDeps
+
   constructor(
     readonly datasets: DatasetService,
     readonly runs: RunStore,
-    readonly home: string
-  ) {}
-  async exportOnnx(_args: HandlerArgs<'export.onnx'>): Promise<RequestResult<'export.onnx'>> {
-    throw new LabError('export is not implemented yet')
+    readonly home: string,
+    deps: Partial<ExportDeps> = {}
+  ) {
+    this.deps = { loadRunModel: deps.loadRunModel ?? loadRunModelFromTraining, encodeNewData: deps.encodeNewData ?? encodeNewData }
   }
-  async predict(_args: HandlerArgs<'predict.run'>): Promise<RequestResult<'predict.run'>> {
-    throw new LabError('predict is not implemented yet')
+
+  async exportOnnx(args: HandlerArgs<'export.onnx'>): Promise<RequestResult<'export.onnx'>> {
+    const { runId } = args
+    const opset = args.opset ?? 13
+    const { model, detail } = await this.deps.loadRunModel(this.runs, args.runId)
+    try {
+      const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer')
+      const blocks = detail.partition.blocks
+      let upToLayer = layers.length
+      if (args.blocks != null) {
+        if (args.blocks > blocks.length) throw new LabError(`run ${runId}: has ${blocks.length} blocks, cannot export the first ${args.blocks}`)
+        upToLayer = blocks[args.blocks - 1].end
+        if (upToLayer < 1 || upToLayer > layers.length) throw new LabError(`run ${runId}: block ${args.blocks} ends at layer ${upToLayer}, the model has ${layers.length}`)
+      }
+      const featureExtractor = upToLayer < layers.length
+      const recipe = await this.datasets.getRecipe(detail.datasetId)
+      // Tables carry their standardisation into the graph by default, so the file takes raw rows.
+      const bake = (args.bakeNormalization ?? recipe.kind === 'table') && recipe.affine != null
+      const inputAffine = bake && recipe.affine ? recipe.affine : undefined
+      const dataset = await this.datasets.get(detail.datasetId)
+      const output: OnnxOutputKind = featureExtractor ? 'features' : endsWithSoftmax(model, upToLayer) ? 'probabilities' : 'logits'
+      const onnxRecipe: OnnxRecipe = { ...recipe, affineInModel: bake }
+      const bytes = exportToOnnx(model, {
+        opset,
+        inputAffine,
+        upToLayer,
+        graphName: featureExtractor ? `${detail.name} (blocks 1-${args.blocks})` : detail.name || runId,
+        producerVersion: version,
+        metadata: {
+          labels: JSON.stringify(recipe.labels),
+          recipe: JSON.stringify(onnxRecipe),
+          run_id: runId,
+          dataset_hash: dataset.contentHash,
+          output,
+          layers: String(upToLayer),
+          ...(args.blocks != null ? { blocks: String(args.blocks) } : {}),
+          input_layout: recipe.kind === 'images' ? 'NHWC' : 'NC'
+        }
+      })
+
+      const prepared = await this.datasets.loadPrepared(detail.datasetId)
+      const part = firstSamples(proofPart(prepared), prepared.inputShape, PARITY_SAMPLES)
+      const feed = inputAffine ? unscale(part.x, inputAffine) : part.x
+      const proof = await checkParity(model, bytes, feed, prepared.inputShape, { inputAffine, upToLayer, featureExtractor })
+      const parity = { maxAbsDiff: proof.maxAbsDiff, argmaxAgreement: proof.argmaxAgreement, samples: proof.samples, pass: proof.pass }
+
+      const file = path.resolve(args.out ?? path.join(this.home, 'runs', runId, args.blocks != null ? `model-blocks-${args.blocks}.onnx` : 'model.onnx'))
+      writeFileAtomic(file, bytes)
+      const artifact = await this.runs.addArtifact(runId, {
+        kind: 'onnx',
+        path: file,
+        bytes: bytes.length,
+        info: { opset, parity, blocks: args.blocks ?? null, layers: upToLayer, bakeNormalization: bake, output }
+      })
+      return { artifactId: artifact.artifactId, path: file, bytes: bytes.length, opset, parity }
+    } finally {
+      model.dispose()
+    }
+  }
+
+  /** The newest whole-model ONNX artifact of a run whose file still exists; exports one when there is none. */
+  private async onnxForRun(runId: string): Promise<string> {
+    const detail = await this.runs.get(runId)
+    const usable = detail.artifacts
+      .filter((a: Artifact) => a.kind === 'onnx' && isWholeModel(a) && fs.existsSync(a.path))
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+    if (usable.length > 0) return usable[0].path
+    const exported = await this.exportOnnx({ runId, opset: 13 })
+    return exported.path
+  }
+
+  async predict(args: HandlerArgs<'predict.run'>): Promise<RequestResult<'predict.run'>> {
+    const looksLikeFile = args.model.toLowerCase().endsWith('.onnx') || fs.existsSync(args.model)
+    const file = looksLikeFile ? path.resolve(args.model) : await this.onnxForRun(args.model)
+    const info = readOnnxFile(file)
+    if (info.output === 'features') throw new LabError(`${file}: is a feature extractor (the first ${info.metadata.blocks ?? '?'} blocks); it does not predict classes`)
+    const { labels, recipe } = info
+    const data = await this.deps.encodeNewData(recipe, args.data, { scale: !recipe.affineInModel })
+    const per = info.inputShape.reduce((a, b) => a * b, 1)
+    if (data.inputShape.join('x') !== info.inputShape.join('x')) {
+      throw new LabError(`${args.data}: encodes to inputs of shape [${data.inputShape.join(', ')}], the model takes [${info.inputShape.join(', ')}]`)
+    }
+
+    const session = await ort.InferenceSession.create(info.bytes)
+    const probabilities = new Float32Array(data.n * labels.length)
+    try {
+      const inputName = session.inputNames[0]
+      const outputName = session.outputNames[0]
+      for (let start = 0; start < data.n; start += PREDICT_BATCH) {
+        const count = Math.min(PREDICT_BATCH, data.n - start)
+        const feed = new ort.Tensor('float32', data.x.slice(start * per, (start + count) * per), [count, ...info.inputShape])
+        const result = await session.run({ [inputName]: feed })
+        let values = result[outputName].data as Float32Array
+        if (values.length !== count * labels.length) throw new LabError(`${file}: gives ${values.length / count} outputs per sample for ${labels.length} labels`)
+        const logits = info.output === 'logits' || (info.output == null && !looksLikeProbabilities(values, labels.length))
+        if (logits) values = softmaxRows(values, labels.length)
+        probabilities.set(values, start * labels.length)
+      }
+    } finally {
+      await session.release()
+    }
+
+    let correct = 0
+    let withTruth = 0
+    const rows = Array.from({ length: data.n }, (_, s) => {
+      const p = Array.from(probabilities.subarray(s * labels.length, (s + 1) * labels.length))
+      let best = 0
+      for (let j = 1; j < p.length; j++) if (p[j] > p[best]) best = j
+      const truth = data.truth[s] ?? null
+      if (truth != null) {
+        withTruth++
+        if (truth === labels[best]) correct++
+      }
+      return { key: data.keys[s], prediction: labels[best], probabilities: p, truth }
+    })
+
+    let out: string | null = null
+    if (args.out) {
+      out = path.resolve(args.out)
+      const header = [recipe.kind === 'images' ? 'path' : 'row', 'prediction', ...labels.map((l) => `p_${l}`)]
+      writeFileAtomic(out, writeCsv(header, rows.map((r) => [r.key, r.prediction, ...r.probabilities])))
+    }
+    return { labels, rows, accuracy: withTruth > 0 ? correct / withTruth : null, out }
   }
 }
