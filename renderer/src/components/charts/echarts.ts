@@ -1,0 +1,7 @@
+// ECharts, registered once with only the parts LayerLab draws (keeps the bundle small).
+import { use } from 'echarts/core'
+import { CanvasRenderer } from 'echarts/renderers'
+import { BarChart, HeatmapChart, LineChart } from 'echarts/charts'
+import { DataZoomComponent, GridComponent, LegendComponent, MarkAreaComponent, TooltipComponent, VisualMapComponent } from 'echarts/components'
+
+use([CanvasRenderer, LineChart, BarChart, HeatmapChart, GridComponent, TooltipComponent, LegendComponent, VisualMapComponent, MarkAreaComponent, DataZoomComponent])

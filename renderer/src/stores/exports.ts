@@ -1,0 +1,66 @@
+import { defineStore } from 'pinia'
+import { ref } from 'vue'
+import type { RequestArgs, RequestResult } from '@contract'
+import { api, downloadUrl, errorMessage, pickPath, transport, uploadFiles } from '../api/bridge'
+
+type ExportResult = RequestResult<'export.onnx'>
+type PredictResult = RequestResult<'predict.run'>
+
+/** Export to ONNX (with its proof) and predict on new files. */
+export const useExportStore = defineStore('exports', () => {
+  const runId = ref<string | null>(null)
+  const busy = ref(false)
+  const error = ref<string | null>(null)
+  const result = ref<ExportResult | null>(null)
+  const predicting = ref(false)
+  const predictError = ref<string | null>(null)
+  const prediction = ref<PredictResult | null>(null)
+
+  async function exportRun(args: Omit<RequestArgs<'export.onnx'>, 'out'>): Promise<void> {
+    busy.value = true
+    error.value = null
+    try {
+      // Desktop: a native save dialog; web shell: saved in the data home, then offered as a download.
+      const out = transport() === 'electron' ? await pickPath('save-onnx') : null
+      if (transport() === 'electron' && !out) return
+      result.value = await api('export.onnx', { ...args, ...(out ? { out } : {}) })
+    } catch (e) {
+      error.value = errorMessage(e)
+    } finally {
+      busy.value = false
+    }
+  }
+
+  const downloadLink = (artifactId: string) => downloadUrl(artifactId)
+
+  /** Predicts on a path (desktop) or on uploaded files (web shell). */
+  async function predict(model: string, source: { path: string } | { files: Array<{ relativePath: string; file: Blob }> }): Promise<void> {
+    predicting.value = true
+    predictError.value = null
+    prediction.value = null
+    try {
+      let data: string
+      if ('path' in source) data = source.path
+      else {
+        const uploaded = await uploadFiles(source.files)
+        data = source.files.length === 1 && !source.files[0].relativePath.includes('/') ? uploaded.paths[0] : uploaded.dir
+      }
+      prediction.value = await api('predict.run', { model, data })
+    } catch (e) {
+      predictError.value = errorMessage(e)
+    } finally {
+      predicting.value = false
+    }
+  }
+
+  /** The predictions as CSV (row/path, prediction, p_<label>…), built here so both hosts save it the same way. */
+  function predictionCsv(): string {
+    const p = prediction.value
+    if (!p) return ''
+    const quote = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
+    const header = ['key', 'prediction', ...p.labels.map((l) => `p_${l}`)].map(quote).join(',')
+    return [header, ...p.rows.map((r) => [r.key, r.prediction, ...r.probabilities.map((x) => x.toFixed(6))].map(quote).join(','))].join('\n') + '\n'
+  }
+
+  return { runId, busy, error, result, predicting, predictError, prediction, exportRun, downloadLink, predict, predictionCsv }
+})

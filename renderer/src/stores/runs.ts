@@ -1,0 +1,83 @@
+import { defineStore } from 'pinia'
+import { computed, ref } from 'vue'
+import type { RequestArgs, RunDetail, RunSummary } from '@contract'
+import { api, errorMessage, onEvent } from '../api/bridge'
+
+/** The experiment history: the run list, the selection to compare, and run details fetched on demand. */
+export const useRunsStore = defineStore('runs', () => {
+  const runs = ref<RunSummary[]>([])
+  const loaded = ref(false)
+  const error = ref<string | null>(null)
+  const selected = ref<string[]>([])
+  const details = ref<Record<string, RunDetail>>({})
+  let listening = false
+
+  async function refresh(): Promise<void> {
+    try {
+      runs.value = await api('runs.list')
+      error.value = null
+      const known = new Set(runs.value.map((r) => r.runId))
+      selected.value = selected.value.filter((id) => known.has(id))
+    } catch (e) {
+      error.value = errorMessage(e)
+    } finally {
+      loaded.value = true
+    }
+    if (!listening) {
+      listening = true
+      // A run that ends anywhere (this window, the CLI, another window) shows up without a manual refresh.
+      onEvent('train.finished', ({ runId }) => {
+        delete details.value[runId]
+        void refresh()
+      })
+    }
+  }
+
+  async function detail(runId: string, force = false): Promise<RunDetail> {
+    if (force || !details.value[runId] || details.value[runId].status === 'running') details.value[runId] = await api('runs.get', { runId })
+    return details.value[runId]
+  }
+
+  async function loadSelected(): Promise<void> {
+    await Promise.all(selected.value.map((id) => detail(id)))
+  }
+
+  async function update(args: RequestArgs<'runs.update'>): Promise<void> {
+    const updated = await api('runs.update', args)
+    runs.value = runs.value.map((r) => (r.runId === updated.runId ? updated : r))
+    if (details.value[updated.runId]) details.value[updated.runId] = { ...details.value[updated.runId], ...updated }
+  }
+
+  async function remove(runId: string): Promise<void> {
+    await api('runs.delete', { runId })
+    delete details.value[runId]
+    selected.value = selected.value.filter((id) => id !== runId)
+    runs.value = runs.value.filter((r) => r.runId !== runId)
+  }
+
+  /** Re-runs with exactly the stored settings (same seed: the same result on the same backend). */
+  async function rerun(runId: string): Promise<string> {
+    const run = await detail(runId)
+    const { runId: newId } = await api('train.start', { datasetId: run.datasetId, spec: run.spec, partition: run.partition, config: run.config, name: `${run.name} (re-run)` })
+    await refresh()
+    return newId
+  }
+
+  /** The dataset rows behind a run's misclassified test examples (tables: values; images: path), at most `limit`. */
+  async function misclassifiedRows(run: RunDetail, limit = 20): Promise<{ columns: string[]; rows: Array<{ row: number; label: string; predicted: string; values: Array<string | number | null> }> }> {
+    const picked = run.evaluation?.misclassified.slice(0, limit) ?? []
+    let columns: string[] = []
+    const rows = await Promise.all(
+      picked.map(async (m) => {
+        const page = await api('datasets.preview', { datasetId: run.datasetId, offset: m.row, limit: 1 })
+        columns = page.columns
+        return { ...m, values: page.rows[0] ?? [] }
+      })
+    )
+    return { columns, rows }
+  }
+
+  const selectedDetails = computed(() => selected.value.map((id) => details.value[id]).filter((d): d is RunDetail => Boolean(d)))
+
+  return { runs, loaded, error, selected, details, selectedDetails, refresh, detail, loadSelected, update, remove, rerun, misclassifiedRows }
+})
