@@ -1,34 +1,261 @@
-// PLACEHOLDER — replaced by the training work (issue 4).
-import type { HandlerArgs, RequestResult, RunSummary } from '../api/contract'
+/**
+ * Training on the main side: checks a request, records the run, hands the prepared data to a worker thread and
+ * turns the worker's messages into SQLite rows (RunStore) and contract events. The main thread never trains.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { Worker } from 'node:worker_threads'
+import * as tf from '@tensorflow/tfjs'
+import { modelSpec, partition as partitionSchema, type HandlerArgs, type RequestResult, type RunDetail, type RunSummary } from '../api/contract'
 import type { Emit } from '../core/events'
 import type { DatasetService } from '../data/service'
+import type { PreparedData } from '../data/types'
 import type { RunStore } from '../store/runs'
 import { LabError } from '../api/errors'
+import { planBackend } from '../core/backend'
+import { buildModel } from '../model/build'
+import { loadWeights } from '../model/io'
+import { defaultModel as presetModel, sourceFromSummary } from '../model/presets'
+import { describeSpec, validatePartition, type SpecProblem } from '../model/spec'
+import type { WorkerJob, WorkerMessage } from './protocol'
+
+/** What the service needs of the data side (tests pass their own prepared data through this). */
+export type TrainingData = Pick<DatasetService, 'get' | 'loadPrepared'>
+
+interface ActiveRun {
+  runId: string
+  cancelFlag: Int32Array
+  worker: Worker | null
+  cancelRequested: boolean
+  done: Promise<RunSummary>
+}
+
+/**
+ * Where the worker's code is: next to the bundle when built (out/main/trainWorker.js), else the TypeScript
+ * source run through tsx (vitest, `node --import tsx`). `--import tsx` does not reach a worker's entry on
+ * Node 20, `--require tsx/cjs` does.
+ */
+export function workerEntry(): { file: string; execArgv?: string[] } {
+  const built = path.join(__dirname, 'trainWorker.js')
+  if (fs.existsSync(built)) return { file: built }
+  const source = path.join(__dirname, 'worker.ts')
+  if (fs.existsSync(source)) return { file: source, execArgv: ['--require', 'tsx/cjs'] }
+  throw new Error(`training worker not found next to ${__dirname} (trainWorker.js or worker.ts)`)
+}
+
+/** The buffers to transfer; an array that shares its buffer with others is copied first (it cannot move alone). */
+function transferable(data: PreparedData): { data: PreparedData; transfer: ArrayBuffer[] } {
+  const transfer: ArrayBuffer[] = []
+  const own = <T extends Float32Array | Int32Array>(array: T): T => {
+    const whole = array.byteOffset === 0 && array.byteLength === array.buffer.byteLength && array.buffer instanceof ArrayBuffer
+    const usable = whole && !transfer.includes(array.buffer as ArrayBuffer) ? array : (array.slice() as T)
+    transfer.push(usable.buffer as ArrayBuffer)
+    return usable
+  }
+  const part = (p: PreparedData['train']) => ({ ...p, x: own(p.x), y: own(p.y), rows: own(p.rows) })
+  return { data: { ...data, train: part(data.train), val: part(data.val), test: part(data.test) }, transfer }
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error))
 
 export class TrainingService {
+  private readonly active = new Map<string, ActiveRun>()
+
   constructor(
-    readonly datasets: DatasetService,
+    readonly datasets: TrainingData,
     readonly runs: RunStore,
     readonly home: string,
     readonly emit: Emit
   ) {}
-  async defaultModel(_args: HandlerArgs<'models.default'>): Promise<RequestResult<'models.default'>> {
-    throw new LabError('models are not implemented yet')
+
+  async defaultModel(args: HandlerArgs<'models.default'>): Promise<RequestResult<'models.default'>> {
+    const summary = await this.datasets.get(args.datasetId)
+    return presetModel(summary, { preset: args.preset, hidden: args.hidden })
   }
-  async describe(_args: HandlerArgs<'models.describe'>): Promise<RequestResult<'models.describe'>> {
-    throw new LabError('models are not implemented yet')
+
+  /** Shapes, parameters and problems of a spec still being edited: problems are returned, never thrown. */
+  async describe(args: HandlerArgs<'models.describe'>): Promise<RequestResult<'models.describe'>> {
+    const parsed = modelSpec.safeParse(args.spec)
+    if (!parsed.success) {
+      const errors = parsed.error.issues.map((issue) => {
+        const layer = issue.path[0] === 'layers' && typeof issue.path[1] === 'number' ? issue.path[1] : null
+        const where = layer === null ? `spec ${issue.path.join('.') || '(root)'}` : `layer ${layer}${issue.path.length > 2 ? ` ${issue.path.slice(2).join('.')}` : ''}`
+        return { layer, message: `${where}: ${issue.message}` }
+      })
+      return { layers: [], totalParams: 0, errors }
+    }
+    const description = describeSpec(parsed.data)
+    const errors: SpecProblem[] = [...description.errors]
+    if (args.partition !== undefined) {
+      const partition = partitionSchema.safeParse(args.partition)
+      if (!partition.success) errors.push(...partition.error.issues.map((issue) => ({ layer: null, message: `partition ${issue.path.join('.')}: ${issue.message}` })))
+      else errors.push(...validatePartition(partition.data, parsed.data.layers.length))
+    }
+    return {
+      layers: description.layers.map((layer) => ({
+        index: layer.index,
+        type: layer.type,
+        // Keras style: the batch dimension first, as null.
+        outputShape: layer.outputShape ? [null, ...layer.outputShape] : [],
+        params: layer.params
+      })),
+      totalParams: description.totalParams,
+      errors
+    }
   }
-  /** Starts a run in a worker and returns at once. */
-  async start(_args: HandlerArgs<'train.start'>): Promise<{ runId: string }> {
-    throw new LabError('training is not implemented yet')
+
+  /** Checks the request, records the run as queued and starts it in a worker; returns at once. */
+  async start(args: HandlerArgs<'train.start'>): Promise<{ runId: string }> {
+    const summary = await this.datasets.get(args.datasetId)
+    const source = sourceFromSummary(summary)
+    const problems = [...describeSpec(args.spec, { classes: source.classes }).errors, ...validatePartition(args.partition, args.spec.layers.length)]
+    if (problems.length > 0) throw new LabError(`model: ${problems[0].message}`)
+    if (args.spec.inputShape.join(',') !== source.inputShape.join(','))
+      throw new LabError(`model: input shape [${args.spec.inputShape}] does not match dataset ${summary.name} ([${source.inputShape}])`)
+    const hasConv = args.spec.layers.some((layer) => layer.type === 'conv2d' || layer.type.endsWith('Pooling2d'))
+    const planned = planBackend({ hasConv })
+    const runId = await this.runs.create({
+      name: args.name,
+      datasetId: args.datasetId,
+      mode: args.config.mode,
+      backend: planned.name,
+      seed: args.config.seed,
+      spec: args.spec,
+      partition: args.partition,
+      config: args.config,
+      status: 'queued'
+    })
+    const active: ActiveRun = {
+      runId,
+      cancelFlag: new Int32Array(new SharedArrayBuffer(4)),
+      worker: null,
+      cancelRequested: false,
+      done: Promise.resolve(undefined as unknown as RunSummary)
+    }
+    this.active.set(runId, active)
+    active.done = this.execute(active, args).finally(() => this.active.delete(runId))
+    return { runId }
   }
-  async cancel(_runId: string): Promise<void> {
-    throw new LabError('training is not implemented yet')
+
+  private async execute(active: ActiveRun, args: HandlerArgs<'train.start'>): Promise<RunSummary> {
+    const { runId } = active
+    let data: PreparedData
+    try {
+      data = await this.datasets.loadPrepared(args.datasetId)
+    } catch (error) {
+      return this.end(runId, { status: 'failed', error: `loading dataset ${args.datasetId}: ${errorText(error)}` })
+    }
+    if (active.cancelRequested) return this.end(runId, { status: 'cancelled' })
+    await this.runs.setStatus(runId, 'running')
+    const weightsPath = path.join(this.runs.runDir(runId), 'weights.bin')
+    const { data: moved, transfer } = transferable(data)
+    const job: WorkerJob = { runId, spec: args.spec, partition: args.partition, config: args.config, data: moved, weightsPath, cancelFlag: active.cancelFlag.buffer as SharedArrayBuffer }
+    const entry = workerEntry()
+    return new Promise<RunSummary>((resolve) => {
+      const worker = new Worker(entry.file, { workerData: job, transferList: transfer, execArgv: entry.execArgv })
+      active.worker = worker
+      // Rows are written in the order the worker sent them; the end waits for every earlier write.
+      let writes: Promise<unknown> = Promise.resolve()
+      let settled = false
+      const settle = (finish: () => Promise<RunSummary>) => {
+        if (settled) return
+        settled = true
+        writes = writes.then(finish, finish).then(
+          (summary) => resolve(summary as RunSummary),
+          async (error) => resolve(await this.end(runId, { status: 'failed', error: `recording the run: ${errorText(error)}` }))
+        )
+        void worker.terminate()
+      }
+      worker.on('message', (message: WorkerMessage) => {
+        switch (message.type) {
+          case 'backend':
+            writes = writes.then(() => this.runs.setStatus(runId, 'running', { backend: message.name }))
+            break
+          case 'progress':
+            this.emit('train.progress', { runId, ...message.progress })
+            break
+          case 'epoch':
+            writes = writes.then(() => this.runs.appendEpoch(runId, message.row)).catch(() => undefined)
+            this.emit('train.epoch', { runId, ...message.row })
+            break
+          case 'finished':
+            settle(async () => {
+              const stats = await fs.promises.stat(weightsPath)
+              await this.runs.addArtifact(runId, {
+                kind: 'weights',
+                path: weightsPath,
+                bytes: stats.size,
+                info: { format: 'layerlab-weights', backend: message.backend, status: message.status }
+              })
+              return this.end(runId, {
+                status: message.status,
+                metrics: message.metrics,
+                evaluation: message.evaluation,
+                blocks: message.blocks,
+                timing: message.timing,
+                peakRssBytes: message.peakRssBytes,
+                backend: message.backend
+              })
+            })
+            break
+          case 'failed':
+            settle(() => this.end(runId, { status: 'failed', error: message.error }))
+            break
+        }
+      })
+      worker.on('error', (error) => settle(() => this.end(runId, { status: 'failed', error: `training worker crashed: ${errorText(error)}` })))
+      worker.on('exit', (code) =>
+        settle(() => this.end(runId, { status: active.cancelRequested ? 'cancelled' : 'failed', error: active.cancelRequested ? null : `training worker exited with code ${code}` }))
+      )
+    })
   }
+
+  private async end(runId: string, end: Parameters<RunStore['finish']>[1]): Promise<RunSummary> {
+    await this.runs.finish(runId, end)
+    const summary = await this.runs.summary(runId)
+    this.emit('train.finished', { runId, status: summary.status, metrics: summary.metrics, error: summary.error })
+    return summary
+  }
+
+  /** Asks the run to stop between batches; it ends as `cancelled` with its epochs and weights so far. */
+  async cancel(runId: string): Promise<void> {
+    const active = this.active.get(runId)
+    if (!active) {
+      const summary = await this.runs.summary(runId)
+      if (summary.status === 'running' || summary.status === 'queued')
+        throw new LabError(`run ${runId} is trained by another process (${summary.status}): cancel it there`, 'conflict')
+      return
+    }
+    active.cancelRequested = true
+    Atomics.store(active.cancelFlag, 0, 1)
+  }
+
   /** Resolves when the run has ended (completed, cancelled or failed). */
   async waitFor(runId: string): Promise<RunSummary> {
-    throw new LabError(`run ${runId} not found`, 'not_found')
+    const active = this.active.get(runId)
+    if (active) return active.done
+    return this.runs.summary(runId)
   }
-  /** Stops every worker (process exit). */
-  async shutdown(): Promise<void> {}
+
+  /** Cancels every run and waits for them to record their end (process exit). */
+  async shutdown(): Promise<void> {
+    const pending = [...this.active.values()]
+    for (const active of pending) await this.cancel(active.runId)
+    await Promise.all(pending.map((active) => active.done.catch(() => undefined)))
+  }
+}
+
+/** Rebuilds a run's model from its stored spec and loads its saved weights (the exporter's entry point). */
+export async function loadRunModel(runs: RunStore, runId: string): Promise<{ model: tf.LayersModel; detail: RunDetail }> {
+  const detail = await runs.get(runId)
+  const weights = [...detail.artifacts].reverse().find((artifact) => artifact.kind === 'weights')
+  if (!weights) throw new LabError(`run ${runId}: has no saved weights (status ${detail.status})`)
+  const model = buildModel(detail.spec, { seed: detail.seed })
+  try {
+    await loadWeights(model, weights.path)
+  } catch (error) {
+    model.dispose()
+    throw error
+  }
+  return { model, detail }
 }

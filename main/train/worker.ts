@@ -1,0 +1,58 @@
+/**
+ * The training worker (worker_threads). The build emits it as out/main/trainWorker.js; from source it runs
+ * through tsx. It activates the backend, trains, saves the weights, and reports over parentPort.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import * as tf from '@tensorflow/tfjs'
+import { activateBackend, planBackend } from '../core/backend'
+import { saveWeights } from '../model/io'
+import { train } from './engine'
+import type { WorkerJob, WorkerMessage } from './protocol'
+
+/** At most ~5 progress messages a second: the UI cannot show more and each one crosses a thread. */
+const PROGRESS_INTERVAL_MS = 200
+
+const post = (message: WorkerMessage) => parentPort!.postMessage(message)
+
+async function run(job: WorkerJob): Promise<void> {
+  const cancel = new Int32Array(job.cancelFlag)
+  const hasConv = job.spec.layers.some((layer) => layer.type === 'conv2d' || layer.type.endsWith('Pooling2d'))
+  const backend = await activateBackend(tf, planBackend({ prefer: job.backend, hasConv }))
+  post({ type: 'backend', name: backend.name, reason: backend.reason })
+  let peakRss = process.memoryUsage().rss
+  let lastProgress = 0
+  const outcome = await train(job, {
+    onProgress: (progress) => {
+      const now = performance.now()
+      if (now - lastProgress < PROGRESS_INTERVAL_MS) return
+      lastProgress = now
+      peakRss = Math.max(peakRss, process.memoryUsage().rss)
+      post({ type: 'progress', progress })
+    },
+    onEpoch: (row) => {
+      peakRss = Math.max(peakRss, process.memoryUsage().rss)
+      post({ type: 'epoch', row })
+    },
+    shouldStop: () => Atomics.load(cancel, 0) === 1
+  })
+  peakRss = Math.max(peakRss, process.memoryUsage().rss)
+  const weightsBytes = await saveWeights(outcome.model, job.weightsPath)
+  post({
+    type: 'finished',
+    status: outcome.status,
+    metrics: outcome.metrics,
+    evaluation: outcome.evaluation,
+    blocks: outcome.blocks,
+    timing: outcome.timing,
+    peakRssBytes: peakRss,
+    weightsBytes,
+    prefixForwards: outcome.prefixForwards,
+    backend: backend.name
+  })
+}
+
+if (parentPort) {
+  run(workerData as WorkerJob).catch((error: unknown) => {
+    post({ type: 'failed', error: error instanceof Error ? error.message : String(error) })
+  })
+}
