@@ -1,0 +1,36 @@
+/**
+ * A separate process writing runs into a data home: `node --import tsx child-writer.ts <home> <mode> <count>`.
+ * mode "hang": creates one run marked running with this pid, appends epochs, prints "ready", then waits to be
+ * killed. mode "write": creates <count> runs with epochs each and exits.
+ */
+import path from 'node:path'
+import { Db } from '../../../main/store/db'
+import { RunStore } from '../../../main/store/runs'
+import { epochRow, newRun } from './helpers'
+
+async function main(): Promise<void> {
+  const [home, mode, countText] = process.argv.slice(2)
+  const db = await Db.open(path.join(home, 'layerlab.sqlite'))
+  const runs = new RunStore(db, home)
+  if (mode === 'hang') {
+    const runId = await runs.create(newRun('ds-1', { name: 'killed run', status: 'running', ownerPid: process.pid }))
+    for (let epoch = 1; epoch <= 3; epoch++) await runs.appendEpoch(runId, epochRow(epoch))
+    process.stdout.write(`ready ${runId}\n`)
+    // Keep writing until killed, as a training process would.
+    let epoch = 4
+    setInterval(() => void runs.appendEpoch(runId, epochRow(epoch++)), 5)
+    return
+  }
+  const count = Number(countText)
+  for (let i = 0; i < count; i++) {
+    const runId = await runs.create(newRun('ds-1', { name: `child ${process.pid} run ${i}`, status: 'running' }))
+    for (let epoch = 1; epoch <= 5; epoch++) await runs.appendEpoch(runId, epochRow(epoch))
+    await runs.finish(runId, { status: 'completed', metrics: { testAccuracy: 0.9, testLoss: 0.3, valAccuracy: 0.9, trainAccuracy: 1 } })
+  }
+  await db.close()
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

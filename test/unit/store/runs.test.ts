@@ -1,0 +1,169 @@
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import sqlite3 from 'sqlite3'
+import { afterEach, describe, expect, it } from 'vitest'
+import { Db } from '../../../main/store/db'
+import { migrations } from '../../../main/store/migrations'
+import { RunStore } from '../../../main/store/runs'
+import { LabError } from '../../../main/api/errors'
+import { epochRow, insertDataset, newRun, tempHome } from './helpers'
+
+const CHILD = path.join(__dirname, 'child-writer.ts')
+const ROOT = path.resolve(__dirname, '../../..')
+const open: Db[] = []
+
+async function openStore(home: string): Promise<{ db: Db; runs: RunStore }> {
+  const db = await Db.open(path.join(home, 'layerlab.sqlite'))
+  open.push(db)
+  return { db, runs: new RunStore(db, home) }
+}
+
+afterEach(async () => {
+  while (open.length) await open.pop()!.close()
+})
+
+function runChild(home: string, mode: string, count = 0): { child: ReturnType<typeof spawn>; ready: Promise<string>; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, home, mode, String(count)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  const ready = new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk
+      const match = /ready (\S+)/.exec(stdout)
+      if (match) resolve(match[1])
+    })
+    child.on('exit', (code) => reject(new Error(`child exited (${code}) before ready: ${stderr}`)))
+  })
+  // Writers never print "ready": only the tests that await it care.
+  ready.catch(() => undefined)
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
+    if (code !== 0 && code !== null) console.error(stderr)
+    resolve(code)
+  }))
+  return { child, ready, exited }
+}
+
+describe('RunStore', () => {
+  it('stores a run, its epochs and artifacts, and lists it with its dataset name', async () => {
+    const home = tempHome()
+    const { db, runs } = await openStore(home)
+    await insertDataset(db, 'ds-1', 'digits')
+    const runId = await runs.create(newRun('ds-1', { name: 'first' }))
+    await runs.setStatus(runId, 'running', { backend: 'cpu' })
+    for (let epoch = 1; epoch <= 3; epoch++) await runs.appendEpoch(runId, epochRow(epoch))
+    const weights = path.join(runs.runDir(runId), 'weights.bin')
+    fs.mkdirSync(path.dirname(weights), { recursive: true })
+    fs.writeFileSync(weights, 'x')
+    await runs.addArtifact(runId, { kind: 'weights', path: weights, bytes: 1, info: { note: 'test' } })
+    const metrics = { testAccuracy: 0.97, testLoss: 0.1, valAccuracy: 0.96, trainAccuracy: 1 }
+    await runs.finish(runId, { status: 'completed', metrics, blocks: [], timing: { totalMs: 10, msPerEpoch: 3 }, peakRssBytes: 1234 })
+
+    const [summary] = await runs.list()
+    expect(summary).toMatchObject({ runId, name: 'first', datasetName: 'digits', status: 'completed', backend: 'cpu', metrics })
+    expect(summary.startedAt).not.toBeNull()
+    expect(summary.endedAt).not.toBeNull()
+    const detail = await runs.get(runId)
+    expect(detail.epochs.map((e) => e.epoch)).toEqual([1, 2, 3])
+    expect(detail.epochs[1]).toEqual(epochRow(2))
+    expect(detail.artifacts).toHaveLength(1)
+    expect(detail.artifacts[0].info).toEqual({ note: 'test' })
+    expect(detail.peakRssBytes).toBe(1234)
+    expect(detail.spec.layers).toHaveLength(3)
+
+    const updated = await runs.update({ runId, name: 'renamed', tags: ['a', 'b', 'a', ' '], notes: 'why' })
+    expect(updated).toMatchObject({ name: 'renamed', tags: ['a', 'b'], notes: 'why' })
+    await expect(runs.update({ runId, name: '  ' })).rejects.toThrow(LabError)
+
+    await runs.delete(runId)
+    expect(await runs.list()).toEqual([])
+    expect(fs.existsSync(runs.runDir(runId))).toBe(false)
+    expect(await db.get('SELECT COUNT(*) AS n FROM epochs')).toEqual({ n: 0 })
+    await expect(runs.get(runId)).rejects.toMatchObject({ code: 'not_found' })
+  })
+
+  it('refuses to delete a run that a live process is still training', async () => {
+    const { db, runs } = await openStore(tempHome())
+    await insertDataset(db, 'ds-1', 'digits')
+    const runId = await runs.create(newRun('ds-1', { status: 'running' }))
+    await expect(runs.delete(runId)).rejects.toMatchObject({ code: 'conflict' })
+  })
+
+  it('marks the run of a SIGKILLed process interrupted at the next open, keeping its epochs and the other runs', async () => {
+    const home = tempHome()
+    const first = await openStore(home)
+    await insertDataset(first.db, 'ds-1', 'digits')
+    const earlier = await first.runs.create(newRun('ds-1', { name: 'earlier' }))
+    await first.runs.appendEpoch(earlier, epochRow(1))
+    await first.runs.finish(earlier, { status: 'completed', metrics: { testAccuracy: 0.9, testLoss: 0.2, valAccuracy: 0.9, trainAccuracy: 1 } })
+    // A run owned by another host: its process may well be alive there.
+    const remote = await first.runs.create(newRun('ds-1', { name: 'remote', status: 'running', ownerPid: 999_999, ownerHost: 'another-host' }))
+    await first.db.close()
+    open.length = 0
+
+    const { child, ready, exited } = runChild(home, 'hang')
+    const runId = await ready
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    child.kill('SIGKILL')
+    expect(await exited).toBeNull()
+
+    const { db, runs } = await openStore(home)
+    expect(await runs.recoverInterrupted()).toBe(1)
+    const killed = await runs.get(runId)
+    expect(killed.status).toBe('interrupted')
+    expect(killed.endedAt).not.toBeNull()
+    expect(killed.epochs.length).toBeGreaterThanOrEqual(3)
+    expect(killed.epochs.slice(0, 3).map((e) => e.epoch)).toEqual([1, 2, 3])
+    expect((await runs.get(earlier)).status).toBe('completed')
+    expect((await runs.get(earlier)).epochs).toHaveLength(1)
+    expect((await runs.get(remote)).status).toBe('running')
+    expect(await db.integrityCheck()).toBe('ok')
+    // A second open finds nothing more to recover.
+    expect(await runs.recoverInterrupted()).toBe(0)
+  })
+
+  it('lets two processes write runs into one home at the same time', async () => {
+    const home = tempHome()
+    const { db } = await openStore(home)
+    await insertDataset(db, 'ds-1', 'digits')
+    await db.close()
+    open.length = 0
+    const a = runChild(home, 'write', 8)
+    const b = runChild(home, 'write', 8)
+    expect(await Promise.all([a.exited, b.exited])).toEqual([0, 0])
+    const { db: after, runs } = await openStore(home)
+    const list = await runs.list()
+    expect(list).toHaveLength(16)
+    expect(list.every((run) => run.status === 'completed')).toBe(true)
+    expect(await after.get('SELECT COUNT(*) AS n FROM epochs')).toEqual({ n: 80 })
+    for (const run of list.slice(0, 3)) expect((await runs.get(run.runId)).epochs.map((e) => e.epoch)).toEqual([1, 2, 3, 4, 5])
+    expect(await after.integrityCheck()).toBe('ok')
+  })
+
+  it('upgrades a file created at schema version 1 without losing its rows', async () => {
+    const home = tempHome()
+    const file = path.join(home, 'layerlab.sqlite')
+    const raw = new sqlite3.Database(file)
+    const exec = (sql: string) => new Promise<void>((resolve, reject) => raw.exec(sql, (error) => (error ? reject(error) : resolve())))
+    await exec(migrations[0].sql)
+    await exec('PRAGMA user_version = 1')
+    const run = newRun('ds-1')
+    await exec(`INSERT INTO datasets (id, name, kind, source_path, content_hash, rows, target, parse_json, profile_json, recipe_json, split_json, data_dir, created_at)
+      VALUES ('ds-1', 'old digits', 'table', '/d.csv', 'h', 10, 'digit', '{}', '[]', '{}', '{}', '/d', '2025-01-01T00:00:00.000Z')`)
+    await exec(`INSERT INTO runs (id, name, dataset_id, mode, status, backend, seed, spec_json, partition_json, config_json, metrics_json, created_at, ended_at)
+      VALUES ('run-old', 'old run', 'ds-1', 'end-to-end', 'completed', 'cpu', 7, '${JSON.stringify(run.spec)}', '${JSON.stringify(run.partition)}',
+      '${JSON.stringify(run.config)}', '{"testAccuracy":0.9,"testLoss":0.3,"valAccuracy":0.88,"trainAccuracy":0.99}', '2025-01-01T00:00:00.000Z', '2025-01-01T00:01:00.000Z')`)
+    await exec(`INSERT INTO epochs VALUES ('run-old', 0, -1, 'end-to-end', 1, 0.5, 0.8, 0.6, 0.7, 0.001, 900)`)
+    await new Promise<void>((resolve) => raw.close(() => resolve()))
+
+    const { db, runs } = await openStore(home)
+    expect(await db.version()).toBe(migrations[migrations.length - 1].version)
+    const detail = await runs.get('run-old')
+    expect(detail).toMatchObject({ name: 'old run', datasetName: 'old digits', seed: 7, tags: [], notes: '', artifacts: [] })
+    expect(detail.metrics?.testAccuracy).toBe(0.9)
+    expect(detail.epochs).toEqual([{ block: -1, phase: 'end-to-end', epoch: 1, loss: 0.5, accuracy: 0.8, valLoss: 0.6, valAccuracy: 0.7, learningRate: 0.001, samplesPerSec: 900 }])
+    await runs.update({ runId: 'run-old', tags: ['kept'] })
+    expect((await runs.list())[0].tags).toEqual(['kept'])
+  })
+})
