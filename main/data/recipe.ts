@@ -159,26 +159,72 @@ function columnValues(dir: string, choice: TableColumnChoice, encoding: TableCol
 
 const encodingOf = (type: ColumnType): TableColumnRecipe['encoding'] => (type === 'number' || type === 'integer' ? 'numeric' : type === 'boolean' ? 'boolean' : 'onehot')
 
-/** Fits one feature column on the train rows. */
-function fitColumn(dir: string, choice: TableColumnChoice, train: Int32Array, options: { impute: NumericImputation; scaling: NumericScaling }): TableColumnRecipe {
+interface FittedColumn {
+  column: TableColumnRecipe
+  /** The affine step of this column's features. */
+  offset: number[]
+  scale: number[]
+}
+
+/**
+ * Fits one feature column on the train rows: its imputation value, its one-hot vocabulary, and its affine step from the
+ * imputed train values (standard: mean and std; minmax: min and range; boolean and one-hot: identity).
+ */
+function fitColumn(dir: string, choice: TableColumnChoice, train: Int32Array, options: { impute: NumericImputation; scaling: NumericScaling }): FittedColumn {
   const encoding = encodingOf(choice.type)
   const value = columnValues(dir, choice, encoding)
   const name = choice.stats.name
   if (encoding === 'numeric') {
-    const present: number[] = []
+    let present = 0
+    let sum = 0
     for (const row of train) {
       const v = value(row) as number
-      if (!Number.isNaN(v)) present.push(v)
+      if (!Number.isNaN(v)) {
+        present++
+        sum += v
+      }
     }
-    let impute = 0
-    if (present.length > 0) {
-      if (options.impute === 'median') {
-        present.sort((a, b) => a - b)
-        const mid = present.length >> 1
-        impute = present.length % 2 ? present[mid] : (present[mid - 1] + present[mid]) / 2
-      } else impute = present.reduce((sum, v) => sum + v, 0) / present.length
+    let impute = present > 0 ? sum / present : 0
+    if (options.impute === 'median' && present > 0) {
+      const sorted = new Float64Array(present)
+      let i = 0
+      for (const row of train) {
+        const v = value(row) as number
+        if (!Number.isNaN(v)) sorted[i++] = v
+      }
+      sorted.sort()
+      const mid = present >> 1
+      impute = present % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
     }
-    return { name, type: choice.type, encoding, impute, scaling: options.scaling }
+    // The affine step is fitted on the values the model sees: after imputation, in Float32 like the prepared rows.
+    const encoded = (row: number) => {
+      const v = value(row) as number
+      return Math.fround(Number.isNaN(v) ? impute : v)
+    }
+    let mean = 0
+    let min = Infinity
+    let max = -Infinity
+    for (const row of train) {
+      const v = encoded(row)
+      mean += v
+      if (v < min) min = v
+      if (v > max) max = v
+    }
+    mean = train.length ? mean / train.length : 0
+    let offset: number
+    let scale: number
+    if (options.scaling === 'minmax') {
+      offset = train.length ? min : 0
+      scale = max > min ? 1 / (max - min) : 1
+    } else {
+      let squares = 0
+      for (const row of train) squares += (encoded(row) - mean) ** 2
+      const std = train.length ? Math.sqrt(squares / train.length) : 0
+      offset = mean
+      // A constant feature (std 0) is only centred: dividing by 0 would make it NaN.
+      scale = std > 1e-12 ? 1 / std : 1
+    }
+    return { column: { name, type: choice.type, encoding, impute, scaling: options.scaling }, offset: [offset], scale: [scale] }
   }
   if (encoding === 'boolean') {
     let ones = 0
@@ -189,7 +235,7 @@ function fitColumn(dir: string, choice: TableColumnChoice, train: Int32Array, op
       if (parseBoolean(String(key)) === 1) ones++
       else zeros++
     }
-    return { name, type: choice.type, encoding, impute: ones > zeros ? 1 : 0, scaling: 'none' }
+    return { column: { name, type: choice.type, encoding, impute: ones > zeros ? 1 : 0, scaling: 'none' }, offset: [0], scale: [1] }
   }
   const counts = new Map<string, number>()
   for (const row of train) {
@@ -199,7 +245,11 @@ function fitColumn(dir: string, choice: TableColumnChoice, train: Int32Array, op
   const vocabulary = sortLabels([...counts.keys()])
   let impute = vocabulary[0] ?? ''
   for (const key of vocabulary) if ((counts.get(key) ?? 0) > (counts.get(impute) ?? 0)) impute = key
-  return { name, type: choice.type, encoding, impute, scaling: 'none', vocabulary }
+  return {
+    column: { name, type: choice.type, encoding, impute, scaling: 'none', vocabulary },
+    offset: vocabulary.map(() => 0),
+    scale: vocabulary.map(() => 1)
+  }
 }
 
 /** Encodes the given rows from the materialised columns (imputed and one-hot, not scaled). */
@@ -217,10 +267,7 @@ export function encodeStoredRows(dir: string, choices: TableColumnChoice[], colu
   return x
 }
 
-/**
- * Fits the table recipe on the train rows: imputation values, one-hot vocabularies, and the affine step from the
- * encoded train rows (standard: mean and std; minmax: min and range; one-hot and boolean: identity).
- */
+/** Fits the table recipe on the train rows, one column at a time (memory: one column, not the whole table). */
 export function fitTableRecipe(
   dir: string,
   features: TableColumnChoice[],
@@ -230,46 +277,16 @@ export function fitTableRecipe(
   options: { impute?: NumericImputation; scaling?: NumericScaling } = {}
 ): TableRecipe {
   const settings = { impute: options.impute ?? 'mean', scaling: options.scaling ?? 'standard' } as const
-  const columns = features.map((choice) => fitColumn(dir, choice, train, settings))
+  const fitted = features.map((choice) => fitColumn(dir, choice, train, settings))
+  const columns = fitted.map((f) => f.column)
   const featureNames = featureNamesOf(columns)
-  const width = featureNames.length
-  const encoded = encodeStoredRows(dir, features, columns, train)
-  const offset = new Array<number>(width).fill(0)
-  const scale = new Array<number>(width).fill(1)
-  let f = 0
-  for (const column of columns) {
-    if (column.encoding === 'numeric') {
-      let sum = 0
-      let min = Infinity
-      let max = -Infinity
-      for (let r = 0; r < train.length; r++) {
-        const v = encoded[r * width + f]
-        sum += v
-        if (v < min) min = v
-        if (v > max) max = v
-      }
-      const mean = train.length ? sum / train.length : 0
-      if (column.scaling === 'minmax') {
-        offset[f] = train.length ? min : 0
-        scale[f] = max > min ? 1 / (max - min) : 1
-      } else {
-        let squares = 0
-        for (let r = 0; r < train.length; r++) squares += (encoded[r * width + f] - mean) ** 2
-        const std = train.length ? Math.sqrt(squares / train.length) : 0
-        offset[f] = mean
-        // A constant feature (std 0) is only centred: dividing by 0 would make it NaN.
-        scale[f] = std > 1e-12 ? 1 / std : 1
-      }
-    }
-    f += column.encoding === 'onehot' ? (column.vocabulary ?? []).length : 1
-  }
   return {
     kind: 'table',
     version: 1,
     labels,
-    inputShape: [width],
+    inputShape: [featureNames.length],
     featureNames,
-    affine: { offset, scale },
+    affine: { offset: fitted.flatMap((f) => f.offset), scale: fitted.flatMap((f) => f.scale) },
     target,
     columns,
     missingMarkers: MISSING_MARKERS,

@@ -15,7 +15,11 @@ const BUFFER_BYTES = 1 << 16
 /** Appends fixed-size values or bytes to a file through a small buffer (flat memory for any row count). */
 export class BufferedWriter {
   private readonly fd: number
-  private readonly buffer = Buffer.allocUnsafe(BUFFER_BYTES)
+  private readonly buffer = new ArrayBuffer(BUFFER_BYTES)
+  private readonly bytesView = new Uint8Array(this.buffer)
+  private readonly f64View = new Float64Array(this.buffer)
+  private readonly i32View = new Int32Array(this.buffer)
+  /** Bytes used in the buffer; fixed-size writes keep it aligned (a writer holds one kind of value). */
   private used = 0
   /** Bytes written so far (flushed or not). */
   written = 0
@@ -23,34 +27,29 @@ export class BufferedWriter {
   constructor(readonly file: string) {
     this.fd = fs.openSync(file, 'w')
   }
-  private ensure(bytes: number): void {
-    if (this.used + bytes > BUFFER_BYTES) this.flush()
-  }
   f64(value: number): void {
-    this.ensure(8)
-    this.buffer.writeDoubleLE(value, this.used)
+    if (this.used + 8 > BUFFER_BYTES) this.flush()
+    this.f64View[this.used >> 3] = value
     this.used += 8
     this.written += 8
   }
   i32(value: number): void {
-    this.ensure(4)
-    this.buffer.writeInt32LE(value, this.used)
+    if (this.used + 4 > BUFFER_BYTES) this.flush()
+    this.i32View[this.used >> 2] = value
     this.used += 4
     this.written += 4
   }
   bytes(data: Uint8Array): void {
-    if (data.length > BUFFER_BYTES) {
-      this.flush()
-      fs.writeSync(this.fd, data)
-    } else {
-      this.ensure(data.length)
-      this.buffer.set(data, this.used)
+    if (this.used + data.length > BUFFER_BYTES) this.flush()
+    if (data.length > BUFFER_BYTES) fs.writeSync(this.fd, data)
+    else {
+      this.bytesView.set(data, this.used)
       this.used += data.length
     }
     this.written += data.length
   }
   flush(): void {
-    if (this.used > 0) fs.writeSync(this.fd, this.buffer, 0, this.used)
+    if (this.used > 0) fs.writeSync(this.fd, this.bytesView, 0, this.used)
     this.used = 0
   }
   close(): void {

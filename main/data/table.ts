@@ -51,8 +51,9 @@ class ColumnBuilder {
     }
     this.present++
     const value = parseNumber(trimmed, this.decimalComma)
-    const key = Number.isNaN(value) ? trimmed : String(value)
     if (this.numeric && Number.isNaN(value)) this.leaveNumeric()
+    // The same key as categoryKey(): numbers in canonical form. Only built while the column is still coded.
+    const key = this.vocab ? (Number.isNaN(value) ? trimmed : String(value)) : ''
     if (this.vocab && !this.vocab.has(key) && this.vocab.size >= VOCAB_CAP) this.leaveVocab()
     if (this.booleanLike && Number.isNaN(parseBoolean(trimmed))) this.booleanLike = false
     if (this.numeric) {

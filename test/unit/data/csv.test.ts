@@ -1,0 +1,176 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import iconv from 'iconv-lite'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { openTestLab, threeClassRows, type TestLab } from './helpers'
+import { LabError } from '../../../main/api/errors'
+import type { ColumnProfile, DatasetSummary } from '../../../main/api/contract'
+
+let lab: TestLab
+beforeEach(async () => {
+  lab = await openTestLab()
+})
+afterEach(async () => {
+  await lab.close()
+})
+
+const column = (summary: DatasetSummary, name: string): ColumnProfile => summary.columns.find((c) => c.name === name)!
+
+describe('CSV dialects and encodings', () => {
+  it('reads semicolons with decimal commas', async () => {
+    const rows = threeClassRows(30).map((r) => `${String(r.a + 0.5).replace('.', ',')};${String(r.b).replace('.', ',')};${r.label}`)
+    const file = lab.write('semi.csv', ['a;b;species', ...rows].join('\n') + '\n')
+    const summary = await lab.datasets.import({ path: file })
+    expect(summary.parse.csv).toMatchObject({ delimiter: ';', decimalComma: true, header: true })
+    expect(summary.target).toBe('species')
+    expect(column(summary, 'a').type).toBe('number')
+    const preview = await lab.datasets.preview({ datasetId: summary.datasetId, offset: 0, limit: 3 })
+    expect(preview.columns).toEqual(['a', 'b', 'species'])
+    expect(preview.rows[1]).toEqual([threeClassRows(2)[1].a + 0.5, threeClassRows(2)[1].b, threeClassRows(2)[1].label])
+  })
+
+  it('reads UTF-8 with a BOM and CRLF line ends', async () => {
+    const rows = threeClassRows(24).map((r) => `${r.a},${r.b},${r.label}`)
+    const file = lab.write('bom.csv', '\uFEFF' + ['x,y,label', ...rows].join('\r\n') + '\r\n')
+    const summary = await lab.datasets.import({ path: file })
+    expect(summary.parse.csv).toMatchObject({ encoding: 'utf8', bom: true })
+    expect(summary.columns.map((c) => c.name)).toEqual(['x', 'y', 'label'])
+    expect(summary.rows).toBe(24)
+    const preview = await lab.datasets.preview({ datasetId: summary.datasetId, offset: 23, limit: 5 })
+    expect(preview.rows).toEqual([[threeClassRows(24)[23].a, threeClassRows(24)[23].b, threeClassRows(24)[23].label]])
+  })
+
+  it('falls back to Windows-1252 when the bytes are not UTF-8', async () => {
+    const lines = ['drink,price,label', ...Array.from({ length: 12 }, (_, i) => `${i % 2 ? 'café' : 'thé'},${i},${i % 3 ? 'hot' : 'cold'}`)]
+    const file = lab.write('latin1.csv', iconv.encode(lines.join('\n'), 'windows1252'))
+    const summary = await lab.datasets.import({ path: file })
+    expect(summary.parse.csv).toMatchObject({ encoding: 'windows1252' })
+    expect(column(summary, 'drink').top?.map((t) => t.value).sort()).toEqual(['café', 'thé'])
+  })
+
+  it('reads UTF-16 LE with a BOM', async () => {
+    const rows = threeClassRows(20).map((r) => `${r.a}\t${r.b}\tñ-${r.label}`)
+    const text = ['a\tb\tclass', ...rows].join('\n')
+    const file = lab.write('utf16.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), iconv.encode(text, 'utf16le')]))
+    const summary = await lab.datasets.import({ path: file })
+    expect(summary.parse.csv).toMatchObject({ encoding: 'utf16le', delimiter: '\t' })
+    expect(summary.target).toBe('class')
+    expect(summary.classes.map((c) => c.label)).toEqual(['ñ-high', 'ñ-low', 'ñ-mid'])
+  })
+
+  it('keeps quoted fields with delimiters, doubled quotes and newlines', async () => {
+    const rows = Array.from({ length: 12 }, (_, i) => `${i * 1.5},"say ""hi"", then\nleave ${i}",${i % 2 ? 'yes' : 'no'},${i % 3}`)
+    const file = lab.write('quoted.csv', ['x,note,flag,label', ...rows].join('\n'))
+    const summary = await lab.datasets.import({ path: file })
+    expect(summary.rows).toBe(12)
+    expect(column(summary, 'note').type).toBe('text')
+    expect(column(summary, 'note')).toMatchObject({ role: 'excluded', excludedReason: 'text' })
+    expect(column(summary, 'flag').type).toBe('boolean')
+    const preview = await lab.datasets.preview({ datasetId: summary.datasetId, offset: 5, limit: 1 })
+    expect(preview.rows[0]).toEqual([7.5, 'say "hi", then\nleave 5', 'yes', 2])
+  })
+
+  it('treats the missing markers as missing', async () => {
+    const markers = ['', 'NA', 'n/a', 'NaN', 'null', '?']
+    const rows = Array.from({ length: 30 }, (_, i) => `${i < markers.length ? markers[i] : i / 2},${i % 3}`)
+    const file = lab.write('missing.csv', ['v,label', ...rows].join('\n'))
+    const summary = await lab.datasets.import({ path: file })
+    expect(column(summary, 'v')).toMatchObject({ type: 'number', missing: markers.length, role: 'feature' })
+    const preview = await lab.datasets.preview({ datasetId: summary.datasetId, offset: 0, limit: 7 })
+    expect(preview.rows.map((r) => r[0])).toEqual([null, null, null, null, null, null, 3])
+    // Missing values are imputed with the train mean: no NaN reaches the model.
+    const prepared = await lab.datasets.loadPrepared(summary.datasetId)
+    expect(prepared.train.x.every((v) => Number.isFinite(v))).toBe(true)
+  })
+
+  it('detects a missing header and names the columns col_1..', async () => {
+    const rows = threeClassRows(30).map((r, i) => `${r.a},${r.b},${i % 2}`)
+    const file = lab.write('noheader.csv', rows.join('\n'))
+    const summary = await lab.datasets.import({ path: file })
+    expect(summary.parse.csv).toMatchObject({ header: false })
+    expect(summary.columns.map((c) => c.name)).toEqual(['col_1', 'col_2', 'col_3'])
+    expect(summary.rows).toBe(30)
+    expect(summary.target).toBe('col_3')
+  })
+
+  it.each([
+    ['pipe', '|'],
+    ['tab', '\t']
+  ])('sniffs the %s delimiter', async (_name, delimiter) => {
+    const rows = threeClassRows(20).map((r) => [r.a, r.b, `"${r.label}, really"`].join(delimiter))
+    const file = lab.write('delim.csv', [['a', 'b', 'label'].join(delimiter), ...rows].join('\n'))
+    const summary = await lab.datasets.import({ path: file })
+    expect(summary.parse.csv).toMatchObject({ delimiter })
+    expect(summary.classes.map((c) => c.label)).toContain('low, really')
+  })
+
+  it('infers types and leaves out constant, id-like and text columns', async () => {
+    const n = 60
+    const lines = ['id,const,color,amount,flag,comment,y']
+    for (let i = 0; i < n; i++) lines.push(`${1000 + i},7,${['red', 'green', 'blue'][i % 3]},${(i * 3.7) % 11},${i % 4 ? 'true' : 'false'},words ${i * 31},${i % 2}`)
+    const summary = await lab.datasets.import({ path: lab.write('types.csv', lines.join('\n')) })
+    expect(column(summary, 'id')).toMatchObject({ type: 'integer', role: 'excluded', excludedReason: 'id' })
+    expect(column(summary, 'const')).toMatchObject({ role: 'excluded', excludedReason: 'constant' })
+    expect(column(summary, 'color')).toMatchObject({ type: 'category', role: 'feature', distinct: 3 })
+    expect(column(summary, 'amount')).toMatchObject({ type: 'number', role: 'feature' })
+    expect(column(summary, 'amount').histogram).toHaveLength(20)
+    expect(column(summary, 'amount').histogram!.reduce((a, b) => a + b, 0)).toBe(n)
+    expect(column(summary, 'flag')).toMatchObject({ type: 'boolean', role: 'feature' })
+    expect(column(summary, 'comment')).toMatchObject({ type: 'text', role: 'excluded' })
+    expect(column(summary, 'y').role).toBe('target')
+    // color one-hot (3) + amount + flag
+    expect(summary.featureCount).toBe(5)
+    const recipe = await lab.datasets.getRecipe(summary.datasetId)
+    expect(recipe.featureNames).toEqual(['color=blue', 'color=green', 'color=red', 'amount', 'flag'])
+  })
+
+  it('emits throttled progress ending at the full row count', async () => {
+    const rows = threeClassRows(20000).map((r) => `${r.a},${r.b},${r.label}`)
+    const file = lab.write('progress.csv', ['a,b,label', ...rows].join('\n'))
+    await lab.datasets.import({ path: file })
+    const progress = lab.events.filter((e) => e.event === 'dataset.progress').map((e) => e.payload as { rows: number; bytes: number; totalBytes: number })
+    expect(progress.length).toBeGreaterThan(0)
+    expect(progress.at(-1)).toMatchObject({ rows: 20000, bytes: fs.statSync(file).size, totalBytes: fs.statSync(file).size })
+  })
+})
+
+describe('CSV errors', () => {
+  const expectError = async (file: string, pattern: RegExp, args: { target?: string } = {}) => {
+    const error = await lab.datasets.import({ path: file, ...args }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(LabError)
+    expect((error as Error).message).toMatch(pattern)
+    expect((error as Error).message).not.toContain('\n')
+    // A failed import leaves no row and no folder behind.
+    expect(await lab.datasets.list()).toEqual([])
+    const datasetsDir = path.join(lab.tmp, 'home', 'datasets')
+    expect(fs.existsSync(datasetsDir) ? fs.readdirSync(datasetsDir) : []).toEqual([])
+  }
+
+  it('names the line of a ragged row', async () => {
+    const file = lab.write('ragged.csv', 'a,b,label\n1,2,x\n3,4,y\n5,6\n7,8,x\n')
+    await expectError(file, /^ragged\.csv: line 4: expected 3, got 2 fields$/)
+  })
+  it('refuses an empty file', async () => {
+    await expectError(lab.write('empty.csv', ''), /^empty\.csv: the file is empty$/)
+  })
+  it('refuses a header without rows', async () => {
+    await expectError(lab.write('header.csv', 'a,b,label\n'), /^header\.csv: a header but no data rows$/)
+  })
+  it('refuses binary data', async () => {
+    const bytes = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256))
+    await expectError(lab.write('garbage.csv', bytes), /^garbage\.csv: not a text file/)
+  })
+  it('names an unknown target and lists columns', async () => {
+    const rows = threeClassRows(10).map((r) => `${r.a},${r.b},${r.label}`)
+    await expectError(lab.write('t.csv', ['alpha,beta,label', ...rows].join('\n')), /^t\.csv: no column "gamma" for the target; columns are alpha, beta, label$/, { target: 'gamma' })
+  })
+  it('refuses a missing path', async () => {
+    await expectError(path.join(lab.tmp, 'nope.csv'), /nope\.csv: not found$/)
+  })
+  it('leaves other datasets untouched when an import fails', async () => {
+    const good = await lab.datasets.import({ path: lab.write('good.csv', ['a,b,label', ...threeClassRows(12).map((r) => `${r.a},${r.b},${r.label}`)].join('\n')) })
+    await expect(lab.datasets.import({ path: lab.write('bad.csv', 'a,b\n1,2\n3\n') })).rejects.toThrow(/line 3/)
+    expect((await lab.datasets.list()).map((d) => d.datasetId)).toEqual([good.datasetId])
+    expect(fs.readdirSync(path.join(lab.tmp, 'home', 'datasets'))).toEqual([good.datasetId])
+  })
+})
