@@ -16,6 +16,7 @@ import type { RunStore } from '../store/runs'
 import type { PreparedData, PreparedPart } from '../data/types'
 import { encodeNewData, type NewData, type Recipe } from '../data/recipe'
 import { LabError } from '../api/errors'
+import { loadRunModel } from '../train/service'
 import { version } from '../core/version'
 import { exportToOnnx, type InputAffine } from './onnx'
 import { checkParity } from './parity'
@@ -38,13 +39,6 @@ export type OnnxRecipe = Recipe & { affineInModel: boolean }
 /** At most this many test samples go through the parity check (images make big batches). */
 export const PARITY_SAMPLES = 512
 const PREDICT_BATCH = 256
-
-/** train/service.ts owns model loading; looked up at call time so export does not load training code eagerly. */
-async function loadRunModelFromTraining(runs: RunStore, runId: string): Promise<{ model: tf.LayersModel; detail: RunDetail }> {
-  const training = (await import('../train/service')) as unknown as { loadRunModel?: RunModelLoader }
-  if (typeof training.loadRunModel !== 'function') throw new LabError(`run ${runId}: loading a trained model is not available in this build`)
-  return training.loadRunModel(runs, runId)
-}
 
 /** Writes next to the target and renames, so a reader never sees half a file. */
 export function writeFileAtomic(file: string, data: Uint8Array | string): void {
@@ -183,7 +177,7 @@ export class ExportService {
     readonly home: string,
     deps: Partial<ExportDeps> = {}
   ) {
-    this.deps = { loadRunModel: deps.loadRunModel ?? loadRunModelFromTraining, encodeNewData: deps.encodeNewData ?? encodeNewData }
+    this.deps = { loadRunModel: deps.loadRunModel ?? loadRunModel, encodeNewData: deps.encodeNewData ?? encodeNewData }
   }
 
   async exportOnnx(args: HandlerArgs<'export.onnx'>): Promise<RequestResult<'export.onnx'>> {
