@@ -1,0 +1,43 @@
+/** Turns the epochs of a run into chart curves: one per stage (block, fine-tune, end-to-end) in its colour. */
+import type { EpochRow } from '@contract'
+import type { Band, Curve } from '../charts/LineChart.vue'
+
+export interface StageStyle {
+  name: string
+  color: string
+}
+
+const FINE_TUNE = { name: 'fine-tune', color: '#1f2328' }
+const WHOLE_MODEL = { name: 'model', color: '#2f6fde' }
+
+/** x counts epochs across the whole run, so stages sit one after another on the same axis. */
+export function buildCurves(rows: EpochRow[], blocks: StageStyle[]): { loss: Curve[]; accuracy: Curve[]; bands: Band[] } {
+  const stages = new Map<string, { style: StageStyle; loss: Array<[number, number]>; valLoss: Array<[number, number]>; acc: Array<[number, number]>; valAcc: Array<[number, number]>; from: number; to: number }>()
+  rows.forEach((row, i) => {
+    const x = i + 1
+    const key = row.phase === 'block' ? `block-${row.block}` : row.phase
+    let stage = stages.get(key)
+    if (!stage) {
+      const style = row.phase === 'block' ? (blocks[row.block] ?? { name: `Block ${row.block + 1}`, color: '#6c8893' }) : row.phase === 'finetune' ? FINE_TUNE : WHOLE_MODEL
+      stage = { style, loss: [], valLoss: [], acc: [], valAcc: [], from: x, to: x }
+      stages.set(key, stage)
+    }
+    stage.to = x
+    stage.loss.push([x, row.loss])
+    stage.acc.push([x, row.accuracy])
+    if (row.valLoss !== null) stage.valLoss.push([x, row.valLoss])
+    if (row.valAccuracy !== null) stage.valAcc.push([x, row.valAccuracy])
+  })
+  const loss: Curve[] = []
+  const accuracy: Curve[] = []
+  const bands: Band[] = []
+  for (const stage of stages.values()) {
+    const { name, color } = stage.style
+    loss.push({ name: `${name} train`, color, points: stage.loss })
+    accuracy.push({ name: `${name} train`, color, points: stage.acc })
+    if (stage.valLoss.length) loss.push({ name: `${name} val`, color, dashed: true, points: stage.valLoss })
+    if (stage.valAcc.length) accuracy.push({ name: `${name} val`, color, dashed: true, points: stage.valAcc })
+    bands.push({ name, color, from: stage.from - 0.5, to: stage.to + 0.5 })
+  }
+  return { loss, accuracy, bands }
+}

@@ -1,0 +1,215 @@
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef } from 'vue'
+import type { DatasetSummary, EventPayload, RequestArgs, RequestResult } from '@contract'
+import { api, errorMessage, onEvent, uploadFiles } from '../api/bridge'
+
+export type PreviewCell = string | number | null
+export type Thumbnails = RequestResult<'datasets.thumbnails'>
+export interface UploadItem {
+  /** The file's path inside what the user chose: the file name, or the folder's webkitRelativePath. */
+  relativePath: string
+  file: Blob
+}
+
+/** Rows fetched per datasets.preview call while the preview table scrolls. */
+export const PREVIEW_PAGE = 200
+
+/**
+ * Imported data sets, the selected one, and its lazily paged preview. The preview never holds the whole file
+ * unless the user scrolls through all of it: rows arrive in pages as the table asks for them.
+ */
+export const useDatasetsStore = defineStore('datasets', () => {
+  const list = ref<DatasetSummary[]>([])
+  const loaded = ref(false)
+  const selectedId = ref<string | null>(null)
+  const selected = computed(() => list.value.find((d) => d.datasetId === selectedId.value) ?? null)
+  /** The last import or edit that failed, as its one-line message. */
+  const error = ref<string | null>(null)
+  const importing = ref<{ label: string; rows: number; bytes: number; totalBytes: number } | null>(null)
+  const updating = ref(false)
+
+  const previewColumns = shallowRef<string[]>([])
+  /** One entry per row of the file; null until its page has arrived. */
+  const previewRows = shallowRef<Array<PreviewCell[] | null>>([])
+  const previewTotal = ref(0)
+  const pageRequests = new Map<number, Promise<void>>()
+  let previewFor: string | null = null
+
+  const thumbnails = shallowRef<Thumbnails>([])
+
+  onEvent('dataset.progress', (payload: EventPayload<'dataset.progress'>) => {
+    if (importing.value) importing.value = { ...importing.value, rows: payload.rows, bytes: payload.bytes, totalBytes: payload.totalBytes }
+  })
+
+  async function load(): Promise<void> {
+    try {
+      list.value = await api('datasets.list')
+      loaded.value = true
+      if (!selected.value && list.value.length) await select(newest(list.value).datasetId)
+    } catch (e) {
+      error.value = errorMessage(e)
+    }
+  }
+
+  function newest(items: DatasetSummary[]): DatasetSummary {
+    return items.reduce((a, b) => (b.createdAt > a.createdAt ? b : a))
+  }
+
+  function remember(summary: DatasetSummary): void {
+    const at = list.value.findIndex((d) => d.datasetId === summary.datasetId)
+    if (at >= 0) list.value.splice(at, 1, summary)
+    else list.value.push(summary)
+  }
+
+  async function importPath(path: string, options: Omit<RequestArgs<'datasets.import'>, 'path'> = {}, label = path): Promise<DatasetSummary | null> {
+    error.value = null
+    importing.value = { label, rows: 0, bytes: 0, totalBytes: 0 }
+    try {
+      const summary = await api('datasets.import', { path, ...options })
+      remember(summary)
+      await select(summary.datasetId)
+      return summary
+    } catch (e) {
+      error.value = errorMessage(e)
+      return null
+    } finally {
+      importing.value = null
+    }
+  }
+
+  /** Web shell: uploads a CSV file or a folder of images, then imports what landed in the data home. */
+  async function importUpload(items: UploadItem[]): Promise<DatasetSummary | null> {
+    if (!items.length) return null
+    error.value = null
+    const first = items[0].relativePath
+    const label = items.length === 1 ? first : first.split('/')[0]
+    importing.value = { label: `uploading ${label}`, rows: 0, bytes: 0, totalBytes: 0 }
+    let target: string
+    try {
+      const uploaded = await uploadFiles(items)
+      target = uploaded.paths[0]
+      if (items.length > 1 || first.includes('/')) {
+        // A folder: import its top folder, i.e. the first file's path less everything below that folder.
+        const below = first.split('/').slice(1).join('/')
+        target = target.slice(0, target.length - below.length - 1)
+      }
+    } catch (e) {
+      error.value = `${label}: ${errorMessage(e)}`
+      importing.value = null
+      return null
+    }
+    return importPath(target, {}, label)
+  }
+
+  async function select(datasetId: string): Promise<void> {
+    selectedId.value = datasetId
+    thumbnails.value = []
+    resetPreview(datasetId)
+    const summary = selected.value
+    if (summary?.kind === 'images') {
+      try {
+        thumbnails.value = await api('datasets.thumbnails', { datasetId, perClass: 8 })
+      } catch (e) {
+        error.value = errorMessage(e)
+      }
+    }
+    await ensureRows(0, PREVIEW_PAGE)
+  }
+
+  async function update(args: Omit<RequestArgs<'datasets.update'>, 'datasetId'>): Promise<void> {
+    const datasetId = selectedId.value
+    if (!datasetId) return
+    error.value = null
+    updating.value = true
+    try {
+      remember(await api('datasets.update', { datasetId, ...args }))
+    } catch (e) {
+      error.value = errorMessage(e)
+    } finally {
+      updating.value = false
+    }
+  }
+
+  async function remove(datasetId: string): Promise<void> {
+    try {
+      await api('datasets.delete', { datasetId })
+      list.value = list.value.filter((d) => d.datasetId !== datasetId)
+      if (selectedId.value === datasetId) {
+        selectedId.value = null
+        resetPreview(null)
+        if (list.value.length) await select(newest(list.value).datasetId)
+      }
+    } catch (e) {
+      error.value = errorMessage(e)
+    }
+  }
+
+  function resetPreview(datasetId: string | null): void {
+    previewFor = datasetId
+    pageRequests.clear()
+    previewColumns.value = []
+    previewTotal.value = selected.value?.rows ?? 0
+    previewRows.value = new Array<null>(previewTotal.value).fill(null)
+  }
+
+  /** Makes sure rows [from, to) are loaded, fetching the missing pages. */
+  async function ensureRows(from: number, to: number): Promise<void> {
+    const datasetId = previewFor
+    if (!datasetId) return
+    const firstPage = Math.floor(Math.max(0, from) / PREVIEW_PAGE)
+    const lastPage = Math.floor(Math.max(0, to - 1) / PREVIEW_PAGE)
+    const waits: Promise<void>[] = []
+    for (let page = firstPage; page <= lastPage; page++) {
+      if (page > 0 && page * PREVIEW_PAGE >= previewTotal.value) break
+      let request = pageRequests.get(page)
+      if (!request) {
+        request = fetchPage(datasetId, page)
+        pageRequests.set(page, request)
+      }
+      waits.push(request)
+    }
+    await Promise.all(waits)
+  }
+
+  async function fetchPage(datasetId: string, page: number): Promise<void> {
+    try {
+      const result = await api('datasets.preview', { datasetId, offset: page * PREVIEW_PAGE, limit: PREVIEW_PAGE })
+      if (previewFor !== datasetId) return
+      if (!previewColumns.value.length) previewColumns.value = result.columns
+      const rows = previewRows.value.length === result.total ? previewRows.value.slice() : resize(previewRows.value, result.total)
+      result.rows.forEach((row, i) => (rows[page * PREVIEW_PAGE + i] = row))
+      previewTotal.value = result.total
+      previewRows.value = rows
+    } catch (e) {
+      pageRequests.delete(page)
+      error.value = errorMessage(e)
+    }
+  }
+
+  function resize(rows: Array<PreviewCell[] | null>, total: number): Array<PreviewCell[] | null> {
+    const next = new Array<PreviewCell[] | null>(total).fill(null)
+    rows.slice(0, total).forEach((row, i) => (next[i] = row))
+    return next
+  }
+
+  return {
+    list,
+    loaded,
+    selectedId,
+    selected,
+    error,
+    importing,
+    updating,
+    previewColumns,
+    previewRows,
+    previewTotal,
+    thumbnails,
+    load,
+    importPath,
+    importUpload,
+    select,
+    update,
+    remove,
+    ensureRows
+  }
+})

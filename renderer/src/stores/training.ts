@@ -1,0 +1,137 @@
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef } from 'vue'
+import { trainConfig, type EpochRow, type EventPayload, type RunDetail, type RunStatus, type TrainConfig } from '@contract'
+import { api, errorMessage, onEvent } from '../api/bridge'
+import { useDatasetsStore } from './datasets'
+import { useModelStore } from './model'
+
+export type Progress = EventPayload<'train.progress'>
+type AnyTrainEvent = { name: 'progress'; payload: Progress } | { name: 'epoch'; payload: EventPayload<'train.epoch'> } | { name: 'finished'; payload: EventPayload<'train.finished'> }
+
+/** How often live state reaches the views: curves redraw at most 4 times a second, so the UI never stalls. */
+const FLUSH_MS = 250
+
+/**
+ * The training config and the one live run: its progress, its epochs as they arrive, and its detail at the end.
+ * Events stream in faster than a chart should redraw; they are gathered here and flushed every FLUSH_MS.
+ */
+export const useTrainingStore = defineStore('training', () => {
+  const config = ref<TrainConfig>(trainConfig.parse({ mode: 'layer-wise' }))
+  const runId = ref<string | null>(null)
+  const status = ref<RunStatus | null>(null)
+  const starting = ref(false)
+  const error = ref<string | null>(null)
+  const progress = shallowRef<Progress | null>(null)
+  const epochs = shallowRef<EpochRow[]>([])
+  const detail = shallowRef<RunDetail | null>(null)
+  /** The blocks and mode of the live run (the model may be edited while it trains). */
+  const runBlocks = shallowRef<Array<{ name: string; color: string }>>([])
+  const runMode = ref<TrainConfig['mode']>('layer-wise')
+  const runFineTune = ref(false)
+
+  let pendingEpochs: EpochRow[] = []
+  let pendingProgress: Progress | null = null
+  let flushTimer: ReturnType<typeof setTimeout> | undefined
+  /** Events that arrive while train.start has not answered yet: kept, then replayed for the run it names. */
+  let early: Array<AnyTrainEvent & { runId: string }> = []
+
+  function flushSoon(): void {
+    if (flushTimer) return
+    flushTimer = setTimeout(flush, FLUSH_MS)
+  }
+  function flush(): void {
+    flushTimer = undefined
+    if (pendingEpochs.length) {
+      epochs.value = [...epochs.value, ...pendingEpochs]
+      pendingEpochs = []
+    }
+    if (pendingProgress) {
+      progress.value = pendingProgress
+      pendingProgress = null
+    }
+  }
+
+  function handle(event: AnyTrainEvent): void {
+    if (event.name === 'progress') {
+      pendingProgress = event.payload
+      flushSoon()
+    } else if (event.name === 'epoch') {
+      const { runId: _run, ...row } = event.payload
+      pendingEpochs.push(row)
+      flushSoon()
+    } else {
+      clearTimeout(flushTimer)
+      flush()
+      status.value = event.payload.status
+      if (event.payload.error) error.value = event.payload.error
+      void loadDetail()
+    }
+  }
+
+  function route(event: AnyTrainEvent): void {
+    const id = event.payload.runId
+    if (starting.value && !runId.value) early.push({ ...event, runId: id })
+    else if (id === runId.value) handle(event)
+  }
+  onEvent('train.progress', (payload) => route({ name: 'progress', payload }))
+  onEvent('train.epoch', (payload) => route({ name: 'epoch', payload }))
+  onEvent('train.finished', (payload) => route({ name: 'finished', payload }))
+
+  async function start(): Promise<void> {
+    const model = useModelStore()
+    const datasets = useDatasetsStore()
+    const datasetId = model.datasetId ?? datasets.selectedId
+    if (!datasetId || !model.spec || !model.partition) {
+      error.value = 'build a model first (Model view)'
+      return
+    }
+    error.value = null
+    detail.value = null
+    epochs.value = []
+    progress.value = null
+    pendingEpochs = []
+    pendingProgress = null
+    early = []
+    runId.value = null
+    status.value = 'queued'
+    starting.value = true
+    runBlocks.value = model.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
+    runMode.value = config.value.mode
+    runFineTune.value = config.value.mode === 'layer-wise' && config.value.fineTune.enabled
+    try {
+      const result = await api('train.start', { datasetId, spec: model.spec, partition: model.partition, config: config.value })
+      runId.value = result.runId
+      status.value = 'running'
+      const replay = early.filter((e) => e.runId === result.runId)
+      early = []
+      replay.forEach(handle)
+    } catch (e) {
+      error.value = errorMessage(e)
+      status.value = null
+    } finally {
+      starting.value = false
+    }
+  }
+
+  async function cancel(): Promise<void> {
+    if (!runId.value) return
+    try {
+      await api('train.cancel', { runId: runId.value })
+    } catch (e) {
+      error.value = errorMessage(e)
+    }
+  }
+
+  async function loadDetail(): Promise<void> {
+    if (!runId.value) return
+    try {
+      detail.value = await api('runs.get', { runId: runId.value })
+    } catch (e) {
+      error.value = errorMessage(e)
+    }
+  }
+
+  const running = computed(() => starting.value || status.value === 'queued' || status.value === 'running')
+
+  return { config, runId, status, starting, error, progress, epochs, detail, runBlocks, runMode, runFineTune, start, cancel, loadDetail, running }
+})
