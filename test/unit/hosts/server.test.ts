@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -36,7 +37,6 @@ describe('web shell server', () => {
   it('refuses another origin and a foreign Host header (DNS rebinding)', async () => {
     expect((await post('app.info', { headers: { 'x-layerlab-token': shell.token, origin: 'http://attacker.example' } })).status).toBe(403)
     const rebind = await new Promise<number>((resolve) => {
-      const http = require('node:http') as typeof import('node:http')
       const req = http.request({ host: '127.0.0.1', port: shell.port, path: '/api/app.info', method: 'POST', headers: { host: 'attacker.example', 'x-layerlab-token': shell.token } }, (res) => resolve(res.statusCode ?? 0))
       req.end('{}')
     })

@@ -1,0 +1,59 @@
+/**
+ * `npm run bench`: prints figures and writes bench/results/latest.json. Each section compares against a
+ * reference measured in the same run. Not part of `npm test`: timings never decide a test.
+ *
+ *   npm run bench                 every section
+ *   npm run bench -- csv train    only those sections (csv, train, inference)
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+type Section = { name: string; run: () => Promise<unknown[]> }
+
+const sections: Section[] = [
+  { name: 'csv', run: async () => (await import('./csv')).benchCsv() },
+  { name: 'train', run: async () => (await import('./train')).benchTraining() },
+  { name: 'inference', run: async () => (await import('./inference')).benchInference() }
+]
+
+function format(value: unknown): string {
+  if (typeof value !== 'number') return String(value)
+  if (Number.isInteger(value)) return value.toLocaleString('en')
+  return Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(2)
+}
+
+function printTable(rows: unknown[]): void {
+  if (rows.length === 0) return
+  const records = rows as Array<Record<string, unknown>>
+  const keys = Object.keys(records[0])
+  const cells = [keys, ...records.map((r) => keys.map((k) => format(k.toLowerCase().includes('bytes') && typeof r[k] === 'number' ? `${((r[k] as number) / 2 ** 20).toFixed(0)} MiB` : r[k])))]
+  const widths = keys.map((_, i) => Math.max(...cells.map((row) => String(row[i]).length)))
+  for (const row of cells) console.log('  ' + row.map((c, i) => String(c).padEnd(widths[i])).join('  '))
+}
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
+  const chosen = wanted.length ? sections.filter((s) => wanted.includes(s.name)) : sections
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version }
+  }
+  for (const section of chosen) {
+    console.log(`\n== ${section.name}`)
+    try {
+      const rows = await section.run()
+      printTable(rows)
+      results[section.name] = rows
+    } catch (error) {
+      console.log(`  skipped: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`)
+      results[section.name] = { skipped: String(error) }
+    }
+  }
+  const out = path.join(__dirname, 'results', wanted.length ? `latest-${wanted.join('-')}.json` : 'latest.json')
+  fs.mkdirSync(path.dirname(out), { recursive: true })
+  fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n')
+  console.log(`\nwrote ${path.relative(process.cwd(), out)}`)
+}
+
+void main().then(() => process.exit(0))
