@@ -51,6 +51,8 @@ interface Preparation {
 interface ParseState {
   kind: 'table' | 'images'
   csv?: CsvSettings
+  /** The settings the user gave at import (the rest of `csv` was detected). */
+  requested?: Record<string, unknown>
   image?: { width: number; height: number; colorMode: 'grayscale' | 'rgb' }
   overrides: Record<string, ColumnOverride>
   preparation: Preparation
@@ -175,7 +177,8 @@ export class DatasetService {
     const target = chooseTarget(imported.settings.names, args.target, label)
     const meta: TableMeta = { kind: 'table', rows: imported.rows, columns: imported.columns }
     writeJson(path.join(dir, 'meta.json'), meta)
-    const parse: ParseState = { kind: 'table', csv: imported.settings, overrides: {}, preparation: { impute: 'mean', scaling: 'standard' } }
+    const requested = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined))
+    const parse: ParseState = { kind: 'table', csv: imported.settings, requested, overrides: {}, preparation: { impute: 'mean', scaling: 'standard' } }
     const fitted = this.fitTable(name, dir, meta, target, parse, [])
     this.writeSplit(dir, fitted.split)
     return this.rowOf(datasetId, name, 'table', source, imported.contentHash, imported.rows, target, parse, fitted)
@@ -201,6 +204,7 @@ export class DatasetService {
     writeJson(path.join(dir, 'meta.json'), meta)
     const parse: ParseState = {
       kind: 'images',
+      requested: Object.fromEntries(Object.entries({ imageSize: args.imageSize, colorMode: args.colorMode }).filter(([, value]) => value !== undefined)),
       image: { width: imported.width, height: imported.height, colorMode: imported.colorMode },
       overrides: {},
       preparation: { impute: 'mean', scaling: 'standard' }

@@ -124,6 +124,19 @@ describe('CSV dialects and encodings', () => {
     expect(recipe.featureNames).toEqual(['color=blue', 'color=green', 'color=red', 'amount', 'flag'])
   })
 
+  it('follows the settings given at import and records them', async () => {
+    const lines = ['a;b;label', ...threeClassRows(12).map((r) => `${r.a};${r.b};${r.label}`)]
+    const file = lab.write('given.csv', iconv.encode(lines.join('\n'), 'windows1252'))
+    const summary = await lab.datasets.import({ path: file, header: false, delimiter: ';', encoding: 'latin1', target: 'col_3' })
+    expect(summary.parse.requested).toEqual({ header: false, delimiter: ';', encoding: 'latin1' })
+    expect(summary.parse.csv).toMatchObject({ header: false, delimiter: ';', encoding: 'windows1252' })
+    // The header line is now a data row: its words make the numeric columns non-numeric.
+    expect(summary.rows).toBe(13)
+    expect(summary.columns.map((c) => c.name)).toEqual(['col_1', 'col_2', 'col_3'])
+    expect(summary.columns[0].type).not.toBe('integer')
+    await expect(lab.datasets.import({ path: file, encoding: 'klingon-8' })).rejects.toThrow('given.csv: unknown encoding "klingon-8"')
+  })
+
   it('emits throttled progress ending at the full row count', async () => {
     const rows = threeClassRows(20000).map((r) => `${r.a},${r.b},${r.label}`)
     const file = lab.write('progress.csv', ['a,b,label', ...rows].join('\n'))

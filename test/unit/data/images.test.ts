@@ -1,6 +1,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import sharp from 'sharp'
+
+type SharpImage = ReturnType<typeof sharp>
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { openTestLab, type TestLab } from './helpers'
 import { encodeNewData } from '../../../main/data/recipe'
@@ -20,14 +22,14 @@ async function image(
   h: number,
   channels: 1 | 3 | 4,
   pixel: (x: number, y: number) => number[],
-  format: (s: sharp.Sharp) => sharp.Sharp
+  format: (s: SharpImage) => SharpImage
 ): Promise<Buffer> {
   const raw = Buffer.alloc(w * h * channels)
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set(pixel(x, y), (y * w + x) * channels)
   return format(sharp(raw, { raw: { width: w, height: h, channels } })).toBuffer()
 }
 
-const png = (s: sharp.Sharp) => s.png()
+const png = (s: SharpImage) => s.png()
 const gradient = (x: number, y: number) => [(x * 16 + y * 4) % 256]
 
 describe('image folders', () => {
@@ -39,6 +41,8 @@ describe('image folders', () => {
     lab.write('pets/dog/rgba.png', await image(20, 12, 4, (x) => [255, 0, 0, x < 10 ? 0 : 255], png))
     lab.write('pets/dog/photo.jpg', await image(16, 16, 3, (x, y) => [x * 15, 100, y * 15], (s) => s.jpeg()))
     lab.write('pets/dog/small.webp', await image(8, 8, 3, () => [10, 200, 30], (s) => s.webp({ lossless: true })))
+    lab.write('pets/cat/anim.gif', await image(16, 16, 3, (x) => [x * 16, 0, 0], (s) => s.gif()))
+    lab.write('pets/dog/scan.tiff', await image(16, 16, 3, (x, y) => [x, y, x + y], (s) => s.tiff()))
     lab.write('pets/dog/empty.png', Buffer.alloc(0))
     const whole = await image(16, 16, 3, (x, y) => [x, y, 7], png)
     lab.write('pets/dog/truncated.png', whole.subarray(0, Math.floor(whole.length / 2)))
@@ -49,10 +53,10 @@ describe('image folders', () => {
 
     const summary = await lab.datasets.import({ path: root })
     expect(summary.kind).toBe('images')
-    expect(summary.rows).toBe(6)
+    expect(summary.rows).toBe(8)
     expect(summary.classes).toEqual([
-      { label: 'cat', count: 3 },
-      { label: 'dog', count: 3 }
+      { label: 'cat', count: 4 },
+      { label: 'dog', count: 4 }
     ])
     const reasons = Object.fromEntries(summary.skipped.map((s) => [s.path, s.reason]))
     expect(Object.keys(reasons).sort()).toEqual(['cat/link.png', 'dog/empty.png', 'dog/notes.png', 'dog/truncated.png', 'stray.png'])
@@ -64,7 +68,7 @@ describe('image folders', () => {
     // Colour images present: RGB; most common size 16×16.
     expect(summary.image).toEqual({ width: 16, height: 16, channels: 3 })
     expect(summary.columns.map((c) => c.name)).toEqual(['r', 'g', 'b'])
-    expect(summary.split.train + summary.split.val + summary.split.test).toBe(6)
+    expect(summary.split.train + summary.split.val + summary.split.test).toBe(8)
 
     const preview = await lab.datasets.preview({ datasetId: summary.datasetId, offset: 0, limit: 10 })
     expect(preview.columns).toEqual(['path', 'label'])
@@ -117,6 +121,14 @@ describe('image folders', () => {
     expect(forced.image).toEqual({ width: 8, height: 8, channels: 3 })
     const prepared = await lab.datasets.loadPrepared(forced.datasetId)
     expect(prepared.inputShape).toEqual([8, 8, 3])
+
+    // New images may come as a flat folder: no truth, keys are the file names.
+    lab.write('new/x.png', await image(30, 30, 1, gradient, png))
+    lab.write('new/y.jpg', await image(12, 10, 3, (x) => [x * 20, x * 20, x * 20], (s) => s.jpeg()))
+    lab.write('new/readme.txt', 'not an image')
+    const encoded = await encodeNewData(recipe, path.join(lab.tmp, 'new'), { scale: true })
+    expect(encoded).toMatchObject({ n: 2, keys: ['x.png', 'y.jpg'], truth: [null, null], inputShape: [10, 12, 1] })
+    expect(encoded.x.length).toBe(2 * 10 * 12)
   })
 
   it('refuses folders without two classes of images', async () => {
