@@ -119,6 +119,10 @@ function applyChain(chain: Chain, input: tf.Tensor, options: { training: boolean
       }
       return
     }
+    if (spec?.type === 'conv2d' && options.training && spec.strides === 1) {
+      x = convByMatMul(x as tf.Tensor4D, layer, spec)
+      return
+    }
     if (i === last && options.logits) {
       if (spec?.type === 'activation' && spec.activation === 'softmax') return
       if (spec?.type === 'dense' && spec.activation === 'softmax') {
@@ -130,6 +134,48 @@ function applyChain(chain: Chain, input: tf.Tensor, options: { training: boolean
     x = layer.apply(x, { training: options.training }) as tf.Tensor
   })
   return x
+}
+
+const ACTIVATIONS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
+  relu: tf.relu,
+  relu6: tf.relu6,
+  sigmoid: tf.sigmoid,
+  tanh: tf.tanh,
+  elu: tf.elu,
+  softmax: (x) => tf.softmax(x),
+  linear: (x) => x
+}
+
+/**
+ * A stride-1 convolution as patches × kernel (im2col: pad, k² shifted slices concatenated on channels, one
+ * matMul). Same result as the layer, but its gradient needs only slice/concat/pad/matMul: the wasm backend has
+ * no Conv2DBackpropFilter kernel, and the cpu backend's takes seconds per batch even on 8×8 images.
+ */
+export function convByMatMul(x: tf.Tensor4D, layer: tf.layers.Layer, spec: Extract<LayerSpec, { type: 'conv2d' }>): tf.Tensor4D {
+  const k = spec.kernelSize
+  const [kernel, bias] = layer.weights.map((w) => w.read())
+  const [n, , , channels] = x.shape
+  let padded: tf.Tensor4D = x
+  if (spec.padding === 'same' && k > 1) {
+    // tfjs pads "same" with the odd pixel at the end.
+    const before = Math.floor((k - 1) / 2)
+    padded = tf.pad(x, [[0, 0], [before, k - 1 - before], [before, k - 1 - before], [0, 0]])
+  }
+  const outH = padded.shape[1] - k + 1
+  const outW = padded.shape[2] - k + 1
+  const patches: tf.Tensor4D[] = []
+  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) patches.push(tf.slice(padded, [0, i, j, 0], [n, outH, outW, channels]))
+  // Channel order (i, j, c) matches the kernel's [k, k, c, filters] layout flattened row-major.
+  const columns = tf.reshape(patches.length === 1 ? patches[0] : tf.concat(patches, 3), [n * outH * outW, k * k * channels])
+  let out: tf.Tensor = tf.matMul(columns, tf.reshape(kernel, [k * k * channels, spec.filters]))
+  if (bias) out = tf.add(out, bias)
+  out = ACTIVATIONS[spec.activation](out)
+  return tf.reshape(out, [n, outH, outW, spec.filters])
+}
+
+/** True when training would need tfjs's own conv filter gradient (strided convs): wasm lacks that kernel. */
+export function needsConvFilterGradient(spec: ModelSpec): boolean {
+  return spec.layers.some((layer) => layer.type === 'conv2d' && layer.strides !== 1)
 }
 
 /** Runs a chain in inference mode over a whole part, in chunks, into one Float32Array. */
@@ -395,6 +441,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
       variables: variablesOf(blockLayers(index), 'trainable'),
       activeFrom: config.gradualUnfreeze ? blockCount - 1 - index : 0
     }))
+    hooks.onStageStart?.(WHOLE_MODEL_BLOCK, model)
     const result = await trainer.runStage({
       phase: 'end-to-end',
       block: WHOLE_MODEL_BLOCK,
@@ -412,6 +459,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
       classes: data.labels.length
     })
     groups.forEach((group) => group.optimizer.dispose())
+    hooks.onStageEnd?.(WHOLE_MODEL_BLOCK, model)
     cancelled = result.cancelled
     partition.blocks.forEach((block, index) =>
       blockResults.push({ name: block.name, layers: layerIndices(index), epochs: result.epochs, headValAccuracy: null, ms: result.ms })

@@ -18,6 +18,7 @@ import { loadWeights } from '../model/io'
 import { defaultModel as presetModel, sourceFromSummary } from '../model/presets'
 import { describeSpec, validatePartition, type SpecProblem } from '../model/spec'
 import type { WorkerJob, WorkerMessage } from './protocol'
+import { needsConvFilterGradient } from './engine'
 
 /** What the service needs of the data side (tests pass their own prepared data through this). */
 export type TrainingData = Pick<DatasetService, 'get' | 'loadPrepared'>
@@ -112,7 +113,7 @@ export class TrainingService {
     if (problems.length > 0) throw new LabError(`model: ${problems[0].message}`)
     if (args.spec.inputShape.join(',') !== source.inputShape.join(','))
       throw new LabError(`model: input shape [${args.spec.inputShape}] does not match dataset ${summary.name} ([${source.inputShape}])`)
-    const hasConv = args.spec.layers.some((layer) => layer.type === 'conv2d' || layer.type.endsWith('Pooling2d'))
+    const hasConv = needsConvFilterGradient(args.spec)
     const planned = planBackend({ hasConv })
     const runId = await this.runs.create({
       name: args.name,

@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import * as tf from '@tensorflow/tfjs'
 import { activateBackend, planBackend } from '../core/backend'
 import { saveWeights } from '../model/io'
-import { train } from './engine'
+import { needsConvFilterGradient, train } from './engine'
 import type { WorkerJob, WorkerMessage } from './protocol'
 
 /** At most ~5 progress messages a second: the UI cannot show more and each one crosses a thread. */
@@ -16,7 +16,8 @@ const post = (message: WorkerMessage) => parentPort!.postMessage(message)
 
 async function run(job: WorkerJob): Promise<void> {
   const cancel = new Int32Array(job.cancelFlag)
-  const hasConv = job.spec.layers.some((layer) => layer.type === 'conv2d' || layer.type.endsWith('Pooling2d'))
+  // Convs train through patches × kernel (engine.convByMatMul): only strided convs need the kernel wasm lacks.
+  const hasConv = needsConvFilterGradient(job.spec)
   const backend = await activateBackend(tf, planBackend({ prefer: job.backend, hasConv }))
   post({ type: 'backend', name: backend.name, reason: backend.reason })
   let peakRss = process.memoryUsage().rss

@@ -1,0 +1,245 @@
+/**
+ * The training engine in-process, on the real digits data and on tiny generated images (wasm backend where
+ * present, as the worker would choose).
+ */
+import * as tf from '@tensorflow/tfjs'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { trainConfig, type EpochRow, type ModelSpec, type Partition, type TrainConfig } from '../../../main/api/contract'
+import { activateBackend, planBackend } from '../../../main/core/backend'
+import { defaultModel, partitionFromRanges } from '../../../main/model/presets'
+import { convByMatMul, train, WHOLE_MODEL_BLOCK, type TrainHooks } from '../../../main/train/engine'
+import { createLayer } from '../../../main/model/build'
+import { loadDigits, makeStripeImages } from './digits'
+
+const digits = loadDigits()
+const config = (overrides: Partial<TrainConfig> = {}): TrainConfig => trainConfig.parse(overrides)
+
+/** Copies of the weights of layers [start, end) of a model. */
+const weightsOf = (model: tf.LayersModel, start: number, end: number): Float32Array[] =>
+  model.layers.slice(start, end).flatMap((layer) => layer.weights.map((w) => (w.read().dataSync() as Float32Array).slice()))
+const same = (a: Float32Array[], b: Float32Array[]) => a.length === b.length && a.every((w, i) => w.every((v, j) => v === b[i][j]))
+
+let e2eAccuracy = 0
+
+beforeAll(async () => {
+  await activateBackend(tf, planBackend({}))
+})
+
+describe('digits MLP with the default settings', () => {
+  it('reaches ≥ 97 % test accuracy end-to-end', async () => {
+    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 })
+    const outcome = await train({ spec, partition, config: config(), data: digits })
+    expect(outcome.status).toBe('completed')
+    e2eAccuracy = outcome.metrics!.testAccuracy
+    console.log(`digits end-to-end on ${tf.getBackend()}: test ${(e2eAccuracy * 100).toFixed(2)} %, ${outcome.epochsRun} epochs, ${outcome.timing.msPerEpoch.toFixed(0)} ms/epoch`)
+    expect(e2eAccuracy).toBeGreaterThanOrEqual(0.97)
+    const evaluation = outcome.evaluation!
+    expect(evaluation.confusion.flat().reduce((a, b) => a + b, 0)).toBe(digits.test.n)
+    const correct = evaluation.confusion.reduce((sum, row, i) => sum + row[i], 0)
+    expect(correct / digits.test.n).toBeCloseTo(e2eAccuracy, 10)
+    expect(evaluation.misclassified.length).toBe(Math.min(50, digits.test.n - correct))
+    for (const wrong of evaluation.misclassified) {
+      expect(Array.from(digits.test.rows)).toContain(wrong.row)
+      expect(wrong.label).not.toBe(wrong.predicted)
+    }
+    expect(evaluation.perClass.map((c) => c.support).reduce((a, b) => a + b, 0)).toBe(digits.test.n)
+    outcome.model.dispose()
+  })
+
+  it('reaches ≥ 96 % layer-wise, within 1.5 points of end-to-end, with frozen blocks untouched', async () => {
+    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 })
+    const frozenAtStart = new Map<number, Float32Array[]>()
+    const frozenUnchanged: boolean[] = []
+    const ownChanged: boolean[] = []
+    let ownAtStart: Float32Array[] = []
+    const hooks: TrainHooks = {
+      onStageStart: (block, model) => {
+        const start = partition.blocks[block].start
+        frozenAtStart.set(block, weightsOf(model, 0, start))
+        ownAtStart = weightsOf(model, start, partition.blocks[block].end)
+      },
+      onStageEnd: (block, model) => {
+        const { start, end } = partition.blocks[block]
+        frozenUnchanged.push(same(frozenAtStart.get(block)!, weightsOf(model, 0, start)))
+        ownChanged.push(!same(ownAtStart, weightsOf(model, start, end)))
+      }
+    }
+    const outcome = await train({ spec, partition, config: config({ mode: 'layer-wise' }), data: digits }, hooks)
+    const accuracy = outcome.metrics!.testAccuracy
+    console.log(`digits layer-wise: test ${(accuracy * 100).toFixed(2)} % (end-to-end ${(e2eAccuracy * 100).toFixed(2)} %), heads ${outcome.blocks.map((b) => b.headValAccuracy?.toFixed(3))}`)
+    expect(accuracy).toBeGreaterThanOrEqual(0.96)
+    expect(e2eAccuracy - accuracy).toBeLessThanOrEqual(0.015)
+    expect(frozenUnchanged).toEqual([true, true])
+    expect(ownChanged).toEqual([true, true])
+    expect(outcome.blocks.map((b) => b.name)).toEqual(['Block 1', 'Block 2'])
+    expect(outcome.blocks.map((b) => b.layers)).toEqual([[0], [1, 2]])
+    for (const block of outcome.blocks) {
+      expect(block.headValAccuracy).toBeGreaterThan(0.9)
+      expect(block.epochs).toBeGreaterThan(0)
+    }
+    outcome.model.dispose()
+  })
+})
+
+describe('layer-wise mechanics', () => {
+  it('computes the frozen prefix once per block, not once per epoch', async () => {
+    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 }, { hidden: [48, 32, 24] })
+    for (const block of partition.blocks) block.settings = { ...block.settings, epochs: 4, patience: 0 }
+    const computed: number[] = []
+    const epochs: EpochRow[] = []
+    const outcome = await train(
+      { spec, partition, config: config({ mode: 'layer-wise', fineTune: { enabled: false, epochs: 1, learningRateFactor: 0.1 } }), data: digits },
+      { onPrefixComputed: (block) => computed.push(block), onEpoch: (row) => epochs.push(row) }
+    )
+    expect(outcome.blocks).toHaveLength(3)
+    expect(epochs.filter((row) => row.phase === 'block')).toHaveLength(12)
+    expect(computed).toEqual([1, 2])
+    expect(outcome.prefixForwards).toBe(2)
+    expect(epochs.some((row) => row.phase === 'finetune')).toBe(false)
+    outcome.model.dispose()
+  })
+
+  it('stops a stage when the head has not improved for `patience` epochs and restores its best weights', async () => {
+    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 }, { hidden: [32] })
+    partition.blocks[0].settings = { ...partition.blocks[0].settings, epochs: 200, patience: 2 }
+    const rows: EpochRow[] = []
+    const outcome = await train(
+      { spec, partition, config: config({ mode: 'layer-wise', fineTune: { enabled: false, epochs: 1, learningRateFactor: 0.1 } }), data: digits },
+      { onEpoch: (row) => rows.push(row) }
+    )
+    expect(rows.length).toBeLessThan(200)
+    const best = Math.max(...rows.map((row) => row.valAccuracy!))
+    expect(rows.slice(-2).every((row) => row.valAccuracy! <= best)).toBe(true)
+    expect(outcome.blocks[0].headValAccuracy).toBe(best)
+    expect(outcome.metrics!.valAccuracy).toBeCloseTo(best, 10)
+    outcome.model.dispose()
+  })
+})
+
+describe('end-to-end mechanics', () => {
+  const dropoutSpec: ModelSpec = {
+    version: 1,
+    inputShape: [64],
+    layers: [
+      { type: 'dense', units: 32, activation: 'relu' },
+      { type: 'dropout', rate: 0.3 },
+      { type: 'dense', units: 10, activation: 'softmax' }
+    ]
+  }
+  const dropoutPartition: Partition = partitionFromRanges([[0, 2], [2, 3]])
+
+  it('gives the same metrics for the same seed (initialisers, shuffling, dropout) and different ones for another', async () => {
+    const runOnce = async (seed: number) => {
+      const rows: EpochRow[] = []
+      const outcome = await train({ spec: dropoutSpec, partition: dropoutPartition, config: config({ epochs: 3, seed }), data: digits }, { onEpoch: (row) => rows.push(row) })
+      outcome.model.dispose()
+      return { metrics: outcome.metrics, losses: rows.map((row) => [row.loss, row.valLoss]) }
+    }
+    const first = await runOnce(7)
+    const second = await runOnce(7)
+    const other = await runOnce(8)
+    expect(second).toEqual(first)
+    expect(other.losses).not.toEqual(first.losses)
+  })
+
+  it('unfreezes one block more each epoch from the top with gradualUnfreeze', async () => {
+    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 })
+    let model: tf.LayersModel | null = null
+    const snapshots: Float32Array[][][] = []
+    const snap = () => partition.blocks.map((block) => weightsOf(model!, block.start, block.end))
+    await train(
+      { spec, partition, config: config({ epochs: 2, patience: 0, gradualUnfreeze: true }), data: digits },
+      {
+        onStageStart: (block, m) => {
+          expect(block).toBe(WHOLE_MODEL_BLOCK)
+          model = m
+          snapshots.push(snap())
+        },
+        onEpoch: () => snapshots.push(snap())
+      }
+    )
+    const [initial, afterOne, afterTwo] = snapshots
+    expect(same(initial[0], afterOne[0])).toBe(true)
+    expect(same(initial[1], afterOne[1])).toBe(false)
+    expect(same(afterOne[0], afterTwo[0])).toBe(false)
+  })
+
+  it('follows each block’s schedule and optimizer (step, cosine; sgd, momentum + weight decay, adam + LARS)', async () => {
+    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 }, { hidden: [32] })
+    const variants = [
+      { optimizer: 'sgd' as const, learningRate: 0.05, schedule: 'step' as const, lars: false, weightDecay: 0 },
+      { optimizer: 'momentum' as const, learningRate: 0.02, schedule: 'cosine' as const, lars: false, weightDecay: 1e-4 },
+      { optimizer: 'momentum' as const, learningRate: 5, schedule: 'constant' as const, lars: true, weightDecay: 1e-4 }
+    ]
+    for (const variant of variants) {
+      partition.blocks[0].settings = { ...partition.blocks[0].settings, ...variant }
+      const rows: EpochRow[] = []
+      const outcome = await train({ spec, partition, config: config({ epochs: 4, patience: 0 }), data: digits }, { onEpoch: (row) => rows.push(row) })
+      const rates = rows.map((row) => row.learningRate)
+      if (variant.schedule === 'step') expect(rates.map((r) => r / variant.learningRate)).toEqual([1, 1, 0.1, 0.01].map((f) => expect.closeTo(f, 10)))
+      if (variant.schedule === 'cosine') expect(rates.map((r) => r / variant.learningRate)).toEqual([1, 0.8535533905932737, 0.5, 0.14644660940672627].map((f) => expect.closeTo(f, 10)))
+      expect(rows[rows.length - 1].loss).toBeLessThan(rows[0].loss)
+      expect(outcome.metrics!.testAccuracy).toBeGreaterThan(0.8)
+      outcome.model.dispose()
+    }
+  })
+
+  it('stops between batches when asked, as cancelled, keeping the finished epochs', async () => {
+    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 })
+    const rows: EpochRow[] = []
+    let batches = 0
+    const outcome = await train(
+      { spec, partition, config: config({ epochs: 50 }), data: digits },
+      { onEpoch: (row) => rows.push(row), onProgress: () => batches++, shouldStop: () => batches >= 100 }
+    )
+    expect(outcome.status).toBe('cancelled')
+    expect(outcome.metrics).toBeNull()
+    expect(rows).toHaveLength(Math.floor(100 / Math.ceil(digits.train.n / 32)))
+    outcome.model.dispose()
+  })
+})
+
+describe('small CNN on tiny generated images', () => {
+  it('trains convs through patches × kernel with the same output as the conv layer', () => {
+    for (const conv of [
+      { type: 'conv2d' as const, filters: 4, kernelSize: 3, strides: 1, padding: 'same' as const, activation: 'relu' as const },
+      { type: 'conv2d' as const, filters: 3, kernelSize: 2, strides: 1, padding: 'same' as const, activation: 'tanh' as const },
+      { type: 'conv2d' as const, filters: 2, kernelSize: 3, strides: 1, padding: 'valid' as const, activation: 'linear' as const }
+    ]) {
+      const layer = createLayer(conv, { index: 0, seed: 5 })
+      const x = tf.randomNormal([2, 7, 6, 3], 0, 1, 'float32', 9) as tf.Tensor4D
+      const expected = layer.apply(x) as tf.Tensor
+      // A non-zero bias, so a bias mix-up would show.
+      layer.weights[1].write(tf.randomNormal(layer.weights[1].shape as number[], 0, 1, 'float32', 3))
+      const withBias = layer.apply(x) as tf.Tensor
+      const ours = convByMatMul(x, layer, conv)
+      expect(ours.shape).toEqual(withBias.shape)
+      expect(tf.max(tf.abs(tf.sub(ours, withBias))).dataSync()[0]).toBeLessThan(1e-4)
+      expect(tf.max(tf.abs(tf.sub(expected, withBias))).dataSync()[0]).toBeGreaterThan(1e-3)
+    }
+  })
+
+  it('trains end-to-end and layer-wise', async () => {
+    const images = makeStripeImages(160, 8, 3)
+    const { spec, partition } = defaultModel({ inputShape: [8, 8, 1], classes: 2 }, { preset: 'small-cnn' })
+    expect(partition.blocks.map((b) => [b.start, b.end])).toEqual([[0, 2], [2, 4], [4, 7]])
+    const e2e = await train({ spec, partition, config: config({ epochs: 6, patience: 0, batchSize: 16 }), data: images })
+    for (const block of partition.blocks) block.settings = { ...block.settings, epochs: 4, learningRate: 0.003 }
+    const prefix: number[] = []
+    const layerWise = await train(
+      { spec, partition, config: config({ mode: 'layer-wise', batchSize: 16, fineTune: { enabled: true, epochs: 2, learningRateFactor: 0.1 } }), data: images },
+      { onPrefixComputed: (block) => prefix.push(block) }
+    )
+    console.log(
+      `stripes CNN on ${tf.getBackend()}: end-to-end ${e2e.metrics!.testAccuracy} (${e2e.timing.msPerEpoch.toFixed(0)} ms/epoch), ` +
+        `layer-wise ${layerWise.metrics!.testAccuracy} (${layerWise.timing.msPerEpoch.toFixed(0)} ms/epoch), heads ${layerWise.blocks.map((b) => b.headValAccuracy)}`
+    )
+    expect(e2e.metrics!.testAccuracy).toBeGreaterThanOrEqual(0.9)
+    expect(layerWise.metrics!.testAccuracy).toBeGreaterThanOrEqual(0.9)
+    expect(prefix).toEqual([1, 2])
+    // The conv blocks' pooled linear probes learned something too.
+    expect(layerWise.blocks[0].headValAccuracy).toBeGreaterThan(0.6)
+    e2e.model.dispose()
+    layerWise.model.dispose()
+  })
+})
