@@ -215,7 +215,14 @@ export class ExportService {
           output,
           layers: String(upToLayer),
           ...(args.blocks != null ? { blocks: String(args.blocks) } : {}),
-          input_layout: recipe.kind === 'images' ? 'NHWC' : 'NC'
+          input_layout: recipe.kind === 'images' ? 'NHWC' : 'NC',
+          // For tools outside LayerLab: what the graph input expects.
+          preprocessing: JSON.stringify({
+            layout: recipe.kind === 'images' ? 'NHWC' : 'NC',
+            inputRange: recipe.kind === 'images' ? [0, 1] : null,
+            featureNames: recipe.kind === 'table' ? recipe.featureNames : undefined,
+            normalization: bake ? 'inside the model' : recipe.affine ? { formula: '(x - offset) * scale', ...recipe.affine } : null
+          })
         }
       })
 
@@ -251,7 +258,8 @@ export class ExportService {
   }
 
   async predict(args: HandlerArgs<'predict.run'>): Promise<RequestResult<'predict.run'>> {
-    const looksLikeFile = args.model.toLowerCase().endsWith('.onnx') || fs.existsSync(args.model)
+    // Run ids never contain a path separator or end in .onnx.
+    const looksLikeFile = args.model.toLowerCase().endsWith('.onnx') || /[\\/]/.test(args.model) || fs.existsSync(args.model)
     const file = looksLikeFile ? path.resolve(args.model) : await this.onnxForRun(args.model)
     const info = readOnnxFile(file)
     if (info.output === 'features') throw new LabError(`${file}: is a feature extractor (the first ${info.metadata.blocks ?? '?'} blocks); it does not predict classes`)
