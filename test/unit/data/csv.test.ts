@@ -137,6 +137,25 @@ describe('CSV dialects and encodings', () => {
     await expect(lab.datasets.import({ path: file, encoding: 'klingon-8' })).rejects.toThrow('given.csv: unknown encoding "klingon-8"')
   })
 
+  it('keeps columns whose values change kind late in the file', async () => {
+    // Past 10,000 distinct values the codes are dropped; a later non-number then moves the column to raw strings.
+    const n = 10_100
+    const lines = ['word,late,mixed,label']
+    for (let i = 0; i < n; i++) lines.push(`w${i},${i === 10_050 ? 'oops' : i / 2},${i === 10_060 ? 'z' : i % 3},${i % 3}`)
+    const summary = await lab.datasets.import({ path: lab.write('late.csv', lines.join('\n')) })
+    expect(column(summary, 'word')).toMatchObject({ type: 'text', role: 'excluded', excludedReason: 'text', distinct: 10_000 })
+    expect(column(summary, 'late')).toMatchObject({ type: 'text', role: 'excluded' })
+    expect(column(summary, 'mixed')).toMatchObject({ type: 'category', distinct: 4, role: 'feature' })
+    const head = await lab.datasets.preview({ datasetId: summary.datasetId, offset: 3, limit: 1 })
+    expect(head.rows[0]).toEqual(['w3', '1.5', '0', 0])
+    const tail = await lab.datasets.preview({ datasetId: summary.datasetId, offset: 10_049, limit: 100 })
+    expect(tail.rows.length).toBe(n - 10_049)
+    expect(tail.rows[1]).toEqual(['w10050', 'oops', '0', 0])
+    expect(tail.rows[11]).toEqual(['w10060', '5030', 'z', 1])
+    const recipe = await lab.datasets.getRecipe(summary.datasetId)
+    expect(recipe.featureNames).toEqual(['mixed=0', 'mixed=1', 'mixed=2', 'mixed=z'])
+  })
+
   it('emits throttled progress ending at the full row count', async () => {
     const rows = threeClassRows(20000).map((r) => `${r.a},${r.b},${r.label}`)
     const file = lab.write('progress.csv', ['a,b,label', ...rows].join('\n'))
@@ -162,6 +181,10 @@ describe('CSV errors', () => {
   it('names the line of a ragged row', async () => {
     const file = lab.write('ragged.csv', 'a,b,label\n1,2,x\n3,4,y\n5,6\n7,8,x\n')
     await expectError(file, /^ragged\.csv: line 4: expected 3, got 2 fields$/)
+  })
+  it('names the row of a quote that is never closed', async () => {
+    const file = lab.write('quote.csv', 'a,b,label\n1,2,x\n3,"4,y\n5,6,x\n7,8,y\n')
+    await expectError(file, /^quote\.csv: data row 2 opens a quote that is never closed \(the file ends at line 5\)$/)
   })
   it('refuses an empty file', async () => {
     await expectError(lab.write('empty.csv', ''), /^empty\.csv: the file is empty$/)
