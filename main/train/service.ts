@@ -37,8 +37,9 @@ interface ActiveRun {
  * Node 20, `--require tsx/cjs` does.
  */
 export function workerEntry(): { file: string; execArgv?: string[] } {
-  const built = path.join(__dirname, 'trainWorker.js')
-  if (fs.existsSync(built)) return { file: built }
+  // The bundler may place this module in out/main/chunks/, one level below the worker entry.
+  const built = [path.join(__dirname, 'trainWorker.js'), path.join(__dirname, '..', 'trainWorker.js')].find((file) => fs.existsSync(file))
+  if (built) return { file: built }
   const source = path.join(__dirname, 'worker.ts')
   if (fs.existsSync(source)) return { file: source, execArgv: ['--require', 'tsx/cjs'] }
   throw new Error(`training worker not found next to ${__dirname} (trainWorker.js or worker.ts)`)
