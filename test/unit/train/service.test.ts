@@ -1,0 +1,165 @@
+/**
+ * TrainingService end to end: a real worker thread (main/train/worker.ts through tsx), the real SQLite store,
+ * the digits data. The data side is stood in for by a loader of the digits CSV (tests/unit/train/digits.ts).
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import * as tf from '@tensorflow/tfjs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { trainConfig, type DatasetSummary, type EventName, type EventPayload } from '../../../main/api/contract'
+import { LabError } from '../../../main/api/errors'
+import type { Emit } from '../../../main/core/events'
+import type { PreparedData } from '../../../main/data/types'
+import { defaultModel } from '../../../main/model/presets'
+import { Db } from '../../../main/store/db'
+import { RunStore } from '../../../main/store/runs'
+import { loadRunModel, TrainingService, type TrainingData } from '../../../main/train/service'
+import { insertDataset, tempHome } from '../store/helpers'
+import { loadDigits } from './digits'
+
+const summary = {
+  datasetId: 'ds-digits',
+  name: 'digits',
+  kind: 'table',
+  sourcePath: 'digits.csv',
+  contentHash: 'h',
+  rows: 1797,
+  columns: [],
+  target: 'digit',
+  classes: Array.from({ length: 10 }, (_, i) => ({ label: String(i), count: 180 })),
+  skipped: [],
+  split: { train: 1258, val: 269, test: 270, seed: 42 },
+  featureCount: 64,
+  parse: {},
+  createdAt: '2026-01-01T00:00:00.000Z'
+} satisfies DatasetSummary
+
+/** A stand-in for DatasetService: `prepare` may alter the data to provoke failures. */
+function digitsSource(prepare: (data: PreparedData) => PreparedData = (d) => d): TrainingData {
+  return {
+    get: async (datasetId) => {
+      if (datasetId !== summary.datasetId) throw new LabError(`dataset ${datasetId} not found`, 'not_found')
+      return summary
+    },
+    // A fresh copy each time: its buffers move to the worker.
+    loadPrepared: async () => prepare(loadDigits())
+  }
+}
+
+type Recorded = { event: EventName; payload: unknown; at: number }
+let home: string
+let db: Db
+let runs: RunStore
+const events: Recorded[] = []
+const emit: Emit = (event, payload) => events.push({ event, payload, at: performance.now() })
+const eventsOf = <E extends EventName>(event: E, runId: string) =>
+  events.filter((e) => e.event === event && (e.payload as { runId: string }).runId === runId) as Array<Recorded & { payload: EventPayload<E> }>
+
+beforeAll(async () => {
+  home = tempHome('layerlab-train-')
+  db = await Db.open(path.join(home, 'layerlab.sqlite'))
+  await insertDataset(db, 'ds-digits', 'digits')
+  runs = new RunStore(db, home)
+})
+afterAll(async () => {
+  await db.close()
+})
+
+describe('TrainingService', () => {
+  it('trains in a worker, records every epoch, saves the weights and reloads them with the same accuracy', async () => {
+    const training = new TrainingService(digitsSource(), runs, home, emit)
+    const { spec, partition } = await training.defaultModel({ datasetId: 'ds-digits' })
+    const started = performance.now()
+    const { runId } = await training.start({ datasetId: 'ds-digits', spec, partition, config: trainConfig.parse({}), name: 'service e2e' })
+    expect(['queued', 'running']).toContain((await runs.summary(runId)).status)
+    const done = await training.waitFor(runId)
+    const elapsed = performance.now() - started
+    expect(done.status).toBe('completed')
+    expect(done.error).toBeNull()
+    expect(done.metrics!.testAccuracy).toBeGreaterThanOrEqual(0.97)
+
+    const detail = await runs.get(runId)
+    expect(detail.backend).toBe('wasm')
+    expect(detail.name).toBe('service e2e')
+    expect(detail.epochs.length).toBeGreaterThan(5)
+    expect(detail.epochs.map((e) => e.epoch)).toEqual(detail.epochs.map((_, i) => i + 1))
+    expect(detail.evaluation!.confusion).toHaveLength(10)
+    expect(detail.timing!.msPerEpoch).toBeGreaterThan(0)
+    expect(detail.peakRssBytes).toBeGreaterThan(10 * 2 ** 20)
+    expect(detail.startedAt).not.toBeNull()
+    const weights = detail.artifacts.find((a) => a.kind === 'weights')!
+    expect(weights.path).toBe(path.join(home, 'runs', runId, 'weights.bin'))
+    expect(fs.statSync(weights.path).size).toBe(weights.bytes)
+
+    expect(eventsOf('train.epoch', runId)).toHaveLength(detail.epochs.length)
+    expect(eventsOf('train.finished', runId).map((e) => e.payload.status)).toEqual(['completed'])
+    const progress = eventsOf('train.progress', runId)
+    expect(progress.length).toBeGreaterThan(3)
+    // At most ~5 a second (throttled in the worker; a little slack for delivery in bursts).
+    expect(progress.length).toBeLessThanOrEqual(elapsed / 200 + 3)
+    expect(progress[0].payload).toMatchObject({ phase: 'end-to-end', blockCount: 2, batches: Math.ceil(1258 / 32) })
+
+    const { model } = await loadRunModel(runs, runId)
+    const test = loadDigits().test
+    const predicted = tf.tidy(() => tf.argMax(model.predict(tf.tensor2d(test.x, [test.n, 64])) as tf.Tensor, 1).dataSync())
+    const correct = predicted.reduce((sum, p, i) => sum + (p === test.y[i] ? 1 : 0), 0)
+    expect(correct / test.n).toBeCloseTo(done.metrics!.testAccuracy, 10)
+    model.dispose()
+  })
+
+  it('cancels a run between batches: cancelled, with its epochs and its weights so far', async () => {
+    const training = new TrainingService(digitsSource(), runs, home, emit)
+    const { spec, partition } = defaultModel(summary)
+    const { runId } = await training.start({ datasetId: 'ds-digits', spec, partition, config: trainConfig.parse({ epochs: 1000, patience: 0 }) })
+    while (eventsOf('train.epoch', runId).length < 3) await new Promise((resolve) => setTimeout(resolve, 20))
+    await training.cancel(runId)
+    const done = await training.waitFor(runId)
+    expect(done.status).toBe('cancelled')
+    expect(done.metrics).toBeNull()
+    const detail = await runs.get(runId)
+    expect(detail.epochs.length).toBeGreaterThanOrEqual(3)
+    expect(detail.epochs.length).toBeLessThan(1000)
+    expect(detail.endedAt).not.toBeNull()
+    const { model } = await loadRunModel(runs, runId)
+    model.dispose()
+    // Cancelling a finished run changes nothing.
+    await training.cancel(runId)
+    expect((await runs.summary(runId)).status).toBe('cancelled')
+  })
+
+  it('records a failure in the worker as failed with the error text', async () => {
+    const broken = (data: PreparedData): PreparedData => ({ ...data, inputShape: [63] })
+    const training = new TrainingService(digitsSource(broken), runs, home, emit)
+    const { spec, partition } = defaultModel(summary)
+    const { runId } = await training.start({ datasetId: 'ds-digits', spec, partition, config: trainConfig.parse({}) })
+    const done = await training.waitFor(runId)
+    expect(done.status).toBe('failed')
+    expect(done.error).toBe("model spec: input shape [64] does not match the data set's [63]")
+    expect(eventsOf('train.finished', runId).map((e) => e.payload.error)).toEqual([done.error])
+    await expect(loadRunModel(runs, runId)).rejects.toThrow(/has no saved weights/)
+  })
+
+  it('refuses a spec that does not fit the data set before creating a run', async () => {
+    const training = new TrainingService(digitsSource(), runs, home, emit)
+    const before = (await runs.list()).length
+    const { spec, partition } = defaultModel({ inputShape: [64], classes: 3 })
+    await expect(training.start({ datasetId: 'ds-digits', spec, partition, config: trainConfig.parse({}) })).rejects.toThrow(
+      'model: layer 2 (dense): outputs 3 values but the data set has 10 classes'
+    )
+    expect(await runs.list()).toHaveLength(before)
+  })
+
+  it('describes specs being edited, returning problems instead of throwing', async () => {
+    const training = new TrainingService(digitsSource(), runs, home, emit)
+    const { spec, partition } = defaultModel(summary)
+    const good = await training.describe({ spec, partition })
+    expect(good.errors).toEqual([])
+    expect(good.layers.map((l) => l.outputShape)).toEqual([[null, 100], [null, 100], [null, 10]])
+    expect(good.totalParams).toBe(64 * 100 + 100 + 100 * 100 + 100 + 100 * 10 + 10)
+    const bad = await training.describe({ spec: { version: 1, inputShape: [64], layers: [{ type: 'dense', units: 0 }] } })
+    expect(bad.errors[0]).toMatchObject({ layer: 0 })
+    expect(bad.errors[0].message).toMatch(/^layer 0 units: /)
+    const badPartition = await training.describe({ spec, partition: { blocks: [partition.blocks[0]] } })
+    expect(badPartition.errors.map((e) => e.message)).toEqual(['partition: the blocks cover layers 0..0 but the model has 3 layers (0..2)'])
+  })
+})
