@@ -112,8 +112,8 @@ class GraphBuilder {
   readonly nodes: onnx.INodeProto[] = []
   readonly initializers: onnx.ITensorProto[] = []
   private counter = 0
-
-  constructor(readonly opset: number) {}
+  /** Prefix of node names: the tfjs layer being exported, so a viewer (Netron) shows where each node comes from. */
+  scope = 'input'
 
   fresh(base: string): string {
     return `${base}_${this.counter++}`
@@ -127,7 +127,7 @@ class GraphBuilder {
 
   node(opType: string, inputs: string[], attribute: onnx.IAttributeProto[] = [], base = opType.toLowerCase()): string {
     const output = this.fresh(base)
-    this.nodes.push({ opType, input: inputs, output: [output], name: this.fresh(`${opType}`), attribute, domain: '' })
+    this.nodes.push({ opType, input: inputs, output: [output], name: this.fresh(`${this.scope}/${opType}`), attribute, domain: '' })
     return output
   }
 }
@@ -141,8 +141,8 @@ class Exporter {
   readonly g: GraphBuilder
   cur: Current
 
-  constructor(opset: number, inputName: string, inputShape: Dims) {
-    this.g = new GraphBuilder(opset)
+  constructor(inputName: string, inputShape: Dims) {
+    this.g = new GraphBuilder()
     this.cur = { name: inputName, shape: inputShape, layout: 'last' }
   }
 
@@ -243,6 +243,7 @@ class Exporter {
 
   layer(index: number, layer: tf.layers.Layer, outShape: Dims): void {
     const ctx = where(index, layer)
+    this.g.scope = layer.name
     const cls = layer.getClassName()
     const config = layer.getConfig() as Record<string, unknown>
     if (typeof config.dataFormat === 'string' && config.dataFormat !== 'channelsLast') {
@@ -424,9 +425,10 @@ export function buildOnnxModel(model: tf.LayersModel, options: OnnxExportOptions
   const inputShape = model.inputs[0].shape as Dims
   const inputName = options.inputName ?? 'input'
   const outputName = options.outputName ?? 'output'
-  const ex = new Exporter(opset, inputName, [null, ...inputShape.slice(1)])
+  const ex = new Exporter(inputName, [null, ...inputShape.slice(1)])
   if (options.inputAffine) ex.inputAffine(options.inputAffine)
   for (let i = 0; i < count; i++) ex.layer(i, layers[i], [null, ...outputShapeOf(layers[i]).slice(1)])
+  ex.g.scope = 'output'
   ex.toLayout('last')
   // The graph output must carry its own name: an Identity keeps every earlier node's output name unique and internal.
   const g = ex.g

@@ -70,8 +70,14 @@ describe('structure', () => {
     const known = new Set<string>([...graph.input.map((i) => i.name!), ...graph.initializer.map((i) => i.name!)])
     for (const node of graph.node) {
       for (const input of node.input!) expect(known.has(input), `${node.opType} reads ${input} before it exists`).toBe(true)
-      node.output!.forEach((o) => known.add(o))
+      // Single assignment: no tensor is written twice.
+      node.output!.forEach((o) => {
+        expect(known.has(o), `${o} written twice`).toBe(false)
+        known.add(o)
+      })
     }
+    expect(new Set(graph.node.map((n) => n.name)).size).toBe(graph.node.length)
+    expect(graph.node.find((n) => n.opType === 'Conv')!.name).toMatch(/^conv2d_\w+\/Conv_\d+$/)
     expect(known.has('output')).toBe(true)
   })
 
