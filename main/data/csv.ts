@@ -232,11 +232,6 @@ export async function readCsv(
     if (error instanceof CsvError) {
       const line = (error as CsvError & { lines?: number }).lines
       if (error.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') {
-        if (error.code === 'CSV_QUOTE_NOT_CLOSED') {
-        const records = (error as CsvError & { records?: number }).records ?? 0
-        const row = records - (settings.header ? 1 : 0) + 1
-        throw new LabError(`${label}: data row ${row} opens a quote that is never closed (the file ends at line ${line})`)
-      }
       throw new LabError(`${label}: line ${line}: ${error.message.replace(/ on line \d+$/, '').replace('Invalid Record Length: expect', 'expected')} fields`)
       }
       if (error.code === 'CSV_QUOTE_NOT_CLOSED') {
