@@ -232,7 +232,7 @@ export async function readCsv(
     if (error instanceof CsvError) {
       const line = (error as CsvError & { lines?: number }).lines
       if (error.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') {
-      throw new LabError(`${label}: line ${line}: ${error.message.replace(/ on line \d+$/, '').replace('Invalid Record Length: expect', 'expected')} fields`)
+        throw new LabError(`${label}: line ${line}: ${error.message.replace(/ on line \d+$/, '').replace('Invalid Record Length: expect', 'expected')} fields`)
       }
       if (error.code === 'CSV_QUOTE_NOT_CLOSED') {
         const records = (error as CsvError & { records?: number }).records ?? 0
