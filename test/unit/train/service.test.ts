@@ -101,8 +101,8 @@ describe('TrainingService', () => {
 
     const { model } = await loadRunModel(runs, runId)
     const test = loadDigits().test
-    const predicted = tf.tidy(() => tf.argMax(model.predict(tf.tensor2d(test.x, [test.n, 64])) as tf.Tensor, 1).dataSync())
-    const correct = predicted.reduce((sum, p, i) => sum + (p === test.y[i] ? 1 : 0), 0)
+    const predicted = Array.from(tf.tidy(() => tf.argMax(model.predict(tf.tensor2d(test.x, [test.n, 64])) as tf.Tensor, 1).dataSync()))
+    const correct = predicted.filter((p, i) => p === test.y[i]).length
     expect(correct / test.n).toBeCloseTo(done.metrics!.testAccuracy, 10)
     model.dispose()
   })
