@@ -104,6 +104,25 @@ export function columnNames(header: string[] | null, count: number): string[] {
   return names
 }
 
+/**
+ * A header is a first row that does not look like the rows after it: a word on top of a column of numbers.
+ * A first row with numbers wherever the later rows have numbers is data (e.g. "5.1,3.5,setosa"). Tables with no
+ * numeric column at all cannot tell, and are taken to have a header, as most files do.
+ */
+export function detectHeader(records: string[][], decimalComma: boolean): boolean {
+  const [first, ...rest] = records
+  if (rest.length === 0) return !first.every((field) => looksNumeric(field, decimalComma))
+  let numericColumns = 0
+  for (let column = 0; column < first.length; column++) {
+    const present = rest.map((record) => record[column]).filter((field) => field !== undefined && !isMissing(field.trim()))
+    if (present.length === 0 || !present.every((field) => looksNumeric(field, decimalComma))) continue
+    numericColumns++
+    const top = first[column]?.trim() ?? ''
+    if (!isMissing(top) && !looksNumeric(top, decimalComma)) return true
+  }
+  return numericColumns === 0
+}
+
 /** Reads the first 64 KiB and decides encoding, delimiter, header and decimal comma (each may be overridden). */
 export async function sniffCsv(file: string, overrides: CsvOverrides = {}): Promise<CsvSettings> {
   const label = fileLabel(file)
@@ -161,13 +180,7 @@ export async function sniffCsv(file: string, overrides: CsvOverrides = {}): Prom
   let header: boolean
   if (overrides.header !== undefined) header = overrides.header
   else {
-    // No header when the first row is all numbers and the rows after it are numbers in the same columns too.
-    const first = records[0]
-    const rest = records.slice(1)
-    const firstAllNumeric = first.every((field) => looksNumeric(field, decimalComma))
-    const restNumeric =
-      rest.length === 0 || first.every((_, column) => rest.some((record) => record[column] !== undefined && looksNumeric(record[column], decimalComma)))
-    header = !(firstAllNumeric && restNumeric)
+    header = detectHeader(records, decimalComma)
   }
   const names = columnNames(header ? records[0] : null, records[0].length)
   return { encoding, bom: sniffed.bom && encoding === sniffed.encoding, delimiter, header, decimalComma, names }

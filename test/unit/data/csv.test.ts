@@ -93,6 +93,15 @@ describe('CSV dialects and encodings', () => {
     expect(summary.target).toBe('col_3')
   })
 
+  it('reads a first row of numbers and words as data when the numeric columns continue below it', async () => {
+    const rows = threeClassRows(30).map((r) => `${r.a},${r.b},${r.label}`)
+    const summary = await lab.datasets.import({ path: lab.write('iris-like.csv', rows.join('\n')) })
+    expect(summary.parse.csv).toMatchObject({ header: false })
+    expect(summary.rows).toBe(30)
+    expect(summary.target).toBe('col_3')
+    expect(summary.classes.map((c) => c.label)).toEqual(['high', 'low', 'mid'])
+  })
+
   it.each([
     ['pipe', '|'],
     ['tab', '\t']
