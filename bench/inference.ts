@@ -24,6 +24,7 @@ export interface InferenceBenchRow {
 const BATCHES = [1, 256]
 /** Each measurement runs at least this long (after warm-up), so batch-1 figures are not a handful of calls. */
 const MIN_MS = 1500
+const WARMUP_MS = 500
 
 type ModelName = InferenceBenchRow['model']
 
@@ -69,7 +70,9 @@ function digitsInput(batch: number): Float32Array {
 }
 
 async function timeIt(run: () => Promise<void> | void, batch: number): Promise<Pick<InferenceBenchRow, 'samplesPerSec' | 'msPerBatch' | 'iterations'>> {
-  for (let i = 0; i < 5; i++) await run()
+  // Warm up by time, not count: a fresh wasm module is still being tiered up by V8 after a few calls.
+  const warm = performance.now()
+  while (performance.now() - warm < WARMUP_MS) await run()
   let iterations = 0
   const start = performance.now()
   while (performance.now() - start < MIN_MS) {
