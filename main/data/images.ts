@@ -140,7 +140,7 @@ export interface ImageImport {
   colorMode: 'grayscale' | 'rgb'
   contentHash: string
   /** Per channel: stats over all stored pixel values (0–255). */
-  channelStats: { name: string; min: number; max: number; mean: number; std: number; histogram: number[] }[]
+  channelStats: { name: string; distinct: number; min: number; max: number; mean: number; std: number; histogram: number[] }[]
 }
 
 const reasonOf = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split('\n')[0]
@@ -273,12 +273,14 @@ function channelStats(file: string, channels: 1 | 3): ImageImport['channelStats'
   return names.map((name, c) => {
     const histogramOf = counts[c]
     let n = 0
+    let distinct = 0
     let sum = 0
     let min = 255
     let max = 0
     for (let v = 0; v < 256; v++) {
       if (!histogramOf[v]) continue
       n += histogramOf[v]
+      distinct++
       sum += v * histogramOf[v]
       min = Math.min(min, v)
       max = Math.max(max, v)
@@ -292,7 +294,7 @@ function channelStats(file: string, channels: 1 | 3): ImageImport['channelStats'
       const bin = max > min ? Math.min(HISTOGRAM_BINS - 1, Math.floor(((v - min) / (max - min)) * HISTOGRAM_BINS)) : 0
       histogram[bin] += histogramOf[v]
     }
-    return { name, min: n ? min : 0, max, mean, std: n ? Math.sqrt(squares / n) : 0, histogram }
+    return { name, distinct, min: n ? min : 0, max, mean, std: n ? Math.sqrt(squares / n) : 0, histogram }
   })
 }
 

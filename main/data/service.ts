@@ -213,7 +213,7 @@ export class DatasetService {
       name: channel.name,
       type: 'number',
       missing: 0,
-      distinct: 0,
+      distinct: channel.distinct,
       role: 'feature',
       min: channel.min,
       max: channel.max,
@@ -506,6 +506,7 @@ export class DatasetService {
       const only = recipe.labels.length ? ` ("${recipe.labels[0]}")` : ''
       throw new LabError(`${row.name}: the target "${row.target}" has a single class${only}; choose another target column`)
     }
+    if (recipe.inputShape.every((size) => size === 0)) throw new LabError(`${row.name}: no feature columns are included; include at least one`)
     const split = this.readSplit(dir, JSON.parse(row.split_json))
     const meta = readJson<Meta>(path.join(dir, 'meta.json'))
     let part: (rows: Int32Array) => PreparedPart

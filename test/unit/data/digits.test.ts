@@ -164,6 +164,14 @@ describe('changing a dataset', () => {
     await expect(lab.datasets.loadPrepared(dataset.datasetId)).rejects.toThrow('single: the target "label" has a single class ("same"); choose another target column')
   })
 
+  it('refuses to prepare a dataset with every feature left out', async () => {
+    const rows = threeClassRows(20).map((r) => `${r.a},${r.b},${r.label}`)
+    const dataset = await lab.datasets.import({ path: lab.write('bare.csv', ['a,b,label', ...rows].join('\n')), name: 'bare' })
+    const bare = await lab.datasets.update({ datasetId: dataset.datasetId, columns: [{ name: 'a', include: false }, { name: 'b', include: false }] })
+    expect(bare.featureCount).toBe(0)
+    await expect(lab.datasets.loadPrepared(dataset.datasetId)).rejects.toThrow('bare: no feature columns are included; include at least one')
+  })
+
   it('scales with min-max and imputes with the median when asked', async () => {
     const rows = threeClassRows(40).map((r, i) => `${i % 5 === 0 ? 'NA' : r.a},${r.b},${r.label}`)
     const dataset = await lab.datasets.import({ path: lab.write('prep.csv', ['a,b,label', ...rows].join('\n')) })
