@@ -47,6 +47,8 @@ describe('image folders', () => {
     const whole = await image(16, 16, 3, (x, y) => [x, y, 7], png)
     lab.write('pets/dog/truncated.png', whole.subarray(0, Math.floor(whole.length / 2)))
     lab.write('pets/dog/notes.png', 'this is not an image\n')
+    const jpeg = await image(32, 32, 3, (x, y) => [x * 8, y * 8, 90], (s) => s.jpeg())
+    lab.write('pets/cat/cut.jpg', jpeg.subarray(0, Math.floor(jpeg.length * 0.6)))
     const outside = lab.write('elsewhere/secret.png', await image(16, 16, 1, gradient, png))
     fs.symlinkSync(outside, path.join(root, 'cat', 'link.png'))
     lab.write('pets/stray.png', await image(16, 16, 1, gradient, png))
@@ -59,7 +61,7 @@ describe('image folders', () => {
       { label: 'dog', count: 4 }
     ])
     const reasons = Object.fromEntries(summary.skipped.map((s) => [s.path, s.reason]))
-    expect(Object.keys(reasons).sort()).toEqual(['cat/link.png', 'dog/empty.png', 'dog/notes.png', 'dog/truncated.png', 'stray.png'])
+    expect(Object.keys(reasons).sort()).toEqual(['cat/cut.jpg', 'cat/link.png', 'dog/empty.png', 'dog/notes.png', 'dog/truncated.png', 'stray.png'])
     expect(reasons['cat/link.png']).toBe('symlink points outside the folder')
     expect(reasons['dog/empty.png']).toBe('empty file')
     expect(reasons['dog/notes.png']).toMatch(/^not a readable image/)
