@@ -42,18 +42,22 @@ const PREDICT_BATCH = 256
 
 /** Writes next to the target and renames, so a reader never sees half a file. */
 export function writeFileAtomic(file: string, data: Uint8Array | string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true })
   const tmp = `${file}.${process.pid}-${randomBytes(3).toString('hex')}.tmp`
   try {
+    fs.mkdirSync(path.dirname(file), { recursive: true })
     fs.writeFileSync(tmp, data)
     fs.renameSync(tmp, file)
   } catch (error) {
-    fs.rmSync(tmp, { force: true })
+    try {
+      fs.rmSync(tmp, { force: true })
+    } catch {
+      // The folder itself could not be made: there is no temp file to remove.
+    }
     throw new LabError(`${file}: cannot write (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`)
   }
 }
 
-/** The layer's activation as tfjs names it, for the last exported layer's output kind. */
+/** Whether the first `layerCount` layers end in a softmax, i.e. the exported output is class probabilities. */
 function endsWithSoftmax(model: tf.LayersModel, layerCount: number): boolean {
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer')
   for (let i = layerCount - 1; i >= 0; i--) {

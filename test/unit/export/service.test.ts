@@ -354,3 +354,12 @@ describe('predict', () => {
     await expect(h.service.predict({ model: bare, data: newCsv })).rejects.toThrow(`${bare}: has no LayerLab metadata (labels, recipe); export it from LayerLab`)
   })
 })
+
+describe('writing files', () => {
+  it('reports an unwritable destination as one line naming it', async () => {
+    const blocker = path.join(home, 'a-file')
+    fs.writeFileSync(blocker, 'x')
+    const target = path.join(blocker, 'model.onnx')
+    await expect(harness().service.exportOnnx({ runId: 'run-ffff0001', opset: 13, out: target })).rejects.toThrow(new RegExp(`^${target.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot write`))
+  })
+})
