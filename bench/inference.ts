@@ -19,6 +19,8 @@ export interface InferenceBenchRow {
   samplesPerSec: number
   msPerBatch: number
   iterations: number
+  /** samples/s relative to tfjs-cpu on the same model and batch, measured in the same run (null if cpu is missing). */
+  vsTfjsCpu: number | null
 }
 
 const BATCHES = [1, 256]
@@ -69,7 +71,7 @@ function digitsInput(batch: number): Float32Array {
   return out
 }
 
-async function timeIt(run: () => Promise<void> | void, batch: number): Promise<Pick<InferenceBenchRow, 'samplesPerSec' | 'msPerBatch' | 'iterations'>> {
+async function timeIt(run: () => Promise<void> | void, batch: number): Promise<Pick<InferenceBenchRow, 'samplesPerSec' | 'msPerBatch' | 'iterations' | 'vsTfjsCpu'>> {
   // Warm up by time, not count: a fresh wasm module is still being tiered up by V8 after a few calls.
   const warm = performance.now()
   while (performance.now() - warm < WARMUP_MS) await run()
@@ -80,7 +82,7 @@ async function timeIt(run: () => Promise<void> | void, batch: number): Promise<P
     iterations++
   }
   const ms = performance.now() - start
-  return { samplesPerSec: (iterations * batch * 1000) / ms, msPerBatch: ms / iterations, iterations }
+  return { samplesPerSec: (iterations * batch * 1000) / ms, msPerBatch: ms / iterations, iterations, vsTfjsCpu: null }
 }
 
 async function benchTfjs(name: ModelName, backend: 'cpu' | 'wasm'): Promise<InferenceBenchRow[] | null> {
@@ -130,13 +132,17 @@ export async function benchInference(): Promise<InferenceBenchRow[]> {
     rows.push(...((await benchTfjs(name, 'cpu')) ?? []))
     rows.push(...((await benchTfjs(name, 'wasm')) ?? []))
   }
+  for (const row of rows) {
+    const cpu = rows.find((r) => r.model === row.model && r.batch === row.batch && r.engine === 'tfjs-cpu')
+    row.vsTfjsCpu = cpu ? row.samplesPerSec / cpu.samplesPerSec : null
+  }
   return rows
 }
 
 export function formatInferenceBench(rows: InferenceBenchRow[]): string {
-  const lines = ['model              engine            batch   samples/s   ms/batch']
+  const lines = ['model              engine            batch   samples/s   ms/batch  vs tfjs-cpu']
   for (const r of rows) {
-    lines.push(`${r.model.padEnd(19)}${r.engine.padEnd(18)}${String(r.batch).padStart(5)}${r.samplesPerSec.toFixed(0).padStart(12)}${r.msPerBatch.toFixed(3).padStart(11)}`)
+    lines.push(`${r.model.padEnd(19)}${r.engine.padEnd(18)}${String(r.batch).padStart(5)}${r.samplesPerSec.toFixed(0).padStart(12)}${r.msPerBatch.toFixed(3).padStart(11)}${(r.vsTfjsCpu == null ? '-' : `${r.vsTfjsCpu.toFixed(1)}x`).padStart(13)}`)
   }
   return lines.join('\n')
 }
