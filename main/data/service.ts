@@ -7,65 +7,34 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { Db } from '../store/db'
 import type { Emit } from '../core/events'
-import type { ClassCount, ColumnProfile, DatasetSummary, HandlerArgs, RequestResult } from '../api/contract'
-import type { PreparedData, PreparedPart } from './types'
-import { type ImageRecipe, type NumericImputation, type NumericScaling, type Recipe, type TableColumnChoice, type TableRecipe, applyAffine, encodeStoredRows, fitTableRecipe } from './recipe'
+import type { ColumnProfile, DatasetSummary, HandlerArgs, RequestResult } from '../api/contract'
+import type { PreparedData } from './types'
+import type { ImageRecipe, Recipe } from './recipe'
 import { LabError, notFound } from '../api/errors'
 import { newId, nowIso } from '../core/ids'
-import { type CsvSettings, fileLabel } from './csv'
+import { fileLabel } from './csv'
 import { importTable } from './table'
-import { type ImageRow, type Skipped, importImages, readPixels, thumbnail } from './images'
-import { type ColumnOverride, type ColumnStats, VOCAB_CAP, columnProfile } from './profile'
-import { type Split, SPLIT_SEED, stratifiedSplit } from './split'
-import { columnFile, readI32, readJson, readRangeF64, readRangeI32, readRangeStrings, writeJson } from './storage'
-import { sortLabels } from './values'
+import { importImages, thumbnail } from './images'
+import { type ColumnOverride, VOCAB_CAP } from './profile'
+import { columnFile, readJson, readRangeF64, readRangeI32, readRangeStrings, writeJson } from './storage'
+import {
+  type Fitted,
+  type ImageMeta,
+  type Meta,
+  type ParseState,
+  type Preparation,
+  type ProfileState,
+  type TableMeta,
+  chooseTarget,
+  fitImages,
+  fitTable,
+  preparedParts,
+  readSplit,
+  splitCounts,
+  writeSplit
+} from './prepare'
 
-const TARGET_NAMES = ['target', 'label', 'class', 'y', 'digit', 'species']
 const PROGRESS_INTERVAL_MS = 200
-
-/** meta.json of a table dataset. */
-interface TableMeta {
-  kind: 'table'
-  rows: number
-  columns: ColumnStats[]
-}
-
-/** meta.json of an image dataset. */
-interface ImageMeta {
-  kind: 'images'
-  rows: ImageRow[]
-  width: number
-  height: number
-  channels: 1 | 3
-  colorMode: 'grayscale' | 'rgb'
-}
-
-type Meta = TableMeta | ImageMeta
-
-interface Preparation {
-  impute: NumericImputation
-  scaling: NumericScaling
-}
-
-/** parse_json: what was detected or chosen at import, plus the user's later column choices. */
-interface ParseState {
-  kind: 'table' | 'images'
-  csv?: CsvSettings
-  /** The settings the user gave at import (the rest of `csv` was detected). */
-  requested?: Record<string, unknown>
-  image?: { width: number; height: number; colorMode: 'grayscale' | 'rgb' }
-  overrides: Record<string, ColumnOverride>
-  preparation: Preparation
-}
-
-/** profile_json */
-interface ProfileState {
-  columns: ColumnProfile[]
-  classes: ClassCount[]
-  skipped: Skipped[]
-  featureCount: number
-  image?: { width: number; height: number; channels: number }
-}
 
 interface DatasetRow {
   id: string
@@ -81,30 +50,6 @@ interface DatasetRow {
   split_json: string
   data_dir: string
   created_at: string
-}
-
-/** What a (re)fit produces from the stored data and the current choices. */
-interface Fitted {
-  profile: ProfileState
-  split: Split
-  recipe: Recipe
-}
-
-/** The target: the one asked for, else a conventional name, else the last column. */
-export function chooseTarget(names: string[], asked: string | undefined, label: string): string {
-  if (asked !== undefined) {
-    const found = names.find((name) => name === asked) ?? names.find((name) => name.toLowerCase() === asked.toLowerCase())
-    if (!found) {
-      const shown = names.slice(0, 8).join(', ') + (names.length > 8 ? `, … (${names.length} columns)` : '')
-      throw new LabError(`${label}: no column "${asked}" for the target; columns are ${shown}`)
-    }
-    return found
-  }
-  for (const wanted of TARGET_NAMES) {
-    const found = names.find((name) => name.toLowerCase() === wanted)
-    if (found) return found
-  }
-  return names[names.length - 1]
 }
 
 export class DatasetService {
@@ -179,8 +124,8 @@ export class DatasetService {
     writeJson(path.join(dir, 'meta.json'), meta)
     const requested = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined))
     const parse: ParseState = { kind: 'table', csv: imported.settings, requested, overrides: {}, preparation: { impute: 'mean', scaling: 'standard' } }
-    const fitted = this.fitTable(name, dir, meta, target, parse, [])
-    this.writeSplit(dir, fitted.split)
+    const fitted = fitTable(name, dir, meta, target, parse, [])
+    writeSplit(dir, fitted.split)
     return this.rowOf(datasetId, name, 'table', source, imported.contentHash, imported.rows, target, parse, fitted)
   }
 
@@ -221,8 +166,8 @@ export class DatasetService {
       std: channel.std,
       histogram: channel.histogram
     }))
-    const fitted = this.fitImages(meta, columns, imported.skipped)
-    this.writeSplit(dir, fitted.split)
+    const fitted = fitImages(meta, columns, imported.skipped)
+    writeSplit(dir, fitted.split)
     return this.rowOf(datasetId, name, 'images', source, imported.contentHash, imported.rows.length, 'label', parse, fitted)
   }
 
@@ -241,101 +186,6 @@ export class DatasetService {
       split_json: JSON.stringify(splitCounts(fitted.split)),
       data_dir: path.join('datasets', id),
       created_at: nowIso()
-    }
-  }
-
-  // ---------------------------------------------------------------- fitting
-
-  /** Roles from the stats and the user's choices, then the class counts, the split, and the recipe fitted on train. */
-  private fitTable(name: string, dir: string, meta: TableMeta, target: string, parse: ParseState, skipped: Skipped[]): Fitted {
-    const columns = meta.columns.map((stats) => columnProfile(stats, stats.name === target, parse.overrides[stats.name]))
-    const targetIndex = meta.columns.findIndex((stats) => stats.name === target)
-    const targetStats = meta.columns[targetIndex]
-    if (!targetStats.vocab || !targetStats.counts)
-      throw new LabError(`${name}: the target "${target}" has more than ${VOCAB_CAP} distinct values; choose a column of classes`)
-    const presentKeys = targetStats.vocab.filter((_, code) => targetStats.counts![code] > 0)
-    const labels = sortLabels(presentKeys)
-    const labelIndex = new Map(labels.map((label, i) => [label, i]))
-    const codeToClass = targetStats.vocab.map((key) => labelIndex.get(key) ?? -1)
-    const codes = readI32(columnFile(dir, targetIndex, 'i32'))
-    const classOfRow = new Int32Array(codes.length)
-    const counts = new Array<number>(labels.length).fill(0)
-    for (let row = 0; row < codes.length; row++) {
-      const cls = codes[row] < 0 ? -1 : codeToClass[codes[row]]
-      classOfRow[row] = cls
-      if (cls >= 0) counts[cls]++
-    }
-    const split = stratifiedSplit(classOfRow, SPLIT_SEED)
-    const features: TableColumnChoice[] = []
-    columns.forEach((profile, index) => {
-      if (profile.role === 'feature') features.push({ index, stats: meta.columns[index], type: profile.type })
-    })
-    const recipe = fitTableRecipe(dir, features, target, labels, split.train, parse.preparation)
-    return {
-      profile: {
-        columns,
-        classes: labels.map((label, i) => ({ label, count: counts[i] })),
-        skipped,
-        featureCount: recipe.inputShape[0]
-      },
-      split,
-      recipe
-    }
-  }
-
-  private fitImages(meta: ImageMeta, columns: ColumnProfile[], skipped: Skipped[]): Fitted {
-    const labels = sortLabels([...new Set(meta.rows.map((row) => row.label))])
-    const labelIndex = new Map(labels.map((label, i) => [label, i]))
-    const classOfRow = Int32Array.from(meta.rows, (row) => labelIndex.get(row.label)!)
-    const counts = new Array<number>(labels.length).fill(0)
-    for (const cls of classOfRow) counts[cls]++
-    const split = stratifiedSplit(classOfRow, SPLIT_SEED)
-    const recipe: ImageRecipe = {
-      kind: 'images',
-      version: 1,
-      labels,
-      inputShape: [meta.height, meta.width, meta.channels],
-      featureNames: columns.map((column) => column.name),
-      affine: null,
-      width: meta.width,
-      height: meta.height,
-      channels: meta.channels,
-      colorMode: meta.colorMode,
-      background: '#ffffff',
-      resize: 'fill',
-      pixelScale: 1 / 255
-    }
-    return {
-      profile: {
-        columns,
-        classes: labels.map((label, i) => ({ label, count: counts[i] })),
-        skipped,
-        featureCount: meta.width * meta.height * meta.channels,
-        image: { width: meta.width, height: meta.height, channels: meta.channels }
-      },
-      split,
-      recipe
-    }
-  }
-
-  /** split.bin: train, val and test row indices, one Int32 run after the other (counts in split_json). */
-  private writeSplit(dir: string, split: Split): void {
-    const all = new Int32Array(split.train.length + split.val.length + split.test.length)
-    all.set(split.train, 0)
-    all.set(split.val, split.train.length)
-    all.set(split.test, split.train.length + split.val.length)
-    const temp = path.join(dir, 'split.bin.tmp')
-    fs.writeFileSync(temp, Buffer.from(all.buffer))
-    fs.renameSync(temp, path.join(dir, 'split.bin'))
-  }
-
-  private readSplit(dir: string, counts: { train: number; val: number; test: number; seed: number }): Split {
-    const all = readI32(path.join(dir, 'split.bin'))
-    return {
-      train: all.subarray(0, counts.train),
-      val: all.subarray(counts.train, counts.train + counts.val),
-      test: all.subarray(counts.train + counts.val, counts.train + counts.val + counts.test),
-      seed: counts.seed
     }
   }
 
@@ -448,8 +298,8 @@ export class DatasetService {
     }
     const nextParse: ParseState = { ...parse, overrides }
     const profile = JSON.parse(row.profile_json) as ProfileState
-    const fitted = this.fitTable(row.name, dir, meta, target, nextParse, profile.skipped)
-    this.writeSplit(dir, fitted.split)
+    const fitted = fitTable(row.name, dir, meta, target, nextParse, profile.skipped)
+    writeSplit(dir, fitted.split)
     await this.db.run('UPDATE datasets SET target = ?, parse_json = ?, profile_json = ?, recipe_json = ?, split_json = ? WHERE id = ?', [
       target,
       JSON.stringify(nextParse),
@@ -470,7 +320,7 @@ export class DatasetService {
     const parse = JSON.parse(row.parse_json) as ParseState
     const nextParse: ParseState = { ...parse, preparation: { ...parse.preparation, ...preparation } }
     const profile = JSON.parse(row.profile_json) as ProfileState
-    const fitted = this.fitTable(row.name, dir, meta, row.target!, nextParse, profile.skipped)
+    const fitted = fitTable(row.name, dir, meta, row.target!, nextParse, profile.skipped)
     await this.db.run('UPDATE datasets SET parse_json = ?, recipe_json = ? WHERE id = ?', [JSON.stringify(nextParse), JSON.stringify(fitted.recipe), row.id])
     return this.get(row.id)
   }
@@ -507,49 +357,15 @@ export class DatasetService {
       throw new LabError(`${row.name}: the target "${row.target}" has a single class${only}; choose another target column`)
     }
     if (recipe.inputShape.every((size) => size === 0)) throw new LabError(`${row.name}: no feature columns are included; include at least one`)
-    const split = this.readSplit(dir, JSON.parse(row.split_json))
+    const split = readSplit(dir, JSON.parse(row.split_json))
     const meta = readJson<Meta>(path.join(dir, 'meta.json'))
-    let part: (rows: Int32Array) => PreparedPart
-    if (meta.kind === 'images') {
-      const r = recipe as ImageRecipe
-      const labelIndex = new Map(r.labels.map((label, i) => [label, i]))
-      const per = r.width * r.height * r.channels
-      part = (rows) => ({
-        x: readPixels(path.join(dir, 'pixels.u8'), per, rows, r.pixelScale),
-        y: Int32Array.from(rows, (i) => labelIndex.get(meta.rows[i].label)!),
-        n: rows.length,
-        rows: Int32Array.from(rows)
-      })
-    } else {
-      const r = recipe as TableRecipe
-      const choices: TableColumnChoice[] = r.columns.map((column) => {
-        const index = meta.columns.findIndex((stats) => stats.name === column.name)
-        return { index, stats: meta.columns[index], type: column.type }
-      })
-      const targetIndex = meta.columns.findIndex((stats) => stats.name === r.target)
-      const targetStats = meta.columns[targetIndex]
-      const labelIndex = new Map(r.labels.map((label, i) => [label, i]))
-      const codeToClass = targetStats.vocab!.map((key) => labelIndex.get(key) ?? -1)
-      const codes = readI32(columnFile(dir, targetIndex, 'i32'))
-      part = (rows) => {
-        const x = encodeStoredRows(dir, choices, r.columns, rows)
-        if (r.affine) applyAffine(x, r.affine)
-        return { x, y: Int32Array.from(rows, (i) => codeToClass[codes[i]]), n: rows.length, rows: Int32Array.from(rows) }
-      }
-    }
     return {
       datasetId,
       kind: row.kind,
       inputShape: recipe.inputShape,
       labels: recipe.labels,
       featureNames: recipe.featureNames,
-      train: part(split.train),
-      val: part(split.val),
-      test: part(split.test)
+      ...preparedParts(dir, meta, recipe, split)
     }
   }
-}
-
-function splitCounts(split: Split): DatasetSummary['split'] {
-  return { train: split.train.length, val: split.val.length, test: split.test.length, seed: split.seed }
 }
