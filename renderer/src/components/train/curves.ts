@@ -33,10 +33,11 @@ export function buildCurves(rows: EpochRow[], blocks: StageStyle[]): { loss: Cur
   const bands: Band[] = []
   for (const stage of stages.values()) {
     const { name, color } = stage.style
-    loss.push({ name: `${name} train`, color, points: stage.loss })
-    accuracy.push({ name: `${name} train`, color, points: stage.acc })
-    if (stage.valLoss.length) loss.push({ name: `${name} val`, color, dashed: true, points: stage.valLoss })
-    if (stage.valAcc.length) accuracy.push({ name: `${name} val`, color, dashed: true, points: stage.valAcc })
+    loss.push({ name, color, points: stage.loss })
+    accuracy.push({ name, color, points: stage.acc })
+    // Validation shares the stage's name, so the legend has one entry per stage (toggling both); dashed tells them apart.
+    if (stage.valLoss.length) loss.push({ name, color, dashed: true, points: stage.valLoss })
+    if (stage.valAcc.length) accuracy.push({ name, color, dashed: true, points: stage.valAcc })
     bands.push({ name, color, from: stage.from - 0.5, to: stage.to + 0.5 })
   }
   return { loss, accuracy, bands }

@@ -1,0 +1,117 @@
+/**
+ * The Datasets view as a person uses it, in the real web shell: the bundled example, the whole-file preview,
+ * an awkward CSV uploaded through the file input, and a broken file that must fail inline without losing anything.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, Page } from 'playwright-core'
+import { launchBrowser, openPage, screenshot, startShell, type Shell } from './harness'
+
+/** European-style CSV: semicolons between fields, decimal commas, and a quoted field holding a semicolon. */
+function awkwardCsv(): string {
+  const lines = ['plant;height cm;leaf width;note;kind']
+  for (let i = 0; i < 60; i++) {
+    const kind = ['oak', 'ash', 'elm'][i % 3]
+    const height = (10 + (i % 3) * 5 + (i % 7) * 0.25).toFixed(2).replace('.', ',')
+    const width = (1.5 + (i % 3) + (i % 5) * 0.1).toFixed(1).replace('.', ',')
+    lines.push(`p${i};${height};${width};"tall; green";${kind}`)
+  }
+  return lines.join('\r\n') + '\r\n'
+}
+
+describe('Datasets view (real web shell, real Chromium)', () => {
+  let shell: Shell
+  let browser: Browser
+  let page: Page
+  let errors: string[]
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-e2e-files-'))
+
+  beforeAll(async () => {
+    shell = await startShell()
+    browser = await launchBrowser()
+    ;({ page, errors } = await openPage(browser, shell.url))
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await shell?.stop()
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('imports the digits example in one click and shows rows, column profile and 10 balanced classes', async () => {
+    await page.getByTestId('view-datasets').waitFor()
+    await page.getByTestId('empty-state').waitFor()
+    await screenshot(page, 'datasets-1-empty')
+    await page.getByTestId('import-example-digits').click()
+    await page.getByTestId('dataset-detail').waitFor({ timeout: 60_000 })
+    await expect(page.getByTestId('dataset-rows').textContent()).resolves.toContain('1,797 rows')
+    await expect(page.getByTestId('class-bar').count()).resolves.toBe(10)
+    // 64 pixel columns and the target, each profiled: the corner pixel is constant and left out, the next ones range 0..16.
+    await expect(page.locator('.n-tabs-tab[data-name=columns]').textContent()).resolves.toContain('65')
+    await expect(page.locator('[data-testid=profile-row][data-column="p0_0"]').textContent()).resolves.toContain('excluded')
+    const pixel = page.locator('[data-testid=profile-row][data-column="p0_2"]')
+    const cells = (await pixel.locator('td').allInnerTexts()).map((t) => t.trim())
+    // name, type, role, missing, distinct, min, max, mean, std
+    expect(cells.slice(0, 7)).toEqual(['p0_2', 'integer', 'feature', '0', '17', '0', '16'])
+    expect(Number(cells[7])).toBeGreaterThan(1)
+    expect(await pixel.locator('svg.histogram rect').count()).toBeGreaterThan(3)
+    await expect(page.getByTestId('dataset-split').textContent()).resolves.toMatch(/train [\d,]+ · val \d+ · test \d+/)
+    await screenshot(page, 'datasets-2-digits-profile')
+  })
+
+  it('scrolls the preview through the whole file, fetching pages as it goes', async () => {
+    await page.locator('.n-tabs-tab[data-name=preview]').click()
+    const table = page.getByTestId('preview-table')
+    await table.getByTestId('preview-row-index').first().waitFor()
+    await expect(table.getByTestId('preview-row-index').first().textContent()).resolves.toBe('1')
+    // Scroll the virtual body to the bottom, as the scroll bar would.
+    await table.evaluate((root) => {
+      const scrollers = Array.from(root.querySelectorAll<HTMLElement>('*')).filter((e) => e.scrollHeight > e.clientHeight + 50)
+      const body = scrollers.sort((a, b) => b.scrollHeight - a.scrollHeight)[0]
+      body.scrollTop = body.scrollHeight
+    })
+    const last = table.getByTestId('preview-row-index').filter({ hasText: /^1797$/ })
+    await last.waitFor({ timeout: 20_000 })
+    expect(await last.isVisible()).toBe(true)
+    // The last row's cells have arrived (no pending dots left on screen).
+    await expect.poll(() => table.locator('.pending').count(), { timeout: 20_000 }).toBe(0)
+    const lastRow = table.locator('tr').filter({ has: page.getByTestId('preview-row-index').filter({ hasText: /^1797$/ }) })
+    expect((await lastRow.textContent())?.length ?? 0).toBeGreaterThan(20)
+    await lastRow.scrollIntoViewIfNeeded()
+    await screenshot(page, 'datasets-3-preview-end')
+  })
+
+  it('uploads a semicolon / decimal-comma CSV through the file input and profiles its numbers', async () => {
+    const file = path.join(dir, 'plants-eu.csv')
+    fs.writeFileSync(file, awkwardCsv())
+    await page.getByTestId('upload-file-input').first().setInputFiles(file)
+    await page.getByTestId('dataset-name').filter({ hasText: 'plants' }).waitFor({ timeout: 60_000 })
+    await expect(page.getByTestId('dataset-rows').textContent()).resolves.toContain('60 rows')
+    await page.locator('.n-tabs-tab[data-name=columns]').click()
+    const height = page.locator('[data-testid=profile-row][data-column="height cm"]')
+    await height.waitFor()
+    // Decimal commas read as numbers: the column is numeric, 10 to 21.5 (10 + 2·5 + 6·0.25), mean in between.
+    const cells = (await height.locator('td').allInnerTexts()).map((t) => t.trim())
+    expect(cells.slice(0, 3)).toEqual(['height cm', 'number', 'feature'])
+    expect(Number(cells[5])).toBe(10)
+    expect(Number(cells[6])).toBe(21.5)
+    expect(Number(cells[7])).toBeGreaterThan(10)
+    expect(Number(cells[7])).toBeLessThan(21.5)
+    // The quoted field with a semicolon inside stayed one column.
+    await page.locator('[data-testid=profile-row][data-column="note"]').waitFor()
+    await screenshot(page, 'datasets-4-awkward-csv')
+  })
+
+  it('shows a broken file as an inline error naming it, and keeps the earlier datasets', async () => {
+    const file = path.join(dir, 'empty-file.csv')
+    fs.writeFileSync(file, '')
+    await page.getByTestId('upload-file-input').first().setInputFiles(file)
+    const alert = page.getByTestId('dataset-error')
+    await alert.waitFor({ timeout: 30_000 })
+    expect(await alert.textContent()).toContain('empty-file.csv')
+    await expect(page.getByTestId('dataset-item').count()).resolves.toBe(2)
+    await screenshot(page, 'datasets-5-broken-file')
+    expect(errors.filter((e) => !e.includes('Failed to load resource'))).toEqual([])
+  })
+})
