@@ -71,6 +71,7 @@ export class DatasetService {
     if (!stat) throw new LabError(`${args.path}: not found`)
     const datasetId = newId('ds')
     await fs.promises.mkdir(this.datasetsDir, { recursive: true })
+    await this.removeStaleImports()
     // Everything is written under a temporary name and renamed at the end: a failed import leaves nothing behind.
     const temp = path.join(this.datasetsDir, `.import-${datasetId}`)
     const final = path.join(this.datasetsDir, datasetId)
@@ -103,6 +104,17 @@ export class DatasetService {
       throw error
     }
     return this.summaryOf(row)
+  }
+
+  /** Temp folders of imports that died with their process (a day old: never one still running). */
+  private async removeStaleImports(): Promise<void> {
+    const dayAgo = Date.now() - 24 * 3600 * 1000
+    for (const entry of await fs.promises.readdir(this.datasetsDir)) {
+      if (!entry.startsWith('.import-')) continue
+      const folder = path.join(this.datasetsDir, entry)
+      const stat = await fs.promises.stat(folder).catch(() => null)
+      if (stat && stat.mtimeMs < dayAgo) await fs.promises.rm(folder, { recursive: true, force: true })
+    }
   }
 
   private async importFile(
@@ -201,6 +213,13 @@ export class DatasetService {
     return path.isAbsolute(row.data_dir) ? row.data_dir : path.join(this.home, row.data_dir)
   }
 
+  /** The dataset's folder, which must still hold its data (someone may have removed it by hand). */
+  private storedDir(row: DatasetRow): string {
+    const dir = this.dirOf(row)
+    if (!fs.existsSync(path.join(dir, 'meta.json'))) throw new LabError(`dataset "${row.name}": its stored data is missing (${dir}); delete it and import the file again`)
+    return dir
+  }
+
   private summaryOf(row: DatasetRow): DatasetSummary {
     const profile = JSON.parse(row.profile_json) as ProfileState
     const parse = JSON.parse(row.parse_json) as ParseState
@@ -246,7 +265,7 @@ export class DatasetService {
   /** Rows as stored (not re-parsed from the source): tables show every column, images their path and label. */
   async preview(args: HandlerArgs<'datasets.preview'>): Promise<RequestResult<'datasets.preview'>> {
     const row = await this.row(args.datasetId)
-    const dir = this.dirOf(row)
+    const dir = this.storedDir(row)
     const meta = readJson<Meta>(path.join(dir, 'meta.json'))
     const total = row.rows
     const start = Math.min(args.offset, total)
@@ -274,7 +293,7 @@ export class DatasetService {
       if (args.target !== undefined || args.columns?.length) throw new LabError(`${row.name}: an image dataset's target and columns are fixed (the class folders)`)
       return this.summaryOf(row)
     }
-    const dir = this.dirOf(row)
+    const dir = this.storedDir(row)
     const meta = readJson<TableMeta>(path.join(dir, 'meta.json'))
     const parse = JSON.parse(row.parse_json) as ParseState
     const names = meta.columns.map((stats) => stats.name)
@@ -315,7 +334,7 @@ export class DatasetService {
   async setPreparation(datasetId: string, preparation: Partial<Preparation>): Promise<DatasetSummary> {
     const row = await this.row(datasetId)
     if (row.kind !== 'table') throw new LabError(`${row.name}: images are always scaled to [0, 1]`)
-    const dir = this.dirOf(row)
+    const dir = this.storedDir(row)
     const meta = readJson<TableMeta>(path.join(dir, 'meta.json'))
     const parse = JSON.parse(row.parse_json) as ParseState
     const nextParse: ParseState = { ...parse, preparation: { ...parse.preparation, ...preparation } }
@@ -328,7 +347,7 @@ export class DatasetService {
   async thumbnails(args: HandlerArgs<'datasets.thumbnails'>): Promise<RequestResult<'datasets.thumbnails'>> {
     const row = await this.row(args.datasetId)
     if (row.kind !== 'images') throw new LabError(`${row.name}: thumbnails are for image datasets; this one is a table`)
-    const dir = this.dirOf(row)
+    const dir = this.storedDir(row)
     const meta = readJson<ImageMeta>(path.join(dir, 'meta.json'))
     const labels = (JSON.parse(row.recipe_json) as ImageRecipe).labels
     const result: RequestResult<'datasets.thumbnails'> = []
@@ -350,7 +369,7 @@ export class DatasetService {
   /** The stored split with the stored recipe applied, read from the materialised data (never the source). */
   async loadPrepared(datasetId: string): Promise<PreparedData> {
     const row = await this.row(datasetId)
-    const dir = this.dirOf(row)
+    const dir = this.storedDir(row)
     const recipe = JSON.parse(row.recipe_json) as Recipe
     if (recipe.labels.length < 2) {
       const only = recipe.labels.length ? ` ("${recipe.labels[0]}")` : ''

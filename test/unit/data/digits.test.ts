@@ -186,6 +186,14 @@ describe('changing a dataset', () => {
     expect(Math.max(...a)).toBeCloseTo(1, 6)
   })
 
+  it('says so when the stored data was removed by hand', async () => {
+    const dataset = await lab.datasets.import({ path: DIGITS, name: 'gone' })
+    fs.rmSync(path.join(lab.tmp, 'home', 'datasets', dataset.datasetId), { recursive: true })
+    await expect(lab.datasets.loadPrepared(dataset.datasetId)).rejects.toThrow(/^dataset "gone": its stored data is missing/)
+    await lab.datasets.delete(dataset.datasetId)
+    expect((await lab.datasets.list()).map((d) => d.datasetId)).not.toContain(dataset.datasetId)
+  })
+
   it('deletes a dataset unless a run uses it', async () => {
     const dataset = await lab.datasets.import({ path: DIGITS })
     const dir = path.join(lab.tmp, 'home', 'datasets', dataset.datasetId)
