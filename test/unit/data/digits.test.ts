@@ -4,7 +4,7 @@ import { parse } from 'csv-parse/sync'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DIGITS, openTestLab, threeClassRows, type TestLab } from './helpers'
 import { encodeNewData, type TableRecipe } from '../../../main/data/recipe'
-import type { DatasetSummary } from '../../../main/api/contract'
+import { type DatasetSummary, datasetSummary } from '../../../main/api/contract'
 
 /** The digits file read independently of the importer: header and numeric rows. */
 const source = parse(fs.readFileSync(DIGITS, 'utf8')) as string[][]
@@ -43,6 +43,8 @@ describe('digits', () => {
     expect(excluded.every((c) => c.excludedReason === 'constant')).toBe(true)
     expect(summary.featureCount).toBe(64 - constantColumns.length)
     expect(summary.contentHash).toMatch(/^[0-9a-f]{64}$/)
+    // The summary is what the contract says, with nothing extra.
+    expect(datasetSummary.strict().parse(summary)).toEqual(summary)
   })
 
   it('splits 70/15/15, stratified by class', async () => {

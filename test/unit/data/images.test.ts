@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { openTestLab, type TestLab } from './helpers'
 import { encodeNewData } from '../../../main/data/recipe'
 import { LabError } from '../../../main/api/errors'
+import { datasetSummary } from '../../../main/api/contract'
 
 let lab: TestLab
 beforeEach(async () => {
@@ -55,6 +56,7 @@ describe('image folders', () => {
 
     const summary = await lab.datasets.import({ path: root })
     expect(summary.kind).toBe('images')
+    expect(datasetSummary.strict().parse(summary)).toEqual(summary)
     expect(summary.rows).toBe(8)
     expect(summary.classes).toEqual([
       { label: 'cat', count: 4 },
