@@ -84,3 +84,23 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   fs.mkdirSync(SCREENSHOTS, { recursive: true })
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) })
 }
+
+/** Calls the shell's API as the page does (token header, same origin); throws on an error answer. */
+export async function callApi<T = unknown>(shell: Shell, name: string, args: unknown = {}): Promise<T> {
+  const token = new URL(shell.url).searchParams.get('token')!
+  const res = await fetch(`${shell.origin}/api/${name}`, { method: 'POST', body: JSON.stringify(args), headers: { 'x-layerlab-token': token, 'content-type': 'application/json' } })
+  const body = (await res.json()) as { ok: boolean; result?: T; error?: { message: string } }
+  if (!body.ok) throw new Error(`${name}: ${body.error?.message}`)
+  return body.result as T
+}
+
+/** Waits until a run has ended (polling runs.get), so a test can go on with its results. */
+export async function waitForRun(shell: Shell, runId: string, timeoutMs = 240_000): Promise<{ status: string }> {
+  const start = Date.now()
+  for (;;) {
+    const run = await callApi<{ status: string }>(shell, 'runs.get', { runId })
+    if (!['queued', 'running'].includes(run.status)) return run
+    if (Date.now() - start > timeoutMs) throw new Error(`run ${runId} still ${run.status} after ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 500))
+  }
+}
