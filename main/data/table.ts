@@ -22,7 +22,8 @@ class ColumnBuilder {
   private f64: BufferedWriter | null
   private i32: BufferedWriter | null
   private str: StringWriter | null = null
-  private vocab: Map<string, number> | null = new Map()
+  /** Value → code. Numbers are keyed as numbers (no string per value); their vocabulary text is String(number). */
+  private vocab: Map<string | number, number> | null = new Map()
   private keys: string[] = []
   private counts: number[] = []
   private top: { value: string; count: number }[] = []
@@ -51,8 +52,8 @@ class ColumnBuilder {
     this.present++
     const value = parseNumber(trimmed, this.decimalComma)
     if (this.numeric && Number.isNaN(value)) this.leaveNumeric()
-    // The same key as categoryKey(): numbers in canonical form. Only built while the column is still coded.
-    const key = this.vocab ? (Number.isNaN(value) ? trimmed : String(value)) : ''
+    // Numbers are one class whatever their spelling (1.0 and 1), as categoryKey() has it.
+    const key = Number.isNaN(value) ? trimmed : value
     if (this.vocab && !this.vocab.has(key) && this.vocab.size >= VOCAB_CAP) this.leaveVocab()
     if (this.booleanLike && Number.isNaN(parseBoolean(trimmed))) this.booleanLike = false
     if (this.numeric) {
@@ -67,7 +68,7 @@ class ColumnBuilder {
       if (code === undefined) {
         code = this.keys.length
         this.vocab.set(key, code)
-        this.keys.push(key)
+        this.keys.push(String(key))
         this.counts.push(0)
       }
       this.counts[code]++
