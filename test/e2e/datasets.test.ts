@@ -5,6 +5,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import { launchBrowser, openPage, screenshot, startShell, type Shell } from './harness'
@@ -19,6 +20,25 @@ function awkwardCsv(): string {
     lines.push(`p${i};${height};${width};"tall; green";${kind}`)
   }
   return lines.join('\r\n') + '\r\n'
+}
+
+/** shapes/<class>/*.png: dark squares and bright discs, 16×16, plus a file that only pretends to be a PNG. */
+async function shapesFolder(root: string): Promise<string> {
+  const folder = path.join(root, 'shapes')
+  for (const label of ['disc', 'square']) {
+    fs.mkdirSync(path.join(folder, label), { recursive: true })
+    for (let i = 0; i < 6; i++) {
+      const pixels = Buffer.alloc(16 * 16)
+      for (let y = 0; y < 16; y++)
+        for (let x = 0; x < 16; x++) {
+          const inside = label === 'disc' ? (x - 8) ** 2 + (y - 8) ** 2 < (4 + i / 2) ** 2 : Math.abs(x - 8) < 3 + i / 2 && Math.abs(y - 8) < 3 + i / 2
+          pixels[y * 16 + x] = inside ? (label === 'disc' ? 240 : 90) : 0
+        }
+      await sharp(pixels, { raw: { width: 16, height: 16, channels: 1 } }).png().toFile(path.join(folder, label, `${i}.png`))
+    }
+  }
+  fs.writeFileSync(path.join(folder, 'square', 'broken.png'), 'not an image at all')
+  return folder
 }
 
 describe('Datasets view (real web shell, real Chromium)', () => {
@@ -77,7 +97,10 @@ describe('Datasets view (real web shell, real Chromium)', () => {
     // The last row's cells have arrived (no pending dots left on screen).
     await expect.poll(() => table.locator('.pending').count(), { timeout: 20_000 }).toBe(0)
     const lastRow = table.locator('tr').filter({ has: page.getByTestId('preview-row-index').filter({ hasText: /^1797$/ }) })
-    expect((await lastRow.textContent())?.length ?? 0).toBeGreaterThan(20)
+    // Its on-screen cells hold pixel values 0..16 (columns render as they scroll into view too).
+    const values = (await lastRow.locator('.n-data-table-td').allInnerTexts()).slice(1).map((t) => t.trim())
+    expect(values.length).toBeGreaterThan(5)
+    expect(values.filter((v) => !/^\d+$/.test(v) || Number(v) > 16)).toEqual([])
     await lastRow.scrollIntoViewIfNeeded()
     await screenshot(page, 'datasets-3-preview-end')
   })
@@ -103,6 +126,23 @@ describe('Datasets view (real web shell, real Chromium)', () => {
     await screenshot(page, 'datasets-4-awkward-csv')
   })
 
+  it('uploads a folder of class folders: thumbnails per class, and the skipped file with its reason', async () => {
+    const folder = await shapesFolder(dir)
+    await page.getByTestId('upload-folder-input').first().setInputFiles(folder)
+    await page.getByTestId('dataset-name').filter({ hasText: 'shapes' }).waitFor({ timeout: 60_000 })
+    await expect(page.getByTestId('dataset-rows').textContent()).resolves.toContain('12 rows')
+    await expect(page.getByTestId('class-bar').count()).resolves.toBe(2)
+    await page.locator('.n-tabs-tab[data-name=images]').click()
+    const grid = page.getByTestId('image-grid')
+    await grid.locator('img').first().waitFor()
+    expect(await grid.locator('.label').allTextContents()).toEqual(['disc', 'square'])
+    await expect(grid.locator('img').count()).resolves.toBe(12)
+    await screenshot(page, 'datasets-5-images')
+    await page.locator('.n-tabs-tab[data-name=skipped]').click()
+    const skipped = page.getByTestId('skipped-files')
+    await expect(skipped.textContent()).resolves.toMatch(/square\/broken\.png.*not a readable image|square\/broken\.png.*(decode|image)/)
+  })
+
   it('shows a broken file as an inline error naming it, and keeps the earlier datasets', async () => {
     const file = path.join(dir, 'empty-file.csv')
     fs.writeFileSync(file, '')
@@ -110,8 +150,8 @@ describe('Datasets view (real web shell, real Chromium)', () => {
     const alert = page.getByTestId('dataset-error')
     await alert.waitFor({ timeout: 30_000 })
     expect(await alert.textContent()).toContain('empty-file.csv')
-    await expect(page.getByTestId('dataset-item').count()).resolves.toBe(2)
-    await screenshot(page, 'datasets-5-broken-file')
+    await expect(page.getByTestId('dataset-item').count()).resolves.toBe(3)
+    await screenshot(page, 'datasets-6-broken-file')
     expect(errors.filter((e) => !e.includes('Failed to load resource'))).toEqual([])
   })
 })

@@ -62,11 +62,25 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
     expect(await blockRanges()).toEqual(['0-1', '1-3'])
   })
 
+  it('shows a problem on the layer it names, and blocks training until it is fixed', async () => {
+    await page.getByTestId('add-layer').click()
+    await page.locator('.n-dropdown-option', { hasText: 'conv 2d' }).click()
+    const problem = rows().nth(2).getByTestId('layer-error')
+    await problem.waitFor()
+    expect(await problem.textContent()).toMatch(/layer 2 \(conv2d\).*image input/)
+    expect(await page.getByTestId('layer-error').count()).toBe(1)
+    await expect(page.getByTestId('go-train').isDisabled()).resolves.toBe(true)
+    await screenshot(page, 'model-3-layer-problem')
+    await page.getByTestId('remove-layer-2').click()
+    await expect.poll(() => page.getByTestId('layer-error').count()).toBe(0)
+    await expect.poll(() => page.getByTestId('go-train').isDisabled()).toBe(false)
+  })
+
   it('moves a block boundary with its button and by dragging it', async () => {
     await page.getByTestId('boundary-down-0').click()
     expect(await blockRanges()).toEqual(['0-2', '2-3'])
     await expect(page.getByTestId('block-label').first().textContent()).resolves.toContain('layers 0–1')
-    await screenshot(page, 'model-3-boundary-moved')
+    await screenshot(page, 'model-4-boundary-moved')
     // Drag the handle back above layer 1: the boundary lands before the first layer below the pointer.
     const handle = page.getByTestId('boundary-0').locator('.grip')
     const from = (await handle.boundingBox())!
