@@ -23,6 +23,8 @@ export interface CsvSettings {
   delimiter: string
   header: boolean
   decimalComma: boolean
+  /** The sample mixes line ends (\r\n with bare \n or \r): the parser must accept every kind, not just the first seen. */
+  mixedLineEnds: boolean
   /** Column names: from the header, or col_1.. without one. */
   names: string[]
 }
@@ -183,7 +185,9 @@ export async function sniffCsv(file: string, overrides: CsvOverrides = {}): Prom
     header = detectHeader(records, decimalComma)
   }
   const names = columnNames(header ? records[0] : null, records[0].length)
-  return { encoding, bom: sniffed.bom && encoding === sniffed.encoding, delimiter, header, decimalComma, names }
+  const crlf = /\r\n/.test(text)
+  const mixedLineEnds = (crlf && /(^|[^\r])\n|\r(?!\n)/.test(text)) || (!crlf && /\r/.test(text) && /\n/.test(text))
+  return { encoding, bom: sniffed.bom && encoding === sniffed.encoding, delimiter, header, decimalComma, mixedLineEnds, names }
 }
 
 export interface CsvPassResult {
@@ -218,9 +222,10 @@ export async function readCsv(
       done(null, chunk)
     }
   })
-  // Line endings are auto-detected from the first one (a list of candidates makes csv-parse about 40 % slower).
+  // Line ends are auto-detected from the first one; a list of candidates, needed only for mixed files, is about 40 % slower.
   const parser = parse({
     delimiter: settings.delimiter,
+    ...(settings.mixedLineEnds ? { record_delimiter: RECORD_DELIMITERS } : {}),
     relax_quotes: true,
     skip_empty_lines: true
   })

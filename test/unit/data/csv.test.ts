@@ -40,6 +40,16 @@ describe('CSV dialects and encodings', () => {
     expect(preview.rows).toEqual([[threeClassRows(24)[23].a, threeClassRows(24)[23].b, threeClassRows(24)[23].label]])
   })
 
+  it('reads a file that mixes CRLF and LF line ends', async () => {
+    const rows = threeClassRows(12).map((r) => `${r.a},${r.b},${r.label}`)
+    const text = 'a,b,label\r\n' + rows.map((row, i) => row + (i % 2 ? '\n' : '\r\n')).join('')
+    const summary = await lab.datasets.import({ path: lab.write('mixed.csv', text) })
+    expect(summary.parse.csv).toMatchObject({ mixedLineEnds: true })
+    expect(summary.rows).toBe(12)
+    const preview = await lab.datasets.preview({ datasetId: summary.datasetId, offset: 0, limit: 12 })
+    expect(preview.rows.map((row) => row[2])).toEqual(threeClassRows(12).map((r) => r.label))
+  })
+
   it('falls back to Windows-1252 when the bytes are not UTF-8', async () => {
     const lines = ['drink,price,label', ...Array.from({ length: 12 }, (_, i) => `${i % 2 ? 'café' : 'thé'},${i},${i % 3 ? 'hot' : 'cold'}`)]
     const file = lab.write('latin1.csv', iconv.encode(lines.join('\n'), 'windows1252'))
