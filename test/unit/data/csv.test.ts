@@ -58,12 +58,16 @@ describe('CSV dialects and encodings', () => {
     expect(column(summary, 'drink').top?.map((t) => t.value).sort()).toEqual(['café', 'thé'])
   })
 
-  it('reads UTF-16 LE with a BOM', async () => {
+  it.each([
+    ['utf16le', [0xff, 0xfe]],
+    ['utf16be', [0xfe, 0xff]]
+  ])('reads %s with a BOM', async (encoding, bom) => {
     const rows = threeClassRows(20).map((r) => `${r.a}\t${r.b}\tñ-${r.label}`)
     const text = ['a\tb\tclass', ...rows].join('\n')
-    const file = lab.write('utf16.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), iconv.encode(text, 'utf16le')]))
+    const file = lab.write('utf16.csv', Buffer.concat([Buffer.from(bom), iconv.encode(text, encoding)]))
     const summary = await lab.datasets.import({ path: file })
-    expect(summary.parse.csv).toMatchObject({ encoding: 'utf16le', delimiter: '\t' })
+    expect(summary.parse.csv).toMatchObject({ encoding, delimiter: '\t' })
+    expect(summary.columns.map((c) => c.name)).toEqual(['a', 'b', 'class'])
     expect(summary.target).toBe('class')
     expect(summary.classes.map((c) => c.label)).toEqual(['ñ-high', 'ñ-low', 'ñ-mid'])
   })
