@@ -78,6 +78,14 @@ describe('Datasets view (real web shell, real Chromium)', () => {
     expect(await pixel.locator('svg.histogram rect').count()).toBeGreaterThan(3)
     await expect(page.getByTestId('dataset-split').textContent()).resolves.toMatch(/train [\d,]+ · val \d+ · test \d+/)
     await screenshot(page, 'datasets-2-digits-profile')
+    // Excluding a pixel column is one switch; the model inputs follow (and the switch puts it back).
+    const inputsBefore = await page.getByTestId('dataset-inputs').textContent()
+    await pixel.getByRole('switch').click()
+    await expect.poll(() => pixel.textContent()).toContain('excluded')
+    const fewer = await page.getByTestId('dataset-inputs').textContent()
+    expect(Number(fewer?.match(/(\d+) inputs/)?.[1])).toBe(Number(inputsBefore?.match(/(\d+) inputs/)?.[1]) - 1)
+    await pixel.getByRole('switch').click()
+    await expect.poll(() => page.getByTestId('dataset-inputs').textContent()).toBe(inputsBefore)
   })
 
   it('scrolls the preview through the whole file, fetching pages as it goes', async () => {

@@ -48,6 +48,25 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
     await screenshot(page, 'model-1-default')
   })
 
+  it('rebuilds the default from hidden sizes, and applies discriminative learning rates', async () => {
+    await page.getByTestId('hidden-sizes').locator('input').fill('64, 32, 16')
+    await page.getByTestId('rebuild-default').click()
+    await expect.poll(() => rows().count()).toBe(4)
+    expect(await page.getByTestId('layer-shape').allTextContents()).toEqual(['→ 64', '→ 32', '→ 16', '→ 10'])
+    expect(await blockRanges()).toEqual(['0-1', '1-2', '2-4'])
+    // η_l = η_top / 2.6^(K−l): the top block keeps its rate, each one below gets 2.6 times less.
+    const top = 0.001
+    await page.getByTestId('preset-discriminative').click()
+    const labels = await page.getByTestId('block-label').allTextContents()
+    const rates = labels.map((l) => Number(l.match(/η=([\d.e-]+)/)?.[1]))
+    rates.forEach((rate, l) => expect(rate).toBeCloseTo(top / Math.pow(2.6, rates.length - 1 - l), 6))
+    await screenshot(page, 'model-2-discriminative')
+    await page.getByTestId('hidden-sizes').locator('input').fill('100, 100')
+    await page.getByTestId('rebuild-default').click()
+    await expect.poll(() => rows().count()).toBe(3)
+    expect(await blockRanges()).toEqual(['0-1', '1-3'])
+  })
+
   it('adds and removes a layer, keeping the partition consistent', async () => {
     await page.getByTestId('add-layer').click()
     await page.locator('.n-dropdown-option', { hasText: 'dropout' }).click()
@@ -56,7 +75,7 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
     // The new layer joins the block of the layer before it; shapes pass through dropout unchanged.
     expect(await blockRanges()).toEqual(['0-1', '1-4'])
     await expect.poll(() => page.getByTestId('layer-shape').nth(2).textContent()).toBe('→ 100')
-    await screenshot(page, 'model-2-added-dropout')
+    await screenshot(page, 'model-3-added-dropout')
     await page.getByTestId('remove-layer-2').click()
     await expect.poll(() => rows().count()).toBe(3)
     expect(await blockRanges()).toEqual(['0-1', '1-3'])
@@ -70,7 +89,7 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
     expect(await problem.textContent()).toMatch(/layer 2 \(conv2d\).*image input/)
     expect(await page.getByTestId('layer-error').count()).toBe(1)
     await expect(page.getByTestId('go-train').isDisabled()).resolves.toBe(true)
-    await screenshot(page, 'model-3-layer-problem')
+    await screenshot(page, 'model-4-layer-problem')
     await page.getByTestId('remove-layer-2').click()
     await expect.poll(() => page.getByTestId('layer-error').count()).toBe(0)
     await expect.poll(() => page.getByTestId('go-train').isDisabled()).toBe(false)
@@ -80,7 +99,7 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
     await page.getByTestId('boundary-down-0').click()
     expect(await blockRanges()).toEqual(['0-2', '2-3'])
     await expect(page.getByTestId('block-label').first().textContent()).resolves.toContain('layers 0–1')
-    await screenshot(page, 'model-4-boundary-moved')
+    await screenshot(page, 'model-5-boundary-moved')
     // Drag the handle back above layer 1: the boundary lands before the first layer below the pointer.
     const handle = page.getByTestId('boundary-0').locator('.grip')
     const from = (await handle.boundingBox())!
@@ -143,6 +162,22 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
     await expect(page.getByTestId('block-results').locator('tbody tr').count()).resolves.toBe(2)
     await results.scrollIntoViewIfNeeded()
     await screenshot(page, 'train-4-results')
+  })
+
+  it('cancels a long run: the stage it was in shows as stopped, the progress stays where it stopped', async () => {
+    await page.getByTestId('block-epochs').locator('input').fill('200')
+    await page.getByTestId('block-epochs').locator('input').blur()
+    await page.getByTestId('train-start').click()
+    await page.getByTestId('run-status').filter({ hasText: 'running' }).waitFor({ timeout: 60_000 })
+    await expect.poll(async () => Number(await page.getByTestId('live-curves').getAttribute('data-points')), { timeout: 60_000 }).toBeGreaterThanOrEqual(1)
+    await page.getByTestId('train-cancel').click()
+    await page.getByTestId('run-status').filter({ hasText: 'cancelled' }).waitFor({ timeout: 60_000 })
+    const states = await page.getByTestId('timeline-stage').evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))
+    expect(states.filter((s) => s === 'stopped')).toHaveLength(1)
+    expect(states.at(-1)).toBe('waiting')
+    expect(Number((await page.getByTestId('train-percent').textContent())?.replace(/\D/g, ''))).toBeLessThan(100)
+    await page.waitForTimeout(400) // let naive-ui's colour transitions finish before the picture
+    await screenshot(page, 'train-5-cancelled')
     expect(errors).toEqual([])
   })
 })
