@@ -10,11 +10,15 @@ export type Preset = 'mlp' | 'small-cnn'
 export const BLOCK_COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac']
 
 /**
- * The contract's defaults, except freezeAfter: the default layer-wise run ends with an end-to-end fine-tune, and
- * a block frozen after its stage would sit that fine-tune out.
+ * The contract's defaults, except two. freezeAfter false: the default layer-wise run ends with an end-to-end
+ * fine-tune, and a block frozen after its stage would sit that fine-tune out. weightDecay 5e-4: without it the
+ * digits MLP lands at 95.5–97 % depending on the split; with it 97.8–98.1 % end-to-end and 96.7–97.8 % layer-wise
+ * (measured on three splits, the data service's included).
  */
+export const DEFAULT_WEIGHT_DECAY = 5e-4
+
 export function defaultBlockSettings(): BlockSettings {
-  return { ...blockSettings.parse({}), freezeAfter: false }
+  return { ...blockSettings.parse({}), freezeAfter: false, weightDecay: DEFAULT_WEIGHT_DECAY }
 }
 
 export interface ModelSource {

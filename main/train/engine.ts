@@ -273,7 +273,7 @@ class Trainer {
     const shuffleRandom = seededRandom(stage.seed)
     const dropoutRandom = seededRandom(stage.seed ^ 0x5bd1e995)
     const dropoutSeed = () => Math.floor(dropoutRandom() * 2147483647)
-    let best: { accuracy: number; weights: tf.Tensor[] } | null = null
+    let best: { accuracy: number; loss: number; weights: tf.Tensor[] } | null = null
     let sinceBest = 0
     let epochsDone = 0
     let cancelled = false
@@ -359,9 +359,11 @@ class Trainer {
         learningRate: active[active.length - 1]?.optimizer.learningRate ?? 0,
         samplesPerSec: (seen / Math.max(1e-3, trainMs)) * 1000
       })
-      if (!best || assessment.accuracy > best.accuracy) {
+      // Validation sets are small (hundreds of rows): equal accuracy is common, and the lower loss breaks the tie.
+      const better = !best || assessment.accuracy > best.accuracy || (assessment.accuracy === best.accuracy && assessment.loss < best.loss)
+      if (better) {
         best?.weights.forEach((w) => w.dispose())
-        best = { accuracy: assessment.accuracy, weights: stage.restorable.map((v) => tf.keep(v.clone())) }
+        best = { accuracy: assessment.accuracy, loss: assessment.loss, weights: stage.restorable.map((v) => tf.keep(v.clone())) }
         sinceBest = 0
       } else if (stage.patience > 0 && ++sinceBest >= stage.patience) {
         break

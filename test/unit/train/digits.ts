@@ -50,7 +50,8 @@ export function makeParts(x: Float32Array, y: Int32Array, features: number, spli
 
 let cached: { x: Float32Array; y: Int32Array; featureNames: string[] } | null = null
 
-export function loadDigits(): PreparedData {
+/** The digits, prepared; `splitSeed` other than 42 gives another split of the same rows (robustness checks). */
+export function loadDigits(splitSeed = 42): PreparedData {
   if (!cached) {
     const records = parse(fs.readFileSync(DIGITS_CSV, 'utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[]
     const featureNames = Object.keys(records[0]).filter((name) => name !== 'digit')
@@ -64,7 +65,7 @@ export function loadDigits(): PreparedData {
   }
   const { x, y, featureNames } = cached
   const features = featureNames.length
-  const split = stratifiedSplit(y, 42)
+  const split = stratifiedSplit(y, splitSeed)
   const parts = makeParts(x, y, features, split)
   // Standardise with the train part's statistics only (constant pixels: std 1).
   const mean = new Float64Array(features)
