@@ -146,17 +146,11 @@ const ACTIVATIONS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
   linear: (x) => x
 }
 
-/**
- * A stride-1 convolution as patches × kernel (im2col: pad, k² shifted slices concatenated on channels, one
- * matMul). Same result as the layer, but its gradient needs only slice/concat/pad/matMul: the wasm backend has
- * no Conv2DBackpropFilter kernel, and the cpu backend's takes seconds per batch even on 8×8 images.
- */
-export function convByMatMul(x: tf.Tensor4D, layer: tf.layers.Layer, spec: Extract<LayerSpec, { type: 'conv2d' }>): tf.Tensor4D {
-  const k = spec.kernelSize
-  const [kernel, bias] = layer.weights.map((w) => w.read())
+/** The k² shifted views of a (padded) stride-1 input, side by side: [n·outH·outW, k·k·channels] in (i, j, c) order. */
+function patchColumns(x: tf.Tensor4D, k: number, padding: 'same' | 'valid'): tf.Tensor2D {
   const [n, , , channels] = x.shape
   let padded: tf.Tensor4D = x
-  if (spec.padding === 'same' && k > 1) {
+  if (padding === 'same' && k > 1) {
     // tfjs pads "same" with the odd pixel at the end.
     const before = Math.floor((k - 1) / 2)
     padded = tf.pad(x, [[0, 0], [before, k - 1 - before], [before, k - 1 - before], [0, 0]])
@@ -165,12 +159,38 @@ export function convByMatMul(x: tf.Tensor4D, layer: tf.layers.Layer, spec: Extra
   const outW = padded.shape[2] - k + 1
   const patches: tf.Tensor4D[] = []
   for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) patches.push(tf.slice(padded, [0, i, j, 0], [n, outH, outW, channels]))
-  // Channel order (i, j, c) matches the kernel's [k, k, c, filters] layout flattened row-major.
-  const columns = tf.reshape(patches.length === 1 ? patches[0] : tf.concat(patches, 3), [n * outH * outW, k * k * channels])
-  let out: tf.Tensor = tf.matMul(columns, tf.reshape(kernel, [k * k * channels, spec.filters]))
+  return tf.reshape(patches.length === 1 ? patches[0] : tf.concat(patches, 3), [n * outH * outW, k * k * channels])
+}
+
+/**
+ * A stride-1 convolution whose kernel gradient is patches^T × dy (one matMul) instead of tfjs's
+ * Conv2DBackpropFilter: the wasm backend has no such kernel, and the cpu backend's takes seconds per batch even
+ * on 8×8 images. The forward pass and the input gradient stay tfjs's own conv kernels.
+ */
+function trainableConv(padding: 'same' | 'valid') {
+  return tf.customGrad(((x: tf.Tensor4D, kernel: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    save([x, kernel])
+    return {
+      value: tf.conv2d(x, kernel, 1, padding),
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [input, weights] = saved as [tf.Tensor4D, tf.Tensor4D]
+        const [k, , , filters] = weights.shape
+        const dx = tf.conv2dTranspose(dy, weights, input.shape, 1, padding)
+        const columns = patchColumns(input, k, padding)
+        const dk = tf.reshape(tf.matMul(columns, tf.reshape(dy, [-1, filters]), true, false), weights.shape)
+        return [dx, dk]
+      }
+    }
+  }) as unknown as (x: tf.Tensor4D, kernel: tf.Tensor4D) => tf.Tensor4D)
+}
+const trainableConvs = { same: trainableConv('same'), valid: trainableConv('valid') }
+
+/** A conv2d layer (stride 1) applied for training: same output as the layer, gradients without Conv2DBackpropFilter. */
+export function convByMatMul(x: tf.Tensor4D, layer: tf.layers.Layer, spec: Extract<LayerSpec, { type: 'conv2d' }>): tf.Tensor4D {
+  const [kernel, bias] = layer.weights.map((w) => w.read())
+  let out: tf.Tensor = trainableConvs[spec.padding](x, kernel as tf.Tensor4D)
   if (bias) out = tf.add(out, bias)
-  out = ACTIVATIONS[spec.activation](out)
-  return tf.reshape(out, [n, outH, outW, spec.filters])
+  return ACTIVATIONS[spec.activation](out) as tf.Tensor4D
 }
 
 /** True when training would need tfjs's own conv filter gradient (strided convs): wasm lacks that kernel. */

@@ -200,22 +200,37 @@ describe('end-to-end mechanics', () => {
 })
 
 describe('small CNN on tiny generated images', () => {
-  it('trains convs through patches × kernel with the same output as the conv layer', () => {
-    for (const conv of [
-      { type: 'conv2d' as const, filters: 4, kernelSize: 3, strides: 1, padding: 'same' as const, activation: 'relu' as const },
-      { type: 'conv2d' as const, filters: 3, kernelSize: 2, strides: 1, padding: 'same' as const, activation: 'tanh' as const },
-      { type: 'conv2d' as const, filters: 2, kernelSize: 3, strides: 1, padding: 'valid' as const, activation: 'linear' as const }
-    ]) {
-      const layer = createLayer(conv, { index: 0, seed: 5 })
-      const x = tf.randomNormal([2, 7, 6, 3], 0, 1, 'float32', 9) as tf.Tensor4D
-      const expected = layer.apply(x) as tf.Tensor
-      // A non-zero bias, so a bias mix-up would show.
-      layer.weights[1].write(tf.randomNormal(layer.weights[1].shape as number[], 0, 1, 'float32', 3))
-      const withBias = layer.apply(x) as tf.Tensor
-      const ours = convByMatMul(x, layer, conv)
-      expect(ours.shape).toEqual(withBias.shape)
-      expect(tf.max(tf.abs(tf.sub(ours, withBias))).dataSync()[0]).toBeLessThan(1e-4)
-      expect(tf.max(tf.abs(tf.sub(expected, withBias))).dataSync()[0]).toBeGreaterThan(1e-3)
+  it('trains convs with the same output and gradients as the conv layer, without Conv2DBackpropFilter', async () => {
+    const previous = tf.getBackend()
+    // The cpu backend has tfjs's own filter gradient to compare against.
+    await tf.setBackend('cpu')
+    try {
+      for (const conv of [
+        { type: 'conv2d' as const, filters: 4, kernelSize: 3, strides: 1, padding: 'same' as const, activation: 'relu' as const },
+        { type: 'conv2d' as const, filters: 3, kernelSize: 2, strides: 1, padding: 'same' as const, activation: 'tanh' as const },
+        { type: 'conv2d' as const, filters: 2, kernelSize: 3, strides: 1, padding: 'valid' as const, activation: 'linear' as const }
+      ]) {
+        const layer = createLayer(conv, { index: 0, seed: 5 })
+        const x = tf.randomNormal([2, 7, 6, 3], 0, 1, 'float32', 9) as tf.Tensor4D
+        layer.apply(x)
+        // A non-zero bias, so a bias mix-up would show.
+        layer.weights[1].write(tf.randomNormal(layer.weights[1].shape as number[], 0, 1, 'float32', 3))
+        const theirs = layer.apply(x) as tf.Tensor
+        const ours = convByMatMul(x, layer, conv)
+        expect(ours.shape).toEqual(theirs.shape)
+        expect(tf.max(tf.abs(tf.sub(ours, theirs))).dataSync()[0]).toBeLessThan(1e-4)
+        const probe = tf.randomNormal(theirs.shape, 0, 1, 'float32', 4)
+        const kernel = layer.weights[0].read() as tf.Variable
+        const viaLayer = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x) as tf.Tensor, probe)) as tf.Scalar, [kernel]).grads[kernel.name]
+        const viaOurs = tf.variableGrads(() => tf.sum(tf.mul(convByMatMul(x, layer, conv), probe)) as tf.Scalar, [kernel]).grads[kernel.name]
+        expect(tf.norm(viaLayer).dataSync()[0]).toBeGreaterThan(0.1)
+        expect(tf.max(tf.abs(tf.sub(viaLayer, viaOurs))).dataSync()[0]).toBeLessThan(1e-4)
+        const inputLayer = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input) as tf.Tensor, probe)))(x)
+        const inputOurs = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(convByMatMul(input as tf.Tensor4D, layer, conv), probe)))(x)
+        expect(tf.max(tf.abs(tf.sub(inputLayer, inputOurs))).dataSync()[0]).toBeLessThan(1e-4)
+      }
+    } finally {
+      await tf.setBackend(previous)
     }
   })
 
