@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { ref, watch } from 'vue'
-import { blockSettings, type Block, type BlockSettings, type LayerSpec, type ModelSpec, type Partition, type RequestResult } from '@contract'
+import { blockSettings, type Block, type DatasetSummary, type BlockSettings, type LayerSpec, type ModelSpec, type Partition, type RequestResult } from '@contract'
 import { api, errorMessage } from '../api/bridge'
 import { blockColors } from '../theme'
 
@@ -113,9 +113,18 @@ export function discriminativeRates(partition: Partition): Partition {
   return {
     blocks: partition.blocks.map((block, index) => ({
       ...block,
-      settings: { ...block.settings, learningRate: Number((top / Math.pow(2.6, count - 1 - index)).toPrecision(3)) }
+      // Four significant digits: exact to 0.05 %, and readable in the rate field.
+      settings: { ...block.settings, learningRate: Number((top / Math.pow(2.6, count - 1 - index)).toPrecision(4)) }
     }))
   }
+}
+
+/**
+ * What a default model depends on: the data set, its target, its inputs and its classes. When any of these
+ * changes (a new target, an excluded column) the model built for the old ones no longer fits.
+ */
+export function modelSourceKey(summary: DatasetSummary): string {
+  return [summary.datasetId, summary.target ?? '', summary.featureCount, summary.classes.length, summary.image ? Object.values(summary.image).join('x') : ''].join('|')
 }
 
 // ---------------------------------------------------------------- the store
@@ -126,6 +135,8 @@ export function discriminativeRates(partition: Partition): Partition {
  */
 export const useModelStore = defineStore('model', () => {
   const datasetId = ref<string | null>(null)
+  /** modelSourceKey of the data set the model was built for. */
+  const sourceKey = ref<string | null>(null)
   const preset = ref<Preset>('mlp')
   const hidden = ref<number[]>([100, 100])
   const spec = ref<ModelSpec | null>(null)
@@ -135,11 +146,12 @@ export const useModelStore = defineStore('model', () => {
   const error = ref<string | null>(null)
   const selectedBlock = ref(0)
 
-  async function loadDefault(forDataset: string, options: { preset?: Preset; hidden?: number[] } = {}): Promise<void> {
+  async function loadDefault(source: DatasetSummary, options: { preset?: Preset; hidden?: number[] } = {}): Promise<void> {
     error.value = null
     try {
-      const result = await api('models.default', { datasetId: forDataset, preset: options.preset, hidden: options.hidden })
-      datasetId.value = forDataset
+      const result = await api('models.default', { datasetId: source.datasetId, preset: options.preset, hidden: options.hidden })
+      datasetId.value = source.datasetId
+      sourceKey.value = modelSourceKey(source)
       spec.value = result.spec
       partition.value = normalise(result.partition.blocks)
       selectedBlock.value = 0
@@ -240,6 +252,7 @@ export const useModelStore = defineStore('model', () => {
 
   return {
     datasetId,
+    sourceKey,
     preset,
     hidden,
     spec,
