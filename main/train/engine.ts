@@ -167,8 +167,8 @@ function patchColumns(x: tf.Tensor4D, k: number, padding: 'same' | 'valid'): tf.
  * Conv2DBackpropFilter: the wasm backend has no such kernel, and the cpu backend's takes seconds per batch even
  * on 8×8 images. The forward pass and the input gradient stay tfjs's own conv kernels.
  */
-function trainableConv(padding: 'same' | 'valid') {
-  return tf.customGrad(((x: tf.Tensor4D, kernel: tf.Tensor4D, save: tf.GradSaveFunc) => {
+function trainableConv(padding: 'same' | 'valid'): (x: tf.Tensor4D, kernel: tf.Tensor4D) => tf.Tensor4D {
+  const forward = (x: tf.Tensor4D, kernel: tf.Tensor4D, save: tf.GradSaveFunc) => {
     save([x, kernel])
     return {
       value: tf.conv2d(x, kernel, 1, padding),
@@ -181,7 +181,9 @@ function trainableConv(padding: 'same' | 'valid') {
         return [dx, dk]
       }
     }
-  }) as unknown as (x: tf.Tensor4D, kernel: tf.Tensor4D) => tf.Tensor4D)
+  }
+  // customGrad's typing takes variadic tensors; this one takes exactly (input, kernel).
+  return tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor4D, kernel: tf.Tensor4D) => tf.Tensor4D
 }
 const trainableConvs = { same: trainableConv('same'), valid: trainableConv('valid') }
 
@@ -244,6 +246,17 @@ function assess(chain: Chain, features: Features, probabilities: boolean): { acc
   return { accuracy: features.n ? correct / features.n : 0, loss: features.n ? lossSum / features.n : 0, predicted }
 }
 
+/** Copies one [h, w, c] image shifted by (dy, dx) pixels, filling the uncovered border with zeros. */
+export function shiftImage(source: Float32Array, from: number, target: Float32Array, to: number, shape: number[], dy: number, dx: number): void {
+  const [h, w, c] = shape
+  target.fill(0, to, to + h * w * c)
+  for (let y = Math.max(0, dy); y < Math.min(h, h + dy); y++) {
+    const sourceRow = from + ((y - dy) * w + Math.max(0, -dx)) * c
+    const length = (w - Math.abs(dx)) * c
+    target.set(source.subarray(sourceRow, sourceRow + length), to + (y * w + Math.max(0, dx)) * c)
+  }
+}
+
 // ---------------------------------------------------------------- one stage of training
 
 interface Group {
@@ -269,6 +282,8 @@ interface Stage {
   batchSize: number
   seed: number
   classes: number
+  /** Random ±1 pixel shifts of training images (only where the stage's input is the images themselves). */
+  augment: boolean
 }
 
 interface StageResult {
@@ -293,6 +308,7 @@ class Trainer {
     const shuffleRandom = seededRandom(stage.seed)
     const dropoutRandom = seededRandom(stage.seed ^ 0x5bd1e995)
     const dropoutSeed = () => Math.floor(dropoutRandom() * 2147483647)
+    const augmentRandom = seededRandom(stage.seed ^ 0x27d4eb2f)
     let best: { accuracy: number; loss: number; weights: tf.Tensor[] } | null = null
     let sinceBest = 0
     let epochsDone = 0
@@ -319,7 +335,9 @@ class Trainer {
         const count = Math.min(batchSize, train.n - from)
         for (let k = 0; k < count; k++) {
           const row = order[from + k]
-          batchBuffer.set(train.x.subarray(row * inSize, (row + 1) * inSize), k * inSize)
+          if (stage.augment)
+            shiftImage(train.x, row * inSize, batchBuffer, k * inSize, train.shape, Math.floor(augmentRandom() * 3) - 1, Math.floor(augmentRandom() * 3) - 1)
+          else batchBuffer.set(train.x.subarray(row * inSize, (row + 1) * inSize), k * inSize)
           labelBuffer[k] = train.y[row]
         }
         const [batchLoss, batchCorrect] = tf.tidy(() => {
@@ -456,6 +474,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
   const layerIndices = (index: number) => Array.from({ length: partition.blocks[index].end - partition.blocks[index].start }, (_, i) => partition.blocks[index].start + i)
   let prefixForwards = 0
   let cancelled = false
+  const augmentImages = config.augment && data.inputShape.length === 3
 
   if (config.mode === 'end-to-end') {
     const groups: Group[] = partition.blocks.map((block, index) => ({
@@ -478,7 +497,8 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
       restorable: variablesOf(layers, 'all'),
       batchSize: config.batchSize,
       seed: config.seed,
-      classes: data.labels.length
+      classes: data.labels.length,
+      augment: augmentImages
     })
     groups.forEach((group) => group.optimizer.dispose())
     hooks.onStageEnd?.(WHOLE_MODEL_BLOCK, model)
@@ -526,7 +546,9 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
         restorable: variablesOf(chain.layers, 'all'),
         batchSize: config.batchSize,
         classes: data.labels.length,
-        seed: layerSeed(config.seed, j, 2)
+        seed: layerSeed(config.seed, j, 2),
+        // Later stages train on cached features, which a shift of the images would invalidate.
+        augment: augmentImages && j === 0
       })
       optimizer.dispose()
       hooks.onStageEnd?.(j, model)
@@ -555,7 +577,8 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
         restorable: variablesOf(layers, 'all'),
         batchSize: config.batchSize,
         classes: data.labels.length,
-        seed: layerSeed(config.seed, blockCount, 3)
+        seed: layerSeed(config.seed, blockCount, 3),
+        augment: augmentImages
       })
       groups.forEach((group) => group.optimizer.dispose())
       cancelled = result.cancelled

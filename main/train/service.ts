@@ -135,7 +135,10 @@ export class TrainingService {
       done: Promise.resolve(undefined as unknown as RunSummary)
     }
     this.active.set(runId, active)
-    active.done = this.execute(active, args).finally(() => this.active.delete(runId))
+    active.done = this.execute(active, args)
+      // Anything unexpected (no worker file, a store error) still ends the run rather than leaving it running.
+      .catch((error: unknown) => this.end(runId, { status: 'failed', error: `starting the training worker: ${errorText(error)}` }))
+      .finally(() => this.active.delete(runId))
     return { runId }
   }
 

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { trainConfig, type EpochRow, type ModelSpec, type Partition, type TrainConfig } from '../../../main/api/contract'
 import { activateBackend, planBackend } from '../../../main/core/backend'
 import { defaultModel, partitionFromRanges } from '../../../main/model/presets'
-import { convByMatMul, train, WHOLE_MODEL_BLOCK, type TrainHooks } from '../../../main/train/engine'
+import { convByMatMul, shiftImage, train, WHOLE_MODEL_BLOCK, type TrainHooks } from '../../../main/train/engine'
 import { createLayer } from '../../../main/model/build'
 import { loadDigits, makeStripeImages } from './digits'
 
@@ -256,5 +256,35 @@ describe('small CNN on tiny generated images', () => {
     expect(layerWise.blocks[0].headValAccuracy).toBeGreaterThan(0.6)
     e2e.model.dispose()
     layerWise.model.dispose()
+  })
+})
+
+describe('image augmentation', () => {
+  it('shifts an image by a pixel with a zero border', () => {
+    // 3×3, 2 channels: value = 10·row + col (+0.5 on the second channel).
+    const image = new Float32Array(18)
+    for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) for (let ch = 0; ch < 2; ch++) image[(r * 3 + c) * 2 + ch] = 10 * r + c + ch / 2
+    const out = new Float32Array(20).fill(7)
+    shiftImage(image, 0, out, 2, [3, 3, 2], 1, -1)
+    expect(Array.from(out.subarray(0, 2))).toEqual([7, 7])
+    const firstChannel = Array.from({ length: 9 }, (_, i) => out[2 + i * 2])
+    expect(firstChannel).toEqual([0, 0, 0, 1, 2, 0, 11, 12, 0])
+    expect(out[2 + 3 * 2 + 1]).toBe(1.5)
+    shiftImage(image, 0, out, 2, [3, 3, 2], 0, 0)
+    expect(Array.from(out.subarray(2))).toEqual(Array.from(image))
+  })
+
+  it('trains the small CNN with augment on, reproducibly, and differently from without', async () => {
+    const images = makeStripeImages(100, 8, 5)
+    const { spec, partition } = defaultModel({ inputShape: [8, 8, 1], classes: 2 }, { preset: 'small-cnn' })
+    const once = async (augment: boolean) => {
+      const outcome = await train({ spec, partition, config: config({ epochs: 6, patience: 0, augment, batchSize: 8 }), data: images })
+      outcome.model.dispose()
+      return outcome.metrics
+    }
+    const first = await once(true)
+    expect(first!.testAccuracy).toBeGreaterThanOrEqual(0.8)
+    expect(await once(true)).toEqual(first)
+    expect(await once(false)).not.toEqual(first)
   })
 })
