@@ -164,12 +164,19 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
     await screenshot(page, 'train-4-results')
   })
 
-  it('cancels a long run: the stage it was in shows as stopped, the progress stays where it stopped', async () => {
+  it('follows a long run across a reload, then cancels it: the stage it was in shows as stopped, the progress stays where it stopped', async () => {
     await page.getByTestId('block-epochs').locator('input').fill('200')
     await page.getByTestId('block-epochs').locator('input').blur()
     await page.getByTestId('train-start').click()
     await page.getByTestId('run-status').filter({ hasText: 'running' }).waitFor({ timeout: 60_000 })
-    await expect.poll(async () => Number(await page.getByTestId('live-curves').getAttribute('data-points')), { timeout: 60_000 }).toBeGreaterThanOrEqual(1)
+    const points = async () => Number(await page.getByTestId('live-curves').getAttribute('data-points'))
+    await expect.poll(points, { timeout: 60_000 }).toBeGreaterThanOrEqual(1)
+    // A reload loses the page's state, not the run: the view picks it up with the epochs stored so far.
+    const before = await points()
+    await page.reload()
+    await page.getByTestId('nav-train').click()
+    await page.getByTestId('run-status').filter({ hasText: 'running' }).waitFor({ timeout: 30_000 })
+    await expect.poll(points, { timeout: 30_000 }).toBeGreaterThanOrEqual(before)
     await page.getByTestId('train-cancel').click()
     await page.getByTestId('run-status').filter({ hasText: 'cancelled' }).waitFor({ timeout: 60_000 })
     const states = await page.getByTestId('timeline-stage').evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))

@@ -28,8 +28,13 @@ export const useTrainingStore = defineStore('training', () => {
   const runBlocks = shallowRef<Array<{ name: string; color: string }>>([])
   const runMode = ref<TrainConfig['mode']>('layer-wise')
   const runFineTune = ref(false)
+  /** The data set the live run trains on (the view may show another one's model by now). */
+  const runDataset = ref('')
 
   let pendingEpochs: EpochRow[] = []
+  /** phase/block/epoch of every row seen: a resumed run gets stored rows and live ones, which may overlap. */
+  let seen = new Set<string>()
+  const rowKey = (row: EpochRow): string => `${row.phase}/${row.block}/${row.epoch}`
   let pendingProgress: Progress | null = null
   let flushTimer: ReturnType<typeof setTimeout> | undefined
   /** Events that arrive while train.start has not answered yet: kept, then replayed for the run it names. */
@@ -57,6 +62,8 @@ export const useTrainingStore = defineStore('training', () => {
       flushSoon()
     } else if (event.name === 'epoch') {
       const { runId: _run, ...row } = event.payload
+      if (seen.has(rowKey(row))) return
+      seen.add(rowKey(row))
       pendingEpochs.push(row)
       flushSoon()
     } else {
@@ -91,12 +98,14 @@ export const useTrainingStore = defineStore('training', () => {
     progress.value = null
     pendingEpochs = []
     pendingProgress = null
+    seen = new Set()
     early = []
     runId.value = null
     status.value = 'queued'
     starting.value = true
     runBlocks.value = model.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
     runMode.value = config.value.mode
+    runDataset.value = datasets.list.find((d) => d.datasetId === datasetId)?.name ?? ''
     runFineTune.value = config.value.mode === 'layer-wise' && config.value.fineTune.enabled
     try {
       const result = await api('train.start', { datasetId, spec: model.spec, partition: model.partition, config: config.value })
@@ -131,7 +140,31 @@ export const useTrainingStore = defineStore('training', () => {
     }
   }
 
+  /**
+   * After a reload (or from a second window) the live state is gone but a run may still be training: pick it up,
+   * with the epochs it has stored so far, and follow its events from here on.
+   */
+  async function resume(): Promise<void> {
+    if (runId.value || starting.value) return
+    try {
+      const active = (await api('runs.list')).find((r) => r.status === 'running' || r.status === 'queued')
+      if (!active || runId.value) return
+      const run = await api('runs.get', { runId: active.runId })
+      runId.value = run.runId
+      status.value = run.status
+      runMode.value = run.mode
+      runDataset.value = run.datasetName
+      runFineTune.value = run.mode === 'layer-wise' && run.config.fineTune.enabled
+      runBlocks.value = run.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
+      epochs.value = run.epochs
+      seen = new Set(run.epochs.map(rowKey))
+      if (run.status !== 'running' && run.status !== 'queued') detail.value = run
+    } catch (e) {
+      error.value = errorMessage(e)
+    }
+  }
+
   const running = computed(() => starting.value || status.value === 'queued' || status.value === 'running')
 
-  return { config, runId, status, starting, error, progress, epochs, detail, runBlocks, runMode, runFineTune, start, cancel, loadDetail, running }
+  return { config, runId, status, starting, error, progress, epochs, detail, runBlocks, runMode, runFineTune, runDataset, start, cancel, loadDetail, resume, running }
 })
