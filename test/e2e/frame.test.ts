@@ -29,7 +29,8 @@ describe('web shell frame (real server, real Chromium)', () => {
     for (const section of ['datasets', 'model', 'train', 'experiments', 'export']) {
       await page.getByTestId(`nav-${section}`).click()
       await page.getByTestId(`view-${section}`).waitFor()
-      await expect(page.getByTestId('empty-state').first().isVisible()).resolves.toBe(true)
+      // Views that list things show their empty state once the (empty) list has loaded.
+      await page.getByTestId('empty-state').first().waitFor({ state: 'visible' })
       await screenshot(page, `frame-${section}`)
     }
     // A reload keeps working (the token is kept for the tab's life).
