@@ -51,6 +51,9 @@ export async function benchTraining(): Promise<TrainBenchRow[]> {
     if (backend === 'wasm') createRequire(__filename)('@tensorflow/tfjs-backend-wasm')
     await tf.setBackend(backend)
     await tf.ready()
+    // Warm-up (kernel set-up, JIT): the first epochs on a fresh backend are slower than the steady state.
+    await measure('warm-up', digits, mlp.spec, mlp.partition, 'end-to-end', 1)
+    await measure('warm-up', images, cnn.spec, cnn.partition, 'end-to-end', 1)
     for (const mode of ['end-to-end', 'layer-wise'] as const) {
       rows.push(await measure('digits MLP(100,100)', digits, mlp.spec, mlp.partition, mode, 3))
       // The pure-JS cpu backend is far slower on convs: one epoch each is enough to see it.
