@@ -67,6 +67,7 @@ function inferLayer(layer: LayerSpec, input: number[]): { shape: number[]; param
       if (input.length !== 3) return `needs an image input [height,width,channels], got ${fmt(input)}`
       return { shape: [input[2]], params: 0, trainable: 0 }
     case 'flatten':
+      if (input.length < 2) return `the input is already flat (${fmt(input)}): remove this layer`
       return { shape: [input.reduce((a, b) => a * b, 1)], params: 0, trainable: 0 }
     case 'dropout':
       return { shape: input, params: 0, trainable: 0 }

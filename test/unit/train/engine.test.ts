@@ -288,3 +288,45 @@ describe('image augmentation', () => {
     expect(await once(false)).not.toEqual(first)
   })
 })
+
+describe('every layer type', () => {
+  it('builds and trains a spec using each layer type of the contract, in both modes', async () => {
+    const images = makeStripeImages(80, 8, 9)
+    const spec: ModelSpec = {
+      version: 1,
+      inputShape: [8, 8, 1],
+      layers: [
+        { type: 'conv2d', filters: 8, kernelSize: 3, strides: 1, padding: 'same', activation: 'linear' },
+        { type: 'batchNormalization', momentum: 0.9, epsilon: 1e-3 },
+        { type: 'activation', activation: 'leakyRelu', alpha: 0.1 },
+        { type: 'maxPooling2d', poolSize: 2, padding: 'valid' },
+        { type: 'conv2d', filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'elu' },
+        { type: 'averagePooling2d', poolSize: 2, padding: 'valid' },
+        { type: 'conv2d', filters: 8, kernelSize: 1, strides: 1, padding: 'valid', activation: 'relu6' },
+        { type: 'globalAveragePooling2d' },
+        { type: 'dense', units: 8, activation: 'tanh' },
+        { type: 'dropout', rate: 0.2 },
+        { type: 'dense', units: 2, activation: 'linear' },
+        { type: 'activation', activation: 'softmax' }
+      ]
+    }
+    const partition = partitionFromRanges([[0, 4], [4, 8], [8, 12]])
+    // The strided conv needs tfjs's own filter gradient, which only cpu has (the worker plans cpu for it).
+    const previous = tf.getBackend()
+    await tf.setBackend('cpu')
+    try {
+      for (const mode of ['end-to-end', 'layer-wise'] as const) {
+        for (const block of partition.blocks) block.settings = { ...block.settings, epochs: 2, head: 'mlp' }
+        const outcome = await train({ spec, partition, config: config({ mode, epochs: 2, batchSize: 16, fineTune: { enabled: true, epochs: 1, learningRateFactor: 0.1 } }), data: images })
+        expect(outcome.status).toBe('completed')
+        expect(Number.isFinite(outcome.metrics!.testLoss)).toBe(true)
+        // The batch-norm statistics moved away from their initial 0 / 1 while training.
+        const [, , movingMean] = outcome.model.layers[1].weights.map((w) => w.read().dataSync())
+        expect(Array.from(movingMean).some((v) => Math.abs(v) > 1e-4)).toBe(true)
+        outcome.model.dispose()
+      }
+    } finally {
+      await tf.setBackend(previous)
+    }
+  })
+})

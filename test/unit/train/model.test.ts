@@ -65,7 +65,9 @@ describe('spec validation', () => {
   })
 
   it('refuses to build an invalid spec with a one-line LabError', () => {
-    expect(() => buildModel(spec([64], [{ type: 'flatten' }]), { seed: 1 })).toThrow(LabError)
+    expect(() => buildModel(spec([64], [{ type: 'flatten' }, { type: 'dense', units: 2, activation: 'softmax' }]), { seed: 1 })).toThrow(
+      new LabError('model spec: layer 0 (flatten): the input is already flat ([64]): remove this layer')
+    )
   })
 })
 
