@@ -73,6 +73,20 @@ describe('Experiments and Export views (real server, real training, real Chromiu
     await screenshot(page, 'experiments-run')
   })
 
+  it('starts a changed copy of a run: its model, blocks and config land in the Model and Train views', async () => {
+    await page.getByTestId('run-edit').click()
+    await page.getByTestId('view-model').waitFor()
+    await expect(page.getByText('Block 2').first().isVisible()).resolves.toBe(true)
+    await screenshot(page, 'experiments-edit-copy')
+    await page.getByTestId('nav-train').click()
+    await page.getByTestId('view-train').waitFor()
+    // The run opened above is the layer-wise one with 3 epochs per block.
+    await expect(page.getByTestId('mode-layer-wise').getAttribute('class')).resolves.toContain('checked')
+    await expect(page.getByTestId('block-epochs').locator('input').inputValue()).resolves.toBe('3')
+    await page.getByTestId('nav-experiments').click()
+    await page.getByTestId('runs-table').waitFor()
+  })
+
   it('exports a run to ONNX, shows a passing proof, and predicts on an uploaded CSV', async () => {
     await page.getByTestId('nav-export').click()
     await page.getByTestId('export-button').click()

@@ -163,6 +163,18 @@ export const useModelStore = defineStore('model', () => {
     }
   }
 
+  /** Takes a stored run's model and partition as the starting point for a new run (Experiments → edit and train). */
+  async function loadSpec(source: DatasetSummary, nextSpec: ModelSpec, nextPartition: Partition): Promise<void> {
+    datasetId.value = source.datasetId
+    sourceKey.value = modelSourceKey(source)
+    // A plain deep copy: the run's objects are reactive proxies, which structuredClone refuses.
+    spec.value = JSON.parse(JSON.stringify(nextSpec)) as ModelSpec
+    partition.value = normalise((JSON.parse(JSON.stringify(nextPartition)) as Partition).blocks)
+    selectedBlock.value = 0
+    preset.value = nextSpec.inputShape.length === 3 ? 'small-cnn' : 'mlp'
+    await describe()
+  }
+
   async function describe(): Promise<void> {
     if (!spec.value) return
     describing.value = true
@@ -251,6 +263,7 @@ export const useModelStore = defineStore('model', () => {
   }
 
   return {
+    loadSpec,
     datasetId,
     sourceKey,
     preset,

@@ -2,6 +2,9 @@ import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { RequestArgs, RunDetail, RunSummary } from '@contract'
 import { api, errorMessage, onEvent } from '../api/bridge'
+import { useDatasetsStore } from './datasets'
+import { useModelStore } from './model'
+import { useTrainingStore } from './training'
 
 /** The experiment history: the run list, the selection to compare, and run details fetched on demand. */
 export const useRunsStore = defineStore('runs', () => {
@@ -63,6 +66,18 @@ export const useRunsStore = defineStore('runs', () => {
     return newId
   }
 
+  /** Loads a run's dataset, model, partition and config into the builder, to train a changed copy. */
+  async function editCopy(runId: string): Promise<void> {
+    const run = await detail(runId)
+    const datasets = useDatasetsStore()
+    if (!datasets.list.some((d) => d.datasetId === run.datasetId)) await datasets.load()
+    await datasets.select(run.datasetId)
+    const source = datasets.selected
+    if (!source) throw new Error(`dataset ${run.datasetName} is no longer there`)
+    await useModelStore().loadSpec(source, run.spec, run.partition)
+    useTrainingStore().config = JSON.parse(JSON.stringify(run.config)) as RunDetail['config']
+  }
+
   /** The dataset rows behind a run's misclassified test examples (tables: values; images: path), at most `limit`. */
   async function misclassifiedRows(run: RunDetail, limit = 20): Promise<{ columns: string[]; rows: Array<{ row: number; label: string; predicted: string; values: Array<string | number | null> }> }> {
     const picked = run.evaluation?.misclassified.slice(0, limit) ?? []
@@ -79,5 +94,5 @@ export const useRunsStore = defineStore('runs', () => {
 
   const selectedDetails = computed(() => selected.value.map((id) => details.value[id]).filter((d): d is RunDetail => Boolean(d)))
 
-  return { runs, loaded, error, selected, details, selectedDetails, refresh, detail, loadSelected, update, remove, rerun, misclassifiedRows }
+  return { runs, loaded, error, selected, details, selectedDetails, refresh, detail, loadSelected, update, remove, rerun, editCopy, misclassifiedRows }
 })
