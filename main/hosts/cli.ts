@@ -115,9 +115,11 @@ function describeRun(run: RunSummary | RunDetail): string {
 /** A one-line progress bar on stderr, redrawn in place; only on a terminal and never with --json. */
 function progressBar(io: CliIo, enabled: boolean) {
   let last = 0
+  let lastText = ''
   return {
     draw(text: string, fraction: number, force = false) {
       if (!enabled) return
+      lastText = text
       const now = Date.now()
       if (!force && now - last < 100) return
       last = now
@@ -127,6 +129,11 @@ function progressBar(io: CliIo, enabled: boolean) {
     },
     done() {
       if (enabled) io.err('\n')
+    },
+    /** Draws the last stage as complete and moves to a new line. */
+    finish() {
+      this.draw(lastText, 1, true)
+      this.done()
     }
   }
 }
@@ -292,11 +299,15 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
       const config = { mode: o.mode, ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.batchSize ? { batchSize: o.batchSize } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) }
       const bar = progressBar(io, io.isTty && !json())
       let runId = ''
+      let lastStage = ''
       const stop = lab.events.subscribe((event, payload) => {
         if (event !== 'train.progress') return
         const p = payload as EventPayload<'train.progress'>
         if (p.runId !== runId) return
         const stage = p.phase === 'block' ? `${p.blockName} (${p.block + 1}/${p.blockCount})` : p.phase
+        // One bar per block: a new stage starts a new line, so each finished block's bar stays on screen.
+        if (lastStage && stage !== lastStage) bar.finish()
+        lastStage = stage
         bar.draw(`${stage} epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)} acc ${(p.accuracy * 100).toFixed(1)}% ${Math.round(p.samplesPerSec)}/s`, (p.epoch - 1 + p.batch / Math.max(1, p.batches)) / p.epochs)
       })
       const onInterrupt = () => {
