@@ -2,6 +2,7 @@ import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import type { RequestArgs, RequestResult } from '@contract'
 import { api, downloadUrl, errorMessage, pickPath, transport, uploadFiles } from '../api/bridge'
+import { writeCsv } from '../../../main/export/csv'
 
 type ExportResult = RequestResult<'export.onnx'>
 type PredictResult = RequestResult<'predict.run'>
@@ -53,13 +54,11 @@ export const useExportStore = defineStore('exports', () => {
     }
   }
 
-  /** The predictions as CSV (row/path, prediction, p_<label>…), built here so both hosts save it the same way. */
+  /** The predictions as CSV (key, prediction, p_<label>…), with the same writer `layerlab predict --out` uses. */
   function predictionCsv(): string {
     const p = prediction.value
     if (!p) return ''
-    const quote = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
-    const header = ['key', 'prediction', ...p.labels.map((l) => `p_${l}`)].map(quote).join(',')
-    return [header, ...p.rows.map((r) => [r.key, r.prediction, ...r.probabilities.map((x) => x.toFixed(6))].map(quote).join(','))].join('\n') + '\n'
+    return writeCsv(['key', 'prediction', ...p.labels.map((l) => `p_${l}`)], p.rows.map((r) => [r.key, r.prediction, ...r.probabilities]))
   }
 
   return { runId, busy, error, result, predicting, predictError, prediction, exportRun, downloadLink, predict, predictionCsv }
