@@ -1,22 +1,8 @@
 /** Turns the epochs of a run into chart curves: one per stage (block, fine-tune, end-to-end) in its colour. */
 import type { EpochRow } from '@contract'
+import type { Band, Curve } from '../charts/types'
 
-/**
- * The shapes LineChart.vue takes (structurally the same), declared here so this module also type-checks and
- * unit-tests outside the Vue compiler.
- */
-export interface Curve {
-  name: string
-  color?: string
-  dashed?: boolean
-  points: Array<[number, number]>
-}
-export interface Band {
-  name: string
-  color: string
-  from: number
-  to: number
-}
+export type { Band, Curve }
 
 export interface StageStyle {
   name: string
