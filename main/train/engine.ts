@@ -13,7 +13,9 @@ import { LabError } from '../api/errors'
 import type { PreparedData, PreparedPart } from '../data/types'
 import { buildModel, createLayer, layerSeed } from '../model/build'
 import { describeSpec, validatePartition } from '../model/spec'
-import { BlockOptimizer } from './optimizer'
+import { BlockOptimizer, updatesOnHost } from './optimizer'
+import { denseForTraining, matMulT, trainsFast } from './fast/dense'
+import { denseChainOf, denseChainStep } from './fast/denseChain'
 import { evaluatePredictions } from './metrics'
 
 export type Progress = Omit<EventPayload<'train.progress'>, 'runId'>
@@ -35,6 +37,11 @@ export interface TrainJob {
   partition: Partition
   config: TrainConfig
   data: PreparedData
+  /**
+   * Dense-only chains train with the hand-written step of fast/denseChain.ts where tensors live in this process
+   * (wasm, cpu); false forces the general tf.variableGrads path everywhere (tests compare the two).
+   */
+  fastPath?: boolean
 }
 
 export interface TrainOutcome {
@@ -96,7 +103,7 @@ function partFeatures(part: PreparedPart, shape: number[]): Features {
   return { x: part.x, y: part.y, n: part.n, shape }
 }
 
-/** A chain of layers with their specs (null for head layers, which carry no dropout of their own). */
+/** A chain of layers with their specs (null for a head's pooling and flatten layers). */
 interface Chain {
   layers: tf.layers.Layer[]
   specs: Array<LayerSpec | null>
@@ -122,6 +129,17 @@ function applyChain(chain: Chain, input: tf.Tensor, options: { training: boolean
     if (spec?.type === 'conv2d' && options.training && spec.strides === 1) {
       x = convByMatMul(x as tf.Tensor4D, layer, spec)
       return
+    }
+    if (spec?.type === 'dense' && options.training && x.rank === 2 && layer.weights.length === 2) {
+      // Softmax outputs feeding the loss are left as logits (see above); the loss applies the softmax.
+      const activation = i === last && options.logits && spec.activation === 'softmax' ? 'linear' : spec.activation
+      if (trainsFast(activation)) {
+        const [kernel, bias] = layer.weights.map((w) => w.read())
+        // Only an earlier layer with weights needs the gradient with respect to this layer's input.
+        const inputGradient = chain.layers.slice(0, i).some((earlier) => earlier.trainableWeights.length > 0)
+        x = denseForTraining(x as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D, activation, inputGradient)
+        return
+      }
     }
     if (i === last && options.logits) {
       if (spec?.type === 'activation' && spec.activation === 'softmax') return
@@ -177,7 +195,7 @@ function trainableConv(padding: 'same' | 'valid'): (x: tf.Tensor4D, kernel: tf.T
         const [k, , , filters] = weights.shape
         const dx = tf.conv2dTranspose(dy, weights, input.shape, 1, padding)
         const columns = patchColumns(input, k, padding)
-        const dk = tf.reshape(tf.matMul(columns, tf.reshape(dy, [-1, filters]), true, false), weights.shape)
+        const dk = tf.reshape(matMulT(columns, tf.reshape(dy, [-1, filters]) as tf.Tensor2D, true, false), weights.shape)
         return [dx, dk]
       }
     }
@@ -284,6 +302,7 @@ interface Stage {
   classes: number
   /** Random ±1 pixel shifts of training images (only where the stage's input is the images themselves). */
   augment: boolean
+  fastPath: boolean
 }
 
 interface StageResult {
@@ -315,6 +334,8 @@ class Trainer {
     let cancelled = false
     let batchMsAverage = 0
     const depth = stage.classes
+    // Dense-only chains skip the gradient tape (see fast/denseChain.ts).
+    const denseChain = stage.fastPath && updatesOnHost() ? denseChainOf(stage.chain.layers, stage.chain.specs, train.shape) : null
 
     for (let epoch = 0; epoch < stage.epochs && !cancelled; epoch++) {
       const epochStart = performance.now()
@@ -340,7 +361,13 @@ class Trainer {
           else batchBuffer.set(train.x.subarray(row * inSize, (row + 1) * inSize), k * inSize)
           labelBuffer[k] = train.y[row]
         }
-        const [batchLoss, batchCorrect] = tf.tidy(() => {
+        const [batchLoss, batchCorrect] = denseChain
+          ? tf.tidy(() => {
+              const x = tf.tensor2d(batchBuffer.subarray(0, count * inSize), [count, inSize])
+              const step = denseChainStep(denseChain, x, labelBuffer.subarray(0, count), depth, active)
+              return [step.loss, step.correct] as const
+            })
+          : tf.tidy(() => {
           const x = tf.tensor(batchBuffer.subarray(0, count * inSize), [count, ...train.shape])
           const labels = tf.tensor1d(labelBuffer.subarray(0, count), 'int32')
           const truth = tf.oneHot(labels, depth)
@@ -450,11 +477,15 @@ function buildHead(outputShape: number[], classes: number, kind: 'linear' | 'mlp
   } else if (outputShape.length !== 1) {
     layers.push(tf.layers.flatten({ name: name('flatten') }))
   }
-  if (kind === 'mlp') {
-    layers.push(createLayer({ type: 'dense', units: 64, activation: 'relu' }, { index: 1000 + block * 10, seed, name: name('hidden') }))
+  const specs: Array<LayerSpec | null> = layers.map(() => null)
+  const dense = (spec: LayerSpec & { type: 'dense' }, index: number, part: string) => {
+    layers.push(createLayer(spec, { index, seed, name: name(part) }))
+    // The spec lets training take the fast dense path (see fast/dense.ts).
+    specs.push(spec)
   }
-  layers.push(createLayer({ type: 'dense', units: classes, activation: 'linear' }, { index: 1001 + block * 10, seed, name: name('out') }))
-  return { layers, specs: layers.map(() => null) }
+  if (kind === 'mlp') dense({ type: 'dense', units: 64, activation: 'relu' }, 1000 + block * 10, 'hidden')
+  dense({ type: 'dense', units: classes, activation: 'linear' }, 1001 + block * 10, 'out')
+  return { layers, specs }
 }
 
 export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<TrainOutcome> {
@@ -498,7 +529,8 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
       batchSize: config.batchSize,
       seed: config.seed,
       classes: data.labels.length,
-      augment: augmentImages
+      augment: augmentImages,
+      fastPath: job.fastPath ?? true
     })
     groups.forEach((group) => group.optimizer.dispose())
     hooks.onStageEnd?.(WHOLE_MODEL_BLOCK, model)
@@ -548,7 +580,8 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
         classes: data.labels.length,
         seed: layerSeed(config.seed, j, 2),
         // Later stages train on cached features, which a shift of the images would invalidate.
-        augment: augmentImages && j === 0
+        augment: augmentImages && j === 0,
+        fastPath: job.fastPath ?? true
       })
       optimizer.dispose()
       hooks.onStageEnd?.(j, model)
@@ -578,7 +611,8 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
         batchSize: config.batchSize,
         classes: data.labels.length,
         seed: layerSeed(config.seed, blockCount, 3),
-        augment: augmentImages
+        augment: augmentImages,
+        fastPath: job.fastPath ?? true
       })
       groups.forEach((group) => group.optimizer.dispose())
       cancelled = result.cancelled

@@ -27,18 +27,40 @@ interface SlotState {
   second?: tf.Variable
 }
 
+/** Optimizer state kept in this process's memory (host path): first and second moments per weight tensor. */
+interface HostSlot {
+  first: Float32Array
+  second?: Float32Array
+}
+
+/**
+ * True where tensors live in this process's memory anyway (wasm heap, cpu backend's arrays): reading a gradient
+ * and writing a weight are plain copies, and one loop per weight tensor beats the dozen-odd tensor ops per tensor
+ * (each a kernel call with its own overhead) that the update takes otherwise. tfjs-node and GPU backends keep
+ * the tensor path, where a read-back would cost a device sync.
+ */
+export function updatesOnHost(): boolean {
+  const backend = tf.getBackend()
+  return backend === 'wasm' || backend === 'cpu'
+}
+
 export class BlockOptimizer {
   /** The learning rate of the current epoch (base rate × schedule factor). */
   learningRate: number
   private readonly slots = new Map<tf.Variable, SlotState>()
+  private readonly hostSlots = new Map<tf.Variable, HostSlot>()
   private step = 0
+  /** Where the update runs: chosen once, so the state never has to move between paths mid-run. */
+  readonly onHost: boolean
 
   constructor(
     readonly settings: BlockSettings,
     /** Scales the block's own rate (the fine-tune's learningRateFactor). */
-    readonly rateFactor = 1
+    readonly rateFactor = 1,
+    options: { onHost?: boolean } = {}
   ) {
     this.learningRate = settings.learningRate * rateFactor
+    this.onHost = options.onHost ?? updatesOnHost()
   }
 
   /** Sets the rate for `epoch` of a stage of `epochs` epochs from the block's schedule. */
@@ -59,6 +81,10 @@ export class BlockOptimizer {
   /** Applies one step to the given variables; gradients for variables of other blocks must not be passed here. */
   applyGradients(pairs: Array<{ variable: tf.Variable; gradient: tf.Tensor }>): void {
     this.step++
+    if (this.onHost) {
+      for (const { variable, gradient } of pairs) this.applyOnHost(variable, gradient)
+      return
+    }
     const { optimizer, weightDecay, lars, momentum } = this.settings
     const rate = this.learningRate
     for (const { variable, gradient } of pairs) {
@@ -91,7 +117,68 @@ export class BlockOptimizer {
     }
   }
 
+  /**
+   * The same update as the tensor path, on Float32Arrays, in one pass per weight tensor (sums of squares in
+   * float64 for the LARS norms; divisions by the bias corrections as multiplications by their inverses).
+   */
+  private applyOnHost(variable: tf.Variable, gradient: tf.Tensor): void {
+    const { optimizer, weightDecay, lars, momentum } = this.settings
+    const rate = this.learningRate
+    const w = variable.dataSync() as Float32Array
+    const grad = gradient.dataSync() as Float32Array
+    const n = w.length
+    let scale = 1
+    if (lars) {
+      let ww = 0
+      let gg = 0
+      for (let i = 0; i < n; i++) {
+        const gi = grad[i] + w[i] * weightDecay
+        ww += w[i] * w[i]
+        gg += gi * gi
+      }
+      const weightNorm = Math.fround(Math.sqrt(ww))
+      const gradNorm = Math.fround(Math.sqrt(gg))
+      if (weightNorm > 0 && gradNorm > 0) scale = Math.fround((weightNorm * LARS_ETA) / (gradNorm + weightNorm * weightDecay))
+    }
+    const next = new Float32Array(n)
+    if (optimizer === 'sgd') {
+      for (let i = 0; i < n; i++) next[i] = w[i] - (grad[i] + w[i] * weightDecay) * scale * rate
+    } else if (optimizer === 'momentum') {
+      const velocity = this.hostSlot(variable, n).first
+      for (let i = 0; i < n; i++) {
+        velocity[i] = velocity[i] * momentum + (grad[i] + w[i] * weightDecay) * scale * rate
+        next[i] = w[i] - velocity[i]
+      }
+    } else {
+      const slot = this.hostSlot(variable, n)
+      const m = slot.first
+      const v = slot.second!
+      const firstInverse = 1 / (1 - Math.pow(ADAM_BETA1, this.step))
+      const secondInverse = 1 / (1 - Math.pow(ADAM_BETA2, this.step))
+      for (let i = 0; i < n; i++) {
+        const gi = (grad[i] + w[i] * weightDecay) * scale
+        const mi = m[i] * ADAM_BETA1 + gi * (1 - ADAM_BETA1)
+        const vi = v[i] * ADAM_BETA2 + gi * gi * (1 - ADAM_BETA2)
+        m[i] = mi
+        v[i] = vi
+        next[i] = w[i] - ((mi * firstInverse) / (Math.sqrt(vi * secondInverse) + ADAM_EPSILON)) * rate
+      }
+    }
+    variable.assign(tf.tensor(next, variable.shape, 'float32'))
+  }
+
+  private hostSlot(variable: tf.Variable, size: number): HostSlot {
+    let slot = this.hostSlots.get(variable)
+    if (!slot) {
+      slot = { first: new Float32Array(size) }
+      if (this.settings.optimizer === 'adam') slot.second = new Float32Array(size)
+      this.hostSlots.set(variable, slot)
+    }
+    return slot
+  }
+
   dispose(): void {
+    this.hostSlots.clear()
     for (const state of this.slots.values()) {
       state.first.dispose()
       state.second?.dispose()
