@@ -14,7 +14,7 @@ import type { PreparedData, PreparedPart } from '../data/types'
 import { buildModel, createLayer, layerSeed } from '../model/build'
 import { describeSpec, validatePartition } from '../model/spec'
 import { BlockOptimizer, updatesOnHost } from './optimizer'
-import { denseForTraining, matMulT, trainsFast } from './fast/dense'
+import { denseForTraining, maxPoolForTraining, trainsFast } from './fast/dense'
 import { denseChainOf, denseChainStep } from './fast/denseChain'
 import { evaluatePredictions } from './metrics'
 
@@ -127,8 +127,15 @@ function applyChain(chain: Chain, input: tf.Tensor, options: { training: boolean
       return
     }
     if (spec?.type === 'conv2d' && options.training && spec.strides === 1) {
-      x = convByMatMul(x as tf.Tensor4D, layer, spec)
+      x = convByMatMul(x as tf.Tensor4D, layer, spec, chain.layers.slice(0, i).some((earlier) => earlier.trainableWeights.length > 0))
       return
+    }
+    if (spec?.type === 'maxPooling2d' && options.training && (spec.strides ?? spec.poolSize) === spec.poolSize && x.rank === 4) {
+      const size = spec.poolSize
+      if (size > 1 && x.shape[1]! % size === 0 && x.shape[2]! % size === 0) {
+        x = maxPoolForTraining(x as tf.Tensor4D, size)
+        return
+      }
     }
     if (spec?.type === 'dense' && options.training && x.rank === 2 && layer.weights.length === 2) {
       // Softmax outputs feeding the loss are left as logits (see above); the loss applies the softmax.
@@ -164,51 +171,74 @@ const ACTIVATIONS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
   linear: (x) => x
 }
 
-/** The k² shifted views of a (padded) stride-1 input, side by side: [n·outH·outW, k·k·channels] in (i, j, c) order. */
-function patchColumns(x: tf.Tensor4D, k: number, padding: 'same' | 'valid'): tf.Tensor2D {
-  const [n, , , channels] = x.shape
-  let padded: tf.Tensor4D = x
-  if (padding === 'same' && k > 1) {
-    // tfjs pads "same" with the odd pixel at the end.
-    const before = Math.floor((k - 1) / 2)
-    padded = tf.pad(x, [[0, 0], [before, k - 1 - before], [before, k - 1 - before], [0, 0]])
-  }
-  const outH = padded.shape[1] - k + 1
-  const outW = padded.shape[2] - k + 1
-  const patches: tf.Tensor4D[] = []
-  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) patches.push(tf.slice(padded, [0, i, j, 0], [n, outH, outW, channels]))
-  return tf.reshape(patches.length === 1 ? patches[0] : tf.concat(patches, 3), [n * outH * outW, k * k * channels])
+/** Rows and columns a stride-1 conv pads before and after: tfjs pads "same" with the odd pixel at the end. */
+function convPadding(k: number, padding: 'same' | 'valid'): [number, number] {
+  if (padding === 'valid') return [0, 0]
+  const before = Math.floor((k - 1) / 2)
+  return [before, k - 1 - before]
 }
 
 /**
- * A stride-1 convolution whose kernel gradient is patches^T × dy (one matMul) instead of tfjs's
- * Conv2DBackpropFilter: the wasm backend has no such kernel, and the cpu backend's takes seconds per batch even
- * on 8×8 images. The forward pass and the input gradient stay tfjs's own conv kernels.
+ * The kernel gradient of a stride-1 conv as one forward conv: with the batch as channels and the channels as
+ * batch, sliding dy [n, oh, ow, f] over the padded input [n, h, w, c] gives dk [k, k, c, f] directly.
+ * dk[i, j, c, f] = Σ_{n,y,x} xpad[n, y+i, x+j, c] · dy[n, y, x, f].
  */
-function trainableConv(padding: 'same' | 'valid'): (x: tf.Tensor4D, kernel: tf.Tensor4D) => tf.Tensor4D {
+export function convKernelGradient(input: tf.Tensor4D, dy: tf.Tensor4D, k: number, padding: 'same' | 'valid'): tf.Tensor4D {
+  const [before, after] = convPadding(k, padding)
+  const padded = before || after ? tf.pad(input, [[0, 0], [before, after], [before, after], [0, 0]]) : input
+  const channelsAsBatch = tf.transpose(padded, [3, 1, 2, 0])
+  const dyAsKernel = tf.transpose(dy, [1, 2, 0, 3])
+  return tf.transpose(tf.conv2d(channelsAsBatch, dyAsKernel, 1, 'valid'), [1, 2, 0, 3])
+}
+
+/**
+ * The input gradient of a stride-1 conv as one forward conv: dy padded by k−1−before in front (and whatever
+ * brings the output back to the input's size behind), with the kernel flipped in space and its channel axes
+ * swapped (a plain conv runs on XNNPACK; wasm's transposed conv does not).
+ */
+export function convInputGradient(dy: tf.Tensor4D, kernel: tf.Tensor4D, inputShape: number[], padding: 'same' | 'valid'): tf.Tensor4D {
+  const k = kernel.shape[0]
+  const [before] = convPadding(k, padding)
+  const flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
+  const front = k - 1 - before
+  const back = (axis: 1 | 2) => inputShape[axis] - dy.shape[axis] + k - 1 - front
+  const padded = tf.pad(dy, [[0, 0], [front, back(1)], [front, back(2)], [0, 0]])
+  return tf.conv2d(padded, flipped, 1, 'valid')
+}
+
+/**
+ * A stride-1 convolution whose gradients are forward convs (see above) instead of tfjs's Conv2DBackpropFilter
+ * and Conv2DBackpropInput: the wasm backend has no filter-gradient kernel and runs its input-gradient kernel
+ * without XNNPACK (46 ms per batch of 32 on 14×14×16, against a few ms here); the cpu backend's filter gradient
+ * takes seconds per batch even on 8×8 images. `inputGradient` false skips dx where the input is data.
+ */
+function trainableConv(padding: 'same' | 'valid', inputGradient: boolean): (x: tf.Tensor4D, kernel: tf.Tensor4D) => tf.Tensor4D {
   const forward = (x: tf.Tensor4D, kernel: tf.Tensor4D, save: tf.GradSaveFunc) => {
     save([x, kernel])
     return {
       value: tf.conv2d(x, kernel, 1, padding),
       gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
         const [input, weights] = saved as [tf.Tensor4D, tf.Tensor4D]
-        const [k, , , filters] = weights.shape
-        const dx = tf.conv2dTranspose(dy, weights, input.shape, 1, padding)
-        const columns = patchColumns(input, k, padding)
-        const dk = tf.reshape(matMulT(columns, tf.reshape(dy, [-1, filters]) as tf.Tensor2D, true, false), weights.shape)
-        return [dx, dk]
+        const dx = inputGradient ? convInputGradient(dy, weights, input.shape, padding) : tf.zerosLike(input)
+        return [dx, convKernelGradient(input, dy, weights.shape[0], padding)]
       }
     }
   }
   // customGrad's typing takes variadic tensors; this one takes exactly (input, kernel).
   return tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor4D, kernel: tf.Tensor4D) => tf.Tensor4D
 }
-const trainableConvs = { same: trainableConv('same'), valid: trainableConv('valid') }
+const trainableConvs = {
+  same: { input: trainableConv('same', true), data: trainableConv('same', false) },
+  valid: { input: trainableConv('valid', true), data: trainableConv('valid', false) }
+}
 
-/** A conv2d layer (stride 1) applied for training: same output as the layer, gradients without Conv2DBackpropFilter. */
-export function convByMatMul(x: tf.Tensor4D, layer: tf.layers.Layer, spec: Extract<LayerSpec, { type: 'conv2d' }>): tf.Tensor4D {
+/**
+ * A conv2d layer (stride 1) applied for training: same output as the layer, gradients without tfjs's conv
+ * gradient kernels. `inputGradient` false when nothing before it trains (its input gradient would be discarded).
+ */
+export function convByMatMul(x: tf.Tensor4D, layer: tf.layers.Layer, spec: Extract<LayerSpec, { type: 'conv2d' }>, inputGradient = true): tf.Tensor4D {
   const [kernel, bias] = layer.weights.map((w) => w.read())
-  let out: tf.Tensor = trainableConvs[spec.padding](x, kernel as tf.Tensor4D)
+  let out: tf.Tensor = trainableConvs[spec.padding][inputGradient ? 'input' : 'data'](x, kernel as tf.Tensor4D)
   if (bias) out = tf.add(out, bias)
   return ACTIVATIONS[spec.activation](out) as tf.Tensor4D
 }
