@@ -288,7 +288,9 @@ export const requests = {
       .object({
         datasetId: z.string(),
         target: z.string().optional(),
-        columns: z.array(z.object({ name: z.string(), type: columnType.optional(), include: z.boolean().optional() })).optional()
+        columns: z.array(z.object({ name: z.string(), type: columnType.optional(), include: z.boolean().optional() })).optional(),
+        /** Tables: how missing numbers are imputed and numbers scaled; the recipe is fitted again on the train part. */
+        preparation: z.object({ impute: z.enum(['mean', 'median']).optional(), scaling: z.enum(['standard', 'minmax']).optional() }).strict().optional()
       })
       .strict(),
     result: datasetSummary

@@ -290,7 +290,7 @@ export class DatasetService {
   async update(args: HandlerArgs<'datasets.update'>): Promise<DatasetSummary> {
     const row = await this.row(args.datasetId)
     if (row.kind === 'images') {
-      if (args.target !== undefined || args.columns?.length) throw new LabError(`${row.name}: an image dataset's target and columns are fixed (the class folders)`)
+      if (args.target !== undefined || args.columns?.length || args.preparation) throw new LabError(`${row.name}: an image dataset's target, columns and scaling are fixed (class folders, pixels in [0, 1])`)
       return this.summaryOf(row)
     }
     const dir = this.storedDir(row)
@@ -315,7 +315,7 @@ export class DatasetService {
       if (change.include !== undefined) next.include = change.include
       overrides[change.name] = next
     }
-    const nextParse: ParseState = { ...parse, overrides }
+    const nextParse: ParseState = { ...parse, overrides, preparation: { ...parse.preparation, ...args.preparation } }
     const profile = JSON.parse(row.profile_json) as ProfileState
     const fitted = fitTable(row.name, dir, meta, target, nextParse, profile.skipped)
     writeSplit(dir, fitted.split)
@@ -334,14 +334,7 @@ export class DatasetService {
   async setPreparation(datasetId: string, preparation: Partial<Preparation>): Promise<DatasetSummary> {
     const row = await this.row(datasetId)
     if (row.kind !== 'table') throw new LabError(`${row.name}: images are always scaled to [0, 1]`)
-    const dir = this.storedDir(row)
-    const meta = readJson<TableMeta>(path.join(dir, 'meta.json'))
-    const parse = JSON.parse(row.parse_json) as ParseState
-    const nextParse: ParseState = { ...parse, preparation: { ...parse.preparation, ...preparation } }
-    const profile = JSON.parse(row.profile_json) as ProfileState
-    const fitted = fitTable(row.name, dir, meta, row.target!, nextParse, profile.skipped)
-    await this.db.run('UPDATE datasets SET parse_json = ?, recipe_json = ? WHERE id = ?', [JSON.stringify(nextParse), JSON.stringify(fitted.recipe), row.id])
-    return this.get(row.id)
+    return this.update({ datasetId, preparation })
   }
 
   async thumbnails(args: HandlerArgs<'datasets.thumbnails'>): Promise<RequestResult<'datasets.thumbnails'>> {

@@ -86,6 +86,11 @@ describe('Datasets view (real web shell, real Chromium)', () => {
     expect(Number(fewer?.match(/(\d+) inputs/)?.[1])).toBe(Number(inputsBefore?.match(/(\d+) inputs/)?.[1]) - 1)
     await pixel.getByRole('switch').click()
     await expect.poll(() => page.getByTestId('dataset-inputs').textContent()).toBe(inputsBefore)
+    // Min-max instead of standardisation: the recipe is refitted and kept with the dataset.
+    await page.getByTestId('prep-scaling').click()
+    await page.locator('.n-base-select-option', { hasText: 'min-max' }).click()
+    await expect.poll(async () => (await page.getByTestId('prep-scaling').textContent()) ?? '').toContain('min-max')
+    await screenshot(page, 'datasets-2b-preparation')
   })
 
   it('scrolls the preview through the whole file, fetching pages as it goes', async () => {
