@@ -57,6 +57,11 @@ describe('Experiments and Export views (real server, real training, real Chromiu
     await expect(page.getByTestId('compare-metrics').textContent()).resolves.toContain('test accuracy')
     await expect(page.getByTestId('compare-verdict').isVisible()).resolves.toBe(true)
     await screenshot(page, 'experiments-compare')
+    // Filtering by a metric: above every run's accuracy hides them all; clearing it brings them back.
+    await page.getByTestId('filter-min-accuracy').locator('input').fill('99.9')
+    await expect.poll(() => page.getByTestId('runs-table').locator('tbody tr.n-data-table-tr').count()).toBe(0)
+    await page.getByTestId('filter-min-accuracy').locator('input').fill('')
+    await expect.poll(() => page.getByTestId('runs-table').locator('tbody tr.n-data-table-tr').count()).toBe(2)
   })
 
   it('opens one run with its block curves, confusion matrix and per-class table, and renames it', async () => {
