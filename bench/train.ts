@@ -1,25 +1,62 @@
 /**
- * Training speed per backend present (wasm, cpu): the digits MLP(100,100) and the small CNN on generated 28×28
- * images, end-to-end and layer-wise, a few epochs each, in this process (the worker adds only its start-up).
- * msPerEpoch is the mean over all epochs of the run (layer-wise: the block stages and the fine-tune).
+ * Training speed per backend present (wasm, cpu) against PyTorch on the same machine, in the same run (issue 7).
+ *
+ * Models: the digits MLP(100,100) on the digits train part (1,259 rows), a 64-256-256-10 MLP on 4,096 synthetic
+ * rows at batch 32 and 128, the small-cnn preset on 1,024 synthetic 28×28×1 images; adam, lr 1e-3, L2 5e-4 (the
+ * default blocks) on both sides. Each repetition runs LayerLab end-to-end, LayerLab layer-wise and PyTorch for one
+ * case before the next case, so load from other processes hits all three alike; the table gives the median over
+ * repetitions and the spread (min–max).
+ *
+ * Same epochs in both modes: layer-wise trains each of the K blocks one epoch and fine-tunes one epoch, end-to-end
+ * trains K + 1 epochs. ms/epoch is LayerLab's own per-epoch training time (its epochs also score the validation
+ * part, which the PyTorch loop does not); wallMs is the whole run (build, prefix caching, final scoring).
+ * Memory is tensor memory, from a separate one-epoch-per-stage run under tf.profile: the peak while training
+ * steps run, and the layer-wise cache of frozen-prefix features (plain Float32Arrays, outside the tensor count).
+ * Process RSS is not used: the wasm heap never shrinks, so a second run in one process inherits the first's peak.
  */
 import { createRequire } from 'node:module'
 import * as tf from '@tensorflow/tfjs'
 import { trainConfig, type ModelSpec, type Partition, type TrainConfig } from '../main/api/contract'
 import type { PreparedData } from '../main/data/types'
 import { defaultModel } from '../main/model/presets'
-import { train } from '../main/train/engine'
-import { loadDigits, makeStripeImages } from '../test/unit/train/digits'
-import { peakRss } from './memory'
+import { seededRandom, train, type TrainHooks } from '../main/train/engine'
+import { loadDigits, makeParts } from '../test/unit/train/digits'
+import { TorchReference, type TorchCase } from './torch'
 
 export interface TrainBenchRow {
-  model: string
-  mode: TrainConfig['mode']
   backend: string
+  model: string
+  batch: number
+  mode: TrainConfig['mode']
+  epochs: number
   msPerEpoch: number
+  spread: string
   samplesPerSec: number
-  peakRssBytes: number
+  wallMs: number
+  stepPeakBytes: number
+  cacheBytes: number
+  /** Rows the epochs were timed on: the cpu backend times a subset of the bigger sets and scales to the full part. */
+  timedRows: number
+  torchMsPerEpoch: number | string
+  torchSpread: string
+  ratio: number | string
 }
+
+const REPETITIONS = Number(process.env.LAYERLAB_BENCH_REPS ?? 3)
+/** Train rows the pure-JS cpu backend times per case (seconds per epoch on the full sets would blow the budget). */
+const CPU_ROWS = { table: 512, images: 128 }
+
+/** The case with its train part cut to the first `rows` rows (the same per-row work, fewer rows). */
+function subset(item: BenchCase, rows: number): BenchCase {
+  if (item.data.train.n <= rows) return item
+  const size = item.data.inputShape.reduce((a, b) => a * b, 1)
+  const train = item.data.train
+  return {
+    ...item,
+    data: { ...item.data, train: { x: train.x.subarray(0, rows * size), y: train.y.subarray(0, rows), n: rows, rows: train.rows.subarray(0, rows) } }
+  }
+}
+const forBackend = (item: BenchCase, backend: string) => (backend === 'cpu' && item.name !== 'digits MLP(100,100)' ? subset(item, CPU_ROWS[item.data.kind === 'images' ? 'images' : 'table']) : item)
 
 function backendsPresent(): string[] {
   const present = ['cpu']
@@ -32,35 +69,203 @@ function backendsPresent(): string[] {
   return present
 }
 
-async function measure(name: string, data: PreparedData, spec: ModelSpec, partition: Partition, mode: TrainConfig['mode'], epochs: number): Promise<TrainBenchRow> {
-  const stagePartition: Partition = { blocks: partition.blocks.map((block) => ({ ...block, settings: { ...block.settings, epochs, patience: 0 } })) }
-  const config = trainConfig.parse({ mode, epochs, patience: 0, fineTune: { enabled: true, epochs, learningRateFactor: 0.1 } })
-  const { value: outcome, peakRssBytes } = await peakRss(() => train({ spec, partition: stagePartition, config, data }))
+/** Synthetic rows (uniform in [-1, 1]) with random labels: timings do not depend on the values. */
+function synthetic(train: number, shape: number[], classes: number, seed: number): PreparedData {
+  const random = seededRandom(seed)
+  const size = shape.reduce((a, b) => a * b, 1)
+  const n = train + 512
+  const x = new Float32Array(n * size)
+  for (let i = 0; i < x.length; i++) x[i] = random() * 2 - 1
+  const y = new Int32Array(n)
+  for (let i = 0; i < n; i++) y[i] = Math.floor(random() * classes)
+  const rows = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i)
+  return {
+    datasetId: `synthetic-${shape.join('x')}`,
+    kind: shape.length === 3 ? 'images' : 'table',
+    inputShape: shape,
+    labels: Array.from({ length: classes }, (_, i) => String(i)),
+    featureNames: [],
+    ...makeParts(x, y, size, { train: rows(0, train), val: rows(train, 256), test: rows(train + 256, 256) })
+  }
+}
+
+interface BenchCase {
+  name: string
+  data: PreparedData
+  spec: ModelSpec
+  partition: Partition
+  batch: number
+  torch: TorchCase
+}
+
+function cases(): BenchCase[] {
+  const digits = loadDigits()
+  const digitsModel = defaultModel({ inputShape: [64], classes: 10 })
+  const rows = synthetic(4096, [64], 10, 1)
+  const wide = defaultModel({ inputShape: [64], classes: 10 }, { hidden: [256, 256] })
+  const images = synthetic(1024, [28, 28, 1], 10, 2)
+  const cnn = defaultModel({ inputShape: [28, 28, 1], classes: 10 }, { preset: 'small-cnn' })
+  return [
+    { name: 'digits MLP(100,100)', data: digits, ...digitsModel, batch: 32, torch: { model: 'digits-mlp', batch: 32, epochs: 1 } },
+    { name: 'MLP 64-256-256-10', data: rows, ...wide, batch: 32, torch: { model: 'mlp-64-256-256-10', batch: 32, epochs: 1, rows: 4096 } },
+    { name: 'MLP 64-256-256-10', data: rows, ...wide, batch: 128, torch: { model: 'mlp-64-256-256-10', batch: 128, epochs: 1, rows: 4096 } },
+    { name: 'small CNN 28×28', data: images, ...cnn, batch: 32, torch: { model: 'small-cnn', batch: 32, epochs: 1, rows: 1024 } }
+  ]
+}
+
+function jobFor(item: BenchCase, mode: TrainConfig['mode'], epochsPerStage: number) {
+  const blocks = item.partition.blocks.length
+  const partition: Partition = { blocks: item.partition.blocks.map((block) => ({ ...block, settings: { ...block.settings, epochs: epochsPerStage, patience: 0 } })) }
+  const config = trainConfig.parse({
+    mode,
+    // The same number of epochs in both modes: K block stages + the fine-tune.
+    epochs: (blocks + 1) * epochsPerStage,
+    batchSize: item.batch,
+    patience: 0,
+    fineTune: { enabled: true, epochs: epochsPerStage, learningRateFactor: 0.1 }
+  })
+  return { spec: item.spec, partition, config, data: item.data }
+}
+
+async function timeRun(item: BenchCase, mode: TrainConfig['mode']): Promise<{ msPerEpoch: number; wallMs: number; epochs: number }> {
+  const outcome = await train(jobFor(item, mode, 1))
   outcome.model.dispose()
-  const msPerEpoch = outcome.timing.msPerEpoch
-  return { model: name, mode, backend: tf.getBackend(), msPerEpoch, samplesPerSec: data.train.n / (msPerEpoch / 1000), peakRssBytes }
+  return { msPerEpoch: outcome.timing.msPerEpoch, wallMs: outcome.timing.totalMs, epochs: outcome.epochsRun }
+}
+
+/**
+ * Peak tensor bytes while training steps run (scoring and prefix caching excluded: they run in inference chunks
+ * in both modes) and the largest layer-wise feature cache, from one run under tf.profile.
+ */
+async function memoryRun(item: BenchCase, mode: TrainConfig['mode']): Promise<{ stepPeakBytes: number; cacheBytes: number }> {
+  // tf.profile keeps engine.state.activeProfile.peakBytes up to date; reading and resetting it from the hooks
+  // attributes each stretch of work to training steps or to the rest.
+  const state = (tf.engine() as unknown as { state: { numBytes: number; activeProfile: { peakBytes: number } } }).state
+  let stepPeak = 0
+  const reset = () => (state.activeProfile.peakBytes = state.numBytes)
+  const hooks: TrainHooks = {
+    onStageStart: reset,
+    onProgress: () => {
+      stepPeak = Math.max(stepPeak, state.activeProfile.peakBytes)
+      reset()
+    },
+    onEpoch: reset,
+    onPrefixComputed: reset
+  }
+  await tf.profile(async () => {
+    const outcome = await train(jobFor(item, mode, 1), hooks)
+    outcome.model.dispose()
+  })
+  let cacheBytes = 0
+  if (mode === 'layer-wise') {
+    // Block j ≥ 1 trains on the previous block's output for the train and validation parts, held as Float32Arrays.
+    const rows = item.data.train.n + item.data.val.n
+    cacheBytes = Math.max(0, ...blockOutputSizes(item).slice(0, -1).map((size) => size * rows * 4))
+  }
+  return { stepPeakBytes: stepPeak, cacheBytes }
+}
+
+/** Per-sample output size of each block of the case's partition. */
+function blockOutputSizes(item: BenchCase): number[] {
+  const layers = item.spec.layers
+  let shape = [...item.spec.inputShape]
+  const sizes: number[] = []
+  const outputs: number[][] = []
+  for (const layer of layers) {
+    if (layer.type === 'conv2d') shape = layer.padding === 'same' ? [Math.ceil(shape[0] / layer.strides), Math.ceil(shape[1] / layer.strides), layer.filters] : [shape[0] - layer.kernelSize + 1, shape[1] - layer.kernelSize + 1, layer.filters]
+    else if (layer.type === 'maxPooling2d' || layer.type === 'averagePooling2d') {
+      const stride = layer.strides ?? layer.poolSize
+      shape = layer.padding === 'same' ? [Math.ceil(shape[0] / stride), Math.ceil(shape[1] / stride), shape[2]] : [Math.floor((shape[0] - layer.poolSize) / stride) + 1, Math.floor((shape[1] - layer.poolSize) / stride) + 1, shape[2]]
+    } else if (layer.type === 'flatten') shape = [shape.reduce((a, b) => a * b, 1)]
+    else if (layer.type === 'dense') shape = [layer.units]
+    outputs.push(shape)
+  }
+  for (const block of item.partition.blocks) sizes.push(outputs[block.end - 1].reduce((a, b) => a * b, 1))
+  return sizes
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+const spreadOf = (values: number[]) => (values.length > 1 ? `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}` : '')
+
+async function activate(backend: string): Promise<void> {
+  if (backend === 'wasm') createRequire(__filename)('@tensorflow/tfjs-backend-wasm')
+  await tf.setBackend(backend)
+  await tf.ready()
 }
 
 export async function benchTraining(): Promise<TrainBenchRow[]> {
-  const rows: TrainBenchRow[] = []
-  const digits = loadDigits()
-  const mlp = defaultModel({ inputShape: [64], classes: 10 })
-  const images = makeStripeImages(600, 28, 11)
-  const cnn = defaultModel({ inputShape: [28, 28, 1], classes: 2 }, { preset: 'small-cnn' })
-  for (const backend of backendsPresent()) {
-    if (backend === 'wasm') createRequire(__filename)('@tensorflow/tfjs-backend-wasm')
-    await tf.setBackend(backend)
-    await tf.ready()
-    // Warm-up (kernel set-up, JIT): the first epochs on a fresh backend are slower than the steady state.
-    await measure('warm-up', digits, mlp.spec, mlp.partition, 'end-to-end', 1)
-    await measure('warm-up', images, cnn.spec, cnn.partition, 'end-to-end', 1)
-    for (const mode of ['end-to-end', 'layer-wise'] as const) {
-      rows.push(await measure('digits MLP(100,100)', digits, mlp.spec, mlp.partition, mode, 3))
-      // The pure-JS cpu backend is far slower on convs: one epoch each is enough to see it.
-      rows.push(await measure('small CNN 28×28', images, cnn.spec, cnn.partition, mode, backend === 'cpu' ? 1 : 2))
-    }
+  const all = cases()
+  const backends = backendsPresent()
+  const torch = await TorchReference.start()
+  if ('skipped' in torch) console.log(`  ${torch.skipped}`)
+  else console.log(`  PyTorch ${torch.version} (${torch.threads} threads) from ${'/usr/bin/python3'}, interleaved with LayerLab, ${REPETITIONS} repetitions`)
+  const modes = ['end-to-end', 'layer-wise'] as const
+  type Key = string
+  const times = new Map<Key, { ms: number[]; wall: number[]; epochs: number }>()
+  const torchTimes = new Map<number, number[]>()
+  const record = (key: Key, run: { msPerEpoch: number; wallMs: number; epochs: number }) => {
+    const entry = times.get(key) ?? { ms: [], wall: [], epochs: run.epochs }
+    entry.ms.push(run.msPerEpoch)
+    entry.wall.push(run.wallMs)
+    times.set(key, entry)
   }
-  return rows
+  try {
+    for (const backend of backends) {
+      await activate(backend)
+      // Warm-up (kernel set-up, JIT): the first epochs on a fresh backend are slower than the steady state.
+      for (const item of all) await timeRun(forBackend(item, backend), 'end-to-end')
+    }
+    for (let rep = 0; rep < REPETITIONS; rep++) {
+      for (const [index, item] of all.entries()) {
+        for (const backend of backends) {
+          // The pure-JS cpu backend is slow: one repetition shows where it stands.
+          if (backend === 'cpu' && rep > 0) continue
+          await activate(backend)
+          for (const mode of modes) record(`${backend}|${index}|${mode}`, await timeRun(forBackend(item, backend), mode))
+        }
+        if (!('skipped' in torch)) torchTimes.set(index, [...(torchTimes.get(index) ?? []), (await torch.run(item.torch)).msPerEpoch])
+      }
+    }
+    const rows: TrainBenchRow[] = []
+    for (const backend of backends) {
+      await activate(backend)
+      for (const [index, item] of all.entries()) {
+        const torchMs = torchTimes.get(index)
+        for (const mode of modes) {
+          const entry = times.get(`${backend}|${index}|${mode}`)!
+          const timed = forBackend(item, backend)
+          const memory = await memoryRun(timed, mode)
+          // Per-epoch work is proportional to the rows: a subset's time scales to the full train part.
+          const scale = item.data.train.n / timed.data.train.n
+          const ms = median(entry.ms) * scale
+          rows.push({
+            backend,
+            model: item.name,
+            batch: item.batch,
+            mode,
+            epochs: entry.epochs,
+            msPerEpoch: ms,
+            spread: spreadOf(entry.ms.map((value) => value * scale)),
+            samplesPerSec: Math.round(item.data.train.n / (ms / 1000)),
+            wallMs: median(entry.wall) * scale,
+            stepPeakBytes: memory.stepPeakBytes,
+            cacheBytes: memory.cacheBytes,
+            timedRows: timed.data.train.n,
+            torchMsPerEpoch: torchMs ? median(torchMs) : 'skipped',
+            torchSpread: torchMs ? spreadOf(torchMs) : '',
+            ratio: torchMs ? ms / median(torchMs) : ''
+          })
+        }
+      }
+    }
+    return rows
+  } finally {
+    if (!('skipped' in torch)) torch.close()
+  }
 }
 
 if (require.main === module) {

@@ -38,8 +38,9 @@ export interface TrainJob {
   config: TrainConfig
   data: PreparedData
   /**
-   * Dense-only chains train with the hand-written step of fast/denseChain.ts where tensors live in this process
-   * (wasm, cpu); false forces the general tf.variableGrads path everywhere (tests compare the two).
+   * Where tensors live in this process (wasm, cpu): dense-only chains train with the hand-written step of
+   * fast/denseChain.ts, and max pools take their gradient on the host (a conv followed by a max pool pools before
+   * its bias and activation). False keeps tfjs's own ops for these (tests compare the two); default true.
    */
   fastPath?: boolean
 }
@@ -114,9 +115,15 @@ interface Chain {
  * one mask for every batch). With `logits`, a final softmax is left out so the loss can use the stable
  * softmax cross-entropy.
  */
-function applyChain(chain: Chain, input: tf.Tensor, options: { training: boolean; logits: boolean; dropoutSeed?: () => number }): tf.Tensor {
+function applyChain(
+  chain: Chain,
+  input: tf.Tensor,
+  options: { training: boolean; logits: boolean; dropoutSeed?: () => number; /** Host max-pool gradient, conv+pool reordering. */ fast?: boolean }
+): tf.Tensor {
   let x = input
   const last = chain.layers.length - 1
+  // Set when a conv took its following max pool along (see below).
+  let pooledAlready = false
   chain.layers.forEach((layer, i) => {
     const spec = chain.specs[i]
     if (spec?.type === 'dropout') {
@@ -126,13 +133,31 @@ function applyChain(chain: Chain, input: tf.Tensor, options: { training: boolean
       }
       return
     }
-    if (spec?.type === 'conv2d' && options.training && spec.strides === 1) {
-      x = convByMatMul(x as tf.Tensor4D, layer, spec, chain.layers.slice(0, i).some((earlier) => earlier.trainableWeights.length > 0))
+    if (pooledAlready) {
+      pooledAlready = false
       return
     }
-    if (spec?.type === 'maxPooling2d' && options.training && (spec.strides ?? spec.poolSize) === spec.poolSize && x.rank === 4) {
-      const size = spec.poolSize
-      if (size > 1 && x.shape[1]! % size === 0 && x.shape[2]! % size === 0) {
+    if (spec?.type === 'conv2d' && options.training && spec.strides === 1) {
+      const inputGradient = chain.layers.slice(0, i).some((earlier) => earlier.trainableWeights.length > 0)
+      const next = chain.specs[i + 1]
+      const size = options.fast && next?.type === 'maxPooling2d' ? hostPoolSize(next, x.shape[1]!, x.shape[2]!, spec.padding, spec.kernelSize) : 0
+      if (size && MONOTONE.has(spec.activation)) {
+        // conv → bias → activation → max pool equals conv → max pool → bias → activation (a per-channel constant
+        // and a non-decreasing function commute with the window maximum): bias and activation then run on a
+        // tensor size² times smaller, forward and backward.
+        const bias = layer.weights[1]?.read()
+        let out: tf.Tensor = maxPoolForTraining(convByMatMul(x as tf.Tensor4D, layer, spec, inputGradient, { bias: false, activation: false }), size)
+        if (bias) out = tf.add(out, bias)
+        x = ACTIVATIONS[spec.activation](out)
+        pooledAlready = true
+        return
+      }
+      x = convByMatMul(x as tf.Tensor4D, layer, spec, inputGradient)
+      return
+    }
+    if (spec?.type === 'maxPooling2d' && options.training && options.fast && x.rank === 4) {
+      const size = hostPoolSize(spec, x.shape[1]!, x.shape[2]!)
+      if (size) {
         x = maxPoolForTraining(x as tf.Tensor4D, size)
         return
       }
@@ -160,6 +185,20 @@ function applyChain(chain: Chain, input: tf.Tensor, options: { training: boolean
   })
   return x
 }
+
+/**
+ * The window size of a max pool that trains with maxPoolForTraining: window = stride, a multiple of the input's
+ * height and width (given, or after a conv with that padding and kernel), and tensors in this process; else 0.
+ */
+function hostPoolSize(spec: Extract<LayerSpec, { type: 'maxPooling2d' }>, height: number, width: number, convPadding?: 'same' | 'valid', kernelSize = 1): number {
+  const size = spec.poolSize
+  if (!updatesOnHost() || size < 2 || (spec.strides ?? size) !== size) return 0
+  const shrink = convPadding === 'valid' ? kernelSize - 1 : 0
+  return (height - shrink) % size === 0 && (width - shrink) % size === 0 ? size : 0
+}
+
+/** Activations that never decrease: they commute with a window maximum. */
+const MONOTONE = new Set(['relu', 'relu6', 'sigmoid', 'tanh', 'elu', 'linear'])
 
 const ACTIVATIONS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
   relu: tf.relu,
@@ -236,10 +275,17 @@ const trainableConvs = {
  * A conv2d layer (stride 1) applied for training: same output as the layer, gradients without tfjs's conv
  * gradient kernels. `inputGradient` false when nothing before it trains (its input gradient would be discarded).
  */
-export function convByMatMul(x: tf.Tensor4D, layer: tf.layers.Layer, spec: Extract<LayerSpec, { type: 'conv2d' }>, inputGradient = true): tf.Tensor4D {
+export function convByMatMul(
+  x: tf.Tensor4D,
+  layer: tf.layers.Layer,
+  spec: Extract<LayerSpec, { type: 'conv2d' }>,
+  inputGradient = true,
+  apply: { bias: boolean; activation: boolean } = { bias: true, activation: true }
+): tf.Tensor4D {
   const [kernel, bias] = layer.weights.map((w) => w.read())
   let out: tf.Tensor = trainableConvs[spec.padding][inputGradient ? 'input' : 'data'](x, kernel as tf.Tensor4D)
-  if (bias) out = tf.add(out, bias)
+  if (bias && apply.bias) out = tf.add(out, bias)
+  if (!apply.activation) return out as tf.Tensor4D
   return ACTIVATIONS[spec.activation](out) as tf.Tensor4D
 }
 
@@ -403,7 +449,7 @@ class Trainer {
           const truth = tf.oneHot(labels, depth)
           let hits: tf.Tensor | null = null
           const { value, grads } = tf.variableGrads(() => {
-            const logits = applyChain(stage.chain, x, { training: true, logits: true, dropoutSeed })
+            const logits = applyChain(stage.chain, x, { training: true, logits: true, dropoutSeed, fast: stage.fastPath })
             // Kept out of the gradient tape's scope so the batch accuracy costs no second forward pass.
             hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')))
             return tf.losses.softmaxCrossEntropy(truth, logits, undefined, 0, tf.Reduction.MEAN) as tf.Scalar

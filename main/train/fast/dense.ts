@@ -92,28 +92,76 @@ type PoolFn = (x: tf.Tensor4D) => tf.Tensor4D
 const maxPools = new Map<number, PoolFn>()
 
 /**
+ * The max-pool input gradient for window = stride = `size`, in plain JS: each window's gradient goes to its first
+ * largest input in row-major order, as tfjs's MaxPoolGrad does. Used where tensors live in this process (wasm,
+ * cpu): wasm's MaxPoolGrad runs outside XNNPACK (24 ms per batch of 32 on 28×28×16, most of a small CNN's step),
+ * a same-shape mask built from tensor ops still costs about 10 ms there, and this loop about 2 ms.
+ */
+export function maxPoolGradient(input: Float32Array, shape: number[], dy: Float32Array, size: number): Float32Array {
+  const [n, height, width, channels] = shape
+  const outH = height / size
+  const outW = width / size
+  const dx = new Float32Array(input.length)
+  if (size === 2) {
+    // The common 2×2 window, unrolled: candidates in row-major order, a later one wins only when strictly larger.
+    const right = channels
+    const below = width * channels
+    for (let row = 0; row < n * outH; row++) {
+      const b = Math.floor(row / outH)
+      const oy = row - b * outH
+      for (let ox = 0; ox < outW; ox++) {
+        const corner = ((b * height + oy * 2) * width + ox * 2) * channels
+        const out = (row * outW + ox) * channels
+        for (let c = 0; c < channels; c++) {
+          const first = corner + c
+          let at = first
+          let best = input[first]
+          if (input[first + right] > best) best = input[(at = first + right)]
+          if (input[first + below] > best) best = input[(at = first + below)]
+          if (input[first + below + right] > best) at = first + below + right
+          dx[at] += dy[out + c]
+        }
+      }
+    }
+    return dx
+  }
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < outH; oy++)
+      for (let ox = 0; ox < outW; ox++) {
+        const corner = ((b * height + oy * size) * width + ox * size) * channels
+        const out = ((b * outH + oy) * outW + ox) * channels
+        for (let c = 0; c < channels; c++) {
+          let at = corner + c
+          let best = input[at]
+          for (let ky = 0; ky < size; ky++)
+            for (let kx = ky === 0 ? 1 : 0; kx < size; kx++) {
+              const index = corner + (ky * width + kx) * channels + c
+              if (input[index] > best) {
+                best = input[index]
+                at = index
+              }
+            }
+          dx[at] += dy[out + c]
+        }
+      }
+  return dx
+}
+
+/**
  * Max pooling with window = stride = `size` over an input whose height and width are multiples of `size` (then
- * "same" and "valid" agree), with its gradient as a mask of the window maxima: wasm's MaxPoolGrad runs outside
- * XNNPACK (24 ms per batch of 32 on 28×28×16, most of a small CNN's step). A window with tied maxima shares its
- * gradient equally among them: the kernel gradient is then the same as tfjs's one-winner rule wherever the tied
- * inputs are equal (constant regions), and ties among different inputs have probability zero.
+ * "same" and "valid" agree): tfjs's forward kernel, the gradient from maxPoolGradient.
  */
 export function maxPoolForTraining(x: tf.Tensor4D, size: number): tf.Tensor4D {
   let fn = maxPools.get(size)
   if (!fn) {
     const forward = (input: tf.Tensor4D, save: tf.GradSaveFunc) => {
-      const y = tf.maxPool(input, size, size, 'valid')
-      save([input, y])
+      save([input])
       return {
-        value: y,
+        value: tf.maxPool(input, size, size, 'valid'),
         gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
-          const [source, pooled] = saved as [tf.Tensor4D, tf.Tensor4D]
-          const [n, h, w, c] = pooled.shape
-          const full: [number, number] = [source.shape[1], source.shape[2]]
-          // Same-shape comparisons: wasm's broadcasting Equal runs in JS and is slower than the whole conv step.
-          const mask = tf.cast(tf.equal(source, tf.image.resizeNearestNeighbor(pooled, full)), 'float32')
-          const ties = tf.sum(tf.reshape(mask, [n, h, size, w, size, c]), [2, 4])
-          return tf.mul(mask, tf.image.resizeNearestNeighbor(tf.div(dy, ties) as tf.Tensor4D, full))
+          const [source] = saved as [tf.Tensor4D]
+          const dx = maxPoolGradient(source.dataSync() as Float32Array, source.shape, dy.dataSync() as Float32Array, size)
+          return tf.tensor4d(dx, source.shape)
         }
       }
     }

@@ -120,8 +120,9 @@ export function denseChainGradients(
   for (let i = chain.length - 1; i >= lowest; i--) {
     const layer = chain[i]
     const dz = activationGradient(layer.activation, outputs[i], dy)
-    if (wanted(layer.kernel)) grads.push({ variable: layer.kernel, gradient: matMulT(inputs[i], dz, true, false) })
+    // Pushed bias first: the list is reversed at the end into the layers' own order (kernel, bias).
     if (wanted(layer.bias)) grads.push({ variable: layer.bias, gradient: tf.sum(dz, 0) })
+    if (wanted(layer.kernel)) grads.push({ variable: layer.kernel, gradient: matMulT(inputs[i], dz, true, false) })
     if (i > lowest) dy = matMulT(dz, layer.kernel as tf.Tensor2D, false, true)
   }
   return { result, grads: grads.reverse() }

@@ -1,0 +1,225 @@
+/**
+ * The fast training paths (issue 7) against tfjs's own: the tape-free dense-chain step, the dense layer with
+ * plain matMuls, the conv and max-pool gradients as forward ops, the host-side optimizer update; and the digits
+ * MLP trained both ways to the same accuracy. Run on the backend the worker would choose (wasm where present).
+ */
+import * as tf from '@tensorflow/tfjs'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { blockSettings, trainConfig, type EpochRow, type LayerSpec } from '../../../main/api/contract'
+import { activateBackend, planBackend } from '../../../main/core/backend'
+import { createLayer } from '../../../main/model/build'
+import { defaultModel } from '../../../main/model/presets'
+import { convByMatMul, train } from '../../../main/train/engine'
+import { denseForTraining, maxPoolForTraining } from '../../../main/train/fast/dense'
+import { denseChainGradients, denseChainOf } from '../../../main/train/fast/denseChain'
+import { BlockOptimizer } from '../../../main/train/optimizer'
+import { loadDigits, makeStripeImages } from './digits'
+
+const digits = loadDigits()
+const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0])
+
+beforeAll(async () => {
+  await activateBackend(tf, planBackend({}))
+})
+
+/** A batch of the digits train part as tensors. */
+function digitsBatch(rows: number) {
+  const features = digits.inputShape[0]
+  return { x: tf.tensor2d(digits.train.x.subarray(0, rows * features), [rows, features]), labels: digits.train.y.slice(0, rows) }
+}
+
+describe('dense chain step', () => {
+  it('gives the loss and the gradients of tfjs’s softmax cross-entropy to 1e-4, for every activation it takes', () => {
+    const specs: LayerSpec[] = [
+      { type: 'dense', units: 24, activation: 'relu' },
+      { type: 'dense', units: 16, activation: 'sigmoid' },
+      { type: 'dense', units: 12, activation: 'relu6' },
+      { type: 'dense', units: 12, activation: 'linear' },
+      { type: 'dense', units: 10, activation: 'softmax' }
+    ]
+    const layers = specs.map((spec, index) => createLayer(spec, { index, seed: 3 }))
+    const { x, labels } = digitsBatch(48)
+    // Builds the weights; non-zero biases so a bias mix-up would show.
+    let h: tf.Tensor = x
+    for (const layer of layers) h = layer.apply(h) as tf.Tensor
+    for (const layer of layers) layer.weights[1].write(tf.randomNormal(layer.weights[1].shape as number[], 0, 0.5, 'float32', 11))
+    const chain = denseChainOf(layers, specs, [digits.inputShape[0]])!
+    expect(chain).not.toBeNull()
+    const variables = layers.flatMap((layer) => layer.weights.map((w) => w.read() as tf.Variable))
+    const ours = denseChainGradients(chain, x, labels, 10, () => true)
+    const theirs = tf.variableGrads(() => {
+      let out: tf.Tensor = x
+      layers.forEach((layer, i) => {
+        // The last layer's logits: tfjs's loss applies the softmax itself.
+        if (i === layers.length - 1) out = tf.add(tf.matMul(out as tf.Tensor2D, layer.weights[0].read() as tf.Tensor2D), layer.weights[1].read())
+        else out = layer.apply(out) as tf.Tensor
+      })
+      return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(labels, 'int32'), 10), out, undefined, 0, tf.Reduction.MEAN) as tf.Scalar
+    }, variables)
+    expect(Math.abs(ours.result.loss - theirs.value.dataSync()[0])).toBeLessThan(1e-4)
+    expect(ours.grads.map((pair) => pair.variable.name)).toEqual(variables.map((variable) => variable.name))
+    for (const { variable, gradient } of ours.grads) {
+      expect(tf.norm(theirs.grads[variable.name]).dataSync()[0]).toBeGreaterThan(1e-3)
+      expect(maxDiff(gradient, theirs.grads[variable.name])).toBeLessThan(1e-4)
+    }
+  })
+
+  it('takes only chains of dense layers with those activations, and computes only the gradients asked for', () => {
+    const dense = (activation: 'relu' | 'tanh' | 'softmax'): LayerSpec => ({ type: 'dense', units: 8, activation })
+    const build = (specs: LayerSpec[]) => specs.map((spec, index) => createLayer(spec, { index, seed: 1 }))
+    expect(denseChainOf(build([dense('tanh'), dense('softmax')]), [dense('tanh'), dense('softmax')], [64])).toBeNull()
+    const dropout: LayerSpec = { type: 'dropout', rate: 0.2 }
+    expect(denseChainOf(build([dense('relu'), dropout, dense('softmax')]), [dense('relu'), dropout, dense('softmax')], [64])).toBeNull()
+    expect(denseChainOf(build([dense('relu'), dense('softmax')]), [dense('relu'), dense('softmax')], [8, 8])).toBeNull()
+    const specs = [dense('relu'), dense('softmax')]
+    const layers = build(specs)
+    const { x, labels } = digitsBatch(16)
+    layers.reduce((h: tf.Tensor, layer) => layer.apply(h) as tf.Tensor, x)
+    const top = layers[1].weights.map((w) => w.read() as tf.Variable)
+    const { grads } = denseChainGradients(denseChainOf(layers, specs, [64])!, x, labels, 10, (variable) => top.includes(variable))
+    expect(grads.map((pair) => pair.variable)).toEqual(top)
+  })
+})
+
+describe('layers with hand-written gradients', () => {
+  it('dense with plain matMuls: same output and gradients as the layer (each activation, with and without input gradient)', () => {
+    const x = tf.randomNormal([20, 12], 0, 1, 'float32', 5) as tf.Tensor2D
+    for (const activation of ['relu', 'relu6', 'sigmoid', 'linear', 'tanh', 'elu', 'softmax'] as const) {
+      const layer = createLayer({ type: 'dense', units: 7, activation }, { index: 0, seed: 2 })
+      layer.apply(x)
+      layer.weights[1].write(tf.randomNormal([7], 0, 1, 'float32', 8))
+      const [kernel, bias] = layer.weights.map((w) => w.read()) as [tf.Variable, tf.Variable]
+      const probe = tf.randomNormal([20, 7], 0, 1, 'float32', 4)
+      expect(maxDiff(denseForTraining(x, kernel as tf.Tensor2D, bias as tf.Tensor1D, activation, true), layer.apply(x) as tf.Tensor)).toBeLessThan(1e-5)
+      const viaLayer = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x) as tf.Tensor, probe)) as tf.Scalar, [kernel, bias]).grads
+      const viaOurs = tf.variableGrads(() => tf.sum(tf.mul(denseForTraining(x, kernel as tf.Tensor2D, bias as tf.Tensor1D, activation, false), probe)) as tf.Scalar, [kernel, bias]).grads
+      for (const name of [kernel.name, bias.name]) expect(maxDiff(viaLayer[name], viaOurs[name])).toBeLessThan(1e-4)
+      const inputLayer = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input) as tf.Tensor, probe)))(x)
+      const inputOurs = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(denseForTraining(input as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D, activation, true), probe)))(x)
+      expect(maxDiff(inputLayer, inputOurs)).toBeLessThan(1e-4)
+    }
+  })
+
+  it(`conv gradients as forward convs on ${'this backend'} match the cpu backend's own conv gradients`, async () => {
+    const conv = { type: 'conv2d' as const, filters: 5, kernelSize: 3, strides: 1, padding: 'same' as const, activation: 'relu' as const }
+    const layer = createLayer(conv, { index: 0, seed: 6 })
+    const x = tf.randomNormal([3, 9, 8, 2], 0, 1, 'float32', 9) as tf.Tensor4D
+    layer.apply(x)
+    const kernel = layer.weights[0].read() as tf.Variable
+    const probe = tf.randomNormal([3, 9, 8, 5], 0, 1, 'float32', 4)
+    const ours = tf.variableGrads(() => tf.sum(tf.mul(convByMatMul(x, layer, conv), probe)) as tf.Scalar, [kernel]).grads[kernel.name]
+    const oursInput = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(convByMatMul(input as tf.Tensor4D, layer, conv), probe)))(x)
+    const [kernelValues, inputValues] = [ours.dataSync().slice(), oursInput.dataSync().slice()]
+    const previous = tf.getBackend()
+    await tf.setBackend('cpu')
+    try {
+      const cpuLayer = createLayer(conv, { index: 0, seed: 6 })
+      const cpuX = tf.tensor(x.dataSync().slice(), x.shape) as tf.Tensor4D
+      cpuLayer.apply(cpuX)
+      const cpuKernel = cpuLayer.weights[0].read() as tf.Variable
+      const cpuProbe = tf.tensor(probe.dataSync().slice(), probe.shape)
+      const reference = tf.variableGrads(() => tf.sum(tf.mul(cpuLayer.apply(cpuX) as tf.Tensor, cpuProbe)) as tf.Scalar, [cpuKernel]).grads[cpuKernel.name]
+      const referenceInput = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(cpuLayer.apply(input) as tf.Tensor, cpuProbe)))(cpuX)
+      expect(maxDiff(reference, tf.tensor(kernelValues, reference.shape))).toBeLessThan(1e-4)
+      expect(maxDiff(referenceInput, tf.tensor(inputValues, referenceInput.shape))).toBeLessThan(1e-4)
+    } finally {
+      await tf.setBackend(previous)
+    }
+  })
+
+  it('max pool: the cpu backend’s gradient, ties included (the first maximum in row-major order)', async () => {
+    for (const size of [2, 3]) {
+      const x = tf.randomNormal([2, 6, 6 * size, 3], 0, 1, 'float32', 12) as tf.Tensor4D
+      const probe = tf.randomNormal([2, 6 / size, 6, 3], 0, 1, 'float32', 13)
+      expect(maxDiff(maxPoolForTraining(x, size), tf.maxPool(x, size, size, 'valid'))).toBe(0)
+      const ours = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(maxPoolForTraining(input as tf.Tensor4D, size), probe)))(x).dataSync().slice()
+      // The reference is the cpu backend's MaxPoolGrad: wasm's drops the gradient of windows whose maximum is
+      // negative (seen with tfjs-backend-wasm 4.22), which pooling before the activation would hit.
+      const previous = tf.getBackend()
+      await tf.setBackend('cpu')
+      try {
+        const cpuX = tf.tensor(x.dataSync().slice(), x.shape) as tf.Tensor4D
+        const cpuProbe = tf.tensor(probe.dataSync().slice(), probe.shape)
+        const theirs = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(input as tf.Tensor4D, size, size, 'valid'), cpuProbe)))(cpuX)
+        expect(maxDiff(theirs, tf.tensor(ours, theirs.shape))).toBeLessThan(1e-6)
+        expect(Array.from(ours).filter((v) => v !== 0)).toHaveLength(probe.size)
+      } finally {
+        await tf.setBackend(previous)
+      }
+    }
+    // A constant image: all four pixels tie; the first in row-major order takes the gradient, as in tfjs.
+    const flat = tf.ones([1, 2, 2, 1]) as tf.Tensor4D
+    const shared = tf.grad((input: tf.Tensor) => tf.sum(maxPoolForTraining(input as tf.Tensor4D, 2)))(flat)
+    expect(Array.from(shared.dataSync())).toEqual([1, 0, 0, 0])
+  })
+})
+
+describe('host optimizer update', () => {
+  it('makes the same steps as the tensor update (sgd, momentum + L2, adam + L2, adam + LARS, cosine schedule)', () => {
+    const variants = [
+      { optimizer: 'sgd' as const, learningRate: 0.05 },
+      { optimizer: 'momentum' as const, learningRate: 0.02, weightDecay: 1e-3 },
+      { optimizer: 'adam' as const, learningRate: 0.001, weightDecay: 5e-4 },
+      { optimizer: 'adam' as const, learningRate: 0.5, weightDecay: 1e-4, lars: true, schedule: 'cosine' as const }
+    ]
+    for (const variant of variants) {
+      const settings = blockSettings.parse(variant)
+      const start = [tf.randomNormal([30, 20], 0, 1, 'float32', 1), tf.randomNormal([20], 0, 1, 'float32', 2)]
+      const runPath = (onHost: boolean) => {
+        const variables = start.map((value) => tf.variable(value.clone()))
+        const optimizer = new BlockOptimizer(settings, 1, { onHost })
+        for (let step = 0; step < 6; step++) {
+          optimizer.setEpoch(step, 6)
+          tf.tidy(() => optimizer.applyGradients(variables.map((variable, i) => ({ variable, gradient: tf.randomNormal(variable.shape, 0, 1, 'float32', 100 + 10 * step + i) }))))
+        }
+        optimizer.dispose()
+        return variables
+      }
+      const host = runPath(true)
+      const device = runPath(false)
+      host.forEach((variable, i) => {
+        // The weights moved, and both paths moved them alike (float32 rounding apart).
+        expect(maxDiff(variable, start[i])).toBeGreaterThan(1e-3)
+        expect(maxDiff(variable, device[i])).toBeLessThan(1e-5)
+      })
+    }
+  })
+})
+
+describe('same training either way', () => {
+  it('trains the digits MLP to the same first-epoch loss and the same accuracy with the fast path as without', async () => {
+    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 })
+    const once = async (fastPath: boolean) => {
+      const rows: EpochRow[] = []
+      const outcome = await train({ spec, partition, config: trainConfig.parse({ epochs: 20, patience: 0 }), data: digits, fastPath }, { onEpoch: (row) => rows.push(row) })
+      outcome.model.dispose()
+      return { rows, accuracy: outcome.metrics!.testAccuracy }
+    }
+    const fast = await once(true)
+    const general = await once(false)
+    console.log(`digits on ${tf.getBackend()}, 20 epochs: fast path ${(fast.accuracy * 100).toFixed(2)} %, general path ${(general.accuracy * 100).toFixed(2)} %`)
+    // Same seed, same initial weights and batches: only float rounding differs, so the first epoch agrees closely.
+    expect(Math.abs(fast.rows[0].loss - general.rows[0].loss) / general.rows[0].loss).toBeLessThan(1e-3)
+    expect(fast.accuracy).toBeGreaterThanOrEqual(0.96)
+    expect(Math.abs(fast.accuracy - general.accuracy)).toBeLessThanOrEqual(0.01)
+  })
+})
+
+describe('same CNN training either way', () => {
+  it('trains the small CNN (conv → pool reordered, host max-pool gradient) to the same first-epoch loss and accuracy', async () => {
+    const images = makeStripeImages(240, 8, 21)
+    const { spec, partition } = defaultModel({ inputShape: [8, 8, 1], classes: 2 }, { preset: 'small-cnn' })
+    const once = async (fastPath: boolean) => {
+      const rows: EpochRow[] = []
+      const outcome = await train({ spec, partition, config: trainConfig.parse({ epochs: 4, patience: 0, batchSize: 16 }), data: images, fastPath }, { onEpoch: (row) => rows.push(row) })
+      outcome.model.dispose()
+      return { rows, accuracy: outcome.metrics!.testAccuracy }
+    }
+    const fast = await once(true)
+    const general = await once(false)
+    expect(Math.abs(fast.rows[0].loss - general.rows[0].loss) / general.rows[0].loss).toBeLessThan(1e-3)
+    expect(Math.abs(fast.rows[3].loss - general.rows[3].loss) / general.rows[3].loss).toBeLessThan(1e-2)
+    expect(fast.accuracy).toBeGreaterThanOrEqual(0.9)
+    expect(Math.abs(fast.accuracy - general.accuracy)).toBeLessThanOrEqual(0.03)
+  })
+})
