@@ -10,8 +10,9 @@
  * Same epochs in both modes: layer-wise trains each of the K blocks one epoch and fine-tunes one epoch, end-to-end
  * trains K + 1 epochs. ms/epoch is LayerLab's own per-epoch training time (its epochs also score the validation
  * part, which the PyTorch loop does not); wallMs is the whole run (build, prefix caching, final scoring).
- * Memory is tensor memory, from a separate one-epoch-per-stage run under tf.profile: the peak while training
- * steps run, and the layer-wise cache of frozen-prefix features (plain Float32Arrays, outside the tensor count).
+ * Memory is tensor memory, from a separate one-epoch-per-stage run under tf.profile: the most tensor bytes in use
+ * at any kernel of a training step (weights, optimizer tensors and the batch's activations and gradients), and
+ * the layer-wise cache of frozen-prefix features (plain Float32Arrays, outside the tensor count).
  * Process RSS is not used: the wasm heap never shrinks, so a second run in one process inherits the first's peak.
  */
 import { createRequire } from 'node:module'
@@ -33,8 +34,10 @@ export interface TrainBenchRow {
   spread: string
   samplesPerSec: number
   wallMs: number
-  stepPeakBytes: number
-  cacheBytes: number
+  /** Peak tensor memory while training steps run (KiB: MiB rounds the MLPs' to 0). */
+  stepPeakKiB: number
+  /** Layer-wise: the largest cache of frozen-prefix features (train + validation parts), KiB. */
+  cacheKiB: number
   /** Rows the epochs were timed on: the cpu backend times a subset of the bigger sets and scales to the full part. */
   timedRows: number
   torchMsPerEpoch: number | string
@@ -138,19 +141,19 @@ async function timeRun(item: BenchCase, mode: TrainConfig['mode']): Promise<{ ms
  * in both modes) and the largest layer-wise feature cache, from one run under tf.profile.
  */
 async function memoryRun(item: BenchCase, mode: TrainConfig['mode']): Promise<{ stepPeakBytes: number; cacheBytes: number }> {
-  // tf.profile keeps engine.state.activeProfile.peakBytes up to date; reading and resetting it from the hooks
-  // attributes each stretch of work to training steps or to the rest.
-  const state = (tf.engine() as unknown as { state: { numBytes: number; activeProfile: { peakBytes: number } } }).state
+  // tf.profile records, per kernel, the tensor bytes in use after it ran (totalBytesSnapshot). The hooks take the
+  // largest snapshot of each batch's kernels and drop the records of everything else (scoring, prefix caching).
+  const state = (tf.engine() as unknown as { state: { activeProfile: { kernels: Array<{ totalBytesSnapshot: number }> } } }).state
   let stepPeak = 0
-  const reset = () => (state.activeProfile.peakBytes = state.numBytes)
+  const drop = () => (state.activeProfile.kernels.length = 0)
   const hooks: TrainHooks = {
-    onStageStart: reset,
+    onStageStart: drop,
     onProgress: () => {
-      stepPeak = Math.max(stepPeak, state.activeProfile.peakBytes)
-      reset()
+      for (const kernel of state.activeProfile.kernels) stepPeak = Math.max(stepPeak, kernel.totalBytesSnapshot)
+      drop()
     },
-    onEpoch: reset,
-    onPrefixComputed: reset
+    onEpoch: drop,
+    onPrefixComputed: drop
   }
   await tf.profile(async () => {
     const outcome = await train(jobFor(item, mode, 1), hooks)
@@ -252,8 +255,8 @@ export async function benchTraining(): Promise<TrainBenchRow[]> {
             spread: spreadOf(entry.ms.map((value) => value * scale)),
             samplesPerSec: Math.round(item.data.train.n / (ms / 1000)),
             wallMs: median(entry.wall) * scale,
-            stepPeakBytes: memory.stepPeakBytes,
-            cacheBytes: memory.cacheBytes,
+            stepPeakKiB: Math.round(memory.stepPeakBytes / 1024),
+            cacheKiB: Math.round(memory.cacheBytes / 1024),
             timedRows: timed.data.train.n,
             torchMsPerEpoch: torchMs ? median(torchMs) : 'skipped',
             torchSpread: torchMs ? spreadOf(torchMs) : '',

@@ -125,16 +125,16 @@ function applyChain(
   // Set when a conv took its following max pool along (see below).
   let pooledAlready = false
   chain.layers.forEach((layer, i) => {
+    if (pooledAlready) {
+      pooledAlready = false
+      return
+    }
     const spec = chain.specs[i]
     if (spec?.type === 'dropout') {
       if (options.training && spec.rate > 0) {
         const keep = tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', options.dropoutSeed?.()), spec.rate)
         x = tf.div(tf.mul(x, tf.cast(keep, 'float32')), 1 - spec.rate)
       }
-      return
-    }
-    if (pooledAlready) {
-      pooledAlready = false
       return
     }
     if (spec?.type === 'conv2d' && options.training && spec.strides === 1) {
