@@ -36,6 +36,8 @@ export interface TrainBenchRow {
   wallMs: number
   /** Peak tensor memory while training steps run (KiB: MiB rounds the MLPs' to 0). */
   stepPeakKiB: number
+  /** The same without the layer-wise fine-tune (end-to-end: the same figure). */
+  blockStepPeakKiB: number
   /** Layer-wise: the largest cache of frozen-prefix features (train + validation parts), KiB. */
   cacheKiB: number
   /** Rows the epochs were timed on: the cpu backend times a subset of the bigger sets and scales to the full part. */
@@ -140,16 +142,21 @@ async function timeRun(item: BenchCase, mode: TrainConfig['mode']): Promise<{ ms
  * Peak tensor bytes while training steps run (scoring and prefix caching excluded: they run in inference chunks
  * in both modes) and the largest layer-wise feature cache, from one run under tf.profile.
  */
-async function memoryRun(item: BenchCase, mode: TrainConfig['mode']): Promise<{ stepPeakBytes: number; cacheBytes: number }> {
+async function memoryRun(item: BenchCase, mode: TrainConfig['mode']): Promise<{ stepPeakBytes: number; blockStepPeakBytes: number; cacheBytes: number }> {
   // tf.profile records, per kernel, the tensor bytes in use after it ran (totalBytesSnapshot). The hooks take the
   // largest snapshot of each batch's kernels and drop the records of everything else (scoring, prefix caching).
   const state = (tf.engine() as unknown as { state: { activeProfile: { kernels: Array<{ totalBytesSnapshot: number }> } } }).state
   let stepPeak = 0
+  let blockStepPeak = 0
   const drop = () => (state.activeProfile.kernels.length = 0)
   const hooks: TrainHooks = {
     onStageStart: drop,
-    onProgress: () => {
-      for (const kernel of state.activeProfile.kernels) stepPeak = Math.max(stepPeak, kernel.totalBytesSnapshot)
+    onProgress: (progress) => {
+      for (const kernel of state.activeProfile.kernels) {
+        stepPeak = Math.max(stepPeak, kernel.totalBytesSnapshot)
+        // The fine-tune trains the whole model, as end-to-end does: the block stages are where layer-wise saves.
+        if (progress.phase !== 'finetune') blockStepPeak = Math.max(blockStepPeak, kernel.totalBytesSnapshot)
+      }
       drop()
     },
     onEpoch: drop,
@@ -165,7 +172,7 @@ async function memoryRun(item: BenchCase, mode: TrainConfig['mode']): Promise<{ 
     const rows = item.data.train.n + item.data.val.n
     cacheBytes = Math.max(0, ...blockOutputSizes(item).slice(0, -1).map((size) => size * rows * 4))
   }
-  return { stepPeakBytes: stepPeak, cacheBytes }
+  return { stepPeakBytes: stepPeak, blockStepPeakBytes: blockStepPeak, cacheBytes }
 }
 
 /** Per-sample output size of each block of the case's partition. */
@@ -256,6 +263,7 @@ export async function benchTraining(): Promise<TrainBenchRow[]> {
             samplesPerSec: Math.round(item.data.train.n / (ms / 1000)),
             wallMs: median(entry.wall) * scale,
             stepPeakKiB: Math.round(memory.stepPeakBytes / 1024),
+            blockStepPeakKiB: Math.round(memory.blockStepPeakBytes / 1024),
             cacheKiB: Math.round(memory.cacheBytes / 1024),
             timedRows: timed.data.train.n,
             torchMsPerEpoch: torchMs ? median(torchMs) : 'skipped',
