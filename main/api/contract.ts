@@ -148,8 +148,10 @@ export const trainConfig = z.object({
     .default({ enabled: true, epochs: 10, learningRateFactor: 0.1 }),
   /** Gradual unfreezing (ULMFiT) in end-to-end mode: one more block from the top trains each epoch. */
   gradualUnfreeze: z.boolean().default(false),
-  /** Image augmentation on training batches. */
-  augment: z.boolean().default(false)
+  /** Image augmentation on training batches: small random rotations (±10°) and shifts (±2 px). */
+  augment: z.boolean().default(false),
+  /** With augment: also flip images horizontally at random (not for digits or letters). */
+  augmentFlip: z.boolean().default(false)
 })
 export type TrainConfig = z.infer<typeof trainConfig>
 

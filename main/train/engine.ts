@@ -7,6 +7,7 @@
  * of layers - a block, a frozen prefix, a block plus its auxiliary head - is a forward function without building
  * sub-models, and the weights stay the model's own.
  */
+import { augmentImage, DEFAULT_AUGMENT, type AugmentOptions } from './augment'
 import * as tf from '@tensorflow/tfjs'
 import type { BlockResult, EpochRow, EventPayload, Evaluation, LayerSpec, ModelSpec, Partition, RunMetrics, TrainConfig } from '../api/contract'
 import { LabError } from '../api/errors'
@@ -340,17 +341,6 @@ function assess(chain: Chain, features: Features, probabilities: boolean): { acc
   return { accuracy: features.n ? correct / features.n : 0, loss: features.n ? lossSum / features.n : 0, predicted }
 }
 
-/** Copies one [h, w, c] image shifted by (dy, dx) pixels, filling the uncovered border with zeros. */
-export function shiftImage(source: Float32Array, from: number, target: Float32Array, to: number, shape: number[], dy: number, dx: number): void {
-  const [h, w, c] = shape
-  target.fill(0, to, to + h * w * c)
-  for (let y = Math.max(0, dy); y < Math.min(h, h + dy); y++) {
-    const sourceRow = from + ((y - dy) * w + Math.max(0, -dx)) * c
-    const length = (w - Math.abs(dx)) * c
-    target.set(source.subarray(sourceRow, sourceRow + length), to + (y * w + Math.max(0, dx)) * c)
-  }
-}
-
 // ---------------------------------------------------------------- one stage of training
 
 interface Group {
@@ -376,8 +366,8 @@ interface Stage {
   batchSize: number
   seed: number
   classes: number
-  /** Random ±1 pixel shifts of training images (only where the stage's input is the images themselves). */
-  augment: boolean
+  /** Random rotations, shifts (and flips) of training images, only where the stage's input is the images themselves. */
+  augment: AugmentOptions | null
   fastPath: boolean
 }
 
@@ -432,8 +422,7 @@ class Trainer {
         const count = Math.min(batchSize, train.n - from)
         for (let k = 0; k < count; k++) {
           const row = order[from + k]
-          if (stage.augment)
-            shiftImage(train.x, row * inSize, batchBuffer, k * inSize, train.shape, Math.floor(augmentRandom() * 3) - 1, Math.floor(augmentRandom() * 3) - 1)
+          if (stage.augment) augmentImage(train.x, row * inSize, batchBuffer, k * inSize, train.shape, augmentRandom, stage.augment)
           else batchBuffer.set(train.x.subarray(row * inSize, (row + 1) * inSize), k * inSize)
           labelBuffer[k] = train.y[row]
         }
@@ -581,7 +570,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
   const layerIndices = (index: number) => Array.from({ length: partition.blocks[index].end - partition.blocks[index].start }, (_, i) => partition.blocks[index].start + i)
   let prefixForwards = 0
   let cancelled = false
-  const augmentImages = config.augment && data.inputShape.length === 3
+  const augmentImages: AugmentOptions | null = config.augment && data.inputShape.length === 3 ? { ...DEFAULT_AUGMENT, flip: config.augmentFlip } : null
 
   if (config.mode === 'end-to-end') {
     const groups: Group[] = partition.blocks.map((block, index) => ({
@@ -656,7 +645,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
         classes: data.labels.length,
         seed: layerSeed(config.seed, j, 2),
         // Later stages train on cached features, which a shift of the images would invalidate.
-        augment: augmentImages && j === 0,
+        augment: j === 0 ? augmentImages : null,
         fastPath: job.fastPath ?? true
       })
       optimizer.dispose()

@@ -55,7 +55,7 @@ function runDetail(runId: string): RunDetail {
     endedAt: null,
     spec: { version: 1, inputShape: [features], layers: [{ type: 'dense', units: 32, activation: 'relu' }, { type: 'dense', units: 10, activation: 'softmax' }] },
     partition: { blocks: [{ name: 'all', color: '#336699', start: 0, end: 2, settings }] },
-    config: { mode: 'end-to-end', epochs: 1, batchSize: 32, seed: 1, patience: 0, fineTune: { enabled: false, epochs: 1, learningRateFactor: 0.1 }, gradualUnfreeze: false, augment: false },
+    config: { mode: 'end-to-end', epochs: 1, batchSize: 32, seed: 1, patience: 0, fineTune: { enabled: false, epochs: 1, learningRateFactor: 0.1 }, gradualUnfreeze: false, augment: false, augmentFlip: false },
     epochs: [],
     blocks: [],
     evaluation: null,

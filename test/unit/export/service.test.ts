@@ -94,7 +94,7 @@ function detail(runId: string, artifacts: Artifact[]): RunDetail {
         { name: 'classifier', color: '#993366', start: 2, end: 3, settings }
       ]
     },
-    config: { mode: 'layer-wise', epochs: 1, batchSize: 32, seed: 1, patience: 0, fineTune: { enabled: false, epochs: 1, learningRateFactor: 0.1 }, gradualUnfreeze: false, augment: false },
+    config: { mode: 'layer-wise', epochs: 1, batchSize: 32, seed: 1, patience: 0, fineTune: { enabled: false, epochs: 1, learningRateFactor: 0.1 }, gradualUnfreeze: false, augment: false, augmentFlip: false },
     epochs: [],
     blocks: [],
     evaluation: null,

@@ -7,7 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { trainConfig, type EpochRow, type ModelSpec, type Partition, type TrainConfig } from '../../../main/api/contract'
 import { activateBackend, planBackend } from '../../../main/core/backend'
 import { defaultModel, partitionFromRanges } from '../../../main/model/presets'
-import { convByMatMul, shiftImage, train, WHOLE_MODEL_BLOCK, type TrainHooks } from '../../../main/train/engine'
+import { convByMatMul, train, WHOLE_MODEL_BLOCK, type TrainHooks } from '../../../main/train/engine'
+import { augmentImage } from '../../../main/train/augment'
 import { createLayer } from '../../../main/model/build'
 import { loadDigits, makeStripeImages } from './digits'
 
@@ -260,17 +261,19 @@ describe('small CNN on tiny generated images', () => {
 })
 
 describe('image augmentation', () => {
-  it('shifts an image by a pixel with a zero border', () => {
+  it('shifts every channel of an image by whole pixels with a zero border', () => {
     // 3×3, 2 channels: value = 10·row + col (+0.5 on the second channel).
     const image = new Float32Array(18)
     for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) for (let ch = 0; ch < 2; ch++) image[(r * 3 + c) * 2 + ch] = 10 * r + c + ch / 2
     const out = new Float32Array(20).fill(7)
-    shiftImage(image, 0, out, 2, [3, 3, 2], 1, -1)
+    // No rotation; the coins give dy = +1 and dx = -1.
+    const shift = (coins: number[]) => augmentImage(image, 0, out, 2, [3, 3, 2], () => coins.shift()!, { flip: false, maxShift: 1, maxDegrees: 0 })
+    shift([0.5, 1, 0])
     expect(Array.from(out.subarray(0, 2))).toEqual([7, 7])
     const firstChannel = Array.from({ length: 9 }, (_, i) => out[2 + i * 2])
     expect(firstChannel).toEqual([0, 0, 0, 1, 2, 0, 11, 12, 0])
     expect(out[2 + 3 * 2 + 1]).toBe(1.5)
-    shiftImage(image, 0, out, 2, [3, 3, 2], 0, 0)
+    shift([0.5, 0.5, 0.5])
     expect(Array.from(out.subarray(2))).toEqual(Array.from(image))
   })
 
