@@ -1,20 +1,10 @@
 /** The stored stratified split: 70 / 15 / 15 per class from a fixed seed, so every run of a dataset sees the same rows. */
 
+import { seededRandom } from '../core/random'
+
 export const SPLIT_SEED = 42
 const VAL_FRACTION = 0.15
 const TEST_FRACTION = 0.15
-
-/** mulberry32: a small seeded generator, the same sequence on every platform. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 export interface Split {
   train: Int32Array

@@ -7,6 +7,7 @@
  * of layers - a block, a frozen prefix, a block plus its auxiliary head - is a forward function without building
  * sub-models, and the weights stay the model's own.
  */
+import { seededRandom } from '../core/random'
 import { augmentImage, DEFAULT_AUGMENT, type AugmentOptions } from './augment'
 import * as tf from '@tensorflow/tfjs'
 import type { BlockResult, EpochRow, EventPayload, Evaluation, LayerSpec, ModelSpec, Partition, RunMetrics, TrainConfig } from '../api/contract'
@@ -64,18 +65,6 @@ export const WHOLE_MODEL_BLOCK = -1
 const EVAL_CHUNK = 512
 
 // ---------------------------------------------------------------- seeded randomness
-
-/** mulberry32: small, fast, and the same sequence for the same seed on every platform. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function shuffledIndices(n: number, random: () => number): Int32Array {
   const order = new Int32Array(n)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { augmentImage } from '../../../main/train/augment'
-import { seededRandom } from '../../../main/train/engine'
+import { seededRandom } from '../../../main/core/random'
 
 /** A 9×9 one-channel image with a bright vertical bar left of centre. */
 function bar(): Float32Array {

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { parse } from 'csv-parse/sync'
 import type { PreparedData, PreparedPart } from '../../../main/data/types'
-import { seededRandom } from '../../../main/train/engine'
+import { seededRandom } from '../../../main/core/random'
 
 export const DIGITS_CSV = path.resolve(__dirname, '../../../resources/examples/digits.csv')
 
