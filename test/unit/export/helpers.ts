@@ -1,4 +1,5 @@
 /** Test helpers of the export tests: the real digits data and deterministic random weights. */
+import { seededRandom } from '../../../main/core/random'
 import fs from 'node:fs'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
@@ -39,17 +40,8 @@ export function digitsBatch(n: number, offset = 0): Float32Array {
   return pixels.slice(offset * 64, (offset + n) * 64).map((v) => v / 16)
 }
 
-/** mulberry32: a small seeded generator, so every run tests the same weights. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Seeded random numbers, so every run tests the same weights. */
+export const seeded = seededRandom
 
 /**
  * Replaces every weight with seeded random values: kernels and biases in ±0.5 (non-zero biases exercise the
