@@ -41,26 +41,16 @@ async function call<K extends RequestName>(lab: Lab, name: K, args: RequestArgs<
   return response.result as RequestResult<K>
 }
 
-const positiveInt = (label: string) => (value: string) => {
+/** A commander parser for a number flag: `accept` says which values are valid, `what` how to say so. */
+const numberFlag = (label: string, what: string, accept: (n: number) => boolean) => (value: string) => {
   const n = Number(value)
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${label} must be a positive integer`)
+  if (!Number.isFinite(n) || !accept(n)) throw new InvalidArgumentError(`${label} must be ${what}`)
   return n
 }
-const nonNegativeInt = (label: string) => (value: string) => {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${label} must be an integer ≥ 0`)
-  return n
-}
-const positiveNumber = (label: string) => (value: string) => {
-  const n = Number(value)
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${label} must be a positive number`)
-  return n
-}
-const unitInterval = (label: string) => (value: string) => {
-  const n = Number(value)
-  if (!Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError(`${label} must be in [0, 1)`)
-  return n
-}
+const positiveInt = (label: string) => numberFlag(label, 'a positive integer', (n) => Number.isInteger(n) && n > 0)
+const nonNegativeInt = (label: string) => numberFlag(label, 'an integer ≥ 0', (n) => Number.isInteger(n) && n >= 0)
+const positiveNumber = (label: string) => numberFlag(label, 'a positive number', (n) => n > 0)
+const unitInterval = (label: string) => numberFlag(label, 'in [0, 1)', (n) => n >= 0 && n < 1)
 const imageSize = (value: string) => {
   const match = /^(\d+)x(\d+)$/i.exec(value)
   if (!match) throw new InvalidArgumentError('expected WxH, for example 28x28')
