@@ -560,6 +560,20 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
   let prefixForwards = 0
   let cancelled = false
   const augmentImages: AugmentOptions | null = config.augment && data.inputShape.length === 3 ? { ...DEFAULT_AUGMENT, flip: config.augmentFlip } : null
+  /** What the two whole-model stages (end-to-end, and the fine-tune after layer-wise) share. */
+  const wholeModel = () => ({
+    block: WHOLE_MODEL_BLOCK,
+    blockCount,
+    patience: config.patience,
+    chain: fullChain,
+    train: trainPart,
+    val: valPart,
+    restorable: variablesOf(layers, 'all'),
+    batchSize: config.batchSize,
+    classes: data.labels.length,
+    augment: augmentImages,
+    fastPath: job.fastPath ?? true
+  })
 
   if (config.mode === 'end-to-end') {
     const groups: Group[] = partition.blocks.map((block, index) => ({
@@ -568,24 +582,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
       activeFrom: config.gradualUnfreeze ? blockCount - 1 - index : 0
     }))
     hooks.onStageStart?.(WHOLE_MODEL_BLOCK, model)
-    const result = await trainer.runStage({
-      phase: 'end-to-end',
-      block: WHOLE_MODEL_BLOCK,
-      blockName: 'All blocks',
-      blockCount,
-      epochs: config.epochs,
-      patience: config.patience,
-      chain: fullChain,
-      train: trainPart,
-      val: valPart,
-      groups,
-      restorable: variablesOf(layers, 'all'),
-      batchSize: config.batchSize,
-      seed: config.seed,
-      classes: data.labels.length,
-      augment: augmentImages,
-      fastPath: job.fastPath ?? true
-    })
+    const result = await trainer.runStage({ ...wholeModel(), phase: 'end-to-end', blockName: 'All blocks', epochs: config.epochs, groups, seed: config.seed })
     groups.forEach((group) => group.optimizer.dispose())
     hooks.onStageEnd?.(WHOLE_MODEL_BLOCK, model)
     cancelled = result.cancelled
@@ -651,22 +648,12 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
         activeFrom: 0
       }))
       const result = await trainer.runStage({
+        ...wholeModel(),
         phase: 'finetune',
-        block: WHOLE_MODEL_BLOCK,
         blockName: 'Fine-tune',
-        blockCount,
         epochs: config.fineTune.epochs,
-        patience: config.patience,
-        chain: fullChain,
-        train: trainPart,
-        val: valPart,
         groups,
-        restorable: variablesOf(layers, 'all'),
-        batchSize: config.batchSize,
-        classes: data.labels.length,
-        seed: layerSeed(config.seed, blockCount, 3),
-        augment: augmentImages,
-        fastPath: job.fastPath ?? true
+        seed: layerSeed(config.seed, blockCount, 3)
       })
       groups.forEach((group) => group.optimizer.dispose())
       cancelled = result.cancelled
