@@ -1,8 +1,9 @@
 /** Test helpers of the export tests: the real digits data and deterministic random weights. */
-import { seededRandom } from '../../../main/core/random'
 import fs from 'node:fs'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
+import type { BlockSettings, RunDetail } from '../../../main/api/contract'
+import { seededRandom } from '../../../main/core/random'
 
 export const DIGITS_CSV = path.resolve(__dirname, '../../../resources/examples/digits.csv')
 
@@ -64,5 +65,32 @@ export function randomizeWeights(model: tf.LayersModel, seed = 1): void {
     })
     if (values.length) layer.setWeights(values)
     values.forEach((v) => v.dispose())
+  }
+}
+
+/** Block settings for stand-in runs (the export tests never train with them). */
+export const standInSettings: BlockSettings = { optimizer: 'adam', learningRate: 0.001, momentum: 0.9, weightDecay: 0, epochs: 1, patience: 0, freezeAfter: true, schedule: 'constant', lars: false, head: 'linear' }
+
+/** A completed run as RunStore.get returns it, for tests that stand in for the store: they give what matters to them. */
+export function standInRun(fields: Pick<RunDetail, 'runId' | 'name' | 'datasetId' | 'mode' | 'spec' | 'partition' | 'artifacts'>): RunDetail {
+  return {
+    datasetName: 'digits',
+    status: 'completed',
+    backend: 'cpu',
+    seed: 1,
+    metrics: null,
+    tags: [],
+    notes: '',
+    error: null,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    startedAt: null,
+    endedAt: null,
+    config: { mode: fields.mode, epochs: 1, batchSize: 32, seed: 1, patience: 0, fineTune: { enabled: false, epochs: 1, learningRateFactor: 0.1 }, gradualUnfreeze: false, augment: false, augmentFlip: false },
+    epochs: [],
+    blocks: [],
+    evaluation: null,
+    timing: null,
+    peakRssBytes: null,
+    ...fields
   }
 }

@@ -15,7 +15,7 @@ import { Db } from '../../../main/store/db'
 import { DatasetService } from '../../../main/data/service'
 import { encodeNewData } from '../../../main/data/recipe'
 import { ExportService } from '../../../main/export/service'
-import { DIGITS_CSV } from './helpers'
+import { DIGITS_CSV, standInRun, standInSettings } from './helpers'
 
 let home: string
 let db: Db
@@ -36,33 +36,15 @@ function mlp(): tf.Sequential {
 }
 
 function runDetail(runId: string): RunDetail {
-  const settings = { optimizer: 'adam' as const, learningRate: 0.001, momentum: 0.9, weightDecay: 0, epochs: 1, patience: 0, freezeAfter: true, schedule: 'constant' as const, lars: false, head: 'linear' as const }
-  return {
+  return standInRun({
     runId,
     name: 'digits',
     datasetId,
-    datasetName: 'digits',
     mode: 'end-to-end',
-    status: 'completed',
-    backend: 'cpu',
-    seed: 1,
-    metrics: null,
-    tags: [],
-    notes: '',
-    error: null,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    startedAt: null,
-    endedAt: null,
     spec: { version: 1, inputShape: [features], layers: [{ type: 'dense', units: 32, activation: 'relu' }, { type: 'dense', units: 10, activation: 'softmax' }] },
-    partition: { blocks: [{ name: 'all', color: '#336699', start: 0, end: 2, settings }] },
-    config: { mode: 'end-to-end', epochs: 1, batchSize: 32, seed: 1, patience: 0, fineTune: { enabled: false, epochs: 1, learningRateFactor: 0.1 }, gradualUnfreeze: false, augment: false, augmentFlip: false },
-    epochs: [],
-    blocks: [],
-    evaluation: null,
-    artifacts,
-    timing: null,
-    peakRssBytes: null
-  }
+    partition: { blocks: [{ name: 'all', color: '#336699', start: 0, end: 2, settings: standInSettings }] },
+    artifacts
+  })
 }
 
 function service(): ExportService {

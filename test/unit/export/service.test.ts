@@ -18,7 +18,7 @@ import type { PreparedData, PreparedPart } from '../../../main/data/types'
 import { ExportService, readOnnxFile } from '../../../main/export/service'
 import { exportToOnnx } from '../../../main/export/onnx'
 import { LabError } from '../../../main/api/errors'
-import { loadDigits } from './helpers'
+import { loadDigits, standInRun, standInSettings } from './helpers'
 
 const LABELS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']
 const TRAIN = 1300
@@ -68,40 +68,21 @@ const spec = {
   ]
 }
 
-const settings = { optimizer: 'adam' as const, learningRate: 0.001, momentum: 0.9, weightDecay: 0, epochs: 1, patience: 0, freezeAfter: true, schedule: 'constant' as const, lars: false, head: 'linear' as const }
-
 function detail(runId: string, artifacts: Artifact[]): RunDetail {
-  return {
+  return standInRun({
     runId,
     name: 'digits mlp',
     datasetId: 'ds-digits',
-    datasetName: 'digits',
     mode: 'layer-wise',
-    status: 'completed',
-    backend: 'cpu',
-    seed: 1,
-    metrics: null,
-    tags: [],
-    notes: '',
-    error: null,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    startedAt: null,
-    endedAt: null,
     spec,
     partition: {
       blocks: [
-        { name: 'features', color: '#336699', start: 0, end: 2, settings },
-        { name: 'classifier', color: '#993366', start: 2, end: 3, settings }
+        { name: 'features', color: '#336699', start: 0, end: 2, settings: standInSettings },
+        { name: 'classifier', color: '#993366', start: 2, end: 3, settings: standInSettings }
       ]
     },
-    config: { mode: 'layer-wise', epochs: 1, batchSize: 32, seed: 1, patience: 0, fineTune: { enabled: false, epochs: 1, learningRateFactor: 0.1 }, gradualUnfreeze: false, augment: false, augmentFlip: false },
-    epochs: [],
-    blocks: [],
-    evaluation: null,
-    artifacts,
-    timing: null,
-    peakRssBytes: null
-  }
+    artifacts
+  })
 }
 
 interface Harness {
