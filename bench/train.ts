@@ -24,6 +24,7 @@ import { seededRandom } from '../main/core/random'
 import { train, type TrainHooks } from '../main/train/engine'
 import { loadDigits, makeParts } from '../test/unit/train/digits'
 import { TorchReference, type TorchCase } from './torch'
+import { activateBackend, type BackendName } from '../main/core/backend'
 
 export interface TrainBenchRow {
   backend: string
@@ -202,10 +203,10 @@ const median = (values: number[]) => {
 }
 const spreadOf = (values: number[]) => (values.length > 1 ? `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}` : '')
 
+/** The app's own activation (wasm gets its XNNPACK threads); the reason is kept for the printout. */
+let activeReason = ''
 async function activate(backend: string): Promise<void> {
-  if (backend === 'wasm') createRequire(__filename)('@tensorflow/tfjs-backend-wasm')
-  await tf.setBackend(backend)
-  await tf.ready()
+  activeReason = (await activateBackend(tf, { name: backend as BackendName, reason: backend })).reason
 }
 
 export async function benchTraining(): Promise<TrainBenchRow[]> {
@@ -254,7 +255,7 @@ export async function benchTraining(): Promise<TrainBenchRow[]> {
           const scale = item.data.train.n / timed.data.train.n
           const ms = median(entry.ms) * scale
           rows.push({
-            backend,
+            backend: activeReason.replace(/^(\w+), (\d+ threads?)$/, '$1 ($2)'),
             model: item.name,
             batch: item.batch,
             mode,

@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module'
 import type * as tfType from '@tensorflow/tfjs'
+import { prepareWasmThreads, wasmThreadCount, withFullCoreCount } from './wasmThreads'
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu'
 export interface BackendChoice {
@@ -43,13 +44,32 @@ export function planBackend(options: { prefer?: string; hasConv?: boolean } = {}
   return { name: 'cpu', reason: [...notes, 'no faster backend'].join('; ') }
 }
 
+/** Threads load the wasm module in parallel; a start that takes this long is stuck (a thread failed to load). */
+const WASM_START_MS = 60_000
+
+function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms)
+    timer.unref()
+  })
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer))
+}
+
 /** Loads and activates the planned backend on the given tf instance; falls back to cpu if it cannot start. */
 export async function activateBackend(tf: typeof tfType, choice: BackendChoice): Promise<BackendChoice> {
   try {
     if (choice.name === 'tensorflow-gpu') localRequire('@tensorflow/tfjs-node-gpu')
     else if (choice.name === 'tensorflow') localRequire('@tensorflow/tfjs-node')
-    else if (choice.name === 'wasm') localRequire('@tensorflow/tfjs-backend-wasm')
-    if (await tf.setBackend(choice.name)) {
+    else if (choice.name === 'wasm') {
+      localRequire('@tensorflow/tfjs-backend-wasm')
+      prepareWasmThreads(tf)
+      if (await withFullCoreCount(() => withTimeout(tf.setBackend('wasm'), WASM_START_MS, 'wasm did not start within 60 s'))) {
+        await tf.ready()
+        const threads = wasmThreadCount()
+        return { ...choice, reason: `${choice.reason}, ${threads} thread${threads === 1 ? '' : 's'}` }
+      }
+    } else if (await tf.setBackend(choice.name)) {
       await tf.ready()
       return choice
     }
