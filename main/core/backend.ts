@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module'
 import type * as tfType from '@tensorflow/tfjs'
-import { prepareWasmThreads, wasmThreadCount, withFullCoreCount } from './wasmThreads'
+import { prepareWasmThreads, shareMemoryOnClone, wasmThreadCount, withFullCoreCount } from './wasmSetup'
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu'
 export interface BackendChoice {
@@ -66,6 +66,7 @@ export async function activateBackend(tf: typeof tfType, choice: BackendChoice):
       prepareWasmThreads(tf)
       if (await withFullCoreCount(() => withTimeout(tf.setBackend('wasm'), WASM_START_MS, 'wasm did not start within 60 s'))) {
         await tf.ready()
+        shareMemoryOnClone(tf)
         const threads = wasmThreadCount()
         return { ...choice, reason: `${choice.reason}, ${threads} thread${threads === 1 ? '' : 's'}` }
       }

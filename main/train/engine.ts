@@ -16,7 +16,7 @@ import type { PreparedData, PreparedPart } from '../data/types'
 import { buildModel, createLayer, layerSeed } from '../model/build'
 import { describeSpec, validatePartition } from '../model/spec'
 import { BlockOptimizer, updatesOnHost } from './optimizer'
-import { denseForTraining, maxPoolForTraining, trainsFast } from './fast/dense'
+import { denseForTraining, hostValues, maxPoolForTraining, trainsFast } from './fast/dense'
 import { denseChainOf, denseChainStep } from './fast/denseChain'
 import { evaluatePredictions } from './metrics'
 
@@ -213,11 +213,51 @@ function convPadding(k: number, padding: 'same' | 'valid'): [number, number] {
  * dk[i, j, c, f] = Σ_{n,y,x} xpad[n, y+i, x+j, c] · dy[n, y, x, f].
  */
 export function convKernelGradient(input: tf.Tensor4D, dy: tf.Tensor4D, k: number, padding: 'same' | 'valid'): tf.Tensor4D {
+  if (input.shape[3] <= PATCH_CHANNELS && updatesOnHost()) return convKernelGradientByPatches(input, dy, k, padding)
   const [before, after] = convPadding(k, padding)
   const padded = before || after ? tf.pad(input, [[0, 0], [before, after], [before, after], [0, 0]]) : input
   const channelsAsBatch = tf.transpose(padded, [3, 1, 2, 0])
   const dyAsKernel = tf.transpose(dy, [1, 2, 0, 3])
   return tf.transpose(tf.conv2d(channelsAsBatch, dyAsKernel, 1, 'valid'), [1, 2, 0, 3])
+}
+
+/**
+ * Inputs with at most this many channels (the images themselves: grey or RGB) take the kernel gradient through
+ * patches built on the host. As a conv, their kernel gradient is a batch-1 conv with a 28×28 window over 32
+ * "channels" and a 3×3 output, which XNNPACK cannot split (3–6 ms per batch of 32 on 28×28×1 with 1 or 2
+ * threads); the patches cost about 0.5 ms and the matMul about 1 ms.
+ */
+const PATCH_CHANNELS = 4
+
+/**
+ * The kernel gradient of a stride-1 conv as one matMul: patchesᵀ [k·k·c, n·oh·ow] (built on the host from the
+ * input's values, zeros where the window hangs over the padding) times dy [n·oh·ow, f] gives dk [k, k, c, f].
+ */
+export function convKernelGradientByPatches(input: tf.Tensor4D, dy: tf.Tensor4D, k: number, padding: 'same' | 'valid'): tf.Tensor4D {
+  const [n, h, w, c] = input.shape
+  const [, outH, outW, filters] = dy.shape
+  const [before] = convPadding(k, padding)
+  const pixels = n * outH * outW
+  const values = hostValues(input)
+  const patches = new Float32Array(k * k * c * pixels)
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < k; j++) {
+      // Output columns whose window column j falls inside the image.
+      const first = Math.max(0, before - j)
+      const end = Math.min(outW, w + before - j)
+      for (let channel = 0; channel < c; channel++) {
+        let out = ((i * k + j) * c + channel) * pixels
+        for (let b = 0; b < n; b++)
+          for (let y = 0; y < outH; y++, out += outW) {
+            const sourceRow = y + i - before
+            if (sourceRow < 0 || sourceRow >= h) continue
+            const source = (b * h + sourceRow) * w * c + (j - before) * c + channel
+            for (let x = first; x < end; x++) patches[out + x] = values[source + x * c]
+          }
+      }
+    }
+  const patchesT = tf.tensor2d(patches, [k * k * c, pixels])
+  return tf.reshape(tf.matMul(patchesT, tf.reshape(dy, [pixels, filters])), [k, k, c, filters])
 }
 
 /**

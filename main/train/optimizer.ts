@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import type { BlockSettings } from '../api/contract'
+import { hostValues } from './fast/dense'
 
 export const LARS_ETA = 0.001
 const ADAM_BETA1 = 0.9
@@ -124,8 +125,9 @@ export class BlockOptimizer {
   private applyOnHost(variable: tf.Variable, gradient: tf.Tensor): void {
     const { optimizer, weightDecay, lars, momentum } = this.settings
     const rate = this.learningRate
-    const w = variable.dataSync() as Float32Array
-    const grad = gradient.dataSync() as Float32Array
+    // Views into the wasm heap where tensors live there (no tensor is made before `next` is complete).
+    const w = hostValues(variable)
+    const grad = hostValues(gradient)
     const n = w.length
     let scale = 1
     if (lars) {

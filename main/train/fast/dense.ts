@@ -8,6 +8,7 @@
  * handle the flags at full speed, so the explicit transpose is used on wasm only.
  */
 import * as tf from '@tensorflow/tfjs'
+import { maxPool2GradientSimd } from './kernels'
 
 /** True where transposed matMuls are slow and an explicit transpose pays (the wasm backend). */
 export function prefersExplicitTranspose(): boolean {
@@ -88,16 +89,37 @@ export function denseForTraining(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.T
   return UNFUSED[activation](z) as tf.Tensor2D
 }
 
+/**
+ * A float32 tensor's values without a copy where the backend keeps them in this process's wasm heap (a view,
+ * valid until the next tensor is made), a copy (dataSync) elsewhere. Read only.
+ */
+export function hostValues(tensor: tf.Tensor): Float32Array {
+  const backend = tf.backend() as unknown as { typedArrayFromHeap?: (info: tf.TensorInfo) => Float32Array }
+  if (tf.getBackend() === 'wasm' && tensor.dtype === 'float32' && typeof backend.typedArrayFromHeap === 'function') return backend.typedArrayFromHeap(tensor)
+  return tensor.dataSync() as Float32Array
+}
+
 type PoolFn = (x: tf.Tensor4D) => tf.Tensor4D
 const maxPools = new Map<number, PoolFn>()
 
 /**
- * The max-pool input gradient for window = stride = `size`, in plain JS: each window's gradient goes to its first
- * largest input in row-major order, as tfjs's MaxPoolGrad does. Used where tensors live in this process (wasm,
- * cpu): wasm's MaxPoolGrad runs outside XNNPACK (24 ms per batch of 32 on 28×28×16, most of a small CNN's step),
- * a same-shape mask built from tensor ops still costs about 10 ms there, and this loop about 2 ms.
+ * The max-pool input gradient for window = stride = `size`: each window's gradient goes to its first largest
+ * input in row-major order, as tfjs's MaxPoolGrad does. Used where tensors live in this process (wasm, cpu):
+ * wasm's MaxPoolGrad runs outside XNNPACK (24 ms per batch of 32 on 28×28×16, most of a small CNN's step), a
+ * same-shape mask built from tensor ops still costs about 10 ms there, a JS loop 3–4 ms, and the SIMD kernel of
+ * kernels/maxPoolGrad.wat (2×2 windows, channels a multiple of 4) well under 1 ms. The result may be a view into
+ * the kernel's memory: use it before the next call.
  */
 export function maxPoolGradient(input: Float32Array, shape: number[], dy: Float32Array, size: number): Float32Array {
+  if (size === 2) {
+    const simd = maxPool2GradientSimd(input, shape, dy)
+    if (simd) return simd
+  }
+  return maxPoolGradientJs(input, shape, dy, size)
+}
+
+/** maxPoolGradient in plain JS, for any window size and channel count (3–4 ms for the 2×2 case above). */
+export function maxPoolGradientJs(input: Float32Array, shape: number[], dy: Float32Array, size: number): Float32Array {
   const [n, height, width, channels] = shape
   const outH = height / size
   const outW = width / size
@@ -160,7 +182,7 @@ export function maxPoolForTraining(x: tf.Tensor4D, size: number): tf.Tensor4D {
         value: tf.maxPool(input, size, size, 'valid'),
         gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
           const [source] = saved as [tf.Tensor4D]
-          const dx = maxPoolGradient(source.dataSync() as Float32Array, source.shape, dy.dataSync() as Float32Array, size)
+          const dx = maxPoolGradient(hostValues(source), source.shape, hostValues(dy), size)
           return tf.tensor4d(dx, source.shape)
         }
       }

@@ -3,6 +3,7 @@
  * plain matMuls, the conv and max-pool gradients as forward ops, the host-side optimizer update; and the digits
  * MLP trained both ways to the same accuracy. Run on the backend the worker would choose (wasm where present).
  */
+import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { blockSettings, trainConfig, type EpochRow, type LayerSpec } from '../../../main/api/contract'
@@ -10,7 +11,10 @@ import { activateBackend, planBackend } from '../../../main/core/backend'
 import { createLayer } from '../../../main/model/build'
 import { defaultModel } from '../../../main/model/presets'
 import { convByMatMul, train } from '../../../main/train/engine'
-import { denseForTraining, maxPoolForTraining } from '../../../main/train/fast/dense'
+import { seededRandom } from '../../../main/core/random'
+import { denseForTraining, maxPoolForTraining, maxPoolGradientJs } from '../../../main/train/fast/dense'
+import { maxPool2GradientSimd } from '../../../main/train/fast/kernels'
+import { maxPoolGradWasm } from '../../../main/train/fast/kernels/maxPoolGrad.wasm'
 import { denseChainGradients, denseChainOf } from '../../../main/train/fast/denseChain'
 import { BlockOptimizer } from '../../../main/train/optimizer'
 import { loadDigits, makeStripeImages } from './digits'
@@ -100,13 +104,23 @@ describe('layers with hand-written gradients', () => {
     }
   })
 
-  it(`conv gradients as forward convs on ${'this backend'} match the cpu backend's own conv gradients`, async () => {
-    const conv = { type: 'conv2d' as const, filters: 5, kernelSize: 3, strides: 1, padding: 'same' as const, activation: 'relu' as const }
+  // Few input channels take the kernel gradient through host-built patches, more through a forward conv; even
+  // kernels pad unevenly ("same" puts the odd pixel at the end).
+  const convCases = [
+    { channels: 2, kernelSize: 3, padding: 'same' as const },
+    { channels: 1, kernelSize: 4, padding: 'same' as const },
+    { channels: 3, kernelSize: 3, padding: 'valid' as const },
+    { channels: 6, kernelSize: 3, padding: 'same' as const },
+    { channels: 6, kernelSize: 2, padding: 'valid' as const }
+  ]
+  it.each(convCases)(`conv gradients (patches or forward convs) on this backend match the cpu backend's own: %o`, async ({ channels, kernelSize, padding }) => {
+    const conv = { type: 'conv2d' as const, filters: 5, kernelSize, strides: 1, padding, activation: 'relu' as const }
     const layer = createLayer(conv, { index: 0, seed: 6 })
-    const x = tf.randomNormal([3, 9, 8, 2], 0, 1, 'float32', 9) as tf.Tensor4D
+    const x = tf.randomNormal([3, 9, 8, channels], 0, 1, 'float32', 9) as tf.Tensor4D
+    const outShape = padding === 'same' ? [3, 9, 8, 5] : [3, 9 - kernelSize + 1, 8 - kernelSize + 1, 5]
     layer.apply(x)
     const kernel = layer.weights[0].read() as tf.Variable
-    const probe = tf.randomNormal([3, 9, 8, 5], 0, 1, 'float32', 4)
+    const probe = tf.randomNormal(outShape, 0, 1, 'float32', 4)
     const ours = tf.variableGrads(() => tf.sum(tf.mul(convByMatMul(x, layer, conv), probe)) as tf.Scalar, [kernel]).grads[kernel.name]
     const oursInput = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(convByMatMul(input as tf.Tensor4D, layer, conv), probe)))(x)
     const [kernelValues, inputValues] = [ours.dataSync().slice(), oursInput.dataSync().slice()]
@@ -151,6 +165,50 @@ describe('layers with hand-written gradients', () => {
     const flat = tf.ones([1, 2, 2, 1]) as tf.Tensor4D
     const shared = tf.grad((input: tf.Tensor) => tf.sum(maxPoolForTraining(input as tf.Tensor4D, 2)))(flat)
     expect(Array.from(shared.dataSync())).toEqual([1, 0, 0, 0])
+  })
+})
+
+describe('wasm SIMD max-pool gradient (kernels/maxPoolGrad.wat)', () => {
+  it('gives exactly the plain-JS gradient, ties and negative windows included, for several channel counts', () => {
+    const random = seededRandom(31)
+    for (const channels of [4, 8, 16, 32]) {
+      const shape = [3, 6, 10, channels]
+      const size = shape.reduce((a, b) => a * b, 1)
+      // Values on a coarse grid (many ties), half of them negative.
+      const input = Float32Array.from({ length: size }, () => Math.round(random() * 6 - 3) / 2)
+      const dy = Float32Array.from({ length: size / 4 }, () => random() * 2 - 1)
+      const simd = maxPool2GradientSimd(input, shape, dy)
+      expect(simd).not.toBeNull()
+      expect(Array.from(simd!)).toEqual(Array.from(maxPoolGradientJs(input, shape, dy, 2)))
+      expect(Array.from(simd!).filter((v) => v !== 0)).toHaveLength(dy.filter((v) => v !== 0).length)
+    }
+    // All four pixels of each window tie: the first (top left) takes the gradient.
+    const tied = maxPool2GradientSimd(new Float32Array(16).fill(1), [1, 2, 2, 4], Float32Array.from([1, 2, 3, 4]))
+    expect(Array.from(tied!)).toEqual([1, 2, 3, 4, ...new Array(12).fill(0)])
+  })
+
+  it('declines shapes it does not take (channels not a multiple of 4, odd sizes), so callers fall back', () => {
+    expect(maxPool2GradientSimd(new Float32Array(12), [1, 2, 2, 3], new Float32Array(3))).toBeNull()
+    expect(maxPool2GradientSimd(new Float32Array(36), [1, 3, 3, 4], new Float32Array(4))).toBeNull()
+  })
+
+  it('is built from its .wat source (scripts/build-kernels.mjs was run after the last edit)', async () => {
+    const build = (await import('../../../scripts/build-kernels.mjs')) as { assemble(file: string): Promise<Buffer> }
+    const wat = path.join(__dirname, '../../../main/train/fast/kernels/maxPoolGrad.wat')
+    expect((await build.assemble(wat)).toString('base64')).toBe(maxPoolGradWasm)
+  })
+})
+
+describe('clones on the wasm backend', () => {
+  it('share memory with their source, and keep their values when the source is disposed', () => {
+    if (tf.getBackend() !== 'wasm') return
+    const source = tf.tensor1d([1, 2, 3])
+    const copy = tf.clone(source)
+    const heapOffset = (t: tf.Tensor) => (tf.backend() as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } } }).dataIdMap.get(t.dataId).memoryOffset
+    expect(heapOffset(copy)).toBe(heapOffset(source))
+    source.dispose()
+    expect(Array.from(copy.dataSync())).toEqual([1, 2, 3])
+    copy.dispose()
   })
 })
 

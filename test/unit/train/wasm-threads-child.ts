@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { trainConfig } from '../../../main/api/contract'
 import { activateBackend } from '../../../main/core/backend'
-import { wasmThreadCount } from '../../../main/core/wasmThreads'
+import { wasmThreadCount } from '../../../main/core/wasmSetup'
 import { defaultModel } from '../../../main/model/presets'
 import { train } from '../../../main/train/engine'
 import { loadDigits, makeStripeImages } from './digits'

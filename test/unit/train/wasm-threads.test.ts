@@ -1,5 +1,5 @@
 /**
- * XNNPACK on several threads (main/core/wasmThreads.ts): a fresh process per thread count, because the count is
+ * XNNPACK on several threads (main/core/wasmSetup.ts): a fresh process per thread count, because the count is
  * fixed when the wasm backend starts. Both counts must train to the same numbers: each output of a threaded
  * kernel is still computed by one thread in the same order, so threads change the speed and nothing else.
  */

@@ -1,0 +1,63 @@
+;; The max-pool input gradient for 2×2 windows with stride 2 over NHWC float32 data, four channels at a time with
+;; wasm SIMD. Each input element belongs to exactly one window, so the gradient is written, not scattered: dy where
+;; the element is its window's first largest value in row-major order (the rule of tfjs's MaxPoolGrad), 0 elsewhere.
+;; Branch-free: the comparisons become lane masks.
+;;
+;; maxPool2Grad(x, dy, dx, rows, outWidth, channels): byte offsets of x [rows·2, outWidth·2, channels] (rows =
+;; batch × output height), dy [rows, outWidth, channels] and dx (same shape as x); channels a multiple of 4.
+(module
+  (memory (export "memory") 1)
+  (func (export "maxPool2Grad")
+    (param $x i32) (param $dy i32) (param $dx i32) (param $rows i32) (param $outWidth i32) (param $channels i32)
+    (local $pixel i32) (local $below i32) (local $row i32) (local $column i32) (local $lane i32)
+    (local $a v128) (local $b v128) (local $c v128) (local $d v128) (local $g v128)
+    (local $rightWins v128) (local $top v128) (local $lowerRightWins v128) (local $bottom v128) (local $bottomWins v128)
+    (local $gTop v128) (local $gBottom v128)
+    ;; bytes in one pixel's channels, and in one input row
+    (local.set $pixel (i32.shl (local.get $channels) (i32.const 2)))
+    (local.set $below (i32.mul (local.get $pixel) (i32.shl (local.get $outWidth) (i32.const 1))))
+    (local.set $row (i32.const 0))
+    (block $rowsDone
+      (loop $rowsLoop
+        (br_if $rowsDone (i32.ge_u (local.get $row) (local.get $rows)))
+        (local.set $column (i32.const 0))
+        (block $columnsDone
+          (loop $columnsLoop
+            (br_if $columnsDone (i32.ge_u (local.get $column) (local.get $outWidth)))
+            (local.set $lane (i32.const 0))
+            (block $lanesDone
+              (loop $lanesLoop
+                (br_if $lanesDone (i32.ge_u (local.get $lane) (local.get $pixel)))
+                (local.set $a (v128.load (local.get $x)))
+                (local.set $b (v128.load (i32.add (local.get $x) (local.get $pixel))))
+                (local.set $c (v128.load (i32.add (local.get $x) (local.get $below))))
+                (local.set $d (v128.load (i32.add (i32.add (local.get $x) (local.get $below)) (local.get $pixel))))
+                (local.set $g (v128.load (local.get $dy)))
+                ;; a later candidate wins only when strictly larger
+                (local.set $rightWins (f32x4.gt (local.get $b) (local.get $a)))
+                (local.set $top (v128.bitselect (local.get $b) (local.get $a) (local.get $rightWins)))
+                (local.set $lowerRightWins (f32x4.gt (local.get $d) (local.get $c)))
+                (local.set $bottom (v128.bitselect (local.get $d) (local.get $c) (local.get $lowerRightWins)))
+                (local.set $bottomWins (f32x4.gt (local.get $bottom) (local.get $top)))
+                (local.set $gTop (v128.andnot (local.get $g) (local.get $bottomWins)))
+                (local.set $gBottom (v128.and (local.get $g) (local.get $bottomWins)))
+                (v128.store (local.get $dx) (v128.andnot (local.get $gTop) (local.get $rightWins)))
+                (v128.store (i32.add (local.get $dx) (local.get $pixel)) (v128.and (local.get $gTop) (local.get $rightWins)))
+                (v128.store (i32.add (local.get $dx) (local.get $below)) (v128.andnot (local.get $gBottom) (local.get $lowerRightWins)))
+                (v128.store (i32.add (i32.add (local.get $dx) (local.get $below)) (local.get $pixel))
+                  (v128.and (local.get $gBottom) (local.get $lowerRightWins)))
+                (local.set $x (i32.add (local.get $x) (i32.const 16)))
+                (local.set $dx (i32.add (local.get $dx) (i32.const 16)))
+                (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+                (local.set $lane (i32.add (local.get $lane) (i32.const 16)))
+                (br $lanesLoop)))
+            ;; past the window's right pixel
+            (local.set $x (i32.add (local.get $x) (local.get $pixel)))
+            (local.set $dx (i32.add (local.get $dx) (local.get $pixel)))
+            (local.set $column (i32.add (local.get $column) (i32.const 1)))
+            (br $columnsLoop)))
+        ;; past the window's lower row
+        (local.set $x (i32.add (local.get $x) (local.get $below)))
+        (local.set $dx (i32.add (local.get $dx) (local.get $below)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $rowsLoop)))))
