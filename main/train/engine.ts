@@ -18,6 +18,7 @@ import { describeSpec, validatePartition } from '../model/spec'
 import { BlockOptimizer, updatesOnHost } from './optimizer'
 import { denseForTraining, hostValues, maxPoolForTraining, trainsFast } from './fast/dense'
 import { denseChainOf, denseChainStep } from './fast/denseChain'
+import { convKernelGradientSimd } from './fast/kernels'
 import { evaluatePredictions } from './metrics'
 
 export type Progress = Omit<EventPayload<'train.progress'>, 'runId'>
@@ -222,21 +223,25 @@ export function convKernelGradient(input: tf.Tensor4D, dy: tf.Tensor4D, k: numbe
 }
 
 /**
- * Inputs with at most this many channels (the images themselves: grey or RGB) take the kernel gradient through
- * patches built on the host. As a conv, their kernel gradient is a batch-1 conv with a 28×28 window over 32
- * "channels" and a 3×3 output, which XNNPACK cannot split (3–6 ms per batch of 32 on 28×28×1 with 1 or 2
- * threads); the patches cost about 0.5 ms and the matMul about 1 ms.
+ * Inputs with at most this many channels (the images themselves: grey or RGB) take the kernel gradient on the
+ * host. As a conv, their kernel gradient is a batch-1 conv with a 28×28 window over 32 "channels" and a 3×3
+ * output, which XNNPACK cannot split (3–6 ms per batch of 32 on 28×28×1 with 1 or 2 threads); as patches and a
+ * matMul it costs about 4 ms (the matMul packs a fresh 25,088 × 16 operand each time); the SIMD dot products
+ * of kernels/convKernelGrad.wat (filters a multiple of 4) take about 1 ms.
  */
 const PATCH_CHANNELS = 4
 
 /**
- * The kernel gradient of a stride-1 conv as one matMul: patchesᵀ [k·k·c, n·oh·ow] (built on the host from the
- * input's values, zeros where the window hangs over the padding) times dy [n·oh·ow, f] gives dk [k, k, c, f].
+ * The kernel gradient of a stride-1 conv on the host: the SIMD kernel where it runs, else one matMul of
+ * patchesᵀ [k·k·c, n·oh·ow] (built from the input's values, zeros where the window hangs over the padding) and
+ * dy [n·oh·ow, f], which gives dk [k, k, c, f].
  */
 export function convKernelGradientByPatches(input: tf.Tensor4D, dy: tf.Tensor4D, k: number, padding: 'same' | 'valid'): tf.Tensor4D {
   const [n, h, w, c] = input.shape
   const [, outH, outW, filters] = dy.shape
   const [before] = convPadding(k, padding)
+  const simd = convKernelGradientSimd(hostValues(input), input.shape, hostValues(dy), dy.shape, k, before)
+  if (simd) return tf.tensor4d(simd, [k, k, c, filters])
   const pixels = n * outH * outW
   const values = hostValues(input)
   const patches = new Float32Array(k * k * c * pixels)

@@ -13,7 +13,8 @@ import { defaultModel } from '../../../main/model/presets'
 import { convByMatMul, train } from '../../../main/train/engine'
 import { seededRandom } from '../../../main/core/random'
 import { denseForTraining, maxPoolForTraining, maxPoolGradientJs } from '../../../main/train/fast/dense'
-import { maxPool2GradientSimd } from '../../../main/train/fast/kernels'
+import { convKernelGradientSimd, maxPool2GradientSimd } from '../../../main/train/fast/kernels'
+import { convKernelGradWasm } from '../../../main/train/fast/kernels/convKernelGrad.wasm'
 import { maxPoolGradWasm } from '../../../main/train/fast/kernels/maxPoolGrad.wasm'
 import { denseChainGradients, denseChainOf } from '../../../main/train/fast/denseChain'
 import { BlockOptimizer } from '../../../main/train/optimizer'
@@ -106,18 +107,22 @@ describe('layers with hand-written gradients', () => {
 
   // Few input channels take the kernel gradient through host-built patches, more through a forward conv; even
   // kernels pad unevenly ("same" puts the odd pixel at the end).
+  // Filters: multiples of 16 and of 4 take the SIMD kernel's two widths, 5 the patches and matMul.
   const convCases = [
-    { channels: 2, kernelSize: 3, padding: 'same' as const },
-    { channels: 1, kernelSize: 4, padding: 'same' as const },
-    { channels: 3, kernelSize: 3, padding: 'valid' as const },
-    { channels: 6, kernelSize: 3, padding: 'same' as const },
-    { channels: 6, kernelSize: 2, padding: 'valid' as const }
+    { channels: 2, kernelSize: 3, padding: 'same' as const, filters: 16 },
+    { channels: 1, kernelSize: 4, padding: 'same' as const, filters: 4 },
+    { channels: 3, kernelSize: 5, padding: 'same' as const, filters: 36 },
+    { channels: 3, kernelSize: 3, padding: 'valid' as const, filters: 8 },
+    { channels: 2, kernelSize: 3, padding: 'same' as const, filters: 5 },
+    { channels: 3, kernelSize: 3, padding: 'valid' as const, filters: 5 },
+    { channels: 6, kernelSize: 3, padding: 'same' as const, filters: 5 },
+    { channels: 6, kernelSize: 2, padding: 'valid' as const, filters: 8 }
   ]
-  it.each(convCases)(`conv gradients (patches or forward convs) on this backend match the cpu backend's own: %o`, async ({ channels, kernelSize, padding }) => {
-    const conv = { type: 'conv2d' as const, filters: 5, kernelSize, strides: 1, padding, activation: 'relu' as const }
+  it.each(convCases)(`conv gradients (SIMD, patches or forward convs) on this backend match the cpu backend's own: %o`, async ({ channels, kernelSize, padding, filters }) => {
+    const conv = { type: 'conv2d' as const, filters, kernelSize, strides: 1, padding, activation: 'relu' as const }
     const layer = createLayer(conv, { index: 0, seed: 6 })
     const x = tf.randomNormal([3, 9, 8, channels], 0, 1, 'float32', 9) as tf.Tensor4D
-    const outShape = padding === 'same' ? [3, 9, 8, 5] : [3, 9 - kernelSize + 1, 8 - kernelSize + 1, 5]
+    const outShape = padding === 'same' ? [3, 9, 8, filters] : [3, 9 - kernelSize + 1, 8 - kernelSize + 1, filters]
     layer.apply(x)
     const kernel = layer.weights[0].read() as tf.Variable
     const probe = tf.randomNormal(outShape, 0, 1, 'float32', 4)
@@ -168,7 +173,7 @@ describe('layers with hand-written gradients', () => {
   })
 })
 
-describe('wasm SIMD max-pool gradient (kernels/maxPoolGrad.wat)', () => {
+describe('wasm SIMD kernels (max-pool gradient, conv kernel gradient)', () => {
   it('gives exactly the plain-JS gradient, ties and negative windows included, for several channel counts', () => {
     const random = seededRandom(31)
     for (const channels of [4, 8, 16, 32]) {
@@ -190,12 +195,16 @@ describe('wasm SIMD max-pool gradient (kernels/maxPoolGrad.wat)', () => {
   it('declines shapes it does not take (channels not a multiple of 4, odd sizes), so callers fall back', () => {
     expect(maxPool2GradientSimd(new Float32Array(12), [1, 2, 2, 3], new Float32Array(3))).toBeNull()
     expect(maxPool2GradientSimd(new Float32Array(36), [1, 3, 3, 4], new Float32Array(4))).toBeNull()
+    // The conv kernel gradient runs for filters in multiples of 4 (the cases above compare its values).
+    expect(convKernelGradientSimd(new Float32Array(2 * 36), [2, 6, 6, 1], new Float32Array(2 * 36 * 8), [2, 6, 6, 8], 3, 1)).not.toBeNull()
+    expect(convKernelGradientSimd(new Float32Array(2 * 36), [2, 6, 6, 1], new Float32Array(2 * 36 * 5), [2, 6, 6, 5], 3, 1)).toBeNull()
   })
 
-  it('is built from its .wat source (scripts/build-kernels.mjs was run after the last edit)', async () => {
-    const build = (await import('../../../scripts/build-kernels.mjs')) as { assemble(file: string): Promise<Buffer> }
-    const wat = path.join(__dirname, '../../../main/train/fast/kernels/maxPoolGrad.wat')
-    expect((await build.assemble(wat)).toString('base64')).toBe(maxPoolGradWasm)
+  it('each kernel module is built from its .wat source (scripts/build-kernels.mjs was run after the last edit)', async () => {
+    const build = await import('../../../scripts/build-kernels.mjs')
+    const kernels = path.join(__dirname, '../../../main/train/fast/kernels')
+    expect((await build.assemble(path.join(kernels, 'maxPoolGrad.wat'))).toString('base64')).toBe(maxPoolGradWasm)
+    expect((await build.assemble(path.join(kernels, 'convKernelGrad.wat'))).toString('base64')).toBe(convKernelGradWasm)
   })
 })
 

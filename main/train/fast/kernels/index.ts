@@ -3,6 +3,7 @@
  * They run in their own small wasm instance: inputs are copied in, the result is a view to copy out before the
  * next call. Where wasm SIMD is missing the loader answers null and callers keep their plain-JS loops.
  */
+import { convKernelGradWasm } from './convKernelGrad.wasm'
 import { maxPoolGradWasm } from './maxPoolGrad.wasm'
 
 interface MaxPoolGradExports {
@@ -10,19 +11,34 @@ interface MaxPoolGradExports {
   maxPool2Grad(x: number, dy: number, dx: number, rows: number, outWidth: number, channels: number): void
 }
 
-let loaded: MaxPoolGradExports | null | undefined
+type Dot = (
+  x: number, dy: number, batches: number, rows: number, columns: number,
+  xBatch: number, xRow: number, xColumn: number, dyBatch: number, dyRow: number, dyColumn: number, out: number
+) => void
 
-function maxPoolGradKernel(): MaxPoolGradExports | null {
-  if (loaded === undefined) {
-    try {
-      const module = new WebAssembly.Module(Buffer.from(maxPoolGradWasm, 'base64'))
-      loaded = new WebAssembly.Instance(module, {}).exports as unknown as MaxPoolGradExports
-    } catch {
-      loaded = null
-    }
-  }
-  return loaded
+interface ConvKernelGradExports {
+  memory: WebAssembly.Memory
+  dot16: Dot
+  dot4: Dot
 }
+
+/** Compiles a kernel module once; null where this runtime cannot (no wasm SIMD). */
+function loader<T>(base64: string): () => T | null {
+  let loaded: T | null | undefined
+  return () => {
+    if (loaded === undefined) {
+      try {
+        loaded = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(base64, 'base64')), {}).exports as unknown as T
+      } catch {
+        loaded = null
+      }
+    }
+    return loaded
+  }
+}
+
+const maxPoolGradKernel = loader<MaxPoolGradExports>(maxPoolGradWasm)
+const convKernelGradKernel = loader<ConvKernelGradExports>(convKernelGradWasm)
 
 const PAGE = 65536
 
@@ -49,4 +65,47 @@ export function maxPool2GradientSimd(input: Float32Array, shape: number[], dy: F
   const dxAt = input.length + dy.length
   kernel.maxPool2Grad(0, input.length * 4, dxAt * 4, (n * height) / 2, width / 2, channels)
   return values.subarray(dxAt, dxAt + input.length)
+}
+
+/**
+ * The kernel gradient of a stride-1 conv, dk [k, k, c, f], from its input x [n, h, w, c] and the gradient of its
+ * output dy [n, outH, outW, f], padded by `before` rows and columns in front (tfjs's "same" and "valid"). For
+ * inputs with few channels (see convKernelGrad.wat); filters a multiple of 4, else null (callers fall back).
+ */
+export function convKernelGradientSimd(x: Float32Array, xShape: number[], dy: Float32Array, dyShape: number[], k: number, before: number): Float32Array | null {
+  const [n, h, w, c] = xShape
+  const [, outH, outW, f] = dyShape
+  if (f % 4 !== 0 || x.length !== n * h * w * c || dy.length !== n * outH * outW * f) return null
+  const kernel = convKernelGradKernel()
+  if (!kernel) return null
+  const dkSize = k * k * c * f
+  const values = heap(kernel.memory, x.length + dy.length + dkSize)
+  values.set(x, 0)
+  values.set(dy, x.length)
+  const dyAt = x.length * 4
+  const dkAt = (x.length + dy.length) * 4
+  const dk = values.subarray(x.length + dy.length, x.length + dy.length + dkSize)
+  const width = f % 16 === 0 ? 16 : 4
+  const dot = width === 16 ? kernel.dot16 : kernel.dot4
+  for (let i = 0; i < k; i++) {
+    // Output rows (columns) whose window row i (column j) falls inside the image.
+    const firstRow = Math.max(0, before - i)
+    const endRow = Math.min(outH, h + before - i)
+    for (let j = 0; j < k; j++) {
+      const firstColumn = Math.max(0, before - j)
+      const endColumn = Math.min(outW, w + before - j)
+      for (let channel = 0; channel < c; channel++)
+        for (let f0 = 0; f0 < f; f0 += width) {
+          const out = dkAt + (((i * k + j) * c + channel) * f + f0) * 4
+          if (endRow <= firstRow || endColumn <= firstColumn) {
+            dk.fill(0, (out - dkAt) / 4, (out - dkAt) / 4 + width)
+            continue
+          }
+          const xStart = (((firstRow + i - before) * w + (firstColumn + j - before)) * c + channel) * 4
+          const dyStart = dyAt + ((firstRow * outW + firstColumn) * f + f0) * 4
+          dot(xStart, dyStart, n, endRow - firstRow, endColumn - firstColumn, h * w * c * 4, w * c * 4, c * 4, outH * outW * f * 4, outW * f * 4, f * 4, out)
+        }
+    }
+  }
+  return dk
 }
