@@ -2,7 +2,7 @@ import tseslint from 'typescript-eslint'
 import pluginVue from 'eslint-plugin-vue'
 
 export default tseslint.config(
-  { ignores: ['out/**', 'node_modules/**', 'test-results/**', 'bench/results/**', '**/*.tmp.ts'] },
+  { ignores: ['out/**', 'node_modules/**', 'test-results/**', 'bench/results/**', '**/*.tmp.ts', 'scratch/**'] },
   ...tseslint.configs.recommended,
   ...pluginVue.configs['flat/recommended'],
   {

@@ -12,10 +12,14 @@
  * part, which the PyTorch loop does not); wallMs is the whole run (build, prefix caching, final scoring).
  * Memory is tensor memory, from a separate one-epoch-per-stage run under tf.profile: the most tensor bytes in use
  * at any kernel of a training step (weights, optimizer tensors and the batch's activations and gradients), and
- * the layer-wise cache of frozen-prefix features (plain Float32Arrays, outside the tensor count).
+ * the size of the layer-wise cache of frozen-prefix features, which lives in files (main/train/featureFile.ts:
+ * the process reads one batch of it at a time).
  * Process RSS is not used: the wasm heap never shrinks, so a second run in one process inherits the first's peak.
  */
+import fs from 'node:fs'
 import { createRequire } from 'node:module'
+import os from 'node:os'
+import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { trainConfig, type ModelSpec, type Partition, type TrainConfig } from '../main/api/contract'
 import type { PreparedData } from '../main/data/types'
@@ -40,8 +44,8 @@ export interface TrainBenchRow {
   stepPeakKiB: number
   /** The same without the layer-wise fine-tune (end-to-end: the same figure). */
   blockStepPeakKiB: number
-  /** Layer-wise: the largest cache of frozen-prefix features (train + validation parts), KiB. */
-  cacheKiB: number
+  /** Layer-wise: the largest cache of frozen-prefix features (train + validation parts), in files, KiB. */
+  cacheFileKiB: number
   /** Rows the epochs were timed on: the cpu backend times a subset of the bigger sets and scales to the full part. */
   timedRows: number
   torchMsPerEpoch: number | string
@@ -144,15 +148,22 @@ async function timeRun(item: BenchCase, mode: TrainConfig['mode']): Promise<{ ms
  * Peak tensor bytes while training steps run (scoring and prefix caching excluded: they run in inference chunks
  * in both modes) and the largest layer-wise feature cache, from one run under tf.profile.
  */
-async function memoryRun(item: BenchCase, mode: TrainConfig['mode']): Promise<{ stepPeakBytes: number; blockStepPeakBytes: number; cacheBytes: number }> {
+async function memoryRun(item: BenchCase, mode: TrainConfig['mode']): Promise<{ stepPeakBytes: number; blockStepPeakBytes: number; cacheFileBytes: number }> {
   // tf.profile records, per kernel, the tensor bytes in use after it ran (totalBytesSnapshot). The hooks take the
   // largest snapshot of each batch's kernels and drop the records of everything else (scoring, prefix caching).
   const state = (tf.engine() as unknown as { state: { activeProfile: { kernels: Array<{ totalBytesSnapshot: number }> } } }).state
   let stepPeak = 0
   let blockStepPeak = 0
+  let cacheFileBytes = 0
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-bench-cache-'))
   const drop = () => (state.activeProfile.kernels.length = 0)
   const hooks: TrainHooks = {
-    onStageStart: drop,
+    onStageStart: () => {
+      // The stage's cached prefix outputs are on disk now (the process holds one batch of them at a time).
+      const bytes = fs.readdirSync(cacheDir).reduce((sum, file) => sum + fs.statSync(path.join(cacheDir, file)).size, 0)
+      cacheFileBytes = Math.max(cacheFileBytes, bytes)
+      drop()
+    },
     onProgress: (progress) => {
       for (const kernel of state.activeProfile.kernels) {
         stepPeak = Math.max(stepPeak, kernel.totalBytesSnapshot)
@@ -165,35 +176,11 @@ async function memoryRun(item: BenchCase, mode: TrainConfig['mode']): Promise<{ 
     onPrefixComputed: drop
   }
   await tf.profile(async () => {
-    const outcome = await train(jobFor(item, mode, 1), hooks)
+    const outcome = await train({ ...jobFor(item, mode, 1), cacheDir }, hooks)
     outcome.model.dispose()
   })
-  let cacheBytes = 0
-  if (mode === 'layer-wise') {
-    // Block j ≥ 1 trains on the previous block's output for the train and validation parts, held as Float32Arrays.
-    const rows = item.data.train.n + item.data.val.n
-    cacheBytes = Math.max(0, ...blockOutputSizes(item).slice(0, -1).map((size) => size * rows * 4))
-  }
-  return { stepPeakBytes: stepPeak, blockStepPeakBytes: blockStepPeak, cacheBytes }
-}
-
-/** Per-sample output size of each block of the case's partition. */
-function blockOutputSizes(item: BenchCase): number[] {
-  const layers = item.spec.layers
-  let shape = [...item.spec.inputShape]
-  const sizes: number[] = []
-  const outputs: number[][] = []
-  for (const layer of layers) {
-    if (layer.type === 'conv2d') shape = layer.padding === 'same' ? [Math.ceil(shape[0] / layer.strides), Math.ceil(shape[1] / layer.strides), layer.filters] : [shape[0] - layer.kernelSize + 1, shape[1] - layer.kernelSize + 1, layer.filters]
-    else if (layer.type === 'maxPooling2d' || layer.type === 'averagePooling2d') {
-      const stride = layer.strides ?? layer.poolSize
-      shape = layer.padding === 'same' ? [Math.ceil(shape[0] / stride), Math.ceil(shape[1] / stride), shape[2]] : [Math.floor((shape[0] - layer.poolSize) / stride) + 1, Math.floor((shape[1] - layer.poolSize) / stride) + 1, shape[2]]
-    } else if (layer.type === 'flatten') shape = [shape.reduce((a, b) => a * b, 1)]
-    else if (layer.type === 'dense') shape = [layer.units]
-    outputs.push(shape)
-  }
-  for (const block of item.partition.blocks) sizes.push(outputs[block.end - 1].reduce((a, b) => a * b, 1))
-  return sizes
+  fs.rmSync(cacheDir, { recursive: true, force: true })
+  return { stepPeakBytes: stepPeak, blockStepPeakBytes: blockStepPeak, cacheFileBytes }
 }
 
 const median = (values: number[]) => {
@@ -266,7 +253,7 @@ export async function benchTraining(): Promise<TrainBenchRow[]> {
             wallMs: median(entry.wall) * scale,
             stepPeakKiB: Math.round(memory.stepPeakBytes / 1024),
             blockStepPeakKiB: Math.round(memory.blockStepPeakBytes / 1024),
-            cacheKiB: Math.round(memory.cacheBytes / 1024),
+            cacheFileKiB: Math.round(memory.cacheFileBytes / 1024),
             timedRows: timed.data.train.n,
             torchMsPerEpoch: torchMs ? median(torchMs) : 'skipped',
             torchSpread: torchMs ? spreadOf(torchMs) : '',

@@ -7,6 +7,8 @@
  * of layers - a block, a frozen prefix, a block plus its auxiliary head - is a forward function without building
  * sub-models, and the weights stay the model's own.
  */
+import os from 'node:os'
+import path from 'node:path'
 import { seededRandom } from '../core/random'
 import { augmentImage, DEFAULT_AUGMENT, type AugmentOptions } from './augment'
 import * as tf from '@tensorflow/tfjs'
@@ -19,6 +21,7 @@ import { BlockOptimizer, updatesOnHost } from './optimizer'
 import { denseForTraining, hostValues, maxPoolForTraining, trainsFast } from './fast/dense'
 import { denseChainOf, denseChainStep } from './fast/denseChain'
 import { convKernelGradientSimd } from './fast/kernels'
+import { FeatureFile } from './featureFile'
 import { evaluatePredictions } from './metrics'
 
 export type Progress = Omit<EventPayload<'train.progress'>, 'runId'>
@@ -40,6 +43,11 @@ export interface TrainJob {
   partition: Partition
   config: TrainConfig
   data: PreparedData
+  /**
+   * Layer-wise: the folder for the cached frozen-prefix outputs (featureFile.ts; the files are deleted when the
+   * run ends); undefined: a folder under the system's temp folder; null: keep them in memory.
+   */
+  cacheDir?: string | null
   /**
    * Where tensors live in this process (wasm, cpu): dense-only chains train with the hand-written step of
    * fast/denseChain.ts, and max pools take their gradient on the host (a conv followed by a max pool pools before
@@ -82,7 +90,8 @@ function shuffledIndices(n: number, random: () => number): Int32Array {
 // ---------------------------------------------------------------- forward passes
 
 interface Features {
-  x: Float32Array
+  /** The rows: in memory (the data's own parts), or in a file (layer-wise caches of prefix outputs). */
+  x: Float32Array | FeatureFile
   y: Int32Array
   n: number
   /** Per-sample shape. */
@@ -93,6 +102,12 @@ const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1)
 
 function partFeatures(part: PreparedPart, shape: number[]): Features {
   return { x: part.x, y: part.y, n: part.n, shape }
+}
+
+/** Rows start..start+count−1 of a part's features, as one array (a view for memory, a read for a file). */
+function rowsOf(features: Features, start: number, count: number): Float32Array {
+  const size = sizeOf(features.shape)
+  return features.x instanceof FeatureFile ? features.x.readRows(start, count) : features.x.subarray(start * size, (start + count) * size)
 }
 
 /** A chain of layers with their specs (null for a head's pooling and flatten layers). */
@@ -329,22 +344,26 @@ export function needsConvFilterGradient(spec: ModelSpec): boolean {
   return spec.layers.some((layer) => layer.type === 'conv2d' && layer.strides !== 1)
 }
 
-/** Runs a chain in inference mode over a whole part, in chunks, into one Float32Array. */
-function chainOutput(chain: Chain, features: Features): Features {
+/**
+ * Runs a chain in inference mode over a whole part, in chunks, into a FeatureFile in `cacheDir` (null: one
+ * Float32Array in memory).
+ */
+function chainOutput(chain: Chain, features: Features, cacheDir: string | null): Features {
   let outShape: number[] | null = null
-  let out: Float32Array | null = null
-  const inSize = sizeOf(features.shape)
+  let out: Float32Array | FeatureFile | null = null
   for (let start = 0; start < features.n; start += EVAL_CHUNK) {
     const count = Math.min(EVAL_CHUNK, features.n - start)
     const values = tf.tidy(() => {
-      const x = tf.tensor(features.x.subarray(start * inSize, (start + count) * inSize), [count, ...features.shape])
+      const x = tf.tensor(rowsOf(features, start, count), [count, ...features.shape])
       return applyChain(chain, x, { training: false, logits: false })
     })
     if (!out) {
       outShape = values.shape.slice(1)
-      out = new Float32Array(features.n * sizeOf(outShape))
+      out = cacheDir ? FeatureFile.create(cacheDir, sizeOf(outShape), features.n) : new Float32Array(features.n * sizeOf(outShape))
     }
-    out.set(values.dataSync() as Float32Array, start * sizeOf(outShape!))
+    const chunk = values.dataSync() as Float32Array
+    if (out instanceof FeatureFile) out.writeRows(start, chunk)
+    else out.set(chunk, start * sizeOf(outShape!))
     values.dispose()
   }
   return { x: out ?? new Float32Array(0), y: features.y, n: features.n, shape: outShape ?? [] }
@@ -355,11 +374,10 @@ function assess(chain: Chain, features: Features, probabilities: boolean): { acc
   const predicted = new Int32Array(features.n)
   let lossSum = 0
   let correct = 0
-  const inSize = sizeOf(features.shape)
   for (let start = 0; start < features.n; start += EVAL_CHUNK) {
     const count = Math.min(EVAL_CHUNK, features.n - start)
     const [lossValue, classes] = tf.tidy(() => {
-      const x = tf.tensor(features.x.subarray(start * inSize, (start + count) * inSize), [count, ...features.shape])
+      const x = tf.tensor(rowsOf(features, start, count), [count, ...features.shape])
       const out = applyChain(chain, x, { training: false, logits: !probabilities })
       const depth = out.shape[1]!
       const truth = tf.oneHot(tf.tensor1d(features.y.subarray(start, start + count), 'int32'), depth)
@@ -456,7 +474,8 @@ class Trainer {
         const count = Math.min(batchSize, train.n - from)
         for (let k = 0; k < count; k++) {
           const row = order[from + k]
-          if (stage.augment) augmentImage(train.x, row * inSize, batchBuffer, k * inSize, train.shape, augmentRandom, stage.augment)
+          if (train.x instanceof FeatureFile) train.x.readRow(row, batchBuffer, k * inSize)
+          else if (stage.augment) augmentImage(train.x, row * inSize, batchBuffer, k * inSize, train.shape, augmentRandom, stage.augment)
           else batchBuffer.set(train.x.subarray(row * inSize, (row + 1) * inSize), k * inSize)
           labelBuffer[k] = train.y[row]
         }
@@ -637,53 +656,65 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
   } else {
     let trainFeatures = trainPart
     let valFeatures = valPart
-    for (let j = 0; j < blockCount && !cancelled; j++) {
-      const block = partition.blocks[j]
-      if (j > 0) {
-        // The frozen prefix's output does not change during this stage: computed once, from the previous
-        // stage's cached input through the previous block only.
-        const previous: Chain = { layers: blockLayers(j - 1), specs: blockSpecs(j - 1) }
-        trainFeatures = chainOutput(previous, trainFeatures)
-        valFeatures = chainOutput(previous, valFeatures)
-        prefixForwards++
-        hooks.onPrefixComputed?.(j)
+    const cacheDir = job.cacheDir === undefined ? path.join(os.tmpdir(), 'layerlab-cache') : job.cacheDir
+    const dropCache = (features: Features) => {
+      if (features.x instanceof FeatureFile) features.x.dispose()
+    }
+    try {
+      for (let j = 0; j < blockCount && !cancelled; j++) {
+        const block = partition.blocks[j]
+        if (j > 0) {
+          // The frozen prefix's output does not change during this stage: computed once, from the previous
+          // stage's cached input through the previous block only; the older cache is then dropped.
+          const previous: Chain = { layers: blockLayers(j - 1), specs: blockSpecs(j - 1) }
+          const [oldTrain, oldVal] = [trainFeatures, valFeatures]
+          trainFeatures = chainOutput(previous, trainFeatures, cacheDir)
+          valFeatures = chainOutput(previous, valFeatures, cacheDir)
+          dropCache(oldTrain)
+          dropCache(oldVal)
+          prefixForwards++
+          hooks.onPrefixComputed?.(j)
+        }
+        const isLast = j === blockCount - 1
+        const own: Chain = { layers: blockLayers(j), specs: blockSpecs(j) }
+        let head: Chain | null = null
+        if (!isLast) {
+          const outShape = (own.layers[own.layers.length - 1].outputShape as number[]).slice(1)
+          head = buildHead(outShape, data.labels.length, block.settings.head, config.seed, j)
+          // Build the head's weights (seeded) before collecting the variables to train.
+          tf.tidy(() => applyChain(head!, tf.zeros([1, ...outShape]), { training: false, logits: false }))
+        }
+        const chain: Chain = head ? { layers: [...own.layers, ...head.layers], specs: [...own.specs, ...head.specs] } : own
+        hooks.onStageStart?.(j, model)
+        const optimizer = new BlockOptimizer(block.settings)
+        const result = await trainer.runStage({
+          phase: 'block',
+          block: j,
+          blockName: block.name,
+          blockCount,
+          epochs: block.settings.epochs,
+          patience: block.settings.patience,
+          chain,
+          train: trainFeatures,
+          val: valFeatures,
+          groups: [{ optimizer, variables: variablesOf(chain.layers, 'trainable'), activeFrom: 0 }],
+          restorable: variablesOf(chain.layers, 'all'),
+          batchSize: config.batchSize,
+          classes: data.labels.length,
+          seed: layerSeed(config.seed, j, 2),
+          // Later stages train on cached features, which a shift of the images would invalidate.
+          augment: j === 0 ? augmentImages : null,
+          fastPath: job.fastPath ?? true
+        })
+        optimizer.dispose()
+        hooks.onStageEnd?.(j, model)
+        head?.layers.forEach((layer) => layer.weights.forEach((w) => w.dispose()))
+        cancelled = result.cancelled
+        blockResults.push({ name: block.name, layers: layerIndices(j), epochs: result.epochs, headValAccuracy: result.bestValAccuracy, ms: result.ms })
       }
-      const isLast = j === blockCount - 1
-      const own: Chain = { layers: blockLayers(j), specs: blockSpecs(j) }
-      let head: Chain | null = null
-      if (!isLast) {
-        const outShape = (own.layers[own.layers.length - 1].outputShape as number[]).slice(1)
-        head = buildHead(outShape, data.labels.length, block.settings.head, config.seed, j)
-        // Build the head's weights (seeded) before collecting the variables to train.
-        tf.tidy(() => applyChain(head!, tf.zeros([1, ...outShape]), { training: false, logits: false }))
-      }
-      const chain: Chain = head ? { layers: [...own.layers, ...head.layers], specs: [...own.specs, ...head.specs] } : own
-      hooks.onStageStart?.(j, model)
-      const optimizer = new BlockOptimizer(block.settings)
-      const result = await trainer.runStage({
-        phase: 'block',
-        block: j,
-        blockName: block.name,
-        blockCount,
-        epochs: block.settings.epochs,
-        patience: block.settings.patience,
-        chain,
-        train: trainFeatures,
-        val: valFeatures,
-        groups: [{ optimizer, variables: variablesOf(chain.layers, 'trainable'), activeFrom: 0 }],
-        restorable: variablesOf(chain.layers, 'all'),
-        batchSize: config.batchSize,
-        classes: data.labels.length,
-        seed: layerSeed(config.seed, j, 2),
-        // Later stages train on cached features, which a shift of the images would invalidate.
-        augment: j === 0 ? augmentImages : null,
-        fastPath: job.fastPath ?? true
-      })
-      optimizer.dispose()
-      hooks.onStageEnd?.(j, model)
-      head?.layers.forEach((layer) => layer.weights.forEach((w) => w.dispose()))
-      cancelled = result.cancelled
-      blockResults.push({ name: block.name, layers: layerIndices(j), epochs: result.epochs, headValAccuracy: result.bestValAccuracy, ms: result.ms })
+    } finally {
+      dropCache(trainFeatures)
+      dropCache(valFeatures)
     }
     const tuned = partition.blocks.map((block, index) => ({ block, index })).filter(({ block }) => !block.settings.freezeAfter)
     if (!cancelled && config.fineTune.enabled && tuned.length > 0) {

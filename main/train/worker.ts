@@ -2,6 +2,7 @@
  * The training worker (worker_threads). The build emits it as out/main/trainWorker.js; from source it runs
  * through tsx. It activates the backend, trains, saves the weights, and reports over parentPort.
  */
+import path from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
 import * as tf from '@tensorflow/tfjs'
 import { activateBackend, planBackend } from '../core/backend'
@@ -22,7 +23,9 @@ async function run(job: WorkerJob): Promise<void> {
   post({ type: 'backend', name: backend.name, reason: backend.reason })
   let peakRss = process.memoryUsage().rss
   let lastProgress = 0
-  const outcome = await train(job, {
+  // Layer-wise caches of prefix outputs go next to the run's weights (deleted when the run ends; a killed run's
+  // leftovers go with the run folder).
+  const outcome = await train({ ...job, cacheDir: path.join(path.dirname(job.weightsPath), 'feature-cache') }, {
     onProgress: (progress) => {
       const now = performance.now()
       if (now - lastProgress < PROGRESS_INTERVAL_MS) return

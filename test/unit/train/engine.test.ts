@@ -2,6 +2,9 @@
  * The training engine in-process, on the real digits data and on tiny generated images (wasm backend where
  * present, as the worker would choose).
  */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { trainConfig, type EpochRow, type ModelSpec, type Partition, type TrainConfig } from '../../../main/api/contract'
@@ -98,6 +101,31 @@ describe('layer-wise mechanics', () => {
     expect(outcome.prefixForwards).toBe(2)
     expect(epochs.some((row) => row.phase === 'finetune')).toBe(false)
     outcome.model.dispose()
+  })
+
+  it('keeps the cached prefix outputs in files of the cache folder while their stage trains, deletes them after, and trains as from memory', async () => {
+    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 }, { hidden: [48, 32, 24] })
+    for (const block of partition.blocks) block.settings = { ...block.settings, epochs: 2, patience: 0 }
+    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-cache-test-'))
+    const seen: Array<{ block: number; files: number[] }> = []
+    const job = { spec, partition, config: config({ mode: 'layer-wise' }), data: digits }
+    const fromFiles = await train(
+      { ...job, cacheDir },
+      { onStageStart: (block) => seen.push({ block, files: fs.readdirSync(cacheDir).map((f) => fs.statSync(path.join(cacheDir, f)).size).sort((a, b) => a - b) }) }
+    )
+    // Block 1 trains on block 0's 48 outputs, block 2 on block 1's 32: one file per part (val, train), float32.
+    const parts = [digits.val.n, digits.train.n]
+    expect(seen).toEqual([
+      { block: 0, files: [] },
+      { block: 1, files: parts.map((n) => n * 48 * 4) },
+      { block: 2, files: parts.map((n) => n * 32 * 4) }
+    ])
+    expect(fs.readdirSync(cacheDir)).toEqual([])
+    const inMemory = await train({ ...job, cacheDir: null })
+    expect(fromFiles.metrics).toEqual(inMemory.metrics)
+    fromFiles.model.dispose()
+    inMemory.model.dispose()
+    fs.rmSync(cacheDir, { recursive: true, force: true })
   })
 
   it('stops a stage when the head has not improved for `patience` epochs and restores its best weights', async () => {
