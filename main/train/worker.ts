@@ -2,6 +2,7 @@
  * The training worker (worker_threads). The build emits it as out/main/trainWorker.js; from source it runs
  * through tsx. It activates the backend, trains, saves the weights, and reports over parentPort.
  */
+import fs from 'node:fs'
 import path from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
 import * as tf from '@tensorflow/tfjs'
@@ -25,7 +26,8 @@ async function run(job: WorkerJob): Promise<void> {
   let lastProgress = 0
   // Layer-wise caches of prefix outputs go next to the run's weights (deleted when the run ends; a killed run's
   // leftovers go with the run folder).
-  const outcome = await train({ ...job, cacheDir: path.join(path.dirname(job.weightsPath), 'feature-cache') }, {
+  const cacheDir = path.join(path.dirname(job.weightsPath), 'feature-cache')
+  const outcome = await train({ ...job, cacheDir }, {
     onProgress: (progress) => {
       const now = performance.now()
       if (now - lastProgress < PROGRESS_INTERVAL_MS) return
@@ -40,6 +42,7 @@ async function run(job: WorkerJob): Promise<void> {
     shouldStop: () => Atomics.load(cancel, 0) === 1
   })
   peakRss = Math.max(peakRss, process.memoryUsage().rss)
+  fs.rmSync(cacheDir, { recursive: true, force: true })
   const weightsBytes = await saveWeights(outcome.model, job.weightsPath)
   post({
     type: 'finished',

@@ -107,6 +107,16 @@ describe('TrainingService', () => {
     model.dispose()
   })
 
+  it('trains layer-wise in a worker with its prefix cache in the run folder, and leaves only the weights there', async () => {
+    const training = new TrainingService(digitsSource(), runs, home, emit)
+    const { spec, partition } = await training.defaultModel({ datasetId: 'ds-digits' })
+    const { runId } = await training.start({ datasetId: 'ds-digits', spec, partition, config: trainConfig.parse({ mode: 'layer-wise', epochs: 3 }), name: 'layer-wise' })
+    const done = await training.waitFor(runId)
+    expect(done.status).toBe('completed')
+    expect(done.metrics!.testAccuracy).toBeGreaterThan(0.9)
+    expect(fs.readdirSync(path.join(home, 'runs', runId))).toEqual(['weights.bin'])
+  })
+
   it('cancels a run between batches: cancelled, with its epochs and its weights so far', async () => {
     const training = new TrainingService(digitsSource(), runs, home, emit)
     const { spec, partition } = defaultModel(summary)
