@@ -5,7 +5,9 @@
  */
 import { createRequire } from 'node:module'
 import type * as tfType from '@tensorflow/tfjs'
-import { prepareWasmThreads, shareMemoryOnClone, wasmThreadCount, withFullCoreCount } from './wasmSetup'
+import { plannedWasmThreads, prepareWasmThreads, shareMemoryOnClone, threadCount, wasmThreadCount, withFullCoreCount } from './wasmSetup'
+
+const THREADS = /\d+ threads?/
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu'
 export interface BackendChoice {
@@ -40,7 +42,7 @@ export function planBackend(options: { prefer?: string; hasConv?: boolean } = {}
   if (wanted !== 'wasm' && installed('@tensorflow/tfjs-node')) return { name: 'tensorflow', reason: [...notes, 'tfjs-node installed'].join('; ') }
   if (!wanted || wanted === 'tensorflow') notes.push('tfjs-node not installed')
   if (options.hasConv) return { name: 'cpu', reason: [...notes, 'wasm lacks conv gradient kernels'].join('; ') }
-  if (installed('@tensorflow/tfjs-backend-wasm')) return { name: 'wasm', reason: [...notes, 'wasm (XNNPACK)'].join('; ') }
+  if (installed('@tensorflow/tfjs-backend-wasm')) return { name: 'wasm', reason: [...notes, `wasm (XNNPACK, ${threadCount(plannedWasmThreads())})`].join('; ') }
   return { name: 'cpu', reason: [...notes, 'no faster backend'].join('; ') }
 }
 
@@ -67,8 +69,9 @@ export async function activateBackend(tf: typeof tfType, choice: BackendChoice):
       if (await withFullCoreCount(() => withTimeout(tf.setBackend('wasm'), WASM_START_MS, 'wasm did not start within 60 s'))) {
         await tf.ready()
         shareMemoryOnClone(tf)
-        const threads = wasmThreadCount()
-        return { ...choice, reason: `${choice.reason}, ${threads} thread${threads === 1 ? '' : 's'}` }
+        // The planned count where the reason has one (the threads may have fallen back to 1), else appended.
+        const threads = threadCount(wasmThreadCount())
+        return { ...choice, reason: THREADS.test(choice.reason) ? choice.reason.replace(THREADS, threads) : `${choice.reason}, ${threads}` }
       }
     } else if (await tf.setBackend(choice.name)) {
       await tf.ready()

@@ -69,14 +69,22 @@ function pthreadWorkerScript(): string | null {
 
 let enabled: number | null = null
 
+/** The threads the wasm backend will ask for: LAYERLAB_WASM_THREADS, else every core (tfjs's build allows 8). */
+export function plannedWasmThreads(): number {
+  const asked = Number(process.env.LAYERLAB_WASM_THREADS)
+  return Math.min(8, Number.isInteger(asked) && asked >= 1 ? asked : os.cpus().length)
+}
+
+/** "1 thread", "2 threads". */
+export const threadCount = (count: number): string => `${count} thread${count === 1 ? '' : 's'}`
+
 /**
  * Prepares threads for the wasm backend; call before the backend is first initialised (tf.setBackend('wasm')).
  * Returns the thread count asked for (1 = threads stay off). LAYERLAB_WASM_THREADS=n overrides the core count.
  */
 export function prepareWasmThreads(tf: typeof tfType): number {
   if (enabled !== null) return enabled
-  const asked = Number(process.env.LAYERLAB_WASM_THREADS)
-  const threads = Math.min(8, Number.isInteger(asked) && asked >= 1 ? asked : os.cpus().length)
+  const threads = plannedWasmThreads()
   const workerScript = threads > 1 ? pthreadWorkerScript() : null
   if (!workerScript || typeof SharedArrayBuffer === 'undefined') return (enabled = 1)
   class PthreadWorker extends NodeWorker {

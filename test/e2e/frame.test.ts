@@ -29,6 +29,10 @@ describe('web shell frame (real server, real Chromium)', () => {
     for (const section of ['datasets', 'model', 'train', 'experiments', 'export']) {
       await page.getByTestId(`nav-${section}`).click()
       await page.getByTestId(`view-${section}`).waitFor()
+      // The menu marks the section shown (and only that one).
+      const selected = page.locator('.n-menu-item-content--selected')
+      expect(await selected.count()).toBe(1)
+      expect(await selected.textContent()).toContain(section.charAt(0).toUpperCase() + section.slice(1))
       // Views that list things show their empty state once the (empty) list has loaded.
       await page.getByTestId('empty-state').first().waitFor({ state: 'visible' })
       await screenshot(page, `frame-${section}`)

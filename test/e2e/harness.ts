@@ -82,7 +82,8 @@ export async function openPage(browser: Browser, url: string): Promise<{ page: P
 
 export async function screenshot(page: Page, name: string): Promise<void> {
   fs.mkdirSync(SCREENSHOTS, { recursive: true })
-  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) })
+  // Finished transitions: a shot taken right after a click would catch the menu's highlight mid-fade (300 ms).
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), animations: 'disabled' })
 }
 
 /** Calls the shell's API as the page does (token header, same origin); throws on an error answer. */

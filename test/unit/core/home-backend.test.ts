@@ -31,6 +31,9 @@ describe('backend choice', () => {
     expect(['tensorflow', 'wasm']).toContain(mlp.name)
     if (mlp.name === 'wasm') {
       expect(mlp.reason).toContain('tfjs-node not installed')
+      // XNNPACK's planned threads: every core, up to the 8 tfjs's build allows.
+      const cores = Math.min(8, os.cpus().length)
+      expect(mlp.reason).toContain(`wasm (XNNPACK, ${cores} thread${cores === 1 ? '' : 's'})`)
       expect(cnn.name).toBe('cpu')
     }
   })
