@@ -17,6 +17,7 @@
  * does not fit the installed package, threads stay off and the backend starts single-threaded as before.
  */
 import { readFileSync } from 'node:fs'
+import { EventEmitter } from 'node:events'
 import { createRequire } from 'node:module'
 import os from 'node:os'
 import { Worker as NodeWorker } from 'node:worker_threads'
@@ -67,7 +68,66 @@ function pthreadWorkerScript(): string | null {
   }
 }
 
+/**
+ * One of Emscripten's pool workers, started only when a thread is run on it. tfjs's build allocates a pool of 8
+ * workers, each a JavaScript isolate that loads the whole backend (about 8 MB each: +65 MB for the pool on a
+ * 2-core machine), while XNNPACK uses cores − 1 of them. Until then this answers Emscripten's "load" with
+ * "loaded" and keeps the message; the first other message starts the real thread, hands it the kept "load"
+ * (the shared memory and the compiled module) and then that message, and drops the real "loaded" reply
+ * Emscripten has already seen. ref() is a no-op: Emscripten refs a running thread, which would keep a finished
+ * process alive.
+ */
+class LazyPthread extends EventEmitter {
+  private thread: NodeWorker | null = null
+  private load: unknown = null
+
+  constructor(private readonly startThread: () => NodeWorker) {
+    super()
+  }
+
+  postMessage(message: unknown, transfer?: readonly Transferable[]): void {
+    if (this.thread) {
+      this.thread.postMessage(message, transfer as never)
+      return
+    }
+    if (this.load === null && (message as { cmd?: string } | null)?.cmd === 'load') {
+      this.load = message
+      setImmediate(() => this.emit('message', { cmd: 'loaded' }))
+      return
+    }
+    const thread = (this.thread = this.startThread())
+    let seenLoaded = false
+    thread.on('message', (data: { cmd?: string } | null) => {
+      if (!seenLoaded && data?.cmd === 'loaded') {
+        seenLoaded = true
+        return
+      }
+      this.emit('message', data)
+    })
+    thread.on('error', (error) => this.emit('error', error))
+    // XNNPACK's pool threads live as long as the backend and only ever work while the calling thread waits for
+    // them: they must not keep a finished process (CLI, tests) alive. After the listeners: adding a "message"
+    // listener refs a worker again.
+    thread.unref()
+    thread.postMessage(this.load)
+    thread.postMessage(message, transfer as never)
+  }
+
+  ref(): void {}
+  unref(): void {}
+
+  terminate(): Promise<number> {
+    return this.thread ? this.thread.terminate() : Promise.resolve(0)
+  }
+}
+
 let enabled: number | null = null
+let threadsStarted = 0
+
+/** How many of Emscripten's pool workers have started a real thread (the rest never load anything). */
+export function wasmThreadsStarted(): number {
+  return threadsStarted
+}
 
 /** The threads the wasm backend will ask for: LAYERLAB_WASM_THREADS, else every core (tfjs's build allows 8). */
 export function plannedWasmThreads(): number {
@@ -87,15 +147,14 @@ export function prepareWasmThreads(tf: typeof tfType): number {
   const threads = plannedWasmThreads()
   const workerScript = threads > 1 ? pthreadWorkerScript() : null
   if (!workerScript || typeof SharedArrayBuffer === 'undefined') return (enabled = 1)
-  class PthreadWorker extends NodeWorker {
+  const startThread = () => {
+    threadsStarted++
+    return new NodeWorker(PTHREAD_BOOTSTRAP, { eval: true, workerData: { workerScript } })
+  }
+  class PthreadWorker extends LazyPthread {
     constructor() {
-      super(PTHREAD_BOOTSTRAP, { eval: true, workerData: { workerScript } })
-      // XNNPACK's pool threads live as long as the backend and only ever work while the calling thread waits
-      // for them: they must not keep a finished process (CLI, tests) alive. Emscripten refs a thread that runs.
-      this.unref()
+      super(startThread)
     }
-
-    override ref(): void {}
   }
   // Emscripten's loader assigns worker_threads' Worker to the global on start; the setter keeps ours.
   Object.defineProperty(globalThis, 'Worker', { get: () => PthreadWorker, set: () => undefined, configurable: true })

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { trainConfig } from '../../../main/api/contract'
 import { activateBackend } from '../../../main/core/backend'
-import { wasmThreadCount } from '../../../main/core/wasmSetup'
+import { wasmThreadCount, wasmThreadsStarted } from '../../../main/core/wasmSetup'
 import { defaultModel } from '../../../main/model/presets'
 import { train } from '../../../main/train/engine'
 import { loadDigits, makeStripeImages } from './digits'
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const cnn = defaultModel({ inputShape: [16, 16, 1], classes: 2 }, { preset: 'small-cnn' })
   const cnnRun = await train({ spec: cnn.spec, partition: cnn.partition, config: trainConfig.parse({ ...config, epochs: 2 }), data: images })
   const weights = cnnRun.model.getWeights().map((w) => Array.from(w.dataSync().slice(0, 4)))
-  console.log(JSON.stringify({ backend, threads: wasmThreadCount(), mlp: mlpRun.metrics, cnn: cnnRun.metrics, weights }))
+  console.log(JSON.stringify({ backend, threads: wasmThreadCount(), started: wasmThreadsStarted(), mlp: mlpRun.metrics, cnn: cnnRun.metrics, weights }))
 }
 
 void main()

@@ -14,6 +14,8 @@ const CHILD = path.join(__dirname, 'wasm-threads-child.ts')
 interface ChildReport {
   backend: { name: string; reason: string }
   threads: number
+  /** Pool workers that started a real thread. */
+  started: number
   mlp: { testAccuracy: number; testLoss: number }
   cnn: { testAccuracy: number; testLoss: number }
   weights: number[][]
@@ -47,6 +49,9 @@ describe('wasm backend on several threads', () => {
     expect(single.threads).toBe(1)
     expect(threaded.backend).toEqual({ name: 'wasm', reason: 'child, 2 threads' })
     expect(threaded.threads).toBe(2)
+    // XNNPACK's pool of 2 is the calling thread and one worker: of Emscripten's 8 pool workers one starts.
+    expect(single.started).toBe(0)
+    expect(threaded.started).toBe(1)
     expect(threaded.mlp).toEqual(single.mlp)
     expect(threaded.cnn).toEqual(single.cnn)
     expect(threaded.weights).toEqual(single.weights)
