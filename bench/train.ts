@@ -190,10 +190,10 @@ const median = (values: number[]) => {
 }
 const spreadOf = (values: number[]) => (values.length > 1 ? `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}` : '')
 
-/** The app's own activation (wasm gets its XNNPACK threads); the reason is kept for the printout. */
-let activeReason = ''
-async function activate(backend: string): Promise<void> {
-  activeReason = (await activateBackend(tf, { name: backend as BackendName, reason: backend })).reason
+/** The app's own activation (wasm gets its XNNPACK threads); returns how the backend is labelled in the table. */
+async function activate(backend: string): Promise<string> {
+  const { reason } = await activateBackend(tf, { name: backend as BackendName, reason: backend })
+  return reason.replace(/^(\w+), (\d+ threads?)$/, '$1 ($2)')
 }
 
 export async function benchTraining(): Promise<TrainBenchRow[]> {
@@ -231,7 +231,7 @@ export async function benchTraining(): Promise<TrainBenchRow[]> {
     }
     const rows: TrainBenchRow[] = []
     for (const backend of backends) {
-      await activate(backend)
+      const label = await activate(backend)
       for (const [index, item] of all.entries()) {
         const torchMs = torchTimes.get(index)
         for (const mode of modes) {
@@ -242,7 +242,7 @@ export async function benchTraining(): Promise<TrainBenchRow[]> {
           const scale = item.data.train.n / timed.data.train.n
           const ms = median(entry.ms) * scale
           rows.push({
-            backend: activeReason.replace(/^(\w+), (\d+ threads?)$/, '$1 ($2)'),
+            backend: label,
             model: item.name,
             batch: item.batch,
             mode,

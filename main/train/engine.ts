@@ -130,7 +130,11 @@ function applyChain(
   const last = chain.layers.length - 1
   // Set when a conv took its following max pool along (see below).
   let pooledAlready = false
+  // Whether a layer before the current one has weights: only then does a layer need its input gradient.
+  let weightsBefore = false
   chain.layers.forEach((layer, i) => {
+    const inputGradient = weightsBefore
+    weightsBefore ||= layer.trainableWeights.length > 0
     if (pooledAlready) {
       pooledAlready = false
       return
@@ -144,7 +148,6 @@ function applyChain(
       return
     }
     if (spec?.type === 'conv2d' && options.training && spec.strides === 1) {
-      const inputGradient = chain.layers.slice(0, i).some((earlier) => earlier.trainableWeights.length > 0)
       const next = chain.specs[i + 1]
       const size = options.fast && next?.type === 'maxPooling2d' ? hostPoolSize(next, x.shape[1]!, x.shape[2]!, spec.padding, spec.kernelSize) : 0
       if (size && MONOTONE.has(spec.activation)) {
@@ -173,8 +176,6 @@ function applyChain(
       const activation = i === last && options.logits && spec.activation === 'softmax' ? 'linear' : spec.activation
       if (trainsFast(activation)) {
         const [kernel, bias] = layer.weights.map((w) => w.read())
-        // Only an earlier layer with weights needs the gradient with respect to this layer's input.
-        const inputGradient = chain.layers.slice(0, i).some((earlier) => earlier.trainableWeights.length > 0)
         x = denseForTraining(x as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D, activation, inputGradient)
         return
       }
@@ -255,10 +256,10 @@ export function convKernelGradientByPatches(input: tf.Tensor4D, dy: tf.Tensor4D,
   const [n, h, w, c] = input.shape
   const [, outH, outW, filters] = dy.shape
   const [before] = convPadding(k, padding)
-  const simd = convKernelGradientSimd(hostValues(input), input.shape, hostValues(dy), dy.shape, k, before)
+  const values = hostValues(input)
+  const simd = convKernelGradientSimd(values, input.shape, hostValues(dy), dy.shape, k, before)
   if (simd) return tf.tensor4d(simd, [k, k, c, filters])
   const pixels = n * outH * outW
-  const values = hostValues(input)
   const patches = new Float32Array(k * k * c * pixels)
   for (let i = 0; i < k; i++)
     for (let j = 0; j < k; j++) {

@@ -32,11 +32,6 @@ export class FeatureFile {
     return new FeatureFile(file, fd, rowSize, rows)
   }
 
-  /** Bytes the file holds once every row is written. */
-  get bytes(): number {
-    return this.rows * this.rowSize * 4
-  }
-
   /** Writes consecutive rows from `first` on. */
   writeRows(first: number, values: Float32Array): void {
     const bytes = Buffer.from(values.buffer, values.byteOffset, values.byteLength)

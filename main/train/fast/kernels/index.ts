@@ -42,7 +42,7 @@ const convKernelGradKernel = loader<ConvKernelGradExports>(convKernelGradWasm)
 
 const PAGE = 65536
 
-/** A Float32Array over the kernel's memory from `floats` floats on, grown to fit `total` floats. */
+/** A Float32Array over the whole of the kernel's memory, grown first to hold at least `total` floats. */
 function heap(memory: WebAssembly.Memory, total: number): Float32Array {
   const missing = Math.ceil((total * 4) / PAGE) - memory.buffer.byteLength / PAGE
   if (missing > 0) memory.grow(missing)
@@ -83,8 +83,8 @@ export function convKernelGradientSimd(x: Float32Array, xShape: number[], dy: Fl
   values.set(x, 0)
   values.set(dy, x.length)
   const dyAt = x.length * 4
-  const dkAt = (x.length + dy.length) * 4
   const dk = values.subarray(x.length + dy.length, x.length + dy.length + dkSize)
+  const dkAt = dk.byteOffset
   const width = f % 16 === 0 ? 16 : 4
   const dot = width === 16 ? kernel.dot16 : kernel.dot4
   for (let i = 0; i < k; i++) {
@@ -96,14 +96,14 @@ export function convKernelGradientSimd(x: Float32Array, xShape: number[], dy: Fl
       const endColumn = Math.min(outW, w + before - j)
       for (let channel = 0; channel < c; channel++)
         for (let f0 = 0; f0 < f; f0 += width) {
-          const out = dkAt + (((i * k + j) * c + channel) * f + f0) * 4
+          const at = ((i * k + j) * c + channel) * f + f0
           if (endRow <= firstRow || endColumn <= firstColumn) {
-            dk.fill(0, (out - dkAt) / 4, (out - dkAt) / 4 + width)
+            dk.fill(0, at, at + width)
             continue
           }
           const xStart = (((firstRow + i - before) * w + (firstColumn + j - before)) * c + channel) * 4
           const dyStart = dyAt + ((firstRow * outW + firstColumn) * f + f0) * 4
-          dot(xStart, dyStart, n, endRow - firstRow, endColumn - firstColumn, h * w * c * 4, w * c * 4, c * 4, outH * outW * f * 4, outW * f * 4, f * 4, out)
+          dot(xStart, dyStart, n, endRow - firstRow, endColumn - firstColumn, h * w * c * 4, w * c * 4, c * 4, outH * outW * f * 4, outW * f * 4, f * 4, dkAt + at * 4)
         }
     }
   }
