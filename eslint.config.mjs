@@ -1,5 +1,6 @@
 import tseslint from 'typescript-eslint'
 import pluginVue from 'eslint-plugin-vue'
+import prettier from 'eslint-config-prettier/flat'
 
 export default tseslint.config(
   { ignores: ['out/**', 'node_modules/**', 'test-results/**', 'bench/results/**', '**/*.tmp.ts', 'scratch/**'] },
@@ -28,5 +29,7 @@ export default tseslint.config(
     files: ['bin/**/*.cjs', 'scripts/**/*.mjs'],
     languageOptions: { globals: { require: 'readonly', process: 'readonly', __dirname: 'readonly', console: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' }
-  }
+  },
+  // Formatting is Prettier's (npm run format); the stylistic rules that would fight it are off.
+  prettier
 )

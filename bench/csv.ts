@@ -31,12 +31,24 @@ export async function benchCsv(rows = 1_000_000, cols = 20): Promise<CsvBenchRow
     for await (const _record of parser) n++
     return n - 1
   })
-  results.push({ what: 'reference: csv-parse only', rows: reference.value, ms: reference.ms, rowsPerSec: reference.value / (reference.ms / 1000), peakRssBytes: reference.peakRssBytes })
+  results.push({
+    what: 'reference: csv-parse only',
+    rows: reference.value,
+    ms: reference.ms,
+    rowsPerSec: reference.value / (reference.ms / 1000),
+    peakRssBytes: reference.peakRssBytes
+  })
 
   const db = await Db.open(path.join(dir, 'layerlab.sqlite'))
   const service = new DatasetService(db, dir, () => undefined)
   const imported = await peakRss(() => service.import({ path: file }))
-  results.push({ what: 'LayerLab import (parse, profile, materialise)', rows: imported.value.rows, ms: imported.ms, rowsPerSec: imported.value.rows / (imported.ms / 1000), peakRssBytes: imported.peakRssBytes })
+  results.push({
+    what: 'LayerLab import (parse, profile, materialise)',
+    rows: imported.value.rows,
+    ms: imported.ms,
+    rowsPerSec: imported.value.rows / (imported.ms / 1000),
+    peakRssBytes: imported.peakRssBytes
+  })
   await db.close()
   fs.rmSync(dir, { recursive: true, force: true })
   return results

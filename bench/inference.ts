@@ -65,13 +65,21 @@ function digitsInput(batch: number): Float32Array {
     .trim()
     .split(/\r?\n/)
     .slice(1, 1 + Math.min(batch, 512))
-    .map((line) => line.split(',').slice(0, 64).map((v) => Number(v) / 16))
+    .map((line) =>
+      line
+        .split(',')
+        .slice(0, 64)
+        .map((v) => Number(v) / 16)
+    )
   const out = new Float32Array(batch * 64)
   for (let i = 0; i < batch; i++) out.set(rows[i % rows.length], i * 64)
   return out
 }
 
-async function timeIt(run: () => Promise<void> | void, batch: number): Promise<Pick<InferenceBenchRow, 'samplesPerSec' | 'msPerBatch' | 'iterations' | 'vsTfjsCpu'>> {
+async function timeIt(
+  run: () => Promise<void> | void,
+  batch: number
+): Promise<Pick<InferenceBenchRow, 'samplesPerSec' | 'msPerBatch' | 'iterations' | 'vsTfjsCpu'>> {
   // Warm up by time, not count: a fresh wasm module is still being tiered up by V8 after a few calls.
   const warm = performance.now()
   while (performance.now() - warm < WARMUP_MS) await run()
@@ -142,7 +150,9 @@ export async function benchInference(): Promise<InferenceBenchRow[]> {
 export function formatInferenceBench(rows: InferenceBenchRow[]): string {
   const lines = ['model              engine            batch   samples/s   ms/batch  vs tfjs-cpu']
   for (const r of rows) {
-    lines.push(`${r.model.padEnd(19)}${r.engine.padEnd(18)}${String(r.batch).padStart(5)}${r.samplesPerSec.toFixed(0).padStart(12)}${r.msPerBatch.toFixed(3).padStart(11)}${(r.vsTfjsCpu == null ? '-' : `${r.vsTfjsCpu.toFixed(1)}x`).padStart(13)}`)
+    lines.push(
+      `${r.model.padEnd(19)}${r.engine.padEnd(18)}${String(r.batch).padStart(5)}${r.samplesPerSec.toFixed(0).padStart(12)}${r.msPerBatch.toFixed(3).padStart(11)}${(r.vsTfjsCpu == null ? '-' : `${r.vsTfjsCpu.toFixed(1)}x`).padStart(13)}`
+    )
   }
   return lines.join('\n')
 }

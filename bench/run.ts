@@ -27,7 +27,12 @@ function printTable(rows: unknown[]): void {
   if (rows.length === 0) return
   const records = rows as Array<Record<string, unknown>>
   const keys = Object.keys(records[0])
-  const cells = [keys, ...records.map((r) => keys.map((k) => format(k.toLowerCase().includes('bytes') && typeof r[k] === 'number' ? `${((r[k] as number) / 2 ** 20).toFixed(0)} MiB` : r[k])))]
+  const cells = [
+    keys,
+    ...records.map((r) =>
+      keys.map((k) => format(k.toLowerCase().includes('bytes') && typeof r[k] === 'number' ? `${((r[k] as number) / 2 ** 20).toFixed(0)} MiB` : r[k]))
+    )
+  ]
   const widths = keys.map((_, i) => Math.max(...cells.map((row) => String(row[i]).length)))
   for (const row of cells) console.log('  ' + row.map((c, i) => String(c).padEnd(widths[i])).join('  '))
 }

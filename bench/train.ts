@@ -67,7 +67,8 @@ function subset(item: BenchCase, rows: number): BenchCase {
     data: { ...item.data, train: { x: train.x.subarray(0, rows * size), y: train.y.subarray(0, rows), n: rows, rows: train.rows.subarray(0, rows) } }
   }
 }
-const forBackend = (item: BenchCase, backend: string) => (backend === 'cpu' && item.name !== 'digits MLP(100,100)' ? subset(item, CPU_ROWS[item.data.kind === 'images' ? 'images' : 'table']) : item)
+const forBackend = (item: BenchCase, backend: string) =>
+  backend === 'cpu' && item.name !== 'digits MLP(100,100)' ? subset(item, CPU_ROWS[item.data.kind === 'images' ? 'images' : 'table']) : item
 
 function backendsPresent(): string[] {
   const present = ['cpu']
@@ -126,7 +127,9 @@ function cases(): BenchCase[] {
 
 function jobFor(item: BenchCase, mode: TrainConfig['mode'], epochsPerStage: number) {
   const blocks = item.partition.blocks.length
-  const partition: Partition = { blocks: item.partition.blocks.map((block) => ({ ...block, settings: { ...block.settings, epochs: epochsPerStage, patience: 0 } })) }
+  const partition: Partition = {
+    blocks: item.partition.blocks.map((block) => ({ ...block, settings: { ...block.settings, epochs: epochsPerStage, patience: 0 } }))
+  }
   const config = trainConfig.parse({
     mode,
     // The same number of epochs in both modes: K block stages + the fine-tune.
@@ -148,7 +151,10 @@ async function timeRun(item: BenchCase, mode: TrainConfig['mode']): Promise<{ ms
  * Peak tensor bytes while training steps run (scoring and prefix caching excluded: they run in inference chunks
  * in both modes) and the largest layer-wise feature cache, from one run under tf.profile.
  */
-async function memoryRun(item: BenchCase, mode: TrainConfig['mode']): Promise<{ stepPeakBytes: number; blockStepPeakBytes: number; cacheFileBytes: number }> {
+async function memoryRun(
+  item: BenchCase,
+  mode: TrainConfig['mode']
+): Promise<{ stepPeakBytes: number; blockStepPeakBytes: number; cacheFileBytes: number }> {
   // tf.profile records, per kernel, the tensor bytes in use after it ran (totalBytesSnapshot). The hooks take the
   // largest snapshot of each batch's kernels and drop the records of everything else (scoring, prefix caching).
   const state = (tf.engine() as unknown as { state: { activeProfile: { kernels: Array<{ totalBytesSnapshot: number }> } } }).state
@@ -201,7 +207,10 @@ export async function benchTraining(): Promise<TrainBenchRow[]> {
   const backends = backendsPresent()
   const torch = await TorchReference.start()
   if ('skipped' in torch) console.log(`  ${torch.skipped}`)
-  else console.log(`  PyTorch ${torch.version} (${torch.threads} threads) from ${'/usr/bin/python3'}, interleaved with LayerLab, ${REPETITIONS} repetitions`)
+  else
+    console.log(
+      `  PyTorch ${torch.version} (${torch.threads} threads) from ${'/usr/bin/python3'}, interleaved with LayerLab, ${REPETITIONS} repetitions`
+    )
   const modes = ['end-to-end', 'layer-wise'] as const
   type Key = string
   const times = new Map<Key, { ms: number[]; wall: number[]; epochs: number }>()

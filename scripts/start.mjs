@@ -9,7 +9,10 @@ import { fileURLToPath } from 'node:url'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const built = ['out/main/index.js', 'out/main/cli.js', 'out/renderer/index.html'].every((f) => fs.existsSync(path.join(root, f)))
 if (!built) {
-  const build = spawnSync(process.execPath, [path.join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], { cwd: root, stdio: 'inherit' })
+  const build = spawnSync(process.execPath, [path.join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], {
+    cwd: root,
+    stdio: 'inherit'
+  })
   if (build.status !== 0) process.exit(build.status ?? 1)
 }
 

@@ -79,7 +79,12 @@ export const layerSpec = z.discriminatedUnion('type', [
     activation: activationName.default('linear')
   }),
   z.object({ type: z.literal('maxPooling2d'), poolSize: positiveInt.default(2), strides: positiveInt.optional(), padding: padding.default('valid') }),
-  z.object({ type: z.literal('averagePooling2d'), poolSize: positiveInt.default(2), strides: positiveInt.optional(), padding: padding.default('valid') }),
+  z.object({
+    type: z.literal('averagePooling2d'),
+    poolSize: positiveInt.default(2),
+    strides: positiveInt.optional(),
+    padding: padding.default('valid')
+  }),
   z.object({ type: z.literal('globalAveragePooling2d') }),
   z.object({ type: z.literal('flatten') }),
   z.object({ type: z.literal('dropout'), rate: z.number().min(0).lt(1) }),
@@ -292,7 +297,10 @@ export const requests = {
         target: z.string().optional(),
         columns: z.array(z.object({ name: z.string(), type: columnType.optional(), include: z.boolean().optional() })).optional(),
         /** Tables: how missing numbers are imputed and numbers scaled; the recipe is fitted again on the train part. */
-        preparation: z.object({ impute: z.enum(['mean', 'median']).optional(), scaling: z.enum(['standard', 'minmax']).optional() }).strict().optional()
+        preparation: z
+          .object({ impute: z.enum(['mean', 'median']).optional(), scaling: z.enum(['standard', 'minmax']).optional() })
+          .strict()
+          .optional()
       })
       .strict(),
     result: datasetSummary
@@ -324,7 +332,14 @@ export const requests = {
   'runs.list': { args: none, result: z.array(runSummary) },
   'runs.get': { args: runRef, result: runDetail },
   'runs.update': {
-    args: z.object({ runId: z.string(), name: z.string().max(120).optional(), tags: z.array(z.string().max(40)).max(20).optional(), notes: z.string().max(10000).optional() }).strict(),
+    args: z
+      .object({
+        runId: z.string(),
+        name: z.string().max(120).optional(),
+        tags: z.array(z.string().max(40)).max(20).optional(),
+        notes: z.string().max(10000).optional()
+      })
+      .strict(),
     result: runSummary
   },
   'runs.delete': { args: runRef, result: ok },

@@ -26,7 +26,14 @@ function installed(pkg: string): boolean {
   }
 }
 
-const ALIASES: Record<string, BackendName> = { gpu: 'tensorflow-gpu', 'tensorflow-gpu': 'tensorflow-gpu', tensorflow: 'tensorflow', node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' }
+const ALIASES: Record<string, BackendName> = {
+  gpu: 'tensorflow-gpu',
+  'tensorflow-gpu': 'tensorflow-gpu',
+  tensorflow: 'tensorflow',
+  node: 'tensorflow',
+  wasm: 'wasm',
+  cpu: 'cpu'
+}
 
 /** Decides the backend without loading it (cheap: used for the status bar). */
 export function planBackend(options: { prefer?: string; hasConv?: boolean } = {}): BackendChoice {
@@ -42,7 +49,8 @@ export function planBackend(options: { prefer?: string; hasConv?: boolean } = {}
   if (wanted !== 'wasm' && installed('@tensorflow/tfjs-node')) return { name: 'tensorflow', reason: [...notes, 'tfjs-node installed'].join('; ') }
   if (!wanted || wanted === 'tensorflow') notes.push('tfjs-node not installed')
   if (options.hasConv) return { name: 'cpu', reason: [...notes, 'wasm lacks conv gradient kernels'].join('; ') }
-  if (installed('@tensorflow/tfjs-backend-wasm')) return { name: 'wasm', reason: [...notes, `wasm (XNNPACK, ${threadCount(plannedWasmThreads())})`].join('; ') }
+  if (installed('@tensorflow/tfjs-backend-wasm'))
+    return { name: 'wasm', reason: [...notes, `wasm (XNNPACK, ${threadCount(plannedWasmThreads())})`].join('; ') }
   return { name: 'cpu', reason: [...notes, 'no faster backend'].join('; ') }
 }
 

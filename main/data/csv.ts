@@ -250,7 +250,9 @@ export async function readCsv(
     if (error instanceof CsvError) {
       const line = (error as CsvError & { lines?: number }).lines
       if (error.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') {
-        throw new LabError(`${label}: line ${line}: ${error.message.replace(/ on line \d+$/, '').replace('Invalid Record Length: expect', 'expected')} fields`)
+        throw new LabError(
+          `${label}: line ${line}: ${error.message.replace(/ on line \d+$/, '').replace('Invalid Record Length: expect', 'expected')} fields`
+        )
       }
       if (error.code === 'CSV_QUOTE_NOT_CLOSED') {
         const records = (error as CsvError & { records?: number }).records ?? 0
@@ -259,7 +261,8 @@ export async function readCsv(
       }
       throw new LabError(`${label}: line ${line}: ${error.message.replace(/^Invalid Closing Quote: /, '').replace(/ at line \d+.*$/, '')}`)
     }
-    if (error && typeof error === 'object' && 'code' in error && (error as NodeJS.ErrnoException).code === 'ENOENT') throw new LabError(`${label}: file not found`)
+    if (error && typeof error === 'object' && 'code' in error && (error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new LabError(`${label}: file not found`)
     throw error
   }
   onProgress?.(rows, bytes)

@@ -56,7 +56,8 @@ export function assertText(sample: Buffer, encoding: string, label: string): voi
     if (byte === 0) throw new LabError(`${label}: not a text file (NUL byte at offset ${i}); expected a CSV`)
     if (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d && byte !== 0x0c) control++
   }
-  if (control > Math.max(8, sample.length * 0.01)) throw new LabError(`${label}: not a text file (${control} control bytes in the first ${sample.length}); expected a CSV`)
+  if (control > Math.max(8, sample.length * 0.01))
+    throw new LabError(`${label}: not a text file (${control} control bytes in the first ${sample.length}); expected a CSV`)
 }
 
 export function checkEncodingName(encoding: string, label: string): string {

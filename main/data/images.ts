@@ -43,7 +43,10 @@ export async function listImageFiles(root: string): Promise<{ files: ImageFile[]
       entries = await fs.promises.readdir(dir, { withFileTypes: true })
     } catch (error) {
       if (depth === 0) throw new LabError(`${root}: cannot read the folder (${(error as NodeJS.ErrnoException).code ?? String(error)})`)
-      skipped.push({ path: toPosix(path.relative(root, dir)), reason: `cannot read the folder (${(error as NodeJS.ErrnoException).code ?? 'error'})` })
+      skipped.push({
+        path: toPosix(path.relative(root, dir)),
+        reason: `cannot read the folder (${(error as NodeJS.ErrnoException).code ?? 'error'})`
+      })
       return
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
@@ -356,4 +359,3 @@ export async function thumbnail(file: string, row: number, width: number, height
     .toBuffer()
   return `data:image/png;base64,${png.toString('base64')}`
 }
-

@@ -6,7 +6,17 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { ClassCount, ColumnProfile, DatasetSummary } from '../api/contract'
 import type { PreparedPart } from './types'
-import { type ImageRecipe, type NumericImputation, type NumericScaling, type Recipe, type TableColumnChoice, type TableRecipe, applyAffine, encodeStoredRows, fitTableRecipe } from './recipe'
+import {
+  type ImageRecipe,
+  type NumericImputation,
+  type NumericScaling,
+  type Recipe,
+  type TableColumnChoice,
+  type TableRecipe,
+  applyAffine,
+  encodeStoredRows,
+  fitTableRecipe
+} from './recipe'
 import { LabError } from '../api/errors'
 import type { CsvSettings } from './csv'
 import { type ImageRow, type Skipped, readPixels } from './images'

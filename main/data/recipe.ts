@@ -146,7 +146,8 @@ export interface TableColumnChoice {
 /** A column's values for the encoder, row by row, from its materialised file. */
 function columnValues(dir: string, choice: TableColumnChoice, encoding: TableColumnRecipe['encoding']): (row: number) => number | string | null {
   if (encoding === 'numeric') {
-    if (!choice.stats.files.f64) throw new LabError(`column "${choice.stats.name}": not all values are numbers, so it cannot be of type ${choice.type}`)
+    if (!choice.stats.files.f64)
+      throw new LabError(`column "${choice.stats.name}": not all values are numbers, so it cannot be of type ${choice.type}`)
     const values = readF64(columnFile(dir, choice.index, 'f64'))
     return (row) => values[row]
   }
@@ -157,7 +158,8 @@ function columnValues(dir: string, choice: TableColumnChoice, encoding: TableCol
   return (row) => (codes[row] < 0 ? null : vocab[codes[row]])
 }
 
-const encodingOf = (type: ColumnType): TableColumnRecipe['encoding'] => (type === 'number' || type === 'integer' ? 'numeric' : type === 'boolean' ? 'boolean' : 'onehot')
+const encodingOf = (type: ColumnType): TableColumnRecipe['encoding'] =>
+  type === 'number' || type === 'integer' ? 'numeric' : type === 'boolean' ? 'boolean' : 'onehot'
 
 interface FittedColumn {
   column: TableColumnRecipe
@@ -170,7 +172,12 @@ interface FittedColumn {
  * Fits one feature column on the train rows: its imputation value, its one-hot vocabulary, and its affine step from the
  * imputed train values (standard: mean and std; minmax: min and range; boolean and one-hot: identity).
  */
-function fitColumn(dir: string, choice: TableColumnChoice, train: Int32Array, options: { impute: NumericImputation; scaling: NumericScaling }): FittedColumn {
+function fitColumn(
+  dir: string,
+  choice: TableColumnChoice,
+  train: Int32Array,
+  options: { impute: NumericImputation; scaling: NumericScaling }
+): FittedColumn {
   const encoding = encodingOf(choice.type)
   const value = columnValues(dir, choice, encoding)
   const name = choice.stats.name
@@ -361,4 +368,3 @@ async function encodeNewTable(recipe: TableRecipe, file: string, scale: boolean)
   const keys = Array.from({ length: pass.rows }, (_, i) => String(i + 1))
   return { x, n: pass.rows, inputShape: recipe.inputShape, keys, truth }
 }
-

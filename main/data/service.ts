@@ -97,7 +97,21 @@ export class DatasetService {
       await this.db.run(
         `INSERT INTO datasets (id, name, kind, source_path, content_hash, rows, target, parse_json, profile_json, recipe_json, split_json, data_dir, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [row.id, row.name, row.kind, row.source_path, row.content_hash, row.rows, row.target, row.parse_json, row.profile_json, row.recipe_json, row.split_json, row.data_dir, row.created_at]
+        [
+          row.id,
+          row.name,
+          row.kind,
+          row.source_path,
+          row.content_hash,
+          row.rows,
+          row.target,
+          row.parse_json,
+          row.profile_json,
+          row.recipe_json,
+          row.split_json,
+          row.data_dir,
+          row.created_at
+        ]
       )
     } catch (error) {
       await fs.promises.rm(final, { recursive: true, force: true })
@@ -135,7 +149,13 @@ export class DatasetService {
     const meta: TableMeta = { kind: 'table', rows: imported.rows, columns: imported.columns }
     writeJson(path.join(dir, 'meta.json'), meta)
     const requested = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined))
-    const parse: ParseState = { kind: 'table', csv: imported.settings, requested, overrides: {}, preparation: { impute: 'mean', scaling: 'standard' } }
+    const parse: ParseState = {
+      kind: 'table',
+      csv: imported.settings,
+      requested,
+      overrides: {},
+      preparation: { impute: 'mean', scaling: 'standard' }
+    }
     const fitted = fitTable(name, dir, meta, target, parse, [])
     writeSplit(dir, fitted.split)
     return this.rowOf(datasetId, name, 'table', source, imported.contentHash, imported.rows, target, parse, fitted)
@@ -161,7 +181,9 @@ export class DatasetService {
     writeJson(path.join(dir, 'meta.json'), meta)
     const parse: ParseState = {
       kind: 'images',
-      requested: Object.fromEntries(Object.entries({ imageSize: args.imageSize, colorMode: args.colorMode }).filter(([, value]) => value !== undefined)),
+      requested: Object.fromEntries(
+        Object.entries({ imageSize: args.imageSize, colorMode: args.colorMode }).filter(([, value]) => value !== undefined)
+      ),
       image: { width: imported.width, height: imported.height, colorMode: imported.colorMode },
       overrides: {},
       preparation: { impute: 'mean', scaling: 'standard' }
@@ -183,7 +205,17 @@ export class DatasetService {
     return this.rowOf(datasetId, name, 'images', source, imported.contentHash, imported.rows.length, 'label', parse, fitted)
   }
 
-  private rowOf(id: string, name: string, kind: 'table' | 'images', source: string, hash: string, rows: number, target: string, parse: ParseState, fitted: Fitted): DatasetRow {
+  private rowOf(
+    id: string,
+    name: string,
+    kind: 'table' | 'images',
+    source: string,
+    hash: string,
+    rows: number,
+    target: string,
+    parse: ParseState,
+    fitted: Fitted
+  ): DatasetRow {
     return {
       id,
       name,
@@ -216,7 +248,8 @@ export class DatasetService {
   /** The dataset's folder, which must still hold its data (someone may have removed it by hand). */
   private storedDir(row: DatasetRow): string {
     const dir = this.dirOf(row)
-    if (!fs.existsSync(path.join(dir, 'meta.json'))) throw new LabError(`dataset "${row.name}": its stored data is missing (${dir}); delete it and import the file again`)
+    if (!fs.existsSync(path.join(dir, 'meta.json')))
+      throw new LabError(`dataset "${row.name}": its stored data is missing (${dir}); delete it and import the file again`)
     return dir
   }
 
@@ -279,7 +312,8 @@ export class DatasetService {
         const vocab = stats.vocab
         return Array.from(readRangeI32(columnFile(dir, index, 'i32'), start, count), (code) => (code < 0 ? null : vocab[code]))
       }
-      if (stats.files.str) return readRangeStrings(columnFile(dir, index, 'str'), columnFile(dir, index, 'off'), start, count).map((s) => (s === '' ? null : s))
+      if (stats.files.str)
+        return readRangeStrings(columnFile(dir, index, 'str'), columnFile(dir, index, 'off'), start, count).map((s) => (s === '' ? null : s))
       return new Array(count).fill(null)
     })
     const rows = Array.from({ length: count }, (_, r) => columnValues.map((values) => values[r] ?? null))
@@ -290,7 +324,8 @@ export class DatasetService {
   async update(args: HandlerArgs<'datasets.update'>): Promise<DatasetSummary> {
     const row = await this.row(args.datasetId)
     if (row.kind === 'images') {
-      if (args.target !== undefined || args.columns?.length || args.preparation) throw new LabError(`${row.name}: an image dataset's target, columns and scaling are fixed (class folders, pixels in [0, 1])`)
+      if (args.target !== undefined || args.columns?.length || args.preparation)
+        throw new LabError(`${row.name}: an image dataset's target, columns and scaling are fixed (class folders, pixels in [0, 1])`)
       return this.summaryOf(row)
     }
     const dir = this.storedDir(row)
@@ -303,10 +338,13 @@ export class DatasetService {
       const stats = meta.columns.find((column) => column.name === change.name)
       if (!stats) throw new LabError(`${row.name}: no column "${change.name}"`)
       if (change.type === 'number' || change.type === 'integer') {
-        if (!stats.files.f64) throw new LabError(`${row.name}: column "${change.name}" has values that are not numbers, so it cannot be of type ${change.type}`)
+        if (!stats.files.f64)
+          throw new LabError(`${row.name}: column "${change.name}" has values that are not numbers, so it cannot be of type ${change.type}`)
       } else if (change.type === 'category' || change.type === 'boolean') {
-        if (!stats.files.i32) throw new LabError(`${row.name}: column "${change.name}" has more than ${VOCAB_CAP} distinct values, too many for type ${change.type}`)
-        if (change.type === 'boolean' && !stats.booleanLike) throw new LabError(`${row.name}: column "${change.name}" holds values other than true/false words`)
+        if (!stats.files.i32)
+          throw new LabError(`${row.name}: column "${change.name}" has more than ${VOCAB_CAP} distinct values, too many for type ${change.type}`)
+        if (change.type === 'boolean' && !stats.booleanLike)
+          throw new LabError(`${row.name}: column "${change.name}" holds values other than true/false words`)
       }
       if (change.include === true && (change.type ?? overrides[change.name]?.type) === 'text')
         throw new LabError(`${row.name}: column "${change.name}" is text; change its type to category to use it`)

@@ -95,7 +95,12 @@ function pair(value: unknown, what: string): [number, number] {
  * Explicit ONNX pads [top, left, bottom, right] reproducing tfjs `same`: the total padding is split with the
  * extra pixel at the end (bottom/right), as TensorFlow does; `valid` is no padding.
  */
-export function samePads(input: [number, number], kernel: [number, number], strides: [number, number], dilation: [number, number] = [1, 1]): number[] {
+export function samePads(
+  input: [number, number],
+  kernel: [number, number],
+  strides: [number, number],
+  dilation: [number, number] = [1, 1]
+): number[] {
   const before: number[] = []
   const after: number[] = []
   for (let a = 0; a < 2; a++) {
@@ -153,7 +158,12 @@ class Exporter {
       return
     }
     if (this.cur.layout === layout) return
-    const name = this.g.node('Transpose', [this.cur.name], [attrInts('perm', channelPerm(this.cur.shape.length, layout))], layout === 'first' ? 'nchw' : 'nhwc')
+    const name = this.g.node(
+      'Transpose',
+      [this.cur.name],
+      [attrInts('perm', channelPerm(this.cur.shape.length, layout))],
+      layout === 'first' ? 'nchw' : 'nhwc'
+    )
     this.cur = { ...this.cur, name, layout }
   }
 
@@ -314,7 +324,12 @@ class Exporter {
     const biasName = config.useBias === false ? null : this.g.constant('dense_bias', bias.shape, bias.data)
     if (this.cur.shape.length === 2) {
       // Gemm with the tfjs kernel [in, out] as is (transB = 0).
-      this.apply('Gemm', biasName ? [kernelName, biasName] : [kernelName], [attrFloat('alpha', 1), attrFloat('beta', 1), attrInt('transA', 0), attrInt('transB', 0)], outShape)
+      this.apply(
+        'Gemm',
+        biasName ? [kernelName, biasName] : [kernelName],
+        [attrFloat('alpha', 1), attrFloat('beta', 1), attrInt('transA', 0), attrInt('transB', 0)],
+        outShape
+      )
     } else {
       // tfjs Dense on rank > 2 acts on the last axis: MatMul (+ Add) on the channels-last tensor.
       this.toLayout('last')
@@ -342,7 +357,18 @@ class Exporter {
     const inputs = [kernelName]
     if (config.useBias !== false) inputs.push(this.g.constant('conv_bias', [cout], bias.data))
     this.toLayout('first')
-    this.apply('Conv', inputs, [attrInts('kernel_shape', [kh, kw]), attrInts('strides', strides), attrInts('dilations', dilations), attrInts('pads', pads), attrInt('group', 1)], outShape)
+    this.apply(
+      'Conv',
+      inputs,
+      [
+        attrInts('kernel_shape', [kh, kw]),
+        attrInts('strides', strides),
+        attrInts('dilations', dilations),
+        attrInts('pads', pads),
+        attrInt('group', 1)
+      ],
+      outShape
+    )
     this.activation(String(config.activation ?? 'linear'), ctx)
   }
 
@@ -394,7 +420,8 @@ class Exporter {
   /** [h, w] of the current 4-D tensor. */
   spatial(ctx: string): [number, number] {
     const s = this.cur.shape
-    if (s.length !== 4 || s[1] == null || s[2] == null) throw new LabError(`${ctx}: needs a 4-D image input [batch, h, w, c], got ${JSON.stringify(s)}`)
+    if (s.length !== 4 || s[1] == null || s[2] == null)
+      throw new LabError(`${ctx}: needs a 4-D image input [batch, h, w, c], got ${JSON.stringify(s)}`)
     return [s[1], s[2]]
   }
 }
@@ -417,11 +444,14 @@ export function exportToOnnx(model: tf.LayersModel, options: OnnxExportOptions =
 /** The same as exportToOnnx, before encoding (tests read the structure). */
 export function buildOnnxModel(model: tf.LayersModel, options: OnnxExportOptions = {}): onnx.IModelProto {
   const opset = options.opset ?? MIN_OPSET
-  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) throw new LabError(`ONNX export: opset ${opset} is not supported (${MIN_OPSET}–${MAX_OPSET})`)
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new LabError('ONNX export: only models with one input and one output are supported')
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET)
+    throw new LabError(`ONNX export: opset ${opset} is not supported (${MIN_OPSET}–${MAX_OPSET})`)
+  if (model.inputs.length !== 1 || model.outputs.length !== 1)
+    throw new LabError('ONNX export: only models with one input and one output are supported')
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer')
   const count = options.upToLayer ?? layers.length
-  if (!Number.isInteger(count) || count < 1 || count > layers.length) throw new LabError(`ONNX export: cannot export the first ${count} layers of a model with ${layers.length}`)
+  if (!Number.isInteger(count) || count < 1 || count > layers.length)
+    throw new LabError(`ONNX export: cannot export the first ${count} layers of a model with ${layers.length}`)
   const inputShape = model.inputs[0].shape as Dims
   const inputName = options.inputName ?? 'input'
   const outputName = options.outputName ?? 'output'

@@ -56,7 +56,13 @@ function applyAffine(x: Float32Array, affine: InputAffine): Float32Array {
  * Runs `x` (n samples of `inputShape`, as the ONNX model takes them) through both and compares.
  * pass: max |diff| ≤ 1e-4 and (for classifiers) every argmax the same.
  */
-export async function checkParity(model: tf.LayersModel, onnxBytes: Uint8Array, x: Float32Array, inputShape: number[], options: ParityOptions = {}): Promise<ParityResult> {
+export async function checkParity(
+  model: tf.LayersModel,
+  onnxBytes: Uint8Array,
+  x: Float32Array,
+  inputShape: number[],
+  options: ParityOptions = {}
+): Promise<ParityResult> {
   const per = inputShape.reduce((a, b) => a * b, 1)
   const n = Math.floor(x.length / per)
   if (n * per !== x.length || n === 0) throw new Error(`parity: ${x.length} values do not make whole samples of shape [${inputShape.join(', ')}]`)

@@ -195,7 +195,8 @@ export class ExportService {
       if (args.blocks != null) {
         if (args.blocks > blocks.length) throw new LabError(`run ${runId}: has ${blocks.length} blocks, cannot export the first ${args.blocks}`)
         upToLayer = blocks[args.blocks - 1].end
-        if (upToLayer < 1 || upToLayer > layers.length) throw new LabError(`run ${runId}: block ${args.blocks} ends at layer ${upToLayer}, the model has ${layers.length}`)
+        if (upToLayer < 1 || upToLayer > layers.length)
+          throw new LabError(`run ${runId}: block ${args.blocks} ends at layer ${upToLayer}, the model has ${layers.length}`)
       }
       const featureExtractor = upToLayer < layers.length
       const recipe = await this.datasets.getRecipe(detail.datasetId)
@@ -236,7 +237,9 @@ export class ExportService {
       const proof = await checkParity(model, bytes, feed, prepared.inputShape, { inputAffine, upToLayer, featureExtractor })
       const parity = { maxAbsDiff: proof.maxAbsDiff, argmaxAgreement: proof.argmaxAgreement, samples: proof.samples, pass: proof.pass }
 
-      const file = path.resolve(args.out ?? path.join(this.home, 'runs', runId, args.blocks != null ? `model-blocks-${args.blocks}.onnx` : 'model.onnx'))
+      const file = path.resolve(
+        args.out ?? path.join(this.home, 'runs', runId, args.blocks != null ? `model-blocks-${args.blocks}.onnx` : 'model.onnx')
+      )
       writeFileAtomic(file, bytes)
       const artifact = await this.runs.addArtifact(runId, {
         kind: 'onnx',
@@ -266,7 +269,8 @@ export class ExportService {
     const looksLikeFile = args.model.toLowerCase().endsWith('.onnx') || /[\\/]/.test(args.model) || fs.existsSync(args.model)
     const file = looksLikeFile ? path.resolve(args.model) : await this.onnxForRun(args.model)
     const info = readOnnxFile(file)
-    if (info.output === 'features') throw new LabError(`${file}: is a feature extractor (the first ${info.metadata.blocks ?? '?'} blocks); it does not predict classes`)
+    if (info.output === 'features')
+      throw new LabError(`${file}: is a feature extractor (the first ${info.metadata.blocks ?? '?'} blocks); it does not predict classes`)
     const { labels, recipe } = info
     const data = await this.deps.encodeNewData(recipe, args.data, { scale: !recipe.affineInModel })
     const per = info.inputShape.reduce((a, b) => a * b, 1)
@@ -284,7 +288,8 @@ export class ExportService {
         const feed = new ort.Tensor('float32', data.x.slice(start * per, (start + count) * per), [count, ...info.inputShape])
         const result = await session.run({ [inputName]: feed })
         let values = result[outputName].data as Float32Array
-        if (values.length !== count * labels.length) throw new LabError(`${file}: gives ${values.length / count} outputs per sample for ${labels.length} labels`)
+        if (values.length !== count * labels.length)
+          throw new LabError(`${file}: gives ${values.length / count} outputs per sample for ${labels.length} labels`)
         const logits = info.output === 'logits' || (info.output == null && !looksLikeProbabilities(values, labels.length))
         if (logits) values = softmaxRows(values, labels.length)
         probabilities.set(values, start * labels.length)
@@ -311,7 +316,13 @@ export class ExportService {
     if (args.out) {
       out = path.resolve(args.out)
       const header = [recipe.kind === 'images' ? 'path' : 'row', 'prediction', ...labels.map((l) => `p_${l}`)]
-      writeFileAtomic(out, writeCsv(header, rows.map((r) => [r.key, r.prediction, ...r.probabilities])))
+      writeFileAtomic(
+        out,
+        writeCsv(
+          header,
+          rows.map((r) => [r.key, r.prediction, ...r.probabilities])
+        )
+      )
     }
     return { labels, rows, accuracy: withTruth > 0 ? correct / withTruth : null, out }
   }

@@ -69,7 +69,16 @@ function pct(x: number | null | undefined): string {
 function table(rows: string[][]): string {
   if (rows.length === 0) return ''
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)))
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n'
+  return (
+    rows
+      .map((row) =>
+        row
+          .map((cell, i) => cell.padEnd(widths[i]))
+          .join('  ')
+          .trimEnd()
+      )
+      .join('\n') + '\n'
+  )
 }
 
 function describeDataset(d: DatasetSummary): string {
@@ -94,7 +103,8 @@ function describeRun(run: RunSummary | RunDetail): string {
     `  test accuracy ${pct(m?.testAccuracy)}  test loss ${m ? m.testLoss.toFixed(4) : '—'}  validation accuracy ${pct(m?.valAccuracy)}  train accuracy ${pct(m?.trainAccuracy)}`
   ]
   if ('blocks' in run) {
-    for (const b of run.blocks) lines.push(`  ${b.name}: layers ${b.layers.join(',')}  ${b.epochs} epochs  head ${pct(b.headValAccuracy)}  ${(b.ms / 1000).toFixed(1)} s`)
+    for (const b of run.blocks)
+      lines.push(`  ${b.name}: layers ${b.layers.join(',')}  ${b.epochs} epochs  head ${pct(b.headValAccuracy)}  ${(b.ms / 1000).toFixed(1)} s`)
     if (run.timing) lines.push(`  ${(run.timing.totalMs / 1000).toFixed(1)} s in all, ${run.timing.msPerEpoch.toFixed(0)} ms/epoch`)
     for (const a of run.artifacts) lines.push(`  artifact ${a.artifactId}: ${a.kind} ${a.path} (${a.bytes} bytes)`)
   }
@@ -198,23 +208,35 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .option('--delimiter <c>', 'field delimiter: , ; tab | (default: detected)')
     .option('--encoding <e>', 'utf-8, utf-16le, windows-1252, … (default: detected)')
     .option('--image-size <WxH>', 'resize images to WxH (default: the most common size, at most 64x64)', imageSize)
-    .action(async (file: string, o: { name?: string; target?: string; delimiter?: string; encoding?: string; imageSize?: { width: number; height: number } }) => {
-      const lab = await opened()
-      const bar = progressBar(io, io.isTty && !json())
-      const stop = lab.events.subscribe((event, payload) => {
-        if (event !== 'dataset.progress') return
-        const p = payload as EventPayload<'dataset.progress'>
-        bar.draw(`${p.rows.toLocaleString('en')} rows`, p.totalBytes ? p.bytes / p.totalBytes : 0)
-      })
-      try {
-        const delimiter = o.delimiter === 'tab' || o.delimiter === '\\t' ? '\t' : o.delimiter
-        const summary = await call(lab, 'datasets.import', { path: path.resolve(file), name: o.name, target: o.target, delimiter, encoding: o.encoding, imageSize: o.imageSize })
-        bar.done()
-        print(summary, () => describeDataset(summary))
-      } finally {
-        stop()
+    .action(
+      async (
+        file: string,
+        o: { name?: string; target?: string; delimiter?: string; encoding?: string; imageSize?: { width: number; height: number } }
+      ) => {
+        const lab = await opened()
+        const bar = progressBar(io, io.isTty && !json())
+        const stop = lab.events.subscribe((event, payload) => {
+          if (event !== 'dataset.progress') return
+          const p = payload as EventPayload<'dataset.progress'>
+          bar.draw(`${p.rows.toLocaleString('en')} rows`, p.totalBytes ? p.bytes / p.totalBytes : 0)
+        })
+        try {
+          const delimiter = o.delimiter === 'tab' || o.delimiter === '\\t' ? '\t' : o.delimiter
+          const summary = await call(lab, 'datasets.import', {
+            path: path.resolve(file),
+            name: o.name,
+            target: o.target,
+            delimiter,
+            encoding: o.encoding,
+            imageSize: o.imageSize
+          })
+          bar.done()
+          print(summary, () => describeDataset(summary))
+        } finally {
+          stop()
+        }
       }
-    })
+    )
 
   program
     .command('datasets')
@@ -240,85 +262,95 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .option('--momentum <x>', 'momentum of every block', unitInterval('--momentum'))
     .option('--seed <n>', 'seed for initialisation and shuffling', nonNegativeInt('--seed'))
     .option('--name <name>', 'run name')
-    .action(async (o: {
-      data: string
-      target?: string
-      preset?: 'mlp' | 'small-cnn'
-      hidden?: number[]
-      model?: string
-      mode: 'end-to-end' | 'layer-wise'
-      epochs?: number
-      batchSize?: number
-      optimizer?: 'sgd' | 'momentum' | 'adam'
-      lr?: number
-      momentum?: number
-      seed?: number
-      name?: string
-    }) => {
-      const lab = await opened()
-      const datasets = await call(lab, 'datasets.list', {})
-      let dataset = datasets.find((d) => d.datasetId === o.data)
-      if (!dataset) {
-        if (!fs.existsSync(o.data)) throw new LabError(`${o.data}: no such file, folder or dataset id`)
-        dataset = await call(lab, 'datasets.import', { path: path.resolve(o.data), target: o.target })
-      }
-      let { spec, partition } = await call(lab, 'models.default', { datasetId: dataset.datasetId, preset: o.preset, hidden: o.hidden })
-      if (o.model) {
-        let parsed: { spec?: unknown; partition?: unknown } & Record<string, unknown>
+    .action(
+      async (o: {
+        data: string
+        target?: string
+        preset?: 'mlp' | 'small-cnn'
+        hidden?: number[]
+        model?: string
+        mode: 'end-to-end' | 'layer-wise'
+        epochs?: number
+        batchSize?: number
+        optimizer?: 'sgd' | 'momentum' | 'adam'
+        lr?: number
+        momentum?: number
+        seed?: number
+        name?: string
+      }) => {
+        const lab = await opened()
+        const datasets = await call(lab, 'datasets.list', {})
+        let dataset = datasets.find((d) => d.datasetId === o.data)
+        if (!dataset) {
+          if (!fs.existsSync(o.data)) throw new LabError(`${o.data}: no such file, folder or dataset id`)
+          dataset = await call(lab, 'datasets.import', { path: path.resolve(o.data), target: o.target })
+        }
+        let { spec, partition } = await call(lab, 'models.default', { datasetId: dataset.datasetId, preset: o.preset, hidden: o.hidden })
+        if (o.model) {
+          let parsed: { spec?: unknown; partition?: unknown } & Record<string, unknown>
+          try {
+            parsed = JSON.parse(fs.readFileSync(o.model, 'utf8'))
+          } catch (error) {
+            throw new LabError(`${o.model}: ${error instanceof Error ? error.message : String(error)}`)
+          }
+          const candidate = (parsed.spec ?? parsed) as typeof spec
+          const described = await call(lab, 'models.describe', { spec: candidate, partition: parsed.partition })
+          if (described.errors.length) throw new LabError(`${o.model}: ${described.errors[0].message}`)
+          spec = candidate
+          if (parsed.partition) partition = parsed.partition as typeof partition
+          else {
+            const one = partition.blocks[0]
+            partition = { blocks: [{ ...one, start: 0, end: spec.layers.length }] }
+          }
+        }
+        for (const block of partition.blocks) {
+          if (o.optimizer) block.settings.optimizer = o.optimizer
+          if (o.lr) block.settings.learningRate = o.lr
+          if (o.momentum !== undefined) block.settings.momentum = o.momentum
+          if (o.epochs && o.mode === 'layer-wise') block.settings.epochs = o.epochs
+        }
+        const config = {
+          mode: o.mode,
+          ...(o.epochs ? { epochs: o.epochs } : {}),
+          ...(o.batchSize ? { batchSize: o.batchSize } : {}),
+          ...(o.seed !== undefined ? { seed: o.seed } : {})
+        }
+        const bar = progressBar(io, io.isTty && !json())
+        let runId = ''
+        let lastStage = ''
+        const stop = lab.events.subscribe((event, payload) => {
+          if (event !== 'train.progress') return
+          const p = payload as EventPayload<'train.progress'>
+          if (p.runId !== runId) return
+          const stage = p.phase === 'block' ? `${p.blockName} (${p.block + 1}/${p.blockCount})` : p.phase
+          // One bar per block: a new stage starts a new line, so each finished block's bar stays on screen.
+          if (lastStage && stage !== lastStage) bar.finish()
+          lastStage = stage
+          bar.draw(
+            `${stage} epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)} acc ${(p.accuracy * 100).toFixed(1)}% ${Math.round(p.samplesPerSec)}/s`,
+            (p.epoch - 1 + p.batch / Math.max(1, p.batches)) / p.epochs
+          )
+        })
+        const onInterrupt = () => {
+          if (runId) void lab.training.cancel(runId)
+        }
+        process.once('SIGINT', onInterrupt)
         try {
-          parsed = JSON.parse(fs.readFileSync(o.model, 'utf8'))
-        } catch (error) {
-          throw new LabError(`${o.model}: ${error instanceof Error ? error.message : String(error)}`)
+          ;({ runId } = await call(lab, 'train.start', { datasetId: dataset.datasetId, spec, partition, config, name: o.name }))
+          await lab.training.waitFor(runId)
+        } finally {
+          process.off('SIGINT', onInterrupt)
+          stop()
+          bar.done()
         }
-        const candidate = (parsed.spec ?? parsed) as typeof spec
-        const described = await call(lab, 'models.describe', { spec: candidate, partition: parsed.partition })
-        if (described.errors.length) throw new LabError(`${o.model}: ${described.errors[0].message}`)
-        spec = candidate
-        if (parsed.partition) partition = parsed.partition as typeof partition
-        else {
-          const one = partition.blocks[0]
-          partition = { blocks: [{ ...one, start: 0, end: spec.layers.length }] }
-        }
+        const run = await call(lab, 'runs.get', { runId })
+        if (json()) {
+          const { epochs: _epochs, ...rest } = run
+          print({ ...rest, epochCount: _epochs.length }, () => '')
+        } else io.out(describeRun(run))
+        if (run.status === 'failed') throw new LabError(`run ${run.runId} failed: ${run.error ?? 'unknown error'}`)
       }
-      for (const block of partition.blocks) {
-        if (o.optimizer) block.settings.optimizer = o.optimizer
-        if (o.lr) block.settings.learningRate = o.lr
-        if (o.momentum !== undefined) block.settings.momentum = o.momentum
-        if (o.epochs && o.mode === 'layer-wise') block.settings.epochs = o.epochs
-      }
-      const config = { mode: o.mode, ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.batchSize ? { batchSize: o.batchSize } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) }
-      const bar = progressBar(io, io.isTty && !json())
-      let runId = ''
-      let lastStage = ''
-      const stop = lab.events.subscribe((event, payload) => {
-        if (event !== 'train.progress') return
-        const p = payload as EventPayload<'train.progress'>
-        if (p.runId !== runId) return
-        const stage = p.phase === 'block' ? `${p.blockName} (${p.block + 1}/${p.blockCount})` : p.phase
-        // One bar per block: a new stage starts a new line, so each finished block's bar stays on screen.
-        if (lastStage && stage !== lastStage) bar.finish()
-        lastStage = stage
-        bar.draw(`${stage} epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)} acc ${(p.accuracy * 100).toFixed(1)}% ${Math.round(p.samplesPerSec)}/s`, (p.epoch - 1 + p.batch / Math.max(1, p.batches)) / p.epochs)
-      })
-      const onInterrupt = () => {
-        if (runId) void lab.training.cancel(runId)
-      }
-      process.once('SIGINT', onInterrupt)
-      try {
-        ;({ runId } = await call(lab, 'train.start', { datasetId: dataset.datasetId, spec, partition, config, name: o.name }))
-        await lab.training.waitFor(runId)
-      } finally {
-        process.off('SIGINT', onInterrupt)
-        stop()
-        bar.done()
-      }
-      const run = await call(lab, 'runs.get', { runId })
-      if (json()) {
-        const { epochs: _epochs, ...rest } = run
-        print({ ...rest, epochCount: _epochs.length }, () => '')
-      } else io.out(describeRun(run))
-      if (run.status === 'failed') throw new LabError(`run ${run.runId} failed: ${run.error ?? 'unknown error'}`)
-    })
+    )
 
   program
     .command('runs')
@@ -329,7 +361,16 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         runs.length
           ? table([
               ['RUN', 'NAME', 'DATASET', 'MODE', 'STATUS', 'BACKEND', 'TEST ACC', 'CREATED'],
-              ...runs.map((r) => [r.runId, r.name, r.datasetName, r.mode, r.status, r.backend, pct(r.metrics?.testAccuracy), r.createdAt.slice(0, 19).replace('T', ' ')])
+              ...runs.map((r) => [
+                r.runId,
+                r.name,
+                r.datasetName,
+                r.mode,
+                r.status,
+                r.backend,
+                pct(r.metrics?.testAccuracy),
+                r.createdAt.slice(0, 19).replace('T', ' ')
+              ])
             ])
           : 'no runs yet: layerlab train --data PATH\n'
       )
@@ -379,7 +420,10 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
       const model = fs.existsSync(o.model) ? path.resolve(o.model) : o.model
       const result = await call(await opened(), 'predict.run', { model, data: path.resolve(o.data), out: o.out ? path.resolve(o.out) : undefined })
       print(result, () => {
-        const head = result.rows.slice(0, 20).map((r) => `${r.key}\t${r.prediction}`).join('\n')
+        const head = result.rows
+          .slice(0, 20)
+          .map((r) => `${r.key}\t${r.prediction}`)
+          .join('\n')
         const more = result.rows.length > 20 ? `\n… ${result.rows.length - 20} more` : ''
         const acc = result.accuracy === null ? '' : `\naccuracy ${pct(result.accuracy)} on ${result.rows.length} rows`
         const out = result.out ? `\nwrote ${result.out}` : ''
@@ -413,7 +457,10 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       return 2
     }
     if (error instanceof LabError) io.err(`error: ${error.message}\n`)
-    else io.err(debug && error instanceof Error && error.stack ? `${error.stack}\n` : `error: ${error instanceof Error ? error.message : String(error)}\n`)
+    else
+      io.err(
+        debug && error instanceof Error && error.stack ? `${error.stack}\n` : `error: ${error instanceof Error ? error.message : String(error)}\n`
+      )
     return 1
   } finally {
     await state.lab?.close().catch(() => undefined)

@@ -68,34 +68,37 @@ export function startDesktop(): void {
     return
   }
   let lab: Lab | undefined
-  app.whenReady().then(async () => {
-    // The data home: LAYERLAB_HOME, else userData — the folder the CLI and web shell also default to.
-    lab = await openLab({ home: process.env.LAYERLAB_HOME || app.getPath('userData') })
-    const current = lab
-    ipcMain.handle(INVOKE_CHANNEL, (event: IpcMainInvokeEvent, name: unknown, args: unknown) => {
-      if (!isTrustedSender(event.senderFrame)) return { ok: false, error: { code: 'bad_request', message: 'refused: untrusted sender' } }
-      return current.router.handle(String(name), args)
+  app
+    .whenReady()
+    .then(async () => {
+      // The data home: LAYERLAB_HOME, else userData — the folder the CLI and web shell also default to.
+      lab = await openLab({ home: process.env.LAYERLAB_HOME || app.getPath('userData') })
+      const current = lab
+      ipcMain.handle(INVOKE_CHANNEL, (event: IpcMainInvokeEvent, name: unknown, args: unknown) => {
+        if (!isTrustedSender(event.senderFrame)) return { ok: false, error: { code: 'bad_request', message: 'refused: untrusted sender' } }
+        return current.router.handle(String(name), args)
+      })
+      ipcMain.handle(PICK_CHANNEL, async (event: IpcMainInvokeEvent, kind: unknown) => {
+        if (!isTrustedSender(event.senderFrame)) return null
+        const win = BrowserWindow.fromWebContents(event.sender)
+        if (kind === 'save-onnx') {
+          const result = win ? await dialog.showSaveDialog(win, { filters: [{ name: 'ONNX model', extensions: ['onnx'] }] }) : undefined
+          return result && !result.canceled ? (result.filePath ?? null) : null
+        }
+        const properties: Array<'openFile' | 'openDirectory'> = kind === 'folder' ? ['openDirectory'] : ['openFile']
+        const filters = kind === 'folder' ? [] : [{ name: 'Tables', extensions: ['csv', 'tsv', 'txt'] }]
+        const result = win ? await dialog.showOpenDialog(win, { properties, filters }) : undefined
+        return result && !result.canceled ? (result.filePaths[0] ?? null) : null
+      })
+      createWindow(current)
+      app.on('activate', () => {
+        if (BrowserWindow.getAllWindows().length === 0) createWindow(current)
+      })
     })
-    ipcMain.handle(PICK_CHANNEL, async (event: IpcMainInvokeEvent, kind: unknown) => {
-      if (!isTrustedSender(event.senderFrame)) return null
-      const win = BrowserWindow.fromWebContents(event.sender)
-      if (kind === 'save-onnx') {
-        const result = win ? await dialog.showSaveDialog(win, { filters: [{ name: 'ONNX model', extensions: ['onnx'] }] }) : undefined
-        return result && !result.canceled ? (result.filePath ?? null) : null
-      }
-      const properties: Array<'openFile' | 'openDirectory'> = kind === 'folder' ? ['openDirectory'] : ['openFile']
-      const filters = kind === 'folder' ? [] : [{ name: 'Tables', extensions: ['csv', 'tsv', 'txt'] }]
-      const result = win ? await dialog.showOpenDialog(win, { properties, filters }) : undefined
-      return result && !result.canceled ? (result.filePaths[0] ?? null) : null
+    .catch((error: unknown) => {
+      dialog.showErrorBox('LayerLab could not start', error instanceof Error ? error.message : String(error))
+      app.exit(1)
     })
-    createWindow(current)
-    app.on('activate', () => {
-      if (BrowserWindow.getAllWindows().length === 0) createWindow(current)
-    })
-  }).catch((error: unknown) => {
-    dialog.showErrorBox('LayerLab could not start', error instanceof Error ? error.message : String(error))
-    app.exit(1)
-  })
   app.on('window-all-closed', () => {
     void lab?.close().finally(() => app.quit())
   })

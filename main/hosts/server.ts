@@ -75,9 +75,7 @@ async function readJsonBody(req: http.IncomingMessage): Promise<unknown> {
 
 /** A relative upload path, cleaned so that it cannot leave the upload folder. */
 function safeRelativePath(raw: string): string | null {
-  const parts = raw
-    .split(/[\\/]+/)
-    .filter((part) => part && part !== '.')
+  const parts = raw.split(/[\\/]+/).filter((part) => part && part !== '.')
   if (parts.length === 0 || parts.some((part) => part === '..' || part.includes('\0'))) return null
   return parts.join(path.sep)
 }
@@ -121,7 +119,8 @@ export async function startServer(lab: Lab, options: ServeOptions): Promise<WebS
     // /upload/<batch>/<relative path>: a folder upload sends one request per file with the same batch.
     const [, , batch, ...rest] = url.pathname.split('/')
     const relative = safeRelativePath(decodeURIComponent(rest.join('/')))
-    if (!batch || !/^[A-Za-z0-9_-]{1,64}$/.test(batch) || !relative) return sendJson(res, 400, { ok: false, error: { code: 'bad_request', message: 'bad upload path' } })
+    if (!batch || !/^[A-Za-z0-9_-]{1,64}$/.test(batch) || !relative)
+      return sendJson(res, 400, { ok: false, error: { code: 'bad_request', message: 'bad upload path' } })
     const batchDir = path.join(uploadsRoot, batch)
     const file = path.join(batchDir, relative)
     await fs.promises.mkdir(path.dirname(file), { recursive: true })
@@ -132,7 +131,8 @@ export async function startServer(lab: Lab, options: ServeOptions): Promise<WebS
   async function handleDownload(url: URL, res: http.ServerResponse): Promise<void> {
     const artifactId = decodeURIComponent(url.pathname.slice('/files/'.length))
     const row = await lab.db.get<{ path: string }>('SELECT path FROM artifacts WHERE id = ?', [artifactId])
-    if (!row || !fs.existsSync(row.path)) return sendJson(res, 404, { ok: false, error: { code: 'not_found', message: `artifact ${artifactId} not found` } })
+    if (!row || !fs.existsSync(row.path))
+      return sendJson(res, 404, { ok: false, error: { code: 'not_found', message: `artifact ${artifactId} not found` } })
     res.writeHead(200, {
       'content-type': 'application/octet-stream',
       'content-disposition': `attachment; filename="${path.basename(row.path).replace(/"/g, '')}"`
@@ -145,7 +145,8 @@ export async function startServer(lab: Lab, options: ServeOptions): Promise<WebS
     const isApi = url.pathname.startsWith('/api/') || url.pathname.startsWith('/upload/') || url.pathname.startsWith('/files/')
     const work = async (): Promise<void> => {
       if (!isApi) {
-        if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { ok: false, error: { code: 'bad_request', message: 'method not allowed' } })
+        if (req.method !== 'GET' && req.method !== 'HEAD')
+          return sendJson(res, 405, { ok: false, error: { code: 'bad_request', message: 'method not allowed' } })
         return serveStatic(url, res)
       }
       const reason = refuse(req, url)
@@ -159,7 +160,11 @@ export async function startServer(lab: Lab, options: ServeOptions): Promise<WebS
     }
     work().catch((error: unknown) => {
       const message = error instanceof LabError ? error.message : 'internal error'
-      if (!res.headersSent) sendJson(res, error instanceof LabError ? 400 : 500, { ok: false, error: { code: error instanceof LabError ? error.code : 'internal', message } })
+      if (!res.headersSent)
+        sendJson(res, error instanceof LabError ? 400 : 500, {
+          ok: false,
+          error: { code: error instanceof LabError ? error.code : 'internal', message }
+        })
       else res.destroy()
     })
   })

@@ -21,7 +21,13 @@ export function createLayer(layer: LayerSpec, options: { index: number; seed: nu
   const kernelInitializer = tf.initializers.glorotUniform({ seed: layerSeed(options.seed, options.index) })
   switch (layer.type) {
     case 'dense':
-      return tf.layers.dense({ ...base, units: layer.units, activation: layer.activation as ActivationId, kernelInitializer, biasInitializer: 'zeros' })
+      return tf.layers.dense({
+        ...base,
+        units: layer.units,
+        activation: layer.activation as ActivationId,
+        kernelInitializer,
+        biasInitializer: 'zeros'
+      })
     case 'conv2d':
       return tf.layers.conv2d({
         ...base,

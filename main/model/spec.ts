@@ -50,7 +50,8 @@ function inferLayer(layer: LayerSpec, input: number[]): { shape: number[]; param
       const [h, w, c] = input
       const oh = pooledSize(h, layer.kernelSize, layer.strides, layer.padding)
       const ow = pooledSize(w, layer.kernelSize, layer.strides, layer.padding)
-      if (oh < 1 || ow < 1) return `kernel ${layer.kernelSize} does not fit the ${h}×${w} input with padding valid: use padding same or a smaller kernel`
+      if (oh < 1 || ow < 1)
+        return `kernel ${layer.kernelSize} does not fit the ${h}×${w} input with padding valid: use padding same or a smaller kernel`
       const params = layer.kernelSize * layer.kernelSize * c * layer.filters + layer.filters
       return { shape: [oh, ow, layer.filters], params, trainable: params }
     }
@@ -60,7 +61,8 @@ function inferLayer(layer: LayerSpec, input: number[]): { shape: number[]; param
       const stride = layer.strides ?? layer.poolSize
       const oh = pooledSize(input[0], layer.poolSize, stride, layer.padding)
       const ow = pooledSize(input[1], layer.poolSize, stride, layer.padding)
-      if (oh < 1 || ow < 1) return `pool ${layer.poolSize} does not fit the ${input[0]}×${input[1]} input: remove this pooling layer or use padding same`
+      if (oh < 1 || ow < 1)
+        return `pool ${layer.poolSize} does not fit the ${input[0]}×${input[1]} input: remove this pooling layer or use padding same`
       return { shape: [oh, ow, input[2]], params: 0, trainable: 0 }
     }
     case 'globalAveragePooling2d':
@@ -114,11 +116,17 @@ export function describeSpec(spec: ModelSpec, options: { classes?: number } = {}
   const last = spec.layers[lastIndex]
   if (shape && last) {
     if (shape.length !== 1) {
-      errors.push({ layer: lastIndex, message: `layer ${lastIndex} (${last.type}): the model must end in a flat output, got ${fmt(shape)}: add flatten and dense layers` })
+      errors.push({
+        layer: lastIndex,
+        message: `layer ${lastIndex} (${last.type}): the model must end in a flat output, got ${fmt(shape)}: add flatten and dense layers`
+      })
     } else if (!endsInSoftmax(last)) {
       errors.push({ layer: lastIndex, message: `layer ${lastIndex} (${last.type}): the output layer needs activation softmax (class probabilities)` })
     } else if (options.classes !== undefined && shape[0] !== options.classes) {
-      errors.push({ layer: lastIndex, message: `layer ${lastIndex} (${last.type}): outputs ${shape[0]} values but the data set has ${options.classes} classes` })
+      errors.push({
+        layer: lastIndex,
+        message: `layer ${lastIndex} (${last.type}): outputs ${shape[0]} values but the data set has ${options.classes} classes`
+      })
     }
   }
   return { layers, totalParams: layers.reduce((sum, layer) => sum + layer.params, 0), errors }
@@ -138,11 +146,17 @@ export function validatePartition(partition: Partition, layerCount: number): Spe
     if (names.has(block.name)) errors.push({ layer: null, message: `${label}: the name is used by another block` })
     names.add(block.name)
     if (block.start !== expectedStart)
-      errors.push({ layer: block.start, message: `${label}: starts at layer ${block.start}, expected ${expectedStart} (blocks must be contiguous and in order)` })
+      errors.push({
+        layer: block.start,
+        message: `${label}: starts at layer ${block.start}, expected ${expectedStart} (blocks must be contiguous and in order)`
+      })
     if (block.end <= block.start) errors.push({ layer: block.start, message: `${label}: is empty (layers ${block.start}..${block.end})` })
     expectedStart = Math.max(block.end, expectedStart)
   })
   if (expectedStart !== layerCount)
-    errors.push({ layer: null, message: `partition: the blocks cover layers 0..${expectedStart - 1} but the model has ${layerCount} layers (0..${layerCount - 1})` })
+    errors.push({
+      layer: null,
+      message: `partition: the blocks cover layers 0..${expectedStart - 1} but the model has ${layerCount} layers (0..${layerCount - 1})`
+    })
   return errors
 }

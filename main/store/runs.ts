@@ -192,7 +192,19 @@ export class RunStore {
       await tx.run(
         `INSERT INTO epochs (run_id, seq, block, phase, epoch, loss, accuracy, val_loss, val_accuracy, learning_rate, samples_per_sec)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [runId, (last?.seq ?? -1) + 1, row.block, row.phase, row.epoch, row.loss, row.accuracy, row.valLoss, row.valAccuracy, row.learningRate, row.samplesPerSec]
+        [
+          runId,
+          (last?.seq ?? -1) + 1,
+          row.block,
+          row.phase,
+          row.epoch,
+          row.loss,
+          row.accuracy,
+          row.valLoss,
+          row.valAccuracy,
+          row.learningRate,
+          row.samplesPerSec
+        ]
       )
     })
   }
@@ -311,7 +323,9 @@ export class RunStore {
       [runId]
     )
     if (!row) throw notFound('run', runId)
-    const live = (row.status === 'running' || row.status === 'queued') && (row.owner_host !== os.hostname() || row.owner_pid === null || processAlive(row.owner_pid))
+    const live =
+      (row.status === 'running' || row.status === 'queued') &&
+      (row.owner_host !== os.hostname() || row.owner_pid === null || processAlive(row.owner_pid))
     if (live) throw new LabError(`run ${runId} is still ${row.status}: cancel it first`, 'conflict')
     await this.db.transaction(async (tx) => {
       await tx.run('DELETE FROM artifacts WHERE run_id = ?', [runId])
@@ -341,5 +355,12 @@ export class RunStore {
 }
 
 function toArtifact(row: ArtifactRow): Artifact {
-  return { artifactId: row.id, kind: row.kind, path: row.path, bytes: row.bytes, createdAt: row.created_at, info: parseJson<Record<string, unknown>>(row.info_json, {}) }
+  return {
+    artifactId: row.id,
+    kind: row.kind,
+    path: row.path,
+    bytes: row.bytes,
+    createdAt: row.created_at,
+    info: parseJson<Record<string, unknown>>(row.info_json, {})
+  }
 }

@@ -197,7 +197,13 @@ function applyChain(
  * The window size of a max pool that trains with maxPoolForTraining: window = stride, a multiple of the input's
  * height and width (given, or after a conv with that padding and kernel), and tensors in this process; else 0.
  */
-function hostPoolSize(spec: Extract<LayerSpec, { type: 'maxPooling2d' }>, height: number, width: number, convPadding?: 'same' | 'valid', kernelSize = 1): number {
+function hostPoolSize(
+  spec: Extract<LayerSpec, { type: 'maxPooling2d' }>,
+  height: number,
+  width: number,
+  convPadding?: 'same' | 'valid',
+  kernelSize = 1
+): number {
   const size = spec.poolSize
   if (!updatesOnHost() || size < 2 || (spec.strides ?? size) !== size) return 0
   const shrink = convPadding === 'valid' ? kernelSize - 1 : 0
@@ -232,7 +238,15 @@ function convPadding(k: number, padding: 'same' | 'valid'): [number, number] {
 export function convKernelGradient(input: tf.Tensor4D, dy: tf.Tensor4D, k: number, padding: 'same' | 'valid'): tf.Tensor4D {
   if (input.shape[3] <= PATCH_CHANNELS && updatesOnHost()) return convKernelGradientByPatches(input, dy, k, padding)
   const [before, after] = convPadding(k, padding)
-  const padded = before || after ? tf.pad(input, [[0, 0], [before, after], [before, after], [0, 0]]) : input
+  const padded =
+    before || after
+      ? tf.pad(input, [
+          [0, 0],
+          [before, after],
+          [before, after],
+          [0, 0]
+        ])
+      : input
   const channelsAsBatch = tf.transpose(padded, [3, 1, 2, 0])
   const dyAsKernel = tf.transpose(dy, [1, 2, 0, 3])
   return tf.transpose(tf.conv2d(channelsAsBatch, dyAsKernel, 1, 'valid'), [1, 2, 0, 3])
@@ -292,7 +306,12 @@ export function convInputGradient(dy: tf.Tensor4D, kernel: tf.Tensor4D, inputSha
   const flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
   const front = k - 1 - before
   const back = (axis: 1 | 2) => inputShape[axis] - dy.shape[axis] + k - 1 - front
-  const padded = tf.pad(dy, [[0, 0], [front, back(1)], [front, back(2)], [0, 0]])
+  const padded = tf.pad(dy, [
+    [0, 0],
+    [front, back(1)],
+    [front, back(2)],
+    [0, 0]
+  ])
   return tf.conv2d(padded, flipped, 1, 'valid')
 }
 
@@ -487,23 +506,23 @@ class Trainer {
               return [step.loss, step.correct] as const
             })
           : tf.tidy(() => {
-          const x = tf.tensor(batchBuffer.subarray(0, count * inSize), [count, ...train.shape])
-          const labels = tf.tensor1d(labelBuffer.subarray(0, count), 'int32')
-          const truth = tf.oneHot(labels, depth)
-          let hits: tf.Tensor | null = null
-          const { value, grads } = tf.variableGrads(() => {
-            const logits = applyChain(stage.chain, x, { training: true, logits: true, dropoutSeed, fast: stage.fastPath })
-            // Kept out of the gradient tape's scope so the batch accuracy costs no second forward pass.
-            hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')))
-            return tf.losses.softmaxCrossEntropy(truth, logits, undefined, 0, tf.Reduction.MEAN) as tf.Scalar
-          }, variables)
-          for (const group of active)
-            group.optimizer.applyGradients(group.variables.map((variable) => ({ variable, gradient: grads[variable.name] })))
-          const kept = hits as tf.Tensor | null
-          const hitCount = kept ? kept.dataSync()[0] : 0
-          kept?.dispose()
-          return [value.dataSync()[0], hitCount] as const
-        })
+              const x = tf.tensor(batchBuffer.subarray(0, count * inSize), [count, ...train.shape])
+              const labels = tf.tensor1d(labelBuffer.subarray(0, count), 'int32')
+              const truth = tf.oneHot(labels, depth)
+              let hits: tf.Tensor | null = null
+              const { value, grads } = tf.variableGrads(() => {
+                const logits = applyChain(stage.chain, x, { training: true, logits: true, dropoutSeed, fast: stage.fastPath })
+                // Kept out of the gradient tape's scope so the batch accuracy costs no second forward pass.
+                hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')))
+                return tf.losses.softmaxCrossEntropy(truth, logits, undefined, 0, tf.Reduction.MEAN) as tf.Scalar
+              }, variables)
+              for (const group of active)
+                group.optimizer.applyGradients(group.variables.map((variable) => ({ variable, gradient: grads[variable.name] })))
+              const kept = hits as tf.Tensor | null
+              const hitCount = kept ? kept.dataSync()[0] : 0
+              kept?.dispose()
+              return [value.dataSync()[0], hitCount] as const
+            })
         lossSum += batchLoss * count
         correct += batchCorrect
         seen += count
@@ -621,10 +640,12 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
   const fullChain: Chain = { layers, specs: spec.layers }
   const blockLayers = (index: number) => layers.slice(partition.blocks[index].start, partition.blocks[index].end)
   const blockSpecs = (index: number) => spec.layers.slice(partition.blocks[index].start, partition.blocks[index].end)
-  const layerIndices = (index: number) => Array.from({ length: partition.blocks[index].end - partition.blocks[index].start }, (_, i) => partition.blocks[index].start + i)
+  const layerIndices = (index: number) =>
+    Array.from({ length: partition.blocks[index].end - partition.blocks[index].start }, (_, i) => partition.blocks[index].start + i)
   let prefixForwards = 0
   let cancelled = false
-  const augmentImages: AugmentOptions | null = config.augment && data.inputShape.length === 3 ? { ...DEFAULT_AUGMENT, flip: config.augmentFlip } : null
+  const augmentImages: AugmentOptions | null =
+    config.augment && data.inputShape.length === 3 ? { ...DEFAULT_AUGMENT, flip: config.augmentFlip } : null
   /** What the two whole-model stages (end-to-end, and the fine-tune after layer-wise) share. */
   const wholeModel = () => ({
     block: WHOLE_MODEL_BLOCK,
@@ -647,7 +668,14 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
       activeFrom: config.gradualUnfreeze ? blockCount - 1 - index : 0
     }))
     hooks.onStageStart?.(WHOLE_MODEL_BLOCK, model)
-    const result = await trainer.runStage({ ...wholeModel(), phase: 'end-to-end', blockName: 'All blocks', epochs: config.epochs, groups, seed: config.seed })
+    const result = await trainer.runStage({
+      ...wholeModel(),
+      phase: 'end-to-end',
+      blockName: 'All blocks',
+      epochs: config.epochs,
+      groups,
+      seed: config.seed
+    })
     groups.forEach((group) => group.optimizer.dispose())
     hooks.onStageEnd?.(WHOLE_MODEL_BLOCK, model)
     cancelled = result.cancelled
@@ -711,7 +739,13 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
         hooks.onStageEnd?.(j, model)
         head?.layers.forEach((layer) => layer.weights.forEach((w) => w.dispose()))
         cancelled = result.cancelled
-        blockResults.push({ name: block.name, layers: layerIndices(j), epochs: result.epochs, headValAccuracy: result.bestValAccuracy, ms: result.ms })
+        blockResults.push({
+          name: block.name,
+          layers: layerIndices(j),
+          epochs: result.epochs,
+          headValAccuracy: result.bestValAccuracy,
+          ms: result.ms
+        })
       }
     } finally {
       dropCache(trainFeatures)

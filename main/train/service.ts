@@ -81,7 +81,10 @@ export class TrainingService {
     if (!parsed.success) {
       const errors = parsed.error.issues.map((issue) => {
         const layer = issue.path[0] === 'layers' && typeof issue.path[1] === 'number' ? issue.path[1] : null
-        const where = layer === null ? `spec ${issue.path.join('.') || '(root)'}` : `layer ${layer}${issue.path.length > 2 ? ` ${issue.path.slice(2).join('.')}` : ''}`
+        const where =
+          layer === null
+            ? `spec ${issue.path.join('.') || '(root)'}`
+            : `layer ${layer}${issue.path.length > 2 ? ` ${issue.path.slice(2).join('.')}` : ''}`
         return { layer, message: `${where}: ${issue.message}` }
       })
       return { layers: [], totalParams: 0, errors }
@@ -90,7 +93,8 @@ export class TrainingService {
     const errors: SpecProblem[] = [...description.errors]
     if (args.partition !== undefined) {
       const partition = partitionSchema.safeParse(args.partition)
-      if (!partition.success) errors.push(...partition.error.issues.map((issue) => ({ layer: null, message: `partition ${issue.path.join('.')}: ${issue.message}` })))
+      if (!partition.success)
+        errors.push(...partition.error.issues.map((issue) => ({ layer: null, message: `partition ${issue.path.join('.')}: ${issue.message}` })))
       else errors.push(...validatePartition(partition.data, parsed.data.layers.length))
     }
     return {
@@ -154,7 +158,15 @@ export class TrainingService {
     await this.runs.setStatus(runId, 'running')
     const weightsPath = path.join(this.runs.runDir(runId), 'weights.bin')
     const { data: moved, transfer } = transferable(data)
-    const job: WorkerJob = { runId, spec: args.spec, partition: args.partition, config: args.config, data: moved, weightsPath, cancelFlag: active.cancelFlag.buffer as SharedArrayBuffer }
+    const job: WorkerJob = {
+      runId,
+      spec: args.spec,
+      partition: args.partition,
+      config: args.config,
+      data: moved,
+      weightsPath,
+      cancelFlag: active.cancelFlag.buffer as SharedArrayBuffer
+    }
     const entry = workerEntry()
     return new Promise<RunSummary>((resolve) => {
       const worker = new Worker(entry.file, { workerData: job, transferList: transfer, execArgv: entry.execArgv })
@@ -210,7 +222,12 @@ export class TrainingService {
       })
       worker.on('error', (error) => settle(() => this.end(runId, { status: 'failed', error: `training worker crashed: ${errorText(error)}` })))
       worker.on('exit', (code) =>
-        settle(() => this.end(runId, { status: active.cancelRequested ? 'cancelled' : 'failed', error: active.cancelRequested ? null : `training worker exited with code ${code}` }))
+        settle(() =>
+          this.end(runId, {
+            status: active.cancelRequested ? 'cancelled' : 'failed',
+            error: active.cancelRequested ? null : `training worker exited with code ${code}`
+          })
+        )
       )
     })
   }

@@ -27,20 +27,23 @@ async function run(job: WorkerJob): Promise<void> {
   // Layer-wise caches of prefix outputs go next to the run's weights (deleted when the run ends; a killed run's
   // leftovers go with the run folder).
   const cacheDir = path.join(path.dirname(job.weightsPath), 'feature-cache')
-  const outcome = await train({ ...job, cacheDir }, {
-    onProgress: (progress) => {
-      const now = performance.now()
-      if (now - lastProgress < PROGRESS_INTERVAL_MS) return
-      lastProgress = now
-      peakRss = Math.max(peakRss, process.memoryUsage().rss)
-      post({ type: 'progress', progress })
-    },
-    onEpoch: (row) => {
-      peakRss = Math.max(peakRss, process.memoryUsage().rss)
-      post({ type: 'epoch', row })
-    },
-    shouldStop: () => Atomics.load(cancel, 0) === 1
-  })
+  const outcome = await train(
+    { ...job, cacheDir },
+    {
+      onProgress: (progress) => {
+        const now = performance.now()
+        if (now - lastProgress < PROGRESS_INTERVAL_MS) return
+        lastProgress = now
+        peakRss = Math.max(peakRss, process.memoryUsage().rss)
+        post({ type: 'progress', progress })
+      },
+      onEpoch: (row) => {
+        peakRss = Math.max(peakRss, process.memoryUsage().rss)
+        post({ type: 'epoch', row })
+      },
+      shouldStop: () => Atomics.load(cancel, 0) === 1
+    }
+  )
   peakRss = Math.max(peakRss, process.memoryUsage().rss)
   fs.rmSync(cacheDir, { recursive: true, force: true })
   const weightsBytes = await saveWeights(outcome.model, job.weightsPath)

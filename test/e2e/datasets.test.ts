@@ -31,10 +31,13 @@ async function shapesFolder(root: string): Promise<string> {
       const pixels = Buffer.alloc(16 * 16)
       for (let y = 0; y < 16; y++)
         for (let x = 0; x < 16; x++) {
-          const inside = label === 'disc' ? (x - 8) ** 2 + (y - 8) ** 2 < (4 + i / 2) ** 2 : Math.abs(x - 8) < 3 + i / 2 && Math.abs(y - 8) < 3 + i / 2
+          const inside =
+            label === 'disc' ? (x - 8) ** 2 + (y - 8) ** 2 < (4 + i / 2) ** 2 : Math.abs(x - 8) < 3 + i / 2 && Math.abs(y - 8) < 3 + i / 2
           pixels[y * 16 + x] = inside ? (label === 'disc' ? 240 : 90) : 0
         }
-      await sharp(pixels, { raw: { width: 16, height: 16, channels: 1 } }).png().toFile(path.join(folder, label, `${i}.png`))
+      await sharp(pixels, { raw: { width: 16, height: 16, channels: 1 } })
+        .png()
+        .toFile(path.join(folder, label, `${i}.png`))
     }
   }
   fs.writeFileSync(path.join(folder, 'square', 'broken.png'), 'not an image at all')

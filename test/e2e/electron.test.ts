@@ -23,7 +23,10 @@ function electronBinary(): string | null {
 }
 
 const binary = electronBinary()
-if (!binary) console.warn('skipped: no Electron binary (node_modules/electron/dist is empty; Electron downloads it on first launch from a host this machine cannot reach)')
+if (!binary)
+  console.warn(
+    'skipped: no Electron binary (node_modules/electron/dist is empty; Electron downloads it on first launch from a host this machine cannot reach)'
+  )
 
 describe.skipIf(!binary)('desktop app (Electron)', () => {
   it('opens the LayerLab window with the frame and the status bar, through the preload bridge', async () => {

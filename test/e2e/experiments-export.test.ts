@@ -25,7 +25,10 @@ describe('Experiments and Export views (real server, real training, real Chromiu
     const { spec, partition } = await callApi<{ spec: ModelSpec; partition: Partition }>(shell, 'models.default', { datasetId: dataset.datasetId })
     // Few epochs: this test is about the views, not about accuracy (the training tests check that).
     for (const block of partition.blocks) block.settings.epochs = 3
-    for (const [mode, name] of [['end-to-end', 'digits e2e'], ['layer-wise', 'digits layer-wise']] as const) {
+    for (const [mode, name] of [
+      ['end-to-end', 'digits e2e'],
+      ['layer-wise', 'digits layer-wise']
+    ] as const) {
       const { runId } = await callApi<{ runId: string }>(shell, 'train.start', {
         datasetId: dataset.datasetId,
         spec,

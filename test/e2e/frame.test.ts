@@ -47,9 +47,17 @@ describe('web shell frame (real server, real Chromium)', () => {
     const token = new URL(shell.url).searchParams.get('token')!
     const noToken = await fetch(`${shell.origin}/api/app.info`, { method: 'POST', body: '{}' })
     expect(noToken.status).toBe(403)
-    const wrongOrigin = await fetch(`${shell.origin}/api/app.info`, { method: 'POST', body: '{}', headers: { 'x-layerlab-token': token, origin: 'http://evil.example' } })
+    const wrongOrigin = await fetch(`${shell.origin}/api/app.info`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'x-layerlab-token': token, origin: 'http://evil.example' }
+    })
     expect(wrongOrigin.status).toBe(403)
-    const good = await fetch(`${shell.origin}/api/app.info`, { method: 'POST', body: '{}', headers: { 'x-layerlab-token': token, origin: shell.origin } })
+    const good = await fetch(`${shell.origin}/api/app.info`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'x-layerlab-token': token, origin: shell.origin }
+    })
     expect(good.status).toBe(200)
     expect(((await good.json()) as { ok: boolean }).ok).toBe(true)
   })

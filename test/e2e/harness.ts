@@ -12,7 +12,9 @@ export const ROOT = path.resolve(__dirname, '../..')
 export const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots')
 
 export function browserPath(): string {
-  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter(Boolean) as string[]
+  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter(
+    Boolean
+  ) as string[]
   const found = candidates.find((p) => fs.existsSync(p))
   if (!found) throw new Error('no Chromium found: apt-get install chromium (or set CHROMIUM_PATH)')
   return found
@@ -64,7 +66,15 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: browserPath(),
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic'
+    ]
   })
 }
 
@@ -89,7 +99,11 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 /** Calls the shell's API as the page does (token header, same origin); throws on an error answer. */
 export async function callApi<T = unknown>(shell: Shell, name: string, args: unknown = {}): Promise<T> {
   const token = new URL(shell.url).searchParams.get('token')!
-  const res = await fetch(`${shell.origin}/api/${name}`, { method: 'POST', body: JSON.stringify(args), headers: { 'x-layerlab-token': token, 'content-type': 'application/json' } })
+  const res = await fetch(`${shell.origin}/api/${name}`, {
+    method: 'POST',
+    body: JSON.stringify(args),
+    headers: { 'x-layerlab-token': token, 'content-type': 'application/json' }
+  })
   const body = (await res.json()) as { ok: boolean; result?: T; error?: { message: string } }
   if (!body.ok) throw new Error(`${name}: ${body.error?.message}`)
   return body.result as T

@@ -130,7 +130,10 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
     await page.getByTestId('train-start').click()
     // Live: a stage is training (or, on a fast machine, already done: 8 digits epochs take about a second; the
     // long run below is the one watched mid-way) and the curves are drawn as epochs arrive.
-    await page.locator('[data-testid=timeline-stage][data-state=training], [data-testid=timeline-stage][data-state=done]').first().waitFor({ timeout: 60_000 })
+    await page
+      .locator('[data-testid=timeline-stage][data-state=training], [data-testid=timeline-stage][data-state=done]')
+      .first()
+      .waitFor({ timeout: 60_000 })
     const curves = page.getByTestId('live-curves')
     await curves.locator('canvas').first().waitFor()
     // Epochs reach the charts as they finish (two points make a line).

@@ -95,7 +95,8 @@ export function denseForTraining(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.T
  */
 export function hostValues(tensor: tf.Tensor): Float32Array {
   const backend = tf.backend() as unknown as { typedArrayFromHeap?: (info: tf.TensorInfo) => Float32Array }
-  if (tf.getBackend() === 'wasm' && tensor.dtype === 'float32' && typeof backend.typedArrayFromHeap === 'function') return backend.typedArrayFromHeap(tensor)
+  if (tf.getBackend() === 'wasm' && tensor.dtype === 'float32' && typeof backend.typedArrayFromHeap === 'function')
+    return backend.typedArrayFromHeap(tensor)
   return tensor.dataSync() as Float32Array
 }
 

@@ -43,7 +43,11 @@ export function denseChainOf(layers: tf.layers.Layer[], specs: Array<LayerSpec |
     const last = i === layers.length - 1
     const activation = last && spec.activation === 'softmax' ? 'linear' : spec.activation
     if (!HIDDEN.has(activation) || (last && activation !== 'linear')) return null
-    out.push({ kernel: layer.weights[0].read() as tf.Variable, bias: layer.weights[1].read() as tf.Variable, activation: activation as HiddenActivation })
+    out.push({
+      kernel: layer.weights[0].read() as tf.Variable,
+      bias: layer.weights[1].read() as tf.Variable,
+      activation: activation as HiddenActivation
+    })
   }
   return out
 }

@@ -56,7 +56,10 @@ export function createWebClient(token: string): LabBridge & {
         })
         return (await res.json()) as ApiResponse<RequestResult<K>>
       } catch (error) {
-        return { ok: false, error: { code: 'internal', message: `LayerLab is not reachable (${error instanceof Error ? error.message : String(error)})` } }
+        return {
+          ok: false,
+          error: { code: 'internal', message: `LayerLab is not reachable (${error instanceof Error ? error.message : String(error)})` }
+        }
       }
     },
     on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void) {

@@ -58,7 +58,10 @@ export const useExportStore = defineStore('exports', () => {
   function predictionCsv(): string {
     const p = prediction.value
     if (!p) return ''
-    return writeCsv(['key', 'prediction', ...p.labels.map((l) => `p_${l}`)], p.rows.map((r) => [r.key, r.prediction, ...r.probabilities]))
+    return writeCsv(
+      ['key', 'prediction', ...p.labels.map((l) => `p_${l}`)],
+      p.rows.map((r) => [r.key, r.prediction, ...r.probabilities])
+    )
   }
 
   return { runId, busy, error, result, predicting, predictError, prediction, exportRun, downloadLink, predict, predictionCsv }

@@ -1,6 +1,15 @@
 import { defineStore } from 'pinia'
 import { ref, watch } from 'vue'
-import { blockSettings, type Block, type DatasetSummary, type BlockSettings, type LayerSpec, type ModelSpec, type Partition, type RequestResult } from '@contract'
+import {
+  blockSettings,
+  type Block,
+  type DatasetSummary,
+  type BlockSettings,
+  type LayerSpec,
+  type ModelSpec,
+  type Partition,
+  type RequestResult
+} from '@contract'
 import { api, errorMessage } from '../api/bridge'
 import { blockColors } from '../theme'
 
@@ -85,7 +94,9 @@ export function partitionMoveBoundary(partition: Partition, index: number, delta
   if (!upper || !lower) return null
   const boundary = upper.end + delta
   if (boundary <= upper.start || boundary >= lower.end) return null
-  return normalise(partition.blocks.map((block, i) => (i === index ? { ...block, end: boundary } : i === index + 1 ? { ...block, start: boundary } : block)))
+  return normalise(
+    partition.blocks.map((block, i) => (i === index ? { ...block, end: boundary } : i === index + 1 ? { ...block, start: boundary } : block))
+  )
 }
 
 /** Starts a new block at `layer` (which must not already start one); the new block copies its parent's settings. */
@@ -124,7 +135,13 @@ export function discriminativeRates(partition: Partition): Partition {
  * changes (a new target, an excluded column) the model built for the old ones no longer fits.
  */
 export function modelSourceKey(summary: DatasetSummary): string {
-  return [summary.datasetId, summary.target ?? '', summary.featureCount, summary.classes.length, summary.image ? Object.values(summary.image).join('x') : ''].join('|')
+  return [
+    summary.datasetId,
+    summary.target ?? '',
+    summary.featureCount,
+    summary.classes.length,
+    summary.image ? Object.values(summary.image).join('x') : ''
+  ].join('|')
 }
 
 // ---------------------------------------------------------------- the store

@@ -61,7 +61,13 @@ export const useRunsStore = defineStore('runs', () => {
   /** Re-runs with exactly the stored settings (same seed: the same result on the same backend). */
   async function rerun(runId: string): Promise<string> {
     const run = await detail(runId)
-    const { runId: newId } = await api('train.start', { datasetId: run.datasetId, spec: run.spec, partition: run.partition, config: run.config, name: `${run.name} (re-run)` })
+    const { runId: newId } = await api('train.start', {
+      datasetId: run.datasetId,
+      spec: run.spec,
+      partition: run.partition,
+      config: run.config,
+      name: `${run.name} (re-run)`
+    })
     await refresh()
     return newId
   }
@@ -79,7 +85,10 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   /** The dataset rows behind a run's misclassified test examples (tables: values; images: path), at most `limit`. */
-  async function misclassifiedRows(run: RunDetail, limit = 20): Promise<{ columns: string[]; rows: Array<{ row: number; label: string; predicted: string; values: Array<string | number | null> }> }> {
+  async function misclassifiedRows(
+    run: RunDetail,
+    limit = 20
+  ): Promise<{ columns: string[]; rows: Array<{ row: number; label: string; predicted: string; values: Array<string | number | null> }> }> {
     const picked = run.evaluation?.misclassified.slice(0, limit) ?? []
     let columns: string[] = []
     const rows = await Promise.all(
@@ -94,5 +103,20 @@ export const useRunsStore = defineStore('runs', () => {
 
   const selectedDetails = computed(() => selected.value.map((id) => details.value[id]).filter((d): d is RunDetail => Boolean(d)))
 
-  return { runs, loaded, error, selected, details, selectedDetails, refresh, detail, loadSelected, update, remove, rerun, editCopy, misclassifiedRows }
+  return {
+    runs,
+    loaded,
+    error,
+    selected,
+    details,
+    selectedDetails,
+    refresh,
+    detail,
+    loadSelected,
+    update,
+    remove,
+    rerun,
+    editCopy,
+    misclassifiedRows
+  }
 })

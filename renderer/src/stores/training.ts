@@ -6,7 +6,10 @@ import { useDatasetsStore } from './datasets'
 import { useModelStore } from './model'
 
 export type Progress = EventPayload<'train.progress'>
-type AnyTrainEvent = { name: 'progress'; payload: Progress } | { name: 'epoch'; payload: EventPayload<'train.epoch'> } | { name: 'finished'; payload: EventPayload<'train.finished'> }
+type AnyTrainEvent =
+  | { name: 'progress'; payload: Progress }
+  | { name: 'epoch'; payload: EventPayload<'train.epoch'> }
+  | { name: 'finished'; payload: EventPayload<'train.finished'> }
 
 /** How often live state reaches the views: curves redraw at most 4 times a second, so the UI never stalls. */
 const FLUSH_MS = 250
@@ -166,5 +169,23 @@ export const useTrainingStore = defineStore('training', () => {
 
   const running = computed(() => starting.value || status.value === 'queued' || status.value === 'running')
 
-  return { config, runId, status, starting, error, progress, epochs, detail, runBlocks, runMode, runFineTune, runDataset, start, cancel, loadDetail, resume, running }
+  return {
+    config,
+    runId,
+    status,
+    starting,
+    error,
+    progress,
+    epochs,
+    detail,
+    runBlocks,
+    runMode,
+    runFineTune,
+    runDataset,
+    start,
+    cancel,
+    loadDetail,
+    resume,
+    running
+  }
 })

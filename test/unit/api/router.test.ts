@@ -14,7 +14,10 @@ const router = createRouter(handlers, { onInternalError: (e) => internalErrors.p
 
 describe('router', () => {
   it('refuses an unknown request name with a typed error', async () => {
-    await expect(router.handle('runs.explode', {})).resolves.toEqual({ ok: false, error: { code: 'bad_request', message: 'unknown request "runs.explode"' } })
+    await expect(router.handle('runs.explode', {})).resolves.toEqual({
+      ok: false,
+      error: { code: 'bad_request', message: 'unknown request "runs.explode"' }
+    })
     await expect(router.handle('__proto__', {})).resolves.toMatchObject({ ok: false, error: { code: 'bad_request' } })
   })
 
@@ -26,7 +29,10 @@ describe('router', () => {
   })
 
   it('passes user errors through and hides internal ones behind one line', async () => {
-    await expect(router.handle('runs.get', { runId: 'gone' })).resolves.toEqual({ ok: false, error: { code: 'not_found', message: 'run gone not found' } })
+    await expect(router.handle('runs.get', { runId: 'gone' })).resolves.toEqual({
+      ok: false,
+      error: { code: 'not_found', message: 'run gone not found' }
+    })
     const response = await router.handle('runs.get', { runId: 'boom' })
     expect(response).toEqual({ ok: false, error: { code: 'internal', message: 'internal error: kaboom' } })
     expect(internalErrors).toHaveLength(1)

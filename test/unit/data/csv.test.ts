@@ -55,7 +55,11 @@ describe('CSV dialects and encodings', () => {
     const file = lab.write('latin1.csv', iconv.encode(lines.join('\n'), 'windows1252'))
     const summary = await lab.datasets.import({ path: file })
     expect(summary.parse.csv).toMatchObject({ encoding: 'windows1252' })
-    expect(column(summary, 'drink').top?.map((t) => t.value).sort()).toEqual(['café', 'thé'])
+    expect(
+      column(summary, 'drink')
+        .top?.map((t) => t.value)
+        .sort()
+    ).toEqual(['café', 'thé'])
   })
 
   it.each([
@@ -130,7 +134,8 @@ describe('CSV dialects and encodings', () => {
   it('infers types and leaves out constant, id-like and text columns', async () => {
     const n = 60
     const lines = ['id,const,color,amount,flag,comment,y']
-    for (let i = 0; i < n; i++) lines.push(`${1000 + i},7,${['red', 'green', 'blue'][i % 3]},${(i * 3.7) % 11},${i % 4 ? 'true' : 'false'},words ${i * 31},${i % 2}`)
+    for (let i = 0; i < n; i++)
+      lines.push(`${1000 + i},7,${['red', 'green', 'blue'][i % 3]},${(i * 3.7) % 11},${i % 4 ? 'true' : 'false'},words ${i * 31},${i % 2}`)
     const summary = await lab.datasets.import({ path: lab.write('types.csv', lines.join('\n')) })
     expect(column(summary, 'id')).toMatchObject({ type: 'integer', role: 'excluded', excludedReason: 'id' })
     expect(column(summary, 'const')).toMatchObject({ role: 'excluded', excludedReason: 'constant' })
@@ -183,7 +188,9 @@ describe('CSV dialects and encodings', () => {
     const rows = threeClassRows(20000).map((r) => `${r.a},${r.b},${r.label}`)
     const file = lab.write('progress.csv', ['a,b,label', ...rows].join('\n'))
     await lab.datasets.import({ path: file })
-    const progress = lab.events.filter((e) => e.event === 'dataset.progress').map((e) => e.payload as { rows: number; bytes: number; totalBytes: number })
+    const progress = lab.events
+      .filter((e) => e.event === 'dataset.progress')
+      .map((e) => e.payload as { rows: number; bytes: number; totalBytes: number })
     expect(progress.length).toBeGreaterThan(0)
     expect(progress.at(-1)).toMatchObject({ rows: 20000, bytes: fs.statSync(file).size, totalBytes: fs.statSync(file).size })
   })
@@ -221,13 +228,19 @@ describe('CSV errors', () => {
   })
   it('names an unknown target and lists columns', async () => {
     const rows = threeClassRows(10).map((r) => `${r.a},${r.b},${r.label}`)
-    await expectError(lab.write('t.csv', ['alpha,beta,label', ...rows].join('\n')), /^t\.csv: no column "gamma" for the target; columns are alpha, beta, label$/, { target: 'gamma' })
+    await expectError(
+      lab.write('t.csv', ['alpha,beta,label', ...rows].join('\n')),
+      /^t\.csv: no column "gamma" for the target; columns are alpha, beta, label$/,
+      { target: 'gamma' }
+    )
   })
   it('refuses a missing path', async () => {
     await expectError(path.join(lab.tmp, 'nope.csv'), /nope\.csv: not found$/)
   })
   it('leaves other datasets untouched when an import fails', async () => {
-    const good = await lab.datasets.import({ path: lab.write('good.csv', ['a,b,label', ...threeClassRows(12).map((r) => `${r.a},${r.b},${r.label}`)].join('\n')) })
+    const good = await lab.datasets.import({
+      path: lab.write('good.csv', ['a,b,label', ...threeClassRows(12).map((r) => `${r.a},${r.b},${r.label}`)].join('\n'))
+    })
     await expect(lab.datasets.import({ path: lab.write('bad.csv', 'a,b\n1,2\n3\n') })).rejects.toThrow(/line 3/)
     expect((await lab.datasets.list()).map((d) => d.datasetId)).toEqual([good.datasetId])
     expect(fs.readdirSync(path.join(lab.tmp, 'home', 'datasets'))).toEqual([good.datasetId])

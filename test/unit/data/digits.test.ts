@@ -127,7 +127,18 @@ describe('digits', () => {
   it('encodes a new CSV without the target and with other columns, and names a missing one', async () => {
     const recipe = await lab.datasets.getRecipe(summary.datasetId)
     const shuffled = ['extra', ...pixelColumns.slice().reverse()]
-    const lines = [shuffled.join(','), ...data.slice(0, 3).map((row) => ['x', ...pixelColumns.slice().reverse().map((name) => row[header.indexOf(name)])].join(','))]
+    const lines = [
+      shuffled.join(','),
+      ...data.slice(0, 3).map((row) =>
+        [
+          'x',
+          ...pixelColumns
+            .slice()
+            .reverse()
+            .map((name) => row[header.indexOf(name)])
+        ].join(',')
+      )
+    ]
     const file = lab.write('new.csv', lines.join('\n'))
     const encoded = await encodeNewData(recipe, file, { scale: true })
     const direct = await encodeNewData(recipe, DIGITS, { scale: true })
@@ -163,13 +174,21 @@ describe('changing a dataset', () => {
   it('refuses to prepare a target with a single class', async () => {
     const rows = threeClassRows(20).map((r) => `${r.a},${r.b},same`)
     const dataset = await lab.datasets.import({ path: lab.write('single.csv', ['a,b,label', ...rows].join('\n')), name: 'single' })
-    await expect(lab.datasets.loadPrepared(dataset.datasetId)).rejects.toThrow('single: the target "label" has a single class ("same"); choose another target column')
+    await expect(lab.datasets.loadPrepared(dataset.datasetId)).rejects.toThrow(
+      'single: the target "label" has a single class ("same"); choose another target column'
+    )
   })
 
   it('refuses to prepare a dataset with every feature left out', async () => {
     const rows = threeClassRows(20).map((r) => `${r.a},${r.b},${r.label}`)
     const dataset = await lab.datasets.import({ path: lab.write('bare.csv', ['a,b,label', ...rows].join('\n')), name: 'bare' })
-    const bare = await lab.datasets.update({ datasetId: dataset.datasetId, columns: [{ name: 'a', include: false }, { name: 'b', include: false }] })
+    const bare = await lab.datasets.update({
+      datasetId: dataset.datasetId,
+      columns: [
+        { name: 'a', include: false },
+        { name: 'b', include: false }
+      ]
+    })
     expect(bare.featureCount).toBe(0)
     await expect(lab.datasets.loadPrepared(dataset.datasetId)).rejects.toThrow('bare: no feature columns are included; include at least one')
   })
@@ -180,7 +199,10 @@ describe('changing a dataset', () => {
     await lab.datasets.setPreparation(dataset.datasetId, { impute: 'median', scaling: 'minmax' })
     const recipe = (await lab.datasets.getRecipe(dataset.datasetId)) as TableRecipe
     const prepared = await lab.datasets.loadPrepared(dataset.datasetId)
-    const trainA = Array.from(prepared.train.rows, (row) => rows[row].split(',')[0]).filter((v) => v !== 'NA').map(Number).sort((x, y) => x - y)
+    const trainA = Array.from(prepared.train.rows, (row) => rows[row].split(',')[0])
+      .filter((v) => v !== 'NA')
+      .map(Number)
+      .sort((x, y) => x - y)
     const mid = trainA.length >> 1
     expect(recipe.columns[0].impute).toBe(trainA.length % 2 ? trainA[mid] : (trainA[mid - 1] + trainA[mid]) / 2)
     const a = Array.from({ length: prepared.train.n }, (_, r) => prepared.train.x[r * 2])

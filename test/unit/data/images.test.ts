@@ -38,17 +38,68 @@ describe('image folders', () => {
     const root = path.join(lab.tmp, 'pets')
     lab.write('pets/cat/gray.png', await image(16, 16, 1, gradient, png))
     lab.write('pets/cat/rgb.png', await image(16, 16, 3, (x, y) => [x * 10, y * 10, 200], png))
-    lab.write('pets/cat/palette.png', await image(16, 16, 3, (x) => [x * 8, x * 8, x * 8], (s) => s.png({ palette: true })))
+    lab.write(
+      'pets/cat/palette.png',
+      await image(
+        16,
+        16,
+        3,
+        (x) => [x * 8, x * 8, x * 8],
+        (s) => s.png({ palette: true })
+      )
+    )
     lab.write('pets/dog/rgba.png', await image(20, 12, 4, (x) => [255, 0, 0, x < 10 ? 0 : 255], png))
-    lab.write('pets/dog/photo.jpg', await image(16, 16, 3, (x, y) => [x * 15, 100, y * 15], (s) => s.jpeg()))
-    lab.write('pets/dog/small.webp', await image(8, 8, 3, () => [10, 200, 30], (s) => s.webp({ lossless: true })))
-    lab.write('pets/cat/anim.gif', await image(16, 16, 3, (x) => [x * 16, 0, 0], (s) => s.gif()))
-    lab.write('pets/dog/scan.tiff', await image(16, 16, 3, (x, y) => [x, y, x + y], (s) => s.tiff()))
+    lab.write(
+      'pets/dog/photo.jpg',
+      await image(
+        16,
+        16,
+        3,
+        (x, y) => [x * 15, 100, y * 15],
+        (s) => s.jpeg()
+      )
+    )
+    lab.write(
+      'pets/dog/small.webp',
+      await image(
+        8,
+        8,
+        3,
+        () => [10, 200, 30],
+        (s) => s.webp({ lossless: true })
+      )
+    )
+    lab.write(
+      'pets/cat/anim.gif',
+      await image(
+        16,
+        16,
+        3,
+        (x) => [x * 16, 0, 0],
+        (s) => s.gif()
+      )
+    )
+    lab.write(
+      'pets/dog/scan.tiff',
+      await image(
+        16,
+        16,
+        3,
+        (x, y) => [x, y, x + y],
+        (s) => s.tiff()
+      )
+    )
     lab.write('pets/dog/empty.png', Buffer.alloc(0))
     const whole = await image(16, 16, 3, (x, y) => [x, y, 7], png)
     lab.write('pets/dog/truncated.png', whole.subarray(0, Math.floor(whole.length / 2)))
     lab.write('pets/dog/notes.png', 'this is not an image\n')
-    const jpeg = await image(32, 32, 3, (x, y) => [x * 8, y * 8, 90], (s) => s.jpeg())
+    const jpeg = await image(
+      32,
+      32,
+      3,
+      (x, y) => [x * 8, y * 8, 90],
+      (s) => s.jpeg()
+    )
     lab.write('pets/cat/cut.jpg', jpeg.subarray(0, Math.floor(jpeg.length * 0.6)))
     const outside = lab.write('elsewhere/secret.png', await image(16, 16, 1, gradient, png))
     fs.symlinkSync(outside, path.join(root, 'cat', 'link.png'))
@@ -112,7 +163,16 @@ describe('image folders', () => {
     const root = path.join(lab.tmp, 'gray')
     for (const label of ['a', 'b']) {
       lab.write(`gray/${label}/one.png`, await image(12, 10, 1, gradient, png))
-      lab.write(`gray/${label}/palette.png`, await image(12, 10, 3, (x) => [x * 20, x * 20, x * 20], (s) => s.png({ palette: true })))
+      lab.write(
+        `gray/${label}/palette.png`,
+        await image(
+          12,
+          10,
+          3,
+          (x) => [x * 20, x * 20, x * 20],
+          (s) => s.png({ palette: true })
+        )
+      )
       lab.write(`gray/${label}/rgb.png`, await image(12, 10, 3, (x, y) => [x + y, x + y, x + y], png))
     }
     const summary = await lab.datasets.import({ path: root })
@@ -128,7 +188,16 @@ describe('image folders', () => {
 
     // New images may come as a flat folder: no truth, keys are the file names.
     lab.write('new/x.png', await image(30, 30, 1, gradient, png))
-    lab.write('new/y.jpg', await image(12, 10, 3, (x) => [x * 20, x * 20, x * 20], (s) => s.jpeg()))
+    lab.write(
+      'new/y.jpg',
+      await image(
+        12,
+        10,
+        3,
+        (x) => [x * 20, x * 20, x * 20],
+        (s) => s.jpeg()
+      )
+    )
     lab.write('new/readme.txt', 'not an image')
     const encoded = await encodeNewData(recipe, path.join(lab.tmp, 'new'), { scale: true })
     expect(encoded).toMatchObject({ n: 2, keys: ['x.png', 'y.jpg'], truth: [null, null], inputShape: [10, 12, 1] })
@@ -142,7 +211,9 @@ describe('image folders', () => {
     expect((flat as Error).message).toMatch(/flat: no class subfolders with images/)
     lab.write('single/only/one.png', await image(8, 8, 1, gradient, png))
     lab.write('single/empty/readme.txt', 'nothing here')
-    await expect(lab.datasets.import({ path: path.join(lab.tmp, 'single') })).rejects.toThrow(/only one class folder; at least two classes are needed/)
+    await expect(lab.datasets.import({ path: path.join(lab.tmp, 'single') })).rejects.toThrow(
+      /only one class folder; at least two classes are needed/
+    )
     expect(await lab.datasets.list()).toEqual([])
     expect(fs.readdirSync(path.join(lab.tmp, 'home', 'datasets'))).toEqual([])
   })

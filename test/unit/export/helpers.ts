@@ -69,7 +69,18 @@ export function randomizeWeights(model: tf.LayersModel, seed = 1): void {
 }
 
 /** Block settings for stand-in runs (the export tests never train with them). */
-export const standInSettings: BlockSettings = { optimizer: 'adam', learningRate: 0.001, momentum: 0.9, weightDecay: 0, epochs: 1, patience: 0, freezeAfter: true, schedule: 'constant', lars: false, head: 'linear' }
+export const standInSettings: BlockSettings = {
+  optimizer: 'adam',
+  learningRate: 0.001,
+  momentum: 0.9,
+  weightDecay: 0,
+  epochs: 1,
+  patience: 0,
+  freezeAfter: true,
+  schedule: 'constant',
+  lars: false,
+  head: 'linear'
+}
 
 /** A completed run as RunStore.get returns it, for tests that stand in for the store: they give what matters to them. */
 export function standInRun(fields: Pick<RunDetail, 'runId' | 'name' | 'datasetId' | 'mode' | 'spec' | 'partition' | 'artifacts'>): RunDetail {
@@ -85,7 +96,17 @@ export function standInRun(fields: Pick<RunDetail, 'runId' | 'name' | 'datasetId
     createdAt: '2026-01-01T00:00:00.000Z',
     startedAt: null,
     endedAt: null,
-    config: { mode: fields.mode, epochs: 1, batchSize: 32, seed: 1, patience: 0, fineTune: { enabled: false, epochs: 1, learningRateFactor: 0.1 }, gradualUnfreeze: false, augment: false, augmentFlip: false },
+    config: {
+      mode: fields.mode,
+      epochs: 1,
+      batchSize: 32,
+      seed: 1,
+      patience: 0,
+      fineTune: { enabled: false, epochs: 1, learningRateFactor: 0.1 },
+      gradualUnfreeze: false,
+      augment: false,
+      augmentFlip: false
+    },
     epochs: [],
     blocks: [],
     evaluation: null,

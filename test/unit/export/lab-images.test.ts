@@ -36,10 +36,16 @@ beforeAll(async () => {
     written.set(labels[i], count + 1)
     const gray = Buffer.from(Array.from(pixels.subarray(i * 64, (i + 1) * 64), (v) => Math.round((v * 255) / 16)))
     fs.mkdirSync(path.join(folder, String(labels[i])), { recursive: true })
-    await sharp(gray, { raw: { width: 8, height: 8, channels: 1 } }).png().toFile(path.join(folder, String(labels[i]), `digit-${i}.png`))
+    await sharp(gray, { raw: { width: 8, height: 8, channels: 1 } })
+      .png()
+      .toFile(path.join(folder, String(labels[i]), `digit-${i}.png`))
   }
   lab = await openLab({ home })
-  const dataset = await call<RequestResult<'datasets.import'>>('datasets.import', { path: folder, imageSize: { width: 8, height: 8 }, colorMode: 'grayscale' })
+  const dataset = await call<RequestResult<'datasets.import'>>('datasets.import', {
+    path: folder,
+    imageSize: { width: 8, height: 8 },
+    colorMode: 'grayscale'
+  })
   // A deliberately tiny CNN (pure-JS conv gradients are slow on a shared 2-core machine), with the layer types
   // the export must handle: conv (same), max pool, batch norm, flatten, dense.
   const spec = {
@@ -54,7 +60,14 @@ beforeAll(async () => {
     ]
   }
   const partition = { blocks: [{ name: 'all', color: '#4e79a7', start: 0, end: 5, settings: { learningRate: 0.02, epochs: 12 } }] }
-  runId = (await call<{ runId: string }>('train.start', { datasetId: dataset.datasetId, spec, partition, config: { mode: 'end-to-end', epochs: 12, patience: 0 } })).runId
+  runId = (
+    await call<{ runId: string }>('train.start', {
+      datasetId: dataset.datasetId,
+      spec,
+      partition,
+      config: { mode: 'end-to-end', epochs: 12, patience: 0 }
+    })
+  ).runId
   const summary = await lab.training.waitFor(runId)
   if (summary.status !== 'completed') throw new Error(`training ended ${summary.status}: ${summary.error}`)
 }, 300_000)

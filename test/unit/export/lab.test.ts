@@ -24,9 +24,18 @@ async function call<T>(name: string, args: unknown): Promise<T> {
 beforeAll(async () => {
   lab = await openLab({ home: fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-export-lab-')) })
   const dataset = await call<RequestResult<'datasets.import'>>('datasets.import', { path: DIGITS_CSV, target: 'digit' })
-  const { spec, partition } = await call<RequestResult<'models.default'>>('models.default', { datasetId: dataset.datasetId, preset: 'mlp', hidden: [32, 32] })
+  const { spec, partition } = await call<RequestResult<'models.default'>>('models.default', {
+    datasetId: dataset.datasetId,
+    preset: 'mlp',
+    hidden: [32, 32]
+  })
   for (const block of partition.blocks) Object.assign(block.settings, { epochs: 5, learningRate: 0.01 })
-  const started = await call<{ runId: string }>('train.start', { datasetId: dataset.datasetId, spec, partition, config: { mode: 'layer-wise', epochs: 3, fineTune: { enabled: false } } })
+  const started = await call<{ runId: string }>('train.start', {
+    datasetId: dataset.datasetId,
+    spec,
+    partition,
+    config: { mode: 'layer-wise', epochs: 3, fineTune: { enabled: false } }
+  })
   runId = started.runId
   const summary = await lab.training.waitFor(runId)
   if (summary.status !== 'completed') throw new Error(`training ended ${summary.status}: ${summary.error}`)

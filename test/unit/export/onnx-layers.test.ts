@@ -23,7 +23,11 @@ const activations = ['relu', 'sigmoid', 'tanh', 'softmax', 'elu', 'relu6', 'line
 
 const cases: Case[] = [
   ...activations.map((a) => ({ name: `dense activation ${a}`, inputShape: TABLE, layers: () => [dense(16, a), dense(10, a)] })),
-  ...activations.map((a) => ({ name: `Activation layer ${a}`, inputShape: TABLE, layers: () => [dense(12), tf.layers.activation({ activation: a as never })] })),
+  ...activations.map((a) => ({
+    name: `Activation layer ${a}`,
+    inputShape: TABLE,
+    layers: () => [dense(12), tf.layers.activation({ activation: a as never })]
+  })),
   { name: 'LeakyReLU layer, tfjs default alpha 0.3', inputShape: TABLE, layers: () => [dense(12), tf.layers.leakyReLU()] },
   { name: 'LeakyReLU layer, alpha 0.1', inputShape: TABLE, layers: () => [dense(12), tf.layers.leakyReLU({ alpha: 0.1 })] },
   { name: 'ELU layer (tfjs supports only alpha 1)', inputShape: TABLE, layers: () => [dense(12), tf.layers.elu()] },
@@ -32,37 +36,128 @@ const cases: Case[] = [
   { name: 'Softmax layer', inputShape: TABLE, layers: () => [dense(10), tf.layers.softmax()] },
   { name: 'dense without bias', inputShape: TABLE, layers: () => [tf.layers.dense({ units: 10, useBias: false, activation: 'tanh' })] },
   { name: 'dropout', inputShape: TABLE, layers: () => [dense(20, 'relu'), tf.layers.dropout({ rate: 0.5 }), dense(10, 'softmax')] },
-  { name: 'batch norm on a table', inputShape: TABLE, layers: () => [dense(16), tf.layers.batchNormalization({ epsilon: 0.01 }), tf.layers.activation({ activation: 'relu' }), dense(10)] },
-  { name: 'conv2d same stride 1', inputShape: IMAGE, layers: () => [tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' })] },
-  { name: 'conv2d same stride 2 (extra pad pixel at the end)', inputShape: IMAGE, layers: () => [tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same' })] },
-  { name: 'conv2d same even kernel', inputShape: IMAGE, layers: () => [tf.layers.conv2d({ filters: 3, kernelSize: 2, padding: 'same', activation: 'tanh' })] },
-  { name: 'conv2d valid stride 1', inputShape: IMAGE, layers: () => [tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'valid', activation: 'elu' })] },
-  { name: 'conv2d valid stride 3 kernel 4', inputShape: IMAGE, layers: () => [tf.layers.conv2d({ filters: 5, kernelSize: 4, strides: 3, padding: 'valid' })] },
+  {
+    name: 'batch norm on a table',
+    inputShape: TABLE,
+    layers: () => [dense(16), tf.layers.batchNormalization({ epsilon: 0.01 }), tf.layers.activation({ activation: 'relu' }), dense(10)]
+  },
+  {
+    name: 'conv2d same stride 1',
+    inputShape: IMAGE,
+    layers: () => [tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' })]
+  },
+  {
+    name: 'conv2d same stride 2 (extra pad pixel at the end)',
+    inputShape: IMAGE,
+    layers: () => [tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same' })]
+  },
+  {
+    name: 'conv2d same even kernel',
+    inputShape: IMAGE,
+    layers: () => [tf.layers.conv2d({ filters: 3, kernelSize: 2, padding: 'same', activation: 'tanh' })]
+  },
+  {
+    name: 'conv2d valid stride 1',
+    inputShape: IMAGE,
+    layers: () => [tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'valid', activation: 'elu' })]
+  },
+  {
+    name: 'conv2d valid stride 3 kernel 4',
+    inputShape: IMAGE,
+    layers: () => [tf.layers.conv2d({ filters: 5, kernelSize: 4, strides: 3, padding: 'valid' })]
+  },
   {
     name: 'two convs, multi-channel',
     inputShape: IMAGE,
-    layers: () => [tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }), tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'sigmoid' })]
+    layers: () => [
+      tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'sigmoid' })
+    ]
   },
-  { name: 'maxPooling2d valid', inputShape: IMAGE, layers: () => [tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }), tf.layers.maxPooling2d({ poolSize: 2 })] },
-  { name: 'maxPooling2d same 3/2', inputShape: IMAGE, layers: () => [tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }), tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' })] },
-  { name: 'averagePooling2d valid 3/2', inputShape: IMAGE, layers: () => [tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }), tf.layers.averagePooling2d({ poolSize: 3, strides: 2, padding: 'valid' })] },
-  { name: 'averagePooling2d same (padding not counted)', inputShape: IMAGE, layers: () => [tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }), tf.layers.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' })] },
-  { name: 'globalAveragePooling2d', inputShape: IMAGE, layers: () => [tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu' }), tf.layers.globalAveragePooling2d({}), dense(10, 'softmax')] },
+  {
+    name: 'maxPooling2d valid',
+    inputShape: IMAGE,
+    layers: () => [tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }), tf.layers.maxPooling2d({ poolSize: 2 })]
+  },
+  {
+    name: 'maxPooling2d same 3/2',
+    inputShape: IMAGE,
+    layers: () => [
+      tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }),
+      tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' })
+    ]
+  },
+  {
+    name: 'averagePooling2d valid 3/2',
+    inputShape: IMAGE,
+    layers: () => [
+      tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }),
+      tf.layers.averagePooling2d({ poolSize: 3, strides: 2, padding: 'valid' })
+    ]
+  },
+  {
+    name: 'averagePooling2d same (padding not counted)',
+    inputShape: IMAGE,
+    layers: () => [
+      tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }),
+      tf.layers.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' })
+    ]
+  },
+  {
+    name: 'globalAveragePooling2d',
+    inputShape: IMAGE,
+    layers: () => [
+      tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tf.layers.globalAveragePooling2d({}),
+      dense(10, 'softmax')
+    ]
+  },
   {
     name: 'flatten after conv ((h, w, c) order)',
     inputShape: IMAGE,
-    layers: () => [tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }), tf.layers.maxPooling2d({ poolSize: 2 }), tf.layers.flatten(), dense(10, 'softmax')]
+    layers: () => [
+      tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      dense(10, 'softmax')
+    ]
   },
   { name: 'flatten on the raw image', inputShape: IMAGE, layers: () => [tf.layers.flatten(), dense(10)] },
   {
     name: 'batch norm after conv (NCHW) with moving stats',
     inputShape: IMAGE,
-    layers: () => [tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }), tf.layers.batchNormalization({}), tf.layers.reLU(), tf.layers.flatten(), dense(10, 'softmax')]
+    layers: () => [
+      tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }),
+      tf.layers.batchNormalization({}),
+      tf.layers.reLU(),
+      tf.layers.flatten(),
+      dense(10, 'softmax')
+    ]
   },
-  { name: 'batch norm straight on the image input', inputShape: IMAGE, layers: () => [tf.layers.batchNormalization({ epsilon: 0.1 }), tf.layers.flatten(), dense(5)] },
-  { name: 'softmax on a conv output (channel axis)', inputShape: IMAGE, layers: () => [tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'softmax' })] },
-  { name: 'dense on a 4-D tensor (last axis)', inputShape: IMAGE, layers: () => [tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }), dense(5, 'relu')] },
-  { name: 'dropout between convs', inputShape: IMAGE, layers: () => [tf.layers.conv2d({ filters: 3, kernelSize: 3 }), tf.layers.dropout({ rate: 0.3 }), tf.layers.conv2d({ filters: 3, kernelSize: 3, activation: 'relu6' })] }
+  {
+    name: 'batch norm straight on the image input',
+    inputShape: IMAGE,
+    layers: () => [tf.layers.batchNormalization({ epsilon: 0.1 }), tf.layers.flatten(), dense(5)]
+  },
+  {
+    name: 'softmax on a conv output (channel axis)',
+    inputShape: IMAGE,
+    layers: () => [tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'softmax' })]
+  },
+  {
+    name: 'dense on a 4-D tensor (last axis)',
+    inputShape: IMAGE,
+    layers: () => [tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same' }), dense(5, 'relu')]
+  },
+  {
+    name: 'dropout between convs',
+    inputShape: IMAGE,
+    layers: () => [
+      tf.layers.conv2d({ filters: 3, kernelSize: 3 }),
+      tf.layers.dropout({ rate: 0.3 }),
+      tf.layers.conv2d({ filters: 3, kernelSize: 3, activation: 'relu6' })
+    ]
+  }
 ]
 
 function build(c: Case, seed: number): tf.LayersModel {

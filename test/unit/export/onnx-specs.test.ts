@@ -10,7 +10,15 @@ import { exportToOnnx } from '../../../main/export/onnx'
 import { checkParity } from '../../../main/export/parity'
 import { digitsBatch, randomizeWeights } from './helpers'
 
-const conv = (extra: Partial<Extract<LayerSpec, { type: 'conv2d' }>> = {}): LayerSpec => ({ type: 'conv2d', filters: 4, kernelSize: 3, strides: 1, padding: 'same', activation: 'relu', ...extra })
+const conv = (extra: Partial<Extract<LayerSpec, { type: 'conv2d' }>> = {}): LayerSpec => ({
+  type: 'conv2d',
+  filters: 4,
+  kernelSize: 3,
+  strides: 1,
+  padding: 'same',
+  activation: 'relu',
+  ...extra
+})
 /** The builder wants a softmax output layer (a classifier). */
 const out: LayerSpec = { type: 'dense', units: 10, activation: 'softmax' }
 const head: LayerSpec[] = [{ type: 'flatten' }, out]
@@ -19,26 +27,71 @@ const head: LayerSpec[] = [{ type: 'flatten' }, out]
 const inLayer = activationName.options.filter((a): a is Exclude<ActivationName, 'leakyRelu'> => a !== 'leakyRelu')
 
 const specs: Array<[string, ModelSpec]> = [
-  ...inLayer.map((a): [string, ModelSpec] => [`dense ${a}`, { version: 1, inputShape: [64], layers: [{ type: 'dense', units: 16, activation: a }, out] }]),
+  ...inLayer.map((a): [string, ModelSpec] => [
+    `dense ${a}`,
+    { version: 1, inputShape: [64], layers: [{ type: 'dense', units: 16, activation: a }, out] }
+  ]),
   ...inLayer.map((a): [string, ModelSpec] => [`conv2d ${a}`, { version: 1, inputShape: [8, 8, 1], layers: [conv({ activation: a }), ...head] }]),
-  ...activationName.options.map((a): [string, ModelSpec] => [`activation layer ${a}`, { version: 1, inputShape: [64], layers: [{ type: 'dense', units: 16, activation: 'linear' }, { type: 'activation', activation: a }, out] }]),
-  ['activation layer leakyRelu alpha 0.05', { version: 1, inputShape: [64], layers: [{ type: 'dense', units: 16, activation: 'linear' }, { type: 'activation', activation: 'leakyRelu', alpha: 0.05 }, out] }],
+  ...activationName.options.map((a): [string, ModelSpec] => [
+    `activation layer ${a}`,
+    { version: 1, inputShape: [64], layers: [{ type: 'dense', units: 16, activation: 'linear' }, { type: 'activation', activation: a }, out] }
+  ]),
+  [
+    'activation layer leakyRelu alpha 0.05',
+    {
+      version: 1,
+      inputShape: [64],
+      layers: [{ type: 'dense', units: 16, activation: 'linear' }, { type: 'activation', activation: 'leakyRelu', alpha: 0.05 }, out]
+    }
+  ],
   ['conv2d valid stride 2', { version: 1, inputShape: [8, 8, 1], layers: [conv({ padding: 'valid', strides: 2 }), ...head] }],
   ['conv2d same stride 2', { version: 1, inputShape: [8, 8, 1], layers: [conv({ strides: 2, kernelSize: 4 }), ...head] }],
-  ['max pool same 3/2', { version: 1, inputShape: [8, 8, 1], layers: [conv(), { type: 'maxPooling2d', poolSize: 3, strides: 2, padding: 'same' }, ...head] }],
+  [
+    'max pool same 3/2',
+    { version: 1, inputShape: [8, 8, 1], layers: [conv(), { type: 'maxPooling2d', poolSize: 3, strides: 2, padding: 'same' }, ...head] }
+  ],
   ['max pool valid', { version: 1, inputShape: [8, 8, 1], layers: [conv(), { type: 'maxPooling2d', poolSize: 2, padding: 'valid' }, ...head] }],
-  ['average pool same 3/2', { version: 1, inputShape: [8, 8, 1], layers: [conv(), { type: 'averagePooling2d', poolSize: 3, strides: 2, padding: 'same' }, ...head] }],
-  ['average pool valid', { version: 1, inputShape: [8, 8, 1], layers: [conv(), { type: 'averagePooling2d', poolSize: 2, padding: 'valid' }, ...head] }],
-  ['global average pool', { version: 1, inputShape: [8, 8, 1], layers: [conv(), { type: 'globalAveragePooling2d' }, { type: 'dense', units: 10, activation: 'softmax' }] }],
+  [
+    'average pool same 3/2',
+    { version: 1, inputShape: [8, 8, 1], layers: [conv(), { type: 'averagePooling2d', poolSize: 3, strides: 2, padding: 'same' }, ...head] }
+  ],
+  [
+    'average pool valid',
+    { version: 1, inputShape: [8, 8, 1], layers: [conv(), { type: 'averagePooling2d', poolSize: 2, padding: 'valid' }, ...head] }
+  ],
+  [
+    'global average pool',
+    { version: 1, inputShape: [8, 8, 1], layers: [conv(), { type: 'globalAveragePooling2d' }, { type: 'dense', units: 10, activation: 'softmax' }] }
+  ],
   [
     'small cnn with batch norm and dropout',
     {
       version: 1,
       inputShape: [8, 8, 1],
-      layers: [conv(), { type: 'batchNormalization', momentum: 0.9, epsilon: 0.01 }, { type: 'maxPooling2d', poolSize: 2, padding: 'valid' }, { type: 'dropout', rate: 0.25 }, conv({ filters: 6 }), ...head]
+      layers: [
+        conv(),
+        { type: 'batchNormalization', momentum: 0.9, epsilon: 0.01 },
+        { type: 'maxPooling2d', poolSize: 2, padding: 'valid' },
+        { type: 'dropout', rate: 0.25 },
+        conv({ filters: 6 }),
+        ...head
+      ]
     }
   ],
-  ['mlp with batch norm and dropout', { version: 1, inputShape: [64], layers: [{ type: 'dense', units: 32, activation: 'linear' }, { type: 'batchNormalization', momentum: 0.99, epsilon: 0.001 }, { type: 'activation', activation: 'relu' }, { type: 'dropout', rate: 0.5 }, { type: 'dense', units: 10, activation: 'softmax' }] }]
+  [
+    'mlp with batch norm and dropout',
+    {
+      version: 1,
+      inputShape: [64],
+      layers: [
+        { type: 'dense', units: 32, activation: 'linear' },
+        { type: 'batchNormalization', momentum: 0.99, epsilon: 0.001 },
+        { type: 'activation', activation: 'relu' },
+        { type: 'dropout', rate: 0.5 },
+        { type: 'dense', units: 10, activation: 'softmax' }
+      ]
+    }
+  ]
 ]
 
 describe('every layerSpec through the app builder', () => {

@@ -93,7 +93,9 @@ describe('structure', () => {
   })
 
   it('sets LeakyReLU alpha and BatchNormalization epsilon explicitly', () => {
-    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [64], units: 8 }), tf.layers.leakyReLU(), tf.layers.batchNormalization({})] })
+    const model = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [64], units: 8 }), tf.layers.leakyReLU(), tf.layers.batchNormalization({})]
+    })
     const g = onnx.ModelProto.decode(exportToOnnx(model)).graph as onnx.GraphProto
     const leaky = g.node.find((n) => n.opType === 'LeakyRelu')!
     expect(leaky.attribute![0].f).toBeCloseTo(0.3, 6)
@@ -114,7 +116,12 @@ describe('same padding', () => {
 
 describe('metadata', () => {
   it('round-trips metadata_props', () => {
-    const metadata = { labels: JSON.stringify(['0', '1', 'a,"b"']), recipe: JSON.stringify({ kind: 'table', inputShape: [64] }), run_id: 'run-12345678', dataset_hash: 'abc' }
+    const metadata = {
+      labels: JSON.stringify(['0', '1', 'a,"b"']),
+      recipe: JSON.stringify({ kind: 'table', inputShape: [64] }),
+      run_id: 'run-12345678',
+      dataset_hash: 'abc'
+    }
     const bytes = exportToOnnx(mlp(), { metadata })
     const proto = onnx.ModelProto.decode(bytes)
     const props = Object.fromEntries(proto.metadataProps.map((p) => [p.key, p.value]))
@@ -188,7 +195,9 @@ describe('prefix export (feature extractor)', () => {
 
 describe('refusals', () => {
   it('names an unsupported layer by index and class', () => {
-    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [64], units: 16 }), tf.layers.reshape({ targetShape: [4, 4] }), tf.layers.simpleRNN({ units: 3 })] })
+    const model = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [64], units: 16 }), tf.layers.reshape({ targetShape: [4, 4] }), tf.layers.simpleRNN({ units: 3 })]
+    })
     let error: unknown
     try {
       exportToOnnx(model)

@@ -41,7 +41,14 @@ function runDetail(runId: string): RunDetail {
     name: 'digits',
     datasetId,
     mode: 'end-to-end',
-    spec: { version: 1, inputShape: [features], layers: [{ type: 'dense', units: 32, activation: 'relu' }, { type: 'dense', units: 10, activation: 'softmax' }] },
+    spec: {
+      version: 1,
+      inputShape: [features],
+      layers: [
+        { type: 'dense', units: 32, activation: 'relu' },
+        { type: 'dense', units: 10, activation: 'softmax' }
+      ]
+    },
     partition: { blocks: [{ name: 'all', color: '#336699', start: 0, end: 2, settings: standInSettings }] },
     artifacts
   })

@@ -96,7 +96,19 @@ function harness(options: { softmax?: boolean; mutate?: (model: tf.LayersModel) 
   const artifacts: Artifact[] = []
   const h: Harness = { service: undefined as unknown as ExportService, artifacts, loads: 0 }
   const labels = options.labels ?? LABELS
-  const recipe = { kind: 'table', version: 1, labels, inputShape: [64], featureNames: Array.from({ length: 64 }, (_, i) => `p${Math.floor(i / 8)}_${i % 8}`), affine: { offset, scale }, target: 'digit', columns: [], missingMarkers: [], imputeNumbers: 'mean', scaling: 'standard' } as unknown as Recipe
+  const recipe = {
+    kind: 'table',
+    version: 1,
+    labels,
+    inputShape: [64],
+    featureNames: Array.from({ length: 64 }, (_, i) => `p${Math.floor(i / 8)}_${i % 8}`),
+    affine: { offset, scale },
+    target: 'digit',
+    columns: [],
+    missingMarkers: [],
+    imputeNumbers: 'mean',
+    scaling: 'standard'
+  } as unknown as Recipe
   const runs = {
     get: async (runId: string) => detail(runId, artifacts),
     addArtifact: async (_runId: string, a: Omit<Artifact, 'artifactId' | 'createdAt'>) => {
@@ -150,7 +162,16 @@ beforeAll(async () => {
     for (let i = 0; i < TRAIN; i++) s += (pixels[i * 64 + j] - m) ** 2
     return s > 0 ? 1 / Math.sqrt(s / TRAIN) : 1
   })
-  prepared = { datasetId: 'ds-digits', kind: 'table', inputShape: [64], labels: LABELS, featureNames: [], train: part(0, TRAIN), val: part(TRAIN, TRAIN + VAL), test: part(TRAIN + VAL, n) }
+  prepared = {
+    datasetId: 'ds-digits',
+    kind: 'table',
+    inputShape: [64],
+    labels: LABELS,
+    featureNames: [],
+    train: part(0, TRAIN),
+    val: part(TRAIN, TRAIN + VAL),
+    test: part(TRAIN + VAL, n)
+  }
   const model = buildMlp()
   model.compile({ optimizer: tf.train.adam(0.01), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] })
   const x = tf.tensor2d(prepared.train.x, [TRAIN, 64])
@@ -187,7 +208,12 @@ describe('exportOnnx', () => {
     expect(result.parity.argmaxAgreement).toBe(1)
     expect(result.parity.pass).toBe(true)
     expect(h.artifacts).toHaveLength(1)
-    expect(h.artifacts[0]).toMatchObject({ kind: 'onnx', path: result.path, bytes: result.bytes, info: { opset: 13, blocks: null, bakeNormalization: true, parity: result.parity } })
+    expect(h.artifacts[0]).toMatchObject({
+      kind: 'onnx',
+      path: result.path,
+      bytes: result.bytes,
+      info: { opset: 13, blocks: null, bakeNormalization: true, parity: result.parity }
+    })
     expect(result.artifactId).toBe(h.artifacts[0].artifactId)
     // No temp file left behind.
     expect(fs.readdirSync(path.dirname(result.path))).toEqual(['model.onnx'])
@@ -233,7 +259,9 @@ describe('exportOnnx', () => {
   })
 
   it('refuses more blocks than the run has', async () => {
-    await expect(harness().service.exportOnnx({ runId: 'run-aaaa0004', opset: 13, blocks: 3 })).rejects.toThrow(/has 2 blocks, cannot export the first 3/)
+    await expect(harness().service.exportOnnx({ runId: 'run-aaaa0004', opset: 13, blocks: 3 })).rejects.toThrow(
+      /has 2 blocks, cannot export the first 3/
+    )
   })
 
   it('returns a failing parity (a diverged run with NaN weights) instead of throwing, and still records it', async () => {
@@ -332,7 +360,9 @@ describe('predict', () => {
     await expect(h.service.predict({ model: garbage, data: newCsv })).rejects.toThrow(LabError)
     const bare = path.join(home, 'bare.onnx')
     fs.writeFileSync(bare, exportToOnnx(buildMlp()))
-    await expect(h.service.predict({ model: bare, data: newCsv })).rejects.toThrow(`${bare}: has no LayerLab metadata (labels, recipe); export it from LayerLab`)
+    await expect(h.service.predict({ model: bare, data: newCsv })).rejects.toThrow(
+      `${bare}: has no LayerLab metadata (labels, recipe); export it from LayerLab`
+    )
   })
 })
 
@@ -341,6 +371,8 @@ describe('writing files', () => {
     const blocker = path.join(home, 'a-file')
     fs.writeFileSync(blocker, 'x')
     const target = path.join(blocker, 'model.onnx')
-    await expect(harness().service.exportOnnx({ runId: 'run-ffff0001', opset: 13, out: target })).rejects.toThrow(new RegExp(`^${target.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot write`))
+    await expect(harness().service.exportOnnx({ runId: 'run-ffff0001', opset: 13, out: target })).rejects.toThrow(
+      new RegExp(`^${target.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot write`)
+    )
   })
 })

@@ -37,7 +37,16 @@ describe('web shell server', () => {
   it('refuses another origin and a foreign Host header (DNS rebinding)', async () => {
     expect((await post('app.info', { headers: { 'x-layerlab-token': shell.token, origin: 'http://attacker.example' } })).status).toBe(403)
     const rebind = await new Promise<number>((resolve) => {
-      const req = http.request({ host: '127.0.0.1', port: shell.port, path: '/api/app.info', method: 'POST', headers: { host: 'attacker.example', 'x-layerlab-token': shell.token } }, (res) => resolve(res.statusCode ?? 0))
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: shell.port,
+          path: '/api/app.info',
+          method: 'POST',
+          headers: { host: 'attacker.example', 'x-layerlab-token': shell.token }
+        },
+        (res) => resolve(res.statusCode ?? 0)
+      )
       req.end('{}')
     })
     expect(rebind).toBe(403)
@@ -66,9 +75,17 @@ describe('web shell server', () => {
   })
 
   it('keeps uploads inside the data home', async () => {
-    const res = await fetch(`${shell.origin}/upload/b1/..%2F..%2Fescape.csv`, { method: 'POST', body: 'a,b\n1,2\n', headers: { 'x-layerlab-token': shell.token } })
+    const res = await fetch(`${shell.origin}/upload/b1/..%2F..%2Fescape.csv`, {
+      method: 'POST',
+      body: 'a,b\n1,2\n',
+      headers: { 'x-layerlab-token': shell.token }
+    })
     expect(res.status).toBe(400)
-    const good = await fetch(`${shell.origin}/upload/b1/cats/a.csv`, { method: 'POST', body: 'a,b\n1,2\n', headers: { 'x-layerlab-token': shell.token } })
+    const good = await fetch(`${shell.origin}/upload/b1/cats/a.csv`, {
+      method: 'POST',
+      body: 'a,b\n1,2\n',
+      headers: { 'x-layerlab-token': shell.token }
+    })
     const body = (await good.json()) as { result: { path: string } }
     expect(body.result.path).toBe(path.join(lab.home, 'uploads', 'b1', 'cats', 'a.csv'))
     expect(fs.readFileSync(body.result.path, 'utf8')).toBe('a,b\n1,2\n')

@@ -10,7 +10,10 @@ const hasElectronBinary = fs.existsSync(path.join(ROOT, 'node_modules/electron/p
 describe.skipIf(hasElectronBinary)('npm start without the Electron binary', () => {
   it('says so in one line and starts the web shell instead, with no stack trace', async () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-start-'))
-    const child = spawn(process.execPath, [path.join(ROOT, 'scripts/start.mjs'), '--no-open'], { env: { ...process.env, LAYERLAB_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts/start.mjs'), '--no-open'], {
+      env: { ...process.env, LAYERLAB_HOME: home },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => (out += String(d)))

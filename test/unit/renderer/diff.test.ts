@@ -6,12 +6,37 @@ import { diffSettings, runSettings, sequence } from '../../../renderer/src/compo
 function run(overrides: Partial<RunDetail> & { lr?: number }): RunDetail {
   const settings = blockSettings.parse({ learningRate: overrides.lr ?? 0.001 })
   return {
-    runId: 'run-1', name: 'a', datasetId: 'ds-1', datasetName: 'digits', mode: 'end-to-end', status: 'completed', backend: 'wasm', seed: 42,
-    metrics: null, tags: [], notes: '', error: null, createdAt: '', startedAt: null, endedAt: null,
-    spec: { version: 1, inputShape: [64], layers: [{ type: 'dense', units: 100, activation: 'relu' }, { type: 'dense', units: 10, activation: 'softmax' }] },
+    runId: 'run-1',
+    name: 'a',
+    datasetId: 'ds-1',
+    datasetName: 'digits',
+    mode: 'end-to-end',
+    status: 'completed',
+    backend: 'wasm',
+    seed: 42,
+    metrics: null,
+    tags: [],
+    notes: '',
+    error: null,
+    createdAt: '',
+    startedAt: null,
+    endedAt: null,
+    spec: {
+      version: 1,
+      inputShape: [64],
+      layers: [
+        { type: 'dense', units: 100, activation: 'relu' },
+        { type: 'dense', units: 10, activation: 'softmax' }
+      ]
+    },
     partition: { blocks: [{ name: 'Block 1', color: '#2f6fde', start: 0, end: 2, settings }] },
     config: trainConfig.parse({}),
-    epochs: [], blocks: [], evaluation: null, artifacts: [], timing: null, peakRssBytes: null,
+    epochs: [],
+    blocks: [],
+    evaluation: null,
+    artifacts: [],
+    timing: null,
+    peakRssBytes: null,
     ...overrides
   }
 }
@@ -38,6 +63,9 @@ describe('settings diff', () => {
         { block: 1, phase: 'finetune', epoch: 1, loss: 0.2, accuracy: 0.9, valLoss: 0.3, valAccuracy: 0.95, learningRate: 0.001, samplesPerSec: 1 }
       ]
     })
-    expect(sequence(r, 'valAccuracy')).toEqual([[1, 0.6], [3, 0.95]])
+    expect(sequence(r, 'valAccuracy')).toEqual([
+      [1, 0.6],
+      [3, 0.95]
+    ])
   })
 })

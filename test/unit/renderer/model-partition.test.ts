@@ -34,11 +34,23 @@ describe('partition edits', () => {
   const mlp = defaultModel({ inputShape: [64], classes: 10 }, { hidden: [100, 100] })
 
   it('an inserted layer joins the block of the layer before it; a removed one leaves its block', () => {
-    expect(ranges(mlp.partition)).toEqual([[0, 1], [1, 3]])
+    expect(ranges(mlp.partition)).toEqual([
+      [0, 1],
+      [1, 3]
+    ])
     const inserted = partitionAfterInsert(mlp.partition, 2)
-    expect(ranges(inserted)).toEqual([[0, 1], [1, 4]])
-    expect(ranges(partitionAfterInsert(mlp.partition, 0))).toEqual([[0, 2], [2, 4]])
-    expect(ranges(partitionAfterRemove(inserted, 2))).toEqual([[0, 1], [1, 3]])
+    expect(ranges(inserted)).toEqual([
+      [0, 1],
+      [1, 4]
+    ])
+    expect(ranges(partitionAfterInsert(mlp.partition, 0))).toEqual([
+      [0, 2],
+      [2, 4]
+    ])
+    expect(ranges(partitionAfterRemove(inserted, 2))).toEqual([
+      [0, 1],
+      [1, 3]
+    ])
     // Removing the only layer of a block removes the block, and names and colours follow the positions.
     const merged = partitionAfterRemove(mlp.partition, 0)
     expect(ranges(merged)).toEqual([[0, 2]])
@@ -46,21 +58,36 @@ describe('partition edits', () => {
   })
 
   it('boundaries move, split and merge without ever emptying a block', () => {
-    expect(ranges(partitionMoveBoundary(mlp.partition, 0, 1)!)).toEqual([[0, 2], [2, 3]])
+    expect(ranges(partitionMoveBoundary(mlp.partition, 0, 1)!)).toEqual([
+      [0, 2],
+      [2, 3]
+    ])
     expect(partitionMoveBoundary(mlp.partition, 0, -1)).toBeNull()
     expect(partitionMoveBoundary(mlp.partition, 0, 2)).toBeNull()
     const split = partitionSplitAt(mlp.partition, 2)!
-    expect(ranges(split)).toEqual([[0, 1], [1, 2], [2, 3]])
+    expect(ranges(split)).toEqual([
+      [0, 1],
+      [1, 2],
+      [2, 3]
+    ])
     expect(split.blocks.map((b) => b.name)).toEqual(['Block 1', 'Block 2', 'Block 3'])
     expect(new Set(split.blocks.map((b) => b.color)).size).toBe(3)
     expect(partitionSplitAt(mlp.partition, 1)).toBeNull() // already a boundary
-    expect(ranges(partitionMergeNext(split, 1)!)).toEqual([[0, 1], [1, 3]])
+    expect(ranges(partitionMergeNext(split, 1)!)).toEqual([
+      [0, 1],
+      [1, 3]
+    ])
     expect(partitionMergeNext(split, 2)).toBeNull()
   })
 
   it('stays valid for the back end through long random edit sequences on the MLP and the CNN', () => {
     const cnn = defaultModel({ inputShape: [16, 16, 1], classes: 3 })
-    for (const [start, seed] of [[mlp, 1], [cnn, 2], [mlp, 3], [cnn, 4]] as const) {
+    for (const [start, seed] of [
+      [mlp, 1],
+      [cnn, 2],
+      [mlp, 3],
+      [cnn, 4]
+    ] as const) {
       const next = random(seed)
       let partition = start.partition
       let layers = start.spec.layers.length
@@ -96,16 +123,39 @@ describe('partition edits', () => {
 describe('training curves', () => {
   it('puts stages one after another, one curve per stage and split, validation dashed', () => {
     const row = (phase: 'block' | 'finetune', block: number, epoch: number) => ({
-      phase, block, epoch, loss: 1 / epoch, accuracy: epoch / 10, valLoss: 1.1 / epoch, valAccuracy: epoch / 11, learningRate: 0.001, samplesPerSec: 1000
+      phase,
+      block,
+      epoch,
+      loss: 1 / epoch,
+      accuracy: epoch / 10,
+      valLoss: 1.1 / epoch,
+      valAccuracy: epoch / 11,
+      learningRate: 0.001,
+      samplesPerSec: 1000
     })
     const rows = [row('block', 0, 1), row('block', 0, 2), row('block', 1, 1), row('finetune', 2, 1)]
-    const { loss, accuracy, bands } = buildCurves(rows, [{ name: 'Block 1', color: '#111111' }, { name: 'Block 2', color: '#222222' }])
-    expect(loss.map((c) => [c.name, Boolean(c.dashed)])).toEqual([
-      ['Block 1', false], ['Block 1', true], ['Block 2', false], ['Block 2', true], ['fine-tune', false], ['fine-tune', true]
+    const { loss, accuracy, bands } = buildCurves(rows, [
+      { name: 'Block 1', color: '#111111' },
+      { name: 'Block 2', color: '#222222' }
     ])
-    expect(loss[0].points).toEqual([[1, 1], [2, 0.5]])
+    expect(loss.map((c) => [c.name, Boolean(c.dashed)])).toEqual([
+      ['Block 1', false],
+      ['Block 1', true],
+      ['Block 2', false],
+      ['Block 2', true],
+      ['fine-tune', false],
+      ['fine-tune', true]
+    ])
+    expect(loss[0].points).toEqual([
+      [1, 1],
+      [2, 0.5]
+    ])
     expect(accuracy[2].points).toEqual([[3, 0.1]])
-    expect(bands.map((b) => [b.from, b.to])).toEqual([[0.5, 2.5], [2.5, 3.5], [3.5, 4.5]])
+    expect(bands.map((b) => [b.from, b.to])).toEqual([
+      [0.5, 2.5],
+      [2.5, 3.5],
+      [3.5, 4.5]
+    ])
     expect(loss[2].color).toBe('#222222')
   })
 })

@@ -26,5 +26,15 @@ export function newRun(datasetId: string, extra: Partial<NewRun> = {}): NewRun {
 }
 
 export function epochRow(epoch: number): EpochRow {
-  return { block: -1, phase: 'end-to-end', epoch, loss: 1 / epoch, accuracy: 0.5 + epoch / 100, valLoss: 1.2 / epoch, valAccuracy: 0.5, learningRate: 0.001, samplesPerSec: 1000 }
+  return {
+    block: -1,
+    phase: 'end-to-end',
+    epoch,
+    loss: 1 / epoch,
+    accuracy: 0.5 + epoch / 100,
+    valLoss: 1.2 / epoch,
+    valAccuracy: 0.5,
+    learningRate: 0.001,
+    samplesPerSec: 1000
+  }
 }

@@ -23,7 +23,11 @@ afterEach(async () => {
   while (open.length) await open.pop()!.close()
 })
 
-function runChild(home: string, mode: string, count = 0): { child: ReturnType<typeof spawn>; ready: Promise<string>; exited: Promise<number | null> } {
+function runChild(
+  home: string,
+  mode: string,
+  count = 0
+): { child: ReturnType<typeof spawn>; ready: Promise<string>; exited: Promise<number | null> } {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, home, mode, String(count)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
@@ -38,10 +42,12 @@ function runChild(home: string, mode: string, count = 0): { child: ReturnType<ty
   })
   // Writers never print "ready": only the tests that await it care.
   ready.catch(() => undefined)
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
-    if (code !== 0 && code !== null) console.error(stderr)
-    resolve(code)
-  }))
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      if (code !== 0 && code !== null) console.error(stderr)
+      resolve(code)
+    })
+  )
   return { child, ready, exited }
 }
 
@@ -162,7 +168,9 @@ describe('RunStore', () => {
     const detail = await runs.get('run-old')
     expect(detail).toMatchObject({ name: 'old run', datasetName: 'old digits', seed: 7, tags: [], notes: '', artifacts: [] })
     expect(detail.metrics?.testAccuracy).toBe(0.9)
-    expect(detail.epochs).toEqual([{ block: -1, phase: 'end-to-end', epoch: 1, loss: 0.5, accuracy: 0.8, valLoss: 0.6, valAccuracy: 0.7, learningRate: 0.001, samplesPerSec: 900 }])
+    expect(detail.epochs).toEqual([
+      { block: -1, phase: 'end-to-end', epoch: 1, loss: 0.5, accuracy: 0.8, valLoss: 0.6, valAccuracy: 0.7, learningRate: 0.001, samplesPerSec: 900 }
+    ])
     await runs.update({ runId: 'run-old', tags: ['kept'] })
     expect((await runs.list())[0].tags).toEqual(['kept'])
   })

@@ -35,7 +35,9 @@ describe('digits MLP with the default settings', () => {
     const outcome = await train({ spec, partition, config: config(), data: digits })
     expect(outcome.status).toBe('completed')
     e2eAccuracy = outcome.metrics!.testAccuracy
-    console.log(`digits end-to-end on ${tf.getBackend()}: test ${(e2eAccuracy * 100).toFixed(2)} %, ${outcome.epochsRun} epochs, ${outcome.timing.msPerEpoch.toFixed(0)} ms/epoch`)
+    console.log(
+      `digits end-to-end on ${tf.getBackend()}: test ${(e2eAccuracy * 100).toFixed(2)} %, ${outcome.epochsRun} epochs, ${outcome.timing.msPerEpoch.toFixed(0)} ms/epoch`
+    )
     expect(e2eAccuracy).toBeGreaterThanOrEqual(0.97)
     const evaluation = outcome.evaluation!
     expect(evaluation.confusion.flat().reduce((a, b) => a + b, 0)).toBe(digits.test.n)
@@ -70,7 +72,9 @@ describe('digits MLP with the default settings', () => {
     }
     const outcome = await train({ spec, partition, config: config({ mode: 'layer-wise' }), data: digits }, hooks)
     const accuracy = outcome.metrics!.testAccuracy
-    console.log(`digits layer-wise: test ${(accuracy * 100).toFixed(2)} % (end-to-end ${(e2eAccuracy * 100).toFixed(2)} %), heads ${outcome.blocks.map((b) => b.headValAccuracy?.toFixed(3))}`)
+    console.log(
+      `digits layer-wise: test ${(accuracy * 100).toFixed(2)} % (end-to-end ${(e2eAccuracy * 100).toFixed(2)} %), heads ${outcome.blocks.map((b) => b.headValAccuracy?.toFixed(3))}`
+    )
     expect(accuracy).toBeGreaterThanOrEqual(0.96)
     expect(e2eAccuracy - accuracy).toBeLessThanOrEqual(0.015)
     expect(frozenUnchanged).toEqual([true, true])
@@ -111,7 +115,16 @@ describe('layer-wise mechanics', () => {
     const job = { spec, partition, config: config({ mode: 'layer-wise' }), data: digits }
     const fromFiles = await train(
       { ...job, cacheDir },
-      { onStageStart: (block) => seen.push({ block, files: fs.readdirSync(cacheDir).map((f) => fs.statSync(path.join(cacheDir, f)).size).sort((a, b) => a - b) }) }
+      {
+        onStageStart: (block) =>
+          seen.push({
+            block,
+            files: fs
+              .readdirSync(cacheDir)
+              .map((f) => fs.statSync(path.join(cacheDir, f)).size)
+              .sort((a, b) => a - b)
+          })
+      }
     )
     // Block 1 trains on block 0's 48 outputs, block 2 on block 1's 32: one file per part (val, train), float32.
     const parts = [digits.val.n, digits.train.n]
@@ -155,12 +168,18 @@ describe('end-to-end mechanics', () => {
       { type: 'dense', units: 10, activation: 'softmax' }
     ]
   }
-  const dropoutPartition: Partition = partitionFromRanges([[0, 2], [2, 3]])
+  const dropoutPartition: Partition = partitionFromRanges([
+    [0, 2],
+    [2, 3]
+  ])
 
   it('gives the same metrics for the same seed (initialisers, shuffling, dropout) and different ones for another', async () => {
     const runOnce = async (seed: number) => {
       const rows: EpochRow[] = []
-      const outcome = await train({ spec: dropoutSpec, partition: dropoutPartition, config: config({ epochs: 3, seed }), data: digits }, { onEpoch: (row) => rows.push(row) })
+      const outcome = await train(
+        { spec: dropoutSpec, partition: dropoutPartition, config: config({ epochs: 3, seed }), data: digits },
+        { onEpoch: (row) => rows.push(row) }
+      )
       outcome.model.dispose()
       return { metrics: outcome.metrics, losses: rows.map((row) => [row.loss, row.valLoss]) }
     }
@@ -206,7 +225,10 @@ describe('end-to-end mechanics', () => {
       const outcome = await train({ spec, partition, config: config({ epochs: 4, patience: 0 }), data: digits }, { onEpoch: (row) => rows.push(row) })
       const rates = rows.map((row) => row.learningRate)
       if (variant.schedule === 'step') expect(rates.map((r) => r / variant.learningRate)).toEqual([1, 1, 0.1, 0.01].map((f) => expect.closeTo(f, 10)))
-      if (variant.schedule === 'cosine') expect(rates.map((r) => r / variant.learningRate)).toEqual([1, 0.8535533905932737, 0.5, 0.14644660940672627].map((f) => expect.closeTo(f, 10)))
+      if (variant.schedule === 'cosine')
+        expect(rates.map((r) => r / variant.learningRate)).toEqual(
+          [1, 0.8535533905932737, 0.5, 0.14644660940672627].map((f) => expect.closeTo(f, 10))
+        )
       expect(rows[rows.length - 1].loss).toBeLessThan(rows[0].loss)
       expect(outcome.metrics!.testAccuracy).toBeGreaterThan(0.8)
       outcome.model.dispose()
@@ -266,12 +288,21 @@ describe('small CNN on tiny generated images', () => {
   it('trains end-to-end and layer-wise', async () => {
     const images = makeStripeImages(160, 8, 3)
     const { spec, partition } = defaultModel({ inputShape: [8, 8, 1], classes: 2 }, { preset: 'small-cnn' })
-    expect(partition.blocks.map((b) => [b.start, b.end])).toEqual([[0, 2], [2, 4], [4, 7]])
+    expect(partition.blocks.map((b) => [b.start, b.end])).toEqual([
+      [0, 2],
+      [2, 4],
+      [4, 7]
+    ])
     const e2e = await train({ spec, partition, config: config({ epochs: 6, patience: 0, batchSize: 16 }), data: images })
     for (const block of partition.blocks) block.settings = { ...block.settings, epochs: 4, learningRate: 0.003 }
     const prefix: number[] = []
     const layerWise = await train(
-      { spec, partition, config: config({ mode: 'layer-wise', batchSize: 16, fineTune: { enabled: true, epochs: 2, learningRateFactor: 0.1 } }), data: images },
+      {
+        spec,
+        partition,
+        config: config({ mode: 'layer-wise', batchSize: 16, fineTune: { enabled: true, epochs: 2, learningRateFactor: 0.1 } }),
+        data: images
+      },
       { onPrefixComputed: (block) => prefix.push(block) }
     )
     console.log(
@@ -341,14 +372,23 @@ describe('every layer type', () => {
         { type: 'activation', activation: 'softmax' }
       ]
     }
-    const partition = partitionFromRanges([[0, 4], [4, 8], [8, 12]])
+    const partition = partitionFromRanges([
+      [0, 4],
+      [4, 8],
+      [8, 12]
+    ])
     // The strided conv needs tfjs's own filter gradient, which only cpu has (the worker plans cpu for it).
     const previous = tf.getBackend()
     await tf.setBackend('cpu')
     try {
       for (const mode of ['end-to-end', 'layer-wise'] as const) {
         for (const block of partition.blocks) block.settings = { ...block.settings, epochs: 2, head: 'mlp' }
-        const outcome = await train({ spec, partition, config: config({ mode, epochs: 2, batchSize: 16, fineTune: { enabled: true, epochs: 1, learningRateFactor: 0.1 } }), data: images })
+        const outcome = await train({
+          spec,
+          partition,
+          config: config({ mode, epochs: 2, batchSize: 16, fineTune: { enabled: true, epochs: 1, learningRateFactor: 0.1 } }),
+          data: images
+        })
         expect(outcome.status).toBe('completed')
         expect(Number.isFinite(outcome.metrics!.testLoss)).toBe(true)
         // The batch-norm statistics moved away from their initial 0 / 1 while training.

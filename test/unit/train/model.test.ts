@@ -15,43 +15,60 @@ const spec = (inputShape: number[], layers: unknown[]): ModelSpec => modelSpec.p
 describe('spec validation', () => {
   it('names the layer and the fix when a dense layer gets an image', () => {
     const errors = validateSpec(
-      spec([8, 8, 1], [
-        { type: 'conv2d', filters: 16, kernelSize: 3 },
-        { type: 'maxPooling2d' },
-        { type: 'dense', units: 10, activation: 'softmax' }
-      ])
+      spec([8, 8, 1], [{ type: 'conv2d', filters: 16, kernelSize: 3 }, { type: 'maxPooling2d' }, { type: 'dense', units: 10, activation: 'softmax' }])
     )
     expect(errors).toEqual([{ layer: 2, message: 'layer 2 (dense): needs a flat input, got [4,4,16]: add a flatten layer' }])
   })
 
   it('reports convs on flat data, pools that do not fit, a missing softmax and a class-count mismatch', () => {
-    expect(validateSpec(spec([64], [{ type: 'conv2d', filters: 4, kernelSize: 3 }, { type: 'dense', units: 10, activation: 'softmax' }]))[0].message).toBe(
-      'layer 0 (conv2d): needs an image input [height,width,channels], got [64]'
-    )
-    expect(validateSpec(spec([2, 2, 1], [{ type: 'maxPooling2d', poolSize: 3 }, { type: 'flatten' }, { type: 'dense', units: 2, activation: 'softmax' }]))[0].message).toMatch(
-      /^layer 0 \(maxPooling2d\): pool 3 does not fit the 2×2 input/
-    )
+    expect(
+      validateSpec(
+        spec(
+          [64],
+          [
+            { type: 'conv2d', filters: 4, kernelSize: 3 },
+            { type: 'dense', units: 10, activation: 'softmax' }
+          ]
+        )
+      )[0].message
+    ).toBe('layer 0 (conv2d): needs an image input [height,width,channels], got [64]')
+    expect(
+      validateSpec(
+        spec([2, 2, 1], [{ type: 'maxPooling2d', poolSize: 3 }, { type: 'flatten' }, { type: 'dense', units: 2, activation: 'softmax' }])
+      )[0].message
+    ).toMatch(/^layer 0 \(maxPooling2d\): pool 3 does not fit the 2×2 input/)
     expect(validateSpec(spec([64], [{ type: 'dense', units: 10, activation: 'relu' }]))).toEqual([
       { layer: 0, message: 'layer 0 (dense): the output layer needs activation softmax (class probabilities)' }
     ])
     expect(validateSpec(spec([64], [{ type: 'dense', units: 3, activation: 'softmax' }]), { classes: 10 })[0].message).toBe(
       'layer 0 (dense): outputs 3 values but the data set has 10 classes'
     )
-    expect(validateSpec(spec([64], [{ type: 'dense', units: 8, activation: 'leakyRelu' }, { type: 'dense', units: 2, activation: 'softmax' }]))[0].message).toMatch(
-      /^layer 0 \(dense\): activation leakyRelu exists only as its own layer/
-    )
+    expect(
+      validateSpec(
+        spec(
+          [64],
+          [
+            { type: 'dense', units: 8, activation: 'leakyRelu' },
+            { type: 'dense', units: 2, activation: 'softmax' }
+          ]
+        )
+      )[0].message
+    ).toMatch(/^layer 0 \(dense\): activation leakyRelu exists only as its own layer/)
   })
 
   it('infers shapes and counts parameters per layer like Keras', () => {
-    const cnn = spec([28, 28, 1], [
-      { type: 'conv2d', filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' },
-      { type: 'maxPooling2d' },
-      { type: 'conv2d', filters: 32, kernelSize: 3, padding: 'valid', activation: 'relu' },
-      { type: 'batchNormalization' },
-      { type: 'globalAveragePooling2d' },
-      { type: 'dropout', rate: 0.5 },
-      { type: 'dense', units: 10, activation: 'softmax' }
-    ])
+    const cnn = spec(
+      [28, 28, 1],
+      [
+        { type: 'conv2d', filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' },
+        { type: 'maxPooling2d' },
+        { type: 'conv2d', filters: 32, kernelSize: 3, padding: 'valid', activation: 'relu' },
+        { type: 'batchNormalization' },
+        { type: 'globalAveragePooling2d' },
+        { type: 'dropout', rate: 0.5 },
+        { type: 'dense', units: 10, activation: 'softmax' }
+      ]
+    )
     const description = describeSpec(cnn)
     expect(description.errors).toEqual([])
     expect(description.layers.map((l) => l.outputShape)).toEqual([[28, 28, 16], [14, 14, 16], [12, 12, 32], [12, 12, 32], [32], [32], [10]])
@@ -85,8 +102,17 @@ describe('partitions', () => {
 
   it('builds the MLP and small-CNN presets with one block per hidden layer / conv stage', () => {
     const mlp = defaultModel({ inputShape: [64], classes: 10 }, { hidden: [100, 50, 20] })
-    expect(mlp.spec.layers.map((l) => (l.type === 'dense' ? `${l.units}${l.activation}` : l.type))).toEqual(['100relu', '50relu', '20relu', '10softmax'])
-    expect(mlp.partition.blocks.map((b) => [b.name, b.start, b.end])).toEqual([['Block 1', 0, 1], ['Block 2', 1, 2], ['Block 3', 2, 4]])
+    expect(mlp.spec.layers.map((l) => (l.type === 'dense' ? `${l.units}${l.activation}` : l.type))).toEqual([
+      '100relu',
+      '50relu',
+      '20relu',
+      '10softmax'
+    ])
+    expect(mlp.partition.blocks.map((b) => [b.name, b.start, b.end])).toEqual([
+      ['Block 1', 0, 1],
+      ['Block 2', 1, 2],
+      ['Block 3', 2, 4]
+    ])
     expect(new Set(mlp.partition.blocks.map((b) => b.color)).size).toBe(3)
     expect(mlp.partition.blocks.every((b) => BLOCK_COLORS.includes(b.color))).toBe(true)
     const cnn = defaultModel({ inputShape: [28, 28, 1], classes: 10 })

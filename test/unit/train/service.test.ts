@@ -110,7 +110,13 @@ describe('TrainingService', () => {
   it('trains layer-wise in a worker with its prefix cache in the run folder, and leaves only the weights there', async () => {
     const training = new TrainingService(digitsSource(), runs, home, emit)
     const { spec, partition } = await training.defaultModel({ datasetId: 'ds-digits' })
-    const { runId } = await training.start({ datasetId: 'ds-digits', spec, partition, config: trainConfig.parse({ mode: 'layer-wise', epochs: 3 }), name: 'layer-wise' })
+    const { runId } = await training.start({
+      datasetId: 'ds-digits',
+      spec,
+      partition,
+      config: trainConfig.parse({ mode: 'layer-wise', epochs: 3 }),
+      name: 'layer-wise'
+    })
     const done = await training.waitFor(runId)
     expect(done.status).toBe('completed')
     expect(done.metrics!.testAccuracy).toBeGreaterThan(0.9)
@@ -164,7 +170,11 @@ describe('TrainingService', () => {
     const { spec, partition } = defaultModel(summary)
     const good = await training.describe({ spec, partition })
     expect(good.errors).toEqual([])
-    expect(good.layers.map((l) => l.outputShape)).toEqual([[null, 100], [null, 100], [null, 10]])
+    expect(good.layers.map((l) => l.outputShape)).toEqual([
+      [null, 100],
+      [null, 100],
+      [null, 10]
+    ])
     expect(good.totalParams).toBe(64 * 100 + 100 + 100 * 100 + 100 + 100 * 10 + 10)
     const bad = await training.describe({ spec: { version: 1, inputShape: [64], layers: [{ type: 'dense', units: 0 }] } })
     expect(bad.errors[0]).toMatchObject({ layer: 0 })

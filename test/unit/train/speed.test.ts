@@ -95,12 +95,19 @@ describe('layers with hand-written gradients', () => {
       layer.weights[1].write(tf.randomNormal([7], 0, 1, 'float32', 8))
       const [kernel, bias] = layer.weights.map((w) => w.read()) as [tf.Variable, tf.Variable]
       const probe = tf.randomNormal([20, 7], 0, 1, 'float32', 4)
-      expect(maxDiff(denseForTraining(x, kernel as tf.Tensor2D, bias as tf.Tensor1D, activation, true), layer.apply(x) as tf.Tensor)).toBeLessThan(1e-5)
+      expect(maxDiff(denseForTraining(x, kernel as tf.Tensor2D, bias as tf.Tensor1D, activation, true), layer.apply(x) as tf.Tensor)).toBeLessThan(
+        1e-5
+      )
       const viaLayer = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x) as tf.Tensor, probe)) as tf.Scalar, [kernel, bias]).grads
-      const viaOurs = tf.variableGrads(() => tf.sum(tf.mul(denseForTraining(x, kernel as tf.Tensor2D, bias as tf.Tensor1D, activation, false), probe)) as tf.Scalar, [kernel, bias]).grads
+      const viaOurs = tf.variableGrads(
+        () => tf.sum(tf.mul(denseForTraining(x, kernel as tf.Tensor2D, bias as tf.Tensor1D, activation, false), probe)) as tf.Scalar,
+        [kernel, bias]
+      ).grads
       for (const name of [kernel.name, bias.name]) expect(maxDiff(viaLayer[name], viaOurs[name])).toBeLessThan(1e-4)
       const inputLayer = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input) as tf.Tensor, probe)))(x)
-      const inputOurs = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(denseForTraining(input as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D, activation, true), probe)))(x)
+      const inputOurs = tf.grad((input: tf.Tensor) =>
+        tf.sum(tf.mul(denseForTraining(input as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D, activation, true), probe))
+      )(x)
       expect(maxDiff(inputLayer, inputOurs)).toBeLessThan(1e-4)
     }
   })
@@ -118,40 +125,48 @@ describe('layers with hand-written gradients', () => {
     { channels: 6, kernelSize: 3, padding: 'same' as const, filters: 5 },
     { channels: 6, kernelSize: 2, padding: 'valid' as const, filters: 8 }
   ]
-  it.each(convCases)(`conv gradients (SIMD, patches or forward convs) on this backend match the cpu backend's own: %o`, async ({ channels, kernelSize, padding, filters }) => {
-    const conv = { type: 'conv2d' as const, filters, kernelSize, strides: 1, padding, activation: 'relu' as const }
-    const layer = createLayer(conv, { index: 0, seed: 6 })
-    const x = tf.randomNormal([3, 9, 8, channels], 0, 1, 'float32', 9) as tf.Tensor4D
-    const outShape = padding === 'same' ? [3, 9, 8, filters] : [3, 9 - kernelSize + 1, 8 - kernelSize + 1, filters]
-    layer.apply(x)
-    const kernel = layer.weights[0].read() as tf.Variable
-    const probe = tf.randomNormal(outShape, 0, 1, 'float32', 4)
-    const ours = tf.variableGrads(() => tf.sum(tf.mul(convByMatMul(x, layer, conv), probe)) as tf.Scalar, [kernel]).grads[kernel.name]
-    const oursInput = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(convByMatMul(input as tf.Tensor4D, layer, conv), probe)))(x)
-    const [kernelValues, inputValues] = [ours.dataSync().slice(), oursInput.dataSync().slice()]
-    const previous = tf.getBackend()
-    await tf.setBackend('cpu')
-    try {
-      const cpuLayer = createLayer(conv, { index: 0, seed: 6 })
-      const cpuX = tf.tensor(x.dataSync().slice(), x.shape) as tf.Tensor4D
-      cpuLayer.apply(cpuX)
-      const cpuKernel = cpuLayer.weights[0].read() as tf.Variable
-      const cpuProbe = tf.tensor(probe.dataSync().slice(), probe.shape)
-      const reference = tf.variableGrads(() => tf.sum(tf.mul(cpuLayer.apply(cpuX) as tf.Tensor, cpuProbe)) as tf.Scalar, [cpuKernel]).grads[cpuKernel.name]
-      const referenceInput = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(cpuLayer.apply(input) as tf.Tensor, cpuProbe)))(cpuX)
-      expect(maxDiff(reference, tf.tensor(kernelValues, reference.shape))).toBeLessThan(1e-4)
-      expect(maxDiff(referenceInput, tf.tensor(inputValues, referenceInput.shape))).toBeLessThan(1e-4)
-    } finally {
-      await tf.setBackend(previous)
+  it.each(convCases)(
+    `conv gradients (SIMD, patches or forward convs) on this backend match the cpu backend's own: %o`,
+    async ({ channels, kernelSize, padding, filters }) => {
+      const conv = { type: 'conv2d' as const, filters, kernelSize, strides: 1, padding, activation: 'relu' as const }
+      const layer = createLayer(conv, { index: 0, seed: 6 })
+      const x = tf.randomNormal([3, 9, 8, channels], 0, 1, 'float32', 9) as tf.Tensor4D
+      const outShape = padding === 'same' ? [3, 9, 8, filters] : [3, 9 - kernelSize + 1, 8 - kernelSize + 1, filters]
+      layer.apply(x)
+      const kernel = layer.weights[0].read() as tf.Variable
+      const probe = tf.randomNormal(outShape, 0, 1, 'float32', 4)
+      const ours = tf.variableGrads(() => tf.sum(tf.mul(convByMatMul(x, layer, conv), probe)) as tf.Scalar, [kernel]).grads[kernel.name]
+      const oursInput = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(convByMatMul(input as tf.Tensor4D, layer, conv), probe)))(x)
+      const [kernelValues, inputValues] = [ours.dataSync().slice(), oursInput.dataSync().slice()]
+      const previous = tf.getBackend()
+      await tf.setBackend('cpu')
+      try {
+        const cpuLayer = createLayer(conv, { index: 0, seed: 6 })
+        const cpuX = tf.tensor(x.dataSync().slice(), x.shape) as tf.Tensor4D
+        cpuLayer.apply(cpuX)
+        const cpuKernel = cpuLayer.weights[0].read() as tf.Variable
+        const cpuProbe = tf.tensor(probe.dataSync().slice(), probe.shape)
+        const reference = tf.variableGrads(() => tf.sum(tf.mul(cpuLayer.apply(cpuX) as tf.Tensor, cpuProbe)) as tf.Scalar, [cpuKernel]).grads[
+          cpuKernel.name
+        ]
+        const referenceInput = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(cpuLayer.apply(input) as tf.Tensor, cpuProbe)))(cpuX)
+        expect(maxDiff(reference, tf.tensor(kernelValues, reference.shape))).toBeLessThan(1e-4)
+        expect(maxDiff(referenceInput, tf.tensor(inputValues, referenceInput.shape))).toBeLessThan(1e-4)
+      } finally {
+        await tf.setBackend(previous)
+      }
     }
-  })
+  )
 
   it('max pool: the cpu backend’s gradient, ties included (the first maximum in row-major order)', async () => {
     for (const size of [2, 3]) {
       const x = tf.randomNormal([2, 6, 6 * size, 3], 0, 1, 'float32', 12) as tf.Tensor4D
       const probe = tf.randomNormal([2, 6 / size, 6, 3], 0, 1, 'float32', 13)
       expect(maxDiff(maxPoolForTraining(x, size), tf.maxPool(x, size, size, 'valid'))).toBe(0)
-      const ours = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(maxPoolForTraining(input as tf.Tensor4D, size), probe)))(x).dataSync().slice()
+      const ours = tf
+        .grad((input: tf.Tensor) => tf.sum(tf.mul(maxPoolForTraining(input as tf.Tensor4D, size), probe)))(x)
+        .dataSync()
+        .slice()
       // The reference is the cpu backend's MaxPoolGrad: wasm's drops the gradient of windows whose maximum is
       // negative (seen with tfjs-backend-wasm 4.22), which pooling before the activation would hit.
       const previous = tf.getBackend()
@@ -213,7 +228,8 @@ describe('clones on the wasm backend', () => {
     if (tf.getBackend() !== 'wasm') return
     const source = tf.tensor1d([1, 2, 3])
     const copy = tf.clone(source)
-    const heapOffset = (t: tf.Tensor) => (tf.backend() as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } } }).dataIdMap.get(t.dataId).memoryOffset
+    const heapOffset = (t: tf.Tensor) =>
+      (tf.backend() as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } } }).dataIdMap.get(t.dataId).memoryOffset
     expect(heapOffset(copy)).toBe(heapOffset(source))
     source.dispose()
     expect(Array.from(copy.dataSync())).toEqual([1, 2, 3])
@@ -237,7 +253,11 @@ describe('host optimizer update', () => {
         const optimizer = new BlockOptimizer(settings, 1, { onHost })
         for (let step = 0; step < 6; step++) {
           optimizer.setEpoch(step, 6)
-          tf.tidy(() => optimizer.applyGradients(variables.map((variable, i) => ({ variable, gradient: tf.randomNormal(variable.shape, 0, 1, 'float32', 100 + 10 * step + i) }))))
+          tf.tidy(() =>
+            optimizer.applyGradients(
+              variables.map((variable, i) => ({ variable, gradient: tf.randomNormal(variable.shape, 0, 1, 'float32', 100 + 10 * step + i) }))
+            )
+          )
         }
         optimizer.dispose()
         return variables
@@ -258,13 +278,18 @@ describe('same training either way', () => {
     const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 })
     const once = async (fastPath: boolean) => {
       const rows: EpochRow[] = []
-      const outcome = await train({ spec, partition, config: trainConfig.parse({ epochs: 20, patience: 0 }), data: digits, fastPath }, { onEpoch: (row) => rows.push(row) })
+      const outcome = await train(
+        { spec, partition, config: trainConfig.parse({ epochs: 20, patience: 0 }), data: digits, fastPath },
+        { onEpoch: (row) => rows.push(row) }
+      )
       outcome.model.dispose()
       return { rows, accuracy: outcome.metrics!.testAccuracy }
     }
     const fast = await once(true)
     const general = await once(false)
-    console.log(`digits on ${tf.getBackend()}, 20 epochs: fast path ${(fast.accuracy * 100).toFixed(2)} %, general path ${(general.accuracy * 100).toFixed(2)} %`)
+    console.log(
+      `digits on ${tf.getBackend()}, 20 epochs: fast path ${(fast.accuracy * 100).toFixed(2)} %, general path ${(general.accuracy * 100).toFixed(2)} %`
+    )
     // Same seed, same initial weights and batches: only float rounding differs, so the first epoch agrees closely.
     expect(Math.abs(fast.rows[0].loss - general.rows[0].loss) / general.rows[0].loss).toBeLessThan(1e-3)
     expect(fast.accuracy).toBeGreaterThanOrEqual(0.96)
@@ -278,7 +303,10 @@ describe('same CNN training either way', () => {
     const { spec, partition } = defaultModel({ inputShape: [8, 8, 1], classes: 2 }, { preset: 'small-cnn' })
     const once = async (fastPath: boolean) => {
       const rows: EpochRow[] = []
-      const outcome = await train({ spec, partition, config: trainConfig.parse({ epochs: 4, patience: 0, batchSize: 16 }), data: images, fastPath }, { onEpoch: (row) => rows.push(row) })
+      const outcome = await train(
+        { spec, partition, config: trainConfig.parse({ epochs: 4, patience: 0, batchSize: 16 }), data: images, fastPath },
+        { onEpoch: (row) => rows.push(row) }
+      )
       outcome.model.dispose()
       return { rows, accuracy: outcome.metrics!.testAccuracy }
     }

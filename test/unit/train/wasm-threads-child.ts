@@ -22,7 +22,9 @@ async function main(): Promise<void> {
   const cnn = defaultModel({ inputShape: [16, 16, 1], classes: 2 }, { preset: 'small-cnn' })
   const cnnRun = await train({ spec: cnn.spec, partition: cnn.partition, config: trainConfig.parse({ ...config, epochs: 2 }), data: images })
   const weights = cnnRun.model.getWeights().map((w) => Array.from(w.dataSync().slice(0, 4)))
-  console.log(JSON.stringify({ backend, threads: wasmThreadCount(), started: wasmThreadsStarted(), mlp: mlpRun.metrics, cnn: cnnRun.metrics, weights }))
+  console.log(
+    JSON.stringify({ backend, threads: wasmThreadCount(), started: wasmThreadsStarted(), mlp: mlpRun.metrics, cnn: cnnRun.metrics, weights })
+  )
 }
 
 void main()

@@ -12,8 +12,18 @@ interface MaxPoolGradExports {
 }
 
 type Dot = (
-  x: number, dy: number, batches: number, rows: number, columns: number,
-  xBatch: number, xRow: number, xColumn: number, dyBatch: number, dyRow: number, dyColumn: number, out: number
+  x: number,
+  dy: number,
+  batches: number,
+  rows: number,
+  columns: number,
+  xBatch: number,
+  xRow: number,
+  xColumn: number,
+  dyBatch: number,
+  dyRow: number,
+  dyColumn: number,
+  out: number
 ) => void
 
 interface ConvKernelGradExports {
@@ -72,7 +82,14 @@ export function maxPool2GradientSimd(input: Float32Array, shape: number[], dy: F
  * output dy [n, outH, outW, f], padded by `before` rows and columns in front (tfjs's "same" and "valid"). For
  * inputs with few channels (see convKernelGrad.wat); filters a multiple of 4, else null (callers fall back).
  */
-export function convKernelGradientSimd(x: Float32Array, xShape: number[], dy: Float32Array, dyShape: number[], k: number, before: number): Float32Array | null {
+export function convKernelGradientSimd(
+  x: Float32Array,
+  xShape: number[],
+  dy: Float32Array,
+  dyShape: number[],
+  k: number,
+  before: number
+): Float32Array | null {
   const [n, h, w, c] = xShape
   const [, outH, outW, f] = dyShape
   if (f % 4 !== 0 || x.length !== n * h * w * c || dy.length !== n * outH * outW * f) return null
@@ -103,7 +120,20 @@ export function convKernelGradientSimd(x: Float32Array, xShape: number[], dy: Fl
           }
           const xStart = (((firstRow + i - before) * w + (firstColumn + j - before)) * c + channel) * 4
           const dyStart = dyAt + ((firstRow * outW + firstColumn) * f + f0) * 4
-          dot(xStart, dyStart, n, endRow - firstRow, endColumn - firstColumn, h * w * c * 4, w * c * 4, c * 4, outH * outW * f * 4, outW * f * 4, f * 4, dkAt + at * 4)
+          dot(
+            xStart,
+            dyStart,
+            n,
+            endRow - firstRow,
+            endColumn - firstColumn,
+            h * w * c * 4,
+            w * c * 4,
+            c * 4,
+            outH * outW * f * 4,
+            outW * f * 4,
+            f * 4,
+            dkAt + at * 4
+          )
         }
     }
   }

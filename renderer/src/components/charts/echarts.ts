@@ -4,4 +4,15 @@ import { CanvasRenderer } from 'echarts/renderers'
 import { BarChart, HeatmapChart, LineChart } from 'echarts/charts'
 import { DataZoomComponent, GridComponent, LegendComponent, MarkAreaComponent, TooltipComponent, VisualMapComponent } from 'echarts/components'
 
-use([CanvasRenderer, LineChart, BarChart, HeatmapChart, GridComponent, TooltipComponent, LegendComponent, VisualMapComponent, MarkAreaComponent, DataZoomComponent])
+use([
+  CanvasRenderer,
+  LineChart,
+  BarChart,
+  HeatmapChart,
+  GridComponent,
+  TooltipComponent,
+  LegendComponent,
+  VisualMapComponent,
+  MarkAreaComponent,
+  DataZoomComponent
+])

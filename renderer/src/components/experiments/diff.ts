@@ -27,7 +27,13 @@ export function runSettings(run: RunDetail): Flat {
   out['model.input'] = run.spec.inputShape.join(' × ')
   run.spec.layers.forEach((layer, i) => {
     const { type, ...params } = layer
-    out[`model.layer ${i + 1}`] = `${type}${Object.keys(params).length ? ` (${Object.entries(params).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`
+    out[`model.layer ${i + 1}`] = `${type}${
+      Object.keys(params).length
+        ? ` (${Object.entries(params)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')})`
+        : ''
+    }`
   })
   run.partition.blocks.forEach((block) => {
     out[`${block.name}.layers`] = `${block.start + 1}–${block.end}`

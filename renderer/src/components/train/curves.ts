@@ -14,13 +14,29 @@ const WHOLE_MODEL = { name: 'model', color: '#2f6fde' }
 
 /** x counts epochs across the whole run, so stages sit one after another on the same axis. */
 export function buildCurves(rows: EpochRow[], blocks: StageStyle[]): { loss: Curve[]; accuracy: Curve[]; bands: Band[] } {
-  const stages = new Map<string, { style: StageStyle; loss: Array<[number, number]>; valLoss: Array<[number, number]>; acc: Array<[number, number]>; valAcc: Array<[number, number]>; from: number; to: number }>()
+  const stages = new Map<
+    string,
+    {
+      style: StageStyle
+      loss: Array<[number, number]>
+      valLoss: Array<[number, number]>
+      acc: Array<[number, number]>
+      valAcc: Array<[number, number]>
+      from: number
+      to: number
+    }
+  >()
   rows.forEach((row, i) => {
     const x = i + 1
     const key = row.phase === 'block' ? `block-${row.block}` : row.phase
     let stage = stages.get(key)
     if (!stage) {
-      const style = row.phase === 'block' ? (blocks[row.block] ?? { name: `Block ${row.block + 1}`, color: '#6c8893' }) : row.phase === 'finetune' ? FINE_TUNE : WHOLE_MODEL
+      const style =
+        row.phase === 'block'
+          ? (blocks[row.block] ?? { name: `Block ${row.block + 1}`, color: '#6c8893' })
+          : row.phase === 'finetune'
+            ? FINE_TUNE
+            : WHOLE_MODEL
       stage = { style, loss: [], valLoss: [], acc: [], valAcc: [], from: x, to: x }
       stages.set(key, stage)
     }
