@@ -27,7 +27,7 @@ export default defineConfig({
   },
   renderer: {
     root: resolve(__dirname, 'renderer'),
-    resolve: { alias: { '@contract': resolve(__dirname, 'main/api/contract.ts') } },
+    resolve: { alias: { '@contract': resolve(__dirname, 'main/shared/contract.ts'), '@shared': resolve(__dirname, 'main/shared') } },
     plugins: [vue()],
     build: {
       outDir: resolve(__dirname, 'out/renderer'),

@@ -2,7 +2,12 @@ import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
-  resolve: { alias: { '@contract': fileURLToPath(new URL('./main/api/contract.ts', import.meta.url)) } },
+  resolve: {
+    alias: {
+      '@contract': fileURLToPath(new URL('./main/shared/contract.ts', import.meta.url)),
+      '@shared': fileURLToPath(new URL('./main/shared', import.meta.url))
+    }
+  },
   test: {
     include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'],
     testTimeout: 120_000,

@@ -7,8 +7,10 @@ import os from 'node:os'
 import path from 'node:path'
 import { parse } from 'csv-parse'
 import { Db } from '../main/store/db'
+import { DatasetStore } from '../main/store/datasets'
+import { RunStore } from '../main/store/runs'
 import { DatasetService } from '../main/data/service'
-import { generateLargeCsv } from '../test/fixtures/data/generate'
+import { generateLargeCsv } from '../test/fixtures/generate'
 import { peakRss } from './memory'
 
 export interface CsvBenchRow {
@@ -40,7 +42,7 @@ export async function benchCsv(rows = 1_000_000, cols = 20): Promise<CsvBenchRow
   })
 
   const db = await Db.open(path.join(dir, 'layerlab.sqlite'))
-  const service = new DatasetService(db, dir, () => undefined)
+  const service = new DatasetService({ store: new DatasetStore(db), runs: new RunStore(db, dir), home: dir, emit: () => undefined })
   const imported = await peakRss(() => service.import({ path: file }))
   results.push({
     what: 'LayerLab import (parse, profile, materialise)',

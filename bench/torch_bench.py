@@ -1,6 +1,7 @@
 """PyTorch reference for `npm run bench`: the same models, batches and optimiser as LayerLab's training bench
 (adam, lr 1e-3, L2 5e-4 added to the gradient as LayerLab's default blocks do), timed on the same machine in the
-same run. Data: the digits CSV's first 1,259 rows standardised (the size of LayerLab's train part) and synthetic
+same run. Data: the digits CSV's first 1,259 rows standardised (the size of LayerLab's train part), its 61
+non-constant pixels (LayerLab's import leaves the 3 constant ones out), and synthetic
 rows of the same shapes as LayerLab's synthetic sets; timings do not depend on the values.
 
 Usage:
@@ -22,6 +23,7 @@ torch.set_num_threads(os.cpu_count() or 1)
 torch.manual_seed(0)
 HERE = os.path.dirname(os.path.abspath(__file__))
 DIGITS_TRAIN_ROWS = 1259
+DIGITS_FEATURES = 61
 
 
 def digits():
@@ -29,7 +31,8 @@ def digits():
         rows = list(csv.reader(f))[1:]
     data = np.array(rows, dtype=np.float32)
     x, y = data[:, :-1], data[:, -1].astype(np.int64)
-    x = (x - x.mean(0)) / (x.std(0) + 1e-7)
+    x = x[:, x.std(0) > 0]
+    x = (x - x.mean(0)) / x.std(0)
     return torch.from_numpy(x[:DIGITS_TRAIN_ROWS]), torch.from_numpy(y[:DIGITS_TRAIN_ROWS])
 
 
@@ -40,7 +43,7 @@ def synthetic(n, shape, classes=10):
 
 def build(name):
     if name == 'digits-mlp':
-        return nn.Sequential(nn.Linear(64, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 10))
+        return nn.Sequential(nn.Linear(DIGITS_FEATURES, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 10))
     if name == 'mlp-64-256-256-10':
         return nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
     # small CNN on 28x28x1: conv(16,3,same) relu, maxpool, conv(32,3,same) relu, maxpool, flatten, dense 64 relu, dense 10

@@ -21,12 +21,13 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
-import { trainConfig, type ModelSpec, type Partition, type TrainConfig } from '../main/api/contract'
+import { trainConfig, type ModelSpec, type Partition, type TrainConfig } from '../main/shared/contract'
 import type { PreparedData } from '../main/data/types'
 import { defaultModel } from '../main/model/presets'
 import { seededRandom } from '../main/core/random'
-import { train, type TrainHooks } from '../main/train/engine'
-import { loadDigits, makeParts } from '../test/unit/train/digits'
+import { train } from '../main/train/engine'
+import type { TrainHooks } from '../main/train/hooks'
+import { loadDigits } from '../test/fixtures/digits'
 import { TorchReference, type TorchCase } from './torch'
 import { activateBackend, type BackendName } from '../main/core/backend'
 
@@ -90,14 +91,21 @@ function synthetic(train: number, shape: number[], classes: number, seed: number
   for (let i = 0; i < x.length; i++) x[i] = random() * 2 - 1
   const y = new Int32Array(n)
   for (let i = 0; i < n; i++) y[i] = Math.floor(random() * classes)
-  const rows = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i)
+  const part = (from: number, count: number) => ({
+    x: x.slice(from * size, (from + count) * size),
+    y: y.slice(from, from + count),
+    n: count,
+    rows: Int32Array.from({ length: count }, (_, i) => from + i)
+  })
   return {
     datasetId: `synthetic-${shape.join('x')}`,
     kind: shape.length === 3 ? 'images' : 'table',
     inputShape: shape,
     labels: Array.from({ length: classes }, (_, i) => String(i)),
     featureNames: [],
-    ...makeParts(x, y, size, { train: rows(0, train), val: rows(train, 256), test: rows(train + 256, 256) })
+    train: part(0, train),
+    val: part(train, 256),
+    test: part(train + 256, 256)
   }
 }
 
@@ -110,9 +118,9 @@ interface BenchCase {
   torch: TorchCase
 }
 
-function cases(): BenchCase[] {
-  const digits = loadDigits()
-  const digitsModel = defaultModel({ inputShape: [64], classes: 10 })
+async function cases(): Promise<BenchCase[]> {
+  const digits = await loadDigits()
+  const digitsModel = defaultModel({ inputShape: digits.inputShape, classes: 10 })
   const rows = synthetic(4096, [64], 10, 1)
   const wide = defaultModel({ inputShape: [64], classes: 10 }, { hidden: [256, 256] })
   const images = synthetic(1024, [28, 28, 1], 10, 2)
@@ -203,7 +211,7 @@ async function activate(backend: string): Promise<string> {
 }
 
 export async function benchTraining(): Promise<TrainBenchRow[]> {
-  const all = cases()
+  const all = await cases()
   const backends = backendsPresent()
   const torch = await TorchReference.start()
   if ('skipped' in torch) console.log(`  ${torch.skipped}`)

@@ -4,7 +4,7 @@
  * validates every name and argument.
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron'
-import type { EventName, EventPayload, LabBridge, RequestArgs, RequestName } from '../main/api/contract'
+import type { EventName, EventPayload, LabBridge, RequestArgs, RequestName } from '../main/shared/contract'
 
 const INVOKE_CHANNEL = 'lab:invoke'
 const PICK_CHANNEL = 'lab:pick'

@@ -1,17 +1,32 @@
 /** Every request of the contract, mapped to the service that answers it. Thin: no logic here. */
-import type { Handlers } from './router'
-import type { Lab } from '../core/lab'
-import { resourcesDir } from '../core/lab'
-import { planBackend } from '../core/backend'
 import path from 'node:path'
+import type { Handlers } from './router'
+import type { DatasetService } from '../data/service'
+import type { RunStore } from '../store/runs'
+import type { TrainingService } from '../train/service'
+import type { ExportService } from '../export/service'
+import { resourcesDir } from '../core/resources'
+import { planBackend } from '../core/backend'
 import { version } from '../core/version'
 
-export function createHandlers(lab: Lab): Handlers {
+/** The services the handlers call (the composition root, app.ts, opens them). */
+export interface Services {
+  home: string
+  datasets: DatasetService
+  runs: RunStore
+  training: TrainingService
+  exporter: ExportService
+}
+
+const done = { ok: true as const }
+
+export function createHandlers(services: Services): Handlers {
+  const { datasets, runs, training, exporter } = services
   return {
     'app.info': () => ({
       name: 'LayerLab' as const,
       version,
-      home: lab.home,
+      home: services.home,
       backend: planBackend(),
       examples: [
         {
@@ -21,31 +36,24 @@ export function createHandlers(lab: Lab): Handlers {
         }
       ]
     }),
-    'datasets.list': () => lab.datasets.list(),
-    'datasets.get': ({ datasetId }) => lab.datasets.get(datasetId),
-    'datasets.import': (args) => lab.datasets.import(args),
-    'datasets.preview': (args) => lab.datasets.preview(args),
-    'datasets.update': (args) => lab.datasets.update(args),
-    'datasets.thumbnails': (args) => lab.datasets.thumbnails(args),
-    'datasets.delete': async ({ datasetId }) => {
-      await lab.datasets.delete(datasetId)
-      return { ok: true as const }
-    },
-    'models.default': (args) => lab.training.defaultModel(args),
-    'models.describe': (args) => lab.training.describe(args),
-    'train.start': (args) => lab.training.start(args),
-    'train.cancel': async ({ runId }) => {
-      await lab.training.cancel(runId)
-      return { ok: true as const }
-    },
-    'runs.list': () => lab.runs.list(),
-    'runs.get': ({ runId }) => lab.runs.get(runId),
-    'runs.update': (args) => lab.runs.update(args),
-    'runs.delete': async ({ runId }) => {
-      await lab.runs.delete(runId)
-      return { ok: true as const }
-    },
-    'export.onnx': (args) => lab.exporter.exportOnnx(args),
-    'predict.run': (args) => lab.exporter.predict(args)
+    'datasets.list': () => datasets.list(),
+    'datasets.get': ({ datasetId }) => datasets.get(datasetId),
+    'datasets.import': (args) => datasets.import(args),
+    'datasets.preview': (args) => datasets.preview(args),
+    'datasets.update': (args) => datasets.update(args),
+    'datasets.thumbnails': (args) => datasets.thumbnails(args),
+    'datasets.delete': async ({ datasetId }) => (await datasets.delete(datasetId), done),
+    'models.default': (args) => training.defaultModel(args),
+    'models.describe': (args) => training.describe(args),
+    'train.start': (args) => training.start(args),
+    'train.cancel': async ({ runId }) => (await training.cancel(runId), done),
+    'runs.wait': ({ runId }) => training.waitFor(runId),
+    'runs.list': () => runs.list(),
+    'runs.get': ({ runId }) => runs.get(runId),
+    'runs.update': (args) => runs.update(args),
+    'runs.delete': async ({ runId }) => (await runs.delete(runId), done),
+    'artifacts.get': ({ artifactId }) => runs.artifact(artifactId),
+    'export.onnx': (args) => exporter.exportOnnx(args),
+    'predict.run': (args) => exporter.predict(args)
   }
 }

@@ -4,8 +4,8 @@
  * ApiResponse — never a throw — so no host can crash on a bad request.
  */
 import { z } from 'zod'
-import { requests, type ApiResponse, type HandlerArgs, type RequestName, type RequestResult } from './contract'
-import { LabError, toErrorShape } from './errors'
+import { requests, type ApiResponse, type HandlerArgs, type RequestName, type RequestResult } from '../shared/contract'
+import { LabError, toErrorShape } from '../shared/errors'
 
 export type Handlers = { [K in RequestName]: (args: HandlerArgs<K>) => Promise<RequestResult<K>> | RequestResult<K> }
 

@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module'
 import type * as tfType from '@tensorflow/tfjs'
 import { plannedWasmThreads, prepareWasmThreads, shareMemoryOnClone, threadCount, wasmThreadCount, withFullCoreCount } from './wasmSetup'
+import { errorLine } from '../shared/format'
 
 const THREADS = /\d+ threads?/
 
@@ -36,7 +37,7 @@ const ALIASES: Record<string, BackendName> = {
 }
 
 /** Decides the backend without loading it (cheap: used for the status bar). */
-export function planBackend(options: { prefer?: string; hasConv?: boolean } = {}): BackendChoice {
+export function planBackend(options: { prefer?: string; stridedConv?: boolean } = {}): BackendChoice {
   const asked = options.prefer ?? process.env.LAYERLAB_BACKEND
   const wanted = asked ? ALIASES[asked.toLowerCase()] : undefined
   const notes: string[] = []
@@ -48,7 +49,7 @@ export function planBackend(options: { prefer?: string; hasConv?: boolean } = {}
   if (wanted === 'cpu') return { name: 'cpu', reason: 'asked for' }
   if (wanted !== 'wasm' && installed('@tensorflow/tfjs-node')) return { name: 'tensorflow', reason: [...notes, 'tfjs-node installed'].join('; ') }
   if (!wanted || wanted === 'tensorflow') notes.push('tfjs-node not installed')
-  if (options.hasConv) return { name: 'cpu', reason: [...notes, 'wasm lacks conv gradient kernels'].join('; ') }
+  if (options.stridedConv) return { name: 'cpu', reason: [...notes, 'wasm lacks the strided conv gradient kernel'].join('; ') }
   if (installed('@tensorflow/tfjs-backend-wasm'))
     return { name: 'wasm', reason: [...notes, `wasm (XNNPACK, ${threadCount(plannedWasmThreads())})`].join('; ') }
   return { name: 'cpu', reason: [...notes, 'no faster backend'].join('; ') }
@@ -86,7 +87,7 @@ export async function activateBackend(tf: typeof tfType, choice: BackendChoice):
       return choice
     }
   } catch (error) {
-    const message = error instanceof Error ? error.message.split('\n')[0] : String(error)
+    const message = errorLine(error)
     await tf.setBackend('cpu')
     return { name: 'cpu', reason: `${choice.name} failed to start (${message})` }
   }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import type { EventName, EventPayload } from '../api/contract'
+import type { EventName, EventPayload } from '../shared/contract'
 
 /** Pushes a contract event to every host that listens (Electron windows, WebSocket clients, the CLI). */
 export type Emit = <E extends EventName>(event: E, payload: EventPayload<E>) => void

@@ -10,24 +10,16 @@ import { pipeline } from 'node:stream/promises'
 import iconv from 'iconv-lite'
 import { parse, CsvError } from 'csv-parse'
 import { parse as parseSync } from 'csv-parse/sync'
-import { LabError } from '../api/errors'
+import type { CsvDialect } from '../shared/contract'
+import { LabError } from '../shared/errors'
 import { SNIFF_BYTES, assertText, checkEncodingName, decodeSample, sniffEncoding } from './encoding'
 import { isMissing, parseNumber } from './values'
 
 export const DELIMITERS = [',', ';', '\t', '|'] as const
 const RECORD_DELIMITERS = ['\r\n', '\n', '\r']
 
-export interface CsvSettings {
-  encoding: string
-  bom: boolean
-  delimiter: string
-  header: boolean
-  decimalComma: boolean
-  /** The sample mixes line ends (\r\n with bare \n or \r): the parser must accept every kind, not just the first seen. */
-  mixedLineEnds: boolean
-  /** Column names: from the header, or col_1.. without one. */
-  names: string[]
-}
+/** What sniffing decided; stored with the dataset (the contract's csvDialect). */
+export type CsvSettings = CsvDialect
 
 export interface CsvOverrides {
   encoding?: string

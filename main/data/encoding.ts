@@ -3,7 +3,7 @@
  * bytes that are valid UTF-8 are UTF-8 and anything else is Windows-1252 (the usual "Latin-1" of spreadsheets).
  */
 import iconv from 'iconv-lite'
-import { LabError } from '../api/errors'
+import { LabError } from '../shared/errors'
 
 export const SNIFF_BYTES = 64 * 1024
 

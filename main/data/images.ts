@@ -6,10 +6,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
 import sharp from 'sharp'
-import { LabError } from '../api/errors'
+import type { SkippedFile } from '../shared/contract'
+import { LabError } from '../shared/errors'
 import type { ImageRecipe, NewData } from './recipe'
 import { BufferedWriter } from './storage'
 import { HISTOGRAM_BINS } from './profile'
+import { errorLine } from '../shared/format'
 
 export const MAX_DEFAULT_SIDE = 64
 /** Channel differences up to this count as gray: JPEG stores gray pictures as RGB with a little chroma noise. */
@@ -24,10 +26,8 @@ export interface ImageFile {
   label: string | null
 }
 
-export interface Skipped {
-  path: string
-  reason: string
-}
+/** A file left out of an image import, and why. */
+export type Skipped = SkippedFile
 
 const toPosix = (rel: string): string => rel.split(path.sep).join('/')
 
@@ -146,7 +146,7 @@ export interface ImageImport {
   channelStats: { name: string; distinct: number; min: number; max: number; mean: number; std: number; histogram: number[] }[]
 }
 
-const reasonOf = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split('\n')[0]
+const reasonOf = errorLine
 
 /**
  * Imports a folder of class subfolders into `dir` (pixels.u8, [n, h, w, c]). Unusable files are skipped with a reason;

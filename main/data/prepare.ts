@@ -2,25 +2,14 @@
  * From a dataset's stored data to what a model sees: roles from the column stats and the user's choices, class
  * counts, the stratified split (split.bin) and the recipe fitted on its train rows; and the prepared parts.
  */
-import fs from 'node:fs'
 import path from 'node:path'
-import type { ClassCount, ColumnProfile, DatasetSummary } from '../api/contract'
+import type { ColumnProfile, DatasetProfile, DatasetSummary, ParseSettings } from '../shared/contract'
 import type { PreparedPart } from './types'
-import {
-  type ImageRecipe,
-  type NumericImputation,
-  type NumericScaling,
-  type Recipe,
-  type TableColumnChoice,
-  type TableRecipe,
-  applyAffine,
-  encodeStoredRows,
-  fitTableRecipe
-} from './recipe'
-import { LabError } from '../api/errors'
-import type { CsvSettings } from './csv'
+import { type ImageRecipe, type Recipe, type TableColumnChoice, type TableRecipe, applyAffine, encodeStoredRows, fitTableRecipe } from './recipe'
+import { LabError } from '../shared/errors'
+import { writeFileAtomic } from '../core/atomicWrite'
 import { type ImageRow, type Skipped, readPixels } from './images'
-import { type ColumnOverride, type ColumnStats, VOCAB_CAP, columnProfile } from './profile'
+import { type ColumnStats, VOCAB_CAP, columnProfile } from './profile'
 import { type Split, SPLIT_SEED, stratifiedSplit } from './split'
 import { columnFile, readI32 } from './storage'
 import { sortLabels } from './values'
@@ -46,34 +35,9 @@ export interface ImageMeta {
 
 export type Meta = TableMeta | ImageMeta
 
-export interface Preparation {
-  impute: NumericImputation
-  scaling: NumericScaling
-}
-
-/** parse_json: what was detected or chosen at import, plus the user's later column choices. */
-export interface ParseState {
-  kind: 'table' | 'images'
-  csv?: CsvSettings
-  /** The settings the user gave at import (the rest of `csv` was detected). */
-  requested?: Record<string, unknown>
-  image?: { width: number; height: number; colorMode: 'grayscale' | 'rgb' }
-  overrides: Record<string, ColumnOverride>
-  preparation: Preparation
-}
-
-/** profile_json */
-export interface ProfileState {
-  columns: ColumnProfile[]
-  classes: ClassCount[]
-  skipped: Skipped[]
-  featureCount: number
-  image?: { width: number; height: number; channels: number }
-}
-
 /** What a (re)fit produces from the stored data and the current choices. */
 export interface Fitted {
-  profile: ProfileState
+  profile: DatasetProfile
   split: Split
   recipe: Recipe
 }
@@ -96,7 +60,7 @@ export function chooseTarget(names: string[], asked: string | undefined, label: 
 }
 
 /** Roles from the stats and the user's choices, then the class counts, the split, and the recipe fitted on train. */
-export function fitTable(name: string, dir: string, meta: TableMeta, target: string, parse: ParseState, skipped: Skipped[]): Fitted {
+export function fitTable(name: string, dir: string, meta: TableMeta, target: string, parse: ParseSettings, skipped: Skipped[]): Fitted {
   const columns = meta.columns.map((stats) => columnProfile(stats, stats.name === target, parse.overrides[stats.name]))
   const targetIndex = meta.columns.findIndex((stats) => stats.name === target)
   const targetStats = meta.columns[targetIndex]
@@ -173,9 +137,7 @@ export function writeSplit(dir: string, split: Split): void {
   all.set(split.train, 0)
   all.set(split.val, split.train.length)
   all.set(split.test, split.train.length + split.val.length)
-  const temp = path.join(dir, 'split.bin.tmp')
-  fs.writeFileSync(temp, Buffer.from(all.buffer))
-  fs.renameSync(temp, path.join(dir, 'split.bin'))
+  writeFileAtomic(path.join(dir, 'split.bin'), new Uint8Array(all.buffer))
 }
 
 export function readSplit(dir: string, counts: { train: number; val: number; test: number; seed: number }): Split {

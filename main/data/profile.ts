@@ -2,7 +2,7 @@
  * Column statistics gathered in the import pass, and what follows from them: the column's type, its role
  * (feature, target, excluded and why) and the profile the contract shows.
  */
-import type { ColumnProfile, ColumnType } from '../api/contract'
+import type { ColumnOverride, ColumnProfile, ColumnType } from '../shared/contract'
 
 /** Distinct values are counted (and coded) up to this many; beyond it a column is "many distinct". */
 export const VOCAB_CAP = 10_000
@@ -56,11 +56,6 @@ export class NumericMoments {
   get std(): number {
     return this.n > 0 ? Math.sqrt(this.m2 / this.n) : 0
   }
-}
-
-export interface ColumnOverride {
-  type?: ColumnType
-  include?: boolean
 }
 
 /** The type the values suggest. */

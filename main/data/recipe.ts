@@ -3,17 +3,11 @@
  * file carrying it (ONNX metadata) can prepare new data without the lab. The same encoders serve loadPrepared (values
  * from the materialised columns) and encodeNewData (values from a new file), so both give the same numbers.
  */
-import fs from 'node:fs'
-import type { ColumnType } from '../api/contract'
-import { LabError } from '../api/errors'
-import { fileLabel, readCsv, sniffCsv } from './csv'
-import { categoryKey, isMissing, parseBoolean, parseNumber, sortLabels } from './values'
+import type { ColumnType, Imputation, Scaling } from '../shared/contract'
+import { LabError } from '../shared/errors'
+import { parseBoolean, sortLabels } from './values'
 import { columnFile, readF64, readI32 } from './storage'
 import type { ColumnStats } from './profile'
-import { encodeImageFolder } from './images'
-
-export type NumericImputation = 'mean' | 'median'
-export type NumericScaling = 'standard' | 'minmax'
 
 export interface TableColumnRecipe {
   name: string
@@ -22,7 +16,7 @@ export interface TableColumnRecipe {
   encoding: 'numeric' | 'boolean' | 'onehot'
   /** The value a missing entry takes: a number (numeric, boolean) or a category. */
   impute: number | string
-  scaling: NumericScaling | 'none'
+  scaling: Scaling | 'none'
   /** One-hot categories in feature order (values not in it encode as all zeros). */
   vocabulary?: string[]
 }
@@ -45,8 +39,8 @@ export interface TableRecipe extends RecipeBase {
   target: string
   columns: TableColumnRecipe[]
   missingMarkers: string[]
-  imputeNumbers: NumericImputation
-  scaling: NumericScaling
+  imputeNumbers: Imputation
+  scaling: Scaling
 }
 
 export interface ImageRecipe extends RecipeBase {
@@ -82,13 +76,13 @@ export const MISSING_MARKERS = ['', 'NA', 'N/A', 'NaN', 'null', '?']
 // ---------------------------------------------------------------- encoders
 
 /** Writes one column's encoded (imputed, one-hot, unscaled) features. */
-interface ColumnEncoder {
+export interface ColumnEncoder {
   width: number
   /** `value`: a number for numeric columns (NaN: missing), a vocabulary key or null otherwise. */
   encode(value: number | string | null, out: Float32Array, at: number): void
 }
 
-function columnEncoder(column: TableColumnRecipe): ColumnEncoder {
+export function columnEncoder(column: TableColumnRecipe): ColumnEncoder {
   if (column.encoding === 'numeric') {
     const impute = column.impute as number
     return {
@@ -172,12 +166,7 @@ interface FittedColumn {
  * Fits one feature column on the train rows: its imputation value, its one-hot vocabulary, and its affine step from the
  * imputed train values (standard: mean and std; minmax: min and range; boolean and one-hot: identity).
  */
-function fitColumn(
-  dir: string,
-  choice: TableColumnChoice,
-  train: Int32Array,
-  options: { impute: NumericImputation; scaling: NumericScaling }
-): FittedColumn {
+function fitColumn(dir: string, choice: TableColumnChoice, train: Int32Array, options: { impute: Imputation; scaling: Scaling }): FittedColumn {
   const encoding = encodingOf(choice.type)
   const value = columnValues(dir, choice, encoding)
   const name = choice.stats.name
@@ -281,7 +270,7 @@ export function fitTableRecipe(
   target: string,
   labels: string[],
   train: Int32Array,
-  options: { impute?: NumericImputation; scaling?: NumericScaling } = {}
+  options: { impute?: Imputation; scaling?: Scaling } = {}
 ): TableRecipe {
   const settings = { impute: options.impute ?? 'mean', scaling: options.scaling ?? 'standard' } as const
   const fitted = features.map((choice) => fitColumn(dir, choice, train, settings))
@@ -300,71 +289,4 @@ export function fitTableRecipe(
     imputeNumbers: settings.impute,
     scaling: settings.scaling
   }
-}
-
-// ---------------------------------------------------------------- new data
-
-/** Reads a NEW csv or image folder and applies the recipe (scale=false: stop before the affine step). */
-export async function encodeNewData(recipe: Recipe, dataPath: string, options: { scale: boolean }): Promise<NewData> {
-  const stat = await fs.promises.stat(dataPath).catch(() => null)
-  if (!stat) throw new LabError(`${dataPath}: not found`)
-  if (recipe.kind === 'images') {
-    if (!stat.isDirectory()) throw new LabError(`${fileLabel(dataPath)}: the model takes images: give a folder of images`)
-    // Images have no affine step: pixels are always scaled to [0, 1] as the model was trained on.
-    return encodeImageFolder(recipe, dataPath)
-  }
-  if (stat.isDirectory()) throw new LabError(`${fileLabel(dataPath)}: the model takes a table: give a CSV file, not a folder`)
-  return encodeNewTable(recipe, dataPath, options.scale)
-}
-
-async function encodeNewTable(recipe: TableRecipe, file: string, scale: boolean): Promise<NewData> {
-  const label = fileLabel(file)
-  const settings = await sniffCsv(file)
-  const positionOf = (name: string): number => {
-    const exact = settings.names.indexOf(name)
-    return exact >= 0 ? exact : settings.names.findIndex((candidate) => candidate.toLowerCase() === name.toLowerCase())
-  }
-  const positions = recipe.columns.map((column) => {
-    const position = positionOf(column.name)
-    if (position < 0) {
-      const shown = settings.names.slice(0, 8).join(', ') + (settings.names.length > 8 ? ', …' : '')
-      throw new LabError(`${label}: missing column "${column.name}" that the model needs (the file has ${shown})`)
-    }
-    return position
-  })
-  const targetPosition = positionOf(recipe.target)
-  const encoders = recipe.columns.map(columnEncoder)
-  const width = recipe.inputShape[0]
-  const chunkRows = 4096
-  const chunks: Float32Array[] = []
-  let chunk = new Float32Array(chunkRows * width)
-  let inChunk = 0
-  const truth: (string | null)[] = []
-  const pass = await readCsv(file, settings, (fields) => {
-    let at = inChunk * width
-    recipe.columns.forEach((column, c) => {
-      const trimmed = fields[positions[c]].trim()
-      let value: number | string | null
-      if (isMissing(trimmed)) value = column.encoding === 'numeric' ? NaN : null
-      else if (column.encoding === 'numeric') value = parseNumber(trimmed, settings.decimalComma)
-      else value = categoryKey(trimmed, settings.decimalComma)
-      encoders[c].encode(value, chunk, at)
-      at += encoders[c].width
-    })
-    if (targetPosition >= 0) {
-      const trimmed = fields[targetPosition].trim()
-      truth.push(isMissing(trimmed) ? null : categoryKey(trimmed, settings.decimalComma))
-    } else truth.push(null)
-    if (++inChunk === chunkRows) {
-      chunks.push(chunk)
-      chunk = new Float32Array(chunkRows * width)
-      inChunk = 0
-    }
-  })
-  const x = new Float32Array(pass.rows * width)
-  chunks.forEach((full, i) => x.set(full, i * chunkRows * width))
-  x.set(chunk.subarray(0, inChunk * width), chunks.length * chunkRows * width)
-  if (scale && recipe.affine) applyAffine(x, recipe.affine)
-  const keys = Array.from({ length: pass.rows }, (_, i) => String(i + 1))
-  return { x, n: pass.rows, inputShape: recipe.inputShape, keys, truth }
 }

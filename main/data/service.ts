@@ -5,25 +5,23 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Db } from '../store/db'
+import type { DatasetStore, StoredDataset } from '../store/datasets'
+import type { RunStore } from '../store/runs'
 import type { Emit } from '../core/events'
-import type { ColumnProfile, DatasetSummary, HandlerArgs, RequestResult } from '../api/contract'
+import type { ColumnOverride, ColumnProfile, DatasetSummary, HandlerArgs, ParseSettings, Preparation, RequestResult } from '../shared/contract'
 import type { PreparedData } from './types'
 import type { ImageRecipe, Recipe } from './recipe'
-import { LabError, notFound } from '../api/errors'
+import { LabError, notFound } from '../shared/errors'
 import { newId, nowIso } from '../core/ids'
 import { fileLabel } from './csv'
 import { importTable } from './table'
 import { importImages, thumbnail } from './images'
-import { type ColumnOverride, VOCAB_CAP } from './profile'
+import { VOCAB_CAP } from './profile'
 import { columnFile, readJson, readRangeF64, readRangeI32, readRangeStrings, writeJson } from './storage'
 import {
   type Fitted,
   type ImageMeta,
   type Meta,
-  type ParseState,
-  type Preparation,
-  type ProfileState,
   type TableMeta,
   chooseTarget,
   fitImages,
@@ -36,28 +34,23 @@ import {
 
 const PROGRESS_INTERVAL_MS = 200
 
-interface DatasetRow {
-  id: string
-  name: string
-  kind: 'table' | 'images'
-  source_path: string
-  content_hash: string
-  rows: number
-  target: string | null
-  parse_json: string
-  profile_json: string
-  recipe_json: string
-  split_json: string
-  data_dir: string
-  created_at: string
+/** Where a dataset service keeps its rows, and how it learns whether runs still use a dataset. */
+export interface DatasetServiceDeps {
+  store: DatasetStore
+  runs: Pick<RunStore, 'countForDataset'>
+  home: string
+  emit: Emit
 }
 
 export class DatasetService {
-  constructor(
-    readonly db: Db,
-    readonly home: string,
-    readonly emit: Emit
-  ) {}
+  private readonly store: DatasetStore
+  private readonly runs: Pick<RunStore, 'countForDataset'>
+  readonly home: string
+  private readonly emit: Emit
+
+  constructor(deps: DatasetServiceDeps) {
+    ;({ store: this.store, runs: this.runs, home: this.home, emit: this.emit } = deps)
+  }
 
   private get datasetsDir(): string {
     return path.join(this.home, 'datasets')
@@ -83,7 +76,7 @@ export class DatasetService {
       lastEmit = now
       this.emit('dataset.progress', { path: source, rows, bytes, totalBytes })
     }
-    let row: DatasetRow
+    let row: StoredDataset
     try {
       const name = args.name?.trim() || path.basename(source).replace(/\.[^.]+$/, '') || path.basename(source)
       if (stat.isDirectory()) row = await this.importFolder(source, args, temp, datasetId, name, progress)
@@ -94,25 +87,7 @@ export class DatasetService {
       throw error
     }
     try {
-      await this.db.run(
-        `INSERT INTO datasets (id, name, kind, source_path, content_hash, rows, target, parse_json, profile_json, recipe_json, split_json, data_dir, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [
-          row.id,
-          row.name,
-          row.kind,
-          row.source_path,
-          row.content_hash,
-          row.rows,
-          row.target,
-          row.parse_json,
-          row.profile_json,
-          row.recipe_json,
-          row.split_json,
-          row.data_dir,
-          row.created_at
-        ]
-      )
+      await this.store.insert(row)
     } catch (error) {
       await fs.promises.rm(final, { recursive: true, force: true })
       throw error
@@ -139,7 +114,7 @@ export class DatasetService {
     datasetId: string,
     name: string,
     progress: (rows: number, bytes: number, totalBytes: number, force?: boolean) => void
-  ): Promise<DatasetRow> {
+  ): Promise<StoredDataset> {
     const label = fileLabel(source)
     if (totalBytes === 0) throw new LabError(`${label}: the file is empty`)
     const overrides = { encoding: args.encoding, delimiter: args.delimiter, header: args.header, decimalComma: args.decimalComma }
@@ -149,7 +124,7 @@ export class DatasetService {
     const meta: TableMeta = { kind: 'table', rows: imported.rows, columns: imported.columns }
     writeJson(path.join(dir, 'meta.json'), meta)
     const requested = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined))
-    const parse: ParseState = {
+    const parse: ParseSettings = {
       kind: 'table',
       csv: imported.settings,
       requested,
@@ -158,7 +133,7 @@ export class DatasetService {
     }
     const fitted = fitTable(name, dir, meta, target, parse, [])
     writeSplit(dir, fitted.split)
-    return this.rowOf(datasetId, name, 'table', source, imported.contentHash, imported.rows, target, parse, fitted)
+    return this.record({ id: datasetId, name, kind: 'table', source, contentHash: imported.contentHash, rows: imported.rows, target, parse, fitted })
   }
 
   private async importFolder(
@@ -168,7 +143,7 @@ export class DatasetService {
     datasetId: string,
     name: string,
     progress: (rows: number, bytes: number, totalBytes: number, force?: boolean) => void
-  ): Promise<DatasetRow> {
+  ): Promise<StoredDataset> {
     const imported = await importImages(source, { imageSize: args.imageSize, colorMode: args.colorMode }, dir, progress)
     const meta: ImageMeta = {
       kind: 'images',
@@ -179,7 +154,7 @@ export class DatasetService {
       colorMode: imported.colorMode
     }
     writeJson(path.join(dir, 'meta.json'), meta)
-    const parse: ParseState = {
+    const parse: ParseSettings = {
       kind: 'images',
       requested: Object.fromEntries(
         Object.entries({ imageSize: args.imageSize, colorMode: args.colorMode }).filter(([, value]) => value !== undefined)
@@ -202,84 +177,91 @@ export class DatasetService {
     }))
     const fitted = fitImages(meta, columns, imported.skipped)
     writeSplit(dir, fitted.split)
-    return this.rowOf(datasetId, name, 'images', source, imported.contentHash, imported.rows.length, 'label', parse, fitted)
+    return this.record({
+      id: datasetId,
+      name,
+      kind: 'images',
+      source,
+      contentHash: imported.contentHash,
+      rows: imported.rows.length,
+      target: 'label',
+      parse,
+      fitted
+    })
   }
 
-  private rowOf(
-    id: string,
-    name: string,
-    kind: 'table' | 'images',
-    source: string,
-    hash: string,
-    rows: number,
-    target: string,
-    parse: ParseState,
+  private record(d: {
+    id: string
+    name: string
+    kind: StoredDataset['kind']
+    source: string
+    contentHash: string
+    rows: number
+    target: string
+    parse: ParseSettings
     fitted: Fitted
-  ): DatasetRow {
+  }): StoredDataset {
     return {
-      id,
-      name,
-      kind,
-      source_path: source,
-      content_hash: hash,
-      rows,
-      target,
-      parse_json: JSON.stringify(parse),
-      profile_json: JSON.stringify(fitted.profile),
-      recipe_json: JSON.stringify(fitted.recipe),
-      split_json: JSON.stringify(splitCounts(fitted.split)),
-      data_dir: path.join('datasets', id),
-      created_at: nowIso()
+      id: d.id,
+      name: d.name,
+      kind: d.kind,
+      sourcePath: d.source,
+      contentHash: d.contentHash,
+      rows: d.rows,
+      target: d.target,
+      parse: d.parse,
+      profile: d.fitted.profile,
+      recipe: d.fitted.recipe,
+      split: splitCounts(d.fitted.split),
+      dataDir: path.join('datasets', d.id),
+      createdAt: nowIso()
     }
   }
 
   // ---------------------------------------------------------------- reading
 
-  private async row(datasetId: string): Promise<DatasetRow> {
-    const row = await this.db.get<DatasetRow>('SELECT * FROM datasets WHERE id = ?', [datasetId])
+  private async row(datasetId: string): Promise<StoredDataset> {
+    const row = await this.store.get(datasetId)
     if (!row) throw notFound('dataset', datasetId)
     return row
   }
 
-  private dirOf(row: DatasetRow): string {
-    return path.isAbsolute(row.data_dir) ? row.data_dir : path.join(this.home, row.data_dir)
+  private dirOf(row: StoredDataset): string {
+    return path.isAbsolute(row.dataDir) ? row.dataDir : path.join(this.home, row.dataDir)
   }
 
   /** The dataset's folder, which must still hold its data (someone may have removed it by hand). */
-  private storedDir(row: DatasetRow): string {
+  private storedDir(row: StoredDataset): string {
     const dir = this.dirOf(row)
     if (!fs.existsSync(path.join(dir, 'meta.json')))
       throw new LabError(`dataset "${row.name}": its stored data is missing (${dir}); delete it and import the file again`)
     return dir
   }
 
-  private summaryOf(row: DatasetRow): DatasetSummary {
-    const profile = JSON.parse(row.profile_json) as ProfileState
-    const parse = JSON.parse(row.parse_json) as ParseState
-    const split = JSON.parse(row.split_json) as DatasetSummary['split']
+  private summaryOf(row: StoredDataset): DatasetSummary {
+    const { profile } = row
     const summary: DatasetSummary = {
       datasetId: row.id,
       name: row.name,
       kind: row.kind,
-      sourcePath: row.source_path,
-      contentHash: row.content_hash,
+      sourcePath: row.sourcePath,
+      contentHash: row.contentHash,
       rows: row.rows,
       columns: profile.columns,
       target: row.target,
       classes: profile.classes,
       skipped: profile.skipped,
-      split,
+      split: row.split,
       featureCount: profile.featureCount,
-      parse: parse as unknown as Record<string, unknown>,
-      createdAt: row.created_at
+      parse: row.parse,
+      createdAt: row.createdAt
     }
     if (profile.image) summary.image = profile.image
     return summary
   }
 
   async list(): Promise<DatasetSummary[]> {
-    const rows = await this.db.all<DatasetRow>('SELECT * FROM datasets ORDER BY created_at DESC, id')
-    return rows.map((row) => this.summaryOf(row))
+    return (await this.store.list()).map((row) => this.summaryOf(row))
   }
 
   async get(datasetId: string): Promise<DatasetSummary> {
@@ -288,10 +270,9 @@ export class DatasetService {
 
   async delete(datasetId: string): Promise<void> {
     const row = await this.row(datasetId)
-    const used = await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM runs WHERE dataset_id = ?', [datasetId])
-    if (used && used.n > 0)
-      throw new LabError(`dataset "${row.name}" is used by ${used.n} run${used.n === 1 ? '' : 's'}; delete those runs first`, 'conflict')
-    await this.db.run('DELETE FROM datasets WHERE id = ?', [datasetId])
+    const used = await this.runs.countForDataset(datasetId)
+    if (used > 0) throw new LabError(`dataset "${row.name}" is used by ${used} run${used === 1 ? '' : 's'}; delete those runs first`, 'conflict')
+    await this.store.delete(datasetId)
     await fs.promises.rm(this.dirOf(row), { recursive: true, force: true })
   }
 
@@ -330,7 +311,7 @@ export class DatasetService {
     }
     const dir = this.storedDir(row)
     const meta = readJson<TableMeta>(path.join(dir, 'meta.json'))
-    const parse = JSON.parse(row.parse_json) as ParseState
+    const parse = row.parse
     const names = meta.columns.map((stats) => stats.name)
     const target = args.target !== undefined ? chooseTarget(names, args.target, row.name) : row.target!
     const overrides = { ...parse.overrides }
@@ -353,18 +334,10 @@ export class DatasetService {
       if (change.include !== undefined) next.include = change.include
       overrides[change.name] = next
     }
-    const nextParse: ParseState = { ...parse, overrides, preparation: { ...parse.preparation, ...args.preparation } }
-    const profile = JSON.parse(row.profile_json) as ProfileState
-    const fitted = fitTable(row.name, dir, meta, target, nextParse, profile.skipped)
+    const nextParse: ParseSettings = { ...parse, overrides, preparation: { ...parse.preparation, ...args.preparation } }
+    const fitted = fitTable(row.name, dir, meta, target, nextParse, row.profile.skipped)
     writeSplit(dir, fitted.split)
-    await this.db.run('UPDATE datasets SET target = ?, parse_json = ?, profile_json = ?, recipe_json = ?, split_json = ? WHERE id = ?', [
-      target,
-      JSON.stringify(nextParse),
-      JSON.stringify(fitted.profile),
-      JSON.stringify(fitted.recipe),
-      JSON.stringify(splitCounts(fitted.split)),
-      row.id
-    ])
+    await this.store.refit(row.id, { target, parse: nextParse, profile: fitted.profile, recipe: fitted.recipe, split: splitCounts(fitted.split) })
     return this.get(row.id)
   }
 
@@ -380,7 +353,7 @@ export class DatasetService {
     if (row.kind !== 'images') throw new LabError(`${row.name}: thumbnails are for image datasets; this one is a table`)
     const dir = this.storedDir(row)
     const meta = readJson<ImageMeta>(path.join(dir, 'meta.json'))
-    const labels = (JSON.parse(row.recipe_json) as ImageRecipe).labels
+    const labels = (row.recipe as ImageRecipe).labels
     const result: RequestResult<'datasets.thumbnails'> = []
     for (const label of labels) {
       const images: { row: number; dataUrl: string }[] = []
@@ -394,20 +367,20 @@ export class DatasetService {
   }
 
   async getRecipe(datasetId: string): Promise<Recipe> {
-    return JSON.parse((await this.row(datasetId)).recipe_json) as Recipe
+    return (await this.row(datasetId)).recipe as Recipe
   }
 
   /** The stored split with the stored recipe applied, read from the materialised data (never the source). */
   async loadPrepared(datasetId: string): Promise<PreparedData> {
     const row = await this.row(datasetId)
     const dir = this.storedDir(row)
-    const recipe = JSON.parse(row.recipe_json) as Recipe
+    const recipe = row.recipe as Recipe
     if (recipe.labels.length < 2) {
       const only = recipe.labels.length ? ` ("${recipe.labels[0]}")` : ''
       throw new LabError(`${row.name}: the target "${row.target}" has a single class${only}; choose another target column`)
     }
     if (recipe.inputShape.every((size) => size === 0)) throw new LabError(`${row.name}: no feature columns are included; include at least one`)
-    const split = readSplit(dir, JSON.parse(row.split_json))
+    const split = readSplit(dir, row.split)
     const meta = readJson<Meta>(path.join(dir, 'meta.json'))
     return {
       datasetId,

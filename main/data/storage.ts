@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
+import { writeFileAtomic } from '../core/atomicWrite'
 
 const BUFFER_BYTES = 1 << 16
 
@@ -157,9 +158,7 @@ export function readRangeStrings(dataFile: string, offsetFile: string, start: nu
 export const columnFile = (dir: string, index: number, ext: 'f64' | 'i32' | 'str' | 'off'): string => path.join(dir, `c${index}.${ext}`)
 
 export function writeJson(file: string, value: unknown): void {
-  const temp = `${file}.tmp`
-  fs.writeFileSync(temp, JSON.stringify(value))
-  fs.renameSync(temp, file)
+  writeFileAtomic(file, JSON.stringify(value))
 }
 
 export function readJson<T>(file: string): T {

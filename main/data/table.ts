@@ -3,7 +3,7 @@
  * (see storage.ts) as it goes. Memory stays flat: per column a small write buffer and at most VOCAB_CAP distinct values.
  */
 import fs from 'node:fs'
-import { LabError } from '../api/errors'
+import { LabError } from '../shared/errors'
 import { type CsvOverrides, type CsvSettings, fileLabel, readCsv, sniffCsv } from './csv'
 import { BufferedWriter, StringWriter, columnFile, forEachInFile } from './storage'
 import { type ColumnStats, Histogram, NumericMoments, VOCAB_CAP, topValues } from './profile'

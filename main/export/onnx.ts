@@ -8,7 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { onnx } from 'onnx-proto'
-import { LabError } from '../api/errors'
+import { OPSETS } from '../shared/contract'
+import { LabError } from '../shared/errors'
 
 export interface InputAffine {
   offset: number[]
@@ -16,7 +17,7 @@ export interface InputAffine {
 }
 
 export interface OnnxExportOptions {
-  /** ONNX opset, 13..17 (13 by default). */
+  /** ONNX opset, OPSETS.min..OPSETS.max (OPSETS.default when left out). */
   opset?: number
   /** metadata_props of the model, as key → value (values are strings: JSON where structured). */
   metadata?: Record<string, string>
@@ -31,8 +32,6 @@ export interface OnnxExportOptions {
   outputName?: string
 }
 
-export const MIN_OPSET = 13
-export const MAX_OPSET = 17
 /** IR 8: newer IR versions are refused by older ONNX tooling. */
 export const IR_VERSION = 8
 
@@ -443,9 +442,9 @@ export function exportToOnnx(model: tf.LayersModel, options: OnnxExportOptions =
 
 /** The same as exportToOnnx, before encoding (tests read the structure). */
 export function buildOnnxModel(model: tf.LayersModel, options: OnnxExportOptions = {}): onnx.IModelProto {
-  const opset = options.opset ?? MIN_OPSET
-  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET)
-    throw new LabError(`ONNX export: opset ${opset} is not supported (${MIN_OPSET}–${MAX_OPSET})`)
+  const opset = options.opset ?? OPSETS.default
+  if (!Number.isInteger(opset) || opset < OPSETS.min || opset > OPSETS.max)
+    throw new LabError(`ONNX export: opset ${opset} is not supported (${OPSETS.min}–${OPSETS.max})`)
   if (model.inputs.length !== 1 || model.outputs.length !== 1)
     throw new LabError('ONNX export: only models with one input and one output are supported')
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer')

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import * as ort from 'onnxruntime-node'
-import type { Parity } from '../api/contract'
+import type { Parity } from '../shared/contract'
 import type { InputAffine } from './onnx'
 
 export const PARITY_TOLERANCE = 1e-4

@@ -6,21 +6,23 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { randomBytes } from 'node:crypto'
 import type * as tf from '@tensorflow/tfjs'
 import * as ort from 'onnxruntime-node'
 import { onnx } from 'onnx-proto'
-import type { Artifact, HandlerArgs, RequestResult, RunDetail } from '../api/contract'
+import { OPSETS, type Artifact, type HandlerArgs, type RequestResult, type RunDetail } from '../shared/contract'
 import type { DatasetService } from '../data/service'
 import type { RunStore } from '../store/runs'
 import type { PreparedData, PreparedPart } from '../data/types'
-import { encodeNewData, type NewData, type Recipe } from '../data/recipe'
-import { LabError } from '../api/errors'
-import { loadRunModel } from '../train/service'
+import type { NewData, Recipe } from '../data/recipe'
+import { encodeNewData } from '../data/newData'
+import { LabError } from '../shared/errors'
+import { loadRunModel } from './runModel'
 import { version } from '../core/version'
+import { writeFileAtomic } from '../core/atomicWrite'
 import { exportToOnnx, type InputAffine } from './onnx'
 import { checkParity } from './parity'
-import { writeCsv } from './csv'
+import { writeCsv } from '../shared/csvWriter'
+import { errorLine } from '../shared/format'
 
 /** What the exported graph's output is: predict turns logits into probabilities and refuses features. */
 export type OnnxOutputKind = 'probabilities' | 'logits' | 'features'
@@ -39,23 +41,6 @@ export type OnnxRecipe = Recipe & { affineInModel: boolean }
 /** At most this many test samples go through the parity check (images make big batches). */
 export const PARITY_SAMPLES = 512
 const PREDICT_BATCH = 256
-
-/** Writes next to the target and renames, so a reader never sees half a file. */
-export function writeFileAtomic(file: string, data: Uint8Array | string): void {
-  const tmp = `${file}.${process.pid}-${randomBytes(3).toString('hex')}.tmp`
-  try {
-    fs.mkdirSync(path.dirname(file), { recursive: true })
-    fs.writeFileSync(tmp, data)
-    fs.renameSync(tmp, file)
-  } catch (error) {
-    try {
-      fs.rmSync(tmp, { force: true })
-    } catch {
-      // The folder itself could not be made: there is no temp file to remove.
-    }
-    throw new LabError(`${file}: cannot write (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`)
-  }
-}
 
 /** Whether the first `layerCount` layers end in a softmax, i.e. the exported output is class probabilities. */
 function endsWithSoftmax(model: tf.LayersModel, layerCount: number): boolean {
@@ -119,7 +104,7 @@ export function readOnnxFile(file: string): OnnxFileInfo & { bytes: Uint8Array }
   try {
     proto = onnx.ModelProto.decode(bytes)
   } catch (error) {
-    throw new LabError(`${file}: not an ONNX model (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`)
+    throw new LabError(`${file}: not an ONNX model (${errorLine(error)})`)
   }
   if (!proto.graph?.input?.length) throw new LabError(`${file}: not an ONNX model (no graph input)`)
   const metadata: Record<string, string> = {}
@@ -186,7 +171,7 @@ export class ExportService {
 
   async exportOnnx(args: HandlerArgs<'export.onnx'>): Promise<RequestResult<'export.onnx'>> {
     const { runId } = args
-    const opset = args.opset ?? 13
+    const opset = args.opset
     const { model, detail } = await this.deps.loadRunModel(this.runs, args.runId)
     try {
       const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer')
@@ -260,7 +245,7 @@ export class ExportService {
       .filter((a: Artifact) => a.kind === 'onnx' && isWholeModel(a) && fs.existsSync(a.path))
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
     if (usable.length > 0) return usable[0].path
-    const exported = await this.exportOnnx({ runId, opset: 13 })
+    const exported = await this.exportOnnx({ runId, opset: OPSETS.default })
     return exported.path
   }
 

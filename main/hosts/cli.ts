@@ -8,10 +8,26 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
-import type { EventPayload, RequestArgs, RequestName, RequestResult, RunDetail, RunSummary, DatasetSummary } from '../api/contract'
-import { LabError } from '../api/errors'
-import { openLab, type Lab } from '../core/lab'
+import {
+  OPSETS,
+  modelPreset,
+  optimizerName,
+  trainMode,
+  type DatasetSummary,
+  type EventPayload,
+  type ModelPreset,
+  type OptimizerName,
+  type RequestArgs,
+  type RequestName,
+  type RequestResult,
+  type RunDetail,
+  type RunSummary,
+  type TrainMode
+} from '../shared/contract'
+import { LabError } from '../shared/errors'
+import { openLab, type Lab } from '../lab'
 import { version } from '../core/version'
+import { errorText, percent, seconds } from '../shared/format'
 import { startServer } from './server'
 
 interface GlobalOptions {
@@ -32,8 +48,6 @@ const processIo: CliIo = {
   err: (text) => process.stderr.write(text),
   isTty: Boolean(process.stderr.isTTY)
 }
-
-class UsageError extends Error {}
 
 async function call<K extends RequestName>(lab: Lab, name: K, args: RequestArgs<K>): Promise<RequestResult<K>> {
   const response = await lab.router.handle(name, args)
@@ -62,9 +76,7 @@ const hiddenSizes = (value: string) => {
   return sizes
 }
 
-function pct(x: number | null | undefined): string {
-  return x === null || x === undefined ? '—' : `${(x * 100).toFixed(2)} %`
-}
+const pct = (x: number | null | undefined): string => percent(x)
 
 function table(rows: string[][]): string {
   if (rows.length === 0) return ''
@@ -104,8 +116,8 @@ function describeRun(run: RunSummary | RunDetail): string {
   ]
   if ('blocks' in run) {
     for (const b of run.blocks)
-      lines.push(`  ${b.name}: layers ${b.layers.join(',')}  ${b.epochs} epochs  head ${pct(b.headValAccuracy)}  ${(b.ms / 1000).toFixed(1)} s`)
-    if (run.timing) lines.push(`  ${(run.timing.totalMs / 1000).toFixed(1)} s in all, ${run.timing.msPerEpoch.toFixed(0)} ms/epoch`)
+      lines.push(`  ${b.name}: layers ${b.layers.join(',')}  ${b.epochs} epochs  head ${pct(b.headValAccuracy)}  ${seconds(b.ms)}`)
+    if (run.timing) lines.push(`  ${seconds(run.timing.totalMs)} in all, ${run.timing.msPerEpoch.toFixed(0)} ms/epoch`)
     for (const a of run.artifacts) lines.push(`  artifact ${a.artifactId}: ${a.kind} ${a.path} (${a.bytes} bytes)`)
   }
   if (run.error) lines.push(`  error: ${run.error}`)
@@ -251,13 +263,13 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .description('train a model on a dataset (a path is imported first)')
     .requiredOption('--data <path|id>', 'a dataset id, or a file/folder to import')
     .option('--target <column>', 'target column when importing')
-    .addOption(new Option('--preset <name>', 'model preset').choices(['mlp', 'small-cnn']))
+    .addOption(new Option('--preset <name>', 'model preset').choices(modelPreset.options))
     .option('--hidden <sizes>', 'hidden layer sizes of the mlp preset', hiddenSizes)
     .option('--model <spec.json>', 'a model spec file ({version, inputShape, layers}; optional partition)')
-    .addOption(new Option('--mode <mode>', 'training mode').choices(['end-to-end', 'layer-wise']).default('end-to-end'))
+    .addOption(new Option('--mode <mode>', 'training mode').choices(trainMode.options).default(trainMode.options[0]))
     .option('--epochs <n>', 'epochs (layer-wise: per block)', positiveInt('--epochs'))
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'))
-    .addOption(new Option('--optimizer <name>', 'optimizer of every block').choices(['sgd', 'momentum', 'adam']))
+    .addOption(new Option('--optimizer <name>', 'optimizer of every block').choices(optimizerName.options))
     .option('--lr <x>', 'learning rate of every block', positiveNumber('--lr'))
     .option('--momentum <x>', 'momentum of every block', unitInterval('--momentum'))
     .option('--seed <n>', 'seed for initialisation and shuffling', nonNegativeInt('--seed'))
@@ -266,13 +278,13 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
       async (o: {
         data: string
         target?: string
-        preset?: 'mlp' | 'small-cnn'
+        preset?: ModelPreset
         hidden?: number[]
         model?: string
-        mode: 'end-to-end' | 'layer-wise'
+        mode: TrainMode
         epochs?: number
         batchSize?: number
-        optimizer?: 'sgd' | 'momentum' | 'adam'
+        optimizer?: OptimizerName
         lr?: number
         momentum?: number
         seed?: number
@@ -291,7 +303,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
           try {
             parsed = JSON.parse(fs.readFileSync(o.model, 'utf8'))
           } catch (error) {
-            throw new LabError(`${o.model}: ${error instanceof Error ? error.message : String(error)}`)
+            throw new LabError(`${o.model}: ${errorText(error)}`)
           }
           const candidate = (parsed.spec ?? parsed) as typeof spec
           const described = await call(lab, 'models.describe', { spec: candidate, partition: parsed.partition })
@@ -332,12 +344,12 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
           )
         })
         const onInterrupt = () => {
-          if (runId) void lab.training.cancel(runId)
+          if (runId) void call(lab, 'train.cancel', { runId }).catch(() => undefined)
         }
         process.once('SIGINT', onInterrupt)
         try {
           ;({ runId } = await call(lab, 'train.start', { datasetId: dataset.datasetId, spec, partition, config, name: o.name }))
-          await lab.training.waitFor(runId)
+          await call(lab, 'runs.wait', { runId })
         } finally {
           process.off('SIGINT', onInterrupt)
           stop()
@@ -399,7 +411,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .description('export a run to ONNX and check it against onnxruntime')
     .argument('<runId>')
     .requiredOption('--out <file.onnx>', 'where to write the model')
-    .option('--opset <n>', 'ONNX opset, 13–17', positiveInt('--opset'), 13)
+    .option('--opset <n>', `ONNX opset, ${OPSETS.min}–${OPSETS.max}`, positiveInt('--opset'), OPSETS.default)
     .option('--blocks <k>', 'export only the first k blocks (a feature extractor)', positiveInt('--blocks'))
     .action(async (runId: string, o: { out: string; opset: number; blocks?: number }) => {
       const result = await call(await opened(), 'export.onnx', { runId, out: path.resolve(o.out), opset: o.opset, blocks: o.blocks })
@@ -452,15 +464,8 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0
       return 2
     }
-    if (error instanceof UsageError) {
-      io.err(`error: ${error.message}\n`)
-      return 2
-    }
     if (error instanceof LabError) io.err(`error: ${error.message}\n`)
-    else
-      io.err(
-        debug && error instanceof Error && error.stack ? `${error.stack}\n` : `error: ${error instanceof Error ? error.message : String(error)}\n`
-      )
+    else io.err(debug && error instanceof Error && error.stack ? `${error.stack}\n` : `error: ${errorText(error)}\n`)
     return 1
   } finally {
     await state.lab?.close().catch(() => undefined)

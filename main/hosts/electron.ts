@@ -7,7 +7,8 @@
  */
 import path from 'node:path'
 import { app, BrowserWindow, dialog, ipcMain, shell, type IpcMainInvokeEvent, type WebFrameMain } from 'electron'
-import { openLab, type Lab } from '../core/lab'
+import { openLab, type Lab } from '../lab'
+import { errorText } from '../shared/format'
 
 export const INVOKE_CHANNEL = 'lab:invoke'
 export const PICK_CHANNEL = 'lab:pick'
@@ -96,7 +97,7 @@ export function startDesktop(): void {
       })
     })
     .catch((error: unknown) => {
-      dialog.showErrorBox('LayerLab could not start', error instanceof Error ? error.message : String(error))
+      dialog.showErrorBox('LayerLab could not start', errorText(error))
       app.exit(1)
     })
   app.on('window-all-closed', () => {

@@ -12,8 +12,9 @@ import path from 'node:path'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { pipeline } from 'node:stream/promises'
 import { WebSocketServer, type WebSocket } from 'ws'
-import type { Lab } from '../core/lab'
-import { LabError } from '../api/errors'
+import type { Lab } from '../lab'
+import { LabError } from '../shared/errors'
+import type { RequestResult } from '../shared/contract'
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1'])
 const MAX_JSON_BYTES = 4 * 1024 * 1024
@@ -130,7 +131,8 @@ export async function startServer(lab: Lab, options: ServeOptions): Promise<WebS
 
   async function handleDownload(url: URL, res: http.ServerResponse): Promise<void> {
     const artifactId = decodeURIComponent(url.pathname.slice('/files/'.length))
-    const row = await lab.db.get<{ path: string }>('SELECT path FROM artifacts WHERE id = ?', [artifactId])
+    const found = await lab.router.handle('artifacts.get', { artifactId })
+    const row = found.ok ? (found.result as RequestResult<'artifacts.get'>) : null
     if (!row || !fs.existsSync(row.path))
       return sendJson(res, 404, { ok: false, error: { code: 'not_found', message: `artifact ${artifactId} not found` } })
     res.writeHead(200, {

@@ -4,8 +4,8 @@
  * ONNX exporter and the builder all refer to a layer by that index.
  */
 import * as tf from '@tensorflow/tfjs'
-import type { LayerSpec, ModelSpec } from '../api/contract'
-import { LabError } from '../api/errors'
+import type { LayerSpec, ModelSpec } from '../shared/contract'
+import { LabError } from '../shared/errors'
 import { validateSpec } from './spec'
 
 type ActivationId = 'relu' | 'sigmoid' | 'tanh' | 'softmax' | 'elu' | 'relu6' | 'linear'

@@ -4,10 +4,10 @@
  * carry the spec index), so a file loads into any model built from the same spec, in any process.
  */
 import fs from 'node:fs'
-import path from 'node:path'
 import os from 'node:os'
 import * as tf from '@tensorflow/tfjs'
-import { LabError } from '../api/errors'
+import { LabError } from '../shared/errors'
+import { writeFileAtomicAsync } from '../core/atomicWrite'
 
 const MAGIC = 'LLW1'
 const LITTLE_ENDIAN = os.endianness() === 'LE'
@@ -68,10 +68,7 @@ export function encodeWeights(model: tf.LayersModel): Buffer {
 /** Writes the weights to a temporary file and renames it over `file`: a reader never sees half a file. */
 export async function saveWeights(model: tf.LayersModel, file: string): Promise<number> {
   const bytes = encodeWeights(model)
-  await fs.promises.mkdir(path.dirname(file), { recursive: true })
-  const temp = `${file}.${process.pid}.${Date.now()}.tmp`
-  await fs.promises.writeFile(temp, bytes)
-  await fs.promises.rename(temp, file)
+  await writeFileAtomicAsync(file, bytes)
   return bytes.length
 }
 

@@ -2,24 +2,9 @@
  * Default models and partitions. The defaults are tuned so the digits MLP reaches the project's accuracy floors
  * (≥ 97 % end-to-end, ≥ 96 % layer-wise) without the user touching a setting.
  */
-import { blockSettings, type Block, type BlockSettings, type DatasetSummary, type LayerSpec, type ModelSpec, type Partition } from '../api/contract'
-import { LabError } from '../api/errors'
-
-export type Preset = 'mlp' | 'small-cnn'
-
-export const BLOCK_COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac']
-
-/**
- * The contract's defaults, except two. freezeAfter false: the default layer-wise run ends with an end-to-end
- * fine-tune, and a block frozen after its stage would sit that fine-tune out. weightDecay 5e-4: without it the
- * digits MLP lands at 95.5–97 % depending on the split; with it 97.8–98.1 % end-to-end and 96.7–97.8 % layer-wise
- * (measured on three splits, the data service's included).
- */
-export const DEFAULT_WEIGHT_DECAY = 5e-4
-
-export function defaultBlockSettings(): BlockSettings {
-  return { ...blockSettings.parse({}), freezeAfter: false, weightDecay: DEFAULT_WEIGHT_DECAY }
-}
+import type { Block, DatasetSummary, LayerSpec, ModelPreset, ModelSpec, Partition } from '../shared/contract'
+import { blockColor, defaultBlockSettings } from '../shared/blocks'
+import { LabError } from '../shared/errors'
 
 export interface ModelSource {
   inputShape: number[]
@@ -43,7 +28,7 @@ export function sourceFromSummary(summary: DatasetSummary): ModelSource {
  */
 export function defaultModel(
   source: DatasetSummary | ModelSource,
-  options: { preset?: Preset; hidden?: number[] } = {}
+  options: { preset?: ModelPreset; hidden?: number[] } = {}
 ): { spec: ModelSpec; partition: Partition } {
   const model = 'datasetId' in source ? sourceFromSummary(source) : source
   if (model.classes < 2) throw new LabError(`data set: needs at least 2 classes to train a classifier, found ${model.classes}`)
@@ -85,21 +70,10 @@ export function defaultModel(
 export function partitionFromRanges(ranges: Array<[number, number]>): Partition {
   const blocks: Block[] = ranges.map(([start, end], index) => ({
     name: `Block ${index + 1}`,
-    color: BLOCK_COLORS[index % BLOCK_COLORS.length],
+    color: blockColor(index),
     start,
     end,
     settings: defaultBlockSettings()
   }))
   return { blocks }
-}
-
-/** ULMFiT discriminative rates: block l of K gets η_top / 2.6^(K−l), the top block η_top. */
-export function applyDiscriminativeLr(partition: Partition, topLr: number): Partition {
-  const count = partition.blocks.length
-  return {
-    blocks: partition.blocks.map((block, index) => ({
-      ...block,
-      settings: { ...block.settings, learningRate: topLr / Math.pow(2.6, count - 1 - index) }
-    }))
-  }
 }

@@ -2,7 +2,8 @@
  * Model specs without tfjs: validation with messages a person can act on, shape inference and parameter counts.
  * Cheap and synchronous, so models.describe can answer on every keystroke of the builder.
  */
-import type { LayerSpec, ModelSpec, Partition } from '../api/contract'
+import type { LayerSpec, ModelSpec, Partition } from '../shared/contract'
+import { LabError } from '../shared/errors'
 
 export interface SpecProblem {
   /** Index into spec.layers, or null for the model as a whole / the partition. */
@@ -159,4 +160,32 @@ export function validatePartition(partition: Partition, layerCount: number): Spe
       message: `partition: the blocks cover layers 0..${expectedStart - 1} but the model has ${layerCount} layers (0..${layerCount - 1})`
     })
   return errors
+}
+
+/** True when training would need tfjs's own conv filter gradient (strided convs), which the wasm backend lacks. */
+export function hasStridedConv(spec: ModelSpec): boolean {
+  return spec.layers.some((layer) => layer.type === 'conv2d' && layer.strides !== 1)
+}
+
+/** What the data a job trains on must agree with. */
+export interface TrainableData {
+  inputShape: number[]
+  classes: number
+}
+
+/**
+ * Every reason a spec and partition cannot train on the data, with one set of messages: the service checks a
+ * request with it before a run exists, and the engine checks its job with it again (a job may come from elsewhere).
+ */
+export function trainingProblems(spec: ModelSpec, partition: Partition, data: TrainableData): SpecProblem[] {
+  const problems = [...describeSpec(spec, { classes: data.classes }).errors, ...validatePartition(partition, spec.layers.length)]
+  if (spec.inputShape.join(',') !== data.inputShape.join(','))
+    problems.push({ layer: null, message: `input shape [${spec.inputShape}] does not match the data set's [${data.inputShape}]` })
+  return problems.map((problem) => ({ ...problem, message: `model: ${problem.message}` }))
+}
+
+/** Throws the first training problem as a LabError. */
+export function assertTrainable(spec: ModelSpec, partition: Partition, data: TrainableData): void {
+  const [first] = trainingProblems(spec, partition, data)
+  if (first) throw new LabError(first.message)
 }

@@ -21,8 +21,8 @@ import type {
   RunSummary,
   TrainConfig,
   TrainMode
-} from '../api/contract'
-import { LabError, notFound } from '../api/errors'
+} from '../shared/contract'
+import { LabError, notFound } from '../shared/errors'
 import { newId, nowIso } from '../core/ids'
 
 export interface NewRun {
@@ -333,6 +333,19 @@ export class RunStore {
       await tx.run('DELETE FROM runs WHERE id = ?', [runId])
     })
     await fs.promises.rm(this.runDir(runId), { recursive: true, force: true })
+  }
+
+  /** How many runs were trained on the dataset (a dataset in use cannot be deleted). */
+  async countForDataset(datasetId: string): Promise<number> {
+    const row = await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM runs WHERE dataset_id = ?', [datasetId])
+    return row?.n ?? 0
+  }
+
+  /** One artifact with the run it belongs to. */
+  async artifact(artifactId: string): Promise<Artifact & { runId: string }> {
+    const row = await this.db.get<ArtifactRow & { run_id: string }>('SELECT * FROM artifacts WHERE id = ?', [artifactId])
+    if (!row) throw notFound('artifact', artifactId)
+    return { ...toArtifact(row), runId: row.run_id }
   }
 
   async addArtifact(runId: string, artifact: Omit<Artifact, 'artifactId' | 'createdAt'>): Promise<Artifact> {

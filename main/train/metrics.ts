@@ -1,5 +1,5 @@
 /** Classification metrics from predicted and true class indices. */
-import type { Evaluation } from '../api/contract'
+import type { Evaluation } from '../shared/contract'
 
 export const MAX_MISCLASSIFIED = 50
 

@@ -8,8 +8,8 @@
  *   sgd: w ← w − γ·g    momentum: v ← m·v + γ·g, w ← w − v    adam: w ← w − γ·m̂ / (√v̂ + ε)
  */
 import * as tf from '@tensorflow/tfjs'
-import type { BlockSettings } from '../api/contract'
-import { hostValues } from './fast/dense'
+import type { BlockSettings } from '../shared/contract'
+import { tensorsInProcess, valuesInProcess } from './fast/inProcess'
 
 export const LARS_ETA = 0.001
 const ADAM_BETA1 = 0.9
@@ -28,40 +28,29 @@ interface SlotState {
   second?: tf.Variable
 }
 
-/** Optimizer state kept in this process's memory (host path): first and second moments per weight tensor. */
-interface HostSlot {
+/** Optimizer state kept in this process's memory (in-process path): first and second moments per weight tensor. */
+interface InProcessSlot {
   first: Float32Array
   second?: Float32Array
-}
-
-/**
- * True where tensors live in this process's memory anyway (wasm heap, cpu backend's arrays): reading a gradient
- * and writing a weight are plain copies, and one loop per weight tensor beats the dozen-odd tensor ops per tensor
- * (each a kernel call with its own overhead) that the update takes otherwise. tfjs-node and GPU backends keep
- * the tensor path, where a read-back would cost a device sync.
- */
-export function updatesOnHost(): boolean {
-  const backend = tf.getBackend()
-  return backend === 'wasm' || backend === 'cpu'
 }
 
 export class BlockOptimizer {
   /** The learning rate of the current epoch (base rate × schedule factor). */
   learningRate: number
   private readonly slots = new Map<tf.Variable, SlotState>()
-  private readonly hostSlots = new Map<tf.Variable, HostSlot>()
+  private readonly inProcessSlots = new Map<tf.Variable, InProcessSlot>()
   private step = 0
   /** Where the update runs: chosen once, so the state never has to move between paths mid-run. */
-  readonly onHost: boolean
+  readonly inProcess: boolean
 
   constructor(
     readonly settings: BlockSettings,
     /** Scales the block's own rate (the fine-tune's learningRateFactor). */
     readonly rateFactor = 1,
-    options: { onHost?: boolean } = {}
+    options: { inProcess?: boolean } = {}
   ) {
     this.learningRate = settings.learningRate * rateFactor
-    this.onHost = options.onHost ?? updatesOnHost()
+    this.inProcess = options.inProcess ?? tensorsInProcess()
   }
 
   /** Sets the rate for `epoch` of a stage of `epochs` epochs from the block's schedule. */
@@ -82,8 +71,8 @@ export class BlockOptimizer {
   /** Applies one step to the given variables; gradients for variables of other blocks must not be passed here. */
   applyGradients(pairs: Array<{ variable: tf.Variable; gradient: tf.Tensor }>): void {
     this.step++
-    if (this.onHost) {
-      for (const { variable, gradient } of pairs) this.applyOnHost(variable, gradient)
+    if (this.inProcess) {
+      for (const { variable, gradient } of pairs) this.applyInProcess(variable, gradient)
       return
     }
     const { optimizer, weightDecay, lars, momentum } = this.settings
@@ -122,12 +111,12 @@ export class BlockOptimizer {
    * The same update as the tensor path, on Float32Arrays, in one pass per weight tensor (sums of squares in
    * float64 for the LARS norms; divisions by the bias corrections as multiplications by their inverses).
    */
-  private applyOnHost(variable: tf.Variable, gradient: tf.Tensor): void {
+  private applyInProcess(variable: tf.Variable, gradient: tf.Tensor): void {
     const { optimizer, weightDecay, lars, momentum } = this.settings
     const rate = this.learningRate
     // Views into the wasm heap where tensors live there (no tensor is made before `next` is complete).
-    const w = hostValues(variable)
-    const grad = hostValues(gradient)
+    const w = valuesInProcess(variable)
+    const grad = valuesInProcess(gradient)
     const n = w.length
     let scale = 1
     if (lars) {
@@ -146,13 +135,13 @@ export class BlockOptimizer {
     if (optimizer === 'sgd') {
       for (let i = 0; i < n; i++) next[i] = w[i] - (grad[i] + w[i] * weightDecay) * scale * rate
     } else if (optimizer === 'momentum') {
-      const velocity = this.hostSlot(variable, n).first
+      const velocity = this.inProcessSlot(variable, n).first
       for (let i = 0; i < n; i++) {
         velocity[i] = velocity[i] * momentum + (grad[i] + w[i] * weightDecay) * scale * rate
         next[i] = w[i] - velocity[i]
       }
     } else {
-      const slot = this.hostSlot(variable, n)
+      const slot = this.inProcessSlot(variable, n)
       const m = slot.first
       const v = slot.second!
       const firstInverse = 1 / (1 - Math.pow(ADAM_BETA1, this.step))
@@ -169,18 +158,18 @@ export class BlockOptimizer {
     variable.assign(tf.tensor(next, variable.shape, 'float32'))
   }
 
-  private hostSlot(variable: tf.Variable, size: number): HostSlot {
-    let slot = this.hostSlots.get(variable)
+  private inProcessSlot(variable: tf.Variable, size: number): InProcessSlot {
+    let slot = this.inProcessSlots.get(variable)
     if (!slot) {
       slot = { first: new Float32Array(size) }
       if (this.settings.optimizer === 'adam') slot.second = new Float32Array(size)
-      this.hostSlots.set(variable, slot)
+      this.inProcessSlots.set(variable, slot)
     }
     return slot
   }
 
   dispose(): void {
-    this.hostSlots.clear()
+    this.inProcessSlots.clear()
     for (const state of this.slots.values()) {
       state.first.dispose()
       state.second?.dispose()

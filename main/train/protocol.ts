@@ -1,7 +1,7 @@
 /** Messages between TrainingService (main thread) and the training worker. */
-import type { BlockResult, EpochRow, Evaluation, ModelSpec, Partition, RunMetrics, TrainConfig } from '../api/contract'
+import type { BlockResult, EpochRow, Evaluation, ModelSpec, Partition, RunMetrics, TrainConfig } from '../shared/contract'
 import type { PreparedData } from '../data/types'
-import type { Progress } from './engine'
+import type { Progress } from './hooks'
 
 export interface WorkerJob {
   runId: string

@@ -5,20 +5,17 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
-import * as tf from '@tensorflow/tfjs'
-import { modelSpec, partition as partitionSchema, type HandlerArgs, type RequestResult, type RunDetail, type RunSummary } from '../api/contract'
+import { modelSpec, partition as partitionSchema, type HandlerArgs, type RequestResult, type RunSummary } from '../shared/contract'
 import type { Emit } from '../core/events'
 import type { DatasetService } from '../data/service'
 import type { PreparedData } from '../data/types'
 import type { RunStore } from '../store/runs'
-import { LabError } from '../api/errors'
+import { LabError } from '../shared/errors'
 import { planBackend } from '../core/backend'
-import { buildModel } from '../model/build'
-import { loadWeights } from '../model/io'
 import { defaultModel as presetModel, sourceFromSummary } from '../model/presets'
-import { describeSpec, validatePartition, type SpecProblem } from '../model/spec'
+import { assertTrainable, describeSpec, hasStridedConv, validatePartition, type SpecProblem } from '../model/spec'
 import type { WorkerJob, WorkerMessage } from './protocol'
-import { needsConvFilterGradient } from './engine'
+import { errorText } from '../shared/format'
 
 /** What the service needs of the data side (tests pass their own prepared data through this). */
 export type TrainingData = Pick<DatasetService, 'get' | 'loadPrepared'>
@@ -57,8 +54,6 @@ function transferable(data: PreparedData): { data: PreparedData; transfer: Array
   const part = (p: PreparedData['train']) => ({ ...p, x: own(p.x), y: own(p.y), rows: own(p.rows) })
   return { data: { ...data, train: part(data.train), val: part(data.val), test: part(data.test) }, transfer }
 }
-
-const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error))
 
 export class TrainingService {
   private readonly active = new Map<string, ActiveRun>()
@@ -114,12 +109,8 @@ export class TrainingService {
   async start(args: HandlerArgs<'train.start'>): Promise<{ runId: string }> {
     const summary = await this.datasets.get(args.datasetId)
     const source = sourceFromSummary(summary)
-    const problems = [...describeSpec(args.spec, { classes: source.classes }).errors, ...validatePartition(args.partition, args.spec.layers.length)]
-    if (problems.length > 0) throw new LabError(`model: ${problems[0].message}`)
-    if (args.spec.inputShape.join(',') !== source.inputShape.join(','))
-      throw new LabError(`model: input shape [${args.spec.inputShape}] does not match dataset ${summary.name} ([${source.inputShape}])`)
-    const hasConv = needsConvFilterGradient(args.spec)
-    const planned = planBackend({ hasConv })
+    assertTrainable(args.spec, args.partition, source)
+    const planned = planBackend({ stridedConv: hasStridedConv(args.spec) })
     const runId = await this.runs.create({
       name: args.name,
       datasetId: args.datasetId,
@@ -265,19 +256,4 @@ export class TrainingService {
     for (const active of pending) await this.cancel(active.runId)
     await Promise.all(pending.map((active) => active.done.catch(() => undefined)))
   }
-}
-
-/** Rebuilds a run's model from its stored spec and loads its saved weights (the exporter's entry point). */
-export async function loadRunModel(runs: RunStore, runId: string): Promise<{ model: tf.LayersModel; detail: RunDetail }> {
-  const detail = await runs.get(runId)
-  const weights = [...detail.artifacts].reverse().find((artifact) => artifact.kind === 'weights')
-  if (!weights) throw new LabError(`run ${runId}: has no saved weights (status ${detail.status})`)
-  const model = buildModel(detail.spec, { seed: detail.seed })
-  try {
-    await loadWeights(model, weights.path)
-  } catch (error) {
-    model.dispose()
-    throw error
-  }
-  return { model, detail }
 }

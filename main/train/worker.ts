@@ -8,8 +8,10 @@ import { parentPort, workerData } from 'node:worker_threads'
 import * as tf from '@tensorflow/tfjs'
 import { activateBackend, planBackend } from '../core/backend'
 import { saveWeights } from '../model/io'
-import { needsConvFilterGradient, train } from './engine'
+import { train } from './engine'
+import { hasStridedConv } from '../model/spec'
 import type { WorkerJob, WorkerMessage } from './protocol'
+import { errorText } from '../shared/format'
 
 /** At most ~5 progress messages a second: the UI cannot show more and each one crosses a thread. */
 const PROGRESS_INTERVAL_MS = 200
@@ -18,9 +20,8 @@ const post = (message: WorkerMessage) => parentPort!.postMessage(message)
 
 async function run(job: WorkerJob): Promise<void> {
   const cancel = new Int32Array(job.cancelFlag)
-  // Convs train through patches × kernel (engine.convByMatMul): only strided convs need the kernel wasm lacks.
-  const hasConv = needsConvFilterGradient(job.spec)
-  const backend = await activateBackend(tf, planBackend({ prefer: job.backend, hasConv }))
+  // Stride-1 convs train with their own gradients (fast/conv.ts): only strided convs need the kernel wasm lacks.
+  const backend = await activateBackend(tf, planBackend({ prefer: job.backend, stridedConv: hasStridedConv(job.spec) }))
   post({ type: 'backend', name: backend.name, reason: backend.reason })
   let peakRss = process.memoryUsage().rss
   let lastProgress = 0
@@ -63,6 +64,6 @@ async function run(job: WorkerJob): Promise<void> {
 
 if (parentPort) {
   run(workerData as WorkerJob).catch((error: unknown) => {
-    post({ type: 'failed', error: error instanceof Error ? error.message : String(error) })
+    post({ type: 'failed', error: errorText(error) })
   })
 }

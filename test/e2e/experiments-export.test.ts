@@ -9,7 +9,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import { callApi, launchBrowser, openPage, ROOT, screenshot, startShell, waitForRun, type Shell } from './harness'
-import type { DatasetSummary, Partition, ModelSpec } from '../../main/api/contract'
+import type { DatasetSummary, Partition, ModelSpec } from '../../main/shared/contract'
 
 describe('Experiments and Export views (real server, real training, real Chromium)', () => {
   let shell: Shell

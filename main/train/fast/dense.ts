@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { maxPool2GradientSimd } from './kernels'
+import { valuesInProcess } from './inProcess'
 
 /** True where transposed matMuls are slow and an explicit transpose pays (the wasm backend). */
 export function prefersExplicitTranspose(): boolean {
@@ -87,17 +88,6 @@ export function denseForTraining(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.T
   if (FUSED.has(activation)) return denseFn(activation as FusedActivation, inputGradient)(x, kernel, bias)
   const z = denseFn('linear', inputGradient)(x, kernel, bias)
   return UNFUSED[activation](z) as tf.Tensor2D
-}
-
-/**
- * A float32 tensor's values without a copy where the backend keeps them in this process's wasm heap (a view,
- * valid until the next tensor is made), a copy (dataSync) elsewhere. Read only.
- */
-export function hostValues(tensor: tf.Tensor): Float32Array {
-  const backend = tf.backend() as unknown as { typedArrayFromHeap?: (info: tf.TensorInfo) => Float32Array }
-  if (tf.getBackend() === 'wasm' && tensor.dtype === 'float32' && typeof backend.typedArrayFromHeap === 'function')
-    return backend.typedArrayFromHeap(tensor)
-  return tensor.dataSync() as Float32Array
 }
 
 type PoolFn = (x: tf.Tensor4D) => tf.Tensor4D
@@ -183,7 +173,7 @@ export function maxPoolForTraining(x: tf.Tensor4D, size: number): tf.Tensor4D {
         value: tf.maxPool(input, size, size, 'valid'),
         gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
           const [source] = saved as [tf.Tensor4D]
-          const dx = maxPoolGradient(hostValues(source), source.shape, hostValues(dy), size)
+          const dx = maxPoolGradient(valuesInProcess(source), source.shape, valuesInProcess(dy), size)
           return tf.tensor4d(dx, source.shape)
         }
       }

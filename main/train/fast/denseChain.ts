@@ -10,7 +10,7 @@
  * so the model API does not change; backends whose tensors live on a device keep the general path.
  */
 import * as tf from '@tensorflow/tfjs'
-import type { LayerSpec } from '../../api/contract'
+import type { LayerSpec } from '../../shared/contract'
 import type { BlockOptimizer } from '../optimizer'
 import { matMulT } from './dense'
 

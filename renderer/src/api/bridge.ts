@@ -63,7 +63,3 @@ export function downloadUrl(artifactId: string): string | null {
   current()
   return web ? web.downloadUrl(artifactId) : null
 }
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
-}

@@ -1,9 +1,13 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import type { RequestResult } from '@contract'
-import { api, errorMessage, transport } from '../api/bridge'
+import { api, pickPath, transport } from '../api/bridge'
+import { errorText } from '@shared/format'
 
-/** What the status bar shows: version, data home, training backend; and a start-up error if the API is unreachable. */
+/**
+ * What the status bar shows (version, data home, training backend; a start-up error if the API is unreachable), and
+ * what the host offers: the desktop app has native file dialogs, the web shell uploads instead.
+ */
 export const useAppStore = defineStore('app', () => {
   const info = ref<RequestResult<'app.info'> | null>(null)
   const error = ref<string | null>(null)
@@ -15,9 +19,16 @@ export const useAppStore = defineStore('app', () => {
       via.value = transport()
       error.value = null
     } catch (e) {
-      error.value = errorMessage(e)
+      error.value = errorText(e)
     }
   }
 
-  return { info, error, via, load }
+  const desktop = (): boolean => transport() === 'electron'
+
+  /** Desktop only: a native open or save dialog; null when cancelled (or in the web shell). */
+  function choosePath(kind: 'file' | 'folder' | 'save-onnx'): Promise<string | null> {
+    return pickPath(kind)
+  }
+
+  return { info, error, via, load, desktop, choosePath }
 })

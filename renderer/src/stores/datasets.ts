@@ -1,7 +1,8 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import type { DatasetSummary, EventPayload, RequestArgs, RequestResult } from '@contract'
-import { api, errorMessage, onEvent, uploadFiles } from '../api/bridge'
+import { api, onEvent, uploadFiles } from '../api/bridge'
+import { errorText } from '@shared/format'
 
 export type PreviewCell = string | number | null
 export type Thumbnails = RequestResult<'datasets.thumbnails'>
@@ -47,7 +48,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
       loaded.value = true
       if (!selected.value && list.value.length) await select(newest(list.value).datasetId)
     } catch (e) {
-      error.value = errorMessage(e)
+      error.value = errorText(e)
     }
   }
 
@@ -70,7 +71,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
       await select(summary.datasetId)
       return summary
     } catch (e) {
-      error.value = errorMessage(e)
+      error.value = errorText(e)
       return null
     } finally {
       importing.value = null
@@ -94,7 +95,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
         target = target.slice(0, target.length - below.length - 1)
       }
     } catch (e) {
-      error.value = `${label}: ${errorMessage(e)}`
+      error.value = `${label}: ${errorText(e)}`
       importing.value = null
       return null
     }
@@ -110,7 +111,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
       try {
         thumbnails.value = await api('datasets.thumbnails', { datasetId, perClass: 8 })
       } catch (e) {
-        error.value = errorMessage(e)
+        error.value = errorText(e)
       }
     }
     await ensureRows(0, PREVIEW_PAGE)
@@ -124,7 +125,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
     try {
       remember(await api('datasets.update', { datasetId, ...args }))
     } catch (e) {
-      error.value = errorMessage(e)
+      error.value = errorText(e)
     } finally {
       updating.value = false
     }
@@ -140,7 +141,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
         if (list.value.length) await select(newest(list.value).datasetId)
       }
     } catch (e) {
-      error.value = errorMessage(e)
+      error.value = errorText(e)
     }
   }
 
@@ -182,7 +183,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
       previewRows.value = rows
     } catch (e) {
       pageRequests.delete(page)
-      error.value = errorMessage(e)
+      error.value = errorText(e)
     }
   }
 

@@ -1,8 +1,9 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import type { RequestArgs, RequestResult } from '@contract'
-import { api, downloadUrl, errorMessage, pickPath, transport, uploadFiles } from '../api/bridge'
-import { writeCsv } from '../../../main/export/csv'
+import { api, downloadUrl, pickPath, transport, uploadFiles } from '../api/bridge'
+import { errorText } from '@shared/format'
+import { writeCsv } from '@shared/csvWriter'
 
 type ExportResult = RequestResult<'export.onnx'>
 type PredictResult = RequestResult<'predict.run'>
@@ -26,7 +27,7 @@ export const useExportStore = defineStore('exports', () => {
       if (transport() === 'electron' && !out) return
       result.value = await api('export.onnx', { ...args, ...(out ? { out } : {}) })
     } catch (e) {
-      error.value = errorMessage(e)
+      error.value = errorText(e)
     } finally {
       busy.value = false
     }
@@ -48,7 +49,7 @@ export const useExportStore = defineStore('exports', () => {
       }
       prediction.value = await api('predict.run', { model, data })
     } catch (e) {
-      predictError.value = errorMessage(e)
+      predictError.value = errorText(e)
     } finally {
       predicting.value = false
     }

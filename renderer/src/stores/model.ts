@@ -1,19 +1,20 @@
 import { defineStore } from 'pinia'
 import { ref, watch } from 'vue'
 import {
-  blockSettings,
   type Block,
   type DatasetSummary,
   type BlockSettings,
   type LayerSpec,
+  type ModelPreset,
   type ModelSpec,
   type Partition,
   type RequestResult
 } from '@contract'
-import { api, errorMessage } from '../api/bridge'
-import { blockColors } from '../theme'
+import { api } from '../api/bridge'
+import { errorText } from '@shared/format'
+import { blockColor, defaultBlockSettings, discriminativeRate } from '@shared/blocks'
 
-export type Preset = 'mlp' | 'small-cnn'
+export type Preset = ModelPreset
 export type Description = RequestResult<'models.describe'>
 export type LayerType = LayerSpec['type']
 
@@ -52,7 +53,7 @@ function normalise(blocks: Block[]): Partition {
     blocks: blocks.map((block, index) => ({
       ...block,
       name: AUTO_NAME.test(block.name) ? `Block ${index + 1}` : block.name,
-      color: blockColors[index % blockColors.length]
+      color: blockColor(index)
     }))
   }
 }
@@ -125,7 +126,7 @@ export function discriminativeRates(partition: Partition): Partition {
     blocks: partition.blocks.map((block, index) => ({
       ...block,
       // Four significant digits: exact to 0.05 %, and readable in the rate field.
-      settings: { ...block.settings, learningRate: Number((top / Math.pow(2.6, count - 1 - index)).toPrecision(4)) }
+      settings: { ...block.settings, learningRate: Number(discriminativeRate(top, index, count).toPrecision(4)) }
     }))
   }
 }
@@ -176,7 +177,7 @@ export const useModelStore = defineStore('model', () => {
       if (options.hidden) hidden.value = options.hidden
       await describe()
     } catch (e) {
-      error.value = errorMessage(e)
+      error.value = errorText(e)
     }
   }
 
@@ -198,7 +199,7 @@ export const useModelStore = defineStore('model', () => {
     try {
       description.value = await api('models.describe', { spec: spec.value, partition: partition.value ?? undefined })
     } catch (e) {
-      error.value = errorMessage(e)
+      error.value = errorText(e)
     } finally {
       describing.value = false
     }
@@ -276,7 +277,7 @@ export const useModelStore = defineStore('model', () => {
 
   function resetBlockSettings(index: number): void {
     const block = partition.value?.blocks[index]
-    if (block) block.settings = { ...blockSettings.parse({}), freezeAfter: false }
+    if (block) block.settings = defaultBlockSettings()
   }
 
   return {

@@ -1,7 +1,8 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { RequestArgs, RunDetail, RunSummary } from '@contract'
-import { api, errorMessage, onEvent } from '../api/bridge'
+import { api, onEvent } from '../api/bridge'
+import { errorText } from '@shared/format'
 import { useDatasetsStore } from './datasets'
 import { useModelStore } from './model'
 import { useTrainingStore } from './training'
@@ -22,7 +23,7 @@ export const useRunsStore = defineStore('runs', () => {
       const known = new Set(runs.value.map((r) => r.runId))
       selected.value = selected.value.filter((id) => known.has(id))
     } catch (e) {
-      error.value = errorMessage(e)
+      error.value = errorText(e)
     } finally {
       loaded.value = true
     }

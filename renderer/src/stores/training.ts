@@ -1,7 +1,8 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import { trainConfig, type EpochRow, type EventPayload, type RunDetail, type RunStatus, type TrainConfig } from '@contract'
-import { api, errorMessage, onEvent } from '../api/bridge'
+import { api, onEvent } from '../api/bridge'
+import { errorText } from '@shared/format'
 import { useDatasetsStore } from './datasets'
 import { useModelStore } from './model'
 
@@ -118,7 +119,7 @@ export const useTrainingStore = defineStore('training', () => {
       early = []
       replay.forEach(handle)
     } catch (e) {
-      error.value = errorMessage(e)
+      error.value = errorText(e)
       status.value = null
     } finally {
       starting.value = false
@@ -130,7 +131,7 @@ export const useTrainingStore = defineStore('training', () => {
     try {
       await api('train.cancel', { runId: runId.value })
     } catch (e) {
-      error.value = errorMessage(e)
+      error.value = errorText(e)
     }
   }
 
@@ -139,7 +140,7 @@ export const useTrainingStore = defineStore('training', () => {
     try {
       detail.value = await api('runs.get', { runId: runId.value })
     } catch (e) {
-      error.value = errorMessage(e)
+      error.value = errorText(e)
     }
   }
 
@@ -163,7 +164,7 @@ export const useTrainingStore = defineStore('training', () => {
       seen = new Set(run.epochs.map(rowKey))
       if (run.status !== 'running' && run.status !== 'queued') detail.value = run
     } catch (e) {
-      error.value = errorMessage(e)
+      error.value = errorText(e)
     }
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createRouter, type Handlers } from '../../../main/api/router'
-import { LabError } from '../../../main/api/errors'
+import { LabError } from '../../../main/shared/errors'
 
 const internalErrors: unknown[] = []
 const handlers = {

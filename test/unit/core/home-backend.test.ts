@@ -27,7 +27,7 @@ describe('backend choice', () => {
     delete process.env.LAYERLAB_BACKEND
     // tfjs-node cannot install here (libtensorflow download); where it is installed it wins.
     const mlp = planBackend()
-    const cnn = planBackend({ hasConv: true })
+    const cnn = planBackend({ stridedConv: true })
     expect(['tensorflow', 'wasm']).toContain(mlp.name)
     if (mlp.name === 'wasm') {
       expect(mlp.reason).toContain('tfjs-node not installed')

@@ -2,13 +2,14 @@ import fs from 'node:fs'
 import path from 'node:path'
 import iconv from 'iconv-lite'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { openTestLab, threeClassRows, type TestLab } from './helpers'
-import { LabError } from '../../../main/api/errors'
-import type { ColumnProfile, DatasetSummary } from '../../../main/api/contract'
+import { openTestServices, type TestServices } from '../../fixtures/home'
+import { threeClassRows } from './helpers'
+import { LabError } from '../../../main/shared/errors'
+import type { ColumnProfile, DatasetSummary } from '../../../main/shared/contract'
 
-let lab: TestLab
+let lab: TestServices
 beforeEach(async () => {
-  lab = await openTestLab()
+  lab = await openTestServices()
 })
 afterEach(async () => {
   await lab.close()

@@ -2,12 +2,15 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { parse } from 'csv-parse/sync'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DIGITS, openTestLab, threeClassRows, type TestLab } from './helpers'
-import { encodeNewData, type TableRecipe } from '../../../main/data/recipe'
-import { type DatasetSummary, datasetSummary } from '../../../main/api/contract'
+import { openTestServices, type TestServices } from '../../fixtures/home'
+import { DIGITS_CSV } from '../../fixtures/digits'
+import { threeClassRows } from './helpers'
+import type { TableRecipe } from '../../../main/data/recipe'
+import { encodeNewData } from '../../../main/data/newData'
+import { type DatasetSummary, datasetSummary } from '../../../main/shared/contract'
 
 /** The digits file read independently of the importer: header and numeric rows. */
-const source = parse(fs.readFileSync(DIGITS, 'utf8')) as string[][]
+const source = parse(fs.readFileSync(DIGITS_CSV, 'utf8')) as string[][]
 const header = source[0]
 const data = source.slice(1).map((row) => row.map(Number))
 const pixelColumns = header.filter((name) => name !== 'digit')
@@ -16,13 +19,13 @@ const constantColumns = pixelColumns.filter((name) => {
   return data.every((row) => row[c] === data[0][c])
 })
 
-let lab: TestLab
+let lab: TestServices
 let summary: DatasetSummary
 let copy: string
 beforeAll(async () => {
-  lab = await openTestLab()
+  lab = await openTestServices()
   // Import a copy, then delete it: everything below must work from the materialised data alone.
-  copy = lab.write('digits-copy.csv', fs.readFileSync(DIGITS))
+  copy = lab.write('digits-copy.csv', fs.readFileSync(DIGITS_CSV))
   summary = await lab.datasets.import({ path: copy, name: 'digits' })
   fs.rmSync(copy)
 })
@@ -92,7 +95,7 @@ describe('digits', () => {
     expect(b.test.x).toEqual(a.test.x)
     expect(b.val.y).toEqual(a.val.y)
     // A second import of the same file gets the same split (seed 42).
-    const again = await lab.datasets.import({ path: DIGITS })
+    const again = await lab.datasets.import({ path: DIGITS_CSV })
     const c = await lab.datasets.loadPrepared(again.datasetId)
     expect(c.test.rows).toEqual(a.test.rows)
     expect(again.contentHash).toBe(summary.contentHash)
@@ -111,7 +114,7 @@ describe('digits', () => {
     const recipe = await lab.datasets.getRecipe(summary.datasetId)
     const prepared = await lab.datasets.loadPrepared(summary.datasetId)
     const width = prepared.inputShape[0]
-    const scaled = await encodeNewData(recipe, DIGITS, { scale: true })
+    const scaled = await encodeNewData(recipe, DIGITS_CSV, { scale: true })
     expect(scaled.n).toBe(1797)
     expect(scaled.keys.slice(0, 2)).toEqual(['1', '2'])
     prepared.test.rows.forEach((row, i) => {
@@ -119,7 +122,7 @@ describe('digits', () => {
       expect(scaled.truth[row]).toBe(prepared.labels[prepared.test.y[i]])
     })
     // scale=false stops before the affine step: the raw pixel values of the feature columns.
-    const raw = await encodeNewData(recipe, DIGITS, { scale: false })
+    const raw = await encodeNewData(recipe, DIGITS_CSV, { scale: false })
     const columns = recipe.featureNames.map((name) => header.indexOf(name))
     expect(Array.from(raw.x.subarray(0, width))).toEqual(columns.map((c) => data[0][c]))
   })
@@ -141,7 +144,7 @@ describe('digits', () => {
     ]
     const file = lab.write('new.csv', lines.join('\n'))
     const encoded = await encodeNewData(recipe, file, { scale: true })
-    const direct = await encodeNewData(recipe, DIGITS, { scale: true })
+    const direct = await encodeNewData(recipe, DIGITS_CSV, { scale: true })
     const width = recipe.inputShape[0]
     expect(encoded.truth).toEqual([null, null, null])
     expect(Array.from(encoded.x)).toEqual(Array.from(direct.x.subarray(0, 3 * width)))
@@ -152,7 +155,7 @@ describe('digits', () => {
 
 describe('changing a dataset', () => {
   it('updates columns and target, refitting the recipe', async () => {
-    const dataset = await lab.datasets.import({ path: DIGITS })
+    const dataset = await lab.datasets.import({ path: DIGITS_CSV })
     const excluded = await lab.datasets.update({ datasetId: dataset.datasetId, columns: [{ name: 'p3_3', include: false }] })
     expect(excluded.featureCount).toBe(dataset.featureCount - 1)
     expect(excluded.columns.find((c) => c.name === 'p3_3')).toMatchObject({ role: 'excluded', excludedReason: 'user' })
@@ -211,7 +214,7 @@ describe('changing a dataset', () => {
   })
 
   it('says so when the stored data was removed by hand', async () => {
-    const dataset = await lab.datasets.import({ path: DIGITS, name: 'gone' })
+    const dataset = await lab.datasets.import({ path: DIGITS_CSV, name: 'gone' })
     fs.rmSync(path.join(lab.tmp, 'home', 'datasets', dataset.datasetId), { recursive: true })
     await expect(lab.datasets.loadPrepared(dataset.datasetId)).rejects.toThrow(/^dataset "gone": its stored data is missing/)
     await lab.datasets.delete(dataset.datasetId)
@@ -219,7 +222,7 @@ describe('changing a dataset', () => {
   })
 
   it('deletes a dataset unless a run uses it', async () => {
-    const dataset = await lab.datasets.import({ path: DIGITS })
+    const dataset = await lab.datasets.import({ path: DIGITS_CSV })
     const dir = path.join(lab.tmp, 'home', 'datasets', dataset.datasetId)
     expect(fs.existsSync(dir)).toBe(true)
     await lab.db.run(

@@ -4,14 +4,14 @@ import sharp from 'sharp'
 
 type SharpImage = ReturnType<typeof sharp>
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { openTestLab, type TestLab } from './helpers'
-import { encodeNewData } from '../../../main/data/recipe'
-import { LabError } from '../../../main/api/errors'
-import { datasetSummary } from '../../../main/api/contract'
+import { openTestServices, type TestServices } from '../../fixtures/home'
+import { encodeNewData } from '../../../main/data/newData'
+import { LabError } from '../../../main/shared/errors'
+import { datasetSummary } from '../../../main/shared/contract'
 
-let lab: TestLab
+let lab: TestServices
 beforeEach(async () => {
-  lab = await openTestLab()
+  lab = await openTestServices()
 })
 afterEach(async () => {
   await lab.close()

@@ -1,45 +1,7 @@
-/** Test helpers of the export tests: the real digits data and deterministic random weights. */
-import fs from 'node:fs'
-import path from 'node:path'
+/** Test helpers of the export tests: deterministic random weights and stand-in runs (the digits are in test/fixtures). */
 import * as tf from '@tensorflow/tfjs'
-import type { BlockSettings, RunDetail } from '../../../main/api/contract'
+import type { BlockSettings, RunDetail } from '../../../main/shared/contract'
 import { seededRandom } from '../../../main/core/random'
-
-export const DIGITS_CSV = path.resolve(__dirname, '../../../resources/examples/digits.csv')
-
-export interface Digits {
-  /** Raw pixel values 0..16, row-major [n, 64]. */
-  pixels: Float32Array
-  labels: number[]
-  n: number
-}
-
-let cached: Digits | null = null
-
-/** The bundled digits CSV (numbers only, no quoting), read directly so these tests do not depend on the data module. */
-export function loadDigits(): Digits {
-  if (cached) return cached
-  const lines = fs.readFileSync(DIGITS_CSV, 'utf8').trim().split(/\r?\n/)
-  const header = lines[0].split(',')
-  const target = header.indexOf('digit')
-  const pixels: number[] = []
-  const labels: number[] = []
-  for (const line of lines.slice(1)) {
-    const cells = line.split(',').map(Number)
-    labels.push(cells[target])
-    cells.forEach((v, i) => {
-      if (i !== target) pixels.push(v)
-    })
-  }
-  cached = { pixels: Float32Array.from(pixels), labels, n: labels.length }
-  return cached
-}
-
-/** The first `n` digits scaled to [0, 1] (the shape they are fed in is up to the caller: [64] or [8, 8, 1]). */
-export function digitsBatch(n: number, offset = 0): Float32Array {
-  const { pixels } = loadDigits()
-  return pixels.slice(offset * 64, (offset + n) * 64).map((v) => v / 16)
-}
 
 /** Seeded random numbers, so every run tests the same weights. */
 export const seeded = seededRandom

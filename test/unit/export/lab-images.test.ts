@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import sharp from 'sharp'
 import { parse } from 'csv-parse/sync'
 import { onnx } from 'onnx-proto'
-import { openLab, type Lab } from '../../../main/core/lab'
-import type { ApiResponse, RequestResult } from '../../../main/api/contract'
-import { loadDigits } from './helpers'
+import { openLab, type Lab } from '../../../main/lab'
+import type { ApiResponse, RequestResult } from '../../../main/shared/contract'
+import { readDigitsPixels } from '../../fixtures/digits'
 
 const PER_CLASS = 40
 
@@ -28,7 +28,7 @@ async function call<T>(name: string, args: unknown): Promise<T> {
 beforeAll(async () => {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-export-img-'))
   folder = path.join(home, 'digits-png')
-  const { pixels, labels } = loadDigits()
+  const { pixels, labels } = readDigitsPixels()
   const written = new Map<number, number>()
   for (let i = 0; i < labels.length; i++) {
     const count = written.get(labels[i]) ?? 0
@@ -68,7 +68,7 @@ beforeAll(async () => {
       config: { mode: 'end-to-end', epochs: 12, patience: 0 }
     })
   ).runId
-  const summary = await lab.training.waitFor(runId)
+  const summary = await call<RequestResult<'runs.wait'>>('runs.wait', { runId })
   if (summary.status !== 'completed') throw new Error(`training ended ${summary.status}: ${summary.error}`)
 }, 300_000)
 

@@ -8,9 +8,9 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'csv-parse/sync'
 import { onnx } from 'onnx-proto'
-import { openLab, type Lab } from '../../../main/core/lab'
-import type { ApiResponse, RequestResult } from '../../../main/api/contract'
-import { DIGITS_CSV } from './helpers'
+import { openLab, type Lab } from '../../../main/lab'
+import type { ApiResponse, RequestResult } from '../../../main/shared/contract'
+import { DIGITS_CSV } from '../../fixtures/digits'
 
 let lab: Lab
 let runId: string
@@ -37,7 +37,7 @@ beforeAll(async () => {
     config: { mode: 'layer-wise', epochs: 3, fineTune: { enabled: false } }
   })
   runId = started.runId
-  const summary = await lab.training.waitFor(runId)
+  const summary = await call<RequestResult<'runs.wait'>>('runs.wait', { runId })
   if (summary.status !== 'completed') throw new Error(`training ended ${summary.status}: ${summary.error}`)
 })
 

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest'
 import * as tf from '@tensorflow/tfjs'
 import { exportToOnnx } from '../../../main/export/onnx'
 import { checkParity } from '../../../main/export/parity'
-import { digitsBatch, randomizeWeights } from './helpers'
+import { digitsBatch } from '../../fixtures/digits'
+import { randomizeWeights } from './helpers'
 
 const IMAGE: [number, number, number] = [8, 8, 1]
 const TABLE = [64]

@@ -3,12 +3,13 @@
  * built by buildModel as the training code builds it, exported and run through onnxruntime-node.
  */
 import { describe, expect, it } from 'vitest'
-import type { ActivationName, LayerSpec, ModelSpec } from '../../../main/api/contract'
-import { activationName, modelSpec } from '../../../main/api/contract'
+import type { ActivationName, LayerSpec, ModelSpec } from '../../../main/shared/contract'
+import { activationName, modelSpec } from '../../../main/shared/contract'
 import { buildModel } from '../../../main/model/build'
 import { exportToOnnx } from '../../../main/export/onnx'
 import { checkParity } from '../../../main/export/parity'
-import { digitsBatch, randomizeWeights } from './helpers'
+import { digitsBatch } from '../../fixtures/digits'
+import { randomizeWeights } from './helpers'
 
 const conv = (extra: Partial<Extract<LayerSpec, { type: 'conv2d' }>> = {}): LayerSpec => ({
   type: 'conv2d',

@@ -5,8 +5,9 @@ import * as ort from 'onnxruntime-node'
 import { onnx } from 'onnx-proto'
 import { exportToOnnx, readOnnxMetadata, samePads } from '../../../main/export/onnx'
 import { checkParity } from '../../../main/export/parity'
-import { LabError } from '../../../main/api/errors'
-import { digitsBatch, loadDigits, randomizeWeights } from './helpers'
+import { LabError } from '../../../main/shared/errors'
+import { digitsBatch, readDigitsPixels } from '../../fixtures/digits'
+import { randomizeWeights } from './helpers'
 
 function smallCnn(): tf.Sequential {
   const model = tf.sequential({
@@ -132,7 +133,7 @@ describe('metadata', () => {
 })
 
 describe('input affine bake', () => {
-  const { pixels, n } = loadDigits()
+  const { pixels, n } = readDigitsPixels()
   // Per-pixel standardisation fitted on the whole digits set; constant pixels get scale 1.
   const offset = Array.from({ length: 64 }, (_, j) => {
     let s = 0

@@ -4,21 +4,21 @@
  * graph equals the data module's own, row for row. Only the run store is a stand-in (the model is trained here).
  */
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as tf from '@tensorflow/tfjs'
 import { parse } from 'csv-parse/sync'
-import type { Artifact, RunDetail } from '../../../main/api/contract'
+import type { Artifact, RunDetail } from '../../../main/shared/contract'
 import type { RunStore } from '../../../main/store/runs'
-import { Db } from '../../../main/store/db'
+import { openTestServices, type TestServices } from '../../fixtures/home'
 import { DatasetService } from '../../../main/data/service'
-import { encodeNewData } from '../../../main/data/recipe'
+import { encodeNewData } from '../../../main/data/newData'
 import { ExportService } from '../../../main/export/service'
-import { DIGITS_CSV, standInRun, standInSettings } from './helpers'
+import { DIGITS_CSV } from '../../fixtures/digits'
+import { standInRun, standInSettings } from './helpers'
 
 let home: string
-let db: Db
+let services: TestServices
 let datasets: DatasetService
 let datasetId: string
 let weights: tf.Tensor[]
@@ -73,9 +73,9 @@ function service(): ExportService {
 }
 
 beforeAll(async () => {
-  home = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-export-real-'))
-  db = await Db.open(path.join(home, 'layerlab.sqlite'))
-  datasets = new DatasetService(db, home, () => undefined)
+  services = await openTestServices('layerlab-export-real-')
+  home = services.home
+  datasets = services.datasets
   datasetId = (await datasets.import({ path: DIGITS_CSV, target: 'digit' })).datasetId
   const prepared = await datasets.loadPrepared(datasetId)
   features = prepared.inputShape[0]
@@ -91,8 +91,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   weights?.forEach((w) => w.dispose())
-  await db?.close()
-  if (home) fs.rmSync(home, { recursive: true, force: true })
+  await services?.close()
 })
 
 describe('export and predict over the real data module', () => {

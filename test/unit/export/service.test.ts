@@ -10,15 +10,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as tf from '@tensorflow/tfjs'
 import { parse } from 'csv-parse/sync'
 import { onnx } from 'onnx-proto'
-import type { Artifact, RunDetail } from '../../../main/api/contract'
+import type { Artifact, RunDetail } from '../../../main/shared/contract'
 import type { DatasetService } from '../../../main/data/service'
 import type { RunStore } from '../../../main/store/runs'
 import type { NewData, Recipe } from '../../../main/data/recipe'
 import type { PreparedData, PreparedPart } from '../../../main/data/types'
 import { ExportService, readOnnxFile } from '../../../main/export/service'
 import { exportToOnnx } from '../../../main/export/onnx'
-import { LabError } from '../../../main/api/errors'
-import { loadDigits, standInRun, standInSettings } from './helpers'
+import { LabError } from '../../../main/shared/errors'
+import { readDigitsPixels } from '../../fixtures/digits'
+import { standInRun, standInSettings } from './helpers'
 
 const LABELS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']
 const TRAIN = 1300
@@ -38,7 +39,7 @@ function standardise(x: Float32Array): Float32Array {
 }
 
 function part(from: number, to: number): PreparedPart {
-  const { pixels, labels } = loadDigits()
+  const { pixels, labels } = readDigitsPixels()
   return {
     x: standardise(pixels.slice(from * 64, to * 64)),
     y: Int32Array.from(labels.slice(from, to)),
@@ -150,7 +151,7 @@ function harness(options: { softmax?: boolean; mutate?: (model: tf.LayersModel) 
 beforeAll(async () => {
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-export-'))
   encodeCalls = []
-  const { pixels, n } = loadDigits()
+  const { pixels, n } = readDigitsPixels()
   // Standardisation fitted on the train rows, as the data module does.
   offset = Array.from({ length: 64 }, (_, j) => {
     let s = 0
@@ -182,7 +183,7 @@ beforeAll(async () => {
   weights = model.getWeights().map((w) => w.clone())
   model.dispose()
   // The unseen rows as a CSV with the digits header (pixels first, then digit).
-  const { labels } = loadDigits()
+  const { labels } = readDigitsPixels()
   const header = [...Array.from({ length: 64 }, (_, i) => `p${Math.floor(i / 8)}_${i % 8}`), 'digit'].join(',')
   const body = Array.from({ length: n - TRAIN - VAL }, (_, k) => {
     const i = TRAIN + VAL + k
@@ -297,7 +298,7 @@ describe('predict', () => {
     }
     // Trained for a few epochs on 1,300 rows: well above chance on the 297 unseen ones.
     expect(result.accuracy).toBeGreaterThan(0.85)
-    const { labels } = loadDigits()
+    const { labels } = readDigitsPixels()
     const expected = result.rows.filter((r, k) => r.prediction === String(labels[TRAIN + VAL + k])).length / n
     expect(result.accuracy).toBeCloseTo(expected, 10)
     expect(result.out).toBe(out)

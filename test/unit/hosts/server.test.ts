@@ -4,7 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { openLab, type Lab } from '../../../main/core/lab'
+import { openLab, type Lab } from '../../../main/lab'
 import { startServer, type WebShell } from '../../../main/hosts/server'
 
 describe('web shell server', () => {

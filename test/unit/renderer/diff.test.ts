@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import type { RunDetail } from '../../../main/api/contract'
-import { blockSettings, trainConfig } from '../../../main/api/contract'
+import type { RunDetail } from '../../../main/shared/contract'
+import { blockSettings, trainConfig } from '../../../main/shared/contract'
 import { diffSettings, runSettings, sequence } from '../../../renderer/src/components/experiments/diff'
 
 function run(overrides: Partial<RunDetail> & { lr?: number }): RunDetail {

@@ -4,7 +4,7 @@
  * Checked with the back end's own validator (main/model/spec) on the back end's own default models.
  */
 import { describe, expect, it } from 'vitest'
-import type { Partition } from '../../../main/api/contract'
+import type { Partition } from '../../../main/shared/contract'
 import { defaultModel } from '../../../main/model/presets'
 import { validatePartition } from '../../../main/model/spec'
 import {

@@ -1,15 +1,8 @@
 /** Shared bits of the run-store tests: a data home, a dataset row for the runs' foreign key, a run to store. */
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import type { Tx } from '../../../main/store/db'
-import { trainConfig, type EpochRow } from '../../../main/api/contract'
+import { trainConfig, type EpochRow } from '../../../main/shared/contract'
 import type { NewRun } from '../../../main/store/runs'
 import { defaultModel } from '../../../main/model/presets'
-
-export function tempHome(prefix = 'layerlab-runs-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-}
 
 /** The runs table references datasets(id): tests of the run store insert a bare dataset row. */
 export async function insertDataset(db: Pick<Tx, 'run'>, id: string, name: string): Promise<void> {

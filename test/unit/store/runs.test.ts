@@ -6,8 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Db } from '../../../main/store/db'
 import { migrations } from '../../../main/store/migrations'
 import { RunStore } from '../../../main/store/runs'
-import { LabError } from '../../../main/api/errors'
-import { epochRow, insertDataset, newRun, tempHome } from './helpers'
+import { LabError } from '../../../main/shared/errors'
+import { tempHome } from '../../fixtures/home'
+import { epochRow, insertDataset, newRun } from './helpers'
 
 const CHILD = path.join(__dirname, 'child-writer.ts')
 const ROOT = path.resolve(__dirname, '../../..')

@@ -7,15 +7,17 @@ import os from 'node:os'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { trainConfig, type EpochRow, type ModelSpec, type Partition, type TrainConfig } from '../../../main/api/contract'
+import { trainConfig, type EpochRow, type ModelSpec, type Partition, type TrainConfig } from '../../../main/shared/contract'
 import { activateBackend, planBackend } from '../../../main/core/backend'
 import { defaultModel, partitionFromRanges } from '../../../main/model/presets'
-import { convByMatMul, train, WHOLE_MODEL_BLOCK, type TrainHooks } from '../../../main/train/engine'
+import { train } from '../../../main/train/engine'
+import { WHOLE_MODEL_BLOCK, type TrainHooks } from '../../../main/train/hooks'
+import { convForTraining } from '../../../main/train/fast/conv'
 import { augmentImage } from '../../../main/train/augment'
 import { createLayer } from '../../../main/model/build'
-import { loadDigits, makeStripeImages } from './digits'
+import { loadDigits, makeStripeImages } from '../../fixtures/digits'
 
-const digits = loadDigits()
+const digits = await loadDigits()
 const config = (overrides: Partial<TrainConfig> = {}): TrainConfig => trainConfig.parse(overrides)
 
 /** Copies of the weights of layers [start, end) of a model. */
@@ -31,7 +33,7 @@ beforeAll(async () => {
 
 describe('digits MLP with the default settings', () => {
   it('reaches ≥ 97 % test accuracy end-to-end', async () => {
-    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 })
+    const { spec, partition } = defaultModel({ inputShape: digits.inputShape, classes: 10 })
     const outcome = await train({ spec, partition, config: config(), data: digits })
     expect(outcome.status).toBe('completed')
     e2eAccuracy = outcome.metrics!.testAccuracy
@@ -53,7 +55,7 @@ describe('digits MLP with the default settings', () => {
   })
 
   it('reaches ≥ 96 % layer-wise, within 1.5 points of end-to-end, with frozen blocks untouched', async () => {
-    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 })
+    const { spec, partition } = defaultModel({ inputShape: digits.inputShape, classes: 10 })
     const frozenAtStart = new Map<number, Float32Array[]>()
     const frozenUnchanged: boolean[] = []
     const ownChanged: boolean[] = []
@@ -91,7 +93,7 @@ describe('digits MLP with the default settings', () => {
 
 describe('layer-wise mechanics', () => {
   it('computes the frozen prefix once per block, not once per epoch', async () => {
-    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 }, { hidden: [48, 32, 24] })
+    const { spec, partition } = defaultModel({ inputShape: digits.inputShape, classes: 10 }, { hidden: [48, 32, 24] })
     for (const block of partition.blocks) block.settings = { ...block.settings, epochs: 4, patience: 0 }
     const computed: number[] = []
     const epochs: EpochRow[] = []
@@ -108,7 +110,7 @@ describe('layer-wise mechanics', () => {
   })
 
   it('keeps the cached prefix outputs in files of the cache folder while their stage trains, deletes them after, and trains as from memory', async () => {
-    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 }, { hidden: [48, 32, 24] })
+    const { spec, partition } = defaultModel({ inputShape: digits.inputShape, classes: 10 }, { hidden: [48, 32, 24] })
     for (const block of partition.blocks) block.settings = { ...block.settings, epochs: 2, patience: 0 }
     const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-cache-test-'))
     const seen: Array<{ block: number; files: number[] }> = []
@@ -142,7 +144,7 @@ describe('layer-wise mechanics', () => {
   })
 
   it('stops a stage when the head has not improved for `patience` epochs and restores its best weights', async () => {
-    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 }, { hidden: [32] })
+    const { spec, partition } = defaultModel({ inputShape: digits.inputShape, classes: 10 }, { hidden: [32] })
     partition.blocks[0].settings = { ...partition.blocks[0].settings, epochs: 200, patience: 2 }
     const rows: EpochRow[] = []
     const outcome = await train(
@@ -161,7 +163,7 @@ describe('layer-wise mechanics', () => {
 describe('end-to-end mechanics', () => {
   const dropoutSpec: ModelSpec = {
     version: 1,
-    inputShape: [64],
+    inputShape: digits.inputShape,
     layers: [
       { type: 'dense', units: 32, activation: 'relu' },
       { type: 'dropout', rate: 0.3 },
@@ -191,7 +193,7 @@ describe('end-to-end mechanics', () => {
   })
 
   it('unfreezes one block more each epoch from the top with gradualUnfreeze', async () => {
-    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 })
+    const { spec, partition } = defaultModel({ inputShape: digits.inputShape, classes: 10 })
     let model: tf.LayersModel | null = null
     const snapshots: Float32Array[][][] = []
     const snap = () => partition.blocks.map((block) => weightsOf(model!, block.start, block.end))
@@ -213,7 +215,7 @@ describe('end-to-end mechanics', () => {
   })
 
   it('follows each block’s schedule and optimizer (step, cosine; sgd, momentum + weight decay, adam + LARS)', async () => {
-    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 }, { hidden: [32] })
+    const { spec, partition } = defaultModel({ inputShape: digits.inputShape, classes: 10 }, { hidden: [32] })
     const variants = [
       { optimizer: 'sgd' as const, learningRate: 0.05, schedule: 'step' as const, lars: false, weightDecay: 0 },
       { optimizer: 'momentum' as const, learningRate: 0.02, schedule: 'cosine' as const, lars: false, weightDecay: 1e-4 },
@@ -236,7 +238,7 @@ describe('end-to-end mechanics', () => {
   })
 
   it('stops between batches when asked, as cancelled, keeping the finished epochs', async () => {
-    const { spec, partition } = defaultModel({ inputShape: [64], classes: 10 })
+    const { spec, partition } = defaultModel({ inputShape: digits.inputShape, classes: 10 })
     const rows: EpochRow[] = []
     let batches = 0
     const outcome = await train(
@@ -267,17 +269,17 @@ describe('small CNN on tiny generated images', () => {
         // A non-zero bias, so a bias mix-up would show.
         layer.weights[1].write(tf.randomNormal(layer.weights[1].shape as number[], 0, 1, 'float32', 3))
         const theirs = layer.apply(x) as tf.Tensor
-        const ours = convByMatMul(x, layer, conv)
+        const ours = convForTraining(x, layer, conv)
         expect(ours.shape).toEqual(theirs.shape)
         expect(tf.max(tf.abs(tf.sub(ours, theirs))).dataSync()[0]).toBeLessThan(1e-4)
         const probe = tf.randomNormal(theirs.shape, 0, 1, 'float32', 4)
         const kernel = layer.weights[0].read() as tf.Variable
         const viaLayer = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x) as tf.Tensor, probe)) as tf.Scalar, [kernel]).grads[kernel.name]
-        const viaOurs = tf.variableGrads(() => tf.sum(tf.mul(convByMatMul(x, layer, conv), probe)) as tf.Scalar, [kernel]).grads[kernel.name]
+        const viaOurs = tf.variableGrads(() => tf.sum(tf.mul(convForTraining(x, layer, conv), probe)) as tf.Scalar, [kernel]).grads[kernel.name]
         expect(tf.norm(viaLayer).dataSync()[0]).toBeGreaterThan(0.1)
         expect(tf.max(tf.abs(tf.sub(viaLayer, viaOurs))).dataSync()[0]).toBeLessThan(1e-4)
         const inputLayer = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input) as tf.Tensor, probe)))(x)
-        const inputOurs = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(convByMatMul(input as tf.Tensor4D, layer, conv), probe)))(x)
+        const inputOurs = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(convForTraining(input as tf.Tensor4D, layer, conv), probe)))(x)
         expect(tf.max(tf.abs(tf.sub(inputLayer, inputOurs))).dataSync()[0]).toBeLessThan(1e-4)
       }
     } finally {

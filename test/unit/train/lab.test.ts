@@ -3,32 +3,25 @@
  * model, train it in the worker with the contract's default TrainConfig in both modes. The accuracy floors
  * hold on the data service's own stored split and standardisation, not only on the test helper's.
  */
-import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { trainConfig } from '../../../main/api/contract'
-import { DatasetService } from '../../../main/data/service'
-import { Db } from '../../../main/store/db'
-import { RunStore } from '../../../main/store/runs'
+import { trainConfig } from '../../../main/shared/contract'
 import { TrainingService } from '../../../main/train/service'
-import { tempHome } from '../store/helpers'
-import { DIGITS_CSV } from './digits'
+import { openTestServices, type TestServices } from '../../fixtures/home'
+import { DIGITS_CSV } from '../../fixtures/digits'
 
-let db: Db
+let services: TestServices
 let training: TrainingService
 let datasetId: string
 
 beforeAll(async () => {
-  const home = tempHome('layerlab-lab-')
-  db = await Db.open(path.join(home, 'layerlab.sqlite'))
-  const emit = () => undefined
-  const datasets = new DatasetService(db, home, emit)
-  const summary = await datasets.import({ path: DIGITS_CSV, target: 'digit' })
+  services = await openTestServices('layerlab-lab-')
+  const summary = await services.datasets.import({ path: DIGITS_CSV, target: 'digit' })
   datasetId = summary.datasetId
-  training = new TrainingService(datasets, new RunStore(db, home), home, emit)
+  training = new TrainingService(services.datasets, services.runs, services.home, () => undefined)
 })
 afterAll(async () => {
   await training.shutdown()
-  await db.close()
+  await services.close()
 })
 
 describe('digits through the data service, with every default', () => {

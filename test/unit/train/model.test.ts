@@ -3,12 +3,13 @@ import os from 'node:os'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { describe, expect, it } from 'vitest'
-import { modelSpec, type ModelSpec } from '../../../main/api/contract'
+import { modelSpec, type ModelSpec } from '../../../main/shared/contract'
 import { buildModel } from '../../../main/model/build'
 import { loadWeights, saveWeights } from '../../../main/model/io'
-import { applyDiscriminativeLr, BLOCK_COLORS, defaultModel } from '../../../main/model/presets'
+import { defaultModel } from '../../../main/model/presets'
+import { BLOCK_COLORS, discriminativeRate } from '../../../main/shared/blocks'
 import { describeSpec, validatePartition, validateSpec } from '../../../main/model/spec'
-import { LabError } from '../../../main/api/errors'
+import { LabError } from '../../../main/shared/errors'
 
 const spec = (inputShape: number[], layers: unknown[]): ModelSpec => modelSpec.parse({ version: 1, inputShape, layers })
 
@@ -114,7 +115,7 @@ describe('partitions', () => {
       ['Block 3', 2, 4]
     ])
     expect(new Set(mlp.partition.blocks.map((b) => b.color)).size).toBe(3)
-    expect(mlp.partition.blocks.every((b) => BLOCK_COLORS.includes(b.color))).toBe(true)
+    expect(mlp.partition.blocks.every((b) => (BLOCK_COLORS as readonly string[]).includes(b.color))).toBe(true)
     const cnn = defaultModel({ inputShape: [28, 28, 1], classes: 10 })
     expect(cnn.spec.layers.map((l) => l.type)).toEqual(['conv2d', 'maxPooling2d', 'conv2d', 'maxPooling2d', 'flatten', 'dense', 'dense'])
     expect(validateSpec(cnn.spec, { classes: 10 })).toEqual([])
@@ -128,7 +129,7 @@ describe('partitions', () => {
 
   it('spreads discriminative learning rates by 2.6 per block from the top', () => {
     const { partition } = defaultModel({ inputShape: [64], classes: 10 }, { hidden: [10, 10, 10] })
-    const rates = applyDiscriminativeLr(partition, 0.01).blocks.map((b) => b.settings.learningRate)
+    const rates = partition.blocks.map((_, index) => discriminativeRate(0.01, index, partition.blocks.length))
     expect(rates[2]).toBe(0.01)
     expect(rates[1]).toBeCloseTo(0.01 / 2.6, 12)
     expect(rates[0]).toBeCloseTo(0.01 / 2.6 ** 2, 12)

@@ -6,16 +6,18 @@ import fs from 'node:fs'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { trainConfig, type DatasetSummary, type EventName, type EventPayload } from '../../../main/api/contract'
-import { LabError } from '../../../main/api/errors'
+import { trainConfig, type DatasetSummary, type EventName, type EventPayload } from '../../../main/shared/contract'
+import { LabError } from '../../../main/shared/errors'
 import type { Emit } from '../../../main/core/events'
 import type { PreparedData } from '../../../main/data/types'
 import { defaultModel } from '../../../main/model/presets'
 import { Db } from '../../../main/store/db'
 import { RunStore } from '../../../main/store/runs'
-import { loadRunModel, TrainingService, type TrainingData } from '../../../main/train/service'
-import { insertDataset, tempHome } from '../store/helpers'
-import { loadDigits } from './digits'
+import { TrainingService, type TrainingData } from '../../../main/train/service'
+import { loadRunModel } from '../../../main/export/runModel'
+import { insertDataset } from '../store/helpers'
+import { tempHome } from '../../fixtures/home'
+import { loadDigits } from '../../fixtures/digits'
 
 const summary = {
   datasetId: 'ds-digits',
@@ -28,9 +30,9 @@ const summary = {
   target: 'digit',
   classes: Array.from({ length: 10 }, (_, i) => ({ label: String(i), count: 180 })),
   skipped: [],
-  split: { train: 1258, val: 269, test: 270, seed: 42 },
-  featureCount: 64,
-  parse: {},
+  split: { train: 1259, val: 269, test: 269, seed: 42 },
+  featureCount: 61,
+  parse: { kind: 'table', overrides: {}, preparation: { impute: 'mean', scaling: 'standard' } },
   createdAt: '2026-01-01T00:00:00.000Z'
 } satisfies DatasetSummary
 
@@ -42,7 +44,7 @@ function digitsSource(prepare: (data: PreparedData) => PreparedData = (d) => d):
       return summary
     },
     // A fresh copy each time: its buffers move to the worker.
-    loadPrepared: async () => prepare(loadDigits())
+    loadPrepared: async () => prepare(await loadDigits())
   }
 }
 
@@ -100,8 +102,10 @@ describe('TrainingService', () => {
     expect(progress[0].payload).toMatchObject({ phase: 'end-to-end', blockCount: 2, batches: Math.ceil(1258 / 32) })
 
     const { model } = await loadRunModel(runs, runId)
-    const test = loadDigits().test
-    const predicted = Array.from(tf.tidy(() => tf.argMax(model.predict(tf.tensor2d(test.x, [test.n, 64])) as tf.Tensor, 1).dataSync()))
+    const test = (await loadDigits()).test
+    const predicted = Array.from(
+      tf.tidy(() => tf.argMax(model.predict(tf.tensor2d(test.x, [test.n, summary.featureCount])) as tf.Tensor, 1).dataSync())
+    )
     const correct = predicted.filter((p, i) => p === test.y[i]).length
     expect(correct / test.n).toBeCloseTo(done.metrics!.testAccuracy, 10)
     model.dispose()
@@ -150,7 +154,7 @@ describe('TrainingService', () => {
     const { runId } = await training.start({ datasetId: 'ds-digits', spec, partition, config: trainConfig.parse({}) })
     const done = await training.waitFor(runId)
     expect(done.status).toBe('failed')
-    expect(done.error).toBe("model spec: input shape [64] does not match the data set's [63]")
+    expect(done.error).toBe("model: input shape [61] does not match the data set's [63]")
     expect(eventsOf('train.finished', runId).map((e) => e.payload.error)).toEqual([done.error])
     await expect(loadRunModel(runs, runId)).rejects.toThrow(/has no saved weights/)
   })
@@ -175,7 +179,7 @@ describe('TrainingService', () => {
       [null, 100],
       [null, 10]
     ])
-    expect(good.totalParams).toBe(64 * 100 + 100 + 100 * 100 + 100 + 100 * 10 + 10)
+    expect(good.totalParams).toBe(61 * 100 + 100 + 100 * 100 + 100 + 100 * 10 + 10)
     const bad = await training.describe({ spec: { version: 1, inputShape: [64], layers: [{ type: 'dense', units: 0 }] } })
     expect(bad.errors[0]).toMatchObject({ layer: 0 })
     expect(bad.errors[0].message).toMatch(/^layer 0 units: /)

@@ -5,17 +5,17 @@
  * not keep a finished process alive.
  */
 import * as tf from '@tensorflow/tfjs'
-import { trainConfig } from '../../../main/api/contract'
+import { trainConfig } from '../../../main/shared/contract'
 import { activateBackend } from '../../../main/core/backend'
 import { wasmThreadCount, wasmThreadsStarted } from '../../../main/core/wasmSetup'
 import { defaultModel } from '../../../main/model/presets'
 import { train } from '../../../main/train/engine'
-import { loadDigits, makeStripeImages } from './digits'
+import { loadDigits, makeStripeImages } from '../../fixtures/digits'
 
 async function main(): Promise<void> {
   const backend = await activateBackend(tf, { name: 'wasm', reason: 'child' })
-  const digits = loadDigits()
-  const mlp = defaultModel({ inputShape: [64], classes: 10 })
+  const digits = await loadDigits()
+  const mlp = defaultModel({ inputShape: digits.inputShape, classes: 10 })
   const config = trainConfig.parse({ mode: 'end-to-end', epochs: 3, batchSize: 32, patience: 0, seed: 7 })
   const mlpRun = await train({ spec: mlp.spec, partition: mlp.partition, config, data: digits })
   const images = makeStripeImages(240, 16, 5)

@@ -37,6 +37,45 @@ export const classCount = z.object({ label: z.string(), count: z.number().int() 
 export type ClassCount = z.infer<typeof classCount>
 
 export const skippedFile = z.object({ path: z.string(), reason: z.string() })
+export type SkippedFile = z.infer<typeof skippedFile>
+
+/** How missing numbers are filled in and numbers scaled; fitted on the train part only. */
+export const imputation = z.enum(['mean', 'median'])
+export type Imputation = z.infer<typeof imputation>
+export const scaling = z.enum(['standard', 'minmax'])
+export type Scaling = z.infer<typeof scaling>
+export const preparation = z.object({ impute: imputation, scaling })
+export type Preparation = z.infer<typeof preparation>
+
+/** The CSV dialect an import detected (or was given). */
+export const csvDialect = z.object({
+  encoding: z.string(),
+  bom: z.boolean(),
+  delimiter: z.string(),
+  header: z.boolean(),
+  decimalComma: z.boolean(),
+  /** The sample mixes line ends (\r\n with bare \n or \r): the parser must accept every kind, not just the first seen. */
+  mixedLineEnds: z.boolean(),
+  /** Column names: from the header, or col_1.. without one. */
+  names: z.array(z.string())
+})
+export type CsvDialect = z.infer<typeof csvDialect>
+
+/** A user's choice for one column, kept across refits. */
+export const columnOverride = z.object({ type: columnType.optional(), include: z.boolean().optional() })
+export type ColumnOverride = z.infer<typeof columnOverride>
+
+/** What was detected or chosen at import, plus the user's later column choices. */
+export const parseSettings = z.object({
+  kind: z.enum(['table', 'images']),
+  csv: csvDialect.optional(),
+  /** The settings the user gave at import (the rest was detected). */
+  requested: z.record(z.string(), z.unknown()).optional(),
+  image: z.object({ width: z.number().int(), height: z.number().int(), colorMode: z.enum(['grayscale', 'rgb']) }).optional(),
+  overrides: z.record(z.string(), columnOverride),
+  preparation
+})
+export type ParseSettings = z.infer<typeof parseSettings>
 
 export const datasetSummary = z.object({
   datasetId: z.string(),
@@ -55,10 +94,13 @@ export const datasetSummary = z.object({
   split: z.object({ train: z.number().int(), val: z.number().int(), test: z.number().int(), seed: z.number().int() }),
   /** Number of model inputs after preparation (one-hot expands categories). */
   featureCount: z.number().int(),
-  parse: z.record(z.string(), z.unknown()),
+  parse: parseSettings,
   createdAt: z.string()
 })
 export type DatasetSummary = z.infer<typeof datasetSummary>
+
+/** What the profile of an import holds: stored with the dataset, shown in its summary. */
+export type DatasetProfile = Pick<DatasetSummary, 'columns' | 'classes' | 'skipped' | 'featureCount' | 'image'>
 
 // ---------------------------------------------------------------- model spec
 
@@ -101,6 +143,10 @@ export const modelSpec = z.object({
   layers: z.array(layerSpec).min(1)
 })
 export type ModelSpec = z.infer<typeof modelSpec>
+
+/** The built-in models: the article's MLP and a small CNN for images. */
+export const modelPreset = z.enum(['mlp', 'small-cnn'])
+export type ModelPreset = z.infer<typeof modelPreset>
 
 export const optimizerName = z.enum(['sgd', 'momentum', 'adam'])
 export type OptimizerName = z.infer<typeof optimizerName>
@@ -252,6 +298,9 @@ export type Parity = z.infer<typeof parity>
 
 // ---------------------------------------------------------------- requests
 
+/** The ONNX opsets the exporter writes (IR 8); 13 by default, the oldest one with Softmax on an axis of choice. */
+export const OPSETS = { min: 13, max: 17, default: 13 } as const
+
 const none = z.object({}).strict().default({})
 const datasetRef = z.object({ datasetId: z.string().min(1) }).strict()
 const runRef = z.object({ runId: z.string().min(1) }).strict()
@@ -297,10 +346,7 @@ export const requests = {
         target: z.string().optional(),
         columns: z.array(z.object({ name: z.string(), type: columnType.optional(), include: z.boolean().optional() })).optional(),
         /** Tables: how missing numbers are imputed and numbers scaled; the recipe is fitted again on the train part. */
-        preparation: z
-          .object({ impute: z.enum(['mean', 'median']).optional(), scaling: z.enum(['standard', 'minmax']).optional() })
-          .strict()
-          .optional()
+        preparation: preparation.partial().strict().optional()
       })
       .strict(),
     result: datasetSummary
@@ -311,9 +357,7 @@ export const requests = {
   },
   'datasets.delete': { args: datasetRef, result: ok },
   'models.default': {
-    args: z
-      .object({ datasetId: z.string(), preset: z.enum(['mlp', 'small-cnn']).optional(), hidden: z.array(positiveInt).max(16).optional() })
-      .strict(),
+    args: z.object({ datasetId: z.string(), preset: modelPreset.optional(), hidden: z.array(positiveInt).max(16).optional() }).strict(),
     result: z.object({ spec: modelSpec, partition })
   },
   'models.describe': {
@@ -329,6 +373,8 @@ export const requests = {
     result: z.object({ runId: z.string() })
   },
   'train.cancel': { args: runRef, result: ok },
+  /** Resolves when the run has ended (at once for a run that already has); the CLI waits on its own runs with it. */
+  'runs.wait': { args: runRef, result: runSummary },
   'runs.list': { args: none, result: z.array(runSummary) },
   'runs.get': { args: runRef, result: runDetail },
   'runs.update': {
@@ -343,11 +389,13 @@ export const requests = {
     result: runSummary
   },
   'runs.delete': { args: runRef, result: ok },
+  /** One artifact by id, with its run: the web shell's download looks its file up here. */
+  'artifacts.get': { args: z.object({ artifactId: z.string().min(1) }).strict(), result: artifact.extend({ runId: z.string() }) },
   'export.onnx': {
     args: z
       .object({
         runId: z.string(),
-        opset: z.number().int().min(13).max(17).default(13),
+        opset: z.number().int().min(OPSETS.min).max(OPSETS.max).default(OPSETS.default),
         /** Export only the first k blocks, as a feature extractor. */
         blocks: positiveInt.optional(),
         bakeNormalization: z.boolean().optional(),

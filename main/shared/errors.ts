@@ -1,4 +1,5 @@
 import type { ApiErrorShape } from './contract'
+import { errorText } from './format'
 
 /**
  * An error meant for the user: its message is one line that names the file or thing and the problem.
@@ -19,6 +20,6 @@ export const notFound = (what: string, id: string): LabError => new LabError(`${
 /** Turns anything thrown into the wire shape. */
 export function toErrorShape(error: unknown, debug = false): ApiErrorShape {
   if (error instanceof LabError) return { code: error.code, message: error.message }
-  const message = error instanceof Error ? error.message : String(error)
+  const message = errorText(error)
   return { code: 'internal', message: debug && error instanceof Error && error.stack ? error.stack : `internal error: ${message}` }
 }

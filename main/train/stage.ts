@@ -1,0 +1,185 @@
+/**
+ * One stage of training: epochs of seeded batches over a chain (the whole model, or a block with its head), one
+ * optimizer per group of variables, validation after each epoch, early stopping with the best weights restored.
+ */
+import * as tf from '@tensorflow/tfjs'
+import type { EpochRow } from '../shared/contract'
+import { seededRandom } from '../core/random'
+import { augmentImage, type AugmentOptions } from './augment'
+import type { BlockOptimizer } from './optimizer'
+import { denseChainOf, denseChainStep } from './fast/denseChain'
+import { tensorsInProcess } from './fast/inProcess'
+import { type Chain, applyChain } from './forward'
+import { type Features, shuffledIndices, sizeOf } from './features'
+import { assess } from './evaluate'
+import { FeatureFile } from './featureFile'
+import type { TrainHooks } from './hooks'
+
+export interface Group {
+  optimizer: BlockOptimizer
+  variables: tf.Variable[]
+  /** First epoch (0-based) in which this group trains: gradual unfreezing starts lower blocks later. */
+  activeFrom: number
+}
+
+export interface Stage {
+  phase: EpochRow['phase']
+  block: number
+  blockName: string
+  blockCount: number
+  epochs: number
+  patience: number
+  chain: Chain
+  train: Features
+  val: Features
+  groups: Group[]
+  /** Everything the best-epoch snapshot must restore (trainable or not, e.g. batch-norm statistics). */
+  restorable: tf.Variable[]
+  batchSize: number
+  seed: number
+  classes: number
+  /** Random rotations, shifts (and flips) of training images, only where the stage's input is the images themselves. */
+  augment: AugmentOptions | null
+  fastPath: boolean
+}
+
+export interface StageResult {
+  epochs: number
+  bestValAccuracy: number | null
+  cancelled: boolean
+  ms: number
+}
+
+export class Trainer {
+  epochsRun = 0
+  trainingMs = 0
+  constructor(private readonly hooks: TrainHooks) {}
+
+  async runStage(stage: Stage): Promise<StageResult> {
+    const started = performance.now()
+    const { train, val, batchSize } = stage
+    const inSize = sizeOf(train.shape)
+    const batches = Math.ceil(train.n / batchSize)
+    const batchBuffer = new Float32Array(batchSize * inSize)
+    const labelBuffer = new Int32Array(batchSize)
+    const shuffleRandom = seededRandom(stage.seed)
+    const dropoutRandom = seededRandom(stage.seed ^ 0x5bd1e995)
+    const dropoutSeed = () => Math.floor(dropoutRandom() * 2147483647)
+    const augmentRandom = seededRandom(stage.seed ^ 0x27d4eb2f)
+    let best: { accuracy: number; loss: number; weights: tf.Tensor[] } | null = null
+    let sinceBest = 0
+    let epochsDone = 0
+    let cancelled = false
+    let batchMsAverage = 0
+    const depth = stage.classes
+    // Dense-only chains skip the gradient tape (see fast/denseChain.ts).
+    const denseChain = stage.fastPath && tensorsInProcess() ? denseChainOf(stage.chain.layers, stage.chain.specs, train.shape) : null
+
+    for (let epoch = 0; epoch < stage.epochs && !cancelled; epoch++) {
+      const epochStart = performance.now()
+      for (const group of stage.groups) group.optimizer.setEpoch(epoch, stage.epochs)
+      const active = stage.groups.filter((group) => epoch >= group.activeFrom)
+      const variables = active.flatMap((group) => group.variables)
+      const order = shuffledIndices(train.n, shuffleRandom)
+      let lossSum = 0
+      let correct = 0
+      let seen = 0
+      for (let b = 0; b < batches; b++) {
+        if (this.hooks.shouldStop?.()) {
+          cancelled = true
+          break
+        }
+        const batchStart = performance.now()
+        const from = b * batchSize
+        const count = Math.min(batchSize, train.n - from)
+        for (let k = 0; k < count; k++) {
+          const row = order[from + k]
+          if (train.x instanceof FeatureFile) train.x.readRow(row, batchBuffer, k * inSize)
+          else if (stage.augment) augmentImage(train.x, row * inSize, batchBuffer, k * inSize, train.shape, augmentRandom, stage.augment)
+          else batchBuffer.set(train.x.subarray(row * inSize, (row + 1) * inSize), k * inSize)
+          labelBuffer[k] = train.y[row]
+        }
+        const [batchLoss, batchCorrect] = denseChain
+          ? tf.tidy(() => {
+              const x = tf.tensor2d(batchBuffer.subarray(0, count * inSize), [count, inSize])
+              const step = denseChainStep(denseChain, x, labelBuffer.subarray(0, count), depth, active)
+              return [step.loss, step.correct] as const
+            })
+          : tf.tidy(() => {
+              const x = tf.tensor(batchBuffer.subarray(0, count * inSize), [count, ...train.shape])
+              const labels = tf.tensor1d(labelBuffer.subarray(0, count), 'int32')
+              const truth = tf.oneHot(labels, depth)
+              let hits: tf.Tensor | null = null
+              const { value, grads } = tf.variableGrads(() => {
+                const logits = applyChain(stage.chain, x, { training: true, logits: true, dropoutSeed, fast: stage.fastPath })
+                // Kept out of the gradient tape's scope so the batch accuracy costs no second forward pass.
+                hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')))
+                return tf.losses.softmaxCrossEntropy(truth, logits, undefined, 0, tf.Reduction.MEAN) as tf.Scalar
+              }, variables)
+              for (const group of active)
+                group.optimizer.applyGradients(group.variables.map((variable) => ({ variable, gradient: grads[variable.name] })))
+              const kept = hits as tf.Tensor | null
+              const hitCount = kept ? kept.dataSync()[0] : 0
+              kept?.dispose()
+              return [value.dataSync()[0], hitCount] as const
+            })
+        lossSum += batchLoss * count
+        correct += batchCorrect
+        seen += count
+        const batchMs = performance.now() - batchStart
+        batchMsAverage = batchMsAverage === 0 ? batchMs : 0.9 * batchMsAverage + 0.1 * batchMs
+        const remainingBatches = (stage.epochs - epoch - 1) * batches + (batches - b - 1)
+        this.hooks.onProgress?.({
+          phase: stage.phase,
+          block: stage.block,
+          blockName: stage.blockName,
+          blockCount: stage.blockCount,
+          epoch: epoch + 1,
+          epochs: stage.epochs,
+          batch: b + 1,
+          batches,
+          loss: lossSum / seen,
+          accuracy: correct / seen,
+          samplesPerSec: (seen / Math.max(1e-3, performance.now() - epochStart)) * 1000,
+          etaMs: remainingBatches * batchMsAverage
+        })
+      }
+      if (seen === 0) break
+      // A cancelled epoch is not recorded: its metrics would cover part of the data only.
+      if (cancelled) break
+      const trainMs = performance.now() - epochStart
+      const assessment = assess(stage.chain, val, false)
+      epochsDone++
+      this.epochsRun++
+      this.hooks.onEpoch?.({
+        block: stage.block,
+        phase: stage.phase,
+        epoch: epoch + 1,
+        loss: lossSum / seen,
+        accuracy: correct / seen,
+        valLoss: val.n ? assessment.loss : null,
+        valAccuracy: val.n ? assessment.accuracy : null,
+        learningRate: active[active.length - 1]?.optimizer.learningRate ?? 0,
+        samplesPerSec: (seen / Math.max(1e-3, trainMs)) * 1000
+      })
+      // Validation sets are small (hundreds of rows): equal accuracy is common, and the lower loss breaks the tie.
+      const better = !best || assessment.accuracy > best.accuracy || (assessment.accuracy === best.accuracy && assessment.loss < best.loss)
+      if (better) {
+        best?.weights.forEach((w) => w.dispose())
+        best = { accuracy: assessment.accuracy, loss: assessment.loss, weights: stage.restorable.map((v) => tf.keep(v.clone())) }
+        sinceBest = 0
+      } else if (stage.patience > 0 && ++sinceBest >= stage.patience) {
+        break
+      }
+      // Lets the worker's event loop breathe (cancel messages, heartbeats) once per epoch.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    if (best) {
+      stage.restorable.forEach((variable, i) => variable.assign(best!.weights[i]))
+      best.weights.forEach((w) => w.dispose())
+    }
+    const ms = performance.now() - started
+    this.trainingMs += ms
+    return { epochs: epochsDone, bestValAccuracy: best?.accuracy ?? null, cancelled, ms }
+  }
+}
