@@ -72,7 +72,7 @@ function digitsInput(batch: number): Float32Array {
         .map((v) => Number(v) / 16)
     )
   const out = new Float32Array(batch * 64)
-  for (let i = 0; i < batch; i++) out.set(rows[i % rows.length], i * 64)
+  for (let i = 0; i < batch; i++) out.set(rows[i % rows.length]!, i * 64)
   return out
 }
 

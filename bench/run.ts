@@ -24,9 +24,10 @@ function format(value: unknown): string {
 }
 
 function printTable(rows: unknown[]): void {
-  if (rows.length === 0) return
   const records = rows as Array<Record<string, unknown>>
-  const keys = Object.keys(records[0])
+  const [first] = records
+  if (!first) return
+  const keys = Object.keys(first)
   const cells = [
     keys,
     ...records.map((r) =>
@@ -34,7 +35,7 @@ function printTable(rows: unknown[]): void {
     )
   ]
   const widths = keys.map((_, i) => Math.max(...cells.map((row) => String(row[i]).length)))
-  for (const row of cells) console.log('  ' + row.map((c, i) => String(c).padEnd(widths[i])).join('  '))
+  for (const row of cells) console.log('  ' + row.map((c, i) => String(c).padEnd(widths[i]!)).join('  '))
 }
 
 async function main(): Promise<void> {

@@ -62,7 +62,8 @@ function pthreadWorkerScript(): string | null {
     const bundle = readFileSync(localRequire.resolve('@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.node.js'), 'utf8')
     const literal = /^var wasmWorkerContents = ("(?:[^"\\]|\\.)*");$/m.exec(bundle)
     if (!literal) return null
-    return (JSON.parse(literal[1]) as string).replace(/\n/g, '\\n')
+    // Group 1 is not optional: a match always has it.
+    return (JSON.parse(literal[1]!) as string).replace(/\n/g, '\\n')
   } catch {
     return null
   }

@@ -105,10 +105,11 @@ export function columnNames(header: string[] | null, count: number): string[] {
  */
 export function detectHeader(records: string[][], decimalComma: boolean): boolean {
   const [first, ...rest] = records
+  if (!first) throw new Error('detectHeader needs at least one record')
   if (rest.length === 0) return !first.every((field) => looksNumeric(field, decimalComma))
   let numericColumns = 0
   for (let column = 0; column < first.length; column++) {
-    const present = rest.map((record) => record[column]).filter((field) => field !== undefined && !isMissing(field.trim()))
+    const present = rest.map((record) => record[column]).filter((field): field is string => field !== undefined && !isMissing(field.trim()))
     if (present.length === 0 || !present.every((field) => looksNumeric(field, decimalComma))) continue
     numericColumns++
     const top = first[column]?.trim() ?? ''
@@ -155,7 +156,8 @@ export async function sniffCsv(file: string, overrides: CsvOverrides = {}): Prom
     }
   }
   const records = sampleRecords(text, delimiter, 200)
-  if (records.length === 0) throw new LabError(`${label}: the file is empty`)
+  const [firstRecord] = records
+  if (!firstRecord) throw new LabError(`${label}: the file is empty`)
 
   let decimalComma = false
   if (overrides.decimalComma !== undefined) decimalComma = overrides.decimalComma
@@ -176,7 +178,7 @@ export async function sniffCsv(file: string, overrides: CsvOverrides = {}): Prom
   else {
     header = detectHeader(records, decimalComma)
   }
-  const names = columnNames(header ? records[0] : null, records[0].length)
+  const names = columnNames(header ? firstRecord : null, firstRecord.length)
   const crlf = /\r\n/.test(text)
   const mixedLineEnds = (crlf && /(^|[^\r])\n|\r(?!\n)/.test(text)) || (!crlf && /\r/.test(text) && /\n/.test(text))
   return { encoding, bom: sniffed.bom && encoding === sniffed.encoding, delimiter, header, decimalComma, mixedLineEnds, names }

@@ -26,7 +26,7 @@ function isValidUtf8(sample: Buffer, wholeFile: boolean): boolean {
     // The sample may end inside a multi-byte character: drop an incomplete sequence at the end.
     let end = bytes.length
     for (let back = 1; back <= 3 && end - back >= 0; back++) {
-      const byte = bytes[end - back]
+      const byte = bytes[end - back]!
       if ((byte & 0xc0) === 0x80) continue
       if (byte >= 0xc0) {
         const need = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2
@@ -52,7 +52,7 @@ export function assertText(sample: Buffer, encoding: string, label: string): voi
   if (encoding.startsWith('utf16')) return
   let control = 0
   for (let i = 0; i < sample.length; i++) {
-    const byte = sample[i]
+    const byte = sample[i]!
     if (byte === 0) throw new LabError(`${label}: not a text file (NUL byte at offset ${i}); expected a CSV`)
     if (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d && byte !== 0x0c) control++
   }

@@ -75,7 +75,7 @@ export async function listImageFiles(root: string): Promise<{ files: ImageFile[]
         }
       }
       if (isDir) await walk(full, depth + 1)
-      else if (entry.isFile() || entry.isSymbolicLink()) files.push({ file: target, rel, label: depth === 0 ? null : rel.split('/')[0] })
+      else if (entry.isFile() || entry.isSymbolicLink()) files.push({ file: target, rel, label: depth === 0 ? null : rel.split('/')[0]! })
     }
   }
   await walk(root, 0)
@@ -93,14 +93,14 @@ export async function decodeRgb(input: string | Buffer, width: number, height: n
   if (info.channels === 3) return data
   const rgb = Buffer.alloc(width * height * 3)
   for (let p = 0; p < width * height; p++) {
-    for (let c = 0; c < 3; c++) rgb[p * 3 + c] = data[p * info.channels + (info.channels < 3 ? 0 : c)]
+    for (let c = 0; c < 3; c++) rgb[p * 3 + c] = data[p * info.channels + (info.channels < 3 ? 0 : c)]!
   }
   return rgb
 }
 
 export function isGray(rgb: Buffer): boolean {
   for (let i = 0; i < rgb.length; i += 3) {
-    if (Math.abs(rgb[i] - rgb[i + 1]) > GRAY_TOLERANCE || Math.abs(rgb[i + 1] - rgb[i + 2]) > GRAY_TOLERANCE) return false
+    if (Math.abs(rgb[i]! - rgb[i + 1]!) > GRAY_TOLERANCE || Math.abs(rgb[i + 1]! - rgb[i + 2]!) > GRAY_TOLERANCE) return false
   }
   return true
 }
@@ -109,7 +109,7 @@ export function isGray(rgb: Buffer): boolean {
 export function toChannels(rgb: Buffer, channels: 1 | 3): Buffer {
   if (channels === 3) return rgb
   const gray = Buffer.alloc(rgb.length / 3)
-  for (let p = 0; p < gray.length; p++) gray[p] = Math.round(0.299 * rgb[p * 3] + 0.587 * rgb[p * 3 + 1] + 0.114 * rgb[p * 3 + 2])
+  for (let p = 0; p < gray.length; p++) gray[p] = Math.round(0.299 * rgb[p * 3]! + 0.587 * rgb[p * 3 + 1]! + 0.114 * rgb[p * 3 + 2]!)
   return gray
 }
 
@@ -124,6 +124,7 @@ export function defaultSize(sizes: { width: number; height: number }[]): { width
     if (count > (counts.get(best) ?? 0)) best = key
   }
   const [width, height] = best.split('x').map(Number)
+  if (width === undefined || height === undefined) throw new Error('defaultSize needs at least one size')
   const factor = Math.min(1, MAX_DEFAULT_SIDE / width, MAX_DEFAULT_SIDE / height)
   return { width: Math.max(1, Math.round(width * factor)), height: Math.max(1, Math.round(height * factor)) }
 }
@@ -267,14 +268,14 @@ function channelStats(file: string, channels: 1 | 3): ImageImport['channelStats'
     for (;;) {
       const read = fs.readSync(fd, chunk, 0, chunk.length, position)
       if (read <= 0) break
-      for (let i = 0; i < read; i++) counts[i % channels][chunk[i]]++
+      for (let i = 0; i < read; i++) counts[i % channels]![chunk[i]!]!++
       position += read
     }
   } finally {
     fs.closeSync(fd)
   }
   return names.map((name, c) => {
-    const histogramOf = counts[c]
+    const histogramOf = counts[c]!
     let n = 0
     let distinct = 0
     let sum = 0
@@ -282,9 +283,9 @@ function channelStats(file: string, channels: 1 | 3): ImageImport['channelStats'
     let max = 0
     for (let v = 0; v < 256; v++) {
       if (!histogramOf[v]) continue
-      n += histogramOf[v]
+      n += histogramOf[v]!
       distinct++
-      sum += v * histogramOf[v]
+      sum += v * histogramOf[v]!
       min = Math.min(min, v)
       max = Math.max(max, v)
     }
@@ -293,9 +294,9 @@ function channelStats(file: string, channels: 1 | 3): ImageImport['channelStats'
     const histogram = new Array<number>(HISTOGRAM_BINS).fill(0)
     for (let v = 0; v < 256; v++) {
       if (!histogramOf[v]) continue
-      squares += histogramOf[v] * (v - mean) ** 2
+      squares += histogramOf[v]! * (v - mean) ** 2
       const bin = max > min ? Math.min(HISTOGRAM_BINS - 1, Math.floor(((v - min) / (max - min)) * HISTOGRAM_BINS)) : 0
-      histogram[bin] += histogramOf[v]
+      histogram[bin]! += histogramOf[v]!
     }
     return { name, distinct, min: n ? min : 0, max, mean, std: n ? Math.sqrt(squares / n) : 0, histogram }
   })
@@ -321,7 +322,7 @@ export async function encodeImageFolder(recipe: ImageRecipe, root: string): Prom
   if (images.length === 0) throw new LabError(`${root}: no readable images`)
   const x = new Float32Array(images.length * per)
   images.forEach((image, i) => {
-    for (let j = 0; j < per; j++) x[i * per + j] = image[j] * recipe.pixelScale
+    for (let j = 0; j < per; j++) x[i * per + j] = image[j]! * recipe.pixelScale
   })
   return { x, n: images.length, inputShape: recipe.inputShape, keys, truth }
 }
@@ -333,8 +334,8 @@ export function readPixels(file: string, perImage: number, rows: ArrayLike<numbe
   const buffer = Buffer.alloc(perImage)
   try {
     for (let i = 0; i < rows.length; i++) {
-      fs.readSync(fd, buffer, 0, perImage, rows[i] * perImage)
-      for (let j = 0; j < perImage; j++) x[i * perImage + j] = buffer[j] * scale
+      fs.readSync(fd, buffer, 0, perImage, rows[i]! * perImage)
+      for (let j = 0; j < perImage; j++) x[i * perImage + j] = buffer[j]! * scale
     }
   } finally {
     fs.closeSync(fd)

@@ -47,17 +47,20 @@ async function encodeNewTable(recipe: TableRecipe, file: string, scale: boolean)
   const truth: (string | null)[] = []
   const pass = await readCsv(file, settings, (fields) => {
     let at = inChunk * width
+    // readCsv holds every row to the first one's field count, which settings.names (so each position) came from;
+    // positions and encoders run in step with recipe.columns.
     recipe.columns.forEach((column, c) => {
-      const trimmed = fields[positions[c]].trim()
+      const trimmed = fields[positions[c]!]!.trim()
       let value: number | string | null
       if (isMissing(trimmed)) value = column.encoding === 'numeric' ? NaN : null
       else if (column.encoding === 'numeric') value = parseNumber(trimmed, settings.decimalComma)
       else value = categoryKey(trimmed, settings.decimalComma)
-      encoders[c].encode(value, chunk, at)
-      at += encoders[c].width
+      const encoder = encoders[c]!
+      encoder.encode(value, chunk, at)
+      at += encoder.width
     })
     if (targetPosition >= 0) {
-      const trimmed = fields[targetPosition].trim()
+      const trimmed = fields[targetPosition]!.trim()
       truth.push(isMissing(trimmed) ? null : categoryKey(trimmed, settings.decimalComma))
     } else truth.push(null)
     if (++inChunk === chunkRows) {

@@ -56,7 +56,9 @@ export function chooseTarget(names: string[], asked: string | undefined, label: 
     const found = names.find((name) => name.toLowerCase() === wanted)
     if (found) return found
   }
-  return names[names.length - 1]
+  const last = names.at(-1)
+  if (last === undefined) throw new LabError(`${label}: the file has no columns`)
+  return last
 }
 
 /** Roles from the stats and the user's choices, then the class counts, the split, and the recipe fitted on train. */
@@ -64,30 +66,36 @@ export function fitTable(name: string, dir: string, meta: TableMeta, target: str
   const columns = meta.columns.map((stats) => columnProfile(stats, stats.name === target, parse.overrides[stats.name]))
   const targetIndex = meta.columns.findIndex((stats) => stats.name === target)
   const targetStats = meta.columns[targetIndex]
-  if (!targetStats.vocab || !targetStats.counts)
+  // chooseTarget picked the target from these very columns.
+  if (!targetStats) throw new Error(`${name}: no column "${target}" for the target`)
+  const { vocab, counts: codeCounts } = targetStats
+  if (!vocab || !codeCounts)
     throw new LabError(`${name}: the target "${target}" has more than ${VOCAB_CAP} distinct values; choose a column of classes`)
-  const presentKeys = targetStats.vocab.filter((_, code) => targetStats.counts![code] > 0)
+  const presentKeys = vocab.filter((_, code) => codeCounts[code]! > 0)
   const labels = sortLabels(presentKeys)
   const labelIndex = new Map(labels.map((label, i) => [label, i]))
-  const codeToClass = targetStats.vocab.map((key) => labelIndex.get(key) ?? -1)
+  const codeToClass = vocab.map((key) => labelIndex.get(key) ?? -1)
   const codes = readI32(columnFile(dir, targetIndex, 'i32'))
   const classOfRow = new Int32Array(codes.length)
   const counts = new Array<number>(labels.length).fill(0)
+  // Codes index the target's vocabulary, and classes its labels: every lookup below lands.
   for (let row = 0; row < codes.length; row++) {
-    const cls = codes[row] < 0 ? -1 : codeToClass[codes[row]]
+    const code = codes[row]!
+    const cls = code < 0 ? -1 : codeToClass[code]!
     classOfRow[row] = cls
-    if (cls >= 0) counts[cls]++
+    if (cls >= 0) counts[cls]!++
   }
   const split = stratifiedSplit(classOfRow, SPLIT_SEED)
   const features: TableColumnChoice[] = []
   columns.forEach((profile, index) => {
-    if (profile.role === 'feature') features.push({ index, stats: meta.columns[index], type: profile.type })
+    // columns is meta.columns profiled, index for index.
+    if (profile.role === 'feature') features.push({ index, stats: meta.columns[index]!, type: profile.type })
   })
   const recipe = fitTableRecipe(dir, features, target, labels, split.train, parse.preparation)
   return {
     profile: {
       columns,
-      classes: labels.map((label, i) => ({ label, count: counts[i] })),
+      classes: labels.map((label, i) => ({ label, count: counts[i]! })),
       skipped,
       featureCount: recipe.inputShape[0]
     },
@@ -101,7 +109,7 @@ export function fitImages(meta: ImageMeta, columns: ColumnProfile[], skipped: Sk
   const labelIndex = new Map(labels.map((label, i) => [label, i]))
   const classOfRow = Int32Array.from(meta.rows, (row) => labelIndex.get(row.label)!)
   const counts = new Array<number>(labels.length).fill(0)
-  for (const cls of classOfRow) counts[cls]++
+  for (const cls of classOfRow) counts[cls]!++
   const split = stratifiedSplit(classOfRow, SPLIT_SEED)
   const recipe: ImageRecipe = {
     kind: 'images',
@@ -121,7 +129,7 @@ export function fitImages(meta: ImageMeta, columns: ColumnProfile[], skipped: Sk
   return {
     profile: {
       columns,
-      classes: labels.map((label, i) => ({ label, count: counts[i] })),
+      classes: labels.map((label, i) => ({ label, count: counts[i]! })),
       skipped,
       featureCount: meta.width * meta.height * meta.channels,
       image: { width: meta.width, height: meta.height, channels: meta.channels }
@@ -159,7 +167,7 @@ export function preparedParts(dir: string, meta: Meta, recipe: Recipe, split: Sp
     const per = r.width * r.height * r.channels
     part = (rows) => ({
       x: readPixels(path.join(dir, 'pixels.u8'), per, rows, r.pixelScale),
-      y: Int32Array.from(rows, (i) => labelIndex.get(meta.rows[i].label)!),
+      y: Int32Array.from(rows, (i) => labelIndex.get(meta.rows[i]!.label)!),
       n: rows.length,
       rows: Int32Array.from(rows)
     })
@@ -167,17 +175,21 @@ export function preparedParts(dir: string, meta: Meta, recipe: Recipe, split: Sp
     const r = recipe as TableRecipe
     const choices: TableColumnChoice[] = r.columns.map((column) => {
       const index = meta.columns.findIndex((stats) => stats.name === column.name)
-      return { index, stats: meta.columns[index], type: column.type }
+      const stats = meta.columns[index]
+      // The recipe was fitted on this dataset's own columns.
+      if (!stats) throw new Error(`The recipe's column "${column.name}" is not in the dataset`)
+      return { index, stats, type: column.type }
     })
     const targetIndex = meta.columns.findIndex((stats) => stats.name === r.target)
     const targetStats = meta.columns[targetIndex]
+    if (!targetStats) throw new Error(`The recipe's target "${r.target}" is not in the dataset`)
     const labelIndex = new Map(r.labels.map((label, i) => [label, i]))
     const codeToClass = targetStats.vocab!.map((key) => labelIndex.get(key) ?? -1)
     const codes = readI32(columnFile(dir, targetIndex, 'i32'))
     part = (rows) => {
       const x = encodeStoredRows(dir, choices, r.columns, rows)
       if (r.affine) applyAffine(x, r.affine)
-      return { x, y: Int32Array.from(rows, (i) => codeToClass[codes[i]]), n: rows.length, rows: Int32Array.from(rows) }
+      return { x, y: Int32Array.from(rows, (i) => codeToClass[codes[i]!]!), n: rows.length, rows: Int32Array.from(rows) }
     }
   }
   return { train: part(split.train), val: part(split.val), test: part(split.test) }

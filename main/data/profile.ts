@@ -120,14 +120,14 @@ export class Histogram {
     if (Number.isNaN(value)) return
     const width = this.max - this.min
     const bin = width > 0 ? Math.min(HISTOGRAM_BINS - 1, Math.floor(((value - this.min) / width) * HISTOGRAM_BINS)) : 0
-    this.bins[bin]++
+    this.bins[bin]!++
   }
 }
 
-/** The most frequent vocab entries. */
+/** The most frequent vocab entries (counts[code] is how often vocab[code] occurs). */
 export function topValues(vocab: string[], counts: number[], limit = 10): { value: string; count: number }[] {
   return vocab
-    .map((value, code) => ({ value, count: counts[code] }))
+    .map((value, code) => ({ value, count: counts[code]! }))
     .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
     .slice(0, limit)
 }

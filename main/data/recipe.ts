@@ -23,8 +23,6 @@ export interface TableColumnRecipe {
 
 interface RecipeBase {
   labels: string[]
-  /** Without the batch dimension. */
-  inputShape: number[]
   featureNames: string[]
   /**
    * prepared = (encoded - offset) * scale, per prepared feature, where `encoded` is the row after imputation and
@@ -36,6 +34,8 @@ interface RecipeBase {
 export interface TableRecipe extends RecipeBase {
   kind: 'table'
   version: 1
+  /** Without the batch dimension: one row of prepared features. */
+  inputShape: [features: number]
   target: string
   columns: TableColumnRecipe[]
   missingMarkers: string[]
@@ -46,6 +46,8 @@ export interface TableRecipe extends RecipeBase {
 export interface ImageRecipe extends RecipeBase {
   kind: 'images'
   version: 1
+  /** Without the batch dimension. */
+  inputShape: [height: number, width: number, channels: number]
   width: number
   height: number
   channels: 1 | 3
@@ -125,7 +127,7 @@ export function applyAffine(x: Float32Array, affine: { offset: number[]; scale: 
   const width = affine.offset.length
   for (let i = 0; i < x.length; i++) {
     const f = i % width
-    x[i] = (x[i] - affine.offset[f]) * affine.scale[f]
+    x[i] = (x[i]! - affine.offset[f]!) * affine.scale[f]!
   }
 }
 
@@ -143,13 +145,16 @@ function columnValues(dir: string, choice: TableColumnChoice, encoding: TableCol
     if (!choice.stats.files.f64)
       throw new LabError(`column "${choice.stats.name}": not all values are numbers, so it cannot be of type ${choice.type}`)
     const values = readF64(columnFile(dir, choice.index, 'f64'))
-    return (row) => values[row]
+    return (row) => values[row]!
   }
   if (!choice.stats.files.i32 || !choice.stats.vocab)
     throw new LabError(`column "${choice.stats.name}": more than ${choice.stats.distinct} distinct values, too many for type ${choice.type}`)
   const codes = readI32(columnFile(dir, choice.index, 'i32'))
   const vocab = choice.stats.vocab
-  return (row) => (codes[row] < 0 ? null : vocab[codes[row]])
+  return (row) => {
+    const code = codes[row]!
+    return code < 0 ? null : vocab[code]!
+  }
 }
 
 const encodingOf = (type: ColumnType): TableColumnRecipe['encoding'] =>
@@ -190,7 +195,7 @@ function fitColumn(dir: string, choice: TableColumnChoice, train: Int32Array, op
       }
       sorted.sort()
       const mid = present >> 1
-      impute = present % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+      impute = present % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
     }
     // The affine step is fitted on the values the model sees: after imputation, in Float32 like the prepared rows.
     const encoded = (row: number) => {
@@ -255,9 +260,11 @@ export function encodeStoredRows(dir: string, choices: TableColumnChoice[], colu
   const x = new Float32Array(rows.length * width)
   let at = 0
   columns.forEach((column, c) => {
-    const value = columnValues(dir, choices[c], column.encoding)
-    const encoder = encoders[c]
-    for (let r = 0; r < rows.length; r++) encoder.encode(value(rows[r]), x, r * width + at)
+    const choice = choices[c]
+    if (!choice) throw new Error(`encodeStoredRows: no stored column for "${column.name}"`)
+    const value = columnValues(dir, choice, column.encoding)
+    const encoder = encoders[c]!
+    for (let r = 0; r < rows.length; r++) encoder.encode(value(rows[r]!), x, r * width + at)
     at += encoder.width
   })
   return x

@@ -291,7 +291,7 @@ export class DatasetService {
       if (stats.files.f64) return Array.from(readRangeF64(columnFile(dir, index, 'f64'), start, count), (v) => (Number.isNaN(v) ? null : v))
       if (stats.files.i32 && stats.vocab) {
         const vocab = stats.vocab
-        return Array.from(readRangeI32(columnFile(dir, index, 'i32'), start, count), (code) => (code < 0 ? null : vocab[code]))
+        return Array.from(readRangeI32(columnFile(dir, index, 'i32'), start, count), (code) => (code < 0 ? null : vocab[code]!))
       }
       if (stats.files.str)
         return readRangeStrings(columnFile(dir, index, 'str'), columnFile(dir, index, 'off'), start, count).map((s) => (s === '' ? null : s))
@@ -357,8 +357,9 @@ export class DatasetService {
     const result: RequestResult<'datasets.thumbnails'> = []
     for (const label of labels) {
       const images: { row: number; dataUrl: string }[] = []
-      for (let i = 0; i < meta.rows.length && images.length < args.perClass; i++) {
-        if (meta.rows[i].label !== label) continue
+      for (const [i, image] of meta.rows.entries()) {
+        if (images.length >= args.perClass) break
+        if (image.label !== label) continue
         images.push({ row: i, dataUrl: await thumbnail(path.join(dir, 'pixels.u8'), i, meta.width, meta.height, meta.channels) })
       }
       result.push({ label, images })

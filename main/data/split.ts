@@ -20,7 +20,7 @@ export interface Split {
 export function stratifiedSplit(classOfRow: Int32Array, seed = SPLIT_SEED): Split {
   const byClass = new Map<number, number[]>()
   for (let row = 0; row < classOfRow.length; row++) {
-    const label = classOfRow[row]
+    const label = classOfRow[row]!
     if (label < 0) continue
     let rows = byClass.get(label)
     if (!rows) byClass.set(label, (rows = []))
@@ -34,7 +34,7 @@ export function stratifiedSplit(classOfRow: Int32Array, seed = SPLIT_SEED): Spli
     const rows = byClass.get(label)!
     for (let i = rows.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1))
-      ;[rows[i], rows[j]] = [rows[j], rows[i]]
+      ;[rows[i], rows[j]] = [rows[j]!, rows[i]!]
     }
     let nVal = 0
     let nTest = 0
@@ -42,7 +42,7 @@ export function stratifiedSplit(classOfRow: Int32Array, seed = SPLIT_SEED): Spli
       nVal = Math.max(1, Math.round(rows.length * VAL_FRACTION))
       nTest = Math.max(1, Math.round(rows.length * TEST_FRACTION))
     }
-    for (let i = 0; i < rows.length; i++) (i < nVal ? val : i < nVal + nTest ? test : train).push(rows[i])
+    for (let i = 0; i < rows.length; i++) (i < nVal ? val : i < nVal + nTest ? test : train).push(rows[i]!)
   }
   const sorted = (rows: number[]) => Int32Array.from(rows).sort()
   return { train: sorted(train), val: sorted(val), test: sorted(test), seed }

@@ -144,8 +144,9 @@ function readBytes(file: string, position: number, length: number): Buffer {
 export function readRangeStrings(dataFile: string, offsetFile: string, start: number, count: number): string[] {
   const ends = readRangeF64(offsetFile, start, count)
   if (ends.length === 0) return []
-  const first = start === 0 ? 0 : readRangeF64(offsetFile, start - 1, 1)[0]
-  const bytes = readBytes(dataFile, first, ends[ends.length - 1] - first)
+  // The offsets hold one end per row: rows start - 1 and start + ends.length - 1 are there when any row is.
+  const first = start === 0 ? 0 : readRangeF64(offsetFile, start - 1, 1)[0]!
+  const bytes = readBytes(dataFile, first, ends[ends.length - 1]! - first)
   const out: string[] = []
   let previous = first
   for (const end of ends) {

@@ -71,7 +71,7 @@ class ColumnBuilder {
         this.keys.push(String(key))
         this.counts.push(0)
       }
-      this.counts[code]++
+      this.counts[code]!++
       this.i32!.i32(code)
     }
     this.str?.write(trimmed)
@@ -101,7 +101,7 @@ class ColumnBuilder {
     if (!this.numeric) {
       this.startStrings()
       const keys = this.keys
-      forEachInFile(file, 'i32', (code) => this.str!.write(code < 0 ? '' : keys[code]))
+      forEachInFile(file, 'i32', (code) => this.str!.write(code < 0 ? '' : keys[code]!))
     }
     fs.rmSync(file)
     this.vocab = null
@@ -185,7 +185,8 @@ export async function importTable(
       file,
       settings,
       (fields) => {
-        for (let i = 0; i < builders.length; i++) builders[i].add(fields[i])
+        // One builder per column of the first row, and readCsv holds every row to that field count.
+        for (let i = 0; i < builders.length; i++) builders[i]!.add(fields[i]!)
       },
       onProgress
     )

@@ -62,7 +62,7 @@ function attrFloat(name: string, f: number): onnx.IAttributeProto {
 function floatBytes(values: ArrayLike<number>): Uint8Array {
   const bytes = new Uint8Array(values.length * 4)
   const view = new DataView(bytes.buffer)
-  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i], true)
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true)
   return bytes
 }
 
@@ -86,7 +86,10 @@ function channelPerm(rank: number, to: Layout): number[] {
 
 function pair(value: unknown, what: string): [number, number] {
   if (typeof value === 'number') return [value, value]
-  if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'number')) return [value[0], value[1]]
+  if (Array.isArray(value) && value.length === 2) {
+    const [first, second] = value
+    if (typeof first === 'number' && typeof second === 'number') return [first, second]
+  }
   throw new LabError(`${what}: expected a number or a pair, got ${JSON.stringify(value)}`)
 }
 
@@ -100,16 +103,31 @@ export function samePads(
   strides: [number, number],
   dilation: [number, number] = [1, 1]
 ): number[] {
-  const before: number[] = []
-  const after: number[] = []
-  for (let a = 0; a < 2; a++) {
+  /** [before, after] along one spatial axis. */
+  const axis = (a: 0 | 1): [number, number] => {
     const effectiveKernel = (kernel[a] - 1) * dilation[a] + 1
     const out = Math.ceil(input[a] / strides[a])
     const total = Math.max((out - 1) * strides[a] + effectiveKernel - input[a], 0)
-    before.push(Math.floor(total / 2))
-    after.push(total - Math.floor(total / 2))
+    return [Math.floor(total / 2), total - Math.floor(total / 2)]
   }
-  return [...before, ...after]
+  const [top, bottom] = axis(0)
+  const [left, right] = axis(1)
+  return [top, left, bottom, right]
+}
+
+/** One weight tensor of a layer, read out of tfjs. */
+interface LayerWeight {
+  shape: number[]
+  data: Float32Array
+}
+
+/** A Dense or Conv2D layer's kernel and, unless useBias is off, its bias, in tfjs's order. */
+function kernelAndBias(config: Record<string, unknown>, weights: LayerWeight[], ctx: string): { kernel: LayerWeight; bias: LayerWeight | null } {
+  const [kernel, bias] = weights
+  if (!kernel) throw new LabError(`${ctx}: kernel weights not found`)
+  if (config.useBias === false) return { kernel, bias: null }
+  if (!bias) throw new LabError(`${ctx}: bias weights not found`)
+  return { kernel, bias }
 }
 
 class GraphBuilder {
@@ -272,7 +290,8 @@ class Exporter {
         break
       case 'GlobalAveragePooling2D':
         this.toLayout('first')
-        this.apply('GlobalAveragePool', [], [], [this.cur.shape[0], 1, 1, this.cur.shape[3]])
+        // [N, H, W, C] (app order) pools to [N, 1, 1, C]; null is an unknown size, as the batch's.
+        this.apply('GlobalAveragePool', [], [], [this.cur.shape[0] ?? null, 1, 1, this.cur.shape[3] ?? null])
         // [N, C, 1, 1] → [N, C]: the same layout either way.
         this.apply('Flatten', [], [attrInt('axis', 1)], outShape)
         this.cur.layout = 'last'
@@ -318,9 +337,9 @@ class Exporter {
   }
 
   dense(config: Record<string, unknown>, weights: { shape: number[]; data: Float32Array }[], outShape: Dims, ctx: string): void {
-    const [kernel, bias] = weights
+    const { kernel, bias } = kernelAndBias(config, weights, ctx)
     const kernelName = this.g.constant('dense_kernel', kernel.shape, kernel.data)
-    const biasName = config.useBias === false ? null : this.g.constant('dense_bias', bias.shape, bias.data)
+    const biasName = bias ? this.g.constant('dense_bias', bias.shape, bias.data) : null
     if (this.cur.shape.length === 2) {
       // Gemm with the tfjs kernel [in, out] as is (transB = 0).
       this.apply(
@@ -339,8 +358,10 @@ class Exporter {
   }
 
   conv2d(config: Record<string, unknown>, weights: { shape: number[]; data: Float32Array }[], outShape: Dims, ctx: string): void {
-    const [kernel, bias] = weights
+    const { kernel, bias } = kernelAndBias(config, weights, ctx)
     const [kh, kw, cin, cout] = kernel.shape
+    if (kh === undefined || kw === undefined || cin === undefined || cout === undefined)
+      throw new LabError(`${ctx}: expected a 4-D kernel [kh, kw, in, out], got ${JSON.stringify(kernel.shape)}`)
     const strides = pair(config.strides ?? 1, `${ctx} strides`)
     const dilations = pair(config.dilationRate ?? 1, `${ctx} dilationRate`)
     const input = this.spatial(ctx)
@@ -351,10 +372,10 @@ class Exporter {
     for (let y = 0; y < kh; y++)
       for (let x = 0; x < kw; x++)
         for (let i = 0; i < cin; i++)
-          for (let o = 0; o < cout; o++) onnxKernel[((o * cin + i) * kh + y) * kw + x] = kernel.data[((y * kw + x) * cin + i) * cout + o]
+          for (let o = 0; o < cout; o++) onnxKernel[((o * cin + i) * kh + y) * kw + x] = kernel.data[((y * kw + x) * cin + i) * cout + o]!
     const kernelName = this.g.constant('conv_kernel', [cout, cin, kh, kw], onnxKernel)
     const inputs = [kernelName]
-    if (config.useBias !== false) inputs.push(this.g.constant('conv_bias', [cout], bias.data))
+    if (bias) inputs.push(this.g.constant('conv_bias', [cout], bias.data))
     this.toLayout('first')
     this.apply(
       'Conv',
@@ -393,9 +414,10 @@ class Exporter {
     const channels = Number(this.cur.shape[rank - 1])
     // Weights come in layer.weights order; name them by their variable names (gamma/beta are absent when scale/center are off).
     const byName: Record<string, Float32Array> = {}
+    // weights is layer.getWeights(): one array per layer.weights entry, index for index.
     layer.weights.forEach((w, i) => {
       const short = w.originalName.split('/').pop() ?? w.originalName
-      byName[short] = weights[i].data
+      byName[short] = weights[i]!.data
     })
     const ones = new Float32Array(channels).fill(1)
     const zeros = new Float32Array(channels)
@@ -445,18 +467,19 @@ export function buildOnnxModel(model: tf.LayersModel, options: OnnxExportOptions
   const opset = options.opset ?? OPSETS.default
   if (!Number.isInteger(opset) || opset < OPSETS.min || opset > OPSETS.max)
     throw new LabError(`ONNX export: opset ${opset} is not supported (${OPSETS.min}–${OPSETS.max})`)
-  if (model.inputs.length !== 1 || model.outputs.length !== 1)
+  const [input] = model.inputs
+  if (!input || model.inputs.length !== 1 || model.outputs.length !== 1)
     throw new LabError('ONNX export: only models with one input and one output are supported')
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer')
   const count = options.upToLayer ?? layers.length
   if (!Number.isInteger(count) || count < 1 || count > layers.length)
     throw new LabError(`ONNX export: cannot export the first ${count} layers of a model with ${layers.length}`)
-  const inputShape = model.inputs[0].shape as Dims
+  const inputShape = input.shape as Dims
   const inputName = options.inputName ?? 'input'
   const outputName = options.outputName ?? 'output'
   const ex = new Exporter(inputName, [null, ...inputShape.slice(1)])
   if (options.inputAffine) ex.inputAffine(options.inputAffine)
-  for (let i = 0; i < count; i++) ex.layer(i, layers[i], [null, ...outputShapeOf(layers[i]).slice(1)])
+  layers.slice(0, count).forEach((layer, i) => ex.layer(i, layer, [null, ...outputShapeOf(layer).slice(1)]))
   ex.g.scope = 'output'
   ex.toLayout('last')
   // The graph output must carry its own name: an Identity keeps every earlier node's output name unique and internal.

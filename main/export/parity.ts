@@ -30,7 +30,7 @@ export interface ParityResult extends Parity {
 
 function argmax(values: Float32Array, offset: number, width: number): number {
   let best = 0
-  for (let j = 1; j < width; j++) if (values[offset + j] > values[offset + best]) best = j
+  for (let j = 1; j < width; j++) if (values[offset + j]! > values[offset + best]!) best = j
   return best
 }
 
@@ -48,7 +48,7 @@ function tfjsForward(model: tf.LayersModel, x: tf.Tensor, upToLayer: number | un
 function applyAffine(x: Float32Array, affine: InputAffine): Float32Array {
   const f = affine.offset.length
   const out = new Float32Array(x.length)
-  for (let i = 0; i < x.length; i++) out[i] = (x[i] - affine.offset[i % f]) * affine.scale[i % f]
+  for (let i = 0; i < x.length; i++) out[i] = (x[i]! - affine.offset[i % f]!) * affine.scale[i % f]!
   return out
 }
 
@@ -69,12 +69,15 @@ export async function checkParity(
   const tfInput = options.inputAffine ? applyAffine(x, options.inputAffine) : x
   const session = await ort.InferenceSession.create(onnxBytes)
   try {
-    const inputName = session.inputNames[0]
-    const outputName = session.outputNames[0]
+    const [inputName] = session.inputNames
+    const [outputName] = session.outputNames
+    if (inputName === undefined || outputName === undefined) throw new Error('parity: the ONNX model has no input or no output')
     const run = async (start: number, count: number): Promise<{ onnxOut: Float32Array; tfOut: Float32Array }> => {
       const feed = new ort.Tensor('float32', x.slice(start * per, (start + count) * per), [count, ...inputShape])
       const result = await session.run({ [inputName]: feed })
-      const onnxOut = result[outputName].data as Float32Array
+      const output = result[outputName]
+      if (!output) throw new Error(`parity: the ONNX run gave no output "${outputName}"`)
+      const onnxOut = output.data as Float32Array
       const tfX = tf.tensor(tfInput.subarray(start * per, (start + count) * per), [count, ...inputShape])
       const tfOut = tfjsForward(model, tfX, options.upToLayer)
       tfX.dispose()
@@ -84,7 +87,7 @@ export async function checkParity(
     const compare = (a: Float32Array, b: Float32Array, count: number): { diff: number; agree: number } => {
       let diff = 0
       for (let i = 0; i < a.length; i++) {
-        const d = Math.abs(a[i] - b[i])
+        const d = Math.abs(a[i]! - b[i]!)
         // NaN on either side is a failure, not a silent 0 (MAX_VALUE, not Infinity: it survives JSON).
         diff = Number.isNaN(d) ? Number.MAX_VALUE : Math.max(diff, d)
         if (diff === Number.MAX_VALUE) break

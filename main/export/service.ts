@@ -45,8 +45,7 @@ const PREDICT_BATCH = 256
 /** Whether the first `layerCount` layers end in a softmax, i.e. the exported output is class probabilities. */
 function endsWithSoftmax(model: tf.LayersModel, layerCount: number): boolean {
   const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer')
-  for (let i = layerCount - 1; i >= 0; i--) {
-    const layer = layers[i]
+  for (const layer of layers.slice(0, layerCount).reverse()) {
     const cls = layer.getClassName()
     // Dropout is the identity at inference: look past it.
     if (cls === 'Dropout') continue
@@ -62,9 +61,10 @@ export function unscale(x: Float32Array, affine: InputAffine): Float32Array {
   const f = affine.offset.length
   const out = new Float32Array(x.length)
   for (let i = 0; i < x.length; i++) {
-    const scale = affine.scale[i % f]
+    const scale = affine.scale[i % f]!
+    const offset = affine.offset[i % f]!
     // A constant feature (scale 0) prepares to 0 from any raw value: its offset is one such value.
-    out[i] = scale === 0 ? affine.offset[i % f] : x[i] / scale + affine.offset[i % f]
+    out[i] = scale === 0 ? offset : x[i]! / scale + offset
   }
   return out
 }
@@ -120,7 +120,7 @@ export function readOnnxFile(file: string): OnnxFileInfo & { bytes: Uint8Array }
   }
   if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) throw new LabError(`${file}: its labels metadata is not a list of names`)
   if (!recipe || typeof recipe !== 'object' || !('kind' in recipe)) throw new LabError(`${file}: its recipe metadata is not a LayerLab recipe`)
-  const dims = proto.graph.input?.[0].type?.tensorType?.shape?.dim ?? []
+  const dims = proto.graph.input?.[0]?.type?.tensorType?.shape?.dim ?? []
   const inputShape = dims.slice(1).map((d) => Number(d.dimValue ?? 0))
   const output = (['probabilities', 'logits', 'features'] as const).find((k) => k === metadata.output) ?? null
   return { bytes, proto, metadata, labels, recipe: recipe as unknown as OnnxRecipe, output, inputShape }
@@ -130,10 +130,10 @@ function softmaxRows(values: Float32Array, width: number): Float32Array {
   const out = new Float32Array(values.length)
   for (let s = 0; s < values.length / width; s++) {
     let max = -Infinity
-    for (let j = 0; j < width; j++) max = Math.max(max, values[s * width + j])
+    for (let j = 0; j < width; j++) max = Math.max(max, values[s * width + j]!)
     let sum = 0
-    for (let j = 0; j < width; j++) sum += out[s * width + j] = Math.exp(values[s * width + j] - max)
-    for (let j = 0; j < width; j++) out[s * width + j] /= sum
+    for (let j = 0; j < width; j++) sum += out[s * width + j] = Math.exp(values[s * width + j]! - max)
+    for (let j = 0; j < width; j++) out[s * width + j]! /= sum
   }
   return out
 }
@@ -143,7 +143,7 @@ function looksLikeProbabilities(values: Float32Array, width: number): boolean {
   for (let s = 0; s < values.length / width; s++) {
     let sum = 0
     for (let j = 0; j < width; j++) {
-      const v = values[s * width + j]
+      const v = values[s * width + j]!
       if (v < 0 || v > 1) return false
       sum += v
     }
@@ -178,8 +178,9 @@ export class ExportService {
       const blocks = detail.partition.blocks
       let upToLayer = layers.length
       if (args.blocks != null) {
-        if (args.blocks > blocks.length) throw new LabError(`run ${runId}: has ${blocks.length} blocks, cannot export the first ${args.blocks}`)
-        upToLayer = blocks[args.blocks - 1].end
+        const last = blocks[args.blocks - 1]
+        if (!last) throw new LabError(`run ${runId}: has ${blocks.length} blocks, cannot export the first ${args.blocks}`)
+        upToLayer = last.end
         if (upToLayer < 1 || upToLayer > layers.length)
           throw new LabError(`run ${runId}: block ${args.blocks} ends at layer ${upToLayer}, the model has ${layers.length}`)
       }
@@ -244,7 +245,8 @@ export class ExportService {
     const usable = detail.artifacts
       .filter((a: Artifact) => a.kind === 'onnx' && isWholeModel(a) && fs.existsSync(a.path))
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
-    if (usable.length > 0) return usable[0].path
+    const [newest] = usable
+    if (newest) return newest.path
     const exported = await this.exportOnnx({ runId, opset: OPSETS.default })
     return exported.path
   }
@@ -266,13 +268,16 @@ export class ExportService {
     const session = await ort.InferenceSession.create(info.bytes)
     const probabilities = new Float32Array(data.n * labels.length)
     try {
-      const inputName = session.inputNames[0]
-      const outputName = session.outputNames[0]
+      const [inputName] = session.inputNames
+      const [outputName] = session.outputNames
+      if (inputName === undefined || outputName === undefined) throw new LabError(`${file}: not an ONNX model with one input and one output`)
       for (let start = 0; start < data.n; start += PREDICT_BATCH) {
         const count = Math.min(PREDICT_BATCH, data.n - start)
         const feed = new ort.Tensor('float32', data.x.slice(start * per, (start + count) * per), [count, ...info.inputShape])
         const result = await session.run({ [inputName]: feed })
-        let values = result[outputName].data as Float32Array
+        const output = result[outputName]
+        if (!output) throw new LabError(`${file}: gave no output "${outputName}"`)
+        let values = output.data as Float32Array
         if (values.length !== count * labels.length)
           throw new LabError(`${file}: gives ${values.length / count} outputs per sample for ${labels.length} labels`)
         const logits = info.output === 'logits' || (info.output == null && !looksLikeProbabilities(values, labels.length))
@@ -288,13 +293,14 @@ export class ExportService {
     const rows = Array.from({ length: data.n }, (_, s) => {
       const p = Array.from(probabilities.subarray(s * labels.length, (s + 1) * labels.length))
       let best = 0
-      for (let j = 1; j < p.length; j++) if (p[j] > p[best]) best = j
+      for (let j = 1; j < p.length; j++) if (p[j]! > p[best]!) best = j
       const truth = data.truth[s] ?? null
       if (truth != null) {
         withTruth++
         if (truth === labels[best]) correct++
       }
-      return { key: data.keys[s], prediction: labels[best], probabilities: p, truth }
+      // keys has one entry per sample, and best indexes a row of labels.length probabilities.
+      return { key: data.keys[s]!, prediction: labels[best]!, probabilities: p, truth }
     })
 
     let out: string | null = null

@@ -79,13 +79,14 @@ const hiddenSizes = (value: string) => {
 const pct = (x: number | null | undefined): string => percent(x)
 
 function table(rows: string[][]): string {
-  if (rows.length === 0) return ''
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)))
+  const [head] = rows
+  if (!head) return ''
+  const widths = head.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)))
   return (
     rows
       .map((row) =>
         row
-          .map((cell, i) => cell.padEnd(widths[i]))
+          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
           .join('  ')
           .trimEnd()
       )
@@ -163,7 +164,7 @@ function findBrowser(): string | null {
 
 /** Where the built renderer is: next to out/main when built, else the project's out/renderer. */
 export function rendererDir(): string {
-  const candidates = [path.join(__dirname, '../renderer'), path.resolve(__dirname, '../../out/renderer')]
+  const candidates = [path.join(__dirname, '../renderer'), path.resolve(__dirname, '../../out/renderer')] as const
   return candidates.find((dir) => fs.existsSync(path.join(dir, 'index.html'))) ?? candidates[0]
 }
 
@@ -307,11 +308,13 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
           }
           const candidate = (parsed.spec ?? parsed) as typeof spec
           const described = await call(lab, 'models.describe', { spec: candidate, partition: parsed.partition })
-          if (described.errors.length) throw new LabError(`${o.model}: ${described.errors[0].message}`)
+          const [problem] = described.errors
+          if (problem) throw new LabError(`${o.model}: ${problem.message}`)
           spec = candidate
           if (parsed.partition) partition = parsed.partition as typeof partition
           else {
             const one = partition.blocks[0]
+            if (!one) throw new Error('models.default gave a partition without blocks')
             partition = { blocks: [{ ...one, start: 0, end: spec.layers.length }] }
           }
         }

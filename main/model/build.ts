@@ -61,8 +61,8 @@ export function createLayer(layer: LayerSpec, options: { index: number; seed: nu
 
 /** Builds the spec as a tf.sequential; throws a LabError naming the first invalid layer. */
 export function buildModel(spec: ModelSpec, options: { seed: number }): tf.Sequential {
-  const problems = validateSpec(spec)
-  if (problems.length > 0) throw new LabError(`model spec: ${problems[0].message}`)
+  const [problem] = validateSpec(spec)
+  if (problem) throw new LabError(`model spec: ${problem.message}`)
   const model = tf.sequential({ name: 'layerlab_model' })
   spec.layers.forEach((layer, index) => {
     model.add(createLayer(layer, { index, seed: options.seed, inputShape: index === 0 ? spec.inputShape : undefined }))

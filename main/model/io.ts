@@ -56,7 +56,7 @@ export function encodeWeights(model: tf.LayersModel): Buffer {
   let at = 0
   for (const values of arrays) {
     if (LITTLE_ENDIAN) Buffer.from(values.buffer, values.byteOffset, values.byteLength).copy(data, at)
-    else for (let i = 0; i < values.length; i++) data.writeFloatLE(values[i], at + i * 4)
+    else for (let i = 0; i < values.length; i++) data.writeFloatLE(values[i]!, at + i * 4)
     at += values.length * 4
   }
   const prefix = Buffer.alloc(8)

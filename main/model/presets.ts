@@ -5,6 +5,7 @@
 import type { Block, DatasetSummary, LayerSpec, ModelPreset, ModelSpec, Partition } from '../shared/contract'
 import { blockColor, defaultBlockSettings } from '../shared/blocks'
 import { LabError } from '../shared/errors'
+import { isImageShape } from './spec'
 
 export interface ModelSource {
   inputShape: number[]
@@ -32,13 +33,14 @@ export function defaultModel(
 ): { spec: ModelSpec; partition: Partition } {
   const model = 'datasetId' in source ? sourceFromSummary(source) : source
   if (model.classes < 2) throw new LabError(`data set: needs at least 2 classes to train a classifier, found ${model.classes}`)
-  const isImage = model.inputShape.length === 3
+  const { inputShape } = model
+  const isImage = isImageShape(inputShape)
   const preset = options.preset ?? (isImage ? 'small-cnn' : 'mlp')
   const layers: LayerSpec[] = []
   const ranges: Array<[number, number]> = []
   if (preset === 'small-cnn') {
-    if (!isImage) throw new LabError(`preset small-cnn: needs image input [height,width,channels], the data has [${model.inputShape}]: use mlp`)
-    const [h, w] = model.inputShape
+    if (!isImage) throw new LabError(`preset small-cnn: needs image input [height,width,channels], the data has [${inputShape}]: use mlp`)
+    const [h, w] = inputShape
     const pool2 = h >= 4 && w >= 4
     layers.push({ type: 'conv2d', filters: 16, kernelSize: 3, strides: 1, padding: 'same', activation: 'relu' })
     layers.push({ type: 'maxPooling2d', poolSize: 2, padding: 'same' })
@@ -53,17 +55,18 @@ export function defaultModel(
     ranges.push([4, 7])
   } else {
     const hidden = options.hidden ?? [100, 100]
-    if (isImage || model.inputShape.length !== 1) layers.push({ type: 'flatten' })
+    if (isImage || inputShape.length !== 1) layers.push({ type: 'flatten' })
     for (const units of hidden) {
-      const start = layers.length === 1 && layers[0].type === 'flatten' ? 0 : layers.length
+      const start = layers.length === 1 && layers[0]?.type === 'flatten' ? 0 : layers.length
       layers.push({ type: 'dense', units, activation: 'relu' })
       ranges.push([start, layers.length])
     }
     layers.push({ type: 'dense', units: model.classes, activation: 'softmax' })
-    if (ranges.length === 0) ranges.push([0, layers.length])
-    else ranges[ranges.length - 1][1] = layers.length
+    const lastRange = ranges.at(-1)
+    if (lastRange) lastRange[1] = layers.length
+    else ranges.push([0, layers.length])
   }
-  const spec: ModelSpec = { version: 1, inputShape: [...model.inputShape], layers }
+  const spec: ModelSpec = { version: 1, inputShape: [...inputShape], layers }
   return { spec, partition: partitionFromRanges(ranges) }
 }
 

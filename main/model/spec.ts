@@ -30,6 +30,11 @@ const ACTIVATIONS_WITHOUT_ALPHA = new Set(['relu', 'sigmoid', 'tanh', 'softmax',
 
 const fmt = (shape: number[]) => `[${shape.join(',')}]`
 
+/** A flat shape (without the batch dimension): [features]. */
+export const isFlatShape = (shape: number[]): shape is [number] => shape.length === 1
+/** An image shape (without the batch dimension): [height, width, channels]. */
+export const isImageShape = (shape: number[]): shape is [number, number, number] => shape.length === 3
+
 function pooledSize(size: number, pool: number, stride: number, padding: 'same' | 'valid'): number {
   return padding === 'same' ? Math.ceil(size / stride) : Math.floor((size - pool) / stride) + 1
 }
@@ -38,14 +43,14 @@ function pooledSize(size: number, pool: number, stride: number, padding: 'same' 
 function inferLayer(layer: LayerSpec, input: number[]): { shape: number[]; params: number; trainable: number } | string {
   switch (layer.type) {
     case 'dense': {
-      if (input.length !== 1) return `needs a flat input, got ${fmt(input)}: add a flatten layer`
+      if (!isFlatShape(input)) return `needs a flat input, got ${fmt(input)}: add a flatten layer`
       if (!ACTIVATIONS_WITHOUT_ALPHA.has(layer.activation))
         return `activation ${layer.activation} exists only as its own layer: set linear here and add an activation layer after it`
       const params = input[0] * layer.units + layer.units
       return { shape: [layer.units], params, trainable: params }
     }
     case 'conv2d': {
-      if (input.length !== 3) return `needs an image input [height,width,channels], got ${fmt(input)}`
+      if (!isImageShape(input)) return `needs an image input [height,width,channels], got ${fmt(input)}`
       if (!ACTIVATIONS_WITHOUT_ALPHA.has(layer.activation))
         return `activation ${layer.activation} exists only as its own layer: set linear here and add an activation layer after it`
       const [h, w, c] = input
@@ -58,7 +63,7 @@ function inferLayer(layer: LayerSpec, input: number[]): { shape: number[]; param
     }
     case 'maxPooling2d':
     case 'averagePooling2d': {
-      if (input.length !== 3) return `needs an image input [height,width,channels], got ${fmt(input)}`
+      if (!isImageShape(input)) return `needs an image input [height,width,channels], got ${fmt(input)}`
       const stride = layer.strides ?? layer.poolSize
       const oh = pooledSize(input[0], layer.poolSize, stride, layer.padding)
       const ow = pooledSize(input[1], layer.poolSize, stride, layer.padding)
@@ -67,7 +72,7 @@ function inferLayer(layer: LayerSpec, input: number[]): { shape: number[]; param
       return { shape: [oh, ow, input[2]], params: 0, trainable: 0 }
     }
     case 'globalAveragePooling2d':
-      if (input.length !== 3) return `needs an image input [height,width,channels], got ${fmt(input)}`
+      if (!isImageShape(input)) return `needs an image input [height,width,channels], got ${fmt(input)}`
       return { shape: [input[2]], params: 0, trainable: 0 }
     case 'flatten':
       if (input.length < 2) return `the input is already flat (${fmt(input)}): remove this layer`
@@ -75,7 +80,8 @@ function inferLayer(layer: LayerSpec, input: number[]): { shape: number[]; param
     case 'dropout':
       return { shape: input, params: 0, trainable: 0 }
     case 'batchNormalization': {
-      const channels = input[input.length - 1]
+      // Every shape here has an axis: the input shape has at least one, and no layer outputs a scalar.
+      const channels = input[input.length - 1]!
       // gamma and beta train; the moving mean and variance do not (Keras counts all four).
       return { shape: input, params: 4 * channels, trainable: 2 * channels }
     }

@@ -13,3 +13,13 @@ export const ACTIVATIONS: Record<string, (x: tf.Tensor) => tf.Tensor> = {
   softmax: (x) => tf.softmax(x),
   linear: (x) => x
 }
+
+/**
+ * The tensor op for a dense or conv layer's activation. Validation keeps leakyRelu (which takes an alpha) to its
+ * own layer, so a name missing here is a bug worth naming rather than a TypeError.
+ */
+export function activationOp(name: string): (x: tf.Tensor) => tf.Tensor {
+  const op = ACTIVATIONS[name]
+  if (!op) throw new Error(`No tensor op for activation ${name}`)
+  return op
+}

@@ -28,6 +28,7 @@ export function augmentImage(
   options: AugmentOptions = DEFAULT_AUGMENT
 ): void {
   const [h, w, c] = shape
+  if (h === undefined || w === undefined || c === undefined) throw new Error(`augmentImage takes [height, width, channels], not [${shape}]`)
   const angle = ((random() * 2 - 1) * options.maxDegrees * Math.PI) / 180
   const dy = Math.round((random() * 2 - 1) * options.maxShift)
   const dx = Math.round((random() * 2 - 1) * options.maxShift)
@@ -50,7 +51,7 @@ export function augmentImage(
         continue
       }
       const inp = from + (sy * w + sx) * c
-      for (let k = 0; k < c; k++) target[out + k] = source[inp + k]
+      for (let k = 0; k < c; k++) target[out + k] = source[inp + k]!
     }
   }
 }

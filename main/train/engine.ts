@@ -76,10 +76,17 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
   const trainPart = partFeatures(data.train, data.inputShape)
   const valPart = partFeatures(data.val, data.inputShape)
   const fullChain: Chain = { layers, specs: spec.layers }
-  const blockLayers = (index: number) => layers.slice(partition.blocks[index].start, partition.blocks[index].end)
-  const blockSpecs = (index: number) => spec.layers.slice(partition.blocks[index].start, partition.blocks[index].end)
-  const layerIndices = (index: number) =>
-    Array.from({ length: partition.blocks[index].end - partition.blocks[index].start }, (_, i) => partition.blocks[index].start + i)
+  const blockAt = (index: number) => {
+    const block = partition.blocks[index]
+    if (!block) throw new Error(`The partition has no block ${index}`)
+    return block
+  }
+  const blockLayers = (index: number) => layers.slice(blockAt(index).start, blockAt(index).end)
+  const blockSpecs = (index: number) => spec.layers.slice(blockAt(index).start, blockAt(index).end)
+  const layerIndices = (index: number) => {
+    const { start, end } = blockAt(index)
+    return Array.from({ length: end - start }, (_, i) => start + i)
+  }
   let prefixForwards = 0
   let cancelled = false
   const augmentImages: AugmentOptions | null =
@@ -129,7 +136,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
     }
     try {
       for (let j = 0; j < blockCount && !cancelled; j++) {
-        const block = partition.blocks[j]
+        const block = blockAt(j)
         if (j > 0) {
           // The frozen prefix's output does not change during this stage: computed once, from the previous
           // stage's cached input through the previous block only; the older cache is then dropped.
@@ -146,7 +153,9 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
         const own: Chain = { layers: blockLayers(j), specs: blockSpecs(j) }
         let head: Chain | null = null
         if (!isLast) {
-          const outShape = (own.layers[own.layers.length - 1].outputShape as number[]).slice(1)
+          const top = own.layers.at(-1)
+          if (!top) throw new Error(`Block ${j} has no layers`)
+          const outShape = (top.outputShape as number[]).slice(1)
           head = buildHead(outShape, data.labels.length, block.settings.head, config.seed, j)
           // Build the head's weights (seeded) before collecting the variables to train.
           tf.tidy(() => applyChain(head!, tf.zeros([1, ...outShape]), { training: false, logits: false }))

@@ -46,7 +46,7 @@ export function assess(chain: Chain, features: Features, probabilities: boolean)
       const loss = probabilities
         ? tf.neg(tf.sum(tf.mul(truth, tf.log(tf.clipByValue(out, 1e-7, 1)))))
         : tf.mul(tf.losses.softmaxCrossEntropy(truth, out, undefined, 0, tf.Reduction.MEAN), count)
-      return [loss.dataSync()[0], tf.argMax(out, 1).dataSync() as Int32Array] as const
+      return [loss.dataSync()[0]!, tf.argMax(out, 1).dataSync() as Int32Array] as const
     })
     lossSum += lossValue
     predicted.set(classes, start)

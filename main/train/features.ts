@@ -29,8 +29,8 @@ export function shuffledIndices(n: number, random: () => number): Int32Array {
   for (let i = 0; i < n; i++) order[i] = i
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1))
-    const t = order[i]
-    order[i] = order[j]
+    const t = order[i]!
+    order[i] = order[j]!
     order[j] = t
   }
   return order

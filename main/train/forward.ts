@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import type { LayerSpec } from '../shared/contract'
-import { ACTIVATIONS, MONOTONE } from './activations'
+import { MONOTONE, activationOp } from './activations'
 import { denseForTraining, maxPoolForTraining, trainsFast } from './fast/dense'
 import { convForTraining } from './fast/conv'
 import { tensorsInProcess } from './fast/inProcess'
@@ -62,7 +62,7 @@ export function applyChain(
           size
         )
         if (bias) out = tf.add(out, bias)
-        x = ACTIVATIONS[spec.activation](out)
+        x = activationOp(spec.activation)(out)
         pooledAlready = true
         return
       }
@@ -89,6 +89,7 @@ export function applyChain(
       if (spec?.type === 'activation' && spec.activation === 'softmax') return
       if (spec?.type === 'dense' && spec.activation === 'softmax') {
         const [kernel, bias] = layer.weights.map((w) => w.read())
+        if (!kernel || !bias) throw new Error('A dense layer carries a kernel and a bias')
         x = tf.add(tf.matMul(x as tf.Tensor2D, kernel as tf.Tensor2D), bias)
         return
       }

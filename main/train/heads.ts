@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs'
 import type { LayerSpec } from '../shared/contract'
 import { createLayer } from '../model/build'
+import { isImageShape } from '../model/spec'
 import type { Chain } from './forward'
 
 /**
@@ -11,7 +12,7 @@ import type { Chain } from './forward'
 export function buildHead(outputShape: number[], classes: number, kind: 'linear' | 'mlp', seed: number, block: number): Chain {
   const layers: tf.layers.Layer[] = []
   const name = (part: string) => `head${block}_${part}`
-  if (outputShape.length === 3) {
+  if (isImageShape(outputShape)) {
     const [h, w] = outputShape
     const pool: [number, number] = [Math.max(1, Math.ceil(h / 2)), Math.max(1, Math.ceil(w / 2))]
     layers.push(tf.layers.averagePooling2d({ name: name('pool'), poolSize: pool, strides: pool, padding: 'same' }))

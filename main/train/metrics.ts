@@ -7,15 +7,19 @@ export function evaluatePredictions(labels: string[], truth: Int32Array, predict
   const classes = labels.length
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0))
   const misclassified: Evaluation['misclassified'] = []
+  // Class indices are below labels.length and the three arrays run in step: every index below lands.
   for (let i = 0; i < truth.length; i++) {
-    confusion[truth[i]][predicted[i]]++
-    if (truth[i] !== predicted[i] && misclassified.length < MAX_MISCLASSIFIED)
-      misclassified.push({ row: rows[i], label: labels[truth[i]], predicted: labels[predicted[i]] })
+    const actual = truth[i]!
+    const guess = predicted[i]!
+    confusion[actual]![guess]!++
+    if (actual !== guess && misclassified.length < MAX_MISCLASSIFIED)
+      misclassified.push({ row: rows[i]!, label: labels[actual]!, predicted: labels[guess]! })
   }
   const perClass = labels.map((label, c) => {
-    const truePositive = confusion[c][c]
-    const support = confusion[c].reduce((a, b) => a + b, 0)
-    const predictedCount = confusion.reduce((sum, row) => sum + row[c], 0)
+    const own = confusion[c]!
+    const truePositive = own[c]!
+    const support = own.reduce((a, b) => a + b, 0)
+    const predictedCount = confusion.reduce((sum, row) => sum + row[c]!, 0)
     const precision = predictedCount === 0 ? 0 : truePositive / predictedCount
     const recall = support === 0 ? 0 : truePositive / support
     const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall)

@@ -123,8 +123,8 @@ export class BlockOptimizer {
       let ww = 0
       let gg = 0
       for (let i = 0; i < n; i++) {
-        const gi = grad[i] + w[i] * weightDecay
-        ww += w[i] * w[i]
+        const gi = grad[i]! + w[i]! * weightDecay
+        ww += w[i]! * w[i]!
         gg += gi * gi
       }
       const weightNorm = Math.fround(Math.sqrt(ww))
@@ -133,12 +133,12 @@ export class BlockOptimizer {
     }
     const next = new Float32Array(n)
     if (optimizer === 'sgd') {
-      for (let i = 0; i < n; i++) next[i] = w[i] - (grad[i] + w[i] * weightDecay) * scale * rate
+      for (let i = 0; i < n; i++) next[i] = w[i]! - (grad[i]! + w[i]! * weightDecay) * scale * rate
     } else if (optimizer === 'momentum') {
       const velocity = this.inProcessSlot(variable, n).first
       for (let i = 0; i < n; i++) {
-        velocity[i] = velocity[i] * momentum + (grad[i] + w[i] * weightDecay) * scale * rate
-        next[i] = w[i] - velocity[i]
+        velocity[i] = velocity[i]! * momentum + (grad[i]! + w[i]! * weightDecay) * scale * rate
+        next[i] = w[i]! - velocity[i]!
       }
     } else {
       const slot = this.inProcessSlot(variable, n)
@@ -147,12 +147,12 @@ export class BlockOptimizer {
       const firstInverse = 1 / (1 - Math.pow(ADAM_BETA1, this.step))
       const secondInverse = 1 / (1 - Math.pow(ADAM_BETA2, this.step))
       for (let i = 0; i < n; i++) {
-        const gi = (grad[i] + w[i] * weightDecay) * scale
-        const mi = m[i] * ADAM_BETA1 + gi * (1 - ADAM_BETA1)
-        const vi = v[i] * ADAM_BETA2 + gi * gi * (1 - ADAM_BETA2)
+        const gi = (grad[i]! + w[i]! * weightDecay) * scale
+        const mi = m[i]! * ADAM_BETA1 + gi * (1 - ADAM_BETA1)
+        const vi = v[i]! * ADAM_BETA2 + gi * gi * (1 - ADAM_BETA2)
         m[i] = mi
         v[i] = vi
-        next[i] = w[i] - ((mi * firstInverse) / (Math.sqrt(vi * secondInverse) + ADAM_EPSILON)) * rate
+        next[i] = w[i]! - ((mi * firstInverse) / (Math.sqrt(vi * secondInverse) + ADAM_EPSILON)) * rate
       }
     }
     variable.assign(tf.tensor(next, variable.shape, 'float32'))

@@ -93,11 +93,11 @@ export class Trainer {
         const from = b * batchSize
         const count = Math.min(batchSize, train.n - from)
         for (let k = 0; k < count; k++) {
-          const row = order[from + k]
+          const row = order[from + k]!
           if (train.x instanceof FeatureFile) train.x.readRow(row, batchBuffer, k * inSize)
           else if (stage.augment) augmentImage(train.x, row * inSize, batchBuffer, k * inSize, train.shape, augmentRandom, stage.augment)
           else batchBuffer.set(train.x.subarray(row * inSize, (row + 1) * inSize), k * inSize)
-          labelBuffer[k] = train.y[row]
+          labelBuffer[k] = train.y[row]!
         }
         const [batchLoss, batchCorrect] = denseChain
           ? tf.tidy(() => {
@@ -117,11 +117,18 @@ export class Trainer {
                 return tf.losses.softmaxCrossEntropy(truth, logits, undefined, 0, tf.Reduction.MEAN) as tf.Scalar
               }, variables)
               for (const group of active)
-                group.optimizer.applyGradients(group.variables.map((variable) => ({ variable, gradient: grads[variable.name] })))
+                group.optimizer.applyGradients(
+                  group.variables.map((variable) => {
+                    // variableGrads leaves out a variable the loss does not depend on: a chain wired wrong.
+                    const gradient = grads[variable.name]
+                    if (!gradient) throw new Error(`No gradient for ${variable.name}: the loss does not depend on it`)
+                    return { variable, gradient }
+                  })
+                )
               const kept = hits as tf.Tensor | null
-              const hitCount = kept ? kept.dataSync()[0] : 0
+              const hitCount = kept ? kept.dataSync()[0]! : 0
               kept?.dispose()
-              return [value.dataSync()[0], hitCount] as const
+              return [value.dataSync()[0]!, hitCount] as const
             })
         lossSum += batchLoss * count
         correct += batchCorrect
@@ -175,7 +182,7 @@ export class Trainer {
       await new Promise((resolve) => setImmediate(resolve))
     }
     if (best) {
-      stage.restorable.forEach((variable, i) => variable.assign(best!.weights[i]))
+      stage.restorable.forEach((variable, i) => variable.assign(best!.weights[i]!))
       best.weights.forEach((w) => w.dispose())
     }
     const ms = performance.now() - started

@@ -105,6 +105,7 @@ describe('Datasets view (real web shell, real Chromium)', () => {
     await table.evaluate((root) => {
       const scrollers = Array.from(root.querySelectorAll<HTMLElement>('*')).filter((e) => e.scrollHeight > e.clientHeight + 50)
       const body = scrollers.sort((a, b) => b.scrollHeight - a.scrollHeight)[0]
+      if (!body) throw new Error('the preview table has no scrolling body')
       body.scrollTop = body.scrollHeight
     })
     const last = table.getByTestId('preview-row-index').filter({ hasText: /^1797$/ })

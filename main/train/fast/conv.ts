@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import type { LayerSpec } from '../../shared/contract'
-import { ACTIVATIONS } from '../activations'
-import { convKernelGradientSimd } from './kernels'
+import { activationOp } from '../activations'
+import { convKernelGradientSimd, type Nhwc } from './kernels'
 import { tensorsInProcess, valuesInProcess } from './inProcess'
 
 /** Rows and columns a stride-1 conv pads before and after: tfjs pads "same" with the odd pixel at the end. */
@@ -73,7 +73,7 @@ export function convKernelGradientByPatches(input: tf.Tensor4D, dy: tf.Tensor4D,
             const sourceRow = y + i - before
             if (sourceRow < 0 || sourceRow >= h) continue
             const source = (b * h + sourceRow) * w * c + (j - before) * c + channel
-            for (let x = first; x < end; x++) patches[out + x] = values[source + x * c]
+            for (let x = first; x < end; x++) patches[out + x] = values[source + x * c]!
           }
       }
     }
@@ -86,7 +86,7 @@ export function convKernelGradientByPatches(input: tf.Tensor4D, dy: tf.Tensor4D,
  * brings the output back to the input's size behind), with the kernel flipped in space and its channel axes
  * swapped (a plain conv runs on XNNPACK; wasm's transposed conv does not).
  */
-export function convInputGradient(dy: tf.Tensor4D, kernel: tf.Tensor4D, inputShape: number[], padding: 'same' | 'valid'): tf.Tensor4D {
+export function convInputGradient(dy: tf.Tensor4D, kernel: tf.Tensor4D, inputShape: Nhwc, padding: 'same' | 'valid'): tf.Tensor4D {
   const k = kernel.shape[0]
   const [before] = convPadding(k, padding)
   const flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
@@ -142,5 +142,5 @@ export function convForTraining(
   let out: tf.Tensor = trainableConvs[spec.padding][inputGradient ? 'input' : 'data'](x, kernel as tf.Tensor4D)
   if (bias && apply.bias) out = tf.add(out, bias)
   if (!apply.activation) return out as tf.Tensor4D
-  return ACTIVATIONS[spec.activation](out) as tf.Tensor4D
+  return activationOp(spec.activation)(out) as tf.Tensor4D
 }

@@ -8,7 +8,7 @@
  * handle the flags at full speed, so the explicit transpose is used on wasm only.
  */
 import * as tf from '@tensorflow/tfjs'
-import { maxPool2GradientSimd } from './kernels'
+import { maxPool2GradientSimd, type Nhwc } from './kernels'
 import { valuesInProcess } from './inProcess'
 
 /** True where transposed matMuls are slow and an explicit transpose pays (the wasm backend). */
@@ -86,8 +86,11 @@ export function trainsFast(activation: string): boolean {
  */
 export function denseForTraining(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: string, inputGradient: boolean): tf.Tensor2D {
   if (FUSED.has(activation)) return denseFn(activation as FusedActivation, inputGradient)(x, kernel, bias)
+  const unfused = UNFUSED[activation]
+  // trainsFast(activation) is the caller's promise; anything else is a bug in the caller.
+  if (!unfused) throw new Error(`denseForTraining: no fast path for activation ${activation}`)
   const z = denseFn('linear', inputGradient)(x, kernel, bias)
-  return UNFUSED[activation](z) as tf.Tensor2D
+  return unfused(z) as tf.Tensor2D
 }
 
 type PoolFn = (x: tf.Tensor4D) => tf.Tensor4D
@@ -101,7 +104,7 @@ const maxPools = new Map<number, PoolFn>()
  * kernels/maxPoolGrad.wat (2×2 windows, channels a multiple of 4) well under 1 ms. The result may be a view into
  * the kernel's memory: use it before the next call.
  */
-export function maxPoolGradient(input: Float32Array, shape: number[], dy: Float32Array, size: number): Float32Array {
+export function maxPoolGradient(input: Float32Array, shape: Nhwc, dy: Float32Array, size: number): Float32Array {
   if (size === 2) {
     const simd = maxPool2GradientSimd(input, shape, dy)
     if (simd) return simd
@@ -110,7 +113,7 @@ export function maxPoolGradient(input: Float32Array, shape: number[], dy: Float3
 }
 
 /** maxPoolGradient in plain JS, for any window size and channel count (3–4 ms for the 2×2 case above). */
-export function maxPoolGradientJs(input: Float32Array, shape: number[], dy: Float32Array, size: number): Float32Array {
+export function maxPoolGradientJs(input: Float32Array, shape: Nhwc, dy: Float32Array, size: number): Float32Array {
   const [n, height, width, channels] = shape
   const outH = height / size
   const outW = width / size
@@ -128,11 +131,11 @@ export function maxPoolGradientJs(input: Float32Array, shape: number[], dy: Floa
         for (let c = 0; c < channels; c++) {
           const first = corner + c
           let at = first
-          let best = input[first]
-          if (input[first + right] > best) best = input[(at = first + right)]
-          if (input[first + below] > best) best = input[(at = first + below)]
-          if (input[first + below + right] > best) at = first + below + right
-          dx[at] += dy[out + c]
+          let best = input[first]!
+          if (input[first + right]! > best) best = input[(at = first + right)]!
+          if (input[first + below]! > best) best = input[(at = first + below)]!
+          if (input[first + below + right]! > best) at = first + below + right
+          dx[at]! += dy[out + c]!
         }
       }
     }
@@ -145,16 +148,16 @@ export function maxPoolGradientJs(input: Float32Array, shape: number[], dy: Floa
         const out = ((b * outH + oy) * outW + ox) * channels
         for (let c = 0; c < channels; c++) {
           let at = corner + c
-          let best = input[at]
+          let best = input[at]!
           for (let ky = 0; ky < size; ky++)
             for (let kx = ky === 0 ? 1 : 0; kx < size; kx++) {
               const index = corner + (ky * width + kx) * channels + c
-              if (input[index] > best) {
-                best = input[index]
+              if (input[index]! > best) {
+                best = input[index]!
                 at = index
               }
             }
-          dx[at] += dy[out + c]
+          dx[at]! += dy[out + c]!
         }
       }
   return dx

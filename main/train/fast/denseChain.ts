@@ -36,16 +36,16 @@ export interface DenseGroup {
 export function denseChainOf(layers: tf.layers.Layer[], specs: Array<LayerSpec | null>, inputShape: number[]): DenseLayer[] | null {
   if (inputShape.length !== 1 || layers.length === 0) return null
   const out: DenseLayer[] = []
-  for (let i = 0; i < layers.length; i++) {
+  for (const [i, layer] of layers.entries()) {
     const spec = specs[i]
-    const layer = layers[i]
-    if (spec?.type !== 'dense' || layer.weights.length !== 2) return null
+    const [kernel, bias] = layer.weights
+    if (spec?.type !== 'dense' || layer.weights.length !== 2 || !kernel || !bias) return null
     const last = i === layers.length - 1
     const activation = last && spec.activation === 'softmax' ? 'linear' : spec.activation
     if (!HIDDEN.has(activation) || (last && activation !== 'linear')) return null
     out.push({
-      kernel: layer.weights[0].read() as tf.Variable,
-      bias: layer.weights[1].read() as tf.Variable,
+      kernel: kernel.read() as tf.Variable,
+      bias: bias.read() as tf.Variable,
       activation: activation as HiddenActivation
     })
   }
@@ -78,17 +78,17 @@ export function softmaxCrossEntropy(logits: Float32Array, labels: Int32Array, co
     let max = -Infinity
     let best = 0
     for (let c = 0; c < classes; c++) {
-      if (logits[row + c] > max) {
-        max = logits[row + c]
+      if (logits[row + c]! > max) {
+        max = logits[row + c]!
         best = c
       }
     }
     let sum = 0
-    for (let c = 0; c < classes; c++) sum += Math.exp(logits[row + c] - max)
-    const label = labels[r]
-    loss += Math.log(sum) - (logits[row + label] - max)
+    for (let c = 0; c < classes; c++) sum += Math.exp(logits[row + c]! - max)
+    const label = labels[r]!
+    loss += Math.log(sum) - (logits[row + label]! - max)
     if (best === label) correct++
-    for (let c = 0; c < classes; c++) gradient[row + c] = (Math.exp(logits[row + c] - max) / sum - (c === label ? 1 : 0)) / count
+    for (let c = 0; c < classes; c++) gradient[row + c] = (Math.exp(logits[row + c]! - max) / sum - (c === label ? 1 : 0)) / count
   }
   return { loss: count ? loss / count : 0, correct }
 }
@@ -122,11 +122,11 @@ export function denseChainGradients(
     if (i < lowest && (wanted(layer.kernel) || wanted(layer.bias))) lowest = i
   })
   for (let i = chain.length - 1; i >= lowest; i--) {
-    const layer = chain[i]
-    const dz = activationGradient(layer.activation, outputs[i], dy)
+    const layer = chain[i]!
+    const dz = activationGradient(layer.activation, outputs[i]!, dy)
     // Pushed bias first: the list is reversed at the end into the layers' own order (kernel, bias).
     if (wanted(layer.bias)) grads.push({ variable: layer.bias, gradient: tf.sum(dz, 0) })
-    if (wanted(layer.kernel)) grads.push({ variable: layer.kernel, gradient: matMulT(inputs[i], dz, true, false) })
+    if (wanted(layer.kernel)) grads.push({ variable: layer.kernel, gradient: matMulT(inputs[i]!, dz, true, false) })
     if (i > lowest) dy = matMulT(dz, layer.kernel as tf.Tensor2D, false, true)
   }
   return { result, grads: grads.reverse() }

@@ -80,15 +80,17 @@ export const useDatasetsStore = defineStore('datasets', () => {
 
   /** Web shell: uploads a CSV file or a folder of images, then imports what landed in the data home. */
   async function importUpload(items: UploadItem[]): Promise<DatasetSummary | null> {
-    if (!items.length) return null
+    const [firstItem] = items
+    if (!firstItem) return null
     error.value = null
-    const first = items[0].relativePath
+    const first = firstItem.relativePath
     const label = items.length === 1 ? first : first.split('/')[0]
     importing.value = { label: `uploading ${label}`, rows: 0, bytes: 0, totalBytes: 0 }
     let target: string
     try {
       const uploaded = await uploadFiles(items)
-      target = uploaded.paths[0]
+      // uploadFiles gives one path per file, in order.
+      target = uploaded.paths[0]!
       if (items.length > 1 || first.includes('/')) {
         // A folder: import its top folder, i.e. the first file's path less everything below that folder.
         const below = first.split('/').slice(1).join('/')

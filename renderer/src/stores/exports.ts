@@ -45,7 +45,9 @@ export const useExportStore = defineStore('exports', () => {
       if ('path' in source) data = source.path
       else {
         const uploaded = await uploadFiles(source.files)
-        data = source.files.length === 1 && !source.files[0].relativePath.includes('/') ? uploaded.paths[0] : uploaded.dir
+        // One file on its own is predicted by its path (uploadFiles gives one per file); a folder by the folder.
+        const [only] = source.files
+        data = only && source.files.length === 1 && !only.relativePath.includes('/') ? uploaded.paths[0]! : uploaded.dir
       }
       prediction.value = await api('predict.run', { model, data })
     } catch (e) {

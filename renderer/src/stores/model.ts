@@ -104,7 +104,7 @@ export function partitionMoveBoundary(partition: Partition, index: number, delta
 export function partitionSplitAt(partition: Partition, layer: number): Partition | null {
   const owner = blockOfLayer(partition, layer)
   const block = partition.blocks[owner]
-  if (layer <= block.start || layer >= block.end) return null
+  if (!block || layer <= block.start || layer >= block.end) return null
   const head: Block = { ...block, end: layer }
   const tail: Block = { ...block, name: `Block ${owner + 2}`, start: layer, settings: { ...block.settings } }
   return normalise([...partition.blocks.slice(0, owner), head, tail, ...partition.blocks.slice(owner + 1)])
@@ -121,7 +121,10 @@ export function partitionMergeNext(partition: Partition, index: number): Partiti
 /** ULMFiT discriminative rates: block l of K gets η_top / 2.6^(K−l), the top (last) block keeps η_top. */
 export function discriminativeRates(partition: Partition): Partition {
   const count = partition.blocks.length
-  const top = partition.blocks[count - 1].settings.learningRate
+  const last = partition.blocks[count - 1]
+  // No blocks, no rates to set.
+  if (!last) return partition
+  const top = last.settings.learningRate
   return {
     blocks: partition.blocks.map((block, index) => ({
       ...block,
@@ -235,7 +238,7 @@ export const useModelStore = defineStore('model', () => {
     const other = index + delta
     if (other < 0 || other >= spec.value.layers.length) return
     const layers = spec.value.layers
-    ;[layers[index], layers[other]] = [layers[other], layers[index]]
+    ;[layers[index], layers[other]] = [layers[other]!, layers[index]!]
   }
 
   function updateLayer(index: number, patch: Partial<LayerSpec>): void {

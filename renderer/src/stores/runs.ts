@@ -49,7 +49,8 @@ export const useRunsStore = defineStore('runs', () => {
   async function update(args: RequestArgs<'runs.update'>): Promise<void> {
     const updated = await api('runs.update', args)
     runs.value = runs.value.map((r) => (r.runId === updated.runId ? updated : r))
-    if (details.value[updated.runId]) details.value[updated.runId] = { ...details.value[updated.runId], ...updated }
+    const known = details.value[updated.runId]
+    if (known) details.value[updated.runId] = { ...known, ...updated }
   }
 
   async function remove(runId: string): Promise<void> {

@@ -27,7 +27,7 @@ describe('CSV dialects and encodings', () => {
     expect(column(summary, 'a').type).toBe('number')
     const preview = await lab.datasets.preview({ datasetId: summary.datasetId, offset: 0, limit: 3 })
     expect(preview.columns).toEqual(['a', 'b', 'species'])
-    expect(preview.rows[1]).toEqual([threeClassRows(2)[1].a + 0.5, threeClassRows(2)[1].b, threeClassRows(2)[1].label])
+    expect(preview.rows[1]).toEqual([threeClassRows(2)[1]!.a + 0.5, threeClassRows(2)[1]!.b, threeClassRows(2)[1]!.label])
   })
 
   it('reads UTF-8 with a BOM and CRLF line ends', async () => {
@@ -38,7 +38,7 @@ describe('CSV dialects and encodings', () => {
     expect(summary.columns.map((c) => c.name)).toEqual(['x', 'y', 'label'])
     expect(summary.rows).toBe(24)
     const preview = await lab.datasets.preview({ datasetId: summary.datasetId, offset: 23, limit: 5 })
-    expect(preview.rows).toEqual([[threeClassRows(24)[23].a, threeClassRows(24)[23].b, threeClassRows(24)[23].label]])
+    expect(preview.rows).toEqual([[threeClassRows(24)[23]!.a, threeClassRows(24)[23]!.b, threeClassRows(24)[23]!.label]])
   })
 
   it('reads a file that mixes CRLF and LF line ends', async () => {
@@ -162,7 +162,7 @@ describe('CSV dialects and encodings', () => {
     // The header line is now a data row: its words make the numeric columns non-numeric.
     expect(summary.rows).toBe(13)
     expect(summary.columns.map((c) => c.name)).toEqual(['col_1', 'col_2', 'col_3'])
-    expect(summary.columns[0].type).not.toBe('integer')
+    expect(summary.columns[0]!.type).not.toBe('integer')
     await expect(lab.datasets.import({ path: file, encoding: 'klingon-8' })).rejects.toThrow('given.csv: unknown encoding "klingon-8"')
   })
 

@@ -10,13 +10,13 @@ import { encodeNewData } from '../../../main/data/newData'
 import { type DatasetSummary, datasetSummary } from '../../../main/shared/contract'
 
 /** The digits file read independently of the importer: header and numeric rows. */
-const source = parse(fs.readFileSync(DIGITS_CSV, 'utf8')) as string[][]
-const header = source[0]
-const data = source.slice(1).map((row) => row.map(Number))
+const [header, ...records] = parse(fs.readFileSync(DIGITS_CSV, 'utf8')) as string[][]
+if (!header) throw new Error(`${DIGITS_CSV}: no header row`)
+const data = records.map((row) => row.map(Number))
 const pixelColumns = header.filter((name) => name !== 'digit')
 const constantColumns = pixelColumns.filter((name) => {
   const c = header.indexOf(name)
-  return data.every((row) => row[c] === data[0][c])
+  return data.every((row) => row[c] === data[0]![c])
 })
 
 let lab: TestServices
@@ -59,19 +59,19 @@ describe('digits', () => {
     const digitColumn = header.indexOf('digit')
     for (const part of [prepared.val, prepared.test]) {
       const perClass = new Array(10).fill(0)
-      for (const row of part.rows) perClass[data[row][digitColumn]]++
+      for (const row of part.rows) perClass[data[row]![digitColumn]!]++
       summary.classes.forEach((c, i) => expect(Math.abs(perClass[i] - c.count * 0.15)).toBeLessThanOrEqual(1))
     }
     // Labels follow the source rows.
-    prepared.test.rows.forEach((row, i) => expect(prepared.labels[prepared.test.y[i]]).toBe(String(data[row][digitColumn])))
+    prepared.test.rows.forEach((row, i) => expect(prepared.labels[prepared.test.y[i]!]).toBe(String(data[row]![digitColumn])))
   })
 
   it('fits the scaling on the train rows only', async () => {
     const prepared = await lab.datasets.loadPrepared(summary.datasetId)
-    const width = prepared.inputShape[0]
+    const width = prepared.inputShape[0]!
     const meanOf = (x: Float32Array, n: number, f: number) => {
       let sum = 0
-      for (let r = 0; r < n; r++) sum += x[r * width + f]
+      for (let r = 0; r < n; r++) sum += x[r * width + f]!
       return sum / n
     }
     let largestTestMean = 0
@@ -84,7 +84,7 @@ describe('digits', () => {
     const recipe = (await lab.datasets.getRecipe(summary.datasetId)) as TableRecipe
     const f = recipe.featureNames.indexOf('p3_4')
     const c = header.indexOf('p3_4')
-    const trainMean = prepared.train.rows.reduce((sum, row) => sum + data[row][c], 0) / prepared.train.n
+    const trainMean = prepared.train.rows.reduce((sum, row) => sum + data[row]![c]!, 0) / prepared.train.n
     expect(recipe.affine!.offset[f]).toBeCloseTo(trainMean, 5)
   })
 
@@ -113,18 +113,18 @@ describe('digits', () => {
   it('encodes a new CSV exactly as the prepared test rows', async () => {
     const recipe = await lab.datasets.getRecipe(summary.datasetId)
     const prepared = await lab.datasets.loadPrepared(summary.datasetId)
-    const width = prepared.inputShape[0]
+    const width = prepared.inputShape[0]!
     const scaled = await encodeNewData(recipe, DIGITS_CSV, { scale: true })
     expect(scaled.n).toBe(1797)
     expect(scaled.keys.slice(0, 2)).toEqual(['1', '2'])
     prepared.test.rows.forEach((row, i) => {
       expect(Array.from(scaled.x.subarray(row * width, (row + 1) * width))).toEqual(Array.from(prepared.test.x.subarray(i * width, (i + 1) * width)))
-      expect(scaled.truth[row]).toBe(prepared.labels[prepared.test.y[i]])
+      expect(scaled.truth[row]).toBe(prepared.labels[prepared.test.y[i]!])
     })
     // scale=false stops before the affine step: the raw pixel values of the feature columns.
     const raw = await encodeNewData(recipe, DIGITS_CSV, { scale: false })
     const columns = recipe.featureNames.map((name) => header.indexOf(name))
-    expect(Array.from(raw.x.subarray(0, width))).toEqual(columns.map((c) => data[0][c]))
+    expect(Array.from(raw.x.subarray(0, width))).toEqual(columns.map((c) => data[0]![c]))
   })
 
   it('encodes a new CSV without the target and with other columns, and names a missing one', async () => {
@@ -202,13 +202,13 @@ describe('changing a dataset', () => {
     await lab.datasets.setPreparation(dataset.datasetId, { impute: 'median', scaling: 'minmax' })
     const recipe = (await lab.datasets.getRecipe(dataset.datasetId)) as TableRecipe
     const prepared = await lab.datasets.loadPrepared(dataset.datasetId)
-    const trainA = Array.from(prepared.train.rows, (row) => rows[row].split(',')[0])
+    const trainA = Array.from(prepared.train.rows, (row) => rows[row]!.split(',')[0])
       .filter((v) => v !== 'NA')
       .map(Number)
       .sort((x, y) => x - y)
     const mid = trainA.length >> 1
-    expect(recipe.columns[0].impute).toBe(trainA.length % 2 ? trainA[mid] : (trainA[mid - 1] + trainA[mid]) / 2)
-    const a = Array.from({ length: prepared.train.n }, (_, r) => prepared.train.x[r * 2])
+    expect(recipe.columns[0]!.impute).toBe(trainA.length % 2 ? trainA[mid] : (trainA[mid - 1]! + trainA[mid]!) / 2)
+    const a = Array.from({ length: prepared.train.n }, (_, r) => prepared.train.x[r * 2]!)
     expect(Math.min(...a)).toBeCloseTo(0, 6)
     expect(Math.max(...a)).toBeCloseTo(1, 6)
   })

@@ -148,7 +148,7 @@ describe('image folders', () => {
       ['cat', 2],
       ['dog', 2]
     ])
-    const thumb = Buffer.from(thumbs[0].images[0].dataUrl.replace('data:image/png;base64,', ''), 'base64')
+    const thumb = Buffer.from(thumbs[0]!.images[0]!.dataUrl.replace('data:image/png;base64,', ''), 'base64')
     expect((await sharp(thumb).metadata()).width).toBe(64)
 
     // New images with the recipe give the same pixels as the stored ones.

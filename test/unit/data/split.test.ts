@@ -31,7 +31,7 @@ describe('stratifiedSplit', () => {
     // No unlabelled row and no row twice.
     const all = [...split.train, ...split.val, ...split.test]
     expect(new Set(all).size).toBe(all.length)
-    expect(all.every((row) => classOfRow[row] >= 0)).toBe(true)
+    expect(all.every((row) => classOfRow[row]! >= 0)).toBe(true)
   })
 
   it('is the same for the same seed and differs for another', () => {

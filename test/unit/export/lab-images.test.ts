@@ -30,15 +30,15 @@ beforeAll(async () => {
   folder = path.join(home, 'digits-png')
   const { pixels, labels } = readDigitsPixels()
   const written = new Map<number, number>()
-  for (let i = 0; i < labels.length; i++) {
-    const count = written.get(labels[i]) ?? 0
+  for (const [i, label] of labels.entries()) {
+    const count = written.get(label) ?? 0
     if (count >= PER_CLASS) continue
-    written.set(labels[i], count + 1)
+    written.set(label, count + 1)
     const gray = Buffer.from(Array.from(pixels.subarray(i * 64, (i + 1) * 64), (v) => Math.round((v * 255) / 16)))
-    fs.mkdirSync(path.join(folder, String(labels[i])), { recursive: true })
+    fs.mkdirSync(path.join(folder, String(label)), { recursive: true })
     await sharp(gray, { raw: { width: 8, height: 8, channels: 1 } })
       .png()
-      .toFile(path.join(folder, String(labels[i]), `digit-${i}.png`))
+      .toFile(path.join(folder, String(label), `digit-${i}.png`))
   }
   lab = await openLab({ home })
   const dataset = await call<RequestResult<'datasets.import'>>('datasets.import', {
@@ -82,8 +82,8 @@ describe('image model export and predict', () => {
     const result = await call<RequestResult<'export.onnx'>>('export.onnx', { runId })
     expect(result.parity.pass).toBe(true)
     const proto = onnx.ModelProto.decode(fs.readFileSync(result.path))
-    const dims = proto.graph!.input![0].type!.tensorType!.shape!.dim!
-    expect(dims[0].dimParam).toBe('batch')
+    const dims = proto.graph!.input![0]!.type!.tensorType!.shape!.dim!
+    expect(dims[0]!.dimParam).toBe('batch')
     expect(dims.slice(1).map((d) => Number(d.dimValue))).toEqual([8, 8, 1])
     const meta = Object.fromEntries(proto.metadataProps.map((p) => [p.key, p.value]))
     expect(JSON.parse(meta.recipe!)).toMatchObject({ kind: 'images', affineInModel: false })

@@ -54,17 +54,17 @@ describe('structure', () => {
     const conv = graph.node.find((n) => n.opType === 'Conv')!
     const bias = graph.initializer.find((i) => i.name === conv.input![2])!
     const view = new DataView(bias.rawData!.buffer, bias.rawData!.byteOffset, bias.rawData!.byteLength)
-    const tfBias = smallCnn().layers[0].getWeights()[1].dataSync()
+    const tfBias = smallCnn().layers[0]!.getWeights()[1]!.dataSync()
     expect(Array.from({ length: 4 }, (_, i) => view.getFloat32(i * 4, true))).toEqual(Array.from(tfBias))
   })
 
   it('has a dynamic batch dimension and NHWC input', () => {
-    const dims = graph.input[0].type!.tensorType!.shape!.dim!
-    expect(dims[0].dimParam).toBe('batch')
+    const dims = graph.input[0]!.type!.tensorType!.shape!.dim!
+    expect(dims[0]!.dimParam).toBe('batch')
     expect(dims.slice(1).map((d) => Number(d.dimValue))).toEqual([8, 8, 1])
-    const out = graph.output[0].type!.tensorType!.shape!.dim!
-    expect(out[0].dimParam).toBe('batch')
-    expect(Number(out[1].dimValue)).toBe(10)
+    const out = graph.output[0]!.type!.tensorType!.shape!.dim!
+    expect(out[0]!.dimParam).toBe('batch')
+    expect(Number(out[1]!.dimValue)).toBe(10)
   })
 
   it('sorts nodes topologically', () => {
@@ -99,7 +99,7 @@ describe('structure', () => {
     })
     const g = onnx.ModelProto.decode(exportToOnnx(model)).graph as onnx.GraphProto
     const leaky = g.node.find((n) => n.opType === 'LeakyRelu')!
-    expect(leaky.attribute![0].f).toBeCloseTo(0.3, 6)
+    expect(leaky.attribute![0]!.f).toBeCloseTo(0.3, 6)
     const bn = g.node.find((n) => n.opType === 'BatchNormalization')!
     expect(bn.attribute!.find((a) => a.name === 'epsilon')!.f).toBeCloseTo(1e-3, 8)
     expect(bn.output).toHaveLength(1)
@@ -137,12 +137,12 @@ describe('input affine bake', () => {
   // Per-pixel standardisation fitted on the whole digits set; constant pixels get scale 1.
   const offset = Array.from({ length: 64 }, (_, j) => {
     let s = 0
-    for (let i = 0; i < n; i++) s += pixels[i * 64 + j]
+    for (let i = 0; i < n; i++) s += pixels[i * 64 + j]!
     return s / n
   })
   const scale = offset.map((m, j) => {
     let s = 0
-    for (let i = 0; i < n; i++) s += (pixels[i * 64 + j] - m) ** 2
+    for (let i = 0; i < n; i++) s += (pixels[i * 64 + j]! - m) ** 2
     const std = Math.sqrt(s / n)
     return std > 0 ? 1 / std : 1
   })
@@ -175,8 +175,8 @@ describe('prefix export (feature extractor)', () => {
   it('exports the first k layers with their NHWC output and matches those layers in tfjs', async () => {
     const model = smallCnn()
     const bytes = exportToOnnx(model, { upToLayer: 3 })
-    const out = (onnx.ModelProto.decode(bytes).graph as onnx.GraphProto).output[0].type!.tensorType!.shape!.dim!
-    expect(out[0].dimParam).toBe('batch')
+    const out = (onnx.ModelProto.decode(bytes).graph as onnx.GraphProto).output[0]!.type!.tensorType!.shape!.dim!
+    expect(out[0]!.dimParam).toBe('batch')
     expect(out.slice(1).map((d) => Number(d.dimValue))).toEqual([4, 4, 6])
     const x = digitsBatch(16)
     const parity = await checkParity(model, bytes, x, [8, 8, 1], { upToLayer: 3, featureExtractor: true })
@@ -185,7 +185,7 @@ describe('prefix export (feature extractor)', () => {
     // And the output really is the NHWC feature map: ORT's value at (0, h, w, c) is tfjs's.
     const session = await ort.InferenceSession.create(bytes)
     const result = await session.run({ input: new ort.Tensor('float32', x.slice(0, 64), [1, 8, 8, 1]) })
-    expect(result.output.dims).toEqual([1, 4, 4, 6])
+    expect(result.output!.dims).toEqual([1, 4, 4, 6])
     await session.release()
   })
 

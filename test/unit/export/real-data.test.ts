@@ -78,7 +78,7 @@ beforeAll(async () => {
   datasets = services.datasets
   datasetId = (await datasets.import({ path: DIGITS_CSV, target: 'digit' })).datasetId
   const prepared = await datasets.loadPrepared(datasetId)
-  features = prepared.inputShape[0]
+  features = prepared.inputShape[0]!
   const model = mlp()
   model.compile({ optimizer: tf.train.adam(0.01), loss: 'sparseCategoricalCrossentropy' })
   const x = tf.tensor2d(prepared.train.x, [prepared.train.n, features])
@@ -116,11 +116,11 @@ describe('export and predict over the real data module', () => {
     const expected = tf.tidy(() => (model.predict(tf.tensor2d(scaled.x, [scaled.n, features])) as tf.Tensor).arraySync() as number[][])
     model.dispose()
     let worst = 0
-    result.rows.forEach((row, i) => row.probabilities.forEach((p, j) => (worst = Math.max(worst, Math.abs(p - expected[i][j])))))
+    result.rows.forEach((row, i) => row.probabilities.forEach((p, j) => (worst = Math.max(worst, Math.abs(p - expected[i]![j]!)))))
     expect(worst).toBeLessThanOrEqual(1e-4)
 
     const records = parse(fs.readFileSync(out, 'utf8')) as string[][]
-    expect(records[0].slice(0, 3)).toEqual(['row', 'prediction', `p_${result.labels[0]}`])
+    expect(records[0]!.slice(0, 3)).toEqual(['row', 'prediction', `p_${result.labels[0]}`])
     expect(records.slice(1).map((r) => r[0])).toEqual(result.rows.map((r) => r.key))
   })
 })

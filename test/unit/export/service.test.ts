@@ -35,7 +35,7 @@ let newCsv: string
 let encodeCalls: { scale: boolean }[]
 
 function standardise(x: Float32Array): Float32Array {
-  return x.map((v, i) => (v - offset[i % 64]) * scale[i % 64])
+  return x.map((v, i) => (v - offset[i % 64]!) * scale[i % 64]!)
 }
 
 function part(from: number, to: number): PreparedPart {
@@ -141,7 +141,7 @@ function harness(options: { softmax?: boolean; mutate?: (model: tf.LayersModel) 
         n: lines.length,
         inputShape: [64],
         keys: lines.map((_, i) => String(i + 1)),
-        truth: lines.map((l) => labels[Number(l.split(',')[64])])
+        truth: lines.map((l) => labels[Number(l.split(',')[64])]!)
       }
     }
   })
@@ -155,12 +155,12 @@ beforeAll(async () => {
   // Standardisation fitted on the train rows, as the data module does.
   offset = Array.from({ length: 64 }, (_, j) => {
     let s = 0
-    for (let i = 0; i < TRAIN; i++) s += pixels[i * 64 + j]
+    for (let i = 0; i < TRAIN; i++) s += pixels[i * 64 + j]!
     return s / TRAIN
   })
   scale = offset.map((m, j) => {
     let s = 0
-    for (let i = 0; i < TRAIN; i++) s += (pixels[i * 64 + j] - m) ** 2
+    for (let i = 0; i < TRAIN; i++) s += (pixels[i * 64 + j]! - m) ** 2
     return s > 0 ? 1 / Math.sqrt(s / TRAIN) : 1
   })
   prepared = {
@@ -215,7 +215,7 @@ describe('exportOnnx', () => {
       bytes: result.bytes,
       info: { opset: 13, blocks: null, bakeNormalization: true, parity: result.parity }
     })
-    expect(result.artifactId).toBe(h.artifacts[0].artifactId)
+    expect(result.artifactId).toBe(h.artifacts[0]!.artifactId)
     // No temp file left behind.
     expect(fs.readdirSync(path.dirname(result.path))).toEqual(['model.onnx'])
 
@@ -225,7 +225,7 @@ describe('exportOnnx', () => {
     expect(file.recipe.affine?.offset).toEqual(offset.map((v) => v))
     expect(file.metadata).toMatchObject({ run_id: 'run-aaaa0001', dataset_hash: 'sha256-digits', output: 'probabilities' })
     expect(file.proto.producerName).toBe('LayerLab')
-    expect(JSON.parse(file.metadata.preprocessing)).toMatchObject({ layout: 'NC', inputRange: null, normalization: 'inside the model' })
+    expect(JSON.parse(file.metadata.preprocessing!)).toMatchObject({ layout: 'NC', inputRange: null, normalization: 'inside the model' })
     const ops = (file.proto.graph as onnx.GraphProto).node.map((n) => n.opType)
     expect(ops).toEqual(['Sub', 'Mul', 'Gemm', 'Relu', 'Gemm', 'Softmax', 'Identity'])
   })
@@ -239,10 +239,10 @@ describe('exportOnnx', () => {
     expect(result.parity.pass).toBe(true)
     const file = readOnnxFile(out)
     expect(file.recipe.affineInModel).toBe(false)
-    expect(JSON.parse(file.metadata.preprocessing).normalization).toEqual({ formula: '(x - offset) * scale', offset, scale })
-    expect(Number(file.proto.opsetImport[0].version)).toBe(17)
-    expect((file.proto.graph as onnx.GraphProto).node[0].opType).toBe('Gemm')
-    expect(h.artifacts[0].info.bakeNormalization).toBe(false)
+    expect(JSON.parse(file.metadata.preprocessing!).normalization).toEqual({ formula: '(x - offset) * scale', offset, scale })
+    expect(Number(file.proto.opsetImport[0]!.version)).toBe(17)
+    expect((file.proto.graph as onnx.GraphProto).node[0]!.opType).toBe('Gemm')
+    expect(h.artifacts[0]!.info.bakeNormalization).toBe(false)
   })
 
   it('exports the first k blocks as a feature extractor, compared on features', async () => {
@@ -254,8 +254,8 @@ describe('exportOnnx', () => {
     const file = readOnnxFile(result.path)
     expect(file.metadata.output).toBe('features')
     expect(file.metadata.blocks).toBe('1')
-    const out = (file.proto.graph as onnx.GraphProto).output[0].type!.tensorType!.shape!.dim!
-    expect(Number(out[1].dimValue)).toBe(32)
+    const out = (file.proto.graph as onnx.GraphProto).output[0]!.type!.tensorType!.shape!.dim!
+    expect(Number(out[1]!.dimValue)).toBe(32)
     await expect(h.service.predict({ model: result.path, data: newCsv })).rejects.toThrow(/is a feature extractor/)
   })
 
@@ -268,15 +268,17 @@ describe('exportOnnx', () => {
   it('returns a failing parity (a diverged run with NaN weights) instead of throwing, and still records it', async () => {
     const h = harness({
       mutate: (model) => {
-        const [kernel, bias] = model.layers[0].getWeights()
+        const layer = model.layers[0]!
+        const [kernel, bias] = layer.getWeights()
+        if (!kernel || !bias) throw new Error('the first dense layer has a kernel and a bias')
         const values = kernel.dataSync().slice()
         values[0] = NaN
-        model.layers[0].setWeights([tf.tensor(values, kernel.shape), bias])
+        layer.setWeights([tf.tensor(values, kernel.shape), bias])
       }
     })
     const result = await h.service.exportOnnx({ runId: 'run-aaaa0005', opset: 13 })
     expect(result.parity.pass).toBe(false)
-    expect(h.artifacts[0].info.parity).toMatchObject({ pass: false })
+    expect(h.artifacts[0]!.info.parity).toMatchObject({ pass: false })
   })
 })
 
@@ -305,9 +307,9 @@ describe('predict', () => {
     const records = parse(fs.readFileSync(out, 'utf8')) as string[][]
     expect(records[0]).toEqual(['row', 'prediction', ...LABELS.map((l) => `p_${l}`)])
     expect(records).toHaveLength(n + 1)
-    expect(records[1][0]).toBe('1')
-    expect(records[1][1]).toBe(result.rows[0].prediction)
-    expect(Number(records[1][2])).toBeCloseTo(result.rows[0].probabilities[0], 6)
+    expect(records[1]![0]).toBe('1')
+    expect(records[1]![1]).toBe(result.rows[0]!.prediction)
+    expect(Number(records[1]![2])).toBeCloseTo(result.rows[0]!.probabilities[0]!, 6)
   })
 
   it('by run id: exports first when the run has no ONNX artifact, then reuses the newest one', async () => {
@@ -326,7 +328,7 @@ describe('predict', () => {
     await h.service.exportOnnx({ runId: 'run-cccc0002', opset: 13, blocks: 1 })
     const result = await h.service.predict({ model: 'run-cccc0002', data: newCsv })
     expect(h.artifacts.map((a) => a.info.output)).toEqual(['features', 'probabilities'])
-    expect(result.rows[0].probabilities).toHaveLength(10)
+    expect(result.rows[0]!.probabilities).toHaveLength(10)
   })
 
   it('turns logits into probabilities for a model without softmax', async () => {

@@ -54,7 +54,7 @@ describe('partition edits', () => {
     // Removing the only layer of a block removes the block, and names and colours follow the positions.
     const merged = partitionAfterRemove(mlp.partition, 0)
     expect(ranges(merged)).toEqual([[0, 2]])
-    expect(merged.blocks[0].name).toBe('Block 1')
+    expect(merged.blocks[0]!.name).toBe('Block 1')
   })
 
   it('boundaries move, split and merge without ever emptying a block', () => {
@@ -111,12 +111,12 @@ describe('partition edits', () => {
 
   it('discriminative rates divide by 2.6 per block below the top one', () => {
     const three = partitionSplitAt(mlp.partition, 2)!
-    three.blocks[2].settings.learningRate = 0.01
+    three.blocks[2]!.settings.learningRate = 0.01
     const rates = discriminativeRates(three).blocks.map((b) => b.settings.learningRate)
     expect(rates[2]).toBe(0.01)
     // Rounded to 4 significant digits for the rate field.
-    expect(Math.abs(rates[1] / (0.01 / 2.6) - 1)).toBeLessThan(5e-4)
-    expect(Math.abs(rates[0] / (0.01 / 2.6 ** 2) - 1)).toBeLessThan(5e-4)
+    expect(Math.abs(rates[1]! / (0.01 / 2.6) - 1)).toBeLessThan(5e-4)
+    expect(Math.abs(rates[0]! / (0.01 / 2.6 ** 2) - 1)).toBeLessThan(5e-4)
   })
 })
 
@@ -146,16 +146,16 @@ describe('training curves', () => {
       ['fine-tune', false],
       ['fine-tune', true]
     ])
-    expect(loss[0].points).toEqual([
+    expect(loss[0]!.points).toEqual([
       [1, 1],
       [2, 0.5]
     ])
-    expect(accuracy[2].points).toEqual([[3, 0.1]])
+    expect(accuracy[2]!.points).toEqual([[3, 0.1]])
     expect(bands.map((b) => [b.from, b.to])).toEqual([
       [0.5, 2.5],
       [2.5, 3.5],
       [3.5, 4.5]
     ])
-    expect(loss[2].color).toBe('#222222')
+    expect(loss[2]!.color).toBe('#222222')
   })
 })

@@ -10,6 +10,7 @@ import { epochRow, newRun } from './helpers'
 
 async function main(): Promise<void> {
   const [home, mode, countText] = process.argv.slice(2)
+  if (home === undefined) throw new Error('usage: child-writer.ts <home> <mode> <count>')
   const db = await Db.open(path.join(home, 'layerlab.sqlite'))
   const runs = new RunStore(db, home)
   if (mode === 'hang') {

@@ -36,7 +36,7 @@ describe('SQLite store', () => {
     const raw = new sqlite3.Database(file)
     await new Promise<void>((resolve, reject) =>
       raw.exec(
-        `${migrations[0].sql}
+        `${migrations[0]!.sql}
          INSERT INTO datasets (id, name, kind, source_path, content_hash, rows, parse_json, profile_json, recipe_json, split_json, data_dir, created_at)
            VALUES ('ds-old', 'old', 'table', '/x.csv', 'h', 10, '{}', '{}', '{}', '{}', '/d', '2026-01-01');
          INSERT INTO runs (id, name, dataset_id, mode, status, backend, seed, spec_json, partition_json, config_json, created_at)

@@ -37,7 +37,7 @@ function runChild(
     child.stdout!.on('data', (chunk) => {
       stdout += chunk
       const match = /ready (\S+)/.exec(stdout)
-      if (match) resolve(match[1])
+      if (match) resolve(match[1]!)
     })
     child.on('exit', (code) => reject(new Error(`child exited (${code}) before ready: ${stderr}`)))
   })
@@ -69,13 +69,13 @@ describe('RunStore', () => {
 
     const [summary] = await runs.list()
     expect(summary).toMatchObject({ runId, name: 'first', datasetName: 'digits', status: 'completed', backend: 'cpu', metrics })
-    expect(summary.startedAt).not.toBeNull()
-    expect(summary.endedAt).not.toBeNull()
+    expect(summary!.startedAt).not.toBeNull()
+    expect(summary!.endedAt).not.toBeNull()
     const detail = await runs.get(runId)
     expect(detail.epochs.map((e) => e.epoch)).toEqual([1, 2, 3])
     expect(detail.epochs[1]).toEqual(epochRow(2))
     expect(detail.artifacts).toHaveLength(1)
-    expect(detail.artifacts[0].info).toEqual({ note: 'test' })
+    expect(detail.artifacts[0]!.info).toEqual({ note: 'test' })
     expect(detail.peakRssBytes).toBe(1234)
     expect(detail.spec.layers).toHaveLength(3)
 
@@ -153,7 +153,7 @@ describe('RunStore', () => {
     const file = path.join(home, 'layerlab.sqlite')
     const raw = new sqlite3.Database(file)
     const exec = (sql: string) => new Promise<void>((resolve, reject) => raw.exec(sql, (error) => (error ? reject(error) : resolve())))
-    await exec(migrations[0].sql)
+    await exec(migrations[0]!.sql)
     await exec('PRAGMA user_version = 1')
     const run = newRun('ds-1')
     await exec(`INSERT INTO datasets (id, name, kind, source_path, content_hash, rows, target, parse_json, profile_json, recipe_json, split_json, data_dir, created_at)
@@ -165,7 +165,7 @@ describe('RunStore', () => {
     await new Promise<void>((resolve) => raw.close(() => resolve()))
 
     const { db, runs } = await openStore(home)
-    expect(await db.version()).toBe(migrations[migrations.length - 1].version)
+    expect(await db.version()).toBe(migrations[migrations.length - 1]!.version)
     const detail = await runs.get('run-old')
     expect(detail).toMatchObject({ name: 'old run', datasetName: 'old digits', seed: 7, tags: [], notes: '', artifacts: [] })
     expect(detail.metrics?.testAccuracy).toBe(0.9)
@@ -173,6 +173,6 @@ describe('RunStore', () => {
       { block: -1, phase: 'end-to-end', epoch: 1, loss: 0.5, accuracy: 0.8, valLoss: 0.6, valAccuracy: 0.7, learningRate: 0.001, samplesPerSec: 900 }
     ])
     await runs.update({ runId: 'run-old', tags: ['kept'] })
-    expect((await runs.list())[0].tags).toEqual(['kept'])
+    expect((await runs.list())[0]!.tags).toEqual(['kept'])
   })
 })

@@ -8,7 +8,7 @@ function bar(): Float32Array {
   for (let y = 1; y < 8; y++) image[y * 9 + 2] = 1
   return image
 }
-const columnMass = (image: Float32Array, x: number) => Array.from({ length: 9 }, (_, y) => image[y * 9 + x]).reduce((a, b) => a + b, 0)
+const columnMass = (image: Float32Array, x: number) => Array.from({ length: 9 }, (_, y) => image[y * 9 + x]!).reduce((a, b) => a + b, 0)
 
 describe('image augmentation', () => {
   it('is the identity with no rotation, shift or flip', () => {

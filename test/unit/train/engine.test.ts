@@ -23,7 +23,7 @@ const config = (overrides: Partial<TrainConfig> = {}): TrainConfig => trainConfi
 /** Copies of the weights of layers [start, end) of a model. */
 const weightsOf = (model: tf.LayersModel, start: number, end: number): Float32Array[] =>
   model.layers.slice(start, end).flatMap((layer) => layer.weights.map((w) => (w.read().dataSync() as Float32Array).slice()))
-const same = (a: Float32Array[], b: Float32Array[]) => a.length === b.length && a.every((w, i) => w.every((v, j) => v === b[i][j]))
+const same = (a: Float32Array[], b: Float32Array[]) => a.length === b.length && a.every((w, i) => w.every((v, j) => v === b[i]![j]))
 
 let e2eAccuracy = 0
 
@@ -43,7 +43,7 @@ describe('digits MLP with the default settings', () => {
     expect(e2eAccuracy).toBeGreaterThanOrEqual(0.97)
     const evaluation = outcome.evaluation!
     expect(evaluation.confusion.flat().reduce((a, b) => a + b, 0)).toBe(digits.test.n)
-    const correct = evaluation.confusion.reduce((sum, row, i) => sum + row[i], 0)
+    const correct = evaluation.confusion.reduce((sum, row, i) => sum + row[i]!, 0)
     expect(correct / digits.test.n).toBeCloseTo(e2eAccuracy, 10)
     expect(evaluation.misclassified.length).toBe(Math.min(50, digits.test.n - correct))
     for (const wrong of evaluation.misclassified) {
@@ -62,12 +62,12 @@ describe('digits MLP with the default settings', () => {
     let ownAtStart: Float32Array[] = []
     const hooks: TrainHooks = {
       onStageStart: (block, model) => {
-        const start = partition.blocks[block].start
+        const { start, end } = partition.blocks[block]!
         frozenAtStart.set(block, weightsOf(model, 0, start))
-        ownAtStart = weightsOf(model, start, partition.blocks[block].end)
+        ownAtStart = weightsOf(model, start, end)
       },
       onStageEnd: (block, model) => {
-        const { start, end } = partition.blocks[block]
+        const { start, end } = partition.blocks[block]!
         frozenUnchanged.push(same(frozenAtStart.get(block)!, weightsOf(model, 0, start)))
         ownChanged.push(!same(ownAtStart, weightsOf(model, start, end)))
       }
@@ -145,7 +145,7 @@ describe('layer-wise mechanics', () => {
 
   it('stops a stage when the head has not improved for `patience` epochs and restores its best weights', async () => {
     const { spec, partition } = defaultModel({ inputShape: digits.inputShape, classes: 10 }, { hidden: [32] })
-    partition.blocks[0].settings = { ...partition.blocks[0].settings, epochs: 200, patience: 2 }
+    partition.blocks[0]!.settings = { ...partition.blocks[0]!.settings, epochs: 200, patience: 2 }
     const rows: EpochRow[] = []
     const outcome = await train(
       { spec, partition, config: config({ mode: 'layer-wise', fineTune: { enabled: false, epochs: 1, learningRateFactor: 0.1 } }), data: digits },
@@ -154,7 +154,7 @@ describe('layer-wise mechanics', () => {
     expect(rows.length).toBeLessThan(200)
     const best = Math.max(...rows.map((row) => row.valAccuracy!))
     expect(rows.slice(-2).every((row) => row.valAccuracy! <= best)).toBe(true)
-    expect(outcome.blocks[0].headValAccuracy).toBe(best)
+    expect(outcome.blocks[0]!.headValAccuracy).toBe(best)
     expect(outcome.metrics!.valAccuracy).toBeCloseTo(best, 10)
     outcome.model.dispose()
   })
@@ -209,9 +209,9 @@ describe('end-to-end mechanics', () => {
       }
     )
     const [initial, afterOne, afterTwo] = snapshots
-    expect(same(initial[0], afterOne[0])).toBe(true)
-    expect(same(initial[1], afterOne[1])).toBe(false)
-    expect(same(afterOne[0], afterTwo[0])).toBe(false)
+    expect(same(initial![0]!, afterOne![0]!)).toBe(true)
+    expect(same(initial![1]!, afterOne![1]!)).toBe(false)
+    expect(same(afterOne![0]!, afterTwo![0]!)).toBe(false)
   })
 
   it('follows each block’s schedule and optimizer (step, cosine; sgd, momentum + weight decay, adam + LARS)', async () => {
@@ -222,7 +222,7 @@ describe('end-to-end mechanics', () => {
       { optimizer: 'momentum' as const, learningRate: 5, schedule: 'constant' as const, lars: true, weightDecay: 1e-4 }
     ]
     for (const variant of variants) {
-      partition.blocks[0].settings = { ...partition.blocks[0].settings, ...variant }
+      partition.blocks[0]!.settings = { ...partition.blocks[0]!.settings, ...variant }
       const rows: EpochRow[] = []
       const outcome = await train({ spec, partition, config: config({ epochs: 4, patience: 0 }), data: digits }, { onEpoch: (row) => rows.push(row) })
       const rates = rows.map((row) => row.learningRate)
@@ -231,7 +231,7 @@ describe('end-to-end mechanics', () => {
         expect(rates.map((r) => r / variant.learningRate)).toEqual(
           [1, 0.8535533905932737, 0.5, 0.14644660940672627].map((f) => expect.closeTo(f, 10))
         )
-      expect(rows[rows.length - 1].loss).toBeLessThan(rows[0].loss)
+      expect(rows[rows.length - 1]!.loss).toBeLessThan(rows[0]!.loss)
       expect(outcome.metrics!.testAccuracy).toBeGreaterThan(0.8)
       outcome.model.dispose()
     }
@@ -267,15 +267,15 @@ describe('small CNN on tiny generated images', () => {
         const x = tf.randomNormal([2, 7, 6, 3], 0, 1, 'float32', 9) as tf.Tensor4D
         layer.apply(x)
         // A non-zero bias, so a bias mix-up would show.
-        layer.weights[1].write(tf.randomNormal(layer.weights[1].shape as number[], 0, 1, 'float32', 3))
+        layer.weights[1]!.write(tf.randomNormal(layer.weights[1]!.shape as number[], 0, 1, 'float32', 3))
         const theirs = layer.apply(x) as tf.Tensor
         const ours = convForTraining(x, layer, conv)
         expect(ours.shape).toEqual(theirs.shape)
         expect(tf.max(tf.abs(tf.sub(ours, theirs))).dataSync()[0]).toBeLessThan(1e-4)
         const probe = tf.randomNormal(theirs.shape, 0, 1, 'float32', 4)
-        const kernel = layer.weights[0].read() as tf.Variable
-        const viaLayer = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x) as tf.Tensor, probe)) as tf.Scalar, [kernel]).grads[kernel.name]
-        const viaOurs = tf.variableGrads(() => tf.sum(tf.mul(convForTraining(x, layer, conv), probe)) as tf.Scalar, [kernel]).grads[kernel.name]
+        const kernel = layer.weights[0]!.read() as tf.Variable
+        const viaLayer = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x) as tf.Tensor, probe)) as tf.Scalar, [kernel]).grads[kernel.name]!
+        const viaOurs = tf.variableGrads(() => tf.sum(tf.mul(convForTraining(x, layer, conv), probe)) as tf.Scalar, [kernel]).grads[kernel.name]!
         expect(tf.norm(viaLayer).dataSync()[0]).toBeGreaterThan(0.1)
         expect(tf.max(tf.abs(tf.sub(viaLayer, viaOurs))).dataSync()[0]).toBeLessThan(1e-4)
         const inputLayer = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input) as tf.Tensor, probe)))(x)
@@ -315,7 +315,7 @@ describe('small CNN on tiny generated images', () => {
     expect(layerWise.metrics!.testAccuracy).toBeGreaterThanOrEqual(0.9)
     expect(prefix).toEqual([1, 2])
     // The conv blocks' pooled linear probes learned something too.
-    expect(layerWise.blocks[0].headValAccuracy).toBeGreaterThan(0.6)
+    expect(layerWise.blocks[0]!.headValAccuracy).toBeGreaterThan(0.6)
     e2e.model.dispose()
     layerWise.model.dispose()
   })
@@ -394,8 +394,8 @@ describe('every layer type', () => {
         expect(outcome.status).toBe('completed')
         expect(Number.isFinite(outcome.metrics!.testLoss)).toBe(true)
         // The batch-norm statistics moved away from their initial 0 / 1 while training.
-        const [, , movingMean] = outcome.model.layers[1].weights.map((w) => w.read().dataSync())
-        expect(Array.from(movingMean).some((v) => Math.abs(v) > 1e-4)).toBe(true)
+        const [, , movingMean] = outcome.model.layers[1]!.weights.map((w) => w.read().dataSync())
+        expect(Array.from(movingMean!).some((v) => Math.abs(v) > 1e-4)).toBe(true)
         outcome.model.dispose()
       }
     } finally {

@@ -39,6 +39,6 @@ describe('digits through the data service, with every default', () => {
     })
   }
   it('keeps layer-wise within 1.5 points of end-to-end', () => {
-    expect(accuracy['end-to-end'] - accuracy['layer-wise']).toBeLessThanOrEqual(0.015)
+    expect(accuracy['end-to-end']! - accuracy['layer-wise']!).toBeLessThanOrEqual(0.015)
   })
 })

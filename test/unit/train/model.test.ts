@@ -31,17 +31,17 @@ describe('spec validation', () => {
             { type: 'dense', units: 10, activation: 'softmax' }
           ]
         )
-      )[0].message
+      )[0]!.message
     ).toBe('layer 0 (conv2d): needs an image input [height,width,channels], got [64]')
     expect(
       validateSpec(
         spec([2, 2, 1], [{ type: 'maxPooling2d', poolSize: 3 }, { type: 'flatten' }, { type: 'dense', units: 2, activation: 'softmax' }])
-      )[0].message
+      )[0]!.message
     ).toMatch(/^layer 0 \(maxPooling2d\): pool 3 does not fit the 2×2 input/)
     expect(validateSpec(spec([64], [{ type: 'dense', units: 10, activation: 'relu' }]))).toEqual([
       { layer: 0, message: 'layer 0 (dense): the output layer needs activation softmax (class probabilities)' }
     ])
-    expect(validateSpec(spec([64], [{ type: 'dense', units: 3, activation: 'softmax' }]), { classes: 10 })[0].message).toBe(
+    expect(validateSpec(spec([64], [{ type: 'dense', units: 3, activation: 'softmax' }]), { classes: 10 })[0]!.message).toBe(
       'layer 0 (dense): outputs 3 values but the data set has 10 classes'
     )
     expect(
@@ -53,7 +53,7 @@ describe('spec validation', () => {
             { type: 'dense', units: 2, activation: 'softmax' }
           ]
         )
-      )[0].message
+      )[0]!.message
     ).toMatch(/^layer 0 \(dense\): activation leakyRelu exists only as its own layer/)
   })
 
@@ -94,11 +94,12 @@ describe('partitions', () => {
   it('accepts the default and rejects gaps, overlaps and uncovered layers', () => {
     expect(validatePartition(base.partition, 3)).toEqual([])
     const [a, b] = base.partition.blocks
-    expect(validatePartition({ blocks: [a, { ...b, start: 2 }] }, 3)[0].message).toBe(
+    if (!a || !b) throw new Error('the default partition has two blocks')
+    expect(validatePartition({ blocks: [a, { ...b, start: 2 }] }, 3)[0]!.message).toBe(
       'block 2 (Block 2): starts at layer 2, expected 1 (blocks must be contiguous and in order)'
     )
-    expect(validatePartition({ blocks: [a] }, 3)[0].message).toBe('partition: the blocks cover layers 0..0 but the model has 3 layers (0..2)')
-    expect(validatePartition({ blocks: [a, { ...b, name: 'Block 1' }] }, 3)[0].message).toBe('block 2 (Block 1): the name is used by another block')
+    expect(validatePartition({ blocks: [a] }, 3)[0]!.message).toBe('partition: the blocks cover layers 0..0 but the model has 3 layers (0..2)')
+    expect(validatePartition({ blocks: [a, { ...b, name: 'Block 1' }] }, 3)[0]!.message).toBe('block 2 (Block 1): the name is used by another block')
   })
 
   it('builds the MLP and small-CNN presets with one block per hidden layer / conv stage', () => {
@@ -133,7 +134,7 @@ describe('partitions', () => {
     expect(rates[2]).toBe(0.01)
     expect(rates[1]).toBeCloseTo(0.01 / 2.6, 12)
     expect(rates[0]).toBeCloseTo(0.01 / 2.6 ** 2, 12)
-    expect(partition.blocks[0].settings.learningRate).toBe(0.001)
+    expect(partition.blocks[0]!.settings.learningRate).toBe(0.001)
   })
 })
 

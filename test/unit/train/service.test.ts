@@ -99,7 +99,7 @@ describe('TrainingService', () => {
     expect(progress.length).toBeGreaterThan(3)
     // At most ~5 a second (throttled in the worker; a little slack for delivery in bursts).
     expect(progress.length).toBeLessThanOrEqual(elapsed / 200 + 3)
-    expect(progress[0].payload).toMatchObject({ phase: 'end-to-end', blockCount: 2, batches: Math.ceil(1258 / 32) })
+    expect(progress[0]!.payload).toMatchObject({ phase: 'end-to-end', blockCount: 2, batches: Math.ceil(1258 / 32) })
 
     const { model } = await loadRunModel(runs, runId)
     const test = (await loadDigits()).test
@@ -182,7 +182,7 @@ describe('TrainingService', () => {
     expect(good.totalParams).toBe(61 * 100 + 100 + 100 * 100 + 100 + 100 * 10 + 10)
     const bad = await training.describe({ spec: { version: 1, inputShape: [64], layers: [{ type: 'dense', units: 0 }] } })
     expect(bad.errors[0]).toMatchObject({ layer: 0 })
-    expect(bad.errors[0].message).toMatch(/^layer 0 units: /)
+    expect(bad.errors[0]!.message).toMatch(/^layer 0 units: /)
     const badPartition = await training.describe({ spec, partition: { blocks: [partition.blocks[0]] } })
     expect(badPartition.errors.map((e) => e.message)).toEqual(['partition: the blocks cover layers 0..0 but the model has 3 layers (0..2)'])
   })

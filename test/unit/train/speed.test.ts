@@ -14,7 +14,7 @@ import { train } from '../../../main/train/engine'
 import { convForTraining } from '../../../main/train/fast/conv'
 import { seededRandom } from '../../../main/core/random'
 import { denseForTraining, maxPoolForTraining, maxPoolGradientJs } from '../../../main/train/fast/dense'
-import { convKernelGradientSimd, maxPool2GradientSimd } from '../../../main/train/fast/kernels'
+import { convKernelGradientSimd, maxPool2GradientSimd, type Nhwc } from '../../../main/train/fast/kernels'
 import { convKernelGradWasm } from '../../../main/train/fast/kernels/convKernelGrad.wasm'
 import { maxPoolGradWasm } from '../../../main/train/fast/kernels/maxPoolGrad.wasm'
 import { denseChainGradients, denseChainOf } from '../../../main/train/fast/denseChain'
@@ -30,7 +30,7 @@ beforeAll(async () => {
 
 /** A batch of the digits train part as tensors. */
 function digitsBatch(rows: number) {
-  const features = digits.inputShape[0]
+  const features = digits.inputShape[0]!
   return { x: tf.tensor2d(digits.train.x.subarray(0, rows * features), [rows, features]), labels: digits.train.y.slice(0, rows) }
 }
 
@@ -48,8 +48,8 @@ describe('dense chain step', () => {
     // Builds the weights; non-zero biases so a bias mix-up would show.
     let h: tf.Tensor = x
     for (const layer of layers) h = layer.apply(h) as tf.Tensor
-    for (const layer of layers) layer.weights[1].write(tf.randomNormal(layer.weights[1].shape as number[], 0, 0.5, 'float32', 11))
-    const chain = denseChainOf(layers, specs, [digits.inputShape[0]])!
+    for (const layer of layers) layer.weights[1]!.write(tf.randomNormal(layer.weights[1]!.shape as number[], 0, 0.5, 'float32', 11))
+    const chain = denseChainOf(layers, specs, [digits.inputShape[0]!])!
     expect(chain).not.toBeNull()
     const variables = layers.flatMap((layer) => layer.weights.map((w) => w.read() as tf.Variable))
     const ours = denseChainGradients(chain, x, labels, 10, () => true)
@@ -57,16 +57,16 @@ describe('dense chain step', () => {
       let out: tf.Tensor = x
       layers.forEach((layer, i) => {
         // The last layer's logits: tfjs's loss applies the softmax itself.
-        if (i === layers.length - 1) out = tf.add(tf.matMul(out as tf.Tensor2D, layer.weights[0].read() as tf.Tensor2D), layer.weights[1].read())
+        if (i === layers.length - 1) out = tf.add(tf.matMul(out as tf.Tensor2D, layer.weights[0]!.read() as tf.Tensor2D), layer.weights[1]!.read())
         else out = layer.apply(out) as tf.Tensor
       })
       return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(labels, 'int32'), 10), out, undefined, 0, tf.Reduction.MEAN) as tf.Scalar
     }, variables)
-    expect(Math.abs(ours.result.loss - theirs.value.dataSync()[0])).toBeLessThan(1e-4)
+    expect(Math.abs(ours.result.loss - theirs.value.dataSync()[0]!)).toBeLessThan(1e-4)
     expect(ours.grads.map((pair) => pair.variable.name)).toEqual(variables.map((variable) => variable.name))
     for (const { variable, gradient } of ours.grads) {
-      expect(tf.norm(theirs.grads[variable.name]).dataSync()[0]).toBeGreaterThan(1e-3)
-      expect(maxDiff(gradient, theirs.grads[variable.name])).toBeLessThan(1e-4)
+      expect(tf.norm(theirs.grads[variable.name]!).dataSync()[0]).toBeGreaterThan(1e-3)
+      expect(maxDiff(gradient, theirs.grads[variable.name]!)).toBeLessThan(1e-4)
     }
   })
 
@@ -81,7 +81,7 @@ describe('dense chain step', () => {
     const layers = build(specs)
     const { x, labels } = digitsBatch(16)
     layers.reduce((h: tf.Tensor, layer) => layer.apply(h) as tf.Tensor, x)
-    const top = layers[1].weights.map((w) => w.read() as tf.Variable)
+    const top = layers[1]!.weights.map((w) => w.read() as tf.Variable)
     const { grads } = denseChainGradients(denseChainOf(layers, specs, [64])!, x, labels, 10, (variable) => top.includes(variable))
     expect(grads.map((pair) => pair.variable)).toEqual(top)
   })
@@ -93,7 +93,7 @@ describe('layers with hand-written gradients', () => {
     for (const activation of ['relu', 'relu6', 'sigmoid', 'linear', 'tanh', 'elu', 'softmax'] as const) {
       const layer = createLayer({ type: 'dense', units: 7, activation }, { index: 0, seed: 2 })
       layer.apply(x)
-      layer.weights[1].write(tf.randomNormal([7], 0, 1, 'float32', 8))
+      layer.weights[1]!.write(tf.randomNormal([7], 0, 1, 'float32', 8))
       const [kernel, bias] = layer.weights.map((w) => w.read()) as [tf.Variable, tf.Variable]
       const probe = tf.randomNormal([20, 7], 0, 1, 'float32', 4)
       expect(maxDiff(denseForTraining(x, kernel as tf.Tensor2D, bias as tf.Tensor1D, activation, true), layer.apply(x) as tf.Tensor)).toBeLessThan(
@@ -104,7 +104,7 @@ describe('layers with hand-written gradients', () => {
         () => tf.sum(tf.mul(denseForTraining(x, kernel as tf.Tensor2D, bias as tf.Tensor1D, activation, false), probe)) as tf.Scalar,
         [kernel, bias]
       ).grads
-      for (const name of [kernel.name, bias.name]) expect(maxDiff(viaLayer[name], viaOurs[name])).toBeLessThan(1e-4)
+      for (const name of [kernel.name, bias.name]) expect(maxDiff(viaLayer[name]!, viaOurs[name]!)).toBeLessThan(1e-4)
       const inputLayer = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(layer.apply(input) as tf.Tensor, probe)))(x)
       const inputOurs = tf.grad((input: tf.Tensor) =>
         tf.sum(tf.mul(denseForTraining(input as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D, activation, true), probe))
@@ -134,9 +134,9 @@ describe('layers with hand-written gradients', () => {
       const x = tf.randomNormal([3, 9, 8, channels], 0, 1, 'float32', 9) as tf.Tensor4D
       const outShape = padding === 'same' ? [3, 9, 8, filters] : [3, 9 - kernelSize + 1, 8 - kernelSize + 1, filters]
       layer.apply(x)
-      const kernel = layer.weights[0].read() as tf.Variable
+      const kernel = layer.weights[0]!.read() as tf.Variable
       const probe = tf.randomNormal(outShape, 0, 1, 'float32', 4)
-      const ours = tf.variableGrads(() => tf.sum(tf.mul(convForTraining(x, layer, conv), probe)) as tf.Scalar, [kernel]).grads[kernel.name]
+      const ours = tf.variableGrads(() => tf.sum(tf.mul(convForTraining(x, layer, conv), probe)) as tf.Scalar, [kernel]).grads[kernel.name]!
       const oursInput = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(convForTraining(input as tf.Tensor4D, layer, conv), probe)))(x)
       const [kernelValues, inputValues] = [ours.dataSync().slice(), oursInput.dataSync().slice()]
       const previous = tf.getBackend()
@@ -145,11 +145,11 @@ describe('layers with hand-written gradients', () => {
         const cpuLayer = createLayer(conv, { index: 0, seed: 6 })
         const cpuX = tf.tensor(x.dataSync().slice(), x.shape) as tf.Tensor4D
         cpuLayer.apply(cpuX)
-        const cpuKernel = cpuLayer.weights[0].read() as tf.Variable
+        const cpuKernel = cpuLayer.weights[0]!.read() as tf.Variable
         const cpuProbe = tf.tensor(probe.dataSync().slice(), probe.shape)
         const reference = tf.variableGrads(() => tf.sum(tf.mul(cpuLayer.apply(cpuX) as tf.Tensor, cpuProbe)) as tf.Scalar, [cpuKernel]).grads[
           cpuKernel.name
-        ]
+        ]!
         const referenceInput = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(cpuLayer.apply(input) as tf.Tensor, cpuProbe)))(cpuX)
         expect(maxDiff(reference, tf.tensor(kernelValues, reference.shape))).toBeLessThan(1e-4)
         expect(maxDiff(referenceInput, tf.tensor(inputValues, referenceInput.shape))).toBeLessThan(1e-4)
@@ -193,7 +193,7 @@ describe('wasm SIMD kernels (max-pool gradient, conv kernel gradient)', () => {
   it('gives exactly the plain-JS gradient, ties and negative windows included, for several channel counts', () => {
     const random = seededRandom(31)
     for (const channels of [4, 8, 16, 32]) {
-      const shape = [3, 6, 10, channels]
+      const shape: Nhwc = [3, 6, 10, channels]
       const size = shape.reduce((a, b) => a * b, 1)
       // Values on a coarse grid (many ties), half of them negative.
       const input = Float32Array.from({ length: size }, () => Math.round(random() * 6 - 3) / 2)
@@ -267,8 +267,8 @@ describe('host optimizer update', () => {
       const device = runPath(false)
       host.forEach((variable, i) => {
         // The weights moved, and both paths moved them alike (float32 rounding apart).
-        expect(maxDiff(variable, start[i])).toBeGreaterThan(1e-3)
-        expect(maxDiff(variable, device[i])).toBeLessThan(1e-5)
+        expect(maxDiff(variable, start[i]!)).toBeGreaterThan(1e-3)
+        expect(maxDiff(variable, device[i]!)).toBeLessThan(1e-5)
       })
     }
   })
@@ -293,7 +293,7 @@ describe('same training either way', () => {
       `digits on ${tf.getBackend()}, 30 epochs: fast path ${(fast.accuracy * 100).toFixed(2)} %, general path ${(general.accuracy * 100).toFixed(2)} %`
     )
     // Same seed, same initial weights and batches: only float rounding differs, so the first epoch agrees closely.
-    expect(Math.abs(fast.rows[0].loss - general.rows[0].loss) / general.rows[0].loss).toBeLessThan(1e-3)
+    expect(Math.abs(fast.rows[0]!.loss - general.rows[0]!.loss) / general.rows[0]!.loss).toBeLessThan(1e-3)
     expect(fast.accuracy).toBeGreaterThanOrEqual(0.96)
     expect(Math.abs(fast.accuracy - general.accuracy)).toBeLessThanOrEqual(0.01)
   })
@@ -314,8 +314,8 @@ describe('same CNN training either way', () => {
     }
     const fast = await once(true)
     const general = await once(false)
-    expect(Math.abs(fast.rows[0].loss - general.rows[0].loss) / general.rows[0].loss).toBeLessThan(1e-3)
-    expect(Math.abs(fast.rows[3].loss - general.rows[3].loss) / general.rows[3].loss).toBeLessThan(1e-2)
+    expect(Math.abs(fast.rows[0]!.loss - general.rows[0]!.loss) / general.rows[0]!.loss).toBeLessThan(1e-3)
+    expect(Math.abs(fast.rows[3]!.loss - general.rows[3]!.loss) / general.rows[3]!.loss).toBeLessThan(1e-2)
     expect(fast.accuracy).toBeGreaterThanOrEqual(0.9)
     expect(Math.abs(fast.accuracy - general.accuracy)).toBeLessThanOrEqual(0.03)
   })

@@ -52,6 +52,9 @@ const convKernelGradKernel = loader<ConvKernelGradExports>(convKernelGradWasm)
 
 const PAGE = 65536
 
+/** An NHWC shape, as a Tensor4D carries it: batch, height, width, channels. */
+export type Nhwc = [number, number, number, number]
+
 /** A Float32Array over the whole of the kernel's memory, grown first to hold at least `total` floats. */
 function heap(memory: WebAssembly.Memory, total: number): Float32Array {
   const missing = Math.ceil((total * 4) / PAGE) - memory.buffer.byteLength / PAGE
@@ -64,7 +67,7 @@ function heap(memory: WebAssembly.Memory, total: number): Float32Array {
  * of 4): dy goes to each window's first largest input. Returns a view into the kernel's memory (copy it before
  * the next call), or null where the kernel cannot run (no wasm SIMD, or another shape).
  */
-export function maxPool2GradientSimd(input: Float32Array, shape: number[], dy: Float32Array): Float32Array | null {
+export function maxPool2GradientSimd(input: Float32Array, shape: Nhwc, dy: Float32Array): Float32Array | null {
   const [n, height, width, channels] = shape
   if (channels % 4 !== 0 || height % 2 !== 0 || width % 2 !== 0 || dy.length * 4 !== input.length) return null
   const kernel = maxPoolGradKernel()
@@ -84,9 +87,9 @@ export function maxPool2GradientSimd(input: Float32Array, shape: number[], dy: F
  */
 export function convKernelGradientSimd(
   x: Float32Array,
-  xShape: number[],
+  xShape: Nhwc,
   dy: Float32Array,
-  dyShape: number[],
+  dyShape: Nhwc,
   k: number,
   before: number
 ): Float32Array | null {
