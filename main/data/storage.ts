@@ -110,10 +110,6 @@ export function readI32(file: string): Int32Array {
   return out
 }
 
-export function writeTyped(file: string, array: Int32Array | Float64Array | Uint8Array): void {
-  fs.writeFileSync(file, Buffer.from(array.buffer, array.byteOffset, array.byteLength))
-}
-
 /** Rows [start, start + count) of a fixed-size column file. */
 export function readRangeF64(file: string, start: number, count: number): Float64Array {
   const buffer = readBytes(file, start * 8, count * 8)

@@ -7,40 +7,32 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { Command, CommanderError, Option } from 'commander'
 import {
   OPSETS,
   modelPreset,
   optimizerName,
   trainMode,
-  type DatasetSummary,
   type EventPayload,
   type ModelPreset,
   type OptimizerName,
   type RequestArgs,
   type RequestName,
   type RequestResult,
-  type RunDetail,
-  type RunSummary,
   type TrainMode
 } from '../shared/contract'
 import { LabError } from '../shared/errors'
 import { openLab, type Lab } from '../lab'
 import { version } from '../core/version'
-import { errorText, percent, seconds } from '../shared/format'
+import { errorText } from '../shared/format'
 import { startServer } from './server'
+import { hiddenSizes, imageSize, nonNegativeInt, positiveInt, positiveNumber, unitInterval } from './cliFlags'
+import { type CliIo, describeDataset, describeRun, pct, progressBar, table } from './cliText'
 
 interface GlobalOptions {
   home?: string
   json?: boolean
   debug?: boolean
-}
-
-/** Output sinks, injectable so tests can run the CLI in-process. */
-export interface CliIo {
-  out(text: string): void
-  err(text: string): void
-  isTty: boolean
 }
 
 const processIo: CliIo = {
@@ -53,102 +45,6 @@ async function call<K extends RequestName>(lab: Lab, name: K, args: RequestArgs<
   const response = await lab.router.handle(name, args)
   if (!response.ok) throw new LabError(response.error.message, response.error.code)
   return response.result as RequestResult<K>
-}
-
-/** A commander parser for a number flag: `accept` says which values are valid, `what` how to say so. */
-const numberFlag = (label: string, what: string, accept: (n: number) => boolean) => (value: string) => {
-  const n = Number(value)
-  if (!Number.isFinite(n) || !accept(n)) throw new InvalidArgumentError(`${label} must be ${what}`)
-  return n
-}
-const positiveInt = (label: string) => numberFlag(label, 'a positive integer', (n) => Number.isInteger(n) && n > 0)
-const nonNegativeInt = (label: string) => numberFlag(label, 'an integer ≥ 0', (n) => Number.isInteger(n) && n >= 0)
-const positiveNumber = (label: string) => numberFlag(label, 'a positive number', (n) => n > 0)
-const unitInterval = (label: string) => numberFlag(label, 'in [0, 1)', (n) => n >= 0 && n < 1)
-const imageSize = (value: string) => {
-  const match = /^(\d+)x(\d+)$/i.exec(value)
-  if (!match) throw new InvalidArgumentError('expected WxH, for example 28x28')
-  return { width: Number(match[1]), height: Number(match[2]) }
-}
-const hiddenSizes = (value: string) => {
-  const sizes = value.split(',').map((part) => Number(part.trim()))
-  if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new InvalidArgumentError('expected sizes like 100,100')
-  return sizes
-}
-
-const pct = (x: number | null | undefined): string => percent(x)
-
-function table(rows: string[][]): string {
-  const [head] = rows
-  if (!head) return ''
-  const widths = head.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)))
-  return (
-    rows
-      .map((row) =>
-        row
-          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-          .join('  ')
-          .trimEnd()
-      )
-      .join('\n') + '\n'
-  )
-}
-
-function describeDataset(d: DatasetSummary): string {
-  const features = d.columns.filter((c) => c.role === 'feature').length
-  const lines = [
-    `${d.datasetId}  ${d.name}  (${d.kind}, ${d.rows} rows, ${features} feature columns → ${d.featureCount} inputs)`,
-    `  target: ${d.target ?? '—'}; classes: ${d.classes.map((c) => `${c.label}:${c.count}`).join(' ')}`,
-    `  split: train ${d.split.train} / validation ${d.split.val} / test ${d.split.test} (seed ${d.split.seed})`
-  ]
-  const excluded = d.columns.filter((c) => c.role === 'excluded')
-  if (excluded.length) lines.push(`  excluded: ${excluded.map((c) => `${c.name} (${c.excludedReason})`).join(', ')}`)
-  const missing = d.columns.filter((c) => c.missing > 0)
-  if (missing.length) lines.push(`  missing values: ${missing.map((c) => `${c.name}:${c.missing}`).join(', ')}`)
-  if (d.skipped.length) lines.push(`  skipped ${d.skipped.length} file(s):`, ...d.skipped.slice(0, 20).map((s) => `    ${s.path}: ${s.reason}`))
-  return lines.join('\n') + '\n'
-}
-
-function describeRun(run: RunSummary | RunDetail): string {
-  const m = run.metrics
-  const lines = [
-    `${run.runId}  ${run.name}  ${run.mode}  ${run.status}  backend ${run.backend}  seed ${run.seed}`,
-    `  test accuracy ${pct(m?.testAccuracy)}  test loss ${m ? m.testLoss.toFixed(4) : '—'}  validation accuracy ${pct(m?.valAccuracy)}  train accuracy ${pct(m?.trainAccuracy)}`
-  ]
-  if ('blocks' in run) {
-    for (const b of run.blocks)
-      lines.push(`  ${b.name}: layers ${b.layers.join(',')}  ${b.epochs} epochs  head ${pct(b.headValAccuracy)}  ${seconds(b.ms)}`)
-    if (run.timing) lines.push(`  ${seconds(run.timing.totalMs)} in all, ${run.timing.msPerEpoch.toFixed(0)} ms/epoch`)
-    for (const a of run.artifacts) lines.push(`  artifact ${a.artifactId}: ${a.kind} ${a.path} (${a.bytes} bytes)`)
-  }
-  if (run.error) lines.push(`  error: ${run.error}`)
-  return lines.join('\n') + '\n'
-}
-
-/** A one-line progress bar on stderr, redrawn in place; only on a terminal and never with --json. */
-function progressBar(io: CliIo, enabled: boolean) {
-  let last = 0
-  let lastText = ''
-  return {
-    draw(text: string, fraction: number, force = false) {
-      if (!enabled) return
-      lastText = text
-      const now = Date.now()
-      if (!force && now - last < 100) return
-      last = now
-      const width = 24
-      const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width)
-      io.err(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`.padEnd(100).slice(0, 120))
-    },
-    done() {
-      if (enabled) io.err('\n')
-    },
-    /** Draws the last stage as complete and moves to a new line. */
-    finish() {
-      this.draw(lastText, 1, true)
-      this.done()
-    }
-  }
 }
 
 function findBrowser(): string | null {

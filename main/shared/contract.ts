@@ -422,7 +422,6 @@ export type RequestArgs<K extends RequestName> = z.input<Requests[K]['args']>
 /** What a handler receives (defaults filled in). */
 export type HandlerArgs<K extends RequestName> = z.output<Requests[K]['args']>
 export type RequestResult<K extends RequestName> = z.infer<Requests[K]['result']>
-export const requestNames = Object.keys(requests) as RequestName[]
 
 // ---------------------------------------------------------------- events
 
@@ -450,7 +449,6 @@ export const events = {
 export type Events = typeof events
 export type EventName = keyof Events
 export type EventPayload<K extends EventName> = z.infer<Events[K]>
-export const eventNames = Object.keys(events) as EventName[]
 
 // ---------------------------------------------------------------- transport
 

@@ -1,0 +1,23 @@
+/** Parsers of the CLI's flag values: a wrong value is a usage error naming the flag and what it must be. */
+import { InvalidArgumentError } from 'commander'
+
+/** A commander parser for a number flag: `accept` says which values are valid, `what` how to say so. */
+export const numberFlag = (label: string, what: string, accept: (n: number) => boolean) => (value: string) => {
+  const n = Number(value)
+  if (!Number.isFinite(n) || !accept(n)) throw new InvalidArgumentError(`${label} must be ${what}`)
+  return n
+}
+export const positiveInt = (label: string) => numberFlag(label, 'a positive integer', (n) => Number.isInteger(n) && n > 0)
+export const nonNegativeInt = (label: string) => numberFlag(label, 'an integer ≥ 0', (n) => Number.isInteger(n) && n >= 0)
+export const positiveNumber = (label: string) => numberFlag(label, 'a positive number', (n) => n > 0)
+export const unitInterval = (label: string) => numberFlag(label, 'in [0, 1)', (n) => n >= 0 && n < 1)
+export const imageSize = (value: string) => {
+  const match = /^(\d+)x(\d+)$/i.exec(value)
+  if (!match) throw new InvalidArgumentError('expected WxH, for example 28x28')
+  return { width: Number(match[1]), height: Number(match[2]) }
+}
+export const hiddenSizes = (value: string) => {
+  const sizes = value.split(',').map((part) => Number(part.trim()))
+  if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new InvalidArgumentError('expected sizes like 100,100')
+  return sizes
+}
