@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs'
 import * as ort from 'onnxruntime-node'
 import { activateBackend } from '../main/core/backend'
 import { exportToOnnx } from '../main/export/onnx'
+import { DIGITS_CSV } from '../test/fixtures/digits'
 
 export interface InferenceBenchRow {
   model: 'mlp-64-100-100-10' | 'small-cnn'
@@ -59,7 +60,7 @@ function buildModel(name: ModelName): tf.Sequential {
 const inputShape = (name: ModelName): number[] => (name === 'small-cnn' ? [8, 8, 1] : [64])
 
 function digitsInput(batch: number): Float32Array {
-  const csv = path.resolve(__dirname, '../resources/examples/digits.csv')
+  const csv = DIGITS_CSV
   const rows = fs
     .readFileSync(csv, 'utf8')
     .trim()

@@ -8,7 +8,16 @@ import path from 'node:path'
 import type { DatasetStore, StoredDataset } from '../store/datasets'
 import type { RunStore } from '../store/runs'
 import type { Emit } from '../core/events'
-import type { ColumnOverride, ColumnProfile, DatasetSummary, HandlerArgs, ParseSettings, Preparation, RequestResult } from '../shared/contract'
+import {
+  DEFAULT_PREPARATION,
+  type ColumnOverride,
+  type ColumnProfile,
+  type DatasetSummary,
+  type HandlerArgs,
+  type ParseSettings,
+  type Preparation,
+  type RequestResult
+} from '../shared/contract'
 import type { PreparedData } from './types'
 import type { ImageRecipe, Recipe } from './recipe'
 import { LabError, notFound } from '../shared/errors'
@@ -129,7 +138,7 @@ export class DatasetService {
       csv: imported.settings,
       requested,
       overrides: {},
-      preparation: { impute: 'mean', scaling: 'standard' }
+      preparation: DEFAULT_PREPARATION
     }
     const fitted = fitTable(name, dir, meta, target, parse, [])
     writeSplit(dir, fitted.split)
@@ -161,7 +170,7 @@ export class DatasetService {
       ),
       image: { width: imported.width, height: imported.height, colorMode: imported.colorMode },
       overrides: {},
-      preparation: { impute: 'mean', scaling: 'standard' }
+      preparation: DEFAULT_PREPARATION
     }
     const columns: ColumnProfile[] = imported.channelStats.map((channel) => ({
       name: channel.name,

@@ -4,11 +4,12 @@
  * ONNX exporter and the builder all refer to a layer by that index.
  */
 import * as tf from '@tensorflow/tfjs'
-import type { LayerSpec, ModelSpec } from '../shared/contract'
+import type { LayerActivation, LayerSpec, ModelSpec } from '../shared/contract'
 import { LabError } from '../shared/errors'
 import { validateSpec } from './spec'
 
-type ActivationId = 'relu' | 'sigmoid' | 'tanh' | 'softmax' | 'elu' | 'relu6' | 'linear'
+/** The activations tfjs-layers takes by name: ours without leakyRelu (its own layer), all spelled as tfjs spells them. */
+type ActivationId = LayerActivation
 
 /** A distinct, reproducible seed for each initialiser of each layer. */
 export const layerSeed = (seed: number, index: number, salt = 0): number => (seed * 7919 + index * 104729 + salt * 15485863) % 2147483647

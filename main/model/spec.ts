@@ -2,7 +2,7 @@
  * Model specs without tfjs: validation with messages a person can act on, shape inference and parameter counts.
  * Cheap and synchronous, so models.describe can answer on every keystroke of the builder.
  */
-import type { LayerSpec, ModelSpec, Partition } from '../shared/contract'
+import { LAYER_ACTIVATIONS, type LayerSpec, type ModelSpec, type Partition } from '../shared/contract'
 import { LabError } from '../shared/errors'
 
 export interface SpecProblem {
@@ -26,7 +26,7 @@ export interface SpecDescription {
   errors: SpecProblem[]
 }
 
-const ACTIVATIONS_WITHOUT_ALPHA = new Set(['relu', 'sigmoid', 'tanh', 'softmax', 'elu', 'relu6', 'linear'])
+const ACTIVATIONS_WITHOUT_ALPHA = new Set<string>(LAYER_ACTIVATIONS)
 
 const fmt = (shape: number[]) => `[${shape.join(',')}]`
 

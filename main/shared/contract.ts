@@ -46,6 +46,8 @@ export const scaling = z.enum(['standard', 'minmax'])
 export type Scaling = z.infer<typeof scaling>
 export const preparation = z.object({ impute: imputation, scaling })
 export type Preparation = z.infer<typeof preparation>
+/** What a new table dataset starts with. */
+export const DEFAULT_PREPARATION: Preparation = { impute: 'mean', scaling: 'standard' }
 
 /** The CSV dialect an import detected (or was given). */
 export const csvDialect = z.object({
@@ -106,6 +108,9 @@ export type DatasetProfile = Pick<DatasetSummary, 'columns' | 'classes' | 'skipp
 
 export const activationName = z.enum(['relu', 'sigmoid', 'tanh', 'softmax', 'elu', 'leakyRelu', 'relu6', 'linear'])
 export type ActivationName = z.infer<typeof activationName>
+/** leakyRelu takes a slope (alpha): it exists only as an activation layer, never inside a dense or conv layer. */
+export const LAYER_ACTIVATIONS = activationName.options.filter((name) => name !== 'leakyRelu')
+export type LayerActivation = Exclude<ActivationName, 'leakyRelu'>
 
 const padding = z.enum(['same', 'valid'])
 const positiveInt = z.number().int().positive()

@@ -8,7 +8,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
-import { callApi, launchBrowser, openPage, ROOT, screenshot, startShell, waitForRun, type Shell } from './harness'
+import { callApi, launchBrowser, openPage, screenshot, startShell, waitForRun, type Shell } from './harness'
+import { DIGITS_CSV } from '../fixtures/digits'
 import type { DatasetSummary, Partition, ModelSpec } from '../../main/shared/contract'
 
 describe('Experiments and Export views (real server, real training, real Chromium)', () => {
@@ -21,7 +22,7 @@ describe('Experiments and Export views (real server, real training, real Chromiu
   beforeAll(async () => {
     shell = await startShell()
     browser = await launchBrowser()
-    const dataset = await callApi<DatasetSummary>(shell, 'datasets.import', { path: path.join(ROOT, 'resources/examples/digits.csv') })
+    const dataset = await callApi<DatasetSummary>(shell, 'datasets.import', { path: DIGITS_CSV })
     const { spec, partition } = await callApi<{ spec: ModelSpec; partition: Partition }>(shell, 'models.default', { datasetId: dataset.datasetId })
     // Few epochs: this test is about the views, not about accuracy (the training tests check that).
     for (const block of partition.blocks) block.settings.epochs = 3
@@ -107,7 +108,7 @@ describe('Experiments and Export views (real server, real training, real Chromiu
     await screenshot(page, 'export-proof')
 
     // New rows: the first 50 digits, with their labels, as a user would drop them.
-    const lines = fs.readFileSync(path.join(ROOT, 'resources/examples/digits.csv'), 'utf8').split('\n').slice(0, 51)
+    const lines = fs.readFileSync(DIGITS_CSV, 'utf8').split('\n').slice(0, 51)
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-predict-')), 'new-digits.csv')
     fs.writeFileSync(file, lines.join('\n') + '\n')
     await page.getByTestId('predict-input').setInputFiles(file)
