@@ -156,6 +156,9 @@ export type ModelPreset = z.infer<typeof modelPreset>
 export const optimizerName = z.enum(['sgd', 'momentum', 'adam'])
 export type OptimizerName = z.infer<typeof optimizerName>
 
+export const blockHead = z.enum(['auto', 'linear', 'mlp', 'conv'])
+export type BlockHead = z.infer<typeof blockHead>
+
 export const blockSettings = z.object({
   optimizer: optimizerName.default('adam'),
   learningRate: z.number().positive().max(10).default(0.001),
@@ -169,8 +172,13 @@ export const blockSettings = z.object({
   schedule: z.enum(['constant', 'step', 'cosine']).default('constant'),
   /** LARS trust ratio per layer: lr_layer = lr · η‖w‖ / (‖g‖ + β‖w‖). */
   lars: z.boolean().default(false),
-  /** Auxiliary head used while this block trains alone (layer-wise). */
-  head: z.enum(['linear', 'mlp']).default('linear')
+  /**
+   * Auxiliary head this block trains against (layer-wise, decoupled): see train/heads.ts. auto: dense(C) on the
+   * block's output, image outputs average-pooled only as far as 2,048 values. linear / mlp: dense(C) /
+   * dense(64, relu) → dense(C), image outputs pooled to 2×2 first. conv: conv3×3 (2× channels) + relu → pool to
+   * at most 4×4 → dense(C).
+   */
+  head: blockHead.default('auto')
 })
 export type BlockSettings = z.infer<typeof blockSettings>
 

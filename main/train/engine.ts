@@ -16,12 +16,12 @@ import { assertTrainable } from '../model/spec'
 import { LabError } from '../shared/errors'
 import { DEFAULT_AUGMENT, type AugmentOptions } from './augment'
 import { BlockOptimizer } from './optimizer'
-import { type Chain, applyChain } from './forward'
+import type { Chain } from './forward'
 import { type Features, partFeatures } from './features'
 import { FeatureFile } from './featureFile'
 import { assess, chainOutput } from './evaluate'
 import { Trainer, type Group } from './stage'
-import { buildHead } from './heads'
+import { buildHead, disposeHead, materializeHead } from './heads'
 import { evaluatePredictions } from './metrics'
 import { WHOLE_MODEL_BLOCK, type TrainHooks } from './hooks'
 
@@ -158,7 +158,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
           const outShape = (top.outputShape as number[]).slice(1)
           head = buildHead(outShape, data.labels.length, block.settings.head, config.seed, j)
           // Build the head's weights (seeded) before collecting the variables to train.
-          tf.tidy(() => applyChain(head!, tf.zeros([1, ...outShape]), { training: false, logits: false }))
+          materializeHead(head, outShape)
         }
         const chain: Chain = head ? { layers: [...own.layers, ...head.layers], specs: [...own.specs, ...head.specs] } : own
         hooks.onStageStart?.(j, model)
@@ -184,7 +184,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
         })
         optimizer.dispose()
         hooks.onStageEnd?.(j, model)
-        head?.layers.forEach((layer) => layer.weights.forEach((w) => w.dispose()))
+        disposeHead(head)
         cancelled = result.cancelled
         blockResults.push({
           name: block.name,
