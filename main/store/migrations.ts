@@ -82,5 +82,12 @@ export const migrations: Migration[] = [
       );
       CREATE INDEX artifacts_run ON artifacts(run_id);
     `
+  },
+  {
+    // What a run cost (issue 18): step tensor peaks per stage, peak RSS, wall time, examples seen. Older runs: NULL.
+    version: 3,
+    sql: `
+      ALTER TABLE runs ADD COLUMN resources_json TEXT;
+    `
   }
 ]

@@ -9,7 +9,7 @@
 import os from 'node:os'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
-import type { BlockResult, Evaluation, ModelSpec, Partition, RunMetrics, TrainConfig } from '../shared/contract'
+import type { BlockResult, Evaluation, ModelSpec, Partition, RunMetrics, RunResources, TrainConfig } from '../shared/contract'
 import type { PreparedData } from '../data/types'
 import { buildModel, layerSeed } from '../model/build'
 import { assertTrainable } from '../model/spec'
@@ -24,6 +24,7 @@ import { Trainer, type Group } from './stage'
 import { buildHead, disposeHead, materializeHead } from './heads'
 import { evaluatePredictions } from './metrics'
 import { WHOLE_MODEL_BLOCK, type TrainHooks } from './hooks'
+import { ResourceMeter } from './meter'
 
 export interface TrainJob {
   spec: ModelSpec
@@ -53,6 +54,8 @@ export interface TrainOutcome {
   epochsRun: number
   /** Layer-wise: how many times a frozen prefix's output was computed (once per block after the first). */
   prefixForwards: number
+  /** What the run cost: step tensor peaks per stage, peak RSS, wall time, examples seen. */
+  resources: RunResources
 }
 
 const variablesOf = (layers: tf.layers.Layer[], which: 'trainable' | 'all'): tf.Variable[] =>
@@ -72,6 +75,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
   const layers = model.layers
   const blockCount = partition.blocks.length
   const trainer = new Trainer(hooks)
+  const meter = new ResourceMeter()
   const blockResults: BlockResult[] = []
   const trainPart = partFeatures(data.train, data.inputShape)
   const valPart = partFeatures(data.val, data.inputShape)
@@ -110,17 +114,21 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
     const groups: Group[] = partition.blocks.map((block, index) => ({
       optimizer: new BlockOptimizer(block.settings),
       variables: variablesOf(blockLayers(index), 'trainable'),
-      activeFrom: config.gradualUnfreeze ? blockCount - 1 - index : 0
+      activeFrom: config.gradualUnfreeze ? blockCount - 1 - index : 0,
+      firstLayer: block.start
     }))
     hooks.onStageStart?.(WHOLE_MODEL_BLOCK, model)
+    const stageMeter = meter.stage({ name: 'All blocks', phase: 'end-to-end', block: WHOLE_MODEL_BLOCK, blocks: blockCount })
     const result = await trainer.runStage({
       ...wholeModel(),
       phase: 'end-to-end',
       blockName: 'All blocks',
       epochs: config.epochs,
       groups,
-      seed: config.seed
+      seed: config.seed,
+      meter: stageMeter
     })
+    meter.end(stageMeter, result.ms)
     groups.forEach((group) => group.optimizer.dispose())
     hooks.onStageEnd?.(WHOLE_MODEL_BLOCK, model)
     cancelled = result.cancelled
@@ -163,6 +171,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
         const chain: Chain = head ? { layers: [...own.layers, ...head.layers], specs: [...own.specs, ...head.specs] } : own
         hooks.onStageStart?.(j, model)
         const optimizer = new BlockOptimizer(block.settings)
+        const stageMeter = meter.stage({ name: block.name, phase: 'block', block: j, blocks: 1 })
         const result = await trainer.runStage({
           phase: 'block',
           block: j,
@@ -180,8 +189,10 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
           seed: layerSeed(config.seed, j, 2),
           // Later stages train on cached features, which a shift of the images would invalidate.
           augment: j === 0 ? augmentImages : null,
-          fastPath: job.fastPath ?? true
+          fastPath: job.fastPath ?? true,
+          meter: stageMeter
         })
+        meter.end(stageMeter, result.ms)
         optimizer.dispose()
         hooks.onStageEnd?.(j, model)
         disposeHead(head)
@@ -203,16 +214,21 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
       const groups: Group[] = tuned.map(({ block, index }) => ({
         optimizer: new BlockOptimizer(block.settings, config.fineTune.learningRateFactor),
         variables: variablesOf(blockLayers(index), 'trainable'),
-        activeFrom: 0
+        activeFrom: 0,
+        // Blocks frozen after their stage sit the fine-tune out; below the lowest tuned block, forward only.
+        firstLayer: block.start
       }))
+      const stageMeter = meter.stage({ name: 'Fine-tune', phase: 'finetune', block: WHOLE_MODEL_BLOCK, blocks: tuned.length })
       const result = await trainer.runStage({
         ...wholeModel(),
         phase: 'finetune',
         blockName: 'Fine-tune',
         epochs: config.fineTune.epochs,
         groups,
-        seed: layerSeed(config.seed, blockCount, 3)
+        seed: layerSeed(config.seed, blockCount, 3),
+        meter: stageMeter
       })
+      meter.end(stageMeter, result.ms)
       groups.forEach((group) => group.optimizer.dispose())
       cancelled = result.cancelled
     }
@@ -237,6 +253,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
     blocks: blockResults,
     timing: { totalMs, msPerEpoch: trainer.epochsRun ? trainer.trainingMs / trainer.epochsRun : 0 },
     epochsRun: trainer.epochsRun,
-    prefixForwards
+    prefixForwards,
+    resources: meter.result()
   }
 }

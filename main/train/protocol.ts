@@ -1,5 +1,5 @@
 /** Messages between TrainingService (main thread) and the training worker. */
-import type { BlockResult, EpochRow, Evaluation, ModelSpec, Partition, RunMetrics, TrainConfig } from '../shared/contract'
+import type { BlockResult, EpochRow, Evaluation, ModelSpec, Partition, RunMetrics, RunResources, TrainConfig } from '../shared/contract'
 import type { PreparedData } from '../data/types'
 import type { Progress } from './hooks'
 
@@ -29,6 +29,7 @@ export type WorkerMessage =
       blocks: BlockResult[]
       timing: { totalMs: number; msPerEpoch: number }
       peakRssBytes: number
+      resources: RunResources
       weightsBytes: number
       prefixForwards: number
       backend: string

@@ -202,6 +202,7 @@ export class TrainingService {
                 blocks: message.blocks,
                 timing: message.timing,
                 peakRssBytes: message.peakRssBytes,
+                resources: message.resources,
                 backend: message.backend
               })
             })

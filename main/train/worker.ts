@@ -23,7 +23,6 @@ async function run(job: WorkerJob): Promise<void> {
   // Stride-1 convs train with their own gradients (fast/conv.ts): only strided convs need the kernel wasm lacks.
   const backend = await activateBackend(tf, planBackend({ prefer: job.backend, stridedConv: hasStridedConv(job.spec) }))
   post({ type: 'backend', name: backend.name, reason: backend.reason })
-  let peakRss = process.memoryUsage().rss
   let lastProgress = 0
   // Layer-wise caches of prefix outputs go next to the run's weights (deleted when the run ends; a killed run's
   // leftovers go with the run folder).
@@ -35,17 +34,14 @@ async function run(job: WorkerJob): Promise<void> {
         const now = performance.now()
         if (now - lastProgress < PROGRESS_INTERVAL_MS) return
         lastProgress = now
-        peakRss = Math.max(peakRss, process.memoryUsage().rss)
         post({ type: 'progress', progress })
       },
-      onEpoch: (row) => {
-        peakRss = Math.max(peakRss, process.memoryUsage().rss)
-        post({ type: 'epoch', row })
-      },
+      onEpoch: (row) => post({ type: 'epoch', row }),
       shouldStop: () => Atomics.load(cancel, 0) === 1
     }
   )
-  peakRss = Math.max(peakRss, process.memoryUsage().rss)
+  // The run's figures were taken as it trained (train/meter.ts); saving the weights adds nothing to them.
+  const peakRss = Math.max(outcome.resources.peakRssBytes, process.memoryUsage.rss())
   fs.rmSync(cacheDir, { recursive: true, force: true })
   const weightsBytes = await saveWeights(outcome.model, job.weightsPath)
   post({
@@ -56,6 +52,7 @@ async function run(job: WorkerJob): Promise<void> {
     blocks: outcome.blocks,
     timing: outcome.timing,
     peakRssBytes: peakRss,
+    resources: { ...outcome.resources, peakRssBytes: peakRss },
     weightsBytes,
     prefixForwards: outcome.prefixForwards,
     backend: backend.name

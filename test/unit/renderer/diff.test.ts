@@ -37,6 +37,7 @@ function run(overrides: Partial<RunDetail> & { lr?: number }): RunDetail {
     artifacts: [],
     timing: null,
     peakRssBytes: null,
+    resources: null,
     ...overrides
   }
 }

@@ -88,6 +88,13 @@ describe('TrainingService', () => {
     expect(detail.evaluation!.confusion).toHaveLength(10)
     expect(detail.timing!.msPerEpoch).toBeGreaterThan(0)
     expect(detail.peakRssBytes).toBeGreaterThan(10 * 2 ** 20)
+    // What the run cost, stored with it: one end-to-end stage, every epoch's rows, its step peak.
+    const resources = detail.resources!
+    expect(resources.peakRssBytes).toBe(detail.peakRssBytes)
+    expect(resources.stages.map((s) => s.phase)).toEqual(['end-to-end'])
+    expect(resources.examples).toBe(detail.epochs.length * (await loadDigits()).train.n)
+    expect(resources.stepPeakBytes).toBeGreaterThan(0)
+    expect(resources.wallMs).toBeGreaterThan(0)
     expect(detail.startedAt).not.toBeNull()
     const weights = detail.artifacts.find((a) => a.kind === 'weights')!
     expect(weights.path).toBe(path.join(home, 'runs', runId, 'weights.bin'))
@@ -125,6 +132,10 @@ describe('TrainingService', () => {
     expect(done.status).toBe('completed')
     expect(done.metrics!.testAccuracy).toBeGreaterThan(0.9)
     expect(fs.readdirSync(path.join(home, 'runs', runId))).toEqual(['weights.bin'])
+    const resources = (await runs.get(runId)).resources!
+    expect(resources.stages.map((s) => s.phase)).toEqual(['block', 'block', 'finetune'])
+    // A block stage's step holds one block's activations; the fine-tune's holds the whole model's.
+    expect(resources.stages[0]!.stepPeakBytes).toBeLessThan(resources.stages[2]!.stepPeakBytes)
   })
 
   it('cancels a run between batches: cancelled, with its epochs and its weights so far', async () => {
