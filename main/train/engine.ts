@@ -25,6 +25,7 @@ import { buildHead, disposeHead, materializeHead } from './heads'
 import { evaluatePredictions } from './metrics'
 import { WHOLE_MODEL_BLOCK, type TrainHooks } from './hooks'
 import { ResourceMeter } from './meter'
+import { annealed, freezeOutPlan } from './freezeOut'
 
 export interface TrainJob {
   spec: ModelSpec
@@ -111,10 +112,12 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
   })
 
   if (config.mode === 'end-to-end') {
+    const freezing = freezeOutPlan(config, blockCount)
     const groups: Group[] = partition.blocks.map((block, index) => ({
-      optimizer: new BlockOptimizer(block.settings),
+      optimizer: new BlockOptimizer(freezing ? annealed(block.settings) : block.settings),
       variables: variablesOf(blockLayers(index), 'trainable'),
       activeFrom: config.gradualUnfreeze ? blockCount - 1 - index : 0,
+      activeUntil: freezing?.[index],
       firstLayer: block.start
     }))
     hooks.onStageStart?.(WHOLE_MODEL_BLOCK, model)
