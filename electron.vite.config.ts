@@ -14,7 +14,9 @@ export default defineConfig({
         input: {
           index: resolve(__dirname, 'main/index.ts'),
           cli: resolve(__dirname, 'main/cli.ts'),
-          ...(existsSync(resolve(__dirname, 'main/train/worker.ts')) ? { trainWorker: resolve(__dirname, 'main/train/worker.ts') } : {})
+          ...(existsSync(resolve(__dirname, 'main/train/worker.ts')) ? { trainWorker: resolve(__dirname, 'main/train/worker.ts') } : {}),
+          // One block of a decoupled pipeline, started by the training worker (main/train/pipeline.ts).
+          ...(existsSync(resolve(__dirname, 'main/train/blockWorker.ts')) ? { blockWorker: resolve(__dirname, 'main/train/blockWorker.ts') } : {})
         }
       }
     }

@@ -1,6 +1,7 @@
 /** What the CLI prints for people (tables, summaries, progress bars); --json prints the contract's values instead. */
-import type { DatasetSummary, RunDetail, RunSummary } from '../shared/contract'
+import type { DatasetSummary, RunDetail, RunResources, RunSummary } from '../shared/contract'
 import { percent, seconds } from '../shared/format'
+import { STEP_MEMORY_EXPLAINED, bytes, peakWhere } from '../shared/cost'
 
 /** Output sinks, injectable so tests can run the CLI in-process. */
 export interface CliIo {
@@ -52,10 +53,24 @@ export function describeRun(run: RunSummary | RunDetail): string {
     for (const b of run.blocks)
       lines.push(`  ${b.name}: layers ${b.layers.join(',')}  ${b.epochs} epochs  head ${pct(b.headValAccuracy)}  ${seconds(b.ms)}`)
     if (run.timing) lines.push(`  ${seconds(run.timing.totalMs)} in all, ${run.timing.msPerEpoch.toFixed(0)} ms/epoch`)
+    if (run.resources) lines.push(...describeResources(run.resources))
     for (const a of run.artifacts) lines.push(`  artifact ${a.artifactId}: ${a.kind} ${a.path} (${a.bytes} bytes)`)
   }
   if (run.error) lines.push(`  error: ${run.error}`)
   return lines.join('\n') + '\n'
+}
+
+/** What the run cost: its heaviest step and per stage, RSS, examples; then what the step figure is. */
+function describeResources(resources: RunResources): string[] {
+  const stages = resources.stages.map((s) => `${s.name} ${bytes(s.stepPeakBytes)}`).join(', ')
+  return [
+    `  step memory ${bytes(resources.stepPeakBytes)} at the heaviest step (${peakWhere(resources)}; per stage: ${stages})`,
+    `  peak RSS ${bytes(resources.peakRssBytes)}, ${resources.examples.toLocaleString('en-US')} examples seen` +
+      (resources.pipeline
+        ? `, ${resources.pipeline.workers} block workers, up to ${resources.pipeline.maxStepsInFlight} steps at once, queue ≤ ${resources.pipeline.maxQueued}/${resources.pipeline.queue}`
+        : ''),
+    `  (${STEP_MEMORY_EXPLAINED})`
+  ]
 }
 
 /** A one-line progress bar on stderr, redrawn in place; only on a terminal and never with --json. */

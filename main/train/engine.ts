@@ -26,6 +26,8 @@ import { evaluatePredictions } from './metrics'
 import { WHOLE_MODEL_BLOCK, type TrainHooks } from './hooks'
 import { ResourceMeter } from './meter'
 import { annealed, freezeOutPlan } from './freezeOut'
+import { type DecoupledResult, trainDecoupled } from './decoupled'
+import { trainDecoupledPipeline } from './pipeline'
 
 export interface TrainJob {
   spec: ModelSpec
@@ -92,8 +94,11 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
     const { start, end } = blockAt(index)
     return Array.from({ length: end - start }, (_, i) => start + i)
   }
+  const cacheDir = job.cacheDir === undefined ? path.join(os.tmpdir(), 'layerlab-cache') : job.cacheDir
   let prefixForwards = 0
   let cancelled = false
+  /** Decoupled runs train outside the Trainer: their epochs and time, and the pipeline's figures. */
+  let decoupled: DecoupledResult | null = null
   const augmentImages: AugmentOptions | null =
     config.augment && data.inputShape.length === 3 ? { ...DEFAULT_AUGMENT, flip: config.augmentFlip } : null
   /** What the two whole-model stages (end-to-end, and the fine-tune after layer-wise) share. */
@@ -138,10 +143,29 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
     partition.blocks.forEach((block, index) =>
       blockResults.push({ name: block.name, layers: layerIndices(index), epochs: result.epochs, headValAccuracy: null, ms: result.ms })
     )
+  } else if (config.mode === 'decoupled') {
+    const run = config.decoupled.pipeline ? trainDecoupledPipeline : trainDecoupled
+    const result = await run({
+      model,
+      spec,
+      partition,
+      config,
+      outputs: data.labels.length,
+      train: trainPart,
+      val: valPart,
+      hooks,
+      meter,
+      augment: augmentImages,
+      fastPath: job.fastPath ?? true,
+      cacheDir,
+      backend: tf.getBackend()
+    })
+    decoupled = result
+    cancelled = result.cancelled
+    blockResults.push(...result.blocks)
   } else {
     let trainFeatures = trainPart
     let valFeatures = valPart
-    const cacheDir = job.cacheDir === undefined ? path.join(os.tmpdir(), 'layerlab-cache') : job.cacheDir
     const dropCache = (features: Features) => {
       if (features.x instanceof FeatureFile) features.x.dispose()
     }
@@ -248,15 +272,17 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
     evaluation = evaluatePredictions(data.labels, data.test.y, test.predicted, data.test.rows)
   }
   const totalMs = performance.now() - started
+  const epochsRun = trainer.epochsRun + (decoupled?.epochs ?? 0)
+  const trainingMs = trainer.trainingMs + (decoupled?.trainingMs ?? 0)
   return {
     status: cancelled ? 'cancelled' : 'completed',
     model,
     metrics,
     evaluation,
     blocks: blockResults,
-    timing: { totalMs, msPerEpoch: trainer.epochsRun ? trainer.trainingMs / trainer.epochsRun : 0 },
-    epochsRun: trainer.epochsRun,
+    timing: { totalMs, msPerEpoch: epochsRun ? trainingMs / epochsRun : 0 },
+    epochsRun,
     prefixForwards,
-    resources: meter.result()
+    resources: meter.result({ concurrentStages: Boolean(decoupled?.pipeline), sharedRows: decoupled !== null, pipeline: decoupled?.pipeline ?? null })
   }
 }

@@ -6,14 +6,10 @@
  * what it saves.
  */
 import type { BlockSettings, TrainConfig } from '../shared/contract'
+import { freezeOutEpochs } from '../shared/cost'
 
-/** For each block, the number of epochs it trains (the last block: all of them). */
-export function freezeOutEpochs(blockCount: number, epochs: number, firstFreeze: number): number[] {
-  return Array.from({ length: blockCount }, (_, j) => {
-    const t = blockCount > 1 ? firstFreeze + ((1 - firstFreeze) * j) / (blockCount - 1) : 1
-    return Math.max(1, Math.min(epochs, Math.ceil(t * epochs)))
-  })
-}
+/** For each block, the number of epochs it trains (the last block: all of them); the rule lives with the budget. */
+export { freezeOutEpochs }
 
 /** A block's settings under FreezeOut: its own, annealed on a cosine over its active epochs (see Group.activeUntil). */
 export const annealed = (settings: BlockSettings): BlockSettings => ({ ...settings, schedule: 'cosine' })

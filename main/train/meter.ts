@@ -67,7 +67,13 @@ export class StageMeter {
   }
 
   result(ms: number): StageResources {
-    return { ...this.info, stepPeakBytes: this.stepPeakBytes, peakRssBytes: Math.max(this.peakRssBytes, this.run.sampleRss()), ms, examples: this.examples }
+    return {
+      ...this.info,
+      stepPeakBytes: this.stepPeakBytes,
+      peakRssBytes: Math.max(this.peakRssBytes, this.run.sampleRss()),
+      ms,
+      examples: this.examples
+    }
   }
 }
 
@@ -110,9 +116,10 @@ export class ResourceMeter {
 
   /**
    * The run's figures. The run's step peak is the heaviest stage's, or with `concurrentStages` (a pipeline, whose
-   * blocks train at the same time in their own workers) the sum of the stages' peaks.
+   * blocks train at the same time in their own workers) the sum of the stages' peaks. With `sharedRows` the stages
+   * train on the same passes over the data (decoupled), so the examples are the most any stage saw.
    */
-  result(options: { concurrentStages?: boolean; pipeline?: RunResources['pipeline'] } = {}): RunResources {
+  result(options: { concurrentStages?: boolean; sharedRows?: boolean; pipeline?: RunResources['pipeline'] } = {}): RunResources {
     this.sampleRss()
     this.sampleHeap()
     const stages = this.stages.map(({ meter, ms }) => meter.result(ms ?? 0))
@@ -122,7 +129,8 @@ export class ResourceMeter {
       peakRssBytes: this.peakRss,
       backendHeapBytes: this.ownHeap === null && this.otherHeaps === null ? null : (this.ownHeap ?? 0) + (this.otherHeaps ?? 0),
       wallMs: performance.now() - this.started,
-      examples: stages.reduce((sum, stage) => sum + stage.examples, 0),
+      // Decoupled stages train on the same rows in the same passes: a row counts once, not once per block.
+      examples: options.sharedRows ? Math.max(0, ...stages.map((s) => s.examples)) : stages.reduce((sum, stage) => sum + stage.examples, 0),
       stages,
       pipeline: options.pipeline ?? null
     }

@@ -34,7 +34,8 @@ async function run(mode: TrainConfig['mode'], change: (partition: Partition) => 
   return outcome.resources
 }
 
-const stagePeak = (resources: RunResources, phase: string) => Math.max(...resources.stages.filter((s) => s.phase === phase).map((s) => s.stepPeakBytes))
+const stagePeak = (resources: RunResources, phase: string) =>
+  Math.max(...resources.stages.filter((s) => s.phase === phase).map((s) => s.stepPeakBytes))
 
 describe('run resources', () => {
   it('are recorded for every stage: step tensor peak, RSS, time, examples (epochs × training rows)', async () => {

@@ -138,6 +138,24 @@ describe('TrainingService', () => {
     expect(resources.stages[0]!.stepPeakBytes).toBeLessThan(resources.stages[2]!.stepPeakBytes)
   })
 
+  it('trains decoupled on a pipeline of block workers started from the training worker, and stores the pipeline’s figures', async () => {
+    const training = new TrainingService(digitsSource(), runs, home, emit)
+    const { spec, partition } = await training.defaultModel({ datasetId: 'ds-digits' })
+    const config = trainConfig.parse({ mode: 'decoupled', epochs: 3, patience: 0, decoupled: { pipeline: true, queue: 3 } })
+    const { runId } = await training.start({ datasetId: 'ds-digits', spec, partition, config, name: 'pipeline' })
+    const done = await training.waitFor(runId)
+    expect(done.error).toBeNull()
+    expect(done.status).toBe('completed')
+    expect(done.metrics!.testAccuracy).toBeGreaterThan(0.9)
+    const detail = await runs.get(runId)
+    expect(detail.mode).toBe('decoupled')
+    expect(detail.epochs.map((e) => [e.epoch, e.block])).toEqual([1, 2, 3].flatMap((e) => [0, 1].map((b) => [e, b])))
+    const resources = detail.resources!
+    expect(resources.pipeline).toMatchObject({ workers: 2, queue: 3 })
+    expect(resources.pipeline!.maxQueued).toBeLessThanOrEqual(3)
+    expect(resources.stages.map((s) => s.phase)).toEqual(['decoupled', 'decoupled'])
+  })
+
   it('cancels a run between batches: cancelled, with its epochs and its weights so far', async () => {
     const training = new TrainingService(digitsSource(), runs, home, emit)
     const { spec, partition } = defaultModel(summary)
