@@ -2,7 +2,7 @@
  * Model specs without tfjs: validation with messages a person can act on, shape inference and parameter counts.
  * Cheap and synchronous, so models.describe can answer on every keystroke of the builder.
  */
-import { LAYER_ACTIVATIONS, type LayerSpec, type ModelSpec, type Partition } from '../shared/contract'
+import { LAYER_ACTIVATIONS, type LayerSpec, type ModelSpec, type Partition, type Task } from '../shared/contract'
 import { LabError } from '../shared/errors'
 
 export interface SpecProblem {
@@ -92,16 +92,40 @@ function inferLayer(layer: LayerSpec, input: number[]): { shape: number[]; param
   }
 }
 
-/** True when the layer ends in a softmax: the output layer must, since training and metrics read probabilities. */
+/** True when the layer ends in a softmax: a classifier's output layer must, since training and metrics read probabilities. */
 function endsInSoftmax(layer: LayerSpec): boolean {
   return (layer.type === 'dense' || layer.type === 'activation') && layer.activation === 'softmax'
 }
 
+/** True when the layer's output is the raw number a regression model predicts (no squashing activation). */
+function endsLinear(layer: LayerSpec): boolean {
+  return (layer.type === 'dense' || layer.type === 'activation') && layer.activation === 'linear'
+}
+
+/** What a spec is checked against: the task (unknown: either output kind passes) and, for classification, the classes. */
+export interface SpecTarget {
+  classes?: number
+  task?: Task
+}
+
+/** The problem with a spec's output layer for the task, or null. */
+function outputProblem(last: LayerSpec, width: number, options: SpecTarget): string | null {
+  const regression = endsLinear(last) && width === 1
+  if (options.task === 'regression') {
+    if (!endsLinear(last)) return 'a regression model outputs a number: the output layer needs activation linear'
+    if (width !== 1) return `outputs ${width} values; a regression model outputs 1 (the predicted number)`
+    return null
+  }
+  if (!endsInSoftmax(last)) return options.task === undefined && regression ? null : 'the output layer needs activation softmax (class probabilities)'
+  if (options.classes !== undefined && width !== options.classes) return `outputs ${width} values but the data set has ${options.classes} classes`
+  return null
+}
+
 /**
- * Shapes, parameters and every problem of a spec. `classes`, when known, checks the output size.
- * Problems name the layer by its 0-based index and type, as the builder shows them.
+ * Shapes, parameters and every problem of a spec. The task (and for classification the class count), when known,
+ * checks the output layer. Problems name the layer by its 0-based index and type, as the builder shows them.
  */
-export function describeSpec(spec: ModelSpec, options: { classes?: number } = {}): SpecDescription {
+export function describeSpec(spec: ModelSpec, options: SpecTarget = {}): SpecDescription {
   const layers: LayerInfo[] = []
   const errors: SpecProblem[] = []
   let shape: number[] | null = [...spec.inputShape]
@@ -127,19 +151,15 @@ export function describeSpec(spec: ModelSpec, options: { classes?: number } = {}
         layer: lastIndex,
         message: `layer ${lastIndex} (${last.type}): the model must end in a flat output, got ${fmt(shape)}: add flatten and dense layers`
       })
-    } else if (!endsInSoftmax(last)) {
-      errors.push({ layer: lastIndex, message: `layer ${lastIndex} (${last.type}): the output layer needs activation softmax (class probabilities)` })
-    } else if (options.classes !== undefined && shape[0] !== options.classes) {
-      errors.push({
-        layer: lastIndex,
-        message: `layer ${lastIndex} (${last.type}): outputs ${shape[0]} values but the data set has ${options.classes} classes`
-      })
+    } else {
+      const problem = outputProblem(last, shape[0]!, options)
+      if (problem) errors.push({ layer: lastIndex, message: `layer ${lastIndex} (${last.type}): ${problem}` })
     }
   }
   return { layers, totalParams: layers.reduce((sum, layer) => sum + layer.params, 0), errors }
 }
 
-export function validateSpec(spec: ModelSpec, options: { classes?: number } = {}): SpecProblem[] {
+export function validateSpec(spec: ModelSpec, options: SpecTarget = {}): SpecProblem[] {
   return describeSpec(spec, options).errors
 }
 
@@ -177,6 +197,8 @@ export function hasStridedConv(spec: ModelSpec): boolean {
 export interface TrainableData {
   inputShape: number[]
   classes: number
+  /** Default: classification. */
+  task?: Task
 }
 
 /**
@@ -184,7 +206,11 @@ export interface TrainableData {
  * request with it before a run exists, and the engine checks its job with it again (a job may come from elsewhere).
  */
 export function trainingProblems(spec: ModelSpec, partition: Partition, data: TrainableData): SpecProblem[] {
-  const problems = [...describeSpec(spec, { classes: data.classes }).errors, ...validatePartition(partition, spec.layers.length)]
+  const task = data.task ?? 'classification'
+  const problems = [
+    ...describeSpec(spec, { task, classes: task === 'classification' ? data.classes : undefined }).errors,
+    ...validatePartition(partition, spec.layers.length)
+  ]
   if (spec.inputShape.join(',') !== data.inputShape.join(','))
     problems.push({ layer: null, message: `input shape [${spec.inputShape}] does not match the data set's [${data.inputShape}]` })
   return problems.map((problem) => ({ ...problem, message: `model: ${problem.message}` }))

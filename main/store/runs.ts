@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { Db } from './db'
+import { trainConfig } from '../shared/contract'
 import type {
   Artifact,
   BlockResult,
@@ -19,6 +20,7 @@ import type {
   RunMetrics,
   RunStatus,
   RunSummary,
+  Task,
   TrainConfig,
   TrainMode
 } from '../shared/contract'
@@ -29,6 +31,8 @@ export interface NewRun {
   runId?: string
   name?: string
   datasetId: string
+  /** Default: classification. */
+  task?: Task
   mode: TrainMode
   backend: string
   seed: number
@@ -57,6 +61,7 @@ interface RunRow {
   name: string
   dataset_id: string
   dataset_name: string | null
+  task: Task
   mode: TrainMode
   status: RunStatus
   backend: string
@@ -114,12 +119,20 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** A run's config with the defaults of settings added since it was stored (loss, class weights). */
+function storedConfig(text: string): TrainConfig {
+  const stored = JSON.parse(text) as TrainConfig
+  const parsed = trainConfig.safeParse(stored)
+  return parsed.success ? parsed.data : stored
+}
+
 function toSummary(row: RunRow): RunSummary {
   return {
     runId: row.id,
     name: row.name,
     datasetId: row.dataset_id,
     datasetName: row.dataset_name ?? '',
+    task: row.task,
     mode: row.mode,
     status: row.status,
     backend: row.backend,
@@ -150,12 +163,13 @@ export class RunStore {
     const createdAt = nowIso()
     const name = run.name?.trim() || `${run.mode} ${createdAt.slice(0, 16).replace('T', ' ')}`
     await this.db.run(
-      `INSERT INTO runs (id, name, dataset_id, mode, status, backend, seed, spec_json, partition_json, config_json, owner_pid, owner_host, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO runs (id, name, dataset_id, task, mode, status, backend, seed, spec_json, partition_json, config_json, owner_pid, owner_host, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         runId,
         name,
         run.datasetId,
+        run.task ?? 'classification',
         run.mode,
         run.status ?? 'queued',
         run.backend,
@@ -272,7 +286,7 @@ export class RunStore {
       ...toSummary(row),
       spec: JSON.parse(row.spec_json) as ModelSpec,
       partition: JSON.parse(row.partition_json) as Partition,
-      config: JSON.parse(row.config_json) as TrainConfig,
+      config: storedConfig(row.config_json),
       epochs: epochs.map((e) => ({
         block: e.block,
         phase: e.phase,
