@@ -334,7 +334,7 @@ export class ExportService {
       const truth = truthValues && !Number.isNaN(truthValues[s]!) ? truthValues[s]! : null
       if (truth !== null) scored.push(s)
       // keys and values have one entry per sample.
-      return { key: data.keys[s]!, prediction: values[s]!, probabilities: [] as number[], truth }
+      return { key: data.keys[s]!, prediction: float32Text(values[s]!), probabilities: [] as number[], truth }
     })
     const figures = scored.length
       ? regressionFigures(
@@ -393,4 +393,13 @@ async function runOnnx(file: string, info: OnnxFileInfo & { bytes: Uint8Array },
     await session.release()
   }
   return outputs
+}
+
+/** A float32 output as the shortest number that reads back to it (210.03955 rather than 210.03955078125). */
+function float32Text(value: number): number {
+  for (let digits = 6; digits < 9; digits++) {
+    const short = Number(value.toPrecision(digits))
+    if (Math.fround(short) === value) return short
+  }
+  return value
 }

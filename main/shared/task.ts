@@ -188,3 +188,9 @@ export function regressionFigures(truth: ArrayLike<number>, predicted: ArrayLike
   }
   return { r2: rSquared(truth, predicted), rmse: Math.sqrt(squares / n), mae: absolute / n, mape: zero ? null : percentage / n }
 }
+
+/** An epoch or head score as people read it: "97.8 %" for accuracy, "R² 0.512" for regression; "—" when absent. */
+export function scoreText(task: Task, value: number | null | undefined): string {
+  if (value === null || value === undefined || Number.isNaN(value)) return '—'
+  return task === 'regression' ? `R² ${value.toFixed(3)}` : `${(value * 100).toFixed(1)} %`
+}

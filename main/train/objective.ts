@@ -163,3 +163,8 @@ export function betterOnValidation(
   if (objective.task === 'regression') return candidate.loss < best.loss
   return candidate.score > best.score || (candidate.score === best.score && candidate.loss < best.loss)
 }
+
+/** A classifier's objective without class weights (tests and benchmarks that build stages by hand). */
+export function classificationObjective(classes: number): Objective {
+  return { task: 'classification', outputs: classes, classWeights: null, regressionLoss: 'mse', lossScale: 1 }
+}

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
-import { trainConfig, type EpochRow, type EventPayload, type RunDetail, type RunStatus, type TrainConfig } from '@contract'
+import { trainConfig, type EpochRow, type EventPayload, type RunDetail, type RunStatus, type Task, type TrainConfig } from '@contract'
 import { api, onEvent } from '../api/bridge'
 import { errorText } from '@shared/format'
 import { useDatasetsStore } from './datasets'
@@ -34,6 +34,8 @@ export const useTrainingStore = defineStore('training', () => {
   const runFineTune = ref(false)
   /** The data set the live run trains on (the view may show another one's model by now). */
   const runDataset = ref('')
+  /** What the live run predicts: its curves show accuracy or R². */
+  const runTask = ref<Task>('classification')
 
   let pendingEpochs: EpochRow[] = []
   /** phase/block/epoch of every row seen: a resumed run gets stored rows and live ones, which may overlap. */
@@ -109,7 +111,9 @@ export const useTrainingStore = defineStore('training', () => {
     starting.value = true
     runBlocks.value = model.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
     runMode.value = config.value.mode
-    runDataset.value = datasets.list.find((d) => d.datasetId === datasetId)?.name ?? ''
+    const dataset = datasets.list.find((d) => d.datasetId === datasetId)
+    runDataset.value = dataset?.name ?? ''
+    runTask.value = dataset?.task ?? 'classification'
     runFineTune.value = config.value.mode === 'layer-wise' && config.value.fineTune.enabled
     try {
       const result = await api('train.start', { datasetId, spec: model.spec, partition: model.partition, config: config.value })
@@ -158,6 +162,7 @@ export const useTrainingStore = defineStore('training', () => {
       status.value = run.status
       runMode.value = run.mode
       runDataset.value = run.datasetName
+      runTask.value = run.task ?? 'classification'
       runFineTune.value = run.mode === 'layer-wise' && run.config.fineTune.enabled
       runBlocks.value = run.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
       epochs.value = run.epochs
@@ -183,6 +188,7 @@ export const useTrainingStore = defineStore('training', () => {
     runMode,
     runFineTune,
     runDataset,
+    runTask,
     start,
     cancel,
     loadDetail,
