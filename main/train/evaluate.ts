@@ -40,6 +40,8 @@ export interface Assessment {
   loss: number
   /** Classification: the predicted class per row; regression: the standardised prediction per row. */
   predicted: Int32Array | Float32Array
+  /** Classification: the mean recall over the classes present (balanced accuracy); regression: the score. */
+  balancedScore: number
 }
 
 /**
@@ -68,7 +70,12 @@ export function assess(chain: Chain, features: Features, objective: Objective, p
     predicted.set(classes, start)
     for (let i = 0; i < count; i++) if (classes[i] === labels[start + i]) correct++
   }
-  return { score: features.n ? correct / features.n : 0, loss: features.n ? lossSum / features.n : 0, predicted }
+  return {
+    score: features.n ? correct / features.n : 0,
+    loss: features.n ? lossSum / features.n : 0,
+    predicted,
+    balancedScore: meanRecall(labels, predicted)
+  }
 }
 
 function assessRegression(chain: Chain, features: Features, objective: Objective): Assessment {
@@ -84,5 +91,20 @@ function assessRegression(chain: Chain, features: Features, objective: Objective
   }
   const scratch = new Float32Array(features.n)
   const { loss } = regressionLoss(objective.regressionLoss, predicted, targets, features.n, scratch)
-  return { score: rSquared(targets, predicted), loss, predicted }
+  const score = rSquared(targets, predicted)
+  return { score, loss, predicted, balancedScore: score }
+}
+
+/** Balanced accuracy: the recall of each class present in `truth`, averaged. */
+function meanRecall(truth: Int32Array, predicted: Int32Array): number {
+  const rows = new Map<number, number>()
+  const right = new Map<number, number>()
+  for (let i = 0; i < truth.length; i++) {
+    const label = truth[i]!
+    rows.set(label, (rows.get(label) ?? 0) + 1)
+    if (predicted[i] === label) right.set(label, (right.get(label) ?? 0) + 1)
+  }
+  let sum = 0
+  for (const [label, count] of rows) sum += (right.get(label) ?? 0) / count
+  return rows.size ? sum / rows.size : 0
 }

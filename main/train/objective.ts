@@ -152,16 +152,19 @@ export function tallyScore(objective: Objective, tally: number, seen: number): n
 
 /**
  * Whether a validation result beats the best so far. Classification: higher accuracy, the lower loss breaking a tie
- * (validation sets are small and equal accuracy is common); regression: lower validation loss.
+ * (validation sets are small and equal accuracy is common); with balanced class weights, higher balanced accuracy
+ * (mean recall per class) instead, since plain accuracy would pick the epoch that ignores the rare classes the
+ * weights are there for. Regression: lower validation loss.
  */
 export function betterOnValidation(
   objective: Objective,
-  candidate: { score: number; loss: number },
-  best: { score: number; loss: number } | null
+  candidate: { score: number; loss: number; balancedScore: number },
+  best: { score: number; loss: number; balancedScore: number } | null
 ): boolean {
   if (!best) return true
   if (objective.task === 'regression') return candidate.loss < best.loss
-  return candidate.score > best.score || (candidate.score === best.score && candidate.loss < best.loss)
+  const [a, b] = objective.classWeights ? [candidate.balancedScore, best.balancedScore] : [candidate.score, best.score]
+  return a > b || (a === b && candidate.loss < best.loss)
 }
 
 /** A classifier's objective without class weights (tests and benchmarks that build stages by hand). */

@@ -72,7 +72,7 @@ export class Trainer {
     const dropoutRandom = seededRandom(stage.seed ^ 0x5bd1e995)
     const dropoutSeed = () => Math.floor(dropoutRandom() * 2147483647)
     const augmentRandom = seededRandom(stage.seed ^ 0x27d4eb2f)
-    let best: { score: number; loss: number; weights: tf.Tensor[] } | null = null
+    let best: { score: number; loss: number; balancedScore: number; weights: tf.Tensor[] } | null = null
     let sinceBest = 0
     let epochsDone = 0
     let cancelled = false
@@ -177,7 +177,12 @@ export class Trainer {
       })
       if (betterOnValidation(objective, assessment, best)) {
         best?.weights.forEach((w) => w.dispose())
-        best = { score: assessment.score, loss: assessment.loss, weights: stage.restorable.map((v) => tf.keep(v.clone())) }
+        best = {
+          score: assessment.score,
+          loss: assessment.loss,
+          balancedScore: assessment.balancedScore,
+          weights: stage.restorable.map((v) => tf.keep(v.clone()))
+        }
         sinceBest = 0
       } else if (stage.patience > 0 && ++sinceBest >= stage.patience) {
         break

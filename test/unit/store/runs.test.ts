@@ -170,6 +170,9 @@ describe('RunStore', () => {
     const detail = await runs.get('run-old')
     expect(detail).toMatchObject({ name: 'old run', datasetName: 'old digits', seed: 7, tags: [], notes: '', artifacts: [] })
     expect(classified(detail.metrics).testAccuracy).toBe(0.9)
+    // Runs from before tasks are classifiers, and their config reads with the settings added since (loss, class weights).
+    expect(detail.task).toBe('classification')
+    expect(detail.config).toMatchObject({ loss: 'mse', classWeights: 'none', mode: run.config.mode })
     expect(detail.epochs).toEqual([
       { block: -1, phase: 'end-to-end', epoch: 1, loss: 0.5, accuracy: 0.8, valLoss: 0.6, valAccuracy: 0.7, learningRate: 0.001, samplesPerSec: 900 }
     ])
