@@ -333,13 +333,13 @@ export class ExportService {
     const rows = Array.from({ length: data.n }, (_, s) => {
       const truth = truthValues && !Number.isNaN(truthValues[s]!) ? truthValues[s]! : null
       if (truth !== null) scored.push(s)
-      // keys and values have one entry per sample.
+      // keys and values have one entry per sample; the figures use the numbers as written.
       return { key: data.keys[s]!, prediction: float32Text(values[s]!), probabilities: [] as number[], truth }
     })
     const figures = scored.length
       ? regressionFigures(
           scored.map((s) => truthValues![s]!),
-          scored.map((s) => values[s]!)
+          scored.map((s) => rows[s]!.prediction)
         )
       : null
     let out: string | null = null
