@@ -1,9 +1,9 @@
 """The scikit-learn reference of the regression bench (Debian's python3-sklearn, run with /usr/bin/python3).
 
-Reads one JSON job on stdin: {"csv": path, "target": column, "train": [rows], "test": [rows], "seeds": [..]}.
-Fits MLPRegressor(100, 100) with its defaults on the train rows, features and target standardised on those rows
-(StandardScaler in a pipeline, TransformedTargetRegressor for the target), and prints {"sklearn": version,
-"r2": [test R² per seed], "rmse": [...]} as one JSON line.
+Reads one JSON job on stdin: {"csv": path, "target": column, "fits": {name: [rows]}, "test": [rows], "seeds": [..]}.
+For each set of fitting rows, fits MLPRegressor(100, 100) with its defaults, features and target standardised on
+those rows (StandardScaler in a pipeline, TransformedTargetRegressor for the target), and prints {"sklearn": version,
+"r2": {name: [test R² per seed]}, "rmse": {name: [...]}} as one JSON line.
 """
 import csv
 import json
@@ -29,9 +29,16 @@ def main():
     data = np.array([[float(v) for v in row] for row in body])
     x = np.delete(data, t, axis=1)
     y = data[:, t]
-    train, test = np.array(job["train"]), np.array(job["test"])
+    test = np.array(job["test"])
+    r2, rmse = {}, {}
+    for name, rows in job["fits"].items():
+        r2[name], rmse[name] = fit(x, y, np.array(rows), test, job["seeds"])
+    print(json.dumps({"sklearn": sklearn.__version__, "r2": r2, "rmse": rmse}))
+
+
+def fit(x, y, train, test, seeds):
     r2, rmse = [], []
-    for seed in job["seeds"]:
+    for seed in seeds:
         model = TransformedTargetRegressor(
             regressor=make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(100, 100), random_state=seed)),
             transformer=StandardScaler(),
@@ -43,7 +50,7 @@ def main():
         predicted = model.predict(x[test])
         r2.append(float(r2_score(y[test], predicted)))
         rmse.append(float(np.sqrt(mean_squared_error(y[test], predicted))))
-    print(json.dumps({"sklearn": sklearn.__version__, "r2": r2, "rmse": rmse}))
+    return r2, rmse
 
 
 if __name__ == "__main__":

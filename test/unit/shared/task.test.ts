@@ -66,7 +66,7 @@ describe('metrics by task', () => {
   })
 
   it('reads runs from before tasks as classification', () => {
-    const old = { metrics: { testAccuracy: 0.9, testLoss: 0.3, valAccuracy: 0.88, trainAccuracy: 0.99 } }
+    const old = { task: undefined, metrics: { testAccuracy: 0.9, testLoss: 0.3, valAccuracy: 0.88, trainAccuracy: 0.99 } }
     expect(taskOf(old)).toBe('classification')
     expect(mainValue(old)).toBe(0.9)
   })
