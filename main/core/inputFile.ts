@@ -10,6 +10,7 @@
  */
 import fs from 'node:fs'
 import { LabError } from '../shared/errors'
+import { formatBytes } from '../shared/format'
 
 const MiB = 1024 * 1024
 
@@ -36,18 +37,6 @@ export function describeNode(stats: fs.Stats): string {
   if (stats.isBlockDevice()) return 'a block device'
   if (stats.isSocket()) return 'a socket'
   return 'not a regular file'
-}
-
-/** 1536 → "1.5 KiB". */
-export function formatBytes(bytes: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return unit === 0 ? `${bytes} bytes` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`
 }
 
 function openError(label: string, error: unknown): LabError {
