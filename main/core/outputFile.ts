@@ -64,7 +64,7 @@ export function checkOutputPath(file: string, options: OutputOptions): string {
     for (const home of homes) {
       for (const candidate of [target, real]) {
         const part = homePart(candidate, home)
-        if (part) throw new LabError(`${file}: would overwrite ${part}; choose a file outside ${home}, or none for the default place`)
+        if (part) throw new LabError(`${file}: would overwrite ${part}: write it outside ${home}`)
       }
     }
   }
