@@ -60,7 +60,8 @@ export function checkOutputPath(file: string, options: OutputOptions): string {
   const real = resolveReal(target)
   const homes = [path.resolve(options.home), resolveReal(path.resolve(options.home))]
   const allowed = (options.allowed ?? []).flatMap((p) => [path.resolve(p), resolveReal(path.resolve(p))])
-  if (!allowed.includes(target) && !allowed.includes(real)) {
+  const own = allowed.includes(target) || allowed.includes(real)
+  if (!own) {
     for (const home of homes) {
       for (const candidate of [target, real]) {
         const part = homePart(candidate, home)
@@ -77,7 +78,8 @@ export function checkOutputPath(file: string, options: OutputOptions): string {
   }
   if (stats) {
     if (!stats.isFile()) throw new LabError(`${file}: is ${describeNode(stats)}; give a file name to write`)
-    if (!options.overwrite) throw new LabError(`${file}: already exists; pass --force to replace it`, 'conflict')
+    // The writer's own place (an export's default file) is its to replace.
+    if (!options.overwrite && !own) throw new LabError(`${file}: already exists; pass --force to replace it`, 'conflict')
   }
   const parent = path.dirname(target)
   const parentStats = fs.statSync(parent, { throwIfNoEntry: false })

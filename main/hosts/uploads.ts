@@ -75,7 +75,11 @@ export class UploadStore {
         `upload ${name}: ${formatBytes(bytes)} is more than the upload limit of ${formatBytes(this.maxBytes)} (serve --max-upload-mb, or LAYERLAB_MAX_UPLOAD_MB)`,
         413
       )
-    if (Number.isFinite(declared) && used + declared > this.maxBytes) throw tooBig(used + declared)
+    if (Number.isFinite(declared) && used + declared > this.maxBytes) {
+      // The folder cannot be imported whole any more: its earlier files go too.
+      await this.removeBatch(batch)
+      throw tooBig(used + declared)
+    }
     const dir = path.join(this.root, batch)
     const file = path.join(dir, relative)
     this.batches.set(batch, used)
