@@ -34,6 +34,9 @@ describe('hostile and unlucky input against a long-lived web shell', () => {
   let datasetId: string
   let runId: string
   let baseline: { datasets: string; runs: string }
+  /** Open descriptors of this process (the host's) after the setup: the probes must not leave any behind. */
+  let descriptors = 0
+  const openDescriptors = () => fs.readdirSync('/proc/self/fd').length
   const rendererDir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-renderer-'))
 
   const headers = (extra: Record<string, string> = {}) => ({ 'x-layerlab-token': shell.token, ...extra })
@@ -92,6 +95,7 @@ describe('hostile and unlucky input against a long-lived web shell', () => {
     expect(await result<{ status: string }>('runs.wait', { runId })).toMatchObject({ status: 'completed' })
     await result('export.onnx', { runId })
     baseline = await snapshot()
+    descriptors = openDescriptors()
   })
 
   afterEach(async () => {
@@ -469,5 +473,13 @@ describe('hostile and unlucky input against a long-lived web shell', () => {
     expect(run.status).toBe('interrupted')
     expect(run.error).toMatch(/ended before the run did/)
     await result('runs.delete', { runId: killed!.runId })
+  })
+
+  it('leaves no descriptor open after all of the above (pipes, devices, refused uploads and writes)', async () => {
+    // Keep-alive sockets of the test's own fetches come and go: a few, never one per probe.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const now = openDescriptors()
+    console.log(`open descriptors: ${descriptors} after setup, ${now} after every probe`)
+    expect(now).toBeLessThanOrEqual(descriptors + 8)
   })
 })
