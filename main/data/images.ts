@@ -351,7 +351,7 @@ export async function encodeImageFolder(recipe: ImageRecipe, root: string): Prom
   images.forEach((image, i) => {
     for (let j = 0; j < per; j++) x[i * per + j] = image[j]! * recipe.pixelScale
   })
-  return { x, n: images.length, inputShape: recipe.inputShape, keys, truth }
+  return { x, n: images.length, inputShape: recipe.inputShape, keys, truth, truthValues: null }
 }
 
 /** Rows of a stored pixel file as uint8 (for thumbnails) or scaled floats. */

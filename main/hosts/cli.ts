@@ -13,6 +13,8 @@ import {
   OPSETS,
   modelPreset,
   optimizerName,
+  task as taskSchema,
+  trainConfig,
   trainMode,
   type EventPayload,
   type ModelPreset,
@@ -20,6 +22,8 @@ import {
   type RequestArgs,
   type RequestName,
   type RequestResult,
+  type Task,
+  type TrainConfig,
   type TrainMode
 } from '../shared/contract'
 import { LabError } from '../shared/errors'
@@ -28,7 +32,7 @@ import { version } from '../core/version'
 import { errorText } from '../shared/format'
 import { startServer } from './server'
 import { hiddenSizes, imageSize, nonNegativeInt, positiveInt, positiveNumber, unitInterval } from './cliFlags'
-import { type CliIo, describeDataset, describeRun, forTerminal, pct, progressBar, table, visible } from './cliText'
+import { type CliIo, describeDataset, describePrediction, describeRun, forTerminal, mainFigure, pct, progressBar, table, visible } from './cliText'
 import { INPUT_LIMITS, readInputFile } from '../core/inputFile'
 
 interface GlobalOptions {
@@ -128,13 +132,18 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .argument('<path>', 'a .csv/.tsv file or a folder')
     .option('--name <name>', 'dataset name (default: the file or folder name)')
     .option('--target <column>', 'target column (default: detected, else the last column)')
+    .addOption(
+      new Option('--task <task>', 'predict classes or a number (default: numbers with fractions or over 20 distinct values: regression)').choices(
+        taskSchema.options
+      )
+    )
     .option('--delimiter <c>', 'field delimiter: , ; tab | (default: detected)')
     .option('--encoding <e>', 'utf-8, utf-16le, windows-1252, … (default: detected)')
     .option('--image-size <WxH>', 'resize images to WxH (default: the most common size, at most 64x64)', imageSize)
     .action(
       async (
         file: string,
-        o: { name?: string; target?: string; delimiter?: string; encoding?: string; imageSize?: { width: number; height: number } }
+        o: { name?: string; target?: string; task?: Task; delimiter?: string; encoding?: string; imageSize?: { width: number; height: number } }
       ) => {
         const lab = await opened()
         const bar = progressBar(io, io.isTty && !json())
@@ -149,6 +158,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
             path: path.resolve(file),
             name: o.name,
             target: o.target,
+            task: o.task,
             delimiter,
             encoding: o.encoding,
             imageSize: o.imageSize
@@ -174,6 +184,17 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .description('train a model on a dataset (a path is imported first)')
     .requiredOption('--data <path|id>', 'a dataset id, or a file/folder to import')
     .option('--target <column>', 'target column when importing')
+    .addOption(
+      new Option('--task <task>', "predict classes or a number (default: the dataset's task; a change is stored with the dataset)").choices(
+        taskSchema.options
+      )
+    )
+    .addOption(new Option('--loss <loss>', 'regression loss on the standardised target').choices(trainConfig.shape.loss.unwrap().options))
+    .addOption(
+      new Option('--class-weights <weights>', 'classification: balanced weighs rows by inverse class frequency').choices(
+        trainConfig.shape.classWeights.unwrap().options
+      )
+    )
     .addOption(new Option('--preset <name>', 'model preset').choices(modelPreset.options))
     .option('--hidden <sizes>', 'hidden layer sizes of the mlp preset', hiddenSizes)
     .option('--model <spec.json>', 'a model spec file ({version, inputShape, layers}; optional partition)')
@@ -189,6 +210,9 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
       async (o: {
         data: string
         target?: string
+        task?: Task
+        loss?: TrainConfig['loss']
+        classWeights?: TrainConfig['classWeights']
         preset?: ModelPreset
         hidden?: number[]
         model?: string
@@ -206,7 +230,11 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         let dataset = datasets.find((d) => d.datasetId === o.data)
         if (!dataset) {
           if (!fs.existsSync(o.data)) throw new LabError(`${o.data}: no such file, folder or dataset id`)
-          dataset = await call(lab, 'datasets.import', { path: path.resolve(o.data), target: o.target })
+          dataset = await call(lab, 'datasets.import', { path: path.resolve(o.data), target: o.target, task: o.task })
+        }
+        if (o.task && o.task !== dataset.task) {
+          dataset = await call(lab, 'datasets.update', { datasetId: dataset.datasetId, task: o.task })
+          if (!json()) io.err(`dataset ${dataset.name}: task set to ${dataset.task}\n`)
         }
         let { spec, partition } = await call(lab, 'models.default', { datasetId: dataset.datasetId, preset: o.preset, hidden: o.hidden })
         if (o.model) {
@@ -239,7 +267,9 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
           mode: o.mode,
           ...(o.epochs ? { epochs: o.epochs } : {}),
           ...(o.batchSize ? { batchSize: o.batchSize } : {}),
-          ...(o.seed !== undefined ? { seed: o.seed } : {})
+          ...(o.seed !== undefined ? { seed: o.seed } : {}),
+          ...(o.loss ? { loss: o.loss } : {}),
+          ...(o.classWeights ? { classWeights: o.classWeights } : {})
         }
         const bar = progressBar(io, io.isTty && !json())
         let runId = ''
@@ -253,7 +283,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
           if (lastStage && stage !== lastStage) bar.finish()
           lastStage = stage
           bar.draw(
-            `${stage} epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)} acc ${(p.accuracy * 100).toFixed(1)}% ${Math.round(p.samplesPerSec)}/s`,
+            `${stage} epoch ${p.epoch}/${p.epochs} loss ${p.loss.toPrecision(4)} ${dataset.task === 'regression' ? `R² ${p.accuracy.toFixed(3)}` : `acc ${(p.accuracy * 100).toFixed(1)}%`} ${Math.round(p.samplesPerSec)}/s`,
             (p.epoch - 1 + p.batch / Math.max(1, p.batches)) / p.epochs
           )
         })
@@ -286,15 +316,16 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
       print(runs, () =>
         runs.length
           ? table([
-              ['RUN', 'NAME', 'DATASET', 'MODE', 'STATUS', 'BACKEND', 'TEST ACC', 'CREATED'],
+              ['RUN', 'NAME', 'DATASET', 'TASK', 'MODE', 'STATUS', 'BACKEND', 'TEST SCORE', 'CREATED'],
               ...runs.map((r) => [
                 r.runId,
                 r.name,
                 r.datasetName,
+                r.task,
                 r.mode,
                 r.status,
                 r.backend,
-                pct(r.metrics?.testAccuracy),
+                mainFigure(r),
                 r.createdAt.slice(0, 19).replace('T', ' ')
               ])
             ])
@@ -338,7 +369,11 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
       })
       print(result, () => {
         const p = result.parity
-        return `${result.path} (${result.bytes} bytes, opset ${result.opset})\nproof on ${p.samples} samples: max |diff| ${p.maxAbsDiff.toExponential(2)}, same class ${pct(p.argmaxAgreement)} → ${p.pass ? 'pass' : 'FAIL'}\n`
+        const agreement =
+          p.relativeDiff !== undefined
+            ? `${p.relativeDiff.toExponential(2)} of the target's std (${p.scale?.toPrecision(4)})`
+            : `same class ${pct(p.argmaxAgreement)}`
+        return `${result.path} (${result.bytes} bytes, opset ${result.opset})\nproof on ${p.samples} samples: max |diff| ${p.maxAbsDiff.toExponential(2)}, ${agreement} → ${p.pass ? 'pass' : 'FAIL'}\n`
       })
       if (!result.parity.pass) throw new LabError(`${result.path}: the ONNX model does not match tfjs (max |diff| ${result.parity.maxAbsDiff})`)
     })
@@ -358,16 +393,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         out: o.out ? path.resolve(o.out) : undefined,
         overwrite: Boolean(o.force)
       })
-      print(result, () => {
-        const head = result.rows
-          .slice(0, 20)
-          .map((r) => `${visible(r.key)}\t${visible(r.prediction)}`)
-          .join('\n')
-        const more = result.rows.length > 20 ? `\n… ${result.rows.length - 20} more` : ''
-        const acc = result.accuracy === null ? '' : `\naccuracy ${pct(result.accuracy)} on ${result.rows.length} rows`
-        const out = result.out ? `\nwrote ${result.out}` : ''
-        return `${head}${more}${acc}${out}\n`
-      })
+      print(result, () => describePrediction(result))
     })
 
   return program

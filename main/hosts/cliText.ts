@@ -1,6 +1,7 @@
 /** What the CLI prints for people (tables, summaries, progress bars); --json prints the contract's values instead. */
-import type { DatasetSummary, RunDetail, RunSummary } from '../shared/contract'
+import type { DatasetSummary, PredictResult, RunDetail, RunSummary } from '../shared/contract'
 import { percent, seconds } from '../shared/format'
+import { asNumber, epochScoreLabel, isRegressionEvaluation, mainMetric, metricValue, metricsOf, taskOf } from '../shared/task'
 
 /** Output sinks, injectable so tests can run the CLI in-process. */
 export interface CliIo {
@@ -55,9 +56,14 @@ export function describeDataset(d: DatasetSummary): string {
   const features = d.columns.filter((c) => c.role === 'feature').length
   const lines = [
     `${d.datasetId}  ${v(d.name)}  (${d.kind}, ${d.rows} rows, ${features} feature columns → ${d.featureCount} inputs)`,
-    `  target: ${v(d.target ?? '—')}; classes: ${d.classes.map((c) => `${v(c.label)}:${c.count}`).join(' ')}`,
+    `  task: ${d.task} (${v(d.taskReason)})`,
+    d.task === 'regression'
+      ? `  target: ${v(d.target ?? '—')} (a number${targetRange(d)})`
+      : `  target: ${v(d.target ?? '—')}; classes: ${d.classes.map((c) => `${v(c.label)}:${c.count}`).join(' ')}`,
     `  split: train ${d.split.train} / validation ${d.split.val} / test ${d.split.test} (seed ${d.split.seed})`
   ]
+  if (d.unlabeledRows > 0) lines.push(`  ${d.unlabeledRows} rows without a target value: left out of training and evaluation`)
+  if (d.targetWarning) lines.push(`  warning: ${d.targetWarning}`)
   const excluded = d.columns.filter((c) => c.role === 'excluded')
   if (excluded.length) lines.push(`  excluded: ${excluded.map((c) => `${v(c.name)} (${c.excludedReason})`).join(', ')}`)
   const missing = d.columns.filter((c) => c.missing > 0)
@@ -66,16 +72,41 @@ export function describeDataset(d: DatasetSummary): string {
   return lines.join('\n') + '\n'
 }
 
+function targetRange(d: DatasetSummary): string {
+  const column = d.columns.find((c) => c.name === d.target)
+  return column?.min !== undefined && column.max !== undefined
+    ? ` from ${asNumber(column.min)} to ${asNumber(column.max)}, mean ${asNumber(column.mean)}`
+    : ''
+}
+
+/** A run's main figure for a table cell: "97.78 %" or "R² 0.512". */
+export function mainFigure(run: RunSummary): string {
+  const metric = mainMetric(taskOf(run))
+  const value = metricValue(run.metrics, metric.key)
+  return taskOf(run) === 'regression' && value !== null ? `R² ${metric.format(value)}` : metric.format(value)
+}
+
 export function describeRun(run: RunSummary | RunDetail): string {
   const v = visible
   const m = run.metrics
+  const task = taskOf(run)
+  const rows = m && 'testRows' in m ? ` (test ${m.testRows} rows, validation ${m.valRows}, train ${m.trainRows})` : ''
   const lines = [
-    `${run.runId}  ${v(run.name)}  ${run.mode}  ${run.status}  backend ${run.backend}  seed ${run.seed}`,
-    `  test accuracy ${pct(m?.testAccuracy)}  test loss ${m ? m.testLoss.toFixed(4) : '—'}  validation accuracy ${pct(m?.valAccuracy)}  train accuracy ${pct(m?.trainAccuracy)}`
+    `${run.runId}  ${v(run.name)}  ${task}  ${run.mode}  ${run.status}  backend ${run.backend}  seed ${run.seed}`,
+    `  ${metricsOf(task)
+      .map((metric) => `${metric.label} ${metric.format(metricValue(m, metric.key))}`)
+      .join('  ')}${rows}`
   ]
   if ('blocks' in run) {
+    const score = task === 'regression' ? (v: number | null) => (v === null ? '—' : v.toFixed(3)) : pct
     for (const b of run.blocks)
-      lines.push(`  ${v(b.name)}: layers ${b.layers.join(',')}  ${b.epochs} epochs  head ${pct(b.headValAccuracy)}  ${seconds(b.ms)}`)
+      lines.push(
+        `  ${v(b.name)}: layers ${b.layers.join(',')}  ${b.epochs} epochs  head ${epochScoreLabel(task)} ${score(b.headValAccuracy)}  ${seconds(b.ms)}`
+      )
+    if (run.evaluation && !isRegressionEvaluation(run.evaluation)) {
+      const support = run.evaluation.perClass.map((c) => `${v(c.label)} F1 ${c.f1.toFixed(3)} (${c.support} rows)`).join(', ')
+      lines.push(`  per class (test): ${support}`)
+    }
     if (run.timing) lines.push(`  ${seconds(run.timing.totalMs)} in all, ${run.timing.msPerEpoch.toFixed(0)} ms/epoch`)
     for (const a of run.artifacts) lines.push(`  artifact ${a.artifactId}: ${a.kind} ${v(a.path)} (${a.bytes} bytes)`)
   }
@@ -107,4 +138,19 @@ export function progressBar(io: CliIo, enabled: boolean) {
       this.done()
     }
   }
+}
+
+/** The predictions for people: the first rows, then the figures against the file's target (with their row count). */
+export function describePrediction(result: PredictResult): string {
+  const head = result.rows
+    .slice(0, 20)
+    .map((r) => `${visible(r.key)}\t${typeof r.prediction === 'number' ? asNumber(r.prediction) : visible(r.prediction)}`)
+    .join('\n')
+  const more = result.rows.length > 20 ? `\n… ${result.rows.length - 20} more` : ''
+  let scores = ''
+  if (result.accuracy !== null) scores = `\naccuracy ${pct(result.accuracy)} on ${result.scoredRows} rows`
+  if (result.r2 !== null)
+    scores = `\nR² ${result.r2.toFixed(3)}  RMSE ${asNumber(result.rmse)}  MAE ${asNumber(result.mae)} on ${result.scoredRows} rows with a target value`
+  const out = result.out ? `\nwrote ${result.out}` : ''
+  return `${head}${more}${scores}${out}\n`
 }

@@ -3,7 +3,7 @@
  * Cheap and synchronous, so models.describe can answer on every keystroke of the builder.
  */
 import os from 'node:os'
-import { LAYER_ACTIVATIONS, trainConfig, type LayerSpec, type ModelSpec, type Partition } from '../shared/contract'
+import { LAYER_ACTIVATIONS, trainConfig, type LayerSpec, type ModelSpec, type Partition, type Task } from '../shared/contract'
 import { LabError } from '../shared/errors'
 import { formatBytes } from '../shared/format'
 
@@ -106,18 +106,40 @@ function inferLayer(layer: LayerSpec, input: number[]): { shape: number[]; param
   }
 }
 
-/** True when the layer ends in a softmax: the output layer must, since training and metrics read probabilities. */
+/** True when the layer ends in a softmax: a classifier's output layer must, since training and metrics read probabilities. */
 function endsInSoftmax(layer: LayerSpec): boolean {
   return (layer.type === 'dense' || layer.type === 'activation') && layer.activation === 'softmax'
 }
 
-/**
- * Shapes, parameters and every problem of a spec. `classes`, when known, checks the output size.
- * Problems name the layer by its 0-based index and type, as the builder shows them.
- */
-export interface DescribeOptions {
-  /** The number of classes of the data, when known: the output size must match. */
+/** True when the layer's output is the raw number a regression model predicts (no squashing activation). */
+function endsLinear(layer: LayerSpec): boolean {
+  return (layer.type === 'dense' || layer.type === 'activation') && layer.activation === 'linear'
+}
+
+/** What a spec is checked against: the task (unknown: either output kind passes) and, for classification, the classes. */
+export interface SpecTarget {
   classes?: number
+  task?: Task
+}
+
+/** The problem with a spec's output layer for the task, or null. */
+function outputProblem(last: LayerSpec, width: number, options: SpecTarget): string | null {
+  const regression = endsLinear(last) && width === 1
+  if (options.task === 'regression') {
+    if (!endsLinear(last)) return 'a regression model outputs a number: the output layer needs activation linear'
+    if (width !== 1) return `outputs ${width} values; a regression model outputs 1 (the predicted number)`
+    return null
+  }
+  if (!endsInSoftmax(last)) return options.task === undefined && regression ? null : 'the output layer needs activation softmax (class probabilities)'
+  if (options.classes !== undefined && width !== options.classes) return `outputs ${width} values but the data set has ${options.classes} classes`
+  return null
+}
+
+/**
+ * Shapes, parameters and every problem of a spec. The task (and for classification the class count), when known,
+ * checks the output layer. Problems name the layer by its 0-based index and type, as the builder shows them.
+ */
+export interface DescribeOptions extends SpecTarget {
   /** The batch size training would use (its activations count against memory); the default config's otherwise. */
   batchSize?: number
   /** The memory training may use; this machine's physical memory by default. */
@@ -171,13 +193,9 @@ export function describeSpec(spec: ModelSpec, options: DescribeOptions = {}): Sp
         layer: lastIndex,
         message: `layer ${lastIndex} (${last.type}): the model must end in a flat output, got ${fmt(shape)}: add flatten and dense layers`
       })
-    } else if (!endsInSoftmax(last)) {
-      errors.push({ layer: lastIndex, message: `layer ${lastIndex} (${last.type}): the output layer needs activation softmax (class probabilities)` })
-    } else if (options.classes !== undefined && shape[0] !== options.classes) {
-      errors.push({
-        layer: lastIndex,
-        message: `layer ${lastIndex} (${last.type}): outputs ${shape[0]} values but the data set has ${options.classes} classes`
-      })
+    } else {
+      const problem = outputProblem(last, shape[0]!, options)
+      if (problem) errors.push({ layer: lastIndex, message: `layer ${lastIndex} (${last.type}): ${problem}` })
     }
   }
   const totalParams = layers.reduce((sum, layer) => sum + layer.params, 0)
@@ -234,6 +252,8 @@ export interface TrainableData {
   classes: number
   /** The batch size of the job (its activations count against memory). */
   batchSize?: number
+  /** Default: classification. */
+  task?: Task
 }
 
 /**
@@ -241,8 +261,9 @@ export interface TrainableData {
  * request with it before a run exists, and the engine checks its job with it again (a job may come from elsewhere).
  */
 export function trainingProblems(spec: ModelSpec, partition: Partition, data: TrainableData): SpecProblem[] {
+  const task = data.task ?? 'classification'
   const problems = [
-    ...describeSpec(spec, { classes: data.classes, batchSize: data.batchSize }).errors,
+    ...describeSpec(spec, { task, classes: task === 'classification' ? data.classes : undefined, batchSize: data.batchSize }).errors,
     ...validatePartition(partition, spec.layers.length)
   ]
   if (spec.inputShape.join(',') !== data.inputShape.join(','))

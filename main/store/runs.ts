@@ -11,6 +11,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { Db } from './db'
+import { trainConfig } from '../shared/contract'
 import type {
   Artifact,
   BlockResult,
@@ -23,6 +24,7 @@ import type {
   RunMetrics,
   RunStatus,
   RunSummary,
+  Task,
   TrainConfig,
   TrainMode
 } from '../shared/contract'
@@ -34,6 +36,8 @@ export interface NewRun {
   runId?: string
   name?: string
   datasetId: string
+  /** Default: classification. */
+  task?: Task
   mode: TrainMode
   backend: string
   seed: number
@@ -62,6 +66,7 @@ interface RunRow {
   name: string
   dataset_id: string
   dataset_name: string | null
+  task: Task
   mode: TrainMode
   status: RunStatus
   backend: string
@@ -122,12 +127,20 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** A run's config with the defaults of settings added since it was stored (loss, class weights). */
+function storedConfig(text: string): TrainConfig {
+  const stored = JSON.parse(text) as TrainConfig
+  const parsed = trainConfig.safeParse(stored)
+  return parsed.success ? parsed.data : stored
+}
+
 function toSummary(row: RunRow): RunSummary {
   return {
     runId: row.id,
     name: row.name,
     datasetId: row.dataset_id,
     datasetName: row.dataset_name ?? '',
+    task: row.task,
     mode: row.mode,
     status: row.status,
     backend: row.backend,
@@ -177,12 +190,13 @@ export class RunStore {
 
   private async insert(runId: string, name: string, status: RunStatus, createdAt: string, run: NewRun): Promise<void> {
     await this.db.run(
-      `INSERT INTO runs (id, name, dataset_id, mode, status, backend, seed, spec_json, partition_json, config_json, owner_pid, owner_host, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO runs (id, name, dataset_id, task, mode, status, backend, seed, spec_json, partition_json, config_json, owner_pid, owner_host, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         runId,
         name,
         run.datasetId,
+        run.task ?? 'classification',
         run.mode,
         status,
         run.backend,
@@ -332,7 +346,7 @@ export class RunStore {
       ...toSummary(row),
       spec: JSON.parse(row.spec_json) as ModelSpec,
       partition: JSON.parse(row.partition_json) as Partition,
-      config: JSON.parse(row.config_json) as TrainConfig,
+      config: storedConfig(row.config_json),
       epochs: epochs.map((e) => ({
         block: e.block,
         phase: e.phase,

@@ -84,7 +84,7 @@ export class TrainingService {
       })
       return { layers: [], totalParams: 0, errors }
     }
-    const description = describeSpec(parsed.data)
+    const description = describeSpec(parsed.data, { task: args.task })
     const errors: SpecProblem[] = [...description.errors]
     if (args.partition !== undefined) {
       const partition = partitionSchema.safeParse(args.partition)
@@ -114,6 +114,7 @@ export class TrainingService {
     const runId = await this.runs.create({
       name: args.name,
       datasetId: args.datasetId,
+      task: summary.task,
       mode: args.config.mode,
       backend: planned.name,
       seed: args.config.seed,

@@ -153,7 +153,7 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
     // The confusion matrix covers the whole test part: its cells add up to the per-class supports.
     const matrix = page.getByTestId('confusion-matrix')
     await expect(matrix.locator('tbody tr').count()).resolves.toBe(10)
-    const cells = (await matrix.locator('tbody td').allTextContents()).map((t) => Number(t || 0))
+    const cells = (await matrix.locator('tbody td:not(.support)').allTextContents()).map((t) => Number(t || 0))
     expect(cells).toHaveLength(100)
     const perClass = page.getByTestId('per-class-table').locator('tbody tr')
     await expect(perClass.count()).resolves.toBe(10)

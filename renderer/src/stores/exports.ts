@@ -68,10 +68,15 @@ export const useExportStore = defineStore('exports', () => {
     }
   }
 
-  /** The predictions as CSV (key, prediction, p_<label>…), with the same writer `layerlab predict --out` uses. */
+  /** The predictions as CSV (key, prediction, p_<label>…; regression: key, prediction), with the writer `layerlab predict --out` uses. */
   function predictionCsv(): string {
     const p = prediction.value
     if (!p) return ''
+    if (p.task === 'regression')
+      return writeCsv(
+        ['key', 'prediction'],
+        p.rows.map((r) => [r.key, r.prediction])
+      )
     return writeCsv(
       ['key', 'prediction', ...p.labels.map((l) => `p_${l}`)],
       p.rows.map((r) => [r.key, r.prediction, ...r.probabilities])

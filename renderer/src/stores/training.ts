@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
-import { trainConfig, type EpochRow, type EventPayload, type RunDetail, type RunStatus, type TrainConfig } from '@contract'
+import { trainConfig, type EpochRow, type EventPayload, type RunDetail, type RunStatus, type Task, type TrainConfig } from '@contract'
 import { api, onEvent } from '../api/bridge'
 import { errorText } from '@shared/format'
 import { useDatasetsStore } from './datasets'
@@ -36,6 +36,8 @@ export const useTrainingStore = defineStore('training', () => {
   const runDataset = ref('')
   /** False for a run this window picked up (started in another window, tab or the CLI). */
   const startedHere = ref(false)
+  /** What the live run predicts: its curves show accuracy or R². */
+  const runTask = ref<Task>('classification')
 
   let pendingEpochs: EpochRow[] = []
   /** phase/block/epoch of every row seen: a resumed run gets stored rows and live ones, which may overlap. */
@@ -114,7 +116,9 @@ export const useTrainingStore = defineStore('training', () => {
     startedHere.value = true
     runBlocks.value = model.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
     runMode.value = config.value.mode
-    runDataset.value = datasets.list.find((d) => d.datasetId === datasetId)?.name ?? ''
+    const dataset = datasets.list.find((d) => d.datasetId === datasetId)
+    runDataset.value = dataset?.name ?? ''
+    runTask.value = dataset?.task ?? 'classification'
     runFineTune.value = config.value.mode === 'layer-wise' && config.value.fineTune.enabled
     try {
       const result = await api('train.start', { datasetId, spec: model.spec, partition: model.partition, config: config.value })
@@ -169,6 +173,7 @@ export const useTrainingStore = defineStore('training', () => {
       status.value = run.status
       runMode.value = run.mode
       runDataset.value = run.datasetName
+      runTask.value = run.task ?? 'classification'
       runFineTune.value = run.mode === 'layer-wise' && run.config.fineTune.enabled
       runBlocks.value = run.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
       epochs.value = run.epochs
@@ -197,6 +202,7 @@ export const useTrainingStore = defineStore('training', () => {
     runFineTune,
     runDataset,
     startedHere,
+    runTask,
     start,
     cancel,
     loadDetail,

@@ -141,7 +141,8 @@ function harness(options: { softmax?: boolean; mutate?: (model: tf.LayersModel) 
         n: lines.length,
         inputShape: [64],
         keys: lines.map((_, i) => String(i + 1)),
-        truth: lines.map((l) => labels[Number(l.split(',')[64])]!)
+        truth: lines.map((l) => labels[Number(l.split(',')[64])]!),
+        truthValues: null
       }
     }
   })
@@ -166,6 +167,8 @@ beforeAll(async () => {
   prepared = {
     datasetId: 'ds-digits',
     kind: 'table',
+    task: 'classification',
+    targetScale: null,
     inputShape: [64],
     labels: LABELS,
     featureNames: [],

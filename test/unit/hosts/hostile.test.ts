@@ -392,7 +392,6 @@ describe('hostile and unlucky input against a long-lived web shell', () => {
     }
     expect(await runCli(['node', 'layerlab', '--home', lab.home, 'import', csv], io)).toBe(0)
     expect(io.stdout).toContain('classes: \\x1b[31mRED\\x1b[0m:2 \\x1b]0;pwned\\x07:2 \\u202eevil:2')
-    // eslint-disable-next-line no-control-regex
     expect(io.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f\u202e]/)
     const named = file('bad\x1b[2Jname.csv', '')
     expect(await runCli(['node', 'layerlab', '--home', lab.home, 'import', named], io)).toBe(1)

@@ -9,6 +9,7 @@ import { RunStore } from '../../../main/store/runs'
 import { LabError } from '../../../main/shared/errors'
 import { tempHome } from '../../fixtures/home'
 import { epochRow, insertDataset, newRun } from './helpers'
+import { classified } from '../../fixtures/figures'
 
 const CHILD = path.join(__dirname, 'child-writer.ts')
 const ROOT = path.resolve(__dirname, '../../..')
@@ -207,7 +208,10 @@ describe('RunStore', () => {
     expect(await db.version()).toBe(migrations[migrations.length - 1]!.version)
     const detail = await runs.get('run-old')
     expect(detail).toMatchObject({ name: 'old run', datasetName: 'old digits', seed: 7, tags: [], notes: '', artifacts: [] })
-    expect(detail.metrics?.testAccuracy).toBe(0.9)
+    expect(classified(detail.metrics).testAccuracy).toBe(0.9)
+    // Runs from before tasks are classifiers, and their config reads with the settings added since (loss, class weights).
+    expect(detail.task).toBe('classification')
+    expect(detail.config).toMatchObject({ loss: 'mse', classWeights: 'none', mode: run.config.mode })
     expect(detail.epochs).toEqual([
       { block: -1, phase: 'end-to-end', epoch: 1, loss: 0.5, accuracy: 0.8, valLoss: 0.6, valAccuracy: 0.7, learningRate: 0.001, samplesPerSec: 900 }
     ])
