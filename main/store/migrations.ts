@@ -84,8 +84,16 @@ export const migrations: Migration[] = [
     `
   },
   {
-    // What a run cost (issue 18): step tensor peaks per stage, peak RSS, wall time, examples seen. Older runs: NULL.
+    // What a run predicts; every run before this version was a classifier.
     version: 3,
+    sql: `
+      ALTER TABLE runs ADD COLUMN task TEXT NOT NULL DEFAULT 'classification' CHECK (task IN ('classification', 'regression'));
+    `
+  },
+  {
+    // What a run cost (issue 18): step tensor peaks per stage, peak RSS, wall time, examples seen. Older runs: NULL.
+    // Version 4 is taken by the studies branch (#14); versions only need to increase, so the gap is harmless.
+    version: 5,
     sql: `
       ALTER TABLE runs ADD COLUMN resources_json TEXT;
     `

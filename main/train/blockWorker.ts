@@ -10,7 +10,7 @@ import { activateBackend, planBackend } from '../core/backend'
 import { buildModel } from '../model/build'
 import { hasStridedConv } from '../model/spec'
 import { errorText } from '../shared/format'
-import { BlockLearner, blockOptimizer, blockPart, dropoutSeeds, emptyTally, type BlockStep } from './decoupled'
+import { BlockLearner, blockOptimizer, blockPart, dropoutSeeds, emptyTally, targetTensor, type BlockStep } from './decoupled'
 import { LinkReceiver, LinkSender, type LinkMessage } from './link'
 import { backendHeapBytes, profiledStep } from './meter'
 import type { BlockWorkerData, BlockWorkerMessage } from './pipeline'
@@ -35,8 +35,8 @@ async function run(data: BlockWorkerData & { up: MessagePort; down: MessagePort 
   const { spec, partition, config, block: j } = data
   // The same seeded build as every other thread's: this block and its head start from the same weights.
   const model = buildModel(spec, { seed: config.seed })
-  const part = blockPart(model, spec, partition, j, data.outputs, config.seed)
-  const learner = new BlockLearner(part, blockOptimizer(config, partition, j), data.outputs, data.fastPath, dropoutSeeds(config.seed, j))
+  const part = blockPart(model, spec, partition, j, data.objective.outputs, config.seed)
+  const learner = new BlockLearner(part, blockOptimizer(config, partition, j), data.objective, data.fastPath, dropoutSeeds(config.seed, j))
   const up = new LinkReceiver(data.up)
   const down = data.down ? new LinkSender(data.down, data.queue) : null
   const stop = new Int32Array(data.stop)
@@ -63,7 +63,7 @@ async function run(data: BlockWorkerData & { up: MessagePort; down: MessagePort 
       const count = message.shape[0]!
       const update = epoch < data.trainEpochs
       const x = tf.tensor(message.x, message.shape)
-      const labels = tf.tensor1d(message.y, 'int32')
+      const labels = targetTensor(message.y)
       const step = (): BlockStep => learner.step(x, labels, update, down !== null)
       enter(counters)
       let result: BlockStep
@@ -79,7 +79,7 @@ async function run(data: BlockWorkerData & { up: MessagePort; down: MessagePort 
       x.dispose()
       labels.dispose()
       tally.lossSum += result.loss * count
-      tally.correct += result.correct
+      tally.tally += result.tally
       tally.seen += count
       if (update) examples += count
       if (down && result.out) {
@@ -92,7 +92,7 @@ async function run(data: BlockWorkerData & { up: MessagePort; down: MessagePort 
         await down.send({ type: 'batch', x: out, y: message.y, shape, measure: message.measure }, [out.buffer, message.y.buffer as ArrayBuffer])
       } else {
         busyMs += performance.now() - started
-        post({ type: 'batch', epoch, loss: result.loss, correct: result.correct, count })
+        post({ type: 'batch', epoch, loss: result.loss, tally: result.tally, count })
       }
     } else if (message.type === 'epoch-end') {
       const weights = layers.flatMap((layer) => layer.weights.map((w) => (w.read().dataSync() as Float32Array).slice()))

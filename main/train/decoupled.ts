@@ -8,6 +8,9 @@
  * Block j's input for batch b is block j−1's output from its step on batch b (its weights after b−1 updates)
  * in both schedules, so they train the same model, batch for batch. That is DGL's reference design: the forward
  * pass of a block's step is what it hands on, not a second forward with the updated weights.
+ *
+ * Both tasks: a regression run's heads are regression heads (one output on the standardised target, the run's MSE
+ * or Huber loss) and a head's score is its validation R², as in a greedy layer-wise stage (objective.ts).
  */
 import * as tf from '@tensorflow/tfjs'
 import type { BlockResult, EpochRow, ModelSpec, Partition, RunResources, TrainConfig } from '../shared/contract'
@@ -23,6 +26,7 @@ import { BlockOptimizer } from './optimizer'
 import { annealed, freezeOutPlan } from './freezeOut'
 import { WHOLE_MODEL_BLOCK, type TrainHooks } from './hooks'
 import type { ResourceMeter, StageMeter } from './meter'
+import { type Objective, betterOnValidation, tallyScore, tensorLoss } from './objective'
 
 /** A block's own layers and the head it trains against (none for the last block: the model's output is its head). */
 export interface BlockPart {
@@ -53,12 +57,17 @@ export function dropoutSeeds(seed: number, block: number): () => number {
   return () => Math.floor(random() * 2147483647)
 }
 
-/** What one block's step on one batch gives: its output for the next block, and its head's loss and hits. */
+/** What one block's step on one batch gives: its output for the next block, its head's loss and score tally. */
 export interface BlockStep {
   out: tf.Tensor | null
   loss: number
-  correct: number
+  /** Rows right (classification) or the sum of squared errors on the standardised target (regression). */
+  tally: number
 }
+
+/** A batch's targets as the objective reads them: class indices, or the standardised target. */
+export const targetTensor = (y: Int32Array | Float32Array): tf.Tensor1D =>
+  y instanceof Int32Array ? tf.tensor1d(y, 'int32') : tf.tensor1d(y, 'float32')
 
 /** One block with its head and its own optimizer, trained on whatever input it is handed. */
 export class BlockLearner {
@@ -67,7 +76,7 @@ export class BlockLearner {
   constructor(
     readonly part: BlockPart,
     readonly optimizer: BlockOptimizer,
-    readonly outputs: number,
+    readonly objective: Objective,
     readonly fast: boolean,
     private readonly dropoutSeed: () => number
   ) {
@@ -78,7 +87,7 @@ export class BlockLearner {
    * One batch. With `update` the block and its head take a step (a block frozen by FreezeOut only runs forward);
    * with `passOn` it returns the block's output from that same forward pass (the caller disposes it).
    */
-  step(x: tf.Tensor, labels: tf.Tensor1D, update: boolean, passOn: boolean): BlockStep {
+  step(x: tf.Tensor, targets: tf.Tensor1D, update: boolean, passOn: boolean): BlockStep {
     const { own, head } = this.part
     let out: tf.Tensor | null = null
     let hits: tf.Tensor | null = null
@@ -86,9 +95,10 @@ export class BlockLearner {
     const forward = (): tf.Scalar => {
       const h = applyChain(own, x, { ...options, logits: !head })
       if (passOn) out = tf.keep(h)
-      const logits = head ? applyChain(head, h, { ...options, logits: true, inputTrains: update }) : h
-      hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')))
-      return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, this.outputs), logits, undefined, 0, tf.Reduction.MEAN) as tf.Scalar
+      const prediction = head ? applyChain(head, h, { ...options, logits: true, inputTrains: update }) : h
+      const { loss, tally } = tensorLoss(this.objective, prediction, targets)
+      hits = tf.keep(tally())
+      return loss
     }
     const loss = tf.tidy(() => {
       if (!update) return forward().dataSync()[0]!
@@ -103,16 +113,16 @@ export class BlockLearner {
       return value.dataSync()[0]!
     })
     const kept = hits as tf.Tensor | null
-    const correct = kept ? kept.dataSync()[0]! : 0
+    const tally = kept ? kept.dataSync()[0]! : 0
     kept?.dispose()
-    return { out, loss, correct }
+    return { out, loss, tally }
   }
 }
 
 /** The training rows in the seeded order of each epoch, one batch at a time (images augmented where asked). */
 export class BatchFeeder {
   readonly x: Float32Array
-  readonly y: Int32Array
+  readonly y: Int32Array | Float32Array
   readonly batches: number
   private order: Int32Array = new Int32Array(0)
   private readonly rowSize: number
@@ -128,7 +138,7 @@ export class BatchFeeder {
     if (train.x instanceof FeatureFile) throw new Error('Decoupled training reads the rows themselves, not a cache')
     this.rowSize = sizeOf(train.shape)
     this.x = new Float32Array(batchSize * this.rowSize)
-    this.y = new Int32Array(batchSize)
+    this.y = train.y instanceof Int32Array ? new Int32Array(batchSize) : new Float32Array(batchSize)
     this.batches = Math.ceil(train.n / batchSize)
     this.shuffle = seededRandom(layerSeed(seed, 0, 4))
     this.augmentRandom = seededRandom(seed ^ 0x27d4eb2f)
@@ -140,7 +150,7 @@ export class BatchFeeder {
   }
 
   /** Fills the buffers with batch `b` of this epoch; returns its row count (views over the first `count` rows). */
-  fill(b: number): { x: Float32Array; y: Int32Array; count: number } {
+  fill(b: number): { x: Float32Array; y: Int32Array | Float32Array; count: number } {
     const images = this.train.x as Float32Array
     const size = this.rowSize
     const from = b * this.batchSize
@@ -155,14 +165,15 @@ export class BatchFeeder {
   }
 }
 
-/** A block's training figures over one epoch. */
+/** A block's training figures over one epoch (the loss on the standardised target for regression). */
 export interface EpochTally {
   lossSum: number
-  correct: number
+  /** Summed BlockStep tallies: tallyScore turns them into accuracy or R². */
+  tally: number
   seen: number
 }
 
-export const emptyTally = (): EpochTally => ({ lossSum: 0, correct: 0, seen: 0 })
+export const emptyTally = (): EpochTally => ({ lossSum: 0, tally: 0, seen: 0 })
 
 /** What a decoupled run needs from the engine. */
 export interface DecoupledJob {
@@ -170,7 +181,8 @@ export interface DecoupledJob {
   spec: ModelSpec
   partition: Partition
   config: TrainConfig
-  outputs: number
+  /** The task's loss and score; its outputs are each head's units. */
+  objective: Objective
   train: Features
   val: Features
   hooks: TrainHooks
@@ -191,12 +203,12 @@ export interface DecoupledResult {
 }
 
 /**
- * After each epoch: every head's validation accuracy through the blocks below it (one pass per block over the
- * validation part, the block outputs cached like a greedy stage's prefix), the epoch rows, and early stopping on
- * the model's validation accuracy with the best weights kept.
+ * After each epoch: every head's validation score (accuracy, or R²) through the blocks below it (one pass per block
+ * over the validation part, the block outputs cached like a greedy stage's prefix), the epoch rows, and early
+ * stopping on the model's validation result (objective.ts: betterOnValidation) with the best weights kept.
  */
 export class DecoupledScorer {
-  private best: { accuracy: number; loss: number; heads: Array<number | null>; weights: tf.Tensor[] } | null = null
+  private best: { score: number; loss: number; balancedScore: number; heads: Array<number | null>; weights: tf.Tensor[] } | null = null
   private sinceBest = 0
   epochsDone = 0
   private readonly restorable: tf.Variable[]
@@ -210,27 +222,28 @@ export class DecoupledScorer {
 
   /** Scores epoch `epoch` (0-based) with the weights the blocks and heads hold now; true: stop (patience). */
   endEpoch(epoch: number, tallies: EpochTally[], rates: number[], trainMs: number): boolean {
-    const { val, hooks, cacheDir, config } = this.job
-    const scores: Array<{ accuracy: number; loss: number }> = []
+    const { val, hooks, cacheDir, config, objective } = this.job
+    const scores: Array<{ score: number; loss: number; balancedScore: number }> = []
+    const reported = (loss: number) => loss * objective.lossScale
     let features = val
     this.parts.forEach((part, j) => {
       if (part.head) {
         const out = chainOutput(part.own, features, cacheDir)
         if (features.x instanceof FeatureFile) features.x.dispose()
         features = out
-        scores.push(assess(part.head, features, false))
+        scores.push(assess(part.head, features, objective, false))
       } else {
-        scores.push(assess(part.own, features, false))
+        scores.push(assess(part.own, features, objective, false))
       }
       const tally = tallies[j]!
       const row: EpochRow = {
         block: j,
         phase: 'block',
         epoch: epoch + 1,
-        loss: tally.seen ? tally.lossSum / tally.seen : 0,
-        accuracy: tally.seen ? tally.correct / tally.seen : 0,
-        valLoss: val.n ? scores[j]!.loss : null,
-        valAccuracy: val.n ? scores[j]!.accuracy : null,
+        loss: reported(tally.seen ? tally.lossSum / tally.seen : 0),
+        accuracy: tallyScore(objective, tally.tally, tally.seen),
+        valLoss: val.n ? reported(scores[j]!.loss) : null,
+        valAccuracy: val.n ? scores[j]!.score : null,
         learningRate: rates[j] ?? 0,
         samplesPerSec: (this.job.train.n / Math.max(1e-3, trainMs)) * 1000
       }
@@ -239,13 +252,13 @@ export class DecoupledScorer {
     if (features.x instanceof FeatureFile) features.x.dispose()
     this.epochsDone++
     const model = scores.at(-1)!
-    const better = !this.best || model.accuracy > this.best.accuracy || (model.accuracy === this.best.accuracy && model.loss < this.best.loss)
-    if (better) {
+    if (betterOnValidation(objective, model, this.best)) {
       this.best?.weights.forEach((w) => w.dispose())
       this.best = {
-        accuracy: model.accuracy,
+        score: model.score,
         loss: model.loss,
-        heads: scores.map((s) => (val.n ? s.accuracy : null)),
+        balancedScore: model.balancedScore,
+        heads: scores.map((s) => (val.n ? s.score : null)),
         weights: this.restorable.map((v) => tf.keep(v.clone()))
       }
       this.sinceBest = 0
@@ -300,8 +313,8 @@ export function decoupledProgress(
     epochs: job.config.epochs,
     batch,
     batches,
-    loss: tally.seen ? tally.lossSum / tally.seen : 0,
-    accuracy: tally.seen ? tally.correct / tally.seen : 0,
+    loss: (tally.seen ? tally.lossSum / tally.seen : 0) * job.objective.lossScale,
+    accuracy: tallyScore(job.objective, tally.tally, tally.seen),
     samplesPerSec: (tally.seen / Math.max(1e-3, performance.now() - epochStart)) * 1000,
     etaMs
   }
@@ -311,9 +324,9 @@ export function decoupledProgress(
 export async function trainDecoupled(job: DecoupledJob): Promise<DecoupledResult> {
   const { model, spec, partition, config, hooks, meter } = job
   const blockCount = partition.blocks.length
-  const parts = partition.blocks.map((_, j) => blockPart(model, spec, partition, j, job.outputs, config.seed))
+  const parts = partition.blocks.map((_, j) => blockPart(model, spec, partition, j, job.objective.outputs, config.seed))
   const learners = parts.map(
-    (part, j) => new BlockLearner(part, blockOptimizer(config, partition, j), job.outputs, job.fastPath, dropoutSeeds(config.seed, j))
+    (part, j) => new BlockLearner(part, blockOptimizer(config, partition, j), job.objective, job.fastPath, dropoutSeeds(config.seed, j))
   )
   const until = trainingEpochs(config, blockCount)
   const meters: StageMeter[] = partition.blocks.map((block, j) => meter.stage({ name: block.name, phase: 'decoupled', block: j, blocks: 1 }))
@@ -336,7 +349,7 @@ export async function trainDecoupled(job: DecoupledJob): Promise<DecoupledResult
         }
         const batchStart = performance.now()
         const batch = feeder.fill(b)
-        const labels = tf.tensor1d(batch.y, 'int32')
+        const labels = targetTensor(batch.y)
         let h: tf.Tensor | null = tf.tensor(batch.x, [batch.count, ...job.train.shape])
         for (let j = 0; j < blockCount; j++) {
           const update = epoch < until[j]!
@@ -349,7 +362,7 @@ export async function trainDecoupled(job: DecoupledJob): Promise<DecoupledResult
           h = step.out
           const tally = tallies[j]!
           tally.lossSum += step.loss * batch.count
-          tally.correct += step.correct
+          tally.tally += step.tally
           tally.seen += batch.count
         }
         h?.dispose()

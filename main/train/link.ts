@@ -11,8 +11,8 @@ import type { MessagePort } from 'node:worker_threads'
 
 export type LinkMessage =
   | { type: 'epoch'; epoch: number }
-  /** Rows of activations (or images) with their labels; `measure`: profile this step's memory. */
-  | { type: 'batch'; x: Float32Array; y: Int32Array; shape: number[]; measure: boolean }
+  /** Rows of activations (or images) with their targets (class indices, or the standardised target); `measure`: profile this step's memory. */
+  | { type: 'batch'; x: Float32Array; y: Int32Array | Float32Array; shape: number[]; measure: boolean }
   | { type: 'epoch-end'; epoch: number }
   | { type: 'end' }
 

@@ -12,6 +12,7 @@ import os from 'node:os'
 import { MessageChannel, Worker } from 'node:worker_threads'
 import * as tf from '@tensorflow/tfjs'
 import type { ModelSpec, Partition, TrainConfig } from '../shared/contract'
+import type { Objective } from './objective'
 import {
   BatchFeeder,
   DecoupledScorer,
@@ -32,7 +33,7 @@ export interface BlockWorkerData {
   partition: Partition
   config: TrainConfig
   block: number
-  outputs: number
+  objective: Objective
   backend: string
   threads: number
   fastPath: boolean
@@ -46,7 +47,7 @@ export interface BlockWorkerData {
 }
 
 export type BlockWorkerMessage =
-  | { type: 'batch'; epoch: number; loss: number; correct: number; count: number }
+  | { type: 'batch'; epoch: number; loss: number; tally: number; count: number }
   | {
       type: 'epoch'
       epoch: number
@@ -72,7 +73,7 @@ export async function trainDecoupledPipeline(job: DecoupledJob): Promise<Decoupl
   const { model, spec, partition, config, hooks, meter } = job
   const blockCount = partition.blocks.length
   // This thread's copies of the blocks and heads: the workers' weights are written into them to score an epoch.
-  const parts = partition.blocks.map((_, j) => blockPart(model, spec, partition, j, job.outputs, config.seed))
+  const parts = partition.blocks.map((_, j) => blockPart(model, spec, partition, j, job.objective.outputs, config.seed))
   const scorer = new DecoupledScorer(job, parts)
   const until = trainingEpochs(config, blockCount)
   const meters = partition.blocks.map((block, j) => meter.stage({ name: block.name, phase: 'decoupled', block: j, blocks: 1 }))
@@ -146,7 +147,7 @@ export async function trainDecoupledPipeline(job: DecoupledJob): Promise<Decoupl
       partition,
       config,
       block: j,
-      outputs: job.outputs,
+      objective: job.objective,
       backend: job.backend,
       threads,
       fastPath: job.fastPath,
@@ -168,7 +169,7 @@ export async function trainDecoupledPipeline(job: DecoupledJob): Promise<Decoupl
       } else if (message.type === 'batch') {
         if (message.epoch !== progress.epoch) progress = { epoch: message.epoch, tally: emptyTally(), start: performance.now(), batch: 0 }
         progress.tally.lossSum += message.loss * message.count
-        progress.tally.correct += message.correct
+        progress.tally.tally += message.tally
         progress.tally.seen += message.count
         progress.batch++
         const elapsed = performance.now() - progress.start

@@ -12,6 +12,7 @@ import { defaultModel, partitionFromRanges } from '../../../main/model/presets'
 import { train, type TrainOutcome } from '../../../main/train/engine'
 import { LinkReceiver, LinkSender, type LinkMessage } from '../../../main/train/link'
 import { loadDigits, makeStripeImages } from '../../fixtures/digits'
+import { classified } from '../../fixtures/figures'
 
 const digits = await loadDigits()
 const images = makeStripeImages(160, 8, 9)
@@ -42,12 +43,12 @@ describe('decoupled training on one thread', () => {
       { onEpoch: (r) => rows.push(r) }
     )
     expect(outcome.status).toBe('completed')
-    expect(outcome.metrics!.testAccuracy).toBeGreaterThan(0.9)
+    expect(classified(outcome.metrics).testAccuracy).toBeGreaterThan(0.9)
     // One row per block per epoch, in block order.
     expect(rows.map((r) => [r.epoch, r.block])).toEqual([1, 2, 3, 4, 5, 6].flatMap((e) => [0, 1, 2].map((b) => [e, b])))
     expect(rows.every((r) => r.phase === 'block' && r.valAccuracy !== null)).toBe(true)
     // The last block's head is the model: its validation accuracy at the kept epoch is the model's.
-    expect(outcome.blocks[2]!.headValAccuracy).toBeCloseTo(outcome.metrics!.valAccuracy, 10)
+    expect(outcome.blocks[2]!.headValAccuracy).toBeCloseTo(classified(outcome.metrics).valAccuracy, 10)
     expect(outcome.blocks.every((b) => b.epochs === 6 && b.headValAccuracy! > 0.8)).toBe(true)
     const { resources } = outcome
     expect(resources.stages.map((s) => [s.phase, s.block, s.examples])).toEqual([0, 1, 2].map((j) => ['decoupled', j, 6 * digits.train.n]))
@@ -94,7 +95,7 @@ describe('decoupled training on one thread', () => {
     expect(outcome.status).toBe('completed')
     // Blocks 1–3 train 2, 3 and 4 of the 4 epochs.
     expect(outcome.resources.stages.map((s) => s.examples)).toEqual([2, 3, 4].map((e) => e * images.train.n))
-    expect(outcome.metrics!.testAccuracy).toBeGreaterThan(0.8)
+    expect(classified(outcome.metrics).testAccuracy).toBeGreaterThan(0.8)
     outcome.model.dispose()
   })
 })
@@ -161,7 +162,7 @@ describe('decoupled pipeline (one worker thread per block)', () => {
     expect(Math.max(...a.map((v, i) => Math.abs(v - b[i]!)))).toBeLessThan(1e-5)
     const pipeline = pipelined.resources.pipeline!
     console.log(
-      `decoupled CNN: one thread ${oneThread.metrics!.testAccuracy} in ${oneThread.timing.totalMs.toFixed(0)} ms, pipeline ${pipelined.metrics!.testAccuracy} in ${pipelined.timing.totalMs.toFixed(0)} ms; ` +
+      `decoupled CNN: one thread ${classified(oneThread.metrics).testAccuracy} in ${oneThread.timing.totalMs.toFixed(0)} ms, pipeline ${classified(pipelined.metrics).testAccuracy} in ${pipelined.timing.totalMs.toFixed(0)} ms; ` +
         `weights max |diff| ${Math.max(...a.map((v, i) => Math.abs(v - b[i]!)))}, steps in flight ≤ ${pipeline.maxStepsInFlight}, queued ≤ ${pipeline.maxQueued}`
     )
     expect(pipeline.workers).toBe(3)
