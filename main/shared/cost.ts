@@ -127,5 +127,12 @@ export function compareStepMemory(
   if (!a || !b) return null
   const change = Math.round((100 * (a - b)) / b)
   const how = change === 0 ? 'as much tensor memory per step as' : `${Math.abs(change)} % ${change < 0 ? 'less' : 'more'} tensor memory per step than`
-  return `${run.name} held ${how} ${reference.name} (${bytes(a)} vs ${bytes(b)} at its heaviest step: ${peakWhere(run.resources!)}).`
+  const sentence = `${run.name} held ${how} ${reference.name} (${bytes(a)} vs ${bytes(b)} at its heaviest step: ${peakWhere(run.resources!)}).`
+  // A fine-tune of the whole model is as heavy as end-to-end: say what the block stages alone held.
+  const blocks = blockStagePeak(run.resources!)
+  if (blocks === null || blocks >= a || heaviestStage(run.resources!)?.phase !== 'finetune') return sentence
+  const saved = Math.round((100 * (b - blocks)) / b)
+  const relation =
+    saved > 0 ? `${saved} % less than ${reference.name}` : saved < 0 ? `${-saved} % more than ${reference.name}` : `as much as ${reference.name}`
+  return `${sentence} Its block stages alone held ${bytes(blocks)}, ${relation}; leaving block 1 out of the fine-tune keeps the whole run there.`
 }

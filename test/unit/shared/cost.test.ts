@@ -86,6 +86,17 @@ describe('run figures in words', () => {
       )
     }
     expect(compareStepMemory(pipelined, e2e)).toContain('the sum over its 2 block workers')
+    // With a whole-model fine-tune the run's peak is end-to-end's: the sentence adds the block stages' own.
+    const tuned = {
+      name: 'tuned',
+      resources: resources([
+        ['block', 7 * 2 ** 20],
+        ['finetune', 14 * 2 ** 20]
+      ])
+    }
+    expect(compareStepMemory(tuned, e2e)).toMatch(
+      /^tuned held as much tensor memory per step as end-to-end run .* Its block stages alone held 7\.0 MiB, 50 % less than end-to-end run;/
+    )
     expect(compareStepMemory({ name: 'old', resources: null }, e2e)).toBeNull()
   })
 })
