@@ -1,5 +1,5 @@
 /**
- * The training engine: end-to-end and greedy layer-wise training of a spec over prepared data, with a hand-written
+ * The training engine: end-to-end, greedy layer-wise and decoupled training of a spec over prepared data, with a hand-written
  * loop (seeded shuffling, batches copied out of contiguous Float32Arrays, one optimizer per block). It runs inside
  * the training worker; tests also call it in-process to look inside (stage hooks, prefix counter).
  *
