@@ -2,8 +2,8 @@
  * New data for a trained model: a CSV or an image folder read and prepared with the recipe the model was trained
  * with (from the ONNX file's metadata), giving the same numbers as the stored dataset's rows.
  */
-import fs from 'node:fs'
 import { LabError } from '../shared/errors'
+import { INPUT_LIMITS, inspectInput } from '../core/inputFile'
 import { fileLabel, readCsv, sniffCsv } from './csv'
 import { encodeImageFolder } from './images'
 import { type NewData, type Recipe, type TableRecipe, applyAffine, columnEncoder } from './recipe'
@@ -11,8 +11,8 @@ import { categoryKey, isMissing, parseNumber } from './values'
 
 /** Reads a NEW csv or image folder and applies the recipe (scale=false: stop before the affine step). */
 export async function encodeNewData(recipe: Recipe, dataPath: string, options: { scale: boolean }): Promise<NewData> {
-  const stat = await fs.promises.stat(dataPath).catch(() => null)
-  if (!stat) throw new LabError(`${dataPath}: not found`)
+  // A pipe or a device given as the data would block the reader or never end: only a CSV file or a folder is read.
+  const stat = await inspectInput(dataPath, 'file-or-directory', { maxBytes: INPUT_LIMITS.predictTable, what: 'a table to predict on' })
   if (recipe.kind === 'images') {
     if (!stat.isDirectory()) throw new LabError(`${fileLabel(dataPath)}: the model takes images: give a folder of images`)
     // Images have no affine step: pixels are always scaled to [0, 1] as the model was trained on.

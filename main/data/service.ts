@@ -22,6 +22,7 @@ import type { PreparedData } from './types'
 import type { ImageRecipe, Recipe } from './recipe'
 import { LabError, notFound } from '../shared/errors'
 import { newId, nowIso } from '../core/ids'
+import { inspectInput } from '../core/inputFile'
 import { fileLabel } from './csv'
 import { importTable } from './table'
 import { importImages, thumbnail } from './images'
@@ -70,8 +71,8 @@ export class DatasetService {
 
   async import(args: HandlerArgs<'datasets.import'>): Promise<DatasetSummary> {
     const source = path.resolve(args.path)
-    const stat = await fs.promises.stat(source).catch(() => null)
-    if (!stat) throw new LabError(`${args.path}: not found`)
+    // Only a regular file or a folder: a pipe or a device would block the reader or never end (core/inputFile.ts).
+    const stat = await inspectInput(source, 'file-or-directory', { label: args.path })
     const datasetId = newId('ds')
     await fs.promises.mkdir(this.datasetsDir, { recursive: true })
     await this.removeStaleImports()

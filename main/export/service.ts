@@ -19,6 +19,8 @@ import { LabError } from '../shared/errors'
 import { loadRunModel } from './runModel'
 import { version } from '../core/version'
 import { writeFileAtomic } from '../core/atomicWrite'
+import { INPUT_LIMITS, readInputFile } from '../core/inputFile'
+import { checkOutputPath } from '../core/outputFile'
 import { exportToOnnx, type InputAffine } from './onnx'
 import { checkParity } from './parity'
 import { writeCsv } from '../shared/csvWriter'
@@ -96,14 +98,9 @@ export interface OnnxFileInfo {
   inputShape: number[]
 }
 
-/** Reads an ONNX file exported by LayerLab: its labels, recipe and input shape. */
-export function readOnnxFile(file: string): OnnxFileInfo & { bytes: Uint8Array } {
-  let bytes: Uint8Array
-  try {
-    bytes = fs.readFileSync(file)
-  } catch {
-    throw new LabError(`${file}: file not found`, 'not_found')
-  }
+/** Reads an ONNX file exported by LayerLab: its labels, recipe and input shape. Only a regular file within the limit is read. */
+export async function readOnnxFile(file: string): Promise<OnnxFileInfo & { bytes: Uint8Array }> {
+  const bytes: Uint8Array = await readInputFile(file, { maxBytes: INPUT_LIMITS.onnxModel, what: 'an ONNX model' })
   let proto: onnx.ModelProto
   try {
     proto = onnx.ModelProto.decode(bytes)
@@ -176,6 +173,9 @@ export class ExportService {
   async exportOnnx(args: HandlerArgs<'export.onnx'>): Promise<RequestResult<'export.onnx'>> {
     const { runId } = args
     const opset = args.opset
+    const defaultFile = path.join(this.home, 'runs', runId, args.blocks != null ? `model-blocks-${args.blocks}.onnx` : 'model.onnx')
+    // Checked before any work: a path into the data home's own files or over a file nobody asked to replace is refused.
+    const file = args.out ? checkOutputPath(args.out, { home: this.home, overwrite: args.overwrite ?? false, allowed: [defaultFile] }) : defaultFile
     const { model, detail } = await this.deps.loadRunModel(this.runs, args.runId)
     try {
       const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer')
@@ -248,10 +248,8 @@ export class ExportService {
         ...(proof.relativeDiff !== undefined ? { relativeDiff: proof.relativeDiff, scale: proof.scale } : {})
       }
 
-      const file = path.resolve(
-        args.out ?? path.join(this.home, 'runs', runId, args.blocks != null ? `model-blocks-${args.blocks}.onnx` : 'model.onnx')
-      )
-      writeFileAtomic(file, bytes)
+      // The run's own default file is LayerLab's to replace; a file the person named only when they asked.
+      writeFileAtomic(file, bytes, { overwrite: !args.out || args.overwrite === true || file === defaultFile })
       const artifact = await this.runs.addArtifact(runId, {
         kind: 'onnx',
         path: file,
@@ -277,10 +275,11 @@ export class ExportService {
   }
 
   async predict(args: HandlerArgs<'predict.run'>): Promise<RequestResult<'predict.run'>> {
+    const out = args.out ? checkOutputPath(args.out, { home: this.home, overwrite: args.overwrite ?? false }) : null
     // Run ids never contain a path separator or end in .onnx.
     const looksLikeFile = args.model.toLowerCase().endsWith('.onnx') || /[\\/]/.test(args.model) || fs.existsSync(args.model)
     const file = looksLikeFile ? path.resolve(args.model) : await this.onnxForRun(args.model)
-    const info = readOnnxFile(file)
+    const info = await readOnnxFile(file)
     if (info.output === 'features')
       throw new LabError(`${file}: is a feature extractor (the first ${info.metadata.blocks ?? '?'} blocks); it does not predict`)
     const { labels, recipe } = info
@@ -310,16 +309,15 @@ export class ExportService {
       return { key: data.keys[s]!, prediction: labels[best]!, probabilities: p, truth }
     })
 
-    let out: string | null = null
-    if (args.out) {
-      out = path.resolve(args.out)
+    if (out) {
       const header = [recipe.kind === 'images' ? 'path' : 'row', 'prediction', ...labels.map((l) => `p_${l}`)]
       writeFileAtomic(
         out,
         writeCsv(
           header,
           rows.map((r) => [r.key, r.prediction, ...r.probabilities])
-        )
+        ),
+        { overwrite: args.overwrite ?? false }
       )
     }
     const accuracy = withTruth > 0 ? correct / withTruth : null

@@ -7,6 +7,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
+import { pathToFileURL } from 'node:url'
 import { Command, CommanderError, Option } from 'commander'
 import {
   OPSETS,
@@ -31,7 +32,8 @@ import { version } from '../core/version'
 import { errorText } from '../shared/format'
 import { startServer } from './server'
 import { hiddenSizes, imageSize, nonNegativeInt, positiveInt, positiveNumber, unitInterval } from './cliFlags'
-import { type CliIo, describeDataset, describePrediction, describeRun, mainFigure, pct, progressBar, table } from './cliText'
+import { type CliIo, describeDataset, describePrediction, describeRun, forTerminal, mainFigure, pct, progressBar, table, visible } from './cliText'
+import { INPUT_LIMITS, readInputFile } from '../core/inputFile'
 
 interface GlobalOptions {
   home?: string
@@ -62,6 +64,11 @@ function findBrowser(): string | null {
   return null
 }
 
+/** The browser's arguments: an app window on the shell's private launch file (no secret on the command line). */
+export function browserArgs(launchFile: string): string[] {
+  return [`--app=${pathToFileURL(launchFile).href}`]
+}
+
 /** Where the built renderer is: next to out/main when built, else the project's out/renderer. */
 export function rendererDir(): string {
   const candidates = [path.join(__dirname, '../renderer'), path.resolve(__dirname, '../../out/renderer')] as const
@@ -76,7 +83,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     return state.lab
   }
   const json = () => Boolean(program.opts<GlobalOptions>().json)
-  const print = (value: unknown, human: () => string) => io.out(json() ? JSON.stringify(value, null, 2) + '\n' : human())
+  const print = (value: unknown, human: () => string) => io.out(json() ? JSON.stringify(value, null, 2) + '\n' : forTerminal(human()))
 
   program
     .name('layerlab')
@@ -86,7 +93,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .option('--json', 'print one JSON value on stdout')
     .option('--debug', 'print stack traces of internal errors')
     .showHelpAfterError('(run layerlab --help for usage)')
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(forTerminal(s)) })
     .exitOverride()
 
   program
@@ -95,14 +102,21 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .option('--port <n>', 'port (default: a free one)', nonNegativeInt('--port'))
     .option('--host <host>', 'loopback address to listen on', '127.0.0.1')
     .option('--no-open', 'do not open a browser window')
-    .action(async (o: { port?: number; host: string; open: boolean }) => {
+    .option(
+      '--max-upload-mb <n>',
+      'the most one upload (a file or a folder) may hold (default: $LAYERLAB_MAX_UPLOAD_MB, else 1024)',
+      positiveNumber('--max-upload-mb')
+    )
+    .action(async (o: { port?: number; host: string; open: boolean; maxUploadMb?: number }) => {
       const lab = await opened()
-      const shell = await startServer(lab, { host: o.host, port: o.port, rendererDir: rendererDir() })
+      const maxUploadBytes = o.maxUploadMb !== undefined ? Math.round(o.maxUploadMb * 1024 * 1024) : undefined
+      const shell = await startServer(lab, { host: o.host, port: o.port, rendererDir: rendererDir(), maxUploadBytes })
       if (json()) io.out(JSON.stringify({ url: shell.url, port: shell.port, home: lab.home }) + '\n')
       else io.out(`LayerLab web shell: ${shell.url}\n`)
       if (o.open) {
         const browser = findBrowser()
-        if (browser) spawn(browser, [`--app=${shell.url}`], { detached: true, stdio: 'ignore' }).unref()
+        // Never the token on the browser's command line (every local user can read it): a private file with a single-use code.
+        if (browser) spawn(browser, browserArgs(shell.launchFile()), { detached: true, stdio: 'ignore' }).unref()
         else if (!json()) io.err('no Chromium or Chrome found: open the URL above in a browser\n')
       }
       state.keepAlive = new Promise<void>((resolve) => {
@@ -225,8 +239,9 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         let { spec, partition } = await call(lab, 'models.default', { datasetId: dataset.datasetId, preset: o.preset, hidden: o.hidden })
         if (o.model) {
           let parsed: { spec?: unknown; partition?: unknown } & Record<string, unknown>
+          const text = (await readInputFile(o.model, { maxBytes: INPUT_LIMITS.modelSpec, what: 'a model spec' })).toString('utf8')
           try {
-            parsed = JSON.parse(fs.readFileSync(o.model, 'utf8'))
+            parsed = JSON.parse(text)
           } catch (error) {
             throw new LabError(`${o.model}: ${errorText(error)}`)
           }
@@ -288,7 +303,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         if (json()) {
           const { epochs: _epochs, ...rest } = run
           print({ ...rest, epochCount: _epochs.length }, () => '')
-        } else io.out(describeRun(run))
+        } else io.out(forTerminal(describeRun(run)))
         if (run.status === 'failed') throw new LabError(`run ${run.runId} failed: ${run.error ?? 'unknown error'}`)
       }
     )
@@ -343,8 +358,15 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .requiredOption('--out <file.onnx>', 'where to write the model')
     .option('--opset <n>', `ONNX opset, ${OPSETS.min}–${OPSETS.max}`, positiveInt('--opset'), OPSETS.default)
     .option('--blocks <k>', 'export only the first k blocks (a feature extractor)', positiveInt('--blocks'))
-    .action(async (runId: string, o: { out: string; opset: number; blocks?: number }) => {
-      const result = await call(await opened(), 'export.onnx', { runId, out: path.resolve(o.out), opset: o.opset, blocks: o.blocks })
+    .option('--force', 'replace --out if it exists')
+    .action(async (runId: string, o: { out: string; opset: number; blocks?: number; force?: boolean }) => {
+      const result = await call(await opened(), 'export.onnx', {
+        runId,
+        out: path.resolve(o.out),
+        opset: o.opset,
+        blocks: o.blocks,
+        overwrite: Boolean(o.force)
+      })
       print(result, () => {
         const p = result.parity
         const agreement =
@@ -362,9 +384,15 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .requiredOption('--model <file.onnx|runId>')
     .requiredOption('--data <path>')
     .option('--out <file.csv>', 'write the predictions as CSV')
-    .action(async (o: { model: string; data: string; out?: string }) => {
+    .option('--force', 'replace --out if it exists')
+    .action(async (o: { model: string; data: string; out?: string; force?: boolean }) => {
       const model = fs.existsSync(o.model) ? path.resolve(o.model) : o.model
-      const result = await call(await opened(), 'predict.run', { model, data: path.resolve(o.data), out: o.out ? path.resolve(o.out) : undefined })
+      const result = await call(await opened(), 'predict.run', {
+        model,
+        data: path.resolve(o.data),
+        out: o.out ? path.resolve(o.out) : undefined,
+        overwrite: Boolean(o.force)
+      })
       print(result, () => describePrediction(result))
     })
 
@@ -389,8 +417,9 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0
       return 2
     }
-    if (error instanceof LabError) io.err(`error: ${error.message}\n`)
-    else io.err(debug && error instanceof Error && error.stack ? `${error.stack}\n` : `error: ${errorText(error)}\n`)
+    // Messages name files and values from the user's data: one line, with terminal controls made visible.
+    if (error instanceof LabError) io.err(`error: ${visible(error.message)}\n`)
+    else io.err(debug && error instanceof Error && error.stack ? forTerminal(`${error.stack}\n`) : `error: ${visible(errorText(error))}\n`)
     return 1
   } finally {
     await state.lab?.close().catch(() => undefined)

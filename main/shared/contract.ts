@@ -485,13 +485,16 @@ export const requests = {
         /** Export only the first k blocks, as a feature extractor. */
         blocks: positiveInt.optional(),
         bakeNormalization: z.boolean().optional(),
-        out: z.string().optional()
+        /** Where to write the file (default: the run's folder). Never one of the data home's own files. */
+        out: z.string().optional(),
+        /** Replace `out` when it exists (the CLI's --force; the app asks first). */
+        overwrite: z.boolean().optional()
       })
       .strict(),
     result: z.object({ artifactId: z.string(), path: z.string(), bytes: z.number().int(), opset: z.number().int(), parity })
   },
   'predict.run': {
-    args: z.object({ model: z.string(), data: z.string(), out: z.string().optional() }).strict(),
+    args: z.object({ model: z.string(), data: z.string(), out: z.string().optional(), overwrite: z.boolean().optional() }).strict(),
     result: z.object({
       task,
       /** Classification: the class names; regression: empty. */

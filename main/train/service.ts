@@ -109,7 +109,7 @@ export class TrainingService {
   async start(args: HandlerArgs<'train.start'>): Promise<{ runId: string }> {
     const summary = await this.datasets.get(args.datasetId)
     const source = sourceFromSummary(summary)
-    assertTrainable(args.spec, args.partition, source)
+    assertTrainable(args.spec, args.partition, { ...source, batchSize: args.config.batchSize })
     const planned = planBackend({ stridedConv: hasStridedConv(args.spec) })
     const runId = await this.runs.create({
       name: args.name,
