@@ -75,7 +75,7 @@ export class Trainer {
     const dropoutRandom = seededRandom(stage.seed ^ 0x5bd1e995)
     const dropoutSeed = () => Math.floor(dropoutRandom() * 2147483647)
     const augmentRandom = seededRandom(stage.seed ^ 0x27d4eb2f)
-    // weights: tfjs clones; saved: the fused path's copies (its weights live in the kernel's memory until finish).
+    // weights: tfjs clones; saved: the fused path's copies (its weights live in the kernel's memory during an epoch).
     let best: { score: number; loss: number; balancedScore: number; weights: tf.Tensor[]; saved: FusedSnapshot | null } | null = null
     let sinceBest = 0
     let epochsDone = 0
@@ -171,6 +171,8 @@ export class Trainer {
       if (seen === 0) break
       // A cancelled epoch is not recorded: its metrics would cover part of the data only.
       if (cancelled) break
+      // The fused path's weights into the model, so the epoch's hooks see them (as on the tfjs paths).
+      fused?.writeBack(null)
       const trainMs = performance.now() - epochStart
       const assessment = fused ? fused.assess(val) : assess(stage.chain, val, objective, false)
       epochsDone++
@@ -203,7 +205,7 @@ export class Trainer {
       await new Promise((resolve) => setImmediate(resolve))
     }
     // The fused path's weights go back to the tf variables: the best epoch's where one was kept.
-    fused?.finish(best?.saved ?? null)
+    fused?.writeBack(best?.saved ?? null)
     if (best && !fused) {
       stage.restorable.forEach((variable, i) => variable.assign(best!.weights[i]!))
       best.weights.forEach((w) => w.dispose())

@@ -9,8 +9,8 @@
  * Why: the tape-free tfjs step of denseChain.ts still costs ~25 kernel dispatches, a dozen tensor allocations and
  * a copy per weight tensor per batch, which dominate the arithmetic at these sizes (issue 20's note has the
  * profile). tfjs stays the model API: the weights are read from the tf variables when the stage opens and written
- * back when it finishes (the best epoch's, when early stopping kept one), so export, other backends and every
- * other layer type see the model as before.
+ * back after every epoch and when it ends (the best epoch's, when early stopping kept one), so hooks, export, other
+ * backends and every other layer type see the model as before.
  *
  * The same chains as denseChain.ts: dense layers with relu, relu6, sigmoid or linear hidden activations, the last
  * one's softmax (or linear output) left as logits, a rank-1 input, and groups whose variables are the chain's.
@@ -372,8 +372,11 @@ export class FusedDenseChain {
     })
   }
 
-  /** Writes the weights back into the tf variables: the snapshot's where given, else the current ones. */
-  finish(snapshot: FusedSnapshot | null): void {
+  /**
+   * Writes the weights into the tf variables: the snapshot's where given, else the current ones. The trainer does
+   * this after every epoch (hooks see the model as it is, as on the other paths) and at the stage's end.
+   */
+  writeBack(snapshot: FusedSnapshot | null): void {
     this.stage.restorable.forEach((variable, i) => {
       const item = this.tensors.get(variable)!
       const values = snapshot ? snapshot[i]! : this.heap.slice(item.at / 4, item.at / 4 + item.size)

@@ -141,7 +141,7 @@ describe('fused dense step: gradients against tfjs', () => {
         const fused = FusedDenseChain.open(stage, variant)!
         expect(fused).not.toBeNull()
         const [loss] = fused.step(order, 0, count, stage.groups)
-        fused.finish(null)
+        fused.writeBack(null)
         expect(Math.abs(loss - theirs.loss)).toBeLessThan(1e-5)
         variables.forEach((variable, i) => {
           const moved = before[i]!.map((value, j) => value - values(variable)[j]!)
@@ -179,7 +179,7 @@ describe('fused dense step: optimizers and partial chains against the tfjs dense
     if (path === 'fused') {
       const fused = FusedDenseChain.open(stage, variant)!
       for (let b = 0; b < 6; b++) fused.step(order, b * 15, 15, stage.groups)
-      fused.finish(null)
+      fused.writeBack(null)
     } else {
       const dense = denseChainOf(chain.layers, specs, [61])!
       for (let b = 0; b < 6; b++)
@@ -244,7 +244,7 @@ describe('fused dense path: validation scores and the kept weights', () => {
         if (objective.task === 'regression') expect(maxDiff(ours.predicted as Float32Array, theirs.predicted as Float32Array)).toBeLessThan(1e-5)
         else expect(Array.from(ours.predicted)).toEqual(Array.from(theirs.predicted))
       }
-      fused.finish(null)
+      fused.writeBack(null)
       optimizer.dispose()
     }
   })
@@ -264,10 +264,10 @@ describe('fused dense path: validation scores and the kept weights', () => {
     const kept = fused.snapshot()
     fused.step(order, 20, 20, stage.groups)
     const last = fused.snapshot()
-    fused.finish(kept)
+    fused.writeBack(kept)
     variables.forEach((variable, i) => expect(Array.from(values(variable))).toEqual(Array.from(kept[i]!)))
     expect(maxDiff(last[0]!, kept[0]!)).toBeGreaterThan(1e-4)
-    fused.finish(null)
+    fused.writeBack(null)
     variables.forEach((variable, i) => expect(Array.from(values(variable))).toEqual(Array.from(last[i]!)))
     optimizer.dispose()
   })
