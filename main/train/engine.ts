@@ -47,6 +47,11 @@ export interface TrainJob {
    * its bias and activation). False keeps tfjs's own ops for these (tests compare the two); default true.
    */
   fastPath?: boolean
+  /**
+   * With the fast path, dense-only chains train inside one wasm instance (fast/fusedDense.ts). False keeps the
+   * tape-free tfjs step of fast/denseChain.ts instead (tests and the bench compare the two); default true.
+   */
+  fusedDense?: boolean
 }
 
 export interface TrainOutcome {
@@ -116,7 +121,8 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
     batchSize: config.batchSize,
     objective,
     augment: augmentImages,
-    fastPath: job.fastPath ?? true
+    fastPath: job.fastPath ?? true,
+    fusedDense: job.fusedDense ?? true
   })
 
   if (config.mode === 'end-to-end') {
@@ -220,7 +226,8 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
           // Later stages train on cached features, which a shift of the images would invalidate.
           augment: j === 0 ? augmentImages : null,
           fastPath: job.fastPath ?? true,
-          meter: stageMeter
+          meter: stageMeter,
+          fusedDense: job.fusedDense ?? true
         })
         meter.end(stageMeter, result.ms)
         optimizer.dispose()
