@@ -102,8 +102,10 @@ describe('TrainingService', () => {
     expect(eventsOf('train.epoch', runId)).toHaveLength(detail.epochs.length)
     expect(eventsOf('train.finished', runId).map((e) => e.payload.status)).toEqual(['completed'])
     const progress = eventsOf('train.progress', runId)
-    expect(progress.length).toBeGreaterThan(3)
-    // At most ~5 a second (throttled in the worker; a little slack for delivery in bursts).
+    // The first batch always reports; after it, at most ~5 a second (throttled in the worker; a little slack for
+    // delivery in bursts). How many come depends on how fast the run is (the fused kernel trains digits in under a
+    // second), so the test bounds the count by the run's own time instead of expecting a number.
+    expect(progress.length).toBeGreaterThanOrEqual(1)
     expect(progress.length).toBeLessThanOrEqual(elapsed / 200 + 3)
     expect(progress[0]!.payload).toMatchObject({ phase: 'end-to-end', blockCount: 2, batches: Math.ceil(1258 / 32) })
 
