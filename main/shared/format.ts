@@ -19,3 +19,13 @@ export function seconds(ms: number | null | undefined): string {
 export function errorLine(error: unknown): string {
   return errorText(error).split('\n')[0] ?? ''
 }
+
+/** What one row of a data set is, in words: a table has rows, an image folder has images. */
+export function rowNoun(kind: 'table' | 'images', n: number): string {
+  return `${kind === 'images' ? 'image' : 'row'}${n === 1 ? '' : 's'}`
+}
+
+/** 1797 rows of a table → "1,797 rows"; 700 of an image folder → "700 images". */
+export function rowCount(kind: 'table' | 'images', n: number): string {
+  return `${n.toLocaleString('en-US')} ${rowNoun(kind, n)}`
+}

@@ -226,7 +226,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
     const val = assess(fullChain, valPart, true)
     const trainAssessment = assess(fullChain, trainPart, true)
     metrics = { testAccuracy: test.accuracy, testLoss: test.loss, valAccuracy: val.accuracy, trainAccuracy: trainAssessment.accuracy }
-    evaluation = evaluatePredictions(data.labels, data.test.y, test.predicted, data.test.rows)
+    evaluation = evaluatePredictions(data.labels, data.test.y, test.predicted, data.test.rows, test.confidence)
   }
   const totalMs = performance.now() - started
   return {

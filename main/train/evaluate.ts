@@ -31,14 +31,22 @@ export function chainOutput(chain: Chain, features: Features, cacheDir: string |
   return { x: out ?? new Float32Array(0), y: features.y, n: features.n, shape: outShape ?? [] }
 }
 
-/** Class probabilities of a chain over a part: accuracy, mean cross-entropy and the predicted classes. */
-export function assess(chain: Chain, features: Features, probabilities: boolean): { accuracy: number; loss: number; predicted: Int32Array } {
+/**
+ * Class probabilities of a chain over a part: accuracy, mean cross-entropy, the predicted classes and the
+ * probability of each prediction (with `probabilities` false the chain gives logits, and confidence is softmax's).
+ */
+export function assess(
+  chain: Chain,
+  features: Features,
+  probabilities: boolean
+): { accuracy: number; loss: number; predicted: Int32Array; confidence: Float32Array } {
   const predicted = new Int32Array(features.n)
+  const confidence = new Float32Array(features.n)
   let lossSum = 0
   let correct = 0
   for (let start = 0; start < features.n; start += EVAL_CHUNK) {
     const count = Math.min(EVAL_CHUNK, features.n - start)
-    const [lossValue, classes] = tf.tidy(() => {
+    const [lossValue, classes, top] = tf.tidy(() => {
       const x = tf.tensor(rowsOf(features, start, count), [count, ...features.shape])
       const out = applyChain(chain, x, { training: false, logits: !probabilities })
       const depth = out.shape[1]!
@@ -46,11 +54,13 @@ export function assess(chain: Chain, features: Features, probabilities: boolean)
       const loss = probabilities
         ? tf.neg(tf.sum(tf.mul(truth, tf.log(tf.clipByValue(out, 1e-7, 1)))))
         : tf.mul(tf.losses.softmaxCrossEntropy(truth, out, undefined, 0, tf.Reduction.MEAN), count)
-      return [loss.dataSync()[0]!, tf.argMax(out, 1).dataSync() as Int32Array] as const
+      const probs = probabilities ? out : tf.softmax(out)
+      return [loss.dataSync()[0]!, tf.argMax(out, 1).dataSync() as Int32Array, tf.max(probs, 1).dataSync() as Float32Array] as const
     })
     lossSum += lossValue
     predicted.set(classes, start)
+    confidence.set(top, start)
     for (let i = 0; i < count; i++) if (classes[i] === features.y[start + i]) correct++
   }
-  return { accuracy: features.n ? correct / features.n : 0, loss: features.n ? lossSum / features.n : 0, predicted }
+  return { accuracy: features.n ? correct / features.n : 0, loss: features.n ? lossSum / features.n : 0, predicted, confidence }
 }

@@ -12,6 +12,21 @@ export interface UploadItem {
   file: Blob
 }
 
+/**
+ * An import under way, in two phases: the web shell's upload (files and bytes sent), then the import itself
+ * (rows read, or images decoded, with the bytes of the source done so far).
+ */
+export interface ImportProgress {
+  label: string
+  phase: 'uploading' | 'importing'
+  kind: 'table' | 'images' | null
+  files: number
+  totalFiles: number
+  rows: number
+  bytes: number
+  totalBytes: number
+}
+
 /** Rows fetched per datasets.preview call while the preview table scrolls. */
 export const PREVIEW_PAGE = 200
 
@@ -26,7 +41,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
   const selected = computed(() => list.value.find((d) => d.datasetId === selectedId.value) ?? null)
   /** The last import or edit that failed, as its one-line message. */
   const error = ref<string | null>(null)
-  const importing = ref<{ label: string; rows: number; bytes: number; totalBytes: number } | null>(null)
+  const importing = ref<ImportProgress | null>(null)
   const updating = ref(false)
 
   const previewColumns = shallowRef<string[]>([])
@@ -39,7 +54,8 @@ export const useDatasetsStore = defineStore('datasets', () => {
   const thumbnails = shallowRef<Thumbnails>([])
 
   onEvent('dataset.progress', (payload: EventPayload<'dataset.progress'>) => {
-    if (importing.value) importing.value = { ...importing.value, rows: payload.rows, bytes: payload.bytes, totalBytes: payload.totalBytes }
+    if (importing.value?.phase === 'importing')
+      importing.value = { ...importing.value, rows: payload.rows, bytes: payload.bytes, totalBytes: payload.totalBytes }
   })
 
   async function load(): Promise<void> {
@@ -62,9 +78,14 @@ export const useDatasetsStore = defineStore('datasets', () => {
     else list.value.push(summary)
   }
 
-  async function importPath(path: string, options: Omit<RequestArgs<'datasets.import'>, 'path'> = {}, label = path): Promise<DatasetSummary | null> {
+  async function importPath(
+    path: string,
+    options: Omit<RequestArgs<'datasets.import'>, 'path'> = {},
+    label = path,
+    kind: ImportProgress['kind'] = null
+  ): Promise<DatasetSummary | null> {
     error.value = null
-    importing.value = { label, rows: 0, bytes: 0, totalBytes: 0 }
+    importing.value = { label, phase: 'importing', kind, files: 0, totalFiles: 0, rows: 0, bytes: 0, totalBytes: 0 }
     try {
       const summary = await api('datasets.import', { path, ...options })
       remember(summary)
@@ -78,30 +99,27 @@ export const useDatasetsStore = defineStore('datasets', () => {
     }
   }
 
-  /** Web shell: uploads a CSV file or a folder of images, then imports what landed in the data home. */
+  /** Web shell: uploads a CSV file or a folder of images, then imports what landed in the data home (as the CLI would). */
   async function importUpload(items: UploadItem[]): Promise<DatasetSummary | null> {
     const [firstItem] = items
     if (!firstItem) return null
     error.value = null
-    const first = firstItem.relativePath
-    const label = items.length === 1 ? first : first.split('/')[0]
-    importing.value = { label: `uploading ${label}`, rows: 0, bytes: 0, totalBytes: 0 }
+    const label = items.length === 1 ? firstItem.relativePath : (firstItem.relativePath.split('/')[0] ?? firstItem.relativePath)
+    const kind = items.length === 1 && !firstItem.relativePath.includes('/') ? 'table' : 'images'
+    importing.value = { label, phase: 'uploading', kind, files: 0, totalFiles: items.length, rows: 0, bytes: 0, totalBytes: 0 }
     let target: string
     try {
-      const uploaded = await uploadFiles(items)
-      // uploadFiles gives one path per file, in order.
-      target = uploaded.paths[0]!
-      if (items.length > 1 || first.includes('/')) {
-        // A folder: import its top folder, i.e. the first file's path less everything below that folder.
-        const below = first.split('/').slice(1).join('/')
-        target = target.slice(0, target.length - below.length - 1)
-      }
+      target = (
+        await uploadFiles(items, (p) => {
+          if (importing.value?.phase === 'uploading') importing.value = { ...importing.value, ...p }
+        })
+      ).target
     } catch (e) {
       error.value = `${label}: ${errorText(e)}`
       importing.value = null
       return null
     }
-    return importPath(target, {}, label)
+    return importPath(target, {}, label, kind)
   }
 
   async function select(datasetId: string): Promise<void> {

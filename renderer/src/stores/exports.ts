@@ -41,14 +41,8 @@ export const useExportStore = defineStore('exports', () => {
     predictError.value = null
     prediction.value = null
     try {
-      let data: string
-      if ('path' in source) data = source.path
-      else {
-        const uploaded = await uploadFiles(source.files)
-        // One file on its own is predicted by its path (uploadFiles gives one per file); a folder by the folder.
-        const [only] = source.files
-        data = only && source.files.length === 1 && !only.relativePath.includes('/') ? uploaded.paths[0]! : uploaded.dir
-      }
+      // An upload is predicted by the path of what was picked (the file, or the folder), the path the CLI is given.
+      const data = 'path' in source ? source.path : (await uploadFiles(source.files)).target
       prediction.value = await api('predict.run', { model, data })
     } catch (e) {
       predictError.value = errorText(e)
