@@ -38,6 +38,23 @@ export interface ExportDeps {
 /** The recipe as stored in the ONNX metadata: the dataset's recipe plus whether its affine step is in the graph. */
 export type OnnxRecipe = Recipe & { affineInModel: boolean }
 
+/**
+ * The ONNX file's name, after its run, so downloads of several runs do not all arrive as "model.onnx":
+ * "digits · layer-wise · 12-01 07:10:32" → "digits-layer-wise-12-01-07-10-32.onnx"; the first k blocks add "-blocks-k".
+ */
+export function onnxFileName(runName: string, blocks?: number): string {
+  const slug =
+    runName
+      .normalize('NFKD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .replace(/[^\w-]+/g, '-')
+      .replace(/-{2,}/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 80)
+      .replace(/-+$/, '') || 'model'
+  return `${slug}${blocks != null ? `-blocks-${blocks}` : ''}.onnx`
+}
+
 /** At most this many test samples go through the parity check (images make big batches). */
 export const PARITY_SAMPLES = 512
 const PREDICT_BATCH = 256
@@ -223,9 +240,7 @@ export class ExportService {
       const proof = await checkParity(model, bytes, feed, prepared.inputShape, { inputAffine, upToLayer, featureExtractor })
       const parity = { maxAbsDiff: proof.maxAbsDiff, argmaxAgreement: proof.argmaxAgreement, samples: proof.samples, pass: proof.pass }
 
-      const file = path.resolve(
-        args.out ?? path.join(this.home, 'runs', runId, args.blocks != null ? `model-blocks-${args.blocks}.onnx` : 'model.onnx')
-      )
+      const file = path.resolve(args.out ?? path.join(this.home, 'runs', runId, onnxFileName(detail.name || runId, args.blocks)))
       writeFileAtomic(file, bytes)
       const artifact = await this.runs.addArtifact(runId, {
         kind: 'onnx',

@@ -99,7 +99,7 @@ function endsInSoftmax(layer: LayerSpec): boolean {
 
 /**
  * Shapes, parameters and every problem of a spec. `classes`, when known, checks the output size.
- * Problems name the layer by its 0-based index and type, as the builder shows them.
+ * Problems carry the layer's 0-based index; their messages count layers from 1, as every view shows them.
  */
 export function describeSpec(spec: ModelSpec, options: { classes?: number } = {}): SpecDescription {
   const layers: LayerInfo[] = []
@@ -110,7 +110,7 @@ export function describeSpec(spec: ModelSpec, options: { classes?: number } = {}
     if (shape) {
       const result = inferLayer(layer, shape)
       if (typeof result === 'string') {
-        errors.push({ layer: index, message: `layer ${index} (${layer.type}): ${result}` })
+        errors.push({ layer: index, message: `layer ${index + 1} (${layer.type}): ${result}` })
         shape = null
       } else {
         shape = result.shape
@@ -125,14 +125,17 @@ export function describeSpec(spec: ModelSpec, options: { classes?: number } = {}
     if (shape.length !== 1) {
       errors.push({
         layer: lastIndex,
-        message: `layer ${lastIndex} (${last.type}): the model must end in a flat output, got ${fmt(shape)}: add flatten and dense layers`
+        message: `layer ${lastIndex + 1} (${last.type}): the model must end in a flat output, got ${fmt(shape)}: add flatten and dense layers`
       })
     } else if (!endsInSoftmax(last)) {
-      errors.push({ layer: lastIndex, message: `layer ${lastIndex} (${last.type}): the output layer needs activation softmax (class probabilities)` })
+      errors.push({
+        layer: lastIndex,
+        message: `layer ${lastIndex + 1} (${last.type}): the output layer needs activation softmax (class probabilities)`
+      })
     } else if (options.classes !== undefined && shape[0] !== options.classes) {
       errors.push({
         layer: lastIndex,
-        message: `layer ${lastIndex} (${last.type}): outputs ${shape[0]} values but the data set has ${options.classes} classes`
+        message: `layer ${lastIndex + 1} (${last.type}): outputs ${shape[0]} values but the data set has ${options.classes} classes`
       })
     }
   }
@@ -155,15 +158,15 @@ export function validatePartition(partition: Partition, layerCount: number): Spe
     if (block.start !== expectedStart)
       errors.push({
         layer: block.start,
-        message: `${label}: starts at layer ${block.start}, expected ${expectedStart} (blocks must be contiguous and in order)`
+        message: `${label}: starts at layer ${block.start + 1}, expected ${expectedStart + 1} (blocks must be contiguous and in order)`
       })
-    if (block.end <= block.start) errors.push({ layer: block.start, message: `${label}: is empty (layers ${block.start}..${block.end})` })
+    if (block.end <= block.start) errors.push({ layer: block.start, message: `${label}: is empty (layers ${block.start + 1}..${block.end})` })
     expectedStart = Math.max(block.end, expectedStart)
   })
   if (expectedStart !== layerCount)
     errors.push({
       layer: null,
-      message: `partition: the blocks cover layers 0..${expectedStart - 1} but the model has ${layerCount} layers (0..${layerCount - 1})`
+      message: `partition: the blocks cover layers 1..${expectedStart} but the model has ${layerCount} layers (1..${layerCount})`
     })
   return errors
 }

@@ -220,7 +220,10 @@ export const runMetrics = z.object({
   testAccuracy: z.number(),
   testLoss: z.number(),
   valAccuracy: z.number(),
-  trainAccuracy: z.number()
+  trainAccuracy: z.number(),
+  /** Rows the test and validation figures are measured on: an accuracy says little without them (absent on older runs). */
+  testRows: z.number().int().optional(),
+  valRows: z.number().int().optional()
 })
 export type RunMetrics = z.infer<typeof runMetrics>
 

@@ -225,7 +225,14 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
     const test = assess(fullChain, testPart, true)
     const val = assess(fullChain, valPart, true)
     const trainAssessment = assess(fullChain, trainPart, true)
-    metrics = { testAccuracy: test.accuracy, testLoss: test.loss, valAccuracy: val.accuracy, trainAccuracy: trainAssessment.accuracy }
+    metrics = {
+      testAccuracy: test.accuracy,
+      testLoss: test.loss,
+      valAccuracy: val.accuracy,
+      trainAccuracy: trainAssessment.accuracy,
+      testRows: testPart.n,
+      valRows: valPart.n
+    }
     evaluation = evaluatePredictions(data.labels, data.test.y, test.predicted, data.test.rows, test.confidence)
   }
   const totalMs = performance.now() - started

@@ -1,5 +1,5 @@
 import { defineStore } from 'pinia'
-import { ref } from 'vue'
+import { ref, watch } from 'vue'
 import type { RequestArgs, RequestResult } from '@contract'
 import { api, downloadUrl, pickPath, transport, uploadFiles } from '../api/bridge'
 import { errorText } from '@shared/format'
@@ -17,6 +17,18 @@ export const useExportStore = defineStore('exports', () => {
   const predicting = ref(false)
   const predictError = ref<string | null>(null)
   const prediction = ref<PredictResult | null>(null)
+  /** The run the prediction above came from: shown with it, so it is never taken for another run's. */
+  const predictedWith = ref<string | null>(null)
+
+  // Another run chosen: the last export's proof and predictions belong to the old one, so they go.
+  watch(runId, (next, previous) => {
+    if (previous === null || next === previous) return
+    result.value = null
+    error.value = null
+    prediction.value = null
+    predictError.value = null
+    predictedWith.value = null
+  })
 
   async function exportRun(args: Omit<RequestArgs<'export.onnx'>, 'out'>): Promise<void> {
     busy.value = true
@@ -40,10 +52,12 @@ export const useExportStore = defineStore('exports', () => {
     predicting.value = true
     predictError.value = null
     prediction.value = null
+    predictedWith.value = null
     try {
       // An upload is predicted by the path of what was picked (the file, or the folder), the path the CLI is given.
       const data = 'path' in source ? source.path : (await uploadFiles(source.files)).target
       prediction.value = await api('predict.run', { model, data })
+      predictedWith.value = model
     } catch (e) {
       predictError.value = errorText(e)
     } finally {
@@ -61,5 +75,5 @@ export const useExportStore = defineStore('exports', () => {
     )
   }
 
-  return { runId, busy, error, result, predicting, predictError, prediction, exportRun, downloadLink, predict, predictionCsv }
+  return { runId, busy, error, result, predicting, predictError, prediction, predictedWith, exportRun, downloadLink, predict, predictionCsv }
 })

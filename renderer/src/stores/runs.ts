@@ -1,11 +1,13 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
-import type { RequestArgs, RunDetail, RunSummary } from '@contract'
+import type { Evaluation, RequestArgs, RunDetail, RunSummary } from '@contract'
 import { api, onEvent } from '../api/bridge'
 import { errorText } from '@shared/format'
 import { useDatasetsStore } from './datasets'
 import { useModelStore } from './model'
 import { useTrainingStore } from './training'
+
+export type Misclassified = Evaluation['misclassified'][number]
 
 /** The experiment history: the run list, the selection to compare, and run details fetched on demand. */
 export const useRunsStore = defineStore('runs', () => {
@@ -86,12 +88,11 @@ export const useRunsStore = defineStore('runs', () => {
     useTrainingStore().config = JSON.parse(JSON.stringify(run.config)) as RunDetail['config']
   }
 
-  /** The dataset rows behind a run's misclassified test examples (tables: values; images: path), at most `limit`. */
+  /** The dataset rows behind some of a run's misclassified test examples (tables: their values), in the order given. */
   async function misclassifiedRows(
     run: RunDetail,
-    limit = 20
-  ): Promise<{ columns: string[]; rows: Array<{ row: number; label: string; predicted: string; values: Array<string | number | null> }> }> {
-    const picked = run.evaluation?.misclassified.slice(0, limit) ?? []
+    picked: Misclassified[]
+  ): Promise<{ columns: string[]; rows: Array<Misclassified & { values: Array<string | number | null> }> }> {
     let columns: string[] = []
     const rows = await Promise.all(
       picked.map(async (m) => {
@@ -101,6 +102,17 @@ export const useRunsStore = defineStore('runs', () => {
       })
     )
     return { columns, rows }
+  }
+
+  /** Thumbnails of image rows (a run's misclassified test images), fetched once per dataset row. */
+  const thumbnailCache = new Map<string, string>()
+  async function rowThumbnails(datasetId: string, rows: number[]): Promise<Map<number, string>> {
+    const missing = [...new Set(rows.filter((r) => !thumbnailCache.has(`${datasetId}/${r}`)))]
+    for (let start = 0; start < missing.length; start += 200) {
+      const found = await api('datasets.rowThumbnails', { datasetId, rows: missing.slice(start, start + 200) })
+      for (const t of found) thumbnailCache.set(`${datasetId}/${t.row}`, t.dataUrl)
+    }
+    return new Map(rows.map((r) => [r, thumbnailCache.get(`${datasetId}/${r}`) ?? '']))
   }
 
   const selectedDetails = computed(() => selected.value.map((id) => details.value[id]).filter((d): d is RunDetail => Boolean(d)))
@@ -119,6 +131,7 @@ export const useRunsStore = defineStore('runs', () => {
     remove,
     rerun,
     editCopy,
-    misclassifiedRows
+    misclassifiedRows,
+    rowThumbnails
   }
 })

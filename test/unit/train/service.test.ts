@@ -164,7 +164,7 @@ describe('TrainingService', () => {
     const before = (await runs.list()).length
     const { spec, partition } = defaultModel({ inputShape: [64], classes: 3 })
     await expect(training.start({ datasetId: 'ds-digits', spec, partition, config: trainConfig.parse({}) })).rejects.toThrow(
-      'model: layer 2 (dense): outputs 3 values but the data set has 10 classes'
+      'model: layer 3 (dense): outputs 3 values but the data set has 10 classes'
     )
     expect(await runs.list()).toHaveLength(before)
   })
