@@ -3,6 +3,8 @@ import { computed, ref, shallowRef } from 'vue'
 import type { DatasetSummary, EventPayload, RequestArgs, RequestResult } from '@contract'
 import { api, onEvent, uploadFiles } from '../api/bridge'
 import { errorText } from '@shared/format'
+import { useAppStore } from './app'
+import { loadSelection, saveSelection } from './drafts'
 
 export type PreviewCell = string | number | null
 export type Thumbnails = RequestResult<'datasets.thumbnails'>
@@ -60,9 +62,13 @@ export const useDatasetsStore = defineStore('datasets', () => {
 
   async function load(): Promise<void> {
     try {
-      list.value = await api('datasets.list')
+      const [items, home] = await Promise.all([api('datasets.list'), useAppStore().home()])
+      list.value = items
       loaded.value = true
-      if (!selected.value && list.value.length) await select(newest(list.value).datasetId)
+      // After a reload: the dataset the user had selected, else the newest.
+      const remembered = loadSelection(localStorage, home)
+      if (!selected.value && list.value.length)
+        await select(list.value.some((d) => d.datasetId === remembered) ? remembered! : newest(list.value).datasetId)
     } catch (e) {
       error.value = errorText(e)
     }
@@ -124,6 +130,9 @@ export const useDatasetsStore = defineStore('datasets', () => {
 
   async function select(datasetId: string): Promise<void> {
     selectedId.value = datasetId
+    void useAppStore()
+      .home()
+      .then((home) => saveSelection(localStorage, home, datasetId))
     thumbnails.value = []
     resetPreview(datasetId)
     const summary = selected.value

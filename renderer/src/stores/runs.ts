@@ -6,6 +6,7 @@ import { errorText } from '@shared/format'
 import { useDatasetsStore } from './datasets'
 import { useModelStore } from './model'
 import { useTrainingStore } from './training'
+import { useWorkspaceStore } from './workspace'
 
 export type Misclassified = Evaluation['misclassified'][number]
 
@@ -79,6 +80,8 @@ export const useRunsStore = defineStore('runs', () => {
   /** Loads a run's dataset, model, partition and config into the builder, to train a changed copy. */
   async function editCopy(runId: string): Promise<void> {
     const run = await detail(runId)
+    // The current dataset's model and settings are put away first: the copy replaces them.
+    useWorkspaceStore().persist()
     const datasets = useDatasetsStore()
     if (!datasets.list.some((d) => d.datasetId === run.datasetId)) await datasets.load()
     await datasets.select(run.datasetId)

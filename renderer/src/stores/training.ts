@@ -34,6 +34,9 @@ export const useTrainingStore = defineStore('training', () => {
   const runFineTune = ref(false)
   /** The data set the live run trains on (the view may show another one's model by now). */
   const runDataset = ref('')
+  const runDatasetId = ref<string | null>(null)
+  /** The live run's settings and partition, as it was started (the form may be edited meanwhile). */
+  const runPlan = shallowRef<{ config: TrainConfig; partition: RunDetail['partition'] } | null>(null)
 
   let pendingEpochs: EpochRow[] = []
   /** phase/block/epoch of every row seen: a resumed run gets stored rows and live ones, which may overlap. */
@@ -110,6 +113,8 @@ export const useTrainingStore = defineStore('training', () => {
     runBlocks.value = model.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
     runMode.value = config.value.mode
     runDataset.value = datasets.list.find((d) => d.datasetId === datasetId)?.name ?? ''
+    runDatasetId.value = datasetId
+    runPlan.value = JSON.parse(JSON.stringify({ config: config.value, partition: model.partition })) as typeof runPlan.value
     runFineTune.value = config.value.mode === 'layer-wise' && config.value.fineTune.enabled
     try {
       const result = await api('train.start', { datasetId, spec: model.spec, partition: model.partition, config: config.value })
@@ -158,6 +163,8 @@ export const useTrainingStore = defineStore('training', () => {
       status.value = run.status
       runMode.value = run.mode
       runDataset.value = run.datasetName
+      runDatasetId.value = run.datasetId
+      runPlan.value = { config: run.config, partition: run.partition }
       runFineTune.value = run.mode === 'layer-wise' && run.config.fineTune.enabled
       runBlocks.value = run.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
       epochs.value = run.epochs
@@ -183,6 +190,8 @@ export const useTrainingStore = defineStore('training', () => {
     runMode,
     runFineTune,
     runDataset,
+    runDatasetId,
+    runPlan,
     start,
     cancel,
     loadDetail,
