@@ -56,7 +56,7 @@ describe('Experiments and Export views (real server, real training, real Chromiu
     await page.getByTestId('compare').waitFor()
     await page.getByTestId('compare-accuracy-chart').locator('canvas').first().waitFor()
     const diff = page.getByTestId('settings-diff')
-    await expect(diff.textContent()).resolves.toContain('mode')
+    await expect(diff.textContent()).resolves.toContain('how it trains')
     await expect(diff.textContent()).resolves.toContain('layer-wise')
     await expect(page.getByTestId('compare-metrics').textContent()).resolves.toContain('test accuracy')
     await expect(page.getByTestId('compare-verdict').isVisible()).resolves.toBe(true)

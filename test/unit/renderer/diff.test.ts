@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { RunDetail } from '../../../main/shared/contract'
 import { blockSettings, trainConfig } from '../../../main/shared/contract'
-import { diffSettings, runSettings, sequence } from '../../../renderer/src/components/experiments/diff'
+import { diffSettings, distinctNames, runSettings, sequence } from '../../../renderer/src/components/experiments/diff'
 
 function run(overrides: Partial<RunDetail> & { lr?: number }): RunDetail {
   const settings = blockSettings.parse({ learningRate: overrides.lr ?? 0.001 })
@@ -77,6 +77,14 @@ describe('settings diff', () => {
   it('reads layers as a person would, counted from 1', () => {
     expect(runSettings(run({})).get('layer 1')).toBe('dense 100, relu')
     expect(runSettings(run({})).get('Block 1 · layers')).toBe('layers 1–2')
+  })
+  it('names compared runs by what tells them apart', () => {
+    expect(distinctNames(['species · end-to-end · 60 ep · 10:38', 'species · layer-wise · 2 blocks · 10:38'])).toEqual([
+      'end-to-end · 60 ep · 10:38',
+      'layer-wise · 2 blocks · 10:38'
+    ])
+    expect(distinctNames(['wine e2e', 'wine lw'])).toEqual(['wine e2e', 'wine lw'])
+    expect(distinctNames(['a · b', 'a · b'])).toEqual(['a · b', 'a · b'])
   })
   it('lays epochs of every stage end to end', () => {
     const r = run({

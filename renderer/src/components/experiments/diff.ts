@@ -108,3 +108,17 @@ export function sequence(run: RunDetail, metric: 'valAccuracy' | 'accuracy' | 'l
   })
   return points
 }
+
+/**
+ * Names with the leading " · "-separated parts that all of them share left out: "species · end-to-end · …" and
+ * "species · layer-wise · …" become "end-to-end · …" and "layer-wise · …". Names that would become empty or equal
+ * stay whole.
+ */
+export function distinctNames(names: string[]): string[] {
+  if (names.length < 2) return names
+  const parts = names.map((n) => n.split(' · '))
+  let shared = 0
+  while (parts.every((p) => p.length > shared + 1 && p[shared] === parts[0]![shared])) shared++
+  const short = parts.map((p) => p.slice(shared).join(' · '))
+  return new Set(short).size === names.length ? short : names
+}
