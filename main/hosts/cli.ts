@@ -24,7 +24,7 @@ import {
 import { LabError } from '../shared/errors'
 import { openLab, type Lab } from '../lab'
 import { version } from '../core/version'
-import { errorText } from '../shared/format'
+import { accuracyBasis, errorText } from '../shared/format'
 import { startServer } from './server'
 import { hiddenSizes, imageSize, nonNegativeInt, positiveInt, positiveNumber, unitInterval } from './cliFlags'
 import { type CliIo, describeDataset, describeRun, pct, progressBar, table } from './cliText'
@@ -336,7 +336,8 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
           .map((r) => `${r.key}\t${r.prediction}`)
           .join('\n')
         const more = result.rows.length > 20 ? `\n… ${result.rows.length - 20} more` : ''
-        const acc = result.accuracy === null ? '' : `\naccuracy ${pct(result.accuracy)} on ${result.rows.length} rows`
+        const labelled = result.rows.filter((r) => r.truth !== null).length
+        const acc = result.accuracy === null ? '' : `\naccuracy ${pct(result.accuracy)} (${accuracyBasis(result.accuracy, labelled, 'labelled')})`
         const out = result.out ? `\nwrote ${result.out}` : ''
         return `${head}${more}${acc}${out}\n`
       })

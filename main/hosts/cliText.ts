@@ -1,6 +1,7 @@
 /** What the CLI prints for people (tables, summaries, progress bars); --json prints the contract's values instead. */
 import type { DatasetSummary, RunDetail, RunSummary } from '../shared/contract'
-import { percent, seconds } from '../shared/format'
+import { accuracyBasis, percent, seconds } from '../shared/format'
+import { layerList } from '../shared/blocks'
 
 /** Output sinks, injectable so tests can run the CLI in-process. */
 export interface CliIo {
@@ -46,11 +47,12 @@ export function describeRun(run: RunSummary | RunDetail): string {
   const m = run.metrics
   const lines = [
     `${run.runId}  ${run.name}  ${run.mode}  ${run.status}  backend ${run.backend}  seed ${run.seed}`,
-    `  test accuracy ${pct(m?.testAccuracy)}  test loss ${m ? m.testLoss.toFixed(4) : '—'}  validation accuracy ${pct(m?.valAccuracy)}  train accuracy ${pct(m?.trainAccuracy)}`
+    `  test accuracy ${pct(m?.testAccuracy)}${m ? ` (${accuracyBasis(m.testAccuracy, m.testRows)})` : ''}  test loss ${m ? m.testLoss.toFixed(4) : '—'}`,
+    `  validation accuracy ${pct(m?.valAccuracy)}${m?.valRows ? ` (of ${m.valRows} rows)` : ''}  train accuracy ${pct(m?.trainAccuracy)}`
   ]
   if ('blocks' in run) {
     for (const b of run.blocks)
-      lines.push(`  ${b.name}: layers ${b.layers.join(',')}  ${b.epochs} epochs  head ${pct(b.headValAccuracy)}  ${seconds(b.ms)}`)
+      lines.push(`  ${b.name}: ${layerList(b.layers)}  ${b.epochs} epochs  head ${pct(b.headValAccuracy)}  ${seconds(b.ms)}`)
     if (run.timing) lines.push(`  ${seconds(run.timing.totalMs)} in all, ${run.timing.msPerEpoch.toFixed(0)} ms/epoch`)
     for (const a of run.artifacts) lines.push(`  artifact ${a.artifactId}: ${a.kind} ${a.path} (${a.bytes} bytes)`)
   }

@@ -113,7 +113,9 @@ describe('Experiments and Export views (real server, real training, real Chromiu
     fs.writeFileSync(file, lines.join('\n') + '\n')
     await page.getByTestId('predict-input').setInputFiles(file)
     await page.getByTestId('predict-table').waitFor({ timeout: 60_000 })
-    await expect(page.getByTestId('predict-summary').textContent()).resolves.toMatch(/50 predictions, accuracy \d+\.\d+ %/)
+    await expect(page.getByTestId('predict-summary').textContent()).resolves.toMatch(
+      /^50 predictions by .+, accuracy \d+\.\d+ % \(\d+ of 50 labelled rows, 95 % interval/
+    )
     await screenshot(page, 'export-predict')
     expect(errors).toEqual([])
   })
