@@ -37,7 +37,7 @@ describe('spec validation', () => {
       validateSpec(
         spec([2, 2, 1], [{ type: 'maxPooling2d', poolSize: 3 }, { type: 'flatten' }, { type: 'dense', units: 2, activation: 'softmax' }])
       )[0]!.message
-    ).toMatch(/^layer 0 \(maxPooling2d\): pool 3 does not fit the 2×2 input/)
+    ).toMatch(/^layer 1 \(maxPooling2d\): pool 3 does not fit the 2×2 input/)
     expect(validateSpec(spec([64], [{ type: 'dense', units: 10, activation: 'relu' }]))).toEqual([
       { layer: 0, message: 'layer 1 (dense): the output layer needs activation softmax (class probabilities)' }
     ])
@@ -54,7 +54,7 @@ describe('spec validation', () => {
           ]
         )
       )[0]!.message
-    ).toMatch(/^layer 0 \(dense\): activation leakyRelu exists only as its own layer/)
+    ).toMatch(/^layer 1 \(dense\): activation leakyRelu exists only as its own layer/)
   })
 
   it('infers shapes and counts parameters per layer like Keras', () => {
@@ -98,7 +98,7 @@ describe('partitions', () => {
     expect(validatePartition({ blocks: [a, { ...b, start: 2 }] }, 3)[0]!.message).toBe(
       'block 2 (Block 2): starts at layer 3, expected 2 (blocks must be contiguous and in order)'
     )
-    expect(validatePartition({ blocks: [a] }, 3)[0]!.message).toBe('partition: the blocks cover layers 0..0 but the model has 3 layers (0..2)')
+    expect(validatePartition({ blocks: [a] }, 3)[0]!.message).toBe('partition: the blocks cover layers 1..1 but the model has 3 layers (1..3)')
     expect(validatePartition({ blocks: [a, { ...b, name: 'Block 1' }] }, 3)[0]!.message).toBe('block 2 (Block 1): the name is used by another block')
   })
 
