@@ -13,6 +13,7 @@ import { callApi, launchBrowser, openPage, screenshot, startShell, type Shell } 
 import { manyClassCsv } from '../fixtures/generate'
 import type { RunDetail, RunSummary } from '../../main/shared/contract'
 import { clearlyBest, wilsonInterval } from '../../main/shared/intervals'
+import { classified } from '../fixtures/figures'
 import { hiddenScroll, overflowing, scrollToTop } from './readable'
 
 const CLASSES = 50
@@ -142,9 +143,10 @@ describe('an analyst with a 50-class table (real web shell, real Chromium)', () 
     expect(diff).toContain('fine-tune after the blocks')
     expect(diff).not.toMatch(/config\.|fineTune|learningRate/)
     // The verdict follows the intervals.
-    const scored = (await Promise.all((await runs()).map((r) => callApi<RunDetail>(shell, 'runs.get', { runId: r.runId })))).map((r) =>
-      wilsonInterval(Math.round(r.metrics!.testAccuracy * r.metrics!.testRows!), r.metrics!.testRows!)
-    )
+    const scored = (await Promise.all((await runs()).map((r) => callApi<RunDetail>(shell, 'runs.get', { runId: r.runId })))).map((r) => {
+      const m = classified(r.metrics)
+      return wilsonInterval(Math.round(m.testAccuracy * m.testRows!), m.testRows!)
+    })
     const verdict = (await page.getByTestId('compare-verdict').textContent()) ?? ''
     if (clearlyBest(scored) === null) expect(verdict).toMatch(/^No run is clearly best: the test accuracies' 95 % intervals overlap/)
     else expect(verdict).toMatch(/has the best test accuracy, and its 95 % interval lies above/)
@@ -187,7 +189,7 @@ describe('an analyst with a 50-class table (real web shell, real Chromium)', () 
   it('exports the best completed run by default, asks before a cancelled one, names the file after the run', async () => {
     const all = await runs()
     const completed = all.filter((r) => r.status === 'completed')
-    const best = completed.reduce((a, b) => (b.metrics!.valAccuracy > a.metrics!.valAccuracy ? b : a))
+    const best = completed.reduce((a, b) => (classified(b.metrics).valAccuracy > classified(a.metrics).valAccuracy ? b : a))
     const cancelled = all.find((r) => r.status === 'cancelled')!
     await page.getByTestId('nav-export').click()
     await page.getByTestId('export-run').waitFor()

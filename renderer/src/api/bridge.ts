@@ -3,7 +3,7 @@
  * Transport: `window.lab` from the Electron preload, else the web shell's HTTP client.
  */
 import type { EventName, EventPayload, LabBridge, RequestArgs, RequestName, RequestResult } from '@contract'
-import { createWebClient, takeToken } from './webClient'
+import { createWebClient } from './webClient'
 import { uploadChoice, uploadedTarget, type UploadChoice } from '@shared/uploads'
 
 export class ApiError extends Error {
@@ -22,7 +22,7 @@ let web: WebClient | undefined
 function current(): LabBridge {
   if (!bridge) {
     if (window.lab) bridge = window.lab
-    else bridge = web = createWebClient(takeToken())
+    else bridge = web = createWebClient()
   }
   return bridge
 }
@@ -88,7 +88,15 @@ export async function uploadFiles(
   return { target: uploadedTarget(choice, first.dir, first.path), choice }
 }
 
-export function downloadUrl(artifactId: string): string | null {
+/** Web shell: whether files are offered as downloads (the desktop app writes them where the user chose). */
+export function canDownload(): boolean {
   current()
-  return web ? web.downloadUrl(artifactId) : null
+  return web !== undefined
+}
+
+/** Web shell only: saves an artifact's file through a short-lived link. */
+export async function downloadArtifact(artifactId: string): Promise<void> {
+  current()
+  if (!web) throw new ApiError('downloads exist only in the web shell', 'bad_request')
+  await web.download(artifactId)
 }

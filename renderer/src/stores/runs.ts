@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
-import type { Evaluation, RequestArgs, RunDetail, RunSummary } from '@contract'
+import type { ClassificationEvaluation, RequestArgs, RunDetail, RunSummary } from '@contract'
 import { api, onEvent } from '../api/bridge'
 import { errorText } from '@shared/format'
 import { useDatasetsStore } from './datasets'
@@ -8,7 +8,7 @@ import { useModelStore } from './model'
 import { useTrainingStore } from './training'
 import { useWorkspaceStore } from './workspace'
 
-export type Misclassified = Evaluation['misclassified'][number]
+export type Misclassified = ClassificationEvaluation['misclassified'][number]
 
 /** The experiment history: the run list, the selection to compare, and run details fetched on demand. */
 export const useRunsStore = defineStore('runs', () => {

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
-import { trainConfig, type EpochRow, type EventPayload, type RunDetail, type RunStatus, type TrainConfig } from '@contract'
+import { trainConfig, type EpochRow, type EventPayload, type RunDetail, type RunStatus, type Task, type TrainConfig } from '@contract'
 import { api, onEvent } from '../api/bridge'
 import { errorText } from '@shared/format'
 import { useDatasetsStore } from './datasets'
@@ -37,6 +37,10 @@ export const useTrainingStore = defineStore('training', () => {
   const runDatasetId = ref<string | null>(null)
   /** The live run's settings and partition, as it was started (the form may be edited meanwhile). */
   const runPlan = shallowRef<{ config: TrainConfig; partition: RunDetail['partition'] } | null>(null)
+  /** False for a run this window picked up (started in another window, tab or the CLI). */
+  const startedHere = ref(false)
+  /** What the live run predicts: its curves show accuracy or R². */
+  const runTask = ref<Task>('classification')
 
   let pendingEpochs: EpochRow[] = []
   /** phase/block/epoch of every row seen: a resumed run gets stored rows and live ones, which may overlap. */
@@ -86,6 +90,8 @@ export const useTrainingStore = defineStore('training', () => {
     const id = event.payload.runId
     if (starting.value && !runId.value) early.push({ ...event, runId: id })
     else if (id === runId.value) handle(event)
+    // Another window started a run while this one shows none live: follow it (and Start waits for it).
+    else if (event.name !== 'finished' && !running.value) void resume()
   }
   onEvent('train.progress', (payload) => route({ name: 'progress', payload }))
   onEvent('train.epoch', (payload) => route({ name: 'epoch', payload }))
@@ -110,10 +116,13 @@ export const useTrainingStore = defineStore('training', () => {
     runId.value = null
     status.value = 'queued'
     starting.value = true
+    startedHere.value = true
     runBlocks.value = model.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
     runMode.value = config.value.mode
-    runDataset.value = datasets.list.find((d) => d.datasetId === datasetId)?.name ?? ''
+    const dataset = datasets.list.find((d) => d.datasetId === datasetId)
+    runDataset.value = dataset?.name ?? ''
     runDatasetId.value = datasetId
+    runTask.value = dataset?.task ?? 'classification'
     runPlan.value = JSON.parse(JSON.stringify({ config: config.value, partition: model.partition })) as typeof runPlan.value
     runFineTune.value = config.value.mode === 'layer-wise' && config.value.fineTune.enabled
     try {
@@ -153,18 +162,25 @@ export const useTrainingStore = defineStore('training', () => {
    * After a reload (or from a second window) the live state is gone but a run may still be training: pick it up,
    * with the epochs it has stored so far, and follow its events from here on.
    */
+  let resuming = false
   async function resume(): Promise<void> {
-    if (runId.value || starting.value) return
+    if ((runId.value && running.value) || starting.value || resuming) return
+    resuming = true
     try {
       const active = (await api('runs.list')).find((r) => r.status === 'running' || r.status === 'queued')
-      if (!active || runId.value) return
+      if (!active || (runId.value && running.value) || starting.value) return
       const run = await api('runs.get', { runId: active.runId })
+      startedHere.value = false
+      detail.value = null
+      error.value = null
+      progress.value = null
       runId.value = run.runId
       status.value = run.status
       runMode.value = run.mode
       runDataset.value = run.datasetName
       runDatasetId.value = run.datasetId
       runPlan.value = { config: run.config, partition: run.partition }
+      runTask.value = run.task ?? 'classification'
       runFineTune.value = run.mode === 'layer-wise' && run.config.fineTune.enabled
       runBlocks.value = run.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
       epochs.value = run.epochs
@@ -172,6 +188,8 @@ export const useTrainingStore = defineStore('training', () => {
       if (run.status !== 'running' && run.status !== 'queued') detail.value = run
     } catch (e) {
       error.value = errorText(e)
+    } finally {
+      resuming = false
     }
   }
 
@@ -192,6 +210,8 @@ export const useTrainingStore = defineStore('training', () => {
     runDataset,
     runDatasetId,
     runPlan,
+    startedHere,
+    runTask,
     start,
     cancel,
     loadDetail,

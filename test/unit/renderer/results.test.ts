@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { blockSettings, trainConfig, type EpochRow, type Partition, type RunSummary } from '../../../main/shared/contract'
 import { outcomeShort, outcomeText, stageOutcomes } from '../../../renderer/src/components/results/stages'
 import { bestCompleted, runChoices } from '../../../renderer/src/components/export/choices'
+import { compareVerdict } from '../../../renderer/src/components/experiments/verdict'
 import { importProgressText, byteSize } from '../../../renderer/src/components/datasets/importProgress'
 import { loadDraft, loadSelection, saveDraft, saveSelection } from '../../../renderer/src/stores/drafts'
 
@@ -68,6 +69,7 @@ describe('what the Export view offers', () => {
     name: id,
     datasetId: 'ds',
     datasetName: 'd',
+    task: 'classification',
     mode: 'end-to-end',
     status,
     backend: 'wasm',
@@ -94,6 +96,83 @@ describe('what the Export view offers', () => {
     expect(choices.map((c) => c.value)).toEqual(['better', 'good', 'latest'])
     expect(choices[0]!.label).toBe('better · test 95.0 % of 27')
     expect(choices[2]).toMatchObject({ label: 'latest · cancelled, not evaluated', evaluated: false })
+  })
+  it('weighs a regression run by its validation R², within the dataset trained on last, and labels it by its test R²', () => {
+    const regression = (id: string, valR2: number, createdAt: string): RunSummary => ({
+      ...run(id, 'completed', null, createdAt),
+      datasetId: 'numbers',
+      task: 'regression',
+      metrics: {
+        testR2: valR2 - 0.05,
+        testRmse: 1,
+        testMae: 1,
+        testMape: null,
+        valR2,
+        valRmse: 1,
+        trainR2: 0.9,
+        testLoss: 1,
+        testRows: 66,
+        valRows: 66,
+        trainRows: 310
+      }
+    })
+    // A validation R² of 0.6 is not "better" than 95 % accuracy, nor worse: only runs of the newest run's dataset compete.
+    const mixed = [...runs, regression('r1', 0.6, '2026-01-04'), regression('r2', 0.5, '2026-01-05')]
+    expect(bestCompleted(mixed)?.runId).toBe('r1')
+    expect(runChoices(mixed).find((c) => c.value === 'r1')!.label).toBe('r1 · test R² 0.550 of 66')
+  })
+})
+
+describe('the Compare verdict', () => {
+  const compared = (name: string, accuracy: number | null, rows?: number) => ({
+    name,
+    mode: 'end-to-end' as const,
+    task: 'classification' as const,
+    evaluation: null,
+    metrics:
+      accuracy === null
+        ? null
+        : { testAccuracy: accuracy, testLoss: 1, valAccuracy: accuracy, trainAccuracy: accuracy, ...(rows ? { testRows: rows } : {}) }
+  })
+  it('calls no run best while the test intervals overlap (25 of 27 against 24 of 27)', () => {
+    const verdict = compareVerdict([compared('a', 25 / 27, 27), compared('b', 24 / 27, 27)])!
+    expect(verdict.clear).toBe(false)
+    expect(verdict.text).toMatch(/^No run is clearly best: the test accuracies' 95 % intervals overlap, .*\(on 27 and 27 test rows\)/)
+    expect(verdict.figures).toEqual(['a: 92.59 %, 95 % interval 76.6–97.9 %', 'b: 88.89 %, 95 % interval 71.9–96.1 %'])
+  })
+  it('names the best run when its interval lies above every other (990 of 1000 against 900 of 1000)', () => {
+    const verdict = compareVerdict([compared('a', 0.9, 1000), compared('b', 0.99, 1000)])!
+    expect(verdict).toMatchObject({ clear: true, text: expect.stringMatching(/^b \(end-to-end\) has the best test accuracy/) })
+  })
+  it('names no best when a run does not say on how many rows it was scored, and says nothing for one scored run', () => {
+    expect(compareVerdict([compared('a', 0.9, 1000), compared('b', 0.99)])!.text).toMatch(/^No run can be called best: some runs do not record/)
+    expect(compareVerdict([compared('a', 0.9, 1000), compared('b', null)])).toBeNull()
+  })
+  it('gives regression runs the highest R² with its rows, never "clearly best" (no interval for R²)', () => {
+    const r = (name: string, testR2: number) => ({
+      name,
+      mode: 'layer-wise' as const,
+      task: 'regression' as const,
+      evaluation: null,
+      metrics: {
+        testR2,
+        testRmse: 1,
+        testMae: 1,
+        testMape: null,
+        valR2: testR2,
+        valRmse: 1,
+        trainR2: 1,
+        testLoss: 1,
+        testRows: 66,
+        valRows: 66,
+        trainRows: 310
+      }
+    })
+    const verdict = compareVerdict([r('a', 0.41), r('b', 0.47)])!
+    expect(verdict.clear).toBe(false)
+    expect(verdict.text).toMatch(/^Highest test R²: b \(layer-wise, 0\.470\)\. R² comes with no interval here/)
+    expect(verdict.text).not.toMatch(/interval (lies|overlap)|%/)
+    expect(verdict.figures).toEqual(['a: test R² 0.410 on 66 test rows', 'b: test R² 0.470 on 66 test rows'])
   })
 })
 
