@@ -133,7 +133,7 @@ describe('an analyst with image class folders (real web shell, real Chromium)', 
     const sorted = [...FASHION_CLASSES].sort()
     await expect
       .poll(() => page.getByTestId('misclassified-heading').textContent())
-      .toBe(`${inCell} misclassified test images: true ${sorted[truth!]}, predicted ${sorted[predicted!]}`)
+      .toBe(`${inCell} misclassified test image${inCell === 1 ? '' : 's'}: true ${sorted[truth!]}, predicted ${sorted[predicted!]}`)
     await expect(examples.count()).resolves.toBe(inCell)
     for (const caption of await examples.locator('figcaption').allTextContents()) {
       expect(caption).toContain(sorted[truth!])

@@ -154,6 +154,7 @@ describe('an analyst with a 50-class table (real web shell, real Chromium)', () 
     await expect(page.getByTestId('compare-metrics').textContent()).resolves.toMatch(/stopped early at \d+\/60: no better validation for 10 epochs/)
     // Why the layer-wise loss jumps at a block boundary, in plain words, next to the loss chart.
     await expect(page.getByTestId('loss-jump-note').textContent()).resolves.toContain('each new head starts untrained')
+    await page.waitForTimeout(400) // the tab's slide-in, before the picture
     await screenshot(page, 'analyst-tables-4-compare')
     await scrollToTop(page, 'compare-metrics', 50)
     await screenshot(page, 'analyst-tables-5-compare-diff')

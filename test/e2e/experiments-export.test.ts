@@ -60,6 +60,7 @@ describe('Experiments and Export views (real server, real training, real Chromiu
     await expect(diff.textContent()).resolves.toContain('layer-wise')
     await expect(page.getByTestId('compare-metrics').textContent()).resolves.toContain('test accuracy')
     await expect(page.getByTestId('compare-verdict').isVisible()).resolves.toBe(true)
+    await page.waitForTimeout(400) // the tab's slide-in, before the picture
     await screenshot(page, 'experiments-compare')
     // Filtering by a metric: above every run's accuracy hides them all; clearing it brings them back.
     await page.getByTestId('filter-min-accuracy').locator('input').fill('99.9')
