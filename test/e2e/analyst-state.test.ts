@@ -53,6 +53,8 @@ describe('state across reloads, datasets and pages (real web shell, real Chromiu
     await page.getByTestId('hidden-sizes').locator('input').fill('64, 32')
     await page.getByTestId('rebuild-default').click()
     await expect.poll(() => layerCount(page)).toBe(3)
+    // The rebuilt rows, not the default's (both have three layers).
+    await expect.poll(() => page.getByTestId('layer-shape').allTextContents()).toEqual(['→ 64', '→ 32', '→ 10'])
     for (let i = 0; i < (await page.getByTestId('block-label').count()); i++) {
       await page.getByTestId('block-label').nth(i).click()
       await page.getByTestId('setting-patience').locator('input').fill('0')
