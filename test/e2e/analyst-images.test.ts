@@ -160,7 +160,8 @@ describe('an analyst with image class folders (real web shell, real Chromium)', 
     await page.getByTestId('nav-export').click()
     await page.getByTestId('export-run').waitFor()
     // The only (completed) run is preselected and named in the Predict card.
-    await expect(page.getByTestId('predict-model').textContent()).resolves.toContain('train: 10 classes')
+    // (after the view's run list has come back: poll, not one read)
+    await expect.poll(() => page.getByTestId('predict-model').textContent()).toContain('train: 10 classes')
     await page.getByTestId('predict-folder-input').setInputFiles(testFolder)
     const summary = page.getByTestId('predict-summary')
     await summary.waitFor({ timeout: 90_000 })
