@@ -172,7 +172,7 @@ describe('TrainingService', () => {
     const before = (await runs.list()).length
     const { spec, partition } = defaultModel({ inputShape: [64], classes: 3 })
     await expect(training.start({ datasetId: 'ds-digits', spec, partition, config: trainConfig.parse({}) })).rejects.toThrow(
-      'model: layer 2 (dense): outputs 3 values but the data set has 10 classes'
+      'model: layer 3 (dense): outputs 3 values but the data set has 10 classes'
     )
     expect(await runs.list()).toHaveLength(before)
   })
@@ -190,8 +190,8 @@ describe('TrainingService', () => {
     expect(good.totalParams).toBe(61 * 100 + 100 + 100 * 100 + 100 + 100 * 10 + 10)
     const bad = await training.describe({ spec: { version: 1, inputShape: [64], layers: [{ type: 'dense', units: 0 }] } })
     expect(bad.errors[0]).toMatchObject({ layer: 0 })
-    expect(bad.errors[0]!.message).toMatch(/^layer 0 units: /)
+    expect(bad.errors[0]!.message).toMatch(/^layer 1 units: /)
     const badPartition = await training.describe({ spec, partition: { blocks: [partition.blocks[0]] } })
-    expect(badPartition.errors.map((e) => e.message)).toEqual(['partition: the blocks cover layers 0..0 but the model has 3 layers (0..2)'])
+    expect(badPartition.errors.map((e) => e.message)).toEqual(['partition: the blocks cover layers 1..1 but the model has 3 layers (1..3)'])
   })
 })
