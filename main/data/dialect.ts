@@ -53,13 +53,15 @@ function detectQuote(text: string, delimiter: string): { quote: string; escape: 
 
 /**
  * Preamble lines (a title, notes) above the table: the table's rows have the most common field count M (> 1); the
- * preamble is the records before the first one with M fields from which (nearly) every record has M fields, so
- * damaged rows further down do not hide it. Returns the lines to skip, or 0.
+ * preamble is the records (each narrower than M) before the first one with M fields from which (nearly) every record
+ * has M fields, so damaged rows further down do not hide it. Returns the lines to skip, or 0.
  */
 function detectPreamble(records: SampleRecord[]): number {
   const { width } = modalWidth(records.filter((r) => r.fields.length > 1))
   if (width < 2) return 0
   for (let k = 0; k < records.length; k++) {
+    // Titles and notes are narrower than the table: a wider line above it is a row with an extra field, not a preamble.
+    if (records[k]!.fields.length > width) return 0
     if (records[k]!.fields.length !== width) continue
     if (k === 0) return 0
     const rest = records.slice(k)

@@ -36,8 +36,8 @@ export async function exportTable(connection: DuckDBConnection, request: TableEx
   const table = `export_${++tables}`
   const temp = path.join(path.dirname(out), `.${path.basename(out)}.${randomBytes(3).toString('hex')}.tmp`)
   try {
-    await connection.run(`CREATE TEMP TABLE ${table} (${columns.map((c, i) => `${sqlIdent(c.name)} ${types[i]!.toString()}`).join(', ')})`)
-    const appender = await connection.createAppender(table, 'temp')
+    await connection.run(`CREATE TABLE ${table} (${columns.map((c, i) => `${sqlIdent(c.name)} ${types[i]!.toString()}`).join(', ')})`)
+    const appender = await connection.createAppender(table)
     for (let first = 0; first < rows; first += BLOCK) {
       const count = Math.min(BLOCK, rows - first)
       const values = columns.map((c, i) => {

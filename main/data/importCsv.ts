@@ -22,7 +22,7 @@ import { LabError } from '../shared/errors'
 import type { CsvSettings } from './csv'
 import type { Dialect } from './dialect'
 import { duckMessage, sqlIdent, sqlString } from './duck'
-import { type ImportOptions, type TableImport, hashFile, setAsideSummary } from './importResult'
+import { type HashJob, type ImportOptions, type TableImport, setAsideSummary, withHash } from './importResult'
 import { TextColumn } from './columns'
 import { type ColumnSpec, abortColumns, finishColumns, scanToColumns } from './scan'
 
@@ -182,17 +182,26 @@ function fieldCount(text: string, settings: CsvSettings): number {
 }
 
 /** Imports a CSV whose dialect is known into `dir` (which must exist and be empty). */
-export async function importCsv(
+export function importCsv(
   file: string,
   dir: string,
   dialect: Dialect,
   connection: DuckDBConnection,
   options: CsvImportOptions = {}
 ): Promise<TableImport> {
+  return withHash(file, (hash) => readTable(file, dir, dialect, connection, options, hash))
+}
+
+async function readTable(
+  file: string,
+  dir: string,
+  dialect: Dialect,
+  connection: DuckDBConnection,
+  options: CsvImportOptions,
+  hash: HashJob
+): Promise<TableImport> {
   const label = path.basename(file)
   const size = (await fs.promises.stat(file)).size
-  const hashing = hashFile(file)
-  hashing.catch(() => undefined)
   let settings = dialect.settings
   const { fileNames } = dialect
   let source = file
@@ -282,7 +291,7 @@ export async function importCsv(
         },
         rows: scan.rows,
         bytes: size,
-        contentHash: await hashing,
+        contentHash: await hash.result,
         columns
       }
     }

@@ -11,7 +11,7 @@ import readline from 'node:readline'
 import { DuckDBTypeId, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api'
 import { LabError } from '../shared/errors'
 import { duckMessage, sqlIdent, sqlString } from './duck'
-import { type ImportOptions, type TableImport, hashFile } from './importResult'
+import { type ImportOptions, type TableImport, withHash } from './importResult'
 import { type ColumnSpec, finishColumns, scanToColumns } from './scan'
 
 const NUMERIC = new Set([
@@ -94,31 +94,31 @@ async function scanRelation(
 export async function importParquet(file: string, dir: string, connection: DuckDBConnection, options: ImportOptions = {}): Promise<TableImport> {
   const label = path.basename(file)
   const size = (await fs.promises.stat(file)).size
-  const hashing = hashFile(file)
-  hashing.catch(() => undefined)
-  const fail = (error: unknown) => parquetError(error, label, size)
-  const from = `read_parquet(${sqlString(file)})`
-  let columns: Described[]
-  try {
-    columns = await describe(connection, from)
-  } catch (error) {
-    throw fail(error)
-  }
-  const nested = columns.filter((c) => NESTED.has(c.type.typeId))
-  if (nested.length > 0) {
-    const list = nested.map((c) => `${c.name} (${c.type.toString()})`).join(', ')
-    throw new LabError(`${label}: nested columns are not supported: ${list}; flatten them first (e.g. unnest in DuckDB, or pandas json_normalize)`)
-  }
-  const specs = columns.map((c) => specFor(c, label)!)
-  const scanned = await scanRelation(connection, from, specs, dir, label, size, options, fail)
-  const dateColumns = columns.filter((c) => DATES.has(c.type.typeId)).map((c) => c.name)
-  return {
-    source: { format: 'parquet', ...(dateColumns.length ? { dateColumns } : {}) },
-    rows: scanned.rows,
-    bytes: size,
-    contentHash: await hashing,
-    columns: scanned.columns
-  }
+  return withHash(file, async (hash) => {
+    const fail = (error: unknown) => parquetError(error, label, size)
+    const from = `read_parquet(${sqlString(file)})`
+    let columns: Described[]
+    try {
+      columns = await describe(connection, from)
+    } catch (error) {
+      throw fail(error)
+    }
+    const nested = columns.filter((c) => NESTED.has(c.type.typeId))
+    if (nested.length > 0) {
+      const list = nested.map((c) => `${c.name} (${c.type.toString()})`).join(', ')
+      throw new LabError(`${label}: nested columns are not supported: ${list}; flatten them first (e.g. unnest in DuckDB, or pandas json_normalize)`)
+    }
+    const specs = columns.map((c) => specFor(c, label)!)
+    const scanned = await scanRelation(connection, from, specs, dir, label, size, options, fail)
+    const dateColumns = columns.filter((c) => DATES.has(c.type.typeId)).map((c) => c.name)
+    return {
+      source: { format: 'parquet', ...(dateColumns.length ? { dateColumns } : {}) },
+      rows: scanned.rows,
+      bytes: size,
+      contentHash: await hash.result,
+      columns: scanned.columns
+    }
+  })
 }
 
 function parquetError(error: unknown, label: string, size: number): LabError {
@@ -139,26 +139,26 @@ export async function importJsonl(file: string, dir: string, connection: DuckDBC
   const label = path.basename(file)
   const size = (await fs.promises.stat(file)).size
   if (size === 0) throw new LabError(`${label}: the file is empty`)
-  const hashing = hashFile(file)
-  hashing.catch(() => undefined)
-  const fail = (error: unknown) => jsonlError(error, file, label)
-  const from = `read_json(${sqlString(file)}, format='newline_delimited', records=true, sample_size=20480)`
-  let columns: Described[]
-  try {
-    columns = await describe(connection, from)
-  } catch (error) {
-    throw await fail(error)
-  }
-  const specs = columns.map((c) => specFor(c, label) ?? { name: c.name, kind: 'text' as const, expr: `to_json(${sqlIdent(c.name)})::VARCHAR` })
-  const scanned = await scanRelation(connection, from, specs, dir, label, size, options, fail)
-  const dateColumns = columns.filter((c) => DATES.has(c.type.typeId)).map((c) => c.name)
-  return {
-    source: { format: 'jsonl', ...(dateColumns.length ? { dateColumns } : {}) },
-    rows: scanned.rows,
-    bytes: size,
-    contentHash: await hashing,
-    columns: scanned.columns
-  }
+  return withHash(file, async (hash) => {
+    const fail = (error: unknown) => jsonlError(error, file, label)
+    const from = `read_json(${sqlString(file)}, format='newline_delimited', records=true, sample_size=20480)`
+    let columns: Described[]
+    try {
+      columns = await describe(connection, from)
+    } catch (error) {
+      throw await fail(error)
+    }
+    const specs = columns.map((c) => specFor(c, label) ?? { name: c.name, kind: 'text' as const, expr: `to_json(${sqlIdent(c.name)})::VARCHAR` })
+    const scanned = await scanRelation(connection, from, specs, dir, label, size, options, fail)
+    const dateColumns = columns.filter((c) => DATES.has(c.type.typeId)).map((c) => c.name)
+    return {
+      source: { format: 'jsonl', ...(dateColumns.length ? { dateColumns } : {}) },
+      rows: scanned.rows,
+      bytes: size,
+      contentHash: await hash.result,
+      columns: scanned.columns
+    }
+  })
 }
 
 async function jsonlError(error: unknown, file: string, label: string): Promise<LabError> {

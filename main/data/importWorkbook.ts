@@ -17,7 +17,7 @@ import type { TableSource } from '../shared/contract'
 import { LabError } from '../shared/errors'
 import { columnNames } from './csv'
 import { sqlIdent } from './duck'
-import { type ImportOptions, type TableImport, hashFile } from './importResult'
+import { type HashJob, type ImportOptions, type TableImport, withHash } from './importResult'
 import { type ColumnSpec, finishColumns, scanToColumns } from './scan'
 
 const ZIP = Buffer.from([0x50, 0x4b, 0x03, 0x04])
@@ -32,17 +32,17 @@ export function isWorkbook(file: string, head: Buffer): boolean {
 
 /** Opens the workbook or throws a one-line LabError saying why not. */
 function readWorkbook(file: string, label: string): XLSX.WorkBook {
-  const head = Buffer.alloc(8)
-  const fd = fs.openSync(file, 'r')
-  try {
-    fs.readSync(fd, head, 0, 8, 0)
-  } finally {
-    fs.closeSync(fd)
-  }
+  const bytes = fs.readFileSync(file)
+  const head = bytes.subarray(0, 8)
   if (head.equals(CFB)) {
     // An OLE container: a legacy .xls, or an encrypted OOXML workbook (EncryptionInfo + EncryptedPackage streams).
-    const container = XLSX.CFB.read(file, { type: 'file' })
-    if (XLSX.CFB.find(container, 'EncryptionInfo') || XLSX.CFB.find(container, 'EncryptedPackage'))
+    let container: ReturnType<typeof XLSX.CFB.read> | null = null
+    try {
+      container = XLSX.CFB.read(bytes, { type: 'buffer' })
+    } catch {
+      // not a readable container: XLSX.read below says what is wrong
+    }
+    if (container && (XLSX.CFB.find(container, 'EncryptionInfo') || XLSX.CFB.find(container, 'EncryptedPackage')))
       throw new LabError(
         `${label}: the workbook is password-protected; open it in your spreadsheet program, remove the password, save, and import again`
       )
@@ -50,7 +50,7 @@ function readWorkbook(file: string, label: string): XLSX.WorkBook {
     throw new LabError(`${label}: not a workbook (an .xlsx or .ods file is a ZIP archive, an .xls file an OLE container; this one is neither)`)
   }
   try {
-    return XLSX.readFile(file, { cellDates: true, dense: true })
+    return XLSX.read(bytes, { type: 'buffer', cellDates: true, dense: true })
   } catch (error) {
     const message = (error as Error).message
     if (/password|encrypt/i.test(message)) throw new LabError(`${label}: the workbook is password-protected; remove the password and import again`)
@@ -75,16 +75,24 @@ const filled = (row: Cell[] | undefined): number => (row ?? []).filter((cell) =>
 
 let tables = 0
 
-export async function importWorkbook(
+export function importWorkbook(
   file: string,
   dir: string,
   connection: DuckDBConnection,
   options: ImportOptions & { sheet?: string } = {}
 ): Promise<TableImport> {
+  return withHash(file, (hash) => readSheet(file, dir, connection, options, hash))
+}
+
+async function readSheet(
+  file: string,
+  dir: string,
+  connection: DuckDBConnection,
+  options: ImportOptions & { sheet?: string },
+  hash: HashJob
+): Promise<TableImport> {
   const label = path.basename(file)
   const size = (await fs.promises.stat(file)).size
-  const hashing = hashFile(file)
-  hashing.catch(() => undefined)
   options.onProgress?.(0, 0)
   const workbook = readWorkbook(file, label)
   const sheets = workbook.SheetNames.map((name) => {
@@ -93,21 +101,29 @@ export async function importWorkbook(
     const range = XLSX.utils.decode_range(ref)
     return { name, rows: range.e.r - range.s.r + 1, columns: range.e.c - range.s.c + 1 }
   })
-  let sheetName: string
+  const gridOf = (name: string): Cell[][] =>
+    XLSX.utils.sheet_to_json<Cell[]>(workbook.Sheets[name]!, { header: 1, raw: true, blankrows: true, defval: null })
+  const widthOf = (rows: Cell[][]): number => rows.reduce((most, row) => Math.max(most, filled(row)), 0)
+  let sheetName: string | undefined
+  let grid: Cell[][] = []
   if (options.sheet !== undefined) {
     const wanted = options.sheet
-    const found =
-      workbook.SheetNames.find((name) => name === wanted) ?? workbook.SheetNames.find((name) => name.toLowerCase() === wanted.toLowerCase())
-    if (!found) throw new LabError(`${label}: no sheet "${wanted}"; sheets are ${workbook.SheetNames.join(', ')}`)
-    sheetName = found
+    sheetName = workbook.SheetNames.find((name) => name === wanted) ?? workbook.SheetNames.find((name) => name.toLowerCase() === wanted.toLowerCase())
+    if (!sheetName) throw new LabError(`${label}: no sheet "${wanted}"; sheets are ${workbook.SheetNames.join(', ')}`)
+    grid = gridOf(sheetName)
   } else {
-    const first = sheets.find((sheet) => sheet.rows > 0)
-    if (!first) throw new LabError(`${label}: the workbook is empty (no sheet has any cells)`)
-    sheetName = first.name
+    // The first sheet with a filled cell (an empty sheet may still have a used range of one cell).
+    for (const name of workbook.SheetNames) {
+      grid = gridOf(name)
+      if (widthOf(grid) > 0) {
+        sheetName = name
+        break
+      }
+    }
+    if (!sheetName) throw new LabError(`${label}: the workbook is empty (no sheet has any cells)`)
   }
   const sheet = workbook.Sheets[sheetName]!
-  const grid = XLSX.utils.sheet_to_json<Cell[]>(sheet, { header: 1, raw: true, blankrows: true, defval: null })
-  const width = grid.reduce((most, row) => Math.max(most, filled(row)), 0)
+  const width = widthOf(grid)
   if (width === 0) throw new LabError(`${label}: sheet "${sheetName}" is empty`)
 
   // Title rows: above the header, rows with a single filled cell (often merged across the table).
@@ -143,10 +159,8 @@ export async function importWorkbook(
   )
   const table = `workbook_${++tables}`
   try {
-    await connection.run(
-      `CREATE TEMP TABLE ${table} (${names.map((name, c) => `${sqlIdent(name)} ${numeric[c] ? 'DOUBLE' : 'VARCHAR'}`).join(', ')})`
-    )
-    const appender = await connection.createAppender(table, 'temp')
+    await connection.run(`CREATE TABLE ${table} (${names.map((name, c) => `${sqlIdent(name)} ${numeric[c] ? 'DOUBLE' : 'VARCHAR'}`).join(', ')})`)
+    const appender = await connection.createAppender(table)
     const types = numeric.map((isNumber) => (isNumber ? DOUBLE : VARCHAR))
     for (let start = 0; start < body.length; start += 2048) {
       const rows = body.slice(start, start + 2048)
@@ -175,7 +189,7 @@ export async function importWorkbook(
       ...(titleRows.length ? { titleRows } : {}),
       ...(dateColumns.length ? { dateColumns } : {})
     }
-    return { source, rows: scan.rows, bytes: size, contentHash: await hashing, columns }
+    return { source, rows: scan.rows, bytes: size, contentHash: await hash.result, columns }
   } finally {
     await connection.run(`DROP TABLE IF EXISTS ${table}`)
   }

@@ -62,11 +62,13 @@ export async function scanToColumns(
       const count = chunk.rowCount
       for (const sink of sinks) sink.add(chunk.chunk, count)
       rows += count
-      if (options.onProgress && (rows & 0x3fff) < count) options.onProgress(rows, connection.progress.percentage / 100)
+      if (options.onProgress && (rows & 0x3fff) < count) options.onProgress(rows, Math.max(0, connection.progress.percentage) / 100)
     }
     return { rows, sinks, pool }
   } catch (error) {
     for (const sink of sinks) sink.abort()
+    // A new query ends the interrupted one, and with it DuckDB's hold on the file (else kept until GC).
+    await connection.run('SELECT 1').catch(() => undefined)
     if (options.signal?.aborted) throw new LabError(`${options.label}: import cancelled`)
     throw error
   } finally {

@@ -245,7 +245,8 @@ export function forEachChunk(file: string, kind: 'f64' | 'i32', each: (values: F
   const size = kind === 'f64' ? 8 : 4
   const fd = fs.openSync(file, 'r')
   try {
-    const buffer = new ArrayBuffer(4 << 20)
+    // No bigger than the file: a wide table finishes 100,000 columns of a few rows each.
+    const buffer = new ArrayBuffer(Math.max(size, Math.min(4 << 20, Math.ceil(fs.fstatSync(fd).size / size) * size)))
     const bytes = new Uint8Array(buffer)
     let row = 0
     for (;;) {

@@ -1,6 +1,6 @@
 /** What the CLI prints for people (tables, summaries, progress bars); --json prints the contract's values instead. */
-import type { DatasetSummary, RunDetail, RunSummary } from '../shared/contract'
-import { percent, seconds } from '../shared/format'
+import type { DatasetSummary, EventPayload, RunDetail, RunSummary } from '../shared/contract'
+import { characterName, percent, seconds } from '../shared/format'
 
 /** Output sinks, injectable so tests can run the CLI in-process. */
 export interface CliIo {
@@ -34,6 +34,32 @@ export function describeDataset(d: DatasetSummary): string {
     `  target: ${d.target ?? '—'}; classes: ${d.classes.map((c) => `${c.label}:${c.count}`).join(' ')}`,
     `  split: train ${d.split.train} / validation ${d.split.val} / test ${d.split.test} (seed ${d.split.seed})`
   ]
+  const csv = d.parse.csv
+  const table = d.parse.table
+  if (table?.format === 'workbook')
+    lines.push(`  read: sheet "${table.sheet}" of ${table.sheets?.map((s) => s.name).join(', ')}; header in row ${table.headerRow}`)
+  else if (table && table.format !== 'csv') lines.push(`  read: ${table.format === 'parquet' ? 'Parquet' : 'JSON Lines'}`)
+  if (csv) {
+    const parts = [
+      `${csv.encoding}${csv.bom ? ' (BOM)' : ''}`,
+      `delimiter ${characterName(csv.delimiter)}`,
+      `quote ${characterName(csv.quote)}`,
+      `decimal ${csv.decimalComma ? 'comma' : 'point'}`,
+      csv.header ? (csv.headerRows === 2 ? 'two-row header' : 'header') : 'no header'
+    ]
+    if (csv.skippedLines) parts.push(`${csv.skippedLines} line(s) skipped above the table`)
+    if (csv.compression === 'gzip') parts.push('gzip')
+    lines.push(`  read: ${parts.join(', ')}`)
+  }
+  if (table?.messyNumbers?.length) lines.push(`  read as numbers: ${table.messyNumbers.join(', ')} (currency, thousands or percent signs removed)`)
+  if (table?.setAside) {
+    const { total, rows } = table.setAside
+    lines.push(
+      `  set aside ${total} row(s) that do not fit the table:`,
+      ...rows.slice(0, 10).map((r) => `    line ${r.line} (${r.problem}): ${r.text.slice(0, 80)}`)
+    )
+    if (total > 10) lines.push(`    … ${total - 10} more`)
+  }
   const excluded = d.columns.filter((c) => c.role === 'excluded')
   if (excluded.length) lines.push(`  excluded: ${excluded.map((c) => `${c.name} (${c.excludedReason})`).join(', ')}`)
   const missing = d.columns.filter((c) => c.missing > 0)
@@ -56,6 +82,13 @@ export function describeRun(run: RunSummary | RunDetail): string {
   }
   if (run.error) lines.push(`  error: ${run.error}`)
   return lines.join('\n') + '\n'
+}
+
+/** "12,345 rows · 3.1 of 146.8 MB" for an import's progress bar. */
+export function importProgressText(p: EventPayload<'dataset.progress'>): string {
+  const mb = (bytes: number) => (bytes / 1e6).toFixed(1)
+  const phase = p.phase === 'fitting' ? ' · splitting and fitting' : ''
+  return `${p.rows.toLocaleString('en')} rows · ${mb(p.bytes)} of ${mb(p.totalBytes)} MB${phase}`
 }
 
 /** A one-line progress bar on stderr, redrawn in place; only on a terminal and never with --json. */

@@ -1,4 +1,5 @@
 /** Number formats the CLI and the renderer share, so a figure reads the same everywhere. */
+import type { CsvDialect } from './contract'
 
 /** 0.9777 → "97.77 %"; null or undefined → "—". */
 export function percent(value: number | null | undefined, digits = 2): string {
@@ -18,4 +19,40 @@ export function seconds(ms: number | null | undefined): string {
 /** The first line of errorText: what a one-line message about a failure quotes. */
 export function errorLine(error: unknown): string {
   return errorText(error).split('\n')[0] ?? ''
+}
+
+/** The dialect of a CSV import as `import --json` reports it and the Datasets view shows it. */
+export interface DialectReport {
+  encoding: string
+  delimiter: string
+  quote: string
+  decimal: '.' | ','
+  header: boolean
+  skippedLines: number
+}
+
+export function dialectReport(csv: CsvDialect): DialectReport {
+  return {
+    encoding: csv.encoding,
+    delimiter: csv.delimiter,
+    quote: csv.quote,
+    decimal: csv.decimalComma ? ',' : '.',
+    header: csv.header,
+    skippedLines: csv.skippedLines
+  }
+}
+
+/** A delimiter or quote as people name it: "," → "comma", "\t" → "tab". */
+export function characterName(c: string): string {
+  const names: Record<string, string> = {
+    ',': 'comma',
+    ';': 'semicolon',
+    '\t': 'tab',
+    '|': 'pipe',
+    ' ': 'space',
+    '"': 'double quote',
+    "'": 'apostrophe',
+    '': 'none'
+  }
+  return names[c] ?? `"${c}"`
 }
