@@ -50,12 +50,13 @@ export interface SampleRecord {
 }
 
 /** Parses a text sample leniently, keeping the records read before any error (the sample may end mid-record). */
-export function sampleRecords(text: string, delimiter: string, limit: number, quote = '"'): SampleRecord[] {
+export function sampleRecords(text: string, delimiter: string, limit: number, quote = '"', escape = quote): SampleRecord[] {
   const records: SampleRecord[] = []
   try {
     parseSync(text, {
       delimiter,
       quote: quote === '' ? false : quote,
+      escape: escape === '' ? null : escape,
       record_delimiter: RECORD_DELIMITERS,
       relax_column_count: true,
       relax_quotes: true,
@@ -98,10 +99,11 @@ function scoreDelimiter(records: SampleRecord[], delimiter: string): number {
   for (const record of records) {
     for (const field of record.fields) {
       fields++
-      if (looksNumeric(field, delimiter !== ',')) numeric++
+      if (looksNumeric(field, false) || (delimiter !== ',' && looksNumeric(field, true))) numeric++
     }
   }
-  return 1 + consistency * 2 + (numeric / Math.max(1, fields)) * 0.5
+  // Then more columns: a delimiter that also occurs inside some fields splits lines into fewer.
+  return 1 + consistency * 2 + (numeric / Math.max(1, fields)) * 0.5 + Math.min(width, 100) * 1e-4
 }
 
 /**
@@ -237,20 +239,23 @@ export function sniffSample(sample: Sample, overrides: CsvOverrides, label: stri
   const skip = overrides.skip ?? 0
   if (skip > 0) text = dropLines(text, skip)
   if (text.trim() === '') throw new LabError(`${label}: the file is empty`)
-  const quote = overrides.quote ?? '"'
+  let quote = overrides.quote ?? '"'
 
   let delimiter: string
   if (overrides.delimiter) {
     delimiter = normalizeDelimiter(overrides.delimiter)
   } else {
+    // Each delimiter with each quote: apostrophe-quoted fields hide delimiters from a parse that expects '"'.
     let best = 0
     delimiter = ','
-    for (const candidate of DELIMITERS) {
-      const score = scoreDelimiter(sampleRecords(text, candidate, 200, quote), candidate)
-      if (score > best) [best, delimiter] = [score, candidate]
-    }
+    const quotes = overrides.quote !== undefined ? [overrides.quote] : text.includes("'") ? ['"', "'"] : ['"']
+    for (const q of quotes)
+      for (const candidate of DELIMITERS) {
+        const score = scoreDelimiter(sampleRecords(text, candidate, 200, q, overrides.escape ?? q), candidate)
+        if (score > best) [best, delimiter, quote] = [score, candidate, q]
+      }
   }
-  const records = sampleRecords(text, delimiter, 200, quote)
+  const records = sampleRecords(text, delimiter, 200, quote, overrides.escape ?? quote)
   const [firstRecord] = records
   if (!firstRecord) throw new LabError(`${label}: the file is empty`)
 

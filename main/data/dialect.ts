@@ -36,15 +36,21 @@ function consistency(records: SampleRecord[]): number {
 }
 
 /**
- * The quote and escape characters: '"' unless apostrophes split the lines more consistently ("it's" in an
- * unquoted field is fine either way); a backslash escape when the quoted text has \" and reads as well with it.
+ * The quote and escape characters: '"' unless apostrophes split the lines more consistently, or as consistently
+ * while they wrap whole fields and double quotes never do ("it's" in an unquoted field stays text); a backslash
+ * escape when the text has \" in it.
  */
 function detectQuote(text: string, delimiter: string): { quote: string; escape: string } {
-  const double = consistency(sampleRecords(text, delimiter, RECORDS, '"'))
   let quote = '"'
   if (text.includes(`${delimiter}'`) || text.startsWith("'")) {
+    const double = consistency(sampleRecords(text, delimiter, RECORDS, '"'))
     const single = consistency(sampleRecords(text, delimiter, RECORDS, "'"))
-    if (single > double) quote = "'"
+    // As consistent either way: the quote that wraps whole fields ('it''s', not it's) when the other never does.
+    const wrapped = (q: string) =>
+      sampleRecords(text, delimiter, RECORDS, '')
+        .flatMap((r) => r.fields)
+        .filter((f) => f.length >= 2 && f.startsWith(q) && f.endsWith(q)).length
+    if (single > double || (single === double && wrapped("'") > 0 && wrapped('"') === 0)) quote = "'"
   }
   let escape = quote
   if (text.includes(`\\${quote}`)) escape = '\\'
@@ -96,7 +102,7 @@ export function detectDialect(sample: Sample, overrides: CsvOverrides, label: st
     const spaced = sniffSample(sample, { ...overrides, delimiter: ' ' }, label)
     if (spaced.names.length > 1 && consistency(sampleRecords(text, ' ', RECORDS, overrides.quote ?? '"')) >= 0.9) settings = spaced
   }
-  if (overrides.quote === undefined) {
+  if (overrides.quote === undefined && settings.quote === '"') {
     const { quote, escape } = detectQuote(text, settings.delimiter)
     if (quote !== settings.quote || (overrides.escape === undefined && escape !== settings.escape)) {
       settings = sniffSample(sample, { ...overrides, delimiter: settings.delimiter, quote, escape: overrides.escape ?? escape }, label)
@@ -104,7 +110,7 @@ export function detectDialect(sample: Sample, overrides: CsvOverrides, label: st
   }
 
   if (overrides.skip === undefined) {
-    const records = sampleRecords(text, settings.delimiter, RECORDS, settings.quote)
+    const records = sampleRecords(text, settings.delimiter, RECORDS, settings.quote, settings.escape)
     const skip = detectPreamble(records)
     if (skip > 0) {
       settings = sniffSample(sample, { ...overrides, delimiter: settings.delimiter, quote: settings.quote, escape: settings.escape, skip }, label)
@@ -116,7 +122,7 @@ export function detectDialect(sample: Sample, overrides: CsvOverrides, label: st
   }
 
   let fileNames = settings.names
-  const records = sampleRecords(text, settings.delimiter, RECORDS, settings.quote).slice(settings.header ? 1 : 0)
+  const records = sampleRecords(text, settings.delimiter, RECORDS, settings.quote, settings.escape).slice(settings.header ? 1 : 0)
   const lastIndex = fileNames.length - 1
   const lastBlank = !settings.header || fileNames[lastIndex] === `col_${lastIndex + 1}`
   if (

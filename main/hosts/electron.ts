@@ -82,12 +82,22 @@ export function startDesktop(): void {
       ipcMain.handle(PICK_CHANNEL, async (event: IpcMainInvokeEvent, kind: unknown) => {
         if (!isTrustedSender(event.senderFrame)) return null
         const win = BrowserWindow.fromWebContents(event.sender)
-        if (kind === 'save-onnx') {
-          const result = win ? await dialog.showSaveDialog(win, { filters: [{ name: 'ONNX model', extensions: ['onnx'] }] }) : undefined
+        if (kind === 'save-onnx' || kind === 'save-table') {
+          const filters =
+            kind === 'save-onnx'
+              ? [{ name: 'ONNX model', extensions: ['onnx'] }]
+              : [
+                  { name: 'CSV', extensions: ['csv'] },
+                  { name: 'Parquet', extensions: ['parquet'] }
+                ]
+          const result = win ? await dialog.showSaveDialog(win, { filters }) : undefined
           return result && !result.canceled ? (result.filePath ?? null) : null
         }
         const properties: Array<'openFile' | 'openDirectory'> = kind === 'folder' ? ['openDirectory'] : ['openFile']
-        const filters = kind === 'folder' ? [] : [{ name: 'Tables', extensions: ['csv', 'tsv', 'txt'] }]
+        const filters =
+          kind === 'folder'
+            ? []
+            : [{ name: 'Tables', extensions: ['csv', 'tsv', 'txt', 'gz', 'xlsx', 'xlsm', 'xls', 'ods', 'parquet', 'jsonl', 'ndjson'] }]
         const result = win ? await dialog.showOpenDialog(win, { properties, filters }) : undefined
         return result && !result.canceled ? (result.filePaths[0] ?? null) : null
       })

@@ -129,6 +129,19 @@ export async function startServer(lab: Lab, options: ServeOptions): Promise<WebS
     sendJson(res, 200, { ok: true, result: { dir: batchDir, path: file } })
   }
 
+  /** /files/dataset/<id>.csv|.parquet: the table as it was parsed, written into <home>/exports/ and sent. */
+  async function handleTableDownload(url: URL, res: http.ServerResponse): Promise<void> {
+    const match = /^\/files\/dataset\/([A-Za-z0-9_-]{1,64})\.(csv|parquet)$/.exec(url.pathname)
+    if (!match) return sendJson(res, 400, { ok: false, error: { code: 'bad_request', message: 'bad download path' } })
+    const [, datasetId, format] = match as unknown as [string, string, 'csv' | 'parquet']
+    const out = path.join(lab.home, 'exports', `${datasetId}.${format}`)
+    await fs.promises.mkdir(path.dirname(out), { recursive: true })
+    const exported = await lab.router.handle('datasets.export', { datasetId, out, format })
+    if (!exported.ok) return sendJson(res, exported.error.code === 'not_found' ? 404 : 400, exported)
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-disposition': `attachment; filename="${datasetId}.${format}"` })
+    await pipeline(fs.createReadStream(out), res)
+  }
+
   async function handleDownload(url: URL, res: http.ServerResponse): Promise<void> {
     const artifactId = decodeURIComponent(url.pathname.slice('/files/'.length))
     const found = await lab.router.handle('artifacts.get', { artifactId })
@@ -153,6 +166,7 @@ export async function startServer(lab: Lab, options: ServeOptions): Promise<WebS
       }
       const reason = refuse(req, url)
       if (reason) return sendJson(res, 403, { ok: false, error: { code: 'bad_request', message: `refused: ${reason}` } })
+      if (url.pathname.startsWith('/files/dataset/') && req.method === 'GET') return handleTableDownload(url, res)
       if (url.pathname.startsWith('/files/') && req.method === 'GET') return handleDownload(url, res)
       if (req.method !== 'POST') return sendJson(res, 405, { ok: false, error: { code: 'bad_request', message: 'method not allowed' } })
       if (url.pathname.startsWith('/upload/')) return handleUpload(url, req, res)

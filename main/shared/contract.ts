@@ -548,5 +548,5 @@ export interface LabBridge {
   /** Subscribes to an event; returns the function that unsubscribes. */
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void
   /** Desktop only: a native dialog; resolves to the chosen path, or null when cancelled. */
-  pickPath?(kind: 'file' | 'folder' | 'save-onnx'): Promise<string | null>
+  pickPath?(kind: 'file' | 'folder' | 'save-onnx' | 'save-table'): Promise<string | null>
 }

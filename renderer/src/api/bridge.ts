@@ -39,7 +39,7 @@ export function onEvent<E extends EventName>(event: E, listener: (payload: Event
 export const transport = (): 'electron' | 'web' => current().transport
 
 /** Desktop: a native dialog. Web: null (the views offer upload instead). */
-export async function pickPath(kind: 'file' | 'folder' | 'save-onnx'): Promise<string | null> {
+export async function pickPath(kind: 'file' | 'folder' | 'save-onnx' | 'save-table'): Promise<string | null> {
   const b = current()
   return b.pickPath ? b.pickPath(kind) : null
 }
@@ -62,4 +62,10 @@ export async function uploadFiles(files: Array<{ relativePath: string; file: Blo
 export function downloadUrl(artifactId: string): string | null {
   current()
   return web ? web.downloadUrl(artifactId) : null
+}
+
+/** Web shell: the URL that downloads a dataset's parsed table (null on the desktop, which saves through a dialog). */
+export function tableDownloadUrl(datasetId: string, format: 'csv' | 'parquet'): string | null {
+  current()
+  return web ? web.tableUrl(datasetId, format) : null
 }

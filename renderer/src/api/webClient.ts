@@ -22,6 +22,7 @@ export function takeToken(): string {
 export function createWebClient(token: string): LabBridge & {
   upload(batch: string, relativePath: string, body: Blob): Promise<{ dir: string; path: string }>
   downloadUrl(artifactId: string): string
+  tableUrl(datasetId: string, format: 'csv' | 'parquet'): string
 } {
   const listeners = new Map<EventName, Set<(payload: unknown) => void>>()
   let socket: WebSocket | null = null
@@ -78,6 +79,7 @@ export function createWebClient(token: string): LabBridge & {
       if (!data.ok) throw new Error(data.error.message)
       return data.result
     },
-    downloadUrl: (artifactId) => `/files/${encodeURIComponent(artifactId)}?token=${encodeURIComponent(token)}`
+    downloadUrl: (artifactId) => `/files/${encodeURIComponent(artifactId)}?token=${encodeURIComponent(token)}`,
+    tableUrl: (datasetId, format) => `/files/dataset/${encodeURIComponent(datasetId)}.${format}?token=${encodeURIComponent(token)}`
   }
 }

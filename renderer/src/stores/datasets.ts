@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import type { DatasetSummary, EventPayload, RequestArgs, RequestResult } from '@contract'
-import { api, onEvent, uploadFiles } from '../api/bridge'
+import { api, onEvent, pickPath, tableDownloadUrl, transport, uploadFiles } from '../api/bridge'
 import { errorText } from '@shared/format'
 
 export type PreviewCell = string | number | null
@@ -26,7 +26,16 @@ export const useDatasetsStore = defineStore('datasets', () => {
   const selected = computed(() => list.value.find((d) => d.datasetId === selectedId.value) ?? null)
   /** The last import or edit that failed, as its one-line message. */
   const error = ref<string | null>(null)
-  const importing = ref<{ label: string; rows: number; bytes: number; totalBytes: number } | null>(null)
+  const importing = ref<{
+    label: string
+    importId: string | null
+    phase: EventPayload<'dataset.progress'>['phase'] | 'uploading'
+    rows: number
+    bytes: number
+    totalBytes: number
+  } | null>(null)
+  /** The last table export on the desktop (its path), or its error in `error`. */
+  const exported = ref<string | null>(null)
   const updating = ref(false)
 
   const previewColumns = shallowRef<string[]>([])
@@ -39,7 +48,9 @@ export const useDatasetsStore = defineStore('datasets', () => {
   const thumbnails = shallowRef<Thumbnails>([])
 
   onEvent('dataset.progress', (payload: EventPayload<'dataset.progress'>) => {
-    if (importing.value) importing.value = { ...importing.value, rows: payload.rows, bytes: payload.bytes, totalBytes: payload.totalBytes }
+    const current = importing.value
+    if (!current || (payload.importId && current.importId && payload.importId !== current.importId)) return
+    importing.value = { ...current, phase: payload.phase ?? 'reading', rows: payload.rows, bytes: payload.bytes, totalBytes: payload.totalBytes }
   })
 
   async function load(): Promise<void> {
@@ -64,9 +75,10 @@ export const useDatasetsStore = defineStore('datasets', () => {
 
   async function importPath(path: string, options: Omit<RequestArgs<'datasets.import'>, 'path'> = {}, label = path): Promise<DatasetSummary | null> {
     error.value = null
-    importing.value = { label, rows: 0, bytes: 0, totalBytes: 0 }
+    const importId = `ui-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+    importing.value = { label, importId, phase: 'reading', rows: 0, bytes: 0, totalBytes: 0 }
     try {
-      const summary = await api('datasets.import', { path, ...options })
+      const summary = await api('datasets.import', { path, ...options, importId })
       remember(summary)
       await select(summary.datasetId)
       return summary
@@ -85,7 +97,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
     error.value = null
     const first = firstItem.relativePath
     const label = items.length === 1 ? first : first.split('/')[0]
-    importing.value = { label: `uploading ${label}`, rows: 0, bytes: 0, totalBytes: 0 }
+    importing.value = { label: `uploading ${label}`, importId: null, phase: 'uploading', rows: 0, bytes: 0, totalBytes: 0 }
     let target: string
     try {
       const uploaded = await uploadFiles(items)
@@ -102,6 +114,38 @@ export const useDatasetsStore = defineStore('datasets', () => {
       return null
     }
     return importPath(target, {}, label)
+  }
+
+  /** Stops the running import; the import call then fails with "… import cancelled" and keeps nothing. */
+  async function cancelImport(): Promise<void> {
+    const importId = importing.value?.importId
+    if (importId) await api('datasets.cancelImport', { importId }).catch(() => undefined)
+  }
+
+  /** Imports the selected workbook again from another sheet (a new dataset). */
+  async function importSheet(sheet: string): Promise<void> {
+    const summary = selected.value
+    if (!summary) return
+    await importPath(summary.sourcePath, { sheet }, `${summary.name} · ${sheet}`)
+  }
+
+  /** The web shell's download link for the parsed table, or null on the desktop (exportTable saves there). */
+  function tableLink(format: 'csv' | 'parquet'): string | null {
+    const summary = selected.value
+    return summary ? tableDownloadUrl(summary.datasetId, format) : null
+  }
+
+  /** Desktop: asks where to save, then writes the parsed table there. */
+  async function exportTable(): Promise<void> {
+    const summary = selected.value
+    if (!summary || transport() !== 'electron') return
+    const out = await pickPath('save-table')
+    if (!out) return
+    try {
+      exported.value = (await api('datasets.export', { datasetId: summary.datasetId, out })).path
+    } catch (e) {
+      error.value = errorText(e)
+    }
   }
 
   async function select(datasetId: string): Promise<void> {
@@ -202,6 +246,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
     selected,
     error,
     importing,
+    exported,
     updating,
     previewColumns,
     previewRows,
@@ -210,6 +255,10 @@ export const useDatasetsStore = defineStore('datasets', () => {
     load,
     importPath,
     importUpload,
+    cancelImport,
+    importSheet,
+    tableLink,
+    exportTable,
     select,
     update,
     remove,
