@@ -44,6 +44,7 @@ export async function openLab(options: { home?: string; debug?: boolean } = {}):
     async close() {
       await training.shutdown()
       await datasets.close()
+      await runs.close()
       await db.close()
     }
   }

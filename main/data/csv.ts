@@ -15,6 +15,7 @@ import { parse, CsvError } from 'csv-parse'
 import { parse as parseSync } from 'csv-parse/sync'
 import type { CsvDialect } from '../shared/contract'
 import { LabError } from '../shared/errors'
+import { openInputFile } from '../core/inputFile'
 import { SNIFF_BYTES, assertText, checkEncodingName, decodeSample, sniffEncoding } from './encoding'
 import { isMissing, parseNumber } from './values'
 
@@ -180,15 +181,9 @@ function countLineEnds(bytes: Buffer, limit: number): number {
 
 /** Reads a head of whole lines: at least 64 KiB and SAMPLE_LINES lines (growing for long lines), never a cut line. */
 export async function readSample(file: string, label: string): Promise<Sample> {
-  let handle: fs.promises.FileHandle
+  // The safe open: a regular file, opened non-blocking (a FIFO or a device is refused, never waited on).
+  const { handle, size } = await openInputFile(file, { label })
   try {
-    handle = await fs.promises.open(file, 'r')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new LabError(`${label}: file not found`)
-    throw error
-  }
-  try {
-    const size = (await handle.stat()).size
     if (size === 0) throw new LabError(`${label}: the file is empty`)
     const magic = Buffer.alloc(2)
     await handle.read(magic, 0, 2, 0)

@@ -1,14 +1,16 @@
 /**
  * A stored table back out to CSV or Parquet, as LayerLab parsed it: the column files are read 2,048 rows at a time,
- * appended to a DuckDB temp table, and DuckDB's COPY writes the file (into a temp name beside it, renamed at the
- * end: a failed export leaves an existing file as it was). Missing values become NULL (an empty CSV field); integer
- * columns are written as BIGINT (7, not 7.0); coded columns as their vocabulary text; every name as imported.
+ * appended to a DuckDB temp table, and DuckDB's COPY writes the file into a temp name beside it, moved into place at
+ * the end (core/atomicWrite.ts): a failed export leaves an existing file as it was. Missing values become NULL (an
+ * empty CSV field); integer columns are written as BIGINT (7, not 7.0); coded columns as their vocabulary text; every
+ * name as imported.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { BIGINT, DOUBLE, VARCHAR, DuckDBDataChunk, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api'
 import { LabError } from '../shared/errors'
+import { placeTempFile } from '../core/atomicWrite'
 import { duckMessage, sqlIdent, sqlString } from './duck'
 import type { ColumnStats } from './profile'
 import { columnFile, readRangeF64, readRangeI32, readRangeStrings } from './storage'
@@ -19,6 +21,8 @@ export interface TableExportRequest {
   rows: number
   out: string
   format: 'csv' | 'parquet'
+  /** false: an existing file at `out` is never replaced, even one that appeared during the export. */
+  overwrite: boolean
 }
 
 const BLOCK = 2048
@@ -29,7 +33,7 @@ const bigintSafe = (stats: ColumnStats): boolean =>
   stats.integer && Math.abs(stats.min) <= Number.MAX_SAFE_INTEGER && Math.abs(stats.max) <= Number.MAX_SAFE_INTEGER
 
 export async function exportTable(connection: DuckDBConnection, request: TableExportRequest): Promise<{ bytes: number }> {
-  const { dir, columns, rows, out, format } = request
+  const { dir, columns, rows, out, format, overwrite } = request
   const types: DuckDBType[] = columns.map((c) =>
     c.files.f64 && !c.spellings ? (bigintSafe(c) ? BIGINT : DOUBLE) : c.files.f64 && c.spellings ? DOUBLE : VARCHAR
   )
@@ -59,7 +63,7 @@ export async function exportTable(connection: DuckDBConnection, request: TableEx
     appender.closeSync()
     const copy = format === 'parquet' ? 'FORMAT parquet, COMPRESSION zstd' : 'FORMAT csv, HEADER true'
     await connection.run(`COPY ${table} TO ${sqlString(temp)} (${copy})`)
-    fs.renameSync(temp, out)
+    placeTempFile(temp, out, overwrite)
     return { bytes: fs.statSync(out).size }
   } catch (error) {
     fs.rmSync(temp, { force: true })

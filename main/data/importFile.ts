@@ -3,7 +3,7 @@
  * (Parquet's PAR1, a ZIP or OLE workbook, .jsonl / .ndjson, else CSV, gzip or not). CSV goes through our dialect
  * detection, then DuckDB, or JavaScript for tables too wide for DuckDB to read quickly.
  */
-import fs from 'node:fs'
+import { openInputFile } from '../core/inputFile'
 import type { DuckDBConnection } from '@duckdb/node-api'
 import type { BadRowsChoice } from '../shared/contract'
 import { LabError } from '../shared/errors'
@@ -39,11 +39,12 @@ export function formatOf(file: string, head: Buffer): TableFileFormat {
   return 'csv'
 }
 
+/**
+ * The first bytes, through the safe open (core/inputFile.ts): every reader after it (DuckDB, the streams, SheetJS)
+ * opens a path that has just been checked to be a regular file, never a pipe or a device.
+ */
 async function head(file: string): Promise<Buffer> {
-  const handle = await fs.promises.open(file, 'r').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') throw new LabError(`${fileLabel(file)}: file not found`)
-    throw error
-  })
+  const { handle } = await openInputFile(file, { label: fileLabel(file) })
   try {
     const bytes = Buffer.alloc(8)
     const { bytesRead } = await handle.read(bytes, 0, 8, 0)

@@ -15,6 +15,7 @@ import * as XLSX from '@e965/xlsx'
 import { DOUBLE, VARCHAR, DuckDBDataChunk, type DuckDBConnection } from '@duckdb/node-api'
 import type { TableSource } from '../shared/contract'
 import { LabError } from '../shared/errors'
+import { INPUT_LIMITS, readInputFile } from '../core/inputFile'
 import { columnNames } from './csv'
 import { sqlIdent } from './duck'
 import { type HashJob, type ImportOptions, type TableImport, withHash } from './importResult'
@@ -31,8 +32,9 @@ export function isWorkbook(file: string, head: Buffer): boolean {
 }
 
 /** Opens the workbook or throws a one-line LabError saying why not. */
-function readWorkbook(file: string, label: string): XLSX.WorkBook {
-  const bytes = fs.readFileSync(file)
+async function readWorkbook(file: string, label: string): Promise<XLSX.WorkBook> {
+  // SheetJS reads the whole file into memory, and its sheets grow to several times that: a limit before reading.
+  const bytes = await readInputFile(file, { label, maxBytes: INPUT_LIMITS.workbook, what: 'a workbook' })
   const head = bytes.subarray(0, 8)
   if (head.equals(CFB)) {
     // An OLE container: a legacy .xls, or an encrypted OOXML workbook (EncryptionInfo + EncryptedPackage streams).
@@ -94,7 +96,7 @@ async function readSheet(
   const label = path.basename(file)
   const size = (await fs.promises.stat(file)).size
   options.onProgress?.(0, 0)
-  const workbook = readWorkbook(file, label)
+  const workbook = await readWorkbook(file, label)
   const sheets = workbook.SheetNames.map((name) => {
     const ref = workbook.Sheets[name]?.['!ref']
     if (!ref) return { name, rows: 0, columns: 0 }

@@ -3,7 +3,7 @@
  * Transport: `window.lab` from the Electron preload, else the web shell's HTTP client.
  */
 import type { EventName, EventPayload, LabBridge, RequestArgs, RequestName, RequestResult } from '@contract'
-import { createWebClient, takeToken } from './webClient'
+import { createWebClient } from './webClient'
 
 export class ApiError extends Error {
   constructor(
@@ -21,7 +21,7 @@ let web: WebClient | undefined
 function current(): LabBridge {
   if (!bridge) {
     if (window.lab) bridge = window.lab
-    else bridge = web = createWebClient(takeToken())
+    else bridge = web = createWebClient()
   }
   return bridge
 }
@@ -59,13 +59,22 @@ export async function uploadFiles(files: Array<{ relativePath: string; file: Blo
   return { dir, paths }
 }
 
-export function downloadUrl(artifactId: string): string | null {
+/** Web shell: whether files are offered as downloads (the desktop app writes them where the user chose). */
+export function canDownload(): boolean {
   current()
-  return web ? web.downloadUrl(artifactId) : null
+  return web !== undefined
 }
 
-/** Web shell: the URL that downloads a dataset's parsed table (null on the desktop, which saves through a dialog). */
-export function tableDownloadUrl(datasetId: string, format: 'csv' | 'parquet'): string | null {
+/** Web shell only: saves an artifact's file through a short-lived link. */
+export async function downloadArtifact(artifactId: string): Promise<void> {
   current()
-  return web ? web.tableUrl(datasetId, format) : null
+  if (!web) throw new ApiError('downloads exist only in the web shell', 'bad_request')
+  await web.download(artifactId)
+}
+
+/** Web shell only: saves a dataset's parsed table through a short-lived link (the desktop saves through a dialog). */
+export async function downloadTable(datasetId: string, format: 'csv' | 'parquet'): Promise<void> {
+  current()
+  if (!web) throw new ApiError('downloads exist only in the web shell', 'bad_request')
+  await web.download(`dataset/${datasetId}.${format}`)
 }

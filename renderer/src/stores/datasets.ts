@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import type { DatasetSummary, EventPayload, RequestArgs, RequestResult } from '@contract'
-import { api, onEvent, pickPath, tableDownloadUrl, transport, uploadFiles } from '../api/bridge'
+import { api, canDownload, downloadTable, onEvent, pickPath, transport, uploadFiles } from '../api/bridge'
 import { errorText } from '@shared/format'
 
 export type PreviewCell = string | number | null
@@ -129,10 +129,15 @@ export const useDatasetsStore = defineStore('datasets', () => {
     await importPath(summary.sourcePath, { sheet }, `${summary.name} · ${sheet}`)
   }
 
-  /** The web shell's download link for the parsed table, or null on the desktop (exportTable saves there). */
-  function tableLink(format: 'csv' | 'parquet'): string | null {
+  /** Web shell: the parsed table as a download (the desktop's exportTable saves through a dialog). */
+  async function downloadParsed(format: 'csv' | 'parquet'): Promise<void> {
     const summary = selected.value
-    return summary ? tableDownloadUrl(summary.datasetId, format) : null
+    if (!summary) return
+    try {
+      await downloadTable(summary.datasetId, format)
+    } catch (e) {
+      error.value = errorText(e)
+    }
   }
 
   /** Desktop: asks where to save, then writes the parsed table there. */
@@ -142,7 +147,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
     const out = await pickPath('save-table')
     if (!out) return
     try {
-      exported.value = (await api('datasets.export', { datasetId: summary.datasetId, out })).path
+      exported.value = (await api('datasets.export', { datasetId: summary.datasetId, out, overwrite: true })).path
     } catch (e) {
       error.value = errorText(e)
     }
@@ -257,7 +262,8 @@ export const useDatasetsStore = defineStore('datasets', () => {
     importUpload,
     cancelImport,
     importSheet,
-    tableLink,
+    downloadParsed,
+    downloadable: canDownload,
     exportTable,
     select,
     update,

@@ -5,6 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
+import { execFileSync } from 'node:child_process'
 import * as XLSX from '@e965/xlsx'
 import { DuckDBInstance } from '@duckdb/node-api'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -151,6 +152,43 @@ describe('Parquet', () => {
   })
 })
 
+describe('tasks on tables read by DuckDB', () => {
+  it('suggests regression for a number target in Parquet, JSON Lines and a workbook, and prepares it standardised', async () => {
+    const parquet = path.join(lab.tmp, 'price.parquet')
+    await duckRun(
+      `COPY (SELECT i::DOUBLE AS size, (i % 5)::INTEGER AS rooms, (1000 + i * 12.5 + (i % 7) * 3.25)::DOUBLE AS price FROM range(200) t(i)) TO '${parquet}' (FORMAT parquet)`
+    )
+    const lines = Array.from({ length: 200 }, (_, i) => JSON.stringify({ size: i, rooms: i % 5, price: 1000 + i * 12.5 + (i % 7) * 3.25 }))
+    const book = XLSX.utils.book_new()
+    XLSX.utils.book_append_sheet(book, XLSX.utils.json_to_sheet(lines.map((l) => JSON.parse(l) as Record<string, number>)), 'Prices')
+    const files = [
+      parquet,
+      lab.write('price.jsonl', lines.join('\n') + '\n'),
+      lab.write('price.xlsx', XLSX.write(book, { type: 'buffer', bookType: 'xlsx' }) as Buffer)
+    ]
+    for (const file of files) {
+      const summary = await lab.datasets.import({ path: file })
+      expect(summary, path.basename(file)).toMatchObject({ task: 'regression', target: 'price', classes: [], rows: 200 })
+      const data = await lab.datasets.loadPrepared(summary.datasetId)
+      expect(data.task).toBe('regression')
+      expect(data.targetScale!.mean).toBeGreaterThan(1000)
+      expect(data.train.rows.length + data.val.rows.length + data.test.rows.length).toBe(200)
+    }
+    // The same table asked for as classes by its rooms column: classification, five classes.
+    const rooms = await lab.datasets.import({ path: parquet, target: 'rooms' })
+    expect(rooms).toMatchObject({ task: 'classification', target: 'rooms' })
+    expect(rooms.classes.map((c) => c.label)).toEqual(['0', '1', '2', '3', '4'])
+  })
+
+  it('refuses a named pipe that is called .parquet, .xlsx or .csv without waiting on it', async () => {
+    for (const name of ['pipe.parquet', 'pipe.xlsx', 'pipe.csv']) {
+      const fifo = path.join(lab.tmp, name)
+      execFileSync('mkfifo', [fifo])
+      await expectRefusal(fifo, new RegExp(`${name.replace('.', '\\.')}: is a named pipe \\(FIFO\\), not a regular file or a folder`))
+    }
+  })
+})
+
 describe('JSON Lines and gzip', () => {
   it('reads JSON Lines objects, nested values as their JSON text', async () => {
     const lines = threeClassRows(30).map((r, i) => JSON.stringify({ a: r.a, b: r.b, tags: { n: i % 2 }, label: r.label }))
@@ -206,10 +244,19 @@ describe('the parsed table out again', () => {
     expect(rows).toEqual([['BIGINT', 'DOUBLE', 10n]])
   })
 
-  it('refuses to write into the data home', async () => {
+  it('refuses to write into the data home, and replaces an existing file only when asked', async () => {
     const summary = (await lab.datasets.list())[0]!
-    await expect(lab.datasets.export({ datasetId: summary.datasetId, out: path.join(lab.home, 'layerlab.sqlite') })).rejects.toThrow(
-      /inside the data home/
+    const database = path.join(lab.home, 'layerlab.sqlite')
+    const before = fs.statSync(database).size
+    await expect(lab.datasets.export({ datasetId: summary.datasetId, out: database, overwrite: true })).rejects.toThrow(
+      /would overwrite the data home's database \(layerlab\.sqlite\)/
     )
+    expect(fs.statSync(database).size).toBe(before)
+    const existing = path.join(lab.tmp, 'already-there.csv')
+    fs.writeFileSync(existing, 'keep me\n')
+    await expect(lab.datasets.export({ datasetId: summary.datasetId, out: existing })).rejects.toThrow(/already exists; pass --force/)
+    expect(fs.readFileSync(existing, 'utf8')).toBe('keep me\n')
+    await lab.datasets.export({ datasetId: summary.datasetId, out: existing, overwrite: true })
+    expect(fs.readFileSync(existing, 'utf8')).not.toBe('keep me\n')
   })
 })
