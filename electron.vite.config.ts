@@ -5,7 +5,7 @@ import vue from '@vitejs/plugin-vue'
 
 // The design card's layout (main/, preload/, renderer/ at the top level) instead of electron-vite's src/.
 // Dependencies stay external in main (electron-vite's default): native modules (sqlite3, onnxruntime-node,
-// tfjs-node, sharp) and tfjs-backend-wasm, which finds its .wasm file next to its own package.
+// tfjs-node, sharp, DuckDB) and tfjs-backend-wasm, which finds its .wasm file next to its own package.
 export default defineConfig({
   main: {
     build: {
@@ -14,7 +14,8 @@ export default defineConfig({
         input: {
           index: resolve(__dirname, 'main/index.ts'),
           cli: resolve(__dirname, 'main/cli.ts'),
-          ...(existsSync(resolve(__dirname, 'main/train/worker.ts')) ? { trainWorker: resolve(__dirname, 'main/train/worker.ts') } : {})
+          ...(existsSync(resolve(__dirname, 'main/train/worker.ts')) ? { trainWorker: resolve(__dirname, 'main/train/worker.ts') } : {}),
+          importWorker: resolve(__dirname, 'main/data/importWorker.ts')
         }
       }
     }

@@ -44,6 +44,8 @@ export function createHandlers(services: Services): Handlers {
     'datasets.thumbnails': (args) => datasets.thumbnails(args),
     'datasets.rowThumbnails': (args) => datasets.rowThumbnails(args),
     'datasets.delete': async ({ datasetId }) => (await datasets.delete(datasetId), done),
+    'datasets.cancelImport': ({ importId }) => (datasets.cancelImport(importId), done),
+    'datasets.export': (args) => datasets.export(args),
     'models.default': (args) => training.defaultModel(args),
     'models.describe': (args) => training.describe(args),
     'train.start': (args) => training.start(args),

@@ -23,10 +23,11 @@ import type { ImageRecipe, Recipe } from './recipe'
 import { LabError, notFound } from '../shared/errors'
 import { newId, nowIso } from '../core/ids'
 import { inspectInput } from '../core/inputFile'
+import { checkOutputPath } from '../core/outputFile'
 import { fileLabel } from './csv'
-import { importTable } from './table'
+import { ImportWorkers } from './importWorkers'
 import { importImages, thumbnail } from './images'
-import { VOCAB_CAP } from './profile'
+import { type ColumnStats, VOCAB_CAP } from './profile'
 import { columnFile, readJson, readRangeF64, readRangeI32, readRangeStrings, writeJson } from './storage'
 import {
   type Fitted,
@@ -64,6 +65,8 @@ export function imageDatasetName(folder: string, classes: string[], uploadsRoot:
   return `${base}: ${classes.length} classes, ${shown}${classes.length > 3 ? '…' : ''}`
 }
 
+type Progress = (rows: number, bytes: number, totalBytes: number, force?: boolean, phase?: 'reading' | 'profiling' | 'fitting') => void
+
 /** Where a dataset service keeps its rows, and how it learns whether runs still use a dataset. */
 export interface DatasetServiceDeps {
   store: DatasetStore
@@ -77,9 +80,25 @@ export class DatasetService {
   private readonly runs: Pick<RunStore, 'countForDataset'>
   readonly home: string
   private readonly emit: Emit
+  private readonly workers: ImportWorkers
+  /** Imports under way, by the importId their caller gave: datasets.cancelImport aborts them. */
+  private readonly running = new Map<string, AbortController>()
 
   constructor(deps: DatasetServiceDeps) {
     ;({ store: this.store, runs: this.runs, home: this.home, emit: this.emit } = deps)
+    this.workers = ImportWorkers.shared()
+  }
+
+  /** Cancels this service's running imports and waits for them to clean up (the process's workers stay for others). */
+  async close(): Promise<void> {
+    for (const controller of this.running.values()) controller.abort()
+    const deadline = Date.now() + 5000
+    while (this.running.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+
+  /** Cancels a running import; nothing of it is kept. An id that is not running (any more) is fine. */
+  cancelImport(importId: string): void {
+    this.running.get(importId)?.abort()
   }
 
   private get datasetsDir(): string {
@@ -100,21 +119,27 @@ export class DatasetService {
     const final = path.join(this.datasetsDir, datasetId)
     await fs.promises.mkdir(temp)
     let lastEmit = 0
-    const progress = (rows: number, bytes: number, totalBytes: number, force = false) => {
+    const importId = args.importId
+    const progress: Progress = (rows, bytes, totalBytes, force = false, phase = 'reading') => {
       const now = Date.now()
       if (!force && now - lastEmit < PROGRESS_INTERVAL_MS) return
       lastEmit = now
-      this.emit('dataset.progress', { path: source, rows, bytes, totalBytes })
+      this.emit('dataset.progress', { path: source, ...(importId ? { importId } : {}), phase, rows, bytes, totalBytes })
     }
+    const controller = new AbortController()
+    if (importId) this.running.set(importId, controller)
     let row: StoredDataset
     try {
-      const name = args.name?.trim() || path.basename(source).replace(/\.[^.]+$/, '') || path.basename(source)
+      const name = args.name?.trim() || path.basename(source).replace(/(\.[^.]+)?(\.gz)?$/i, '') || path.basename(source)
       if (stat.isDirectory()) row = await this.importFolder(source, args, temp, datasetId, name, progress)
-      else row = await this.importFile(source, stat.size, args, temp, datasetId, name, progress)
+      else row = await this.importFile(source, stat.size, args, temp, datasetId, name, progress, controller.signal)
+      if (controller.signal.aborted) throw new LabError(`${fileLabel(source)}: import cancelled`)
       await fs.promises.rename(temp, final)
     } catch (error) {
       await fs.promises.rm(temp, { recursive: true, force: true })
       throw error
+    } finally {
+      if (importId) this.running.delete(importId)
     }
     try {
       await this.store.insert(row)
@@ -129,7 +154,7 @@ export class DatasetService {
   private async removeStaleImports(): Promise<void> {
     const dayAgo = Date.now() - 24 * 3600 * 1000
     for (const entry of await fs.promises.readdir(this.datasetsDir)) {
-      if (!entry.startsWith('.import-')) continue
+      if (!entry.startsWith('.import-') && !entry.startsWith('.export-')) continue
       const folder = path.join(this.datasetsDir, entry)
       const stat = await fs.promises.stat(folder).catch(() => null)
       if (stat && stat.mtimeMs < dayAgo) await fs.promises.rm(folder, { recursive: true, force: true })
@@ -143,20 +168,47 @@ export class DatasetService {
     dir: string,
     datasetId: string,
     name: string,
-    progress: (rows: number, bytes: number, totalBytes: number, force?: boolean) => void
+    progress: Progress,
+    signal: AbortSignal
   ): Promise<StoredDataset> {
     const label = fileLabel(source)
     if (totalBytes === 0) throw new LabError(`${label}: the file is empty`)
-    const overrides = { encoding: args.encoding, delimiter: args.delimiter, header: args.header, decimalComma: args.decimalComma }
-    const imported = await importTable(source, overrides, dir, (rows, bytes) => progress(rows, bytes, totalBytes))
-    progress(imported.rows, imported.bytes, totalBytes, true)
-    const target = chooseTarget(imported.settings.names, args.target, label)
+    const overrides = {
+      encoding: args.encoding,
+      delimiter: args.delimiter,
+      header: args.header,
+      decimalComma: args.decimalComma,
+      quote: args.quote,
+      escape: args.escape,
+      skip: args.skip
+    }
+    const imported = await this.workers.run(
+      {
+        file: source,
+        dir,
+        overrides,
+        badRows: args.badRows,
+        sheet: args.sheet,
+        signal,
+        onProgress: (rows, bytes) => progress(rows, bytes, totalBytes)
+      },
+      path.join(dir, '.spill')
+    )
+    progress(imported.rows, totalBytes, totalBytes, true, 'fitting')
+    const names = imported.columns.map((column) => column.name)
+    if (names.length < 2)
+      throw new LabError(
+        `${label}: the table has one column (${names[0] ?? '?'}); it needs at least one feature column besides the target (is the delimiter right?)`
+      )
+    const target = chooseTarget(names, args.target, label)
     const meta: TableMeta = { kind: 'table', rows: imported.rows, columns: imported.columns }
     writeJson(path.join(dir, 'meta.json'), meta)
-    const requested = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined))
+    const given = { ...overrides, badRows: args.badRows, sheet: args.sheet }
+    const requested = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined))
     const parse: ParseSettings = {
       kind: 'table',
-      csv: imported.settings,
+      ...(imported.settings ? { csv: imported.settings } : {}),
+      table: imported.source,
       requested,
       overrides: {},
       preparation: DEFAULT_PREPARATION,
@@ -173,7 +225,7 @@ export class DatasetService {
     dir: string,
     datasetId: string,
     givenName: string,
-    progress: (rows: number, bytes: number, totalBytes: number, force?: boolean) => void
+    progress: Progress
   ): Promise<StoredDataset> {
     if (args.task === 'regression')
       throw new LabError(`${fileLabel(source)}: a folder of images sorted into class folders predicts classes, not a number`)
@@ -328,6 +380,11 @@ export class DatasetService {
       return { columns: ['path', 'label'], rows: meta.rows.slice(start, start + count).map((image) => [image.path, image.label]), total }
     }
     const columnValues = meta.columns.map((stats, index): (string | number | null)[] => {
+      if (stats.spellings) {
+        // People's numbers ("$1,234.50") are shown as the file wrote them; the model sees the numbers.
+        const spellings = stats.spellings
+        return Array.from(readRangeI32(columnFile(dir, index, 'src'), start, count), (code) => (code < 0 ? null : spellings[code]!))
+      }
       if (stats.files.f64) return Array.from(readRangeF64(columnFile(dir, index, 'f64'), start, count), (v) => (Number.isNaN(v) ? null : v))
       if (stats.files.i32 && stats.vocab) {
         const vocab = stats.vocab
@@ -339,6 +396,29 @@ export class DatasetService {
     })
     const rows = Array.from({ length: count }, (_, r) => columnValues.map((values) => values[r] ?? null))
     return { columns: meta.columns.map((stats) => stats.name), rows, total }
+  }
+
+  /** Writes the table as it was parsed (every column, parsed values, the names it was imported with) to CSV or Parquet. */
+  async export(args: HandlerArgs<'datasets.export'>): Promise<RequestResult<'datasets.export'>> {
+    const row = await this.row(args.datasetId)
+    if (row.kind !== 'table') throw new LabError(`${row.name}: only tables can be exported as CSV or Parquet`)
+    const dir = this.storedDir(row)
+    const meta = readJson<TableMeta>(path.join(dir, 'meta.json'))
+    // Checked before any work: never the data home's own files, an existing file only when asked (core/outputFile.ts).
+    const out = checkOutputPath(args.out, { home: this.home, overwrite: args.overwrite ?? false })
+    const format = args.format ?? (/\.parquet$/i.test(out) ? 'parquet' : 'csv')
+    // DuckDB spills (if it must) into a folder of the data home that goes with the export.
+    const spill = path.join(this.datasetsDir, `.export-${newId('ds')}`)
+    let written: { bytes: number }
+    try {
+      written = await this.workers.export(
+        { dir, columns: meta.columns as ColumnStats[], rows: meta.rows, out, format, overwrite: args.overwrite ?? false },
+        spill
+      )
+    } finally {
+      await fs.promises.rm(spill, { recursive: true, force: true })
+    }
+    return { path: out, rows: meta.rows, columns: meta.columns.length, bytes: written.bytes, format }
   }
 
   /** Changes the target and columns' types or inclusion; the roles, split and recipe are fitted again. */

@@ -11,11 +11,13 @@ import { pathToFileURL } from 'node:url'
 import { Command, CommanderError, Option } from 'commander'
 import {
   OPSETS,
+  badRowsChoice,
   modelPreset,
   optimizerName,
   task as taskSchema,
   trainConfig,
   trainMode,
+  type BadRowsChoice,
   type EventPayload,
   type ModelPreset,
   type OptimizerName,
@@ -29,10 +31,22 @@ import {
 import { LabError } from '../shared/errors'
 import { openLab, type Lab } from '../lab'
 import { version } from '../core/version'
-import { errorText } from '../shared/format'
+import { dialectReport, errorText } from '../shared/format'
 import { startServer } from './server'
 import { hiddenSizes, imageSize, nonNegativeInt, positiveInt, positiveNumber, unitInterval } from './cliFlags'
-import { type CliIo, describeDataset, describePrediction, describeRun, forTerminal, mainFigure, pct, progressBar, table, visible } from './cliText'
+import {
+  type CliIo,
+  describeDataset,
+  describePrediction,
+  describeRun,
+  forTerminal,
+  importProgressText,
+  mainFigure,
+  pct,
+  progressBar,
+  table,
+  visible
+} from './cliText'
 import { INPUT_LIMITS, readInputFile } from '../core/inputFile'
 
 interface GlobalOptions {
@@ -128,8 +142,8 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
 
   program
     .command('import')
-    .description('import a CSV/TSV table or a folder of images sorted into class folders')
-    .argument('<path>', 'a .csv/.tsv file or a folder')
+    .description('import a table (CSV/TSV, .csv.gz, Excel/ODS workbook, Parquet, JSON Lines) or a folder of images sorted into class folders')
+    .argument('<path>', 'a .csv/.tsv/.csv.gz/.xlsx/.xls/.ods/.parquet/.jsonl file or a folder')
     .option('--name <name>', 'dataset name (default: the file or folder name)')
     .option('--target <column>', 'target column (default: detected, else the last column)')
     .addOption(
@@ -137,23 +151,54 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         taskSchema.options
       )
     )
-    .option('--delimiter <c>', 'field delimiter: , ; tab | (default: detected)')
+    .option('--delimiter <c>', 'field delimiter: , ; tab | space … (default: detected)')
     .option('--encoding <e>', 'utf-8, utf-16le, windows-1252, … (default: detected)')
+    .option('--quote <c>', 'quote character: \'"\', "\'", or "" for none (default: detected)')
+    .option('--escape <c>', 'character before a quote inside quotes: the quote itself or \\ (default: detected)')
+    .option('--skip <n>', 'lines above the table to skip (default: detected)', nonNegativeInt('--skip'))
+    .option('--header', 'the first row names the columns (default: detected)')
+    .option('--no-header', 'the first row is data')
+    .addOption(new Option('--decimal <mark>', 'decimal mark (default: detected)').choices(['.', ',']))
+    .option('--sheet <name>', 'workbooks: the sheet to read (default: the first one with data)')
+    .addOption(
+      new Option('--bad-rows <what>', 'rows that do not fit the table: set aside (skip), pad short ones, or refuse the file').choices(
+        badRowsChoice.options
+      )
+    )
     .option('--image-size <WxH>', 'resize images to WxH (default: the most common size, at most 64x64)', imageSize)
     .action(
       async (
         file: string,
-        o: { name?: string; target?: string; task?: Task; delimiter?: string; encoding?: string; imageSize?: { width: number; height: number } }
+        o: {
+          name?: string
+          target?: string
+          task?: Task
+          delimiter?: string
+          encoding?: string
+          quote?: string
+          escape?: string
+          skip?: number
+          header?: boolean
+          decimal?: '.' | ','
+          sheet?: string
+          badRows?: BadRowsChoice
+          imageSize?: { width: number; height: number }
+        }
       ) => {
         const lab = await opened()
         const bar = progressBar(io, io.isTty && !json())
+        const importId = `cli-${process.pid}-${Date.now()}`
         const stop = lab.events.subscribe((event, payload) => {
           if (event !== 'dataset.progress') return
           const p = payload as EventPayload<'dataset.progress'>
-          bar.draw(`${p.rows.toLocaleString('en')} rows`, p.totalBytes ? p.bytes / p.totalBytes : 0)
+          if (p.importId !== importId) return
+          bar.draw(importProgressText(p), p.totalBytes ? p.bytes / p.totalBytes : 0)
         })
+        // Ctrl-C stops the import; nothing of it is kept.
+        const onInterrupt = () => void call(lab, 'datasets.cancelImport', { importId }).catch(() => undefined)
+        process.once('SIGINT', onInterrupt)
         try {
-          const delimiter = o.delimiter === 'tab' || o.delimiter === '\\t' ? '\t' : o.delimiter
+          const delimiter = o.delimiter === 'tab' || o.delimiter === '\\t' ? '\t' : o.delimiter === 'space' ? ' ' : o.delimiter
           const summary = await call(lab, 'datasets.import', {
             path: path.resolve(file),
             name: o.name,
@@ -161,22 +206,47 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
             task: o.task,
             delimiter,
             encoding: o.encoding,
-            imageSize: o.imageSize
+            quote: o.quote,
+            escape: o.escape,
+            skip: o.skip,
+            header: o.header,
+            decimalComma: o.decimal === undefined ? undefined : o.decimal === ',',
+            sheet: o.sheet,
+            badRows: o.badRows,
+            imageSize: o.imageSize,
+            importId
           })
           bar.done()
-          print(summary, () => describeDataset(summary))
+          const dialect = summary.parse.csv ? dialectReport(summary.parse.csv) : null
+          print({ ...summary, dialect }, () => describeDataset(summary))
         } finally {
+          process.off('SIGINT', onInterrupt)
           stop()
         }
       }
     )
 
-  program
-    .command('datasets')
+  const datasets = program.command('datasets').description('list imported datasets, or export one (datasets export ID --out FILE)')
+  datasets
+    .command('list', { isDefault: true })
     .description('list imported datasets')
     .action(async () => {
       const list = await call(await opened(), 'datasets.list', {})
       print(list, () => (list.length ? list.map(describeDataset).join('') : 'no datasets yet: layerlab import PATH\n'))
+    })
+  datasets
+    .command('export')
+    .description('write a table as LayerLab parsed it (every column, parsed values, the original names) to CSV or Parquet')
+    .argument('<datasetId>')
+    .requiredOption('--out <file>', 'FILE.csv or FILE.parquet')
+    .option('--force', 'replace --out if it exists')
+    .action(async (datasetId: string, o: { out: string; force?: boolean }) => {
+      const result = await call(await opened(), 'datasets.export', { datasetId, out: path.resolve(o.out), overwrite: Boolean(o.force) })
+      print(
+        result,
+        () =>
+          `${visible(result.path)} (${result.format}, ${result.rows.toLocaleString('en')} rows × ${result.columns} columns, ${result.bytes.toLocaleString('en')} bytes)\n`
+      )
     })
 
   program

@@ -1,6 +1,6 @@
 /** What the CLI prints for people (tables, summaries, progress bars); --json prints the contract's values instead. */
-import type { DatasetSummary, PredictResult, RunDetail, RunSummary } from '../shared/contract'
-import { accuracyBasis, percent, seconds } from '../shared/format'
+import type { DatasetSummary, EventPayload, PredictResult, RunDetail, RunSummary } from '../shared/contract'
+import { accuracyBasis, characterName, percent, seconds } from '../shared/format'
 import { layerList } from '../shared/blocks'
 import { asNumber, epochScoreLabel, isRegressionEvaluation, mainMetric, metricValue, metricsOf, taskOf } from '../shared/task'
 
@@ -65,6 +65,32 @@ export function describeDataset(d: DatasetSummary): string {
   ]
   if (d.unlabeledRows > 0) lines.push(`  ${d.unlabeledRows} rows without a target value: left out of training and evaluation`)
   if (d.targetWarning) lines.push(`  warning: ${d.targetWarning}`)
+  const csv = d.parse.csv
+  const table = d.parse.table
+  if (table?.format === 'workbook')
+    lines.push(`  read: sheet "${v(table.sheet ?? '')}" of ${v(table.sheets?.map((s) => s.name).join(', ') ?? '')}; header in row ${table.headerRow}`)
+  else if (table && table.format !== 'csv') lines.push(`  read: ${table.format === 'parquet' ? 'Parquet' : 'JSON Lines'}`)
+  if (csv) {
+    const parts = [
+      `${csv.encoding}${csv.bom ? ' (BOM)' : ''}`,
+      `delimiter ${v(characterName(csv.delimiter))}`,
+      `quote ${characterName(csv.quote)}`,
+      `decimal ${csv.decimalComma ? 'comma' : 'point'}`,
+      csv.header ? (csv.headerRows === 2 ? 'two-row header' : 'header') : 'no header'
+    ]
+    if (csv.skippedLines) parts.push(`${csv.skippedLines} line(s) skipped above the table`)
+    if (csv.compression === 'gzip') parts.push('gzip')
+    lines.push(`  read: ${parts.join(', ')}`)
+  }
+  if (table?.messyNumbers?.length) lines.push(`  read as numbers: ${v(table.messyNumbers.join(', '))} (currency, thousands or percent signs removed)`)
+  if (table?.setAside) {
+    const { total, rows } = table.setAside
+    lines.push(
+      `  set aside ${total} row(s) that do not fit the table:`,
+      ...rows.slice(0, 10).map((r) => `    line ${r.line} (${r.problem}): ${v(r.text.slice(0, 80))}`)
+    )
+    if (total > 10) lines.push(`    … ${total - 10} more`)
+  }
   const excluded = d.columns.filter((c) => c.role === 'excluded')
   if (excluded.length) lines.push(`  excluded: ${excluded.map((c) => `${v(c.name)} (${c.excludedReason})`).join(', ')}`)
   const missing = d.columns.filter((c) => c.missing > 0)
@@ -121,6 +147,13 @@ export function describeRun(run: RunSummary | RunDetail): string {
   }
   if (run.error) lines.push(`  error: ${v(run.error)}`)
   return lines.join('\n') + '\n'
+}
+
+/** "12,345 rows · 3.1 of 146.8 MB" for an import's progress bar. */
+export function importProgressText(p: EventPayload<'dataset.progress'>): string {
+  const mb = (bytes: number) => (bytes / 1e6).toFixed(1)
+  const phase = p.phase === 'fitting' ? ' · splitting and fitting' : ''
+  return `${p.rows.toLocaleString('en')} rows · ${mb(p.bytes)} of ${mb(p.totalBytes)} MB${phase}`
 }
 
 /** A one-line progress bar on stderr, redrawn in place; only on a terminal and never with --json. */

@@ -88,10 +88,17 @@ export function startDesktop(): void {
       ipcMain.handle(PICK_CHANNEL, async (event: IpcMainInvokeEvent, kind: unknown) => {
         if (!isTrustedSender(event.senderFrame)) return null
         const win = BrowserWindow.fromWebContents(event.sender)
-        if (kind === 'save-onnx') {
+        if (kind === 'save-onnx' || kind === 'save-table') {
+          const filters =
+            kind === 'save-onnx'
+              ? [{ name: 'ONNX model', extensions: ['onnx'] }]
+              : [
+                  { name: 'CSV', extensions: ['csv'] },
+                  { name: 'Parquet', extensions: ['parquet'] }
+                ]
           const result = win
             ? await dialog.showSaveDialog(win, {
-                filters: [{ name: 'ONNX model', extensions: ['onnx'] }],
+                filters,
                 // The app passes overwrite with the chosen path: the dialog itself asks before replacing a file.
                 properties: ['showOverwriteConfirmation', 'createDirectory']
               })
@@ -99,7 +106,10 @@ export function startDesktop(): void {
           return result && !result.canceled ? (result.filePath ?? null) : null
         }
         const properties: Array<'openFile' | 'openDirectory'> = kind === 'folder' ? ['openDirectory'] : ['openFile']
-        const filters = kind === 'folder' ? [] : [{ name: 'Tables', extensions: ['csv', 'tsv', 'txt'] }]
+        const filters =
+          kind === 'folder'
+            ? []
+            : [{ name: 'Tables', extensions: ['csv', 'tsv', 'txt', 'gz', 'xlsx', 'xlsm', 'xls', 'ods', 'parquet', 'jsonl', 'ndjson'] }]
         const result = win ? await dialog.showOpenDialog(win, { properties, filters }) : undefined
         return result && !result.canceled ? (result.filePaths[0] ?? null) : null
       })

@@ -58,10 +58,20 @@ export const csvDialect = z.object({
   encoding: z.string(),
   bom: z.boolean(),
   delimiter: z.string(),
+  /** The quote character ('' for none); escape is the character before a quote inside quotes (often the quote itself). */
+  quote: z.string(),
+  escape: z.string(),
   header: z.boolean(),
+  /** Rows the header spans: 0 (no header), 1, or 2 (a title row over merged cells, then the names). */
+  headerRows: z.number().int(),
+  /** Lines above the table (a title, notes) that were skipped, the second header row's title line included. */
+  skippedLines: z.number().int(),
   decimalComma: z.boolean(),
   /** The sample mixes line ends (\r\n with bare \n or \r): the parser must accept every kind, not just the first seen. */
   mixedLineEnds: z.boolean(),
+  compression: z.enum(['none', 'gzip']),
+  /** Every line ended with the delimiter: the empty, nameless last column was dropped. */
+  droppedTrailingColumn: z.boolean(),
   /** Column names: from the header, or col_1.. without one. */
   names: z.array(z.string())
 })
@@ -71,10 +81,44 @@ export type CsvDialect = z.infer<typeof csvDialect>
 export const columnOverride = z.object({ type: columnType.optional(), include: z.boolean().optional() })
 export type ColumnOverride = z.infer<typeof columnOverride>
 
+/** Table file formats an import reads. */
+export const tableFormat = z.enum(['csv', 'parquet', 'jsonl', 'workbook'])
+export type TableFormat = z.infer<typeof tableFormat>
+
+/** A row of the file that did not fit the table (a missing or extra separator, a broken quote): set aside, not imported. */
+export const setAsideRow = z.object({ line: z.number().int(), problem: z.string(), text: z.string() })
+export type SetAsideRow = z.infer<typeof setAsideRow>
+
+/** What an import does with rows that do not fit: set them aside (default), pad short ones with missing values, or refuse the file. */
+export const badRowsChoice = z.enum(['skip', 'pad', 'refuse'])
+export type BadRowsChoice = z.infer<typeof badRowsChoice>
+
+/** Where a table came from: its format, and for workbooks the sheet read and the sheets there were. */
+export const tableSource = z.object({
+  format: tableFormat,
+  sheet: z.string().optional(),
+  sheets: z.array(z.object({ name: z.string(), rows: z.number().int(), columns: z.number().int() })).optional(),
+  /** Workbooks: the 1-based sheet row of the header, and the title rows skipped above it. */
+  headerRow: z.number().int().optional(),
+  titleRows: z.array(z.number().int()).optional(),
+  /** Columns read as dates (workbooks and Parquet know them; CSV columns when every value reads as one date format). */
+  dateColumns: z.array(z.string()).optional(),
+  /** Text columns read as numbers after removing currency signs, thousands separators or percent signs. */
+  messyNumbers: z.array(z.string()).optional(),
+  /** Rows set aside: how many in all, and the first ones (at most SET_ASIDE_LISTED) with their line and text. */
+  setAside: z.object({ total: z.number().int(), rows: z.array(setAsideRow) }).optional(),
+  /** A second table further down the file (a line of another width after a blank line): not imported. */
+  moreTables: z.object({ line: z.number().int() }).optional()
+})
+export type TableSource = z.infer<typeof tableSource>
+/** Set-aside rows listed with the dataset (the count covers the rest). */
+export const SET_ASIDE_LISTED = 100
+
 /** What was detected or chosen at import, plus the user's later column choices. */
 export const parseSettings = z.object({
   kind: z.enum(['table', 'images']),
   csv: csvDialect.optional(),
+  table: tableSource.optional(),
   /** The settings the user gave at import (the rest was detected). */
   requested: z.record(z.string(), z.unknown()).optional(),
   image: z.object({ width: z.number().int(), height: z.number().int(), colorMode: z.enum(['grayscale', 'rgb']) }).optional(),
@@ -418,6 +462,16 @@ export const requests = {
         decimalComma: z.boolean().optional(),
         /** Default: what the target suggests (shared/task.ts). */
         task: task.optional(),
+        /** The quote character; '' for none. */
+        quote: z.string().max(1).optional(),
+        escape: z.string().max(1).optional(),
+        /** Lines above the table to skip. */
+        skip: z.number().int().min(0).max(10_000).optional(),
+        /** Workbooks: the sheet to read (default: the first one with data). */
+        sheet: z.string().max(200).optional(),
+        badRows: badRowsChoice.optional(),
+        /** Names this import for datasets.cancelImport and its progress events (the caller picks it). */
+        importId: z.string().min(1).max(80).optional(),
         imageSize: z.object({ width: positiveInt.max(512), height: positiveInt.max(512) }).optional(),
         colorMode: z.enum(['auto', 'grayscale', 'rgb']).optional()
       })
@@ -452,6 +506,27 @@ export const requests = {
     result: z.array(z.object({ row: z.number().int(), dataUrl: z.string() }))
   },
   'datasets.delete': { args: datasetRef, result: ok },
+  /** Stops a running import (named by the importId it was given); nothing of it is kept. Ok also when it had ended. */
+  'datasets.cancelImport': { args: z.object({ importId: z.string().min(1) }).strict(), result: ok },
+  /** Writes the table as LayerLab parsed it (every column, parsed values, the original names) to a CSV or Parquet file. */
+  'datasets.export': {
+    args: z
+      .object({
+        datasetId: z.string().min(1),
+        out: z.string().min(1),
+        format: z.enum(['csv', 'parquet']).optional(),
+        /** Replace an existing file (the CLI's --force; the app's save dialog has asked). */
+        overwrite: z.boolean().optional()
+      })
+      .strict(),
+    result: z.object({
+      path: z.string(),
+      rows: z.number().int(),
+      columns: z.number().int(),
+      bytes: z.number().int(),
+      format: z.enum(['csv', 'parquet'])
+    })
+  },
   'models.default': {
     args: z.object({ datasetId: z.string(), preset: modelPreset.optional(), hidden: z.array(positiveInt).max(16).optional() }).strict(),
     result: z.object({ spec: modelSpec, partition })
@@ -544,7 +619,15 @@ export type PredictResult = RequestResult<'predict.run'>
 // ---------------------------------------------------------------- events
 
 export const events = {
-  'dataset.progress': z.object({ path: z.string(), rows: z.number().int(), bytes: z.number(), totalBytes: z.number() }),
+  /** bytes of totalBytes read so far (for gzip: of the compressed file), rows so far; phase says what is being done. */
+  'dataset.progress': z.object({
+    path: z.string(),
+    importId: z.string().optional(),
+    phase: z.enum(['reading', 'profiling', 'fitting']).optional(),
+    rows: z.number().int(),
+    bytes: z.number(),
+    totalBytes: z.number()
+  }),
   'train.progress': z.object({
     runId: z.string(),
     phase: z.enum(['block', 'finetune', 'end-to-end']),
@@ -587,5 +670,5 @@ export interface LabBridge {
   /** Subscribes to an event; returns the function that unsubscribes. */
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void
   /** Desktop only: a native dialog; resolves to the chosen path, or null when cancelled. */
-  pickPath?(kind: 'file' | 'folder' | 'save-onnx'): Promise<string | null>
+  pickPath?(kind: 'file' | 'folder' | 'save-onnx' | 'save-table'): Promise<string | null>
 }

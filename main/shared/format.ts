@@ -1,5 +1,6 @@
 /** Number formats the CLI and the renderer share, so a figure reads the same everywhere. */
 import { wilsonInterval } from './intervals'
+import type { CsvDialect } from './contract'
 
 /** 0.9777 → "97.77 %"; null or undefined → "—". */
 export function percent(value: number | null | undefined, digits = 2): string {
@@ -45,6 +46,42 @@ export function accuracyBasis(accuracy: number | null | undefined, rows: number 
   if (!rows) return `on an unknown number of ${part} rows`
   const correct = Math.round(accuracy * rows)
   return `${correct.toLocaleString('en-US')} of ${rows.toLocaleString('en-US')} ${part} rows, 95 % interval ${percentRange(wilsonInterval(correct, rows))}`
+}
+
+/** The dialect of a CSV import as `import --json` reports it and the Datasets view shows it. */
+export interface DialectReport {
+  encoding: string
+  delimiter: string
+  quote: string
+  decimal: '.' | ','
+  header: boolean
+  skippedLines: number
+}
+
+export function dialectReport(csv: CsvDialect): DialectReport {
+  return {
+    encoding: csv.encoding,
+    delimiter: csv.delimiter,
+    quote: csv.quote,
+    decimal: csv.decimalComma ? ',' : '.',
+    header: csv.header,
+    skippedLines: csv.skippedLines
+  }
+}
+
+/** A delimiter or quote as people name it: "," → "comma", "\t" → "tab". */
+export function characterName(c: string): string {
+  const names: Record<string, string> = {
+    ',': 'comma',
+    ';': 'semicolon',
+    '\t': 'tab',
+    '|': 'pipe',
+    ' ': 'space',
+    '"': 'double quote',
+    "'": 'apostrophe',
+    '': 'none'
+  }
+  return names[c] ?? `"${c}"`
 }
 
 /** 1536 → "1.5 KiB". */

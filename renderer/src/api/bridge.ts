@@ -40,7 +40,7 @@ export function onEvent<E extends EventName>(event: E, listener: (payload: Event
 export const transport = (): 'electron' | 'web' => current().transport
 
 /** Desktop: a native dialog. Web: null (the views offer upload instead). */
-export async function pickPath(kind: 'file' | 'folder' | 'save-onnx'): Promise<string | null> {
+export async function pickPath(kind: 'file' | 'folder' | 'save-onnx' | 'save-table'): Promise<string | null> {
   const b = current()
   return b.pickPath ? b.pickPath(kind) : null
 }
@@ -99,4 +99,11 @@ export async function downloadArtifact(artifactId: string): Promise<void> {
   current()
   if (!web) throw new ApiError('downloads exist only in the web shell', 'bad_request')
   await web.download(artifactId)
+}
+
+/** Web shell only: saves a dataset's parsed table through a short-lived link (the desktop saves through a dialog). */
+export async function downloadTable(datasetId: string, format: 'csv' | 'parquet'): Promise<void> {
+  current()
+  if (!web) throw new ApiError('downloads exist only in the web shell', 'bad_request')
+  await web.download(`dataset/${datasetId}.${format}`)
 }

@@ -37,7 +37,7 @@ export const useAppStore = defineStore('app', () => {
   const desktop = (): boolean => transport() === 'electron'
 
   /** Desktop only: a native open or save dialog; null when cancelled (or in the web shell). */
-  function choosePath(kind: 'file' | 'folder' | 'save-onnx'): Promise<string | null> {
+  function choosePath(kind: 'file' | 'folder' | 'save-onnx' | 'save-table'): Promise<string | null> {
     return pickPath(kind)
   }
 

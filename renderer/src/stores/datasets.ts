@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import type { DatasetSummary, EventPayload, RequestArgs, RequestResult } from '@contract'
-import { api, onEvent, uploadFiles } from '../api/bridge'
+import { api, canDownload, downloadTable, onEvent, pickPath, transport, uploadFiles } from '../api/bridge'
 import { errorText } from '@shared/format'
 import { useAppStore } from './app'
 import { loadSelection, saveSelection } from './drafts'
@@ -20,7 +20,10 @@ export interface UploadItem {
  */
 export interface ImportProgress {
   label: string
-  phase: 'uploading' | 'importing'
+  /** The id the import's progress events and its Cancel carry; null while the files are still uploading. */
+  importId: string | null
+  /** The web shell's upload, then the import's own phases (reading the source, profiling columns, fitting the split). */
+  phase: 'uploading' | NonNullable<EventPayload<'dataset.progress'>['phase']>
   kind: 'table' | 'images' | null
   files: number
   totalFiles: number
@@ -44,6 +47,8 @@ export const useDatasetsStore = defineStore('datasets', () => {
   /** The last import or edit that failed, as its one-line message. */
   const error = ref<string | null>(null)
   const importing = ref<ImportProgress | null>(null)
+  /** The last table export on the desktop (its path), or its error in `error`. */
+  const exported = ref<string | null>(null)
   const updating = ref(false)
 
   const previewColumns = shallowRef<string[]>([])
@@ -56,8 +61,10 @@ export const useDatasetsStore = defineStore('datasets', () => {
   const thumbnails = shallowRef<Thumbnails>([])
 
   onEvent('dataset.progress', (payload: EventPayload<'dataset.progress'>) => {
-    if (importing.value?.phase === 'importing')
-      importing.value = { ...importing.value, rows: payload.rows, bytes: payload.bytes, totalBytes: payload.totalBytes }
+    const current = importing.value
+    if (!current || current.phase === 'uploading') return
+    if (payload.importId && current.importId && payload.importId !== current.importId) return
+    importing.value = { ...current, phase: payload.phase ?? 'reading', rows: payload.rows, bytes: payload.bytes, totalBytes: payload.totalBytes }
   })
 
   async function load(): Promise<void> {
@@ -91,9 +98,10 @@ export const useDatasetsStore = defineStore('datasets', () => {
     kind: ImportProgress['kind'] = null
   ): Promise<DatasetSummary | null> {
     error.value = null
-    importing.value = { label, phase: 'importing', kind, files: 0, totalFiles: 0, rows: 0, bytes: 0, totalBytes: 0 }
+    const importId = `ui-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+    importing.value = { label, importId, phase: 'reading', kind, files: 0, totalFiles: 0, rows: 0, bytes: 0, totalBytes: 0 }
     try {
-      const summary = await api('datasets.import', { path, ...options })
+      const summary = await api('datasets.import', { path, ...options, importId })
       remember(summary)
       await select(summary.datasetId)
       return summary
@@ -112,7 +120,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
     error.value = null
     const label = items.length === 1 ? firstItem.relativePath : (firstItem.relativePath.split('/')[0] ?? firstItem.relativePath)
     const kind = items.length === 1 && !firstItem.relativePath.includes('/') ? 'table' : 'images'
-    importing.value = { label, phase: 'uploading', kind, files: 0, totalFiles: items.length, rows: 0, bytes: 0, totalBytes: 0 }
+    importing.value = { label, importId: null, phase: 'uploading', kind, files: 0, totalFiles: items.length, rows: 0, bytes: 0, totalBytes: 0 }
     let target: string
     try {
       target = (
@@ -126,6 +134,43 @@ export const useDatasetsStore = defineStore('datasets', () => {
       return null
     }
     return importPath(target, {}, label, kind)
+  }
+
+  /** Stops the running import; the import call then fails with "… import cancelled" and keeps nothing. */
+  async function cancelImport(): Promise<void> {
+    const importId = importing.value?.importId
+    if (importId) await api('datasets.cancelImport', { importId }).catch(() => undefined)
+  }
+
+  /** Imports the selected workbook again from another sheet (a new dataset). */
+  async function importSheet(sheet: string): Promise<void> {
+    const summary = selected.value
+    if (!summary) return
+    await importPath(summary.sourcePath, { sheet }, `${summary.name} · ${sheet}`)
+  }
+
+  /** Web shell: the parsed table as a download (the desktop's exportTable saves through a dialog). */
+  async function downloadParsed(format: 'csv' | 'parquet'): Promise<void> {
+    const summary = selected.value
+    if (!summary) return
+    try {
+      await downloadTable(summary.datasetId, format)
+    } catch (e) {
+      error.value = errorText(e)
+    }
+  }
+
+  /** Desktop: asks where to save, then writes the parsed table there. */
+  async function exportTable(): Promise<void> {
+    const summary = selected.value
+    if (!summary || transport() !== 'electron') return
+    const out = await pickPath('save-table')
+    if (!out) return
+    try {
+      exported.value = (await api('datasets.export', { datasetId: summary.datasetId, out, overwrite: true })).path
+    } catch (e) {
+      error.value = errorText(e)
+    }
   }
 
   async function select(datasetId: string): Promise<void> {
@@ -229,6 +274,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
     selected,
     error,
     importing,
+    exported,
     updating,
     previewColumns,
     previewRows,
@@ -237,6 +283,11 @@ export const useDatasetsStore = defineStore('datasets', () => {
     load,
     importPath,
     importUpload,
+    cancelImport,
+    importSheet,
+    downloadParsed,
+    downloadable: canDownload,
+    exportTable,
     select,
     update,
     remove,

@@ -477,6 +477,27 @@ describe('hostile and unlucky input against a long-lived web shell', () => {
     await result('runs.delete', { runId: killed!.runId })
   })
 
+  it('imports a wide table whose header is longer than the sample, and a failing wide import leaves no descriptor open', async () => {
+    // #12 defects 1 and 2 through the long-lived host: 2,001 columns of long names (an 82 KB header line, past the
+    // 64 KiB first sample), read in JavaScript with at most 64 column files open; then a wide file most of whose
+    // rows do not fit, refused after every column's files were open at some point.
+    const before = openDescriptors()
+    const names = Array.from({ length: 2000 }, (_, i) => `a_fairly_long_measurement_name_${String(i).padStart(5, '0')}`)
+    const rows = Array.from({ length: 30 }, (_, r) => [...names.map((_, i) => (i * r) % 7), ['yes', 'no'][r % 2]].join(','))
+    const wide = file('wide-long-header.csv', [[...names, 'real_target'].join(','), ...rows].join('\n') + '\n')
+    const imported = await result<{ datasetId: string; rows: number; target: string; columns: { name: string }[] }>('datasets.import', {
+      path: wide
+    })
+    expect(imported).toMatchObject({ rows: 30, target: 'real_target' })
+    expect(imported.columns.length).toBe(2001)
+    expect(imported.columns.at(-2)!.name).toBe(names.at(-1))
+    await result('datasets.delete', { datasetId: imported.datasetId })
+    const lines = [Array.from({ length: 3000 }, (_, i) => `c${i}`).join(',')]
+    for (let r = 0; r < 4; r++) lines.push(Array.from({ length: r === 0 ? 3000 : 2999 }, () => '1').join(','))
+    expect(await refusal('datasets.import', { path: file('bad-wide.csv', lines.join('\n')) })).toMatch(/bad-wide\.csv: .*3 of 4 rows do not fit/)
+    expect(openDescriptors()).toBeLessThanOrEqual(before + 8)
+  })
+
   it('leaves no descriptor open after all of the above (pipes, devices, refused uploads and writes)', async () => {
     // Keep-alive sockets of the test's own fetches come and go: a few, never one per probe.
     await new Promise((resolve) => setTimeout(resolve, 500))

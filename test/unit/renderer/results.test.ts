@@ -178,10 +178,13 @@ describe('the Compare verdict', () => {
 
 describe('the import progress line', () => {
   it('counts files and bytes while uploading, then images or rows', () => {
-    const base = { label: 'train', files: 120, totalFiles: 700, rows: 0, bytes: 3_200_000, totalBytes: 12_500_000 }
+    const base = { label: 'train', importId: null, files: 120, totalFiles: 700, rows: 0, bytes: 3_200_000, totalBytes: 12_500_000 }
     expect(importProgressText({ ...base, phase: 'uploading', kind: 'images' })).toBe('Uploading train: 120 of 700 files · 3.2 MB of 13 MB')
-    expect(importProgressText({ ...base, phase: 'importing', kind: 'images', rows: 240 })).toBe('Decoding the images of train: 240 images (26 %)')
-    expect(importProgressText({ ...base, label: 'a.csv', phase: 'importing', kind: 'table', rows: 1, totalBytes: 0 })).toBe('Reading a.csv: 1 row')
+    expect(importProgressText({ ...base, phase: 'reading', kind: 'images', rows: 240 })).toBe('Decoding the images of train: 240 images (26 %)')
+    expect(importProgressText({ ...base, label: 'a.csv', phase: 'reading', kind: 'table', rows: 1, totalBytes: 0 })).toBe('Reading a.csv: 1 row')
+    expect(importProgressText({ ...base, label: 'a.csv', phase: 'fitting', kind: 'table', rows: 1797 })).toBe(
+      'Read 1,797 rows of a.csv; splitting and fitting the preparation…'
+    )
     expect(byteSize(999)).toBe('999 B')
     expect(byteSize(1536)).toBe('1.5 KB')
   })

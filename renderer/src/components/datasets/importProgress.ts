@@ -21,6 +21,9 @@ export function importProgressText(p: ImportProgress): string {
     const files = p.totalFiles === 1 ? '' : `${count(p.files)} of ${count(p.totalFiles)} files · `
     return `Uploading ${p.label}: ${files}${byteSize(p.bytes)} of ${byteSize(p.totalBytes)}`
   }
+  if (p.phase === 'fitting')
+    return `Read ${count(p.rows)} ${p.kind === 'images' ? 'image' : 'row'}${p.rows === 1 ? '' : 's'} of ${p.label}; splitting and fitting the preparation…`
+  if (p.phase === 'profiling') return `Profiling the columns of ${p.label}: ${count(p.rows)} row${p.rows === 1 ? '' : 's'} read`
   const done = p.totalBytes > 0 ? ` (${Math.min(100, Math.round((100 * p.bytes) / p.totalBytes))} %)` : ''
   if (p.kind === 'images') return `Decoding the images of ${p.label}: ${count(p.rows)} image${p.rows === 1 ? '' : 's'}${done}`
   if (p.kind === 'table') return `Reading ${p.label}: ${count(p.rows)} row${p.rows === 1 ? '' : 's'}${done}`
