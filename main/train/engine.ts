@@ -142,8 +142,8 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
           // stage's cached input through the previous block only; the older cache is then dropped.
           const previous: Chain = { layers: blockLayers(j - 1), specs: blockSpecs(j - 1) }
           const [oldTrain, oldVal] = [trainFeatures, valFeatures]
-          trainFeatures = chainOutput(previous, trainFeatures, cacheDir)
-          valFeatures = chainOutput(previous, valFeatures, cacheDir)
+          trainFeatures = await chainOutput(previous, trainFeatures, cacheDir)
+          valFeatures = await chainOutput(previous, valFeatures, cacheDir)
           dropCache(oldTrain)
           dropCache(oldVal)
           prefixForwards++
@@ -222,9 +222,9 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
   let evaluation: Evaluation | null = null
   if (!cancelled) {
     const testPart = partFeatures(data.test, data.inputShape)
-    const test = assess(fullChain, testPart, true)
-    const val = assess(fullChain, valPart, true)
-    const trainAssessment = assess(fullChain, trainPart, true)
+    const test = await assess(fullChain, testPart, true)
+    const val = await assess(fullChain, valPart, true)
+    const trainAssessment = await assess(fullChain, trainPart, true)
     metrics = { testAccuracy: test.accuracy, testLoss: test.loss, valAccuracy: val.accuracy, trainAccuracy: trainAssessment.accuracy }
     evaluation = evaluatePredictions(data.labels, data.test.y, test.predicted, data.test.rows)
   }

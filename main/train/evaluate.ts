@@ -3,14 +3,16 @@ import * as tf from '@tensorflow/tfjs'
 import { type Chain, applyChain } from './forward'
 import { type Features, rowsOf, sizeOf } from './features'
 import { FeatureFile } from './featureFile'
+import { readAll } from './reads'
 
 const EVAL_CHUNK = 512
 
 /**
  * Runs a chain in inference mode over a whole part, in chunks, into a FeatureFile in `cacheDir` (null: one
- * Float32Array in memory).
+ * Float32Array in memory). Reads are asynchronous (data(), not dataSync()): a GPU backend cannot read its memory
+ * synchronously in Node.
  */
-export function chainOutput(chain: Chain, features: Features, cacheDir: string | null): Features {
+export async function chainOutput(chain: Chain, features: Features, cacheDir: string | null): Promise<Features> {
   let outShape: number[] | null = null
   let out: Float32Array | FeatureFile | null = null
   for (let start = 0; start < features.n; start += EVAL_CHUNK) {
@@ -23,7 +25,7 @@ export function chainOutput(chain: Chain, features: Features, cacheDir: string |
       outShape = values.shape.slice(1)
       out = cacheDir ? FeatureFile.create(cacheDir, sizeOf(outShape), features.n) : new Float32Array(features.n * sizeOf(outShape))
     }
-    const chunk = values.dataSync() as Float32Array
+    const chunk = (await values.data()) as Float32Array
     if (out instanceof FeatureFile) out.writeRows(start, chunk)
     else out.set(chunk, start * sizeOf(outShape!))
     values.dispose()
@@ -32,13 +34,17 @@ export function chainOutput(chain: Chain, features: Features, cacheDir: string |
 }
 
 /** Class probabilities of a chain over a part: accuracy, mean cross-entropy and the predicted classes. */
-export function assess(chain: Chain, features: Features, probabilities: boolean): { accuracy: number; loss: number; predicted: Int32Array } {
+export async function assess(
+  chain: Chain,
+  features: Features,
+  probabilities: boolean
+): Promise<{ accuracy: number; loss: number; predicted: Int32Array }> {
   const predicted = new Int32Array(features.n)
   let lossSum = 0
   let correct = 0
   for (let start = 0; start < features.n; start += EVAL_CHUNK) {
     const count = Math.min(EVAL_CHUNK, features.n - start)
-    const [lossValue, classes] = tf.tidy(() => {
+    const [lossTensor, classTensor] = tf.tidy(() => {
       const x = tf.tensor(rowsOf(features, start, count), [count, ...features.shape])
       const out = applyChain(chain, x, { training: false, logits: !probabilities })
       const depth = out.shape[1]!
@@ -46,8 +52,10 @@ export function assess(chain: Chain, features: Features, probabilities: boolean)
       const loss = probabilities
         ? tf.neg(tf.sum(tf.mul(truth, tf.log(tf.clipByValue(out, 1e-7, 1)))))
         : tf.mul(tf.losses.softmaxCrossEntropy(truth, out, undefined, 0, tf.Reduction.MEAN), count)
-      return [loss.dataSync()[0]!, tf.argMax(out, 1).dataSync() as Int32Array] as const
+      return [loss, tf.argMax(out, 1)] as const
     })
+    const [lossValues, classes] = (await readAll([lossTensor, classTensor])) as [Float32Array, Int32Array]
+    const lossValue = lossValues[0]!
     lossSum += lossValue
     predicted.set(classes, start)
     for (let i = 0; i < count; i++) if (classes[i] === features.y[start + i]) correct++

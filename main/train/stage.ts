@@ -12,6 +12,7 @@ import { tensorsInProcess } from './fast/inProcess'
 import { type Chain, applyChain } from './forward'
 import { type Features, shuffledIndices, sizeOf } from './features'
 import { assess } from './evaluate'
+import { epochTally, type TallyRead } from './reads'
 import { FeatureFile } from './featureFile'
 import type { TrainHooks } from './hooks'
 
@@ -81,15 +82,14 @@ export class Trainer {
       const active = stage.groups.filter((group) => epoch >= group.activeFrom)
       const variables = active.flatMap((group) => group.variables)
       const order = shuffledIndices(train.n, shuffleRandom)
-      let lossSum = 0
-      let correct = 0
-      let seen = 0
+      const tally = epochTally()
+      let read: TallyRead | null = null
+      let readAt = { ms: epochStart, batches: 0 }
       for (let b = 0; b < batches; b++) {
         if (this.hooks.shouldStop?.()) {
           cancelled = true
           break
         }
-        const batchStart = performance.now()
         const from = b * batchSize
         const count = Math.min(batchSize, train.n - from)
         for (let k = 0; k < count; k++) {
@@ -99,13 +99,14 @@ export class Trainer {
           else batchBuffer.set(train.x.subarray(row * inSize, (row + 1) * inSize), k * inSize)
           labelBuffer[k] = train.y[row]!
         }
-        const [batchLoss, batchCorrect] = denseChain
+        const [batchLoss, batchHits] = denseChain
           ? tf.tidy(() => {
               const x = tf.tensor2d(batchBuffer.subarray(0, count * inSize), [count, inSize])
               const step = denseChainStep(denseChain, x, labelBuffer.subarray(0, count), depth, active)
               return [step.loss, step.correct] as const
             })
           : tf.tidy(() => {
+              // One upload of the batch and its labels; everything after stays where the backend keeps tensors.
               const x = tf.tensor(batchBuffer.subarray(0, count * inSize), [count, ...train.shape])
               const labels = tf.tensor1d(labelBuffer.subarray(0, count), 'int32')
               const truth = tf.oneHot(labels, depth)
@@ -125,17 +126,17 @@ export class Trainer {
                     return { variable, gradient }
                   })
                 )
-              const kept = hits as tf.Tensor | null
-              const hitCount = kept ? kept.dataSync()[0]! : 0
-              kept?.dispose()
-              return [value.dataSync()[0]!, hitCount] as const
+              return [value, (hits as tf.Tensor | null) ?? tf.scalar(0)] as const
             })
-        lossSum += batchLoss * count
-        correct += batchCorrect
-        seen += count
-        const batchMs = performance.now() - batchStart
+        tally.add(batchLoss, batchHits, count)
+        const fresh = await tally.after(b, batches)
+        if (!fresh) continue
+        read = fresh
+        const now = performance.now()
+        const batchMs = (now - readAt.ms) / Math.max(1, read.batches - readAt.batches)
+        readAt = { ms: now, batches: read.batches }
         batchMsAverage = batchMsAverage === 0 ? batchMs : 0.9 * batchMsAverage + 0.1 * batchMs
-        const remainingBatches = (stage.epochs - epoch - 1) * batches + (batches - b - 1)
+        const remainingBatches = (stage.epochs - epoch - 1) * batches + (batches - read.batches)
         this.hooks.onProgress?.({
           phase: stage.phase,
           block: stage.block,
@@ -143,19 +144,23 @@ export class Trainer {
           blockCount: stage.blockCount,
           epoch: epoch + 1,
           epochs: stage.epochs,
-          batch: b + 1,
+          batch: read.batches,
           batches,
-          loss: lossSum / seen,
-          accuracy: correct / seen,
-          samplesPerSec: (seen / Math.max(1e-3, performance.now() - epochStart)) * 1000,
+          loss: read.lossSum / read.seen,
+          accuracy: read.hits / read.seen,
+          samplesPerSec: (read.seen / Math.max(1e-3, now - epochStart)) * 1000,
           etaMs: remainingBatches * batchMsAverage
         })
       }
+      await tally.close()
+      const seen = read?.seen ?? 0
+      const lossSum = read?.lossSum ?? 0
+      const correct = read?.hits ?? 0
       if (seen === 0) break
       // A cancelled epoch is not recorded: its metrics would cover part of the data only.
       if (cancelled) break
       const trainMs = performance.now() - epochStart
-      const assessment = assess(stage.chain, val, false)
+      const assessment = await assess(stage.chain, val, false)
       epochsDone++
       this.epochsRun++
       this.hooks.onEpoch?.({
