@@ -6,7 +6,7 @@ import type { RunStore } from '../store/runs'
 import type { TrainingService } from '../train/service'
 import type { ExportService } from '../export/service'
 import { resourcesDir } from '../core/resources'
-import { gpuStatus, planBackend } from '../core/backend'
+import { chooseBackend, gpuStatus } from '../core/backend'
 import { version } from '../core/version'
 
 /** The services the handlers call (the composition root, app.ts, opens them). */
@@ -27,7 +27,8 @@ export function createHandlers(services: Services): Handlers {
       name: 'LayerLab' as const,
       version,
       home: services.home,
-      backend: planBackend(),
+      // With LAYERLAB_BACKEND=webgpu the answer depends on the GPU probe (once per process, shared with gpu).
+      backend: await chooseBackend().then(({ name, reason }) => ({ name, reason })),
       gpu: await gpuStatus(),
       examples: [
         {

@@ -11,7 +11,7 @@
 import { createRequire } from 'node:module'
 import type * as tfType from '@tensorflow/tfjs'
 import { plannedWasmThreads, prepareWasmThreads, shareMemoryOnClone, threadCount, wasmThreadCount, withFullCoreCount } from './wasmSetup'
-import { activateWebGPU, closeWebGPU, gpuLabel, probeWebGPU, type GpuAdapter, type GpuProbe } from './webgpu'
+import { activateWebGPU, adapterName, closeWebGPU, gpuLabel, probeWebGPU, type GpuAdapter, type GpuProbe } from './webgpu'
 import { errorLine } from '../shared/format'
 
 const THREADS = /\d+ threads?/
@@ -123,15 +123,17 @@ export async function chooseBackend(options: Omit<PlanOptions, 'gpu'> = {}): Pro
 }
 
 /** What the status bar says about the GPU: the adapter's label and when it is used, or why there is none. */
-export async function gpuStatus(): Promise<{ label: string | null; software: boolean; reason: string }> {
+export async function gpuStatus(): Promise<{ label: string | null; name: string | null; software: boolean; reason: string }> {
   const want = wanted(undefined).name
-  if (want === 'wasm' || want === 'cpu') return { label: null, software: false, reason: `not used: LAYERLAB_BACKEND=${want}` }
+  if (want === 'wasm' || want === 'cpu') return { label: null, name: null, software: false, reason: `not used: LAYERLAB_BACKEND=${want}` }
   const gpu = await probeGpu()
-  if (!gpu.ok) return { label: null, software: false, reason: gpu.reason }
+  if (!gpu.ok) return { label: null, name: null, software: false, reason: gpu.reason }
+  const name = adapterName(gpu.adapter)
   if (gpu.adapter.software)
-    return { label: gpu.label, software: true, reason: 'a software adapter: used only when a run asks for webgpu (for tests, not speed)' }
+    return { label: gpu.label, name, software: true, reason: 'a software adapter: used only when a run asks for webgpu (for tests, not speed)' }
   return {
     label: gpu.label,
+    name,
     software: false,
     reason:
       want === 'webgpu'

@@ -94,9 +94,14 @@ export function isSoftware(info: AdapterInfoLike): boolean {
   return [info.vendor, info.architecture, info.device, info.description].some((field) => field && SOFTWARE_NAMES.test(field))
 }
 
+/** "NVIDIA H200": the listed name, else one made from Dawn's identifiers, else the driver's description. */
+export function adapterName(adapter: GpuAdapter): string {
+  return adapter.name || readableName(adapter) || adapter.description || 'unknown adapter'
+}
+
 /** "webgpu (NVIDIA H200, Vulkan)"; "webgpu (SwiftShader Device (Subzero), Vulkan, software)". */
 export function gpuLabel(adapter: GpuAdapter): string {
-  const parts = [adapter.name || readableName(adapter) || adapter.description || 'unknown adapter', API_NAMES[adapter.api] ?? adapter.api]
+  const parts = [adapterName(adapter), API_NAMES[adapter.api] ?? adapter.api]
   if (adapter.software) parts.push('software')
   return `webgpu (${parts.join(', ')})`
 }

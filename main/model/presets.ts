@@ -26,7 +26,7 @@ export function sourceFromSummary(summary: DatasetSummary): ModelSource {
  * mlp: dense(h, relu)… → dense(C, softmax), one block per hidden layer, the output layer in the last block.
  * small-cnn: two conv stages (conv + max pool) → flatten → dense(64, relu) → dense(C, softmax), one block per
  * conv stage and one for the dense head.
- * cnn-medium: for RGB images of 64×64 and up, where a GPU pays (cnnMedium below).
+ * cnn-medium: sized for RGB images of 64×64 and up, where a GPU pays; accepted from 32×32 (cnnMedium below).
  */
 export function defaultModel(
   source: DatasetSummary | ModelSource,
@@ -43,7 +43,9 @@ export function defaultModel(
     if (!isImage) throw new LabError(`preset cnn-medium: needs image input [height,width,channels], the data has [${inputShape}]: use mlp`)
     const [h, w] = inputShape
     if (h < CNN_MEDIUM_MIN_SIDE || w < CNN_MEDIUM_MIN_SIDE)
-      throw new LabError(`preset cnn-medium: is for images of 64×64 and up, these are ${w}×${h}: use small-cnn`)
+      throw new LabError(
+        `preset cnn-medium: needs images of at least ${CNN_MEDIUM_MIN_SIDE}×${CNN_MEDIUM_MIN_SIDE}, these are ${w}×${h}: use small-cnn`
+      )
     return cnnMedium(inputShape, model.classes)
   }
   if (preset === 'small-cnn') {

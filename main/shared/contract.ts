@@ -328,8 +328,11 @@ export const requests = {
       version: z.string(),
       home: z.string(),
       backend: z.object({ name: z.string(), reason: z.string() }),
-      /** The GPU adapter for webgpu training: its label ("webgpu (NVIDIA H200, Vulkan)"), or null and why not. */
-      gpu: z.object({ label: z.string().nullable(), software: z.boolean(), reason: z.string() }),
+      /**
+       * The GPU adapter for webgpu training: its label ("webgpu (NVIDIA H200, Vulkan)") and name ("NVIDIA H200"),
+       * when it is used (reason); or null and why not.
+       */
+      gpu: z.object({ label: z.string().nullable(), name: z.string().nullable(), software: z.boolean(), reason: z.string() }),
       examples: z.array(z.object({ name: z.string(), path: z.string(), description: z.string() }))
     })
   },

@@ -11,6 +11,7 @@ type AnyTrainEvent =
   | { name: 'progress'; payload: Progress }
   | { name: 'epoch'; payload: EventPayload<'train.epoch'> }
   | { name: 'finished'; payload: EventPayload<'train.finished'> }
+  | { name: 'backend'; payload: EventPayload<'train.backend'> }
 
 /** How often live state reaches the views: curves redraw at most 4 times a second, so the UI never stalls. */
 const FLUSH_MS = 250
@@ -34,6 +35,8 @@ export const useTrainingStore = defineStore('training', () => {
   const runFineTune = ref(false)
   /** The data set the live run trains on (the view may show another one's model by now). */
   const runDataset = ref('')
+  /** Where the live run trains, and why (the worker's answer: webgpu, or a fallback with its reason). */
+  const runBackend = ref<{ backend: string; reason: string } | null>(null)
 
   let pendingEpochs: EpochRow[] = []
   /** phase/block/epoch of every row seen: a resumed run gets stored rows and live ones, which may overlap. */
@@ -61,7 +64,9 @@ export const useTrainingStore = defineStore('training', () => {
   }
 
   function handle(event: AnyTrainEvent): void {
-    if (event.name === 'progress') {
+    if (event.name === 'backend') {
+      runBackend.value = { backend: event.payload.backend, reason: event.payload.reason }
+    } else if (event.name === 'progress') {
       pendingProgress = event.payload
       flushSoon()
     } else if (event.name === 'epoch') {
@@ -87,6 +92,7 @@ export const useTrainingStore = defineStore('training', () => {
   onEvent('train.progress', (payload) => route({ name: 'progress', payload }))
   onEvent('train.epoch', (payload) => route({ name: 'epoch', payload }))
   onEvent('train.finished', (payload) => route({ name: 'finished', payload }))
+  onEvent('train.backend', (payload) => route({ name: 'backend', payload }))
 
   async function start(): Promise<void> {
     const model = useModelStore()
@@ -105,6 +111,7 @@ export const useTrainingStore = defineStore('training', () => {
     seen = new Set()
     early = []
     runId.value = null
+    runBackend.value = null
     status.value = 'queued'
     starting.value = true
     runBlocks.value = model.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
@@ -158,6 +165,7 @@ export const useTrainingStore = defineStore('training', () => {
       status.value = run.status
       runMode.value = run.mode
       runDataset.value = run.datasetName
+      runBackend.value = { backend: run.backend, reason: '' }
       runFineTune.value = run.mode === 'layer-wise' && run.config.fineTune.enabled
       runBlocks.value = run.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
       epochs.value = run.epochs
@@ -183,6 +191,7 @@ export const useTrainingStore = defineStore('training', () => {
     runMode,
     runFineTune,
     runDataset,
+    runBackend,
     start,
     cancel,
     loadDetail,
