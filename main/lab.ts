@@ -43,6 +43,7 @@ export async function openLab(options: { home?: string; debug?: boolean } = {}):
     events,
     async close() {
       await training.shutdown()
+      await runs.close()
       await db.close()
     }
   }

@@ -82,5 +82,12 @@ export const migrations: Migration[] = [
       );
       CREATE INDEX artifacts_run ON artifacts(run_id);
     `
+  },
+  {
+    // What a run predicts; every run before this version was a classifier.
+    version: 3,
+    sql: `
+      ALTER TABLE runs ADD COLUMN task TEXT NOT NULL DEFAULT 'classification' CHECK (task IN ('classification', 'regression'));
+    `
   }
 ]

@@ -20,7 +20,8 @@ export async function readAll(tensors: tf.Tensor[]): Promise<Array<Float32Array 
 export interface TallyRead {
   /** Σ batch mean loss × batch rows. */
   lossSum: number
-  hits: number
+  /** Σ the batches' tallies (objective.ts): hits for classification, squared errors for regression. */
+  tally: number
   /** Rows and batches the sums cover. */
   seen: number
   batches: number
@@ -36,12 +37,12 @@ export interface TallyRead {
 export const DEVICE_READ_EVERY = 8
 
 /**
- * The running loss and hit sums of one epoch. A batch adds its mean loss and hit count, as numbers (the
+ * The running loss and tally sums of one epoch. A batch adds its mean loss and its tally, as numbers (the
  * hand-written dense step) or as scalar tensors, which the tally takes over (disposes). In-process: read at once,
  * every batch. Device: summed on the device, reported every DEVICE_READ_EVERY batches and after the last one.
  */
 export interface EpochTally {
-  add(loss: number | tf.Tensor, hits: number | tf.Tensor, count: number): void
+  add(loss: number | tf.Tensor, tally: number | tf.Tensor, count: number): void
   /** After batch `b` (0-based) of `batches`: the sums so far, or null where none is ready yet. The last batch's is exact. */
   after(b: number, batches: number): TallyRead | null | Promise<TallyRead | null>
   /** Waits for a read still under way and frees the sums (a cancelled epoch leaves one behind). */
@@ -60,12 +61,12 @@ const valueOf = (value: number | tf.Tensor): number => {
 }
 
 class HostTally implements EpochTally {
-  private read: TallyRead = { lossSum: 0, hits: 0, seen: 0, batches: 0 }
+  private read: TallyRead = { lossSum: 0, tally: 0, seen: 0, batches: 0 }
 
-  add(loss: number | tf.Tensor, hits: number | tf.Tensor, count: number): void {
+  add(loss: number | tf.Tensor, tally: number | tf.Tensor, count: number): void {
     this.read = {
       lossSum: this.read.lossSum + valueOf(loss) * count,
-      hits: this.read.hits + valueOf(hits),
+      tally: this.read.tally + valueOf(tally),
       seen: this.read.seen + count,
       batches: this.read.batches + 1
     }
@@ -80,16 +81,16 @@ class HostTally implements EpochTally {
 
 class DeviceTally implements EpochTally {
   private lossSum: tf.Tensor = tf.scalar(0)
-  private hits: tf.Tensor = tf.scalar(0)
+  private tally: tf.Tensor = tf.scalar(0)
   private seen = 0
   private batches = 0
   private pending: Promise<TallyRead> | null = null
 
-  add(loss: number | tf.Tensor, hits: number | tf.Tensor, count: number): void {
-    const [lossSum, hitSum] = tf.tidy(() => [tf.add(this.lossSum, tf.mul(loss, count)), tf.add(this.hits, hits)])
-    for (const old of [this.lossSum, this.hits, loss, hits]) if (typeof old !== 'number') old.dispose()
+  add(loss: number | tf.Tensor, tally: number | tf.Tensor, count: number): void {
+    const [lossSum, tallySum] = tf.tidy(() => [tf.add(this.lossSum, tf.mul(loss, count)), tf.add(this.tally, tally)])
+    for (const old of [this.lossSum, this.tally, loss, tally]) if (typeof old !== 'number') old.dispose()
     this.lossSum = lossSum!
-    this.hits = hitSum!
+    this.tally = tallySum!
     this.seen += count
     this.batches++
   }
@@ -115,15 +116,15 @@ class DeviceTally implements EpochTally {
 
   /** Both sums in one 2-value tensor: one copy and one buffer map for the pair. */
   private snapshot(): Promise<TallyRead> {
-    const both = tf.stack([this.lossSum, this.hits])
+    const both = tf.stack([this.lossSum, this.tally])
     const { seen, batches } = this
-    return readAll([both]).then(([values]) => ({ lossSum: values![0]!, hits: values![1]!, seen, batches }))
+    return readAll([both]).then(([values]) => ({ lossSum: values![0]!, tally: values![1]!, seen, batches }))
   }
 
   async close(): Promise<void> {
     await this.pending?.catch(() => undefined)
     this.pending = null
     this.lossSum.dispose()
-    this.hits.dispose()
+    this.tally.dispose()
   }
 }

@@ -24,6 +24,7 @@ import type { Progress } from '../../../main/train/hooks'
 import { loadDigits } from '../../fixtures/digits'
 import { makeShapeImages } from '../../fixtures/shapes'
 import { useSwiftShader } from '../../fixtures/webgpu'
+import { classified } from '../../fixtures/figures'
 
 const missing = useSwiftShader()
 
@@ -131,7 +132,7 @@ describe.skipIf(missing)('the engine on webgpu (SwiftShader)', { timeout: 15 * 6
   it('gives every layer type the same loss and gradients as the cpu backend', async () => {
     const images = makeShapeImages(16, 12)
     const x = images.train.x.slice(0, 16 * 144)
-    const labels = images.train.y.slice(0, 16)
+    const labels = (images.train.y as Int32Array).slice(0, 16)
     for (const layers of [EVERY_LAYER, GLOBAL_POOL]) {
       const spec: ModelSpec = { version: 1, inputShape: [12, 12, 1], layers }
       const cpu = await on('cpu', () => lossAndGradients(spec, x, labels))
@@ -171,11 +172,11 @@ describe.skipIf(missing)('the engine on webgpu (SwiftShader)', { timeout: 15 * 6
     const before = await on('webgpu', async () => tf.memory().numTensors)
     const { wasm, webgpu } = await pair(async () => runJob(await loadDigits(), defaultModel({ inputShape: [61], classes: 10 }), { epochs: 6 }, 6))
     const n = (await loadDigits()).test.n
-    console.log(`digits e2e: wasm test ${wasm.outcome.metrics!.testAccuracy}, webgpu ${webgpu.outcome.metrics!.testAccuracy}`)
+    console.log(`digits e2e: wasm test ${classified(wasm.outcome.metrics).testAccuracy}, webgpu ${classified(webgpu.outcome.metrics).testAccuracy}`)
     expect(webgpu.outcome.epochsRun).toBe(wasm.outcome.epochsRun)
-    expect(webgpu.outcome.metrics!.testAccuracy).toBeGreaterThan(0.9)
-    closeTo(webgpu.outcome.metrics!.testAccuracy, wasm.outcome.metrics!.testAccuracy, n, 2)
-    closeTo(webgpu.outcome.metrics!.valAccuracy, wasm.outcome.metrics!.valAccuracy, n, 2)
+    expect(classified(webgpu.outcome.metrics).testAccuracy).toBeGreaterThan(0.9)
+    closeTo(classified(webgpu.outcome.metrics).testAccuracy, classified(wasm.outcome.metrics).testAccuracy, n, 2)
+    closeTo(classified(webgpu.outcome.metrics).valAccuracy, classified(wasm.outcome.metrics).valAccuracy, n, 2)
     // 40 batches an epoch: wasm reports every batch; webgpu every DEVICE_READ_EVERY batches the sums it took half
     // way there, and the last batch's exactly.
     const batches = Math.ceil(1259 / 32)
@@ -196,11 +197,11 @@ describe.skipIf(missing)('the engine on webgpu (SwiftShader)', { timeout: 15 * 6
       )
     )
     const n = (await loadDigits()).test.n
-    console.log(`digits layer-wise: wasm test ${wasm.outcome.metrics!.testAccuracy}, webgpu ${webgpu.outcome.metrics!.testAccuracy}`)
+    console.log(`digits layer-wise: wasm test ${classified(wasm.outcome.metrics).testAccuracy}, webgpu ${classified(webgpu.outcome.metrics).testAccuracy}`)
     expect(webgpu.outcome.prefixForwards).toBe(1)
     expect(webgpu.outcome.epochsRun).toBe(wasm.outcome.epochsRun)
-    expect(webgpu.outcome.metrics!.testAccuracy).toBeGreaterThan(0.9)
-    closeTo(webgpu.outcome.metrics!.testAccuracy, wasm.outcome.metrics!.testAccuracy, n, 2)
+    expect(classified(webgpu.outcome.metrics).testAccuracy).toBeGreaterThan(0.9)
+    closeTo(classified(webgpu.outcome.metrics).testAccuracy, classified(wasm.outcome.metrics).testAccuracy, n, 2)
     expect(webgpu.outcome.blocks.map((block) => block.epochs)).toEqual(wasm.outcome.blocks.map((block) => block.epochs))
     expect(webgpu.outcome.blocks.every((block) => block.headValAccuracy !== null)).toBe(true)
   })
@@ -219,12 +220,12 @@ describe.skipIf(missing)('the engine on webgpu (SwiftShader)', { timeout: 15 * 6
         )
       )
       const n = images().test.n
-      console.log(`small CNN ${mode}: wasm test ${wasm.outcome.metrics!.testAccuracy}, webgpu ${webgpu.outcome.metrics!.testAccuracy} (of ${n})`)
+      console.log(`small CNN ${mode}: wasm test ${classified(wasm.outcome.metrics).testAccuracy}, webgpu ${classified(webgpu.outcome.metrics).testAccuracy} (of ${n})`)
       expect(webgpu.outcome.epochsRun).toBe(wasm.outcome.epochsRun)
       // Six classes: chance is 1/6. Both learn (about 0.5–0.7 on the training part at this length), and the same.
-      expect(webgpu.outcome.metrics!.trainAccuracy).toBeGreaterThan(0.35)
-      closeTo(webgpu.outcome.metrics!.testAccuracy, wasm.outcome.metrics!.testAccuracy, n, 2)
-      closeTo(webgpu.outcome.metrics!.trainAccuracy, wasm.outcome.metrics!.trainAccuracy, images().train.n, 3)
+      expect(classified(webgpu.outcome.metrics).trainAccuracy).toBeGreaterThan(0.35)
+      closeTo(classified(webgpu.outcome.metrics).testAccuracy, classified(wasm.outcome.metrics).testAccuracy, n, 2)
+      closeTo(classified(webgpu.outcome.metrics).trainAccuracy, classified(wasm.outcome.metrics).trainAccuracy, images().train.n, 3)
     })
   }
 
