@@ -197,7 +197,9 @@ describe.skipIf(missing)('the engine on webgpu (SwiftShader)', { timeout: 15 * 6
       )
     )
     const n = (await loadDigits()).test.n
-    console.log(`digits layer-wise: wasm test ${classified(wasm.outcome.metrics).testAccuracy}, webgpu ${classified(webgpu.outcome.metrics).testAccuracy}`)
+    console.log(
+      `digits layer-wise: wasm test ${classified(wasm.outcome.metrics).testAccuracy}, webgpu ${classified(webgpu.outcome.metrics).testAccuracy}`
+    )
     expect(webgpu.outcome.prefixForwards).toBe(1)
     expect(webgpu.outcome.epochsRun).toBe(wasm.outcome.epochsRun)
     expect(classified(webgpu.outcome.metrics).testAccuracy).toBeGreaterThan(0.9)
@@ -220,7 +222,9 @@ describe.skipIf(missing)('the engine on webgpu (SwiftShader)', { timeout: 15 * 6
         )
       )
       const n = images().test.n
-      console.log(`small CNN ${mode}: wasm test ${classified(wasm.outcome.metrics).testAccuracy}, webgpu ${classified(webgpu.outcome.metrics).testAccuracy} (of ${n})`)
+      console.log(
+        `small CNN ${mode}: wasm test ${classified(wasm.outcome.metrics).testAccuracy}, webgpu ${classified(webgpu.outcome.metrics).testAccuracy} (of ${n})`
+      )
       expect(webgpu.outcome.epochsRun).toBe(wasm.outcome.epochsRun)
       // Six classes: chance is 1/6. Both learn (about 0.5–0.7 on the training part at this length), and the same.
       expect(classified(webgpu.outcome.metrics).trainAccuracy).toBeGreaterThan(0.35)
