@@ -24,7 +24,9 @@ import type { Progress } from '../../../main/train/hooks'
 import { loadDigits } from '../../fixtures/digits'
 import { makeShapeImages } from '../../fixtures/shapes'
 import { useSwiftShader } from '../../fixtures/webgpu'
-import { classified } from '../../fixtures/figures'
+import { classified, regressed } from '../../fixtures/figures'
+import { openTestServices } from '../../fixtures/home'
+import { friedmanCsv } from '../../fixtures/regression'
 
 const missing = useSwiftShader()
 
@@ -232,6 +234,24 @@ describe.skipIf(missing)('the engine on webgpu (SwiftShader)', { timeout: 15 * 6
       closeTo(classified(webgpu.outcome.metrics).trainAccuracy, classified(wasm.outcome.metrics).trainAccuracy, images().train.n, 3)
     })
   }
+
+  it('regression (Friedman #1, MSE) end-to-end: the R² and RMSE of wasm', async () => {
+    const lab = await openTestServices('layerlab-webgpu-regression-')
+    try {
+      const summary = await lab.datasets.import({ path: lab.write('friedman.csv', friedmanCsv(400)) })
+      expect(summary.task).toBe('regression')
+      const model = defaultModel(summary, { hidden: [32, 32] })
+      const { wasm, webgpu } = await pair(async () => runJob(await lab.datasets.loadPrepared(summary.datasetId), model, { epochs: 8 }, 8, 0.01))
+      const [onWasm, onGpu] = [regressed(wasm.outcome.metrics), regressed(webgpu.outcome.metrics)]
+      console.log(`friedman e2e: wasm test R² ${onWasm.testR2}, webgpu ${onGpu.testR2} (of ${onGpu.testRows})`)
+      expect(webgpu.outcome.epochsRun).toBe(wasm.outcome.epochsRun)
+      expect(onGpu.testR2).toBeGreaterThan(0.5)
+      expect(Math.abs(onGpu.testR2 - onWasm.testR2)).toBeLessThan(0.02)
+      expect(Math.abs(onGpu.testRmse - onWasm.testRmse) / onWasm.testRmse).toBeLessThan(0.05)
+    } finally {
+      await lab.close()
+    }
+  })
 
   it('stops between batches when asked and reports the run as cancelled', async () => {
     const data = await loadDigits()
