@@ -102,7 +102,7 @@ async function assessRegression(chain: Chain, features: Features, objective: Obj
 }
 
 /** Balanced accuracy: the recall of each class present in `truth`, averaged. */
-function meanRecall(truth: Int32Array, predicted: Int32Array): number {
+export function meanRecall(truth: Int32Array, predicted: Int32Array): number {
   const rows = new Map<number, number>()
   const right = new Map<number, number>()
   for (let i = 0; i < truth.length; i++) {
