@@ -6,7 +6,7 @@ import type { RunStore } from '../store/runs'
 import type { TrainingService } from '../train/service'
 import type { ExportService } from '../export/service'
 import { resourcesDir } from '../core/resources'
-import { planBackend } from '../core/backend'
+import { chooseBackend, gpuStatus } from '../core/backend'
 import { version } from '../core/version'
 
 /** The services the handlers call (the composition root, app.ts, opens them). */
@@ -23,11 +23,13 @@ const done = { ok: true as const }
 export function createHandlers(services: Services): Handlers {
   const { datasets, runs, training, exporter } = services
   return {
-    'app.info': () => ({
+    'app.info': async () => ({
       name: 'LayerLab' as const,
       version,
       home: services.home,
-      backend: planBackend(),
+      // With LAYERLAB_BACKEND=webgpu the answer depends on the GPU probe (once per process, shared with gpu).
+      backend: await chooseBackend().then(({ name, reason }) => ({ name, reason })),
+      gpu: await gpuStatus(),
       examples: [
         {
           name: 'digits',

@@ -15,9 +15,11 @@ import {
   modelPreset,
   optimizerName,
   task as taskSchema,
+  trainBackend,
   trainConfig,
   trainMode,
   type BadRowsChoice,
+  type TrainBackend,
   type EventPayload,
   type ModelPreset,
   type OptimizerName,
@@ -276,6 +278,12 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .option('--momentum <x>', 'momentum of every block', unitInterval('--momentum'))
     .option('--seed <n>', 'seed for initialisation and shuffling', nonNegativeInt('--seed'))
     .option('--name <name>', 'run name')
+    .addOption(
+      new Option(
+        '--backend <name>',
+        'where to train (auto: webgpu on a GPU for big enough models, else wasm; default $LAYERLAB_BACKEND or auto)'
+      ).choices(trainBackend.options)
+    )
     .action(
       async (o: {
         data: string
@@ -294,6 +302,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         momentum?: number
         seed?: number
         name?: string
+        backend?: TrainBackend
       }) => {
         const lab = await opened()
         const datasets = await call(lab, 'datasets.list', {})
@@ -339,12 +348,19 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
           ...(o.batchSize ? { batchSize: o.batchSize } : {}),
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
           ...(o.loss ? { loss: o.loss } : {}),
-          ...(o.classWeights ? { classWeights: o.classWeights } : {})
+          ...(o.classWeights ? { classWeights: o.classWeights } : {}),
+          ...(o.backend ? { backend: o.backend } : {})
         }
         const bar = progressBar(io, io.isTty && !json())
         let runId = ''
         let lastStage = ''
         const stop = lab.events.subscribe((event, payload) => {
+          if (event === 'train.backend') {
+            // One line on stderr (stdout stays the result): where the run trains, and why not elsewhere.
+            const b = payload as EventPayload<'train.backend'>
+            if (b.runId === runId || !runId) io.err(`training on ${b.reason.startsWith(b.backend) ? b.reason : `${b.backend}: ${b.reason}`}\n`)
+            return
+          }
           if (event !== 'train.progress') return
           const p = payload as EventPayload<'train.progress'>
           if (p.runId !== runId) return

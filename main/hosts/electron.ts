@@ -122,7 +122,21 @@ export function startDesktop(): void {
       dialog.showErrorBox('LayerLab could not start', errorText(error))
       app.exit(1)
     })
-  app.on('window-all-closed', () => {
-    void lab?.close().finally(() => app.quit())
+  // Quitting (the last window closed, Cmd+Q, the menu) first closes the lab: a running training is cancelled and
+  // waits for its worker to close the GPU device. Exiting while the worker is inside Dawn would abort the app
+  // (see main/train/worker.ts); app.quit() from anywhere else lands in before-quit, which waits the same way.
+  let closed = false
+  let closing: Promise<void> | null = null
+  const closeThenQuit = () => {
+    closing ??= (lab ? lab.close() : Promise.resolve()).finally(() => {
+      closed = true
+      app.quit()
+    })
+  }
+  app.on('window-all-closed', closeThenQuit)
+  app.on('before-quit', (event) => {
+    if (closed) return
+    event.preventDefault()
+    closeThenQuit()
   })
 }

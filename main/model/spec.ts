@@ -247,6 +247,24 @@ export function hasStridedConv(spec: ModelSpec): boolean {
   return spec.layers.some((layer) => layer.type === 'conv2d' && layer.strides !== 1)
 }
 
+/**
+ * Floating-point operations of one sample's forward pass (a multiply-add counts 2): what the backend choice
+ * weighs against a GPU's per-dispatch cost. Dense and conv layers only; the rest is small beside them. 0 for a
+ * spec whose shapes do not infer.
+ */
+export function forwardFlops(spec: ModelSpec): number {
+  let input: number[] = [...spec.inputShape]
+  let flops = 0
+  for (const layer of spec.layers) {
+    const result = inferLayer(layer, input)
+    if (typeof result === 'string') return 0
+    if (layer.type === 'dense') flops += 2 * input[0]! * layer.units
+    if (layer.type === 'conv2d') flops += 2 * result.shape[0]! * result.shape[1]! * layer.kernelSize * layer.kernelSize * input[2]! * layer.filters
+    input = result.shape
+  }
+  return flops
+}
+
 /** What the data a job trains on must agree with. */
 export interface TrainableData {
   inputShape: number[]

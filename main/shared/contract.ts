@@ -212,7 +212,7 @@ export const modelSpec = z.object({
 export type ModelSpec = z.infer<typeof modelSpec>
 
 /** The built-in models: the article's MLP and a small CNN for images. */
-export const modelPreset = z.enum(['mlp', 'small-cnn'])
+export const modelPreset = z.enum(['mlp', 'small-cnn', 'cnn-medium'])
 export type ModelPreset = z.infer<typeof modelPreset>
 
 export const optimizerName = z.enum(['sgd', 'momentum', 'adam'])
@@ -252,6 +252,10 @@ export type Partition = z.infer<typeof partition>
 export const trainMode = z.enum(['end-to-end', 'layer-wise'])
 export type TrainMode = z.infer<typeof trainMode>
 
+/** The training backends a run can ask for (core/backend.ts decides what auto means on this machine). */
+export const trainBackend = z.enum(['auto', 'webgpu', 'wasm', 'cpu'])
+export type TrainBackend = z.infer<typeof trainBackend>
+
 export const trainConfig = z.object({
   mode: trainMode.default('end-to-end'),
   /** End-to-end epochs (layer-wise uses each block's own epochs). */
@@ -273,7 +277,12 @@ export const trainConfig = z.object({
   /** Regression: the loss on the standardised target (Huber: quadratic within 1 std of the truth, linear beyond). */
   loss: z.enum(['mse', 'huber']).default('mse'),
   /** Classification: weigh each row by the inverse of its class's frequency in the train part (balanced). */
-  classWeights: z.enum(['none', 'balanced']).default('none')
+  classWeights: z.enum(['none', 'balanced']).default('none'),
+  /**
+   * Where the run trains. auto: webgpu on a hardware GPU for models with enough work per batch, else wasm (cpu
+   * for strided convs); LAYERLAB_BACKEND, when set, decides auto's answer. webgpu also takes a software adapter.
+   */
+  backend: trainBackend.default('auto')
 })
 export type TrainConfig = z.infer<typeof trainConfig>
 
@@ -445,6 +454,11 @@ export const requests = {
       version: z.string(),
       home: z.string(),
       backend: z.object({ name: z.string(), reason: z.string() }),
+      /**
+       * The GPU adapter for webgpu training: its label ("webgpu (NVIDIA H200, Vulkan)") and name ("NVIDIA H200"),
+       * when it is used (reason); or null and why not.
+       */
+      gpu: z.object({ label: z.string().nullable(), name: z.string().nullable(), software: z.boolean(), reason: z.string() }),
       examples: z.array(z.object({ name: z.string(), path: z.string(), description: z.string() }))
     })
   },
@@ -644,6 +658,8 @@ export const events = {
     samplesPerSec: z.number(),
     etaMs: z.number()
   }),
+  /** The backend a run trains on, once it is running; `reason` says why (and why not another one). */
+  'train.backend': z.object({ runId: z.string(), backend: z.string(), reason: z.string() }),
   'train.epoch': epochRow.extend({ runId: z.string() }),
   'train.finished': z.object({ runId: z.string(), status: runStatus, metrics: runMetrics.nullable(), error: z.string().nullable() })
 } as const

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs'
 import { type Chain, applyChain } from './forward'
 import { type Features, rowsOf, sizeOf } from './features'
 import { FeatureFile } from './featureFile'
+import { readAll } from './reads'
 import { type Objective, regressionLoss } from './objective'
 import { rSquared } from '../shared/task'
 
@@ -10,9 +11,10 @@ const EVAL_CHUNK = 512
 
 /**
  * Runs a chain in inference mode over a whole part, in chunks, into a FeatureFile in `cacheDir` (null: one
- * Float32Array in memory).
+ * Float32Array in memory). Reads are asynchronous (data(), not dataSync()): a GPU backend cannot read its memory
+ * synchronously in Node.
  */
-export function chainOutput(chain: Chain, features: Features, cacheDir: string | null): Features {
+export async function chainOutput(chain: Chain, features: Features, cacheDir: string | null): Promise<Features> {
   let outShape: number[] | null = null
   let out: Float32Array | FeatureFile | null = null
   for (let start = 0; start < features.n; start += EVAL_CHUNK) {
@@ -25,7 +27,7 @@ export function chainOutput(chain: Chain, features: Features, cacheDir: string |
       outShape = values.shape.slice(1)
       out = cacheDir ? FeatureFile.create(cacheDir, sizeOf(outShape), features.n) : new Float32Array(features.n * sizeOf(outShape))
     }
-    const chunk = values.dataSync() as Float32Array
+    const chunk = (await values.data()) as Float32Array
     if (out instanceof FeatureFile) out.writeRows(start, chunk)
     else out.set(chunk, start * sizeOf(outShape!))
     values.dispose()
@@ -50,7 +52,7 @@ export interface Assessment {
  * A chain scored over a part. Classification with `probabilities`: the chain ends in its softmax (the whole model)
  * and the loss is −log p; without, its output is logits (a stage's chain, its softmax left out).
  */
-export function assess(chain: Chain, features: Features, objective: Objective, probabilities: boolean): Assessment {
+export async function assess(chain: Chain, features: Features, objective: Objective, probabilities: boolean): Promise<Assessment> {
   if (objective.task === 'regression') return assessRegression(chain, features, objective)
   const labels = features.y as Int32Array
   const predicted = new Int32Array(features.n)
@@ -59,7 +61,7 @@ export function assess(chain: Chain, features: Features, objective: Objective, p
   let correct = 0
   for (let start = 0; start < features.n; start += EVAL_CHUNK) {
     const count = Math.min(EVAL_CHUNK, features.n - start)
-    const [lossValue, classes, top] = tf.tidy(() => {
+    const [lossTensor, classTensor, topTensor] = tf.tidy(() => {
       const x = tf.tensor(rowsOf(features, start, count), [count, ...features.shape])
       const out = applyChain(chain, x, { training: false, logits: !probabilities })
       const depth = out.shape[1]!
@@ -68,8 +70,10 @@ export function assess(chain: Chain, features: Features, objective: Objective, p
         ? tf.neg(tf.sum(tf.mul(truth, tf.log(tf.clipByValue(out, 1e-7, 1)))))
         : tf.mul(tf.losses.softmaxCrossEntropy(truth, out, undefined, 0, tf.Reduction.MEAN), count)
       const probs = probabilities ? out : tf.softmax(out)
-      return [loss.dataSync()[0]!, tf.argMax(out, 1).dataSync() as Int32Array, tf.max(probs, 1).dataSync() as Float32Array] as const
+      return [loss, tf.argMax(out, 1), tf.max(probs, 1)] as const
     })
+    const [lossValues, classes, top] = (await readAll([lossTensor, classTensor, topTensor])) as [Float32Array, Int32Array, Float32Array]
+    const lossValue = lossValues[0]!
     lossSum += lossValue
     predicted.set(classes, start)
     confidence.set(top, start)
@@ -84,15 +88,17 @@ export function assess(chain: Chain, features: Features, objective: Objective, p
   }
 }
 
-function assessRegression(chain: Chain, features: Features, objective: Objective): Assessment {
+async function assessRegression(chain: Chain, features: Features, objective: Objective): Promise<Assessment> {
   const targets = features.y as Float32Array
   const predicted = new Float32Array(features.n)
   for (let start = 0; start < features.n; start += EVAL_CHUNK) {
     const count = Math.min(EVAL_CHUNK, features.n - start)
-    const values = tf.tidy(() => {
+    const out = tf.tidy(() => {
       const x = tf.tensor(rowsOf(features, start, count), [count, ...features.shape])
-      return applyChain(chain, x, { training: false, logits: false }).dataSync() as Float32Array
+      return applyChain(chain, x, { training: false, logits: false })
     })
+    const values = (await out.data()) as Float32Array
+    out.dispose()
     predicted.set(values.subarray(0, count), start)
   }
   const scratch = new Float32Array(features.n)

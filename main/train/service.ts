@@ -11,12 +11,21 @@ import type { DatasetService } from '../data/service'
 import type { PreparedData } from '../data/types'
 import type { RunStore } from '../store/runs'
 import { LabError } from '../shared/errors'
-import { planBackend } from '../core/backend'
+import { chooseBackend, planBackend, type PlanOptions } from '../core/backend'
 import { defaultModel as presetModel, sourceFromSummary } from '../model/presets'
-import { assertTrainable, describeSpec, hasStridedConv, validatePartition, type SpecProblem } from '../model/spec'
+import { assertTrainable, describeSpec, forwardFlops, hasStridedConv, validatePartition, type SpecProblem } from '../model/spec'
 import type { WorkerJob, WorkerMessage } from './protocol'
 import { errorText } from '../shared/format'
 import { defaultRunName } from './runName'
+
+/** What the backend choice weighs for a run: its own setting, strided convs, and the work per batch. */
+function backendOptions(args: HandlerArgs<'train.start'>): Omit<PlanOptions, 'gpu'> {
+  return {
+    prefer: args.config.backend === 'auto' ? undefined : args.config.backend,
+    stridedConv: hasStridedConv(args.spec),
+    flopsPerBatch: forwardFlops(args.spec) * args.config.batchSize
+  }
+}
 
 /** What the service needs of the data side (tests pass their own prepared data through this). */
 export type TrainingData = Pick<DatasetService, 'get' | 'loadPrepared'>
@@ -111,7 +120,8 @@ export class TrainingService {
     const summary = await this.datasets.get(args.datasetId)
     const source = sourceFromSummary(summary)
     assertTrainable(args.spec, args.partition, { ...source, batchSize: args.config.batchSize })
-    const planned = planBackend({ stridedConv: hasStridedConv(args.spec) })
+    // The record starts with the CPU-side plan; the worker's answer (webgpu where the GPU probe says so) replaces it.
+    const planned = planBackend({ ...backendOptions(args), gpu: undefined })
     // A name the user gave is kept as given; a default one is made unique.
     const name = args.name?.trim() || (await this.runs.uniqueName(defaultRunName(summary.name, args.config, args.partition)))
     const runId = await this.runs.create({
@@ -151,6 +161,7 @@ export class TrainingService {
     }
     if (active.cancelRequested) return this.end(runId, { status: 'cancelled' })
     await this.runs.setStatus(runId, 'running')
+    const backend = await chooseBackend(backendOptions(args))
     const weightsPath = path.join(this.runs.runDir(runId), 'weights.bin')
     const { data: moved, transfer } = transferable(data)
     const job: WorkerJob = {
@@ -160,7 +171,8 @@ export class TrainingService {
       config: args.config,
       data: moved,
       weightsPath,
-      cancelFlag: active.cancelFlag.buffer as SharedArrayBuffer
+      cancelFlag: active.cancelFlag.buffer as SharedArrayBuffer,
+      backend
     }
     const entry = workerEntry()
     return new Promise<RunSummary>((resolve) => {
@@ -169,6 +181,7 @@ export class TrainingService {
       // Rows are written in the order the worker sent them; the end waits for every earlier write.
       let writes: Promise<unknown> = Promise.resolve()
       let settled = false
+      let used: Extract<WorkerMessage, { type: 'backend' }> | null = null
       const settle = (finish: () => Promise<RunSummary>) => {
         if (settled) return
         settled = true
@@ -176,12 +189,16 @@ export class TrainingService {
           (summary) => resolve(summary as RunSummary),
           async (error) => resolve(await this.end(runId, { status: 'failed', error: `recording the run: ${errorText(error)}` }))
         )
+        // Only after the worker's last message (it has closed its GPU device by then) or its own end: terminating
+        // a thread that is inside Dawn would abort this whole process (worker.ts).
         void worker.terminate()
       }
       worker.on('message', (message: WorkerMessage) => {
         switch (message.type) {
           case 'backend':
-            writes = writes.then(() => this.runs.setStatus(runId, 'running', { backend: message.name }))
+            used = message
+            writes = writes.then(() => this.runs.setStatus(runId, 'running', { backend: message.label }))
+            this.emit('train.backend', { runId, backend: message.label, reason: message.reason })
             break
           case 'progress':
             this.emit('train.progress', { runId, ...message.progress })
@@ -197,7 +214,13 @@ export class TrainingService {
                 kind: 'weights',
                 path: weightsPath,
                 bytes: stats.size,
-                info: { format: 'layerlab-weights', backend: message.backend, status: message.status }
+                info: {
+                  format: 'layerlab-weights',
+                  backend: message.backend,
+                  backendReason: used?.reason ?? null,
+                  adapter: used?.adapter ?? null,
+                  status: message.status
+                }
               })
               return this.end(runId, {
                 status: message.status,

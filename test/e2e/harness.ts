@@ -28,10 +28,14 @@ export interface Shell {
   stop(): Promise<void>
 }
 
-export async function startShell(home = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-e2e-'))): Promise<Shell> {
+/** `env`: the shell's environment (default this process's), e.g. a Vulkan driver or none for the GPU probe. */
+export async function startShell(
+  home = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-e2e-')),
+  env: NodeJS.ProcessEnv = process.env
+): Promise<Shell> {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/layerlab.cjs'), '--home', home, '--json', 'serve', '--no-open'], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env }
+    env: { ...env }
   })
   let stderr = ''
   child.stderr!.on('data', (chunk) => (stderr += String(chunk)))

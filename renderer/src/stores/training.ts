@@ -11,6 +11,7 @@ type AnyTrainEvent =
   | { name: 'progress'; payload: Progress }
   | { name: 'epoch'; payload: EventPayload<'train.epoch'> }
   | { name: 'finished'; payload: EventPayload<'train.finished'> }
+  | { name: 'backend'; payload: EventPayload<'train.backend'> }
 
 /** How often live state reaches the views: curves redraw at most 4 times a second, so the UI never stalls. */
 const FLUSH_MS = 250
@@ -37,6 +38,8 @@ export const useTrainingStore = defineStore('training', () => {
   const runDatasetId = ref<string | null>(null)
   /** The live run's settings and partition, as it was started (the form may be edited meanwhile). */
   const runPlan = shallowRef<{ config: TrainConfig; partition: RunDetail['partition'] } | null>(null)
+  /** Where the live run trains, and why (the worker's answer: webgpu, or a fallback with its reason). */
+  const runBackend = ref<{ backend: string; reason: string } | null>(null)
   /** False for a run this window picked up (started in another window, tab or the CLI). */
   const startedHere = ref(false)
   /** What the live run predicts: its curves show accuracy or R². */
@@ -68,7 +71,9 @@ export const useTrainingStore = defineStore('training', () => {
   }
 
   function handle(event: AnyTrainEvent): void {
-    if (event.name === 'progress') {
+    if (event.name === 'backend') {
+      runBackend.value = { backend: event.payload.backend, reason: event.payload.reason }
+    } else if (event.name === 'progress') {
       pendingProgress = event.payload
       flushSoon()
     } else if (event.name === 'epoch') {
@@ -96,6 +101,7 @@ export const useTrainingStore = defineStore('training', () => {
   onEvent('train.progress', (payload) => route({ name: 'progress', payload }))
   onEvent('train.epoch', (payload) => route({ name: 'epoch', payload }))
   onEvent('train.finished', (payload) => route({ name: 'finished', payload }))
+  onEvent('train.backend', (payload) => route({ name: 'backend', payload }))
 
   async function start(): Promise<void> {
     const model = useModelStore()
@@ -114,6 +120,7 @@ export const useTrainingStore = defineStore('training', () => {
     seen = new Set()
     early = []
     runId.value = null
+    runBackend.value = null
     status.value = 'queued'
     starting.value = true
     startedHere.value = true
@@ -180,6 +187,7 @@ export const useTrainingStore = defineStore('training', () => {
       runDataset.value = run.datasetName
       runDatasetId.value = run.datasetId
       runPlan.value = { config: run.config, partition: run.partition }
+      runBackend.value = { backend: run.backend, reason: '' }
       runTask.value = run.task ?? 'classification'
       runFineTune.value = run.mode === 'layer-wise' && run.config.fineTune.enabled
       runBlocks.value = run.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
@@ -210,6 +218,7 @@ export const useTrainingStore = defineStore('training', () => {
     runDataset,
     runDatasetId,
     runPlan,
+    runBackend,
     startedHere,
     runTask,
     start,

@@ -70,7 +70,8 @@ export function standInRun(fields: Pick<RunDetail, 'runId' | 'name' | 'datasetId
       fineTune: { enabled: false, epochs: 1, learningRateFactor: 0.1 },
       gradualUnfreeze: false,
       augment: false,
-      augmentFlip: false
+      augmentFlip: false,
+      backend: 'auto'
     },
     epochs: [],
     blocks: [],

@@ -8,7 +8,7 @@ import { buildModel } from '../../../main/model/build'
 import { loadWeights, saveWeights } from '../../../main/model/io'
 import { defaultModel } from '../../../main/model/presets'
 import { BLOCK_COLORS, discriminativeRate } from '../../../main/shared/blocks'
-import { describeSpec, validatePartition, validateSpec } from '../../../main/model/spec'
+import { describeSpec, forwardFlops, validatePartition, validateSpec } from '../../../main/model/spec'
 import { LabError } from '../../../main/shared/errors'
 
 const spec = (inputShape: number[], layers: unknown[]): ModelSpec => modelSpec.parse({ version: 1, inputShape, layers })
@@ -126,6 +126,44 @@ describe('partitions', () => {
     expect(imageMlp.partition.blocks.map((b) => [b.start, b.end])).toEqual([[0, 3]])
     expect(validateSpec(imageMlp.spec, { classes: 3 })).toEqual([])
     expect(() => defaultModel({ inputShape: [64], classes: 10 }, { preset: 'small-cnn' })).toThrow(/small-cnn: needs image input/)
+  })
+
+  it('builds cnn-medium for images of 32×32 and up: three conv stages and a head, 0.3 M weights at any size', () => {
+    const sizes = [
+      [64, 64, 3],
+      [128, 96, 3],
+      [32, 32, 1]
+    ]
+    for (const inputShape of sizes) {
+      const { spec: medium, partition } = defaultModel({ inputShape, classes: 10 }, { preset: 'cnn-medium' })
+      expect(validateSpec(medium, { classes: 10 })).toEqual([])
+      expect(validatePartition(partition, medium.layers.length)).toEqual([])
+      expect(partition.blocks.map((b) => [b.start, b.end])).toEqual([
+        [0, 5],
+        [5, 10],
+        [10, 15],
+        [15, 19]
+      ])
+      // The global pool keeps the head's size independent of the image: only the first conv sees the channels.
+      const model = buildModel(medium, { seed: 1 })
+      expect(model.countParams()).toBe(inputShape[2] === 3 ? 305_706 : 305_130)
+      model.dispose()
+    }
+    expect(() => defaultModel({ inputShape: [28, 28, 1], classes: 10 }, { preset: 'cnn-medium' })).toThrow(
+      /cnn-medium: needs images of at least 32×32, these are 28×28: use small-cnn/
+    )
+    expect(() => defaultModel({ inputShape: [64], classes: 10 }, { preset: 'cnn-medium' })).toThrow(/cnn-medium: needs image input/)
+  })
+
+  it('counts forward FLOPs per sample from the inferred shapes (dense and conv layers)', () => {
+    const mlp = defaultModel({ inputShape: [61], classes: 10 }, { hidden: [100, 100] }).spec
+    expect(forwardFlops(mlp)).toBe(2 * (61 * 100 + 100 * 100 + 100 * 10))
+    // small CNN at 28×28×1: conv 3×3 1→16 on 28×28, conv 3×3 16→32 on 14×14, dense 1568→64, dense 64→10.
+    const cnn = defaultModel({ inputShape: [28, 28, 1], classes: 10 }).spec
+    expect(forwardFlops(cnn)).toBe(2 * (28 * 28 * 9 * 16 + 14 * 14 * 9 * 16 * 32 + 1568 * 64 + 64 * 10))
+    const medium = defaultModel({ inputShape: [64, 64, 3], classes: 10 }, { preset: 'cnn-medium' }).spec
+    expect((forwardFlops(medium) * 32) / 1e9).toBeCloseTo(9.9, 1)
+    expect(forwardFlops(spec([8, 8, 1], [{ type: 'dense', units: 3, activation: 'softmax' }]))).toBe(0)
   })
 
   it('spreads discriminative learning rates by 2.6 per block from the top', () => {

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { trainConfig, type DatasetSummary, type EventName, type EventPayload } from '../../../main/shared/contract'
+import { trainConfig, type EventName, type EventPayload } from '../../../main/shared/contract'
 import { LabError } from '../../../main/shared/errors'
 import type { Emit } from '../../../main/core/events'
 import type { PreparedData } from '../../../main/data/types'
@@ -17,30 +17,10 @@ import { TrainingService, type TrainingData } from '../../../main/train/service'
 import { loadRunModel } from '../../../main/export/runModel'
 import { insertDataset } from '../store/helpers'
 import { tempHome } from '../../fixtures/home'
-import { loadDigits } from '../../fixtures/digits'
+import { digitsSummary, loadDigits } from '../../fixtures/digits'
 import { classified, confusionOf } from '../../fixtures/figures'
 
-const summary = {
-  datasetId: 'ds-digits',
-  name: 'digits',
-  kind: 'table',
-  sourcePath: 'digits.csv',
-  contentHash: 'h',
-  rows: 1797,
-  columns: [],
-  target: 'digit',
-  task: 'classification',
-  taskReason: 'test',
-  targetWarning: null,
-  suggestedTask: 'classification',
-  unlabeledRows: 0,
-  classes: Array.from({ length: 10 }, (_, i) => ({ label: String(i), count: 180 })),
-  skipped: [],
-  split: { train: 1259, val: 269, test: 269, seed: 42 },
-  featureCount: 61,
-  parse: { kind: 'table', overrides: {}, preparation: { impute: 'mean', scaling: 'standard' } },
-  createdAt: '2026-01-01T00:00:00.000Z'
-} satisfies DatasetSummary
+const summary = digitsSummary
 
 /** A stand-in for DatasetService: `prepare` may alter the data to provoke failures. */
 function digitsSource(prepare: (data: PreparedData) => PreparedData = (d) => d): TrainingData {
