@@ -1,0 +1,70 @@
+/**
+ * The words a study's numbers are told in, shared by the CLI and the renderer so both say the same sentence.
+ * The verdict comes from the numbers: a difference is called only when the test detects one.
+ */
+import type { MainMetric } from './mainMetric'
+
+/** Significance level of the verdict. */
+export const ALPHA = 0.05
+
+export const CORRECTED_TEST_NAME = 'corrected resampled t-test (Nadeau–Bengio)'
+
+/** One plain sentence on what the test is, for the UI and the CLI. */
+export const CORRECTED_TEST_EXPLANATION =
+  'A paired t-test on the per-split differences whose variance is enlarged by test rows / training rows, because the splits share most of their training rows and so vary less than independent samples would; a plain t-test would find differences that are not there.'
+
+/** −0.0042 → "−0.4" (points) for percent metrics, else "−0.0042". Unicode minus, as print does. */
+export function metricAmount(value: number, metric: Pick<MainMetric, 'percent'>, digits = 1): string {
+  const shown = metric.percent ? (value * 100).toFixed(digits) : value.toFixed(digits + 3)
+  return shown.replace(/^-/, '−').replace(/^−(0\.?0*)$/, '$1')
+}
+
+/** "p = 0.41", "p = 0.004", "p < 0.001". */
+export function pText(p: number): string {
+  if (!Number.isFinite(p)) return 'p = —'
+  if (p < 0.001) return 'p < 0.001'
+  return `p = ${p < 0.01 ? p.toFixed(3) : p.toFixed(2)}`
+}
+
+export interface VerdictInput {
+  /** Names of the two configurations: the difference is b − a. */
+  a: string
+  b: string
+  difference: { mean: number; ci95: [number, number] | null }
+  pValue: number
+  pairs: number
+}
+
+/**
+ * "no detectable difference between end-to-end and layer-wise (p = 0.41; difference layer-wise − end-to-end:
+ * −0.4 ± 1.1 points of test accuracy over 10 paired runs)", or "layer-wise is better than end-to-end by …".
+ */
+export function verdictText(v: VerdictInput, metric: MainMetric): string {
+  const unit = metric.percent ? ' points' : ''
+  const half = v.difference.ci95 ? (v.difference.ci95[1] - v.difference.ci95[0]) / 2 : NaN
+  const spread = Number.isFinite(half) ? ` ± ${metricAmount(half, metric)}` : ''
+  const over = `${v.pairs} paired run${v.pairs === 1 ? '' : 's'}`
+  if (!(v.pValue < ALPHA)) {
+    return `No detectable difference between ${v.a} and ${v.b} (${pText(v.pValue)}; difference ${v.b} − ${v.a}: ${metricAmount(v.difference.mean, metric)}${spread}${unit} of test ${metric.label} over ${over}).`
+  }
+  const bBetter = metric.higherIsBetter ? v.difference.mean > 0 : v.difference.mean < 0
+  const [winner, loser] = bBetter ? [v.b, v.a] : [v.a, v.b]
+  return `${capitalise(winner)} is better than ${loser} by ${metricAmount(Math.abs(v.difference.mean), metric)}${spread}${unit} of test ${metric.label} (${pText(v.pValue)} over ${over}).`
+}
+
+const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1)
+
+/** "97.1 % ± 0.6" for a mean and its 95 % interval (percent metrics), else "0.912 ± 0.011". */
+export function meanWithInterval(mean: number | null, ci95: [number, number] | null, metric: Pick<MainMetric, 'percent'>): string {
+  if (mean === null || !Number.isFinite(mean)) return '—'
+  const value = metric.percent ? `${(mean * 100).toFixed(1)} %` : mean.toFixed(3)
+  if (!ci95) return value
+  return `${value} ± ${metricAmount((ci95[1] - ci95[0]) / 2, metric)}`
+}
+
+/** Done/total and the time left: "7 of 20 runs done · about 1 min 20 s left". */
+export function durationText(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms) || ms < 0) return '—'
+  const s = Math.round(ms / 1000)
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`
+}
