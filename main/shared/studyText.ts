@@ -62,9 +62,10 @@ export function meanWithInterval(mean: number | null, ci95: [number, number] | n
   return `${value} ± ${metricAmount((ci95[1] - ci95[0]) / 2, metric)}`
 }
 
-/** Done/total and the time left: "7 of 20 runs done · about 1 min 20 s left". */
+/** 1400 → "1.4 s", 80000 → "1 min 20 s". */
 export function durationText(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms) || ms < 0) return '—'
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`
   const s = Math.round(ms / 1000)
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`
 }
