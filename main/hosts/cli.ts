@@ -33,7 +33,8 @@ import { errorText } from '../shared/format'
 import { startServer } from './server'
 import { hiddenSizes, imageSize, modeList, nonNegativeInt, positiveInt, positiveNumber, unitInterval } from './cliFlags'
 import { type CliIo, describeDataset, describeRun, pct, progressBar, table } from './cliText'
-import { describeStudy, studyJson, studyProgressText } from './cliStudy'
+import { describeStudy, studyJson } from './cliStudy'
+import { studyProgressText } from '../shared/studyText'
 
 interface GlobalOptions {
   home?: string

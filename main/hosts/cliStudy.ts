@@ -1,5 +1,5 @@
 /** What the CLI prints for a study: a table of configurations with intervals, the verdict, and the --json shape. */
-import type { EventPayload, StudyDetail, SummaryStat } from '../shared/contract'
+import type { StudyDetail, SummaryStat } from '../shared/contract'
 import { CORRECTED_TEST_EXPLANATION, durationText, meanWithInterval } from '../shared/studyText'
 import { table } from './cliText'
 
@@ -68,13 +68,4 @@ export function describeStudy(detail: StudyDetail): string {
     )
   if (detail.error) lines.push(`  ${detail.error}`)
   return lines.join('\n') + '\n'
-}
-
-/** "study 7/20 runs done · 2 training · 1 failed · about 40 s left" */
-export function studyProgressText(p: EventPayload<'study.progress'>): string {
-  const parts = [`study ${p.done}/${p.total} runs done`]
-  if (p.running) parts.push(`${p.running} training`)
-  if (p.failed) parts.push(`${p.failed} failed`)
-  if (p.etaMs !== null) parts.push(`about ${durationText(p.etaMs)} left`)
-  return parts.join(' · ')
 }

@@ -5,7 +5,7 @@
 import type { RunMetrics } from './contract'
 
 export interface MainMetric {
-  key: 'accuracy'
+  key: string
   /** For sentences: "test accuracy". */
   label: string
   higherIsBetter: boolean

@@ -2,6 +2,7 @@
  * The words a study's numbers are told in, shared by the CLI and the renderer so both say the same sentence.
  * The verdict comes from the numbers: a difference is called only when the test detects one.
  */
+import type { EventPayload, StudyProtocol } from './contract'
 import type { MainMetric } from './mainMetric'
 
 /** Significance level of the verdict. */
@@ -68,4 +69,32 @@ export function durationText(ms: number | null): string {
   if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`
   const s = Math.round(ms / 1000)
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`
+}
+
+/** "10 seeds (fresh 70/15/15 splits)", "5-fold stratified cross-validation × 3 repeats". */
+export function describeProtocol(protocol: StudyProtocol): string {
+  if (protocol.kind === 'seeds') return `${protocol.seeds} seed${protocol.seeds === 1 ? '' : 's'} (fresh 70/15/15 splits)`
+  const cv = `${protocol.folds}-fold stratified cross-validation`
+  return protocol.repeats > 1 ? `${cv} × ${protocol.repeats} repeats` : cv
+}
+
+/** "study 7/20 runs done · 2 training · 1 failed · about 40 s left" */
+export function studyProgressText(p: EventPayload<'study.progress'>): string {
+  const parts = [`study ${p.done}/${p.total} runs done`]
+  if (p.running) parts.push(`${p.running} training`)
+  if (p.failed) parts.push(`${p.failed} failed`)
+  if (p.etaMs !== null) parts.push(`about ${durationText(p.etaMs)} left`)
+  return parts.join(' · ')
+}
+
+/** What a comparison means, for someone who does not read p-values. */
+export function plainWords(v: VerdictInput, metric: MainMetric): string {
+  const unit = metric.percent ? ' points' : ''
+  const lo = v.difference.ci95 ? metricAmount(v.difference.ci95[0], metric) : '—'
+  const hi = v.difference.ci95 ? metricAmount(v.difference.ci95[1], metric) : '—'
+  if (!(v.pValue < ALPHA))
+    return `On this data the two cannot be told apart: across ${v.pairs} splits, ${v.b} minus ${v.a} lies somewhere between ${lo} and ${hi}${unit} (95 % interval), a range that includes no difference at all. A single run of each could have shown either one ahead by chance; choose on cost, or run more seeds to narrow the range.`
+  const bBetter = metric.higherIsBetter ? v.difference.mean > 0 : v.difference.mean < 0
+  const [winner, loser] = bBetter ? [v.b, v.a] : [v.a, v.b]
+  return `On the same splits, ${winner} scored better than ${loser} more consistently than chance explains: ${v.b} minus ${v.a} lies between ${lo} and ${hi}${unit} (95 % interval). The difference is real on this data; whether it is large enough to matter is your call.`
 }

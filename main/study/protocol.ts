@@ -40,13 +40,6 @@ export function planMembers(protocol: StudyProtocol): PlannedMember[] {
   return members
 }
 
-/** "10 seeds", "5-fold cross-validation", "5-fold cross-validation × 3 repeats". */
-export function describeProtocol(protocol: StudyProtocol): string {
-  if (protocol.kind === 'seeds') return `${protocol.seeds} seed${protocol.seeds === 1 ? '' : 's'} (fresh 70/15/15 splits)`
-  const cv = `${protocol.folds}-fold stratified cross-validation`
-  return protocol.repeats > 1 ? `${cv} × ${protocol.repeats} repeats` : cv
-}
-
 /** Refuses, in one line, a protocol that cannot give a spread or cannot cut the data as asked. */
 export function checkProtocol(protocol: StudyProtocol, classOfRow: Int32Array, labels: string[], datasetName: string, configCount: number): void {
   if (protocol.kind === 'seeds' && protocol.seeds < 2)

@@ -1,0 +1,90 @@
+/**
+ * Studies in the UI, as a first-time analyst meets them: the article's experiment one click away from the empty
+ * Experiments view (started, then cancelled as a whole); then a two-configuration study started from the Train
+ * view's settings, its whole progress watched, and its intervals and worded verdict read.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, Page } from 'playwright-core'
+import { callApi, launchBrowser, openPage, screenshot, startShell, type Shell } from './harness'
+
+const setNumber = async (page: Page, testId: string, value: string) => {
+  const input = page.getByTestId(testId).locator('input')
+  await input.fill(value)
+  await input.press('Enter')
+  await input.blur()
+}
+
+describe('Studies (real server, real training, real Chromium)', () => {
+  let shell: Shell
+  let browser: Browser
+  let page: Page
+  let errors: string[]
+
+  beforeAll(async () => {
+    shell = await startShell()
+    browser = await launchBrowser()
+    ;({ page, errors } = await openPage(browser, shell.url))
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await shell?.stop()
+  })
+
+  it('offers the article’s experiment as a one-click study from the empty Experiments view, and cancels it as a whole', async () => {
+    await page.getByTestId('nav-experiments').click()
+    await page.getByTestId('empty-state').waitFor()
+    await screenshot(page, 'studies-empty')
+    await page.getByTestId('example-study').click()
+    await page.getByTestId('study-panel').waitFor({ timeout: 60_000 })
+    await expect(page.getByTestId('study-panel').textContent()).resolves.toContain('digits, MLP 100-100, end-to-end vs layer-wise, 10 seeds')
+    await expect
+      .poll(() => page.getByTestId('study-progress-text').textContent(), { timeout: 60_000 })
+      .toMatch(/study \d+\/20 runs done · \d training/)
+    await screenshot(page, 'studies-example-running')
+    await page.getByTestId('study-cancel').click()
+    await expect.poll(() => page.getByTestId('study-status').textContent(), { timeout: 60_000 }).toBe('cancelled')
+    await expect(page.getByTestId('study-resume').isVisible()).resolves.toBe(true)
+    const [study] = await callApi<Array<{ status: string; done: number; total: number }>>(shell, 'studies.list')
+    expect(study).toMatchObject({ status: 'cancelled', total: 20 })
+    expect(study!.done).toBeLessThan(20)
+  })
+
+  it('starts a two-configuration study from the Train view, shows its progress, intervals and worded verdict', async () => {
+    await page.getByTestId('nav-datasets').click()
+    await page.getByTestId('import-example-digits').click()
+    await page.getByTestId('dataset-detail').waitFor({ timeout: 60_000 })
+    await page.getByTestId('build-model').click()
+    await page.getByTestId('view-model').waitFor()
+    await page.getByTestId('nav-train').click()
+    await page.getByTestId('view-train').waitFor()
+    // Short training: this test is about the study, not about accuracy.
+    await page.getByTestId('mode-layer-wise').click()
+    await setNumber(page, 'block-epochs', '3')
+    await setNumber(page, 'fine-tune-epochs', '1')
+    await page.getByTestId('mode-end-to-end').click()
+    await setNumber(page, 'epochs', '4')
+    await page.getByTestId('train-as-study').click()
+    await page.getByTestId('new-study').waitFor()
+    await expect(page.getByTestId('new-study').textContent()).resolves.toContain('the ones built in Model and Train for this dataset')
+    await setNumber(page, 'protocol-k', '3')
+    await setNumber(page, 'study-workers', '2')
+    await screenshot(page, 'studies-new')
+    await page.getByTestId('study-start').click()
+    await page.getByTestId('study-panel').waitFor()
+    await expect.poll(() => page.getByTestId('study-progress-text').textContent(), { timeout: 60_000 }).toMatch(/study [0-5]\/6 runs done/)
+    await expect.poll(() => page.getByTestId('study-status').textContent(), { timeout: 240_000 }).toBe('completed')
+    const verdict = await page.getByTestId('study-verdict').textContent()
+    expect(verdict).toMatch(/^(No detectable difference between end-to-end and layer-wise \(p = [\d.]+|(End-to-end|Layer-wise) is better than)/)
+    expect(verdict).toContain('over 3 paired runs')
+    await expect(page.getByTestId('study-test-note').textContent()).resolves.toContain('corrected resampled t-test (Nadeau–Bengio)')
+    const configs = await page.getByTestId('study-configs').textContent()
+    expect(configs).toMatch(/end-to-end.*3\/3.*\d+\.\d % ± \d+\.\d/)
+    expect(configs).toMatch(/layer-wise.*3\/3.*\d+\.\d % ± \d+\.\d/)
+    // Every member's own score with its Wilson interval and its test rows.
+    await expect(page.getByTestId('study-members').textContent()).resolves.toMatch(/\d+\.\d % \[\d+\.\d, \d+\.\d\] on 269 rows/)
+    await page.getByTestId('study-interval-chart').locator('canvas').first().waitFor()
+    await expect(page.getByTestId('study-panel').textContent()).resolves.toContain('Statistics cover 6 of 6 runs.')
+    await screenshot(page, 'studies-result')
+    expect(errors).toEqual([])
+  })
+})
