@@ -198,7 +198,10 @@ export class StudyService {
       finishIfDone()
     })
     this.progress(active)
-    for (const member of todo) pool.submit(this.jobOf(study, member))
+    // Split by split (member 1 of every configuration, then member 2, …): pairs complete early, so a study
+    // cancelled half-way still has comparable pairs.
+    const order = [...todo].sort((a, b) => a.memberIndex - b.memberIndex || a.configIndex - b.configIndex)
+    for (const member of order) pool.submit(this.jobOf(study, member))
     if (todo.length === 0) finishIfDone()
   }
 

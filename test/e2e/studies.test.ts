@@ -40,6 +40,7 @@ describe('Studies (real server, real training, real Chromium)', () => {
     await expect
       .poll(() => page.getByTestId('study-progress-text').textContent(), { timeout: 60_000 })
       .toMatch(/study \d+\/20 runs done · \d training/)
+    await page.getByTestId('study-panel').scrollIntoViewIfNeeded()
     await screenshot(page, 'studies-example-running')
     await page.getByTestId('study-cancel').click()
     await expect.poll(() => page.getByTestId('study-status').textContent(), { timeout: 60_000 }).toBe('cancelled')
@@ -84,7 +85,10 @@ describe('Studies (real server, real training, real Chromium)', () => {
     await expect(page.getByTestId('study-members').textContent()).resolves.toMatch(/\d+\.\d % \[\d+\.\d, \d+\.\d\] on 269 rows/)
     await page.getByTestId('study-interval-chart').locator('canvas').first().waitFor()
     await expect(page.getByTestId('study-panel').textContent()).resolves.toContain('Statistics cover 6 of 6 runs.')
+    await page.getByTestId('study-panel').scrollIntoViewIfNeeded()
     await screenshot(page, 'studies-result')
+    await page.getByTestId('study-members').scrollIntoViewIfNeeded()
+    await screenshot(page, 'studies-result-runs')
     expect(errors).toEqual([])
   })
 })

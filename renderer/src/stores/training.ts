@@ -151,7 +151,10 @@ export const useTrainingStore = defineStore('training', () => {
   async function resume(): Promise<void> {
     if (runId.value || starting.value) return
     try {
-      const active = (await api('runs.list')).find((r) => r.status === 'running' || r.status === 'queued')
+      // A study's members are followed in the study's own view, not here.
+      const active = (await api('runs.list')).find(
+        (r) => (r.status === 'running' || r.status === 'queued') && !r.tags.some((t) => t.startsWith('study '))
+      )
       if (!active || runId.value) return
       const run = await api('runs.get', { runId: active.runId })
       runId.value = run.runId

@@ -114,6 +114,26 @@ describe('a study through the router', () => {
     expect(done.stats.comparison).toBeNull()
   })
 
+  it('a sweep: every point with the protocol, the best chosen on validation and reported on test', async () => {
+    const base = await smallBase(lab, datasetId)
+    const sweep = { method: 'grid' as const, params: { learningRate: [0.0001, 0.01], hidden: [[8], [16, 16]] } }
+    const { studyId } = await call(lab, 'studies.start', { datasetId, base, sweep, protocol: { kind: 'seeds', seeds: 2 }, workers: 2 })
+    expect((await call(lab, 'studies.wait', { studyId })).status).toBe('completed')
+    const detail = await call(lab, 'studies.get', { studyId })
+    expect(detail.kind).toBe('sweep')
+    expect(detail.configs.map((c) => c.name)).toEqual([
+      'lr 0.0001 · hidden 8',
+      'lr 0.0001 · hidden 16-16',
+      'lr 0.01 · hidden 8',
+      'lr 0.01 · hidden 16-16'
+    ])
+    expect(detail.members).toHaveLength(8)
+    const vals = detail.stats.configs.map((c) => c.val.mean!)
+    expect(detail.stats.best).toBe(vals.indexOf(Math.max(...vals)))
+    expect(detail.stats.configs[detail.stats.best!]!.test.ci95).not.toBeNull()
+    expect(detail.stats.comparison).toBeNull()
+  })
+
   it('refuses a protocol that cannot work in one line, before any run exists', async () => {
     const base = await smallBase(lab, datasetId)
     const before = (await call(lab, 'runs.list', {})).length
