@@ -118,7 +118,8 @@ function toStudy(row: StudyRow): StoredStudy {
  * whose run ended without the study hearing of it (its process died: the run is `interrupted`) is interrupted.
  */
 function memberStatus(row: MemberRow): MemberStatus {
-  if (row.status !== 'pending' && row.run_id === null) return 'pending'
+  // A member that failed to start has no run; any other with its run gone (deleted by hand) is to be run again.
+  if (row.status !== 'pending' && row.status !== 'failed' && row.run_id === null) return 'pending'
   if ((row.status === 'queued' || row.status === 'running') && row.run_status === 'interrupted') return 'interrupted'
   if (row.status === 'queued' && row.run_status === 'running') return 'running'
   return row.status
@@ -199,7 +200,7 @@ export class StudyStore {
     const rows = await this.db.all<{ study_id: string; total: number; done: number; failed: number }>(
       `SELECT m.study_id, COUNT(*) AS total,
          SUM(CASE WHEN m.status = 'completed' AND m.run_id IS NOT NULL THEN 1 ELSE 0 END) AS done,
-         SUM(CASE WHEN m.status = 'failed' AND m.run_id IS NOT NULL THEN 1 ELSE 0 END) AS failed
+         SUM(CASE WHEN m.status = 'failed' THEN 1 ELSE 0 END) AS failed
        FROM study_members m GROUP BY m.study_id`
     )
     return new Map(rows.map((r) => [r.study_id, { total: r.total, done: r.done ?? 0, failed: r.failed ?? 0 }]))
