@@ -101,11 +101,10 @@ export async function benchStudy(): Promise<unknown[]> {
   const runs: StudyRun[] = []
   // Interleaved: 1 worker, the pool, 1 worker, … so both see the same machine state.
   for (let r = 0; r < reps; r++) for (const workers of [1, pool]) runs.push(await runStudy(workers, seeds))
-  const sequential = runs.filter((r) => r.workers === 1)
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-  const sequentialS = median(sequential.map((r) => r.wallS))
   const reference = runs[0]!.metrics
-  return runs.map((r) => {
+  return runs.map((r, i) => {
+    // Against the 1-worker study just before it: the closest machine state.
+    const sequentialS = runs.slice(0, i + 1).findLast((other) => other.workers === 1)!.wallS
     const done = [...r.rssAtDone.keys()].sort((a, b) => a - b)
     return {
       workers: r.workers,

@@ -25,7 +25,8 @@ class RefusingPool implements MemberPool {
     this.inner.subscribe((event) => this.listeners.forEach((l) => l(event)))
   }
   submit(job: MemberJob): void {
-    if (this.refuse(job)) queueMicrotask(() => this.listeners.forEach((l) => l({ type: 'failed', key: job.key, error: 'worker lost: out of memory' })))
+    if (this.refuse(job))
+      queueMicrotask(() => this.listeners.forEach((l) => l({ type: 'failed', key: job.key, error: 'worker lost: out of memory' })))
     else this.inner.submit(job)
   }
   cancel(studyId: string): Promise<void> {
@@ -66,7 +67,12 @@ describe('a failed member', () => {
     const { spec, partition } = defaultModel({ inputShape: [61], classes: 10 }, { hidden: [8] })
     for (const block of partition.blocks) block.settings.epochs = 1
     const config = trainConfig.parse({ epochs: 2, fineTune: { enabled: false, epochs: 1, learningRateFactor: 0.1 } })
-    const { studyId } = await studies.start({ datasetId, base: { spec, partition, config }, protocol: { kind: 'seeds', seeds: 3, firstSeed: 1 }, workers: 2 })
+    const { studyId } = await studies.start({
+      datasetId,
+      base: { spec, partition, config },
+      protocol: { kind: 'seeds', seeds: 3, firstSeed: 1 },
+      workers: 2
+    })
     expect((await studies.wait(studyId)).status).toBe('completed')
     const detail = await studies.get(studyId)
     const failed = detail.members.filter((m) => m.status === 'failed')
