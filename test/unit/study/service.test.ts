@@ -122,10 +122,11 @@ describe('a study through the router', () => {
     const detail = await call(lab, 'studies.get', { studyId })
     expect(detail.kind).toBe('sweep')
     expect(detail.configs.map((c) => c.name)).toEqual([
-      'lr 0.0001 · hidden 8',
-      'lr 0.0001 · hidden 16-16',
-      'lr 0.01 · hidden 8',
-      'lr 0.01 · hidden 16-16'
+      // The model first, then its settings: the name follows the order the point is applied in.
+      'hidden 8 · lr 0.0001',
+      'hidden 16-16 · lr 0.0001',
+      'hidden 8 · lr 0.01',
+      'hidden 16-16 · lr 0.01'
     ])
     expect(detail.members).toHaveLength(8)
     const vals = detail.stats.configs.map((c) => c.val.mean!)
