@@ -12,18 +12,10 @@ import {
   OPSETS,
   modelPreset,
   optimizerName,
-  sweepSpec,
   trainMode,
-  type DatasetSummary,
   type EventPayload,
-  type ModelSpec,
-  type Partition,
-  type SweepSpec,
   type ModelPreset,
   type OptimizerName,
-  type RequestArgs,
-  type RequestName,
-  type RequestResult,
   type TrainMode
 } from '../shared/contract'
 import { LabError } from '../shared/errors'
@@ -31,10 +23,10 @@ import { openLab, type Lab } from '../lab'
 import { version } from '../core/version'
 import { errorText } from '../shared/format'
 import { startServer } from './server'
-import { hiddenSizes, imageSize, modeList, nonNegativeInt, positiveInt, positiveNumber, unitInterval } from './cliFlags'
+import { hiddenSizes, imageSize, nonNegativeInt, positiveInt, positiveNumber, unitInterval } from './cliFlags'
 import { type CliIo, describeDataset, describeRun, pct, progressBar, table } from './cliText'
-import { describeStudy, studyJson } from './cliStudy'
-import { studyProgressText } from '../shared/studyText'
+import { addStudyCommands, describeStudy, studyJson } from './cliStudy'
+import { call, datasetOf, modelOf } from './cliRequests'
 
 interface GlobalOptions {
   home?: string
@@ -48,12 +40,6 @@ const processIo: CliIo = {
   isTty: Boolean(process.stderr.isTTY)
 }
 
-async function call<K extends RequestName>(lab: Lab, name: K, args: RequestArgs<K>): Promise<RequestResult<K>> {
-  const response = await lab.router.handle(name, args)
-  if (!response.ok) throw new LabError(response.error.message, response.error.code)
-  return response.result as RequestResult<K>
-}
-
 function findBrowser(): string | null {
   const names = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable']
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
@@ -63,90 +49,6 @@ function findBrowser(): string | null {
     }
   }
   return null
-}
-
-interface ModelFlags {
-  preset?: ModelPreset
-  hidden?: number[]
-  model?: string
-  optimizer?: OptimizerName
-  lr?: number
-  momentum?: number
-}
-
-/** A dataset id, or a file or folder to import first. */
-async function datasetOf(lab: Lab, data: string, target: string | undefined): Promise<DatasetSummary> {
-  const datasets = await call(lab, 'datasets.list', {})
-  const known = datasets.find((d) => d.datasetId === data)
-  if (known) return known
-  if (!fs.existsSync(data)) throw new LabError(`${data}: no such file, folder or dataset id`)
-  return call(lab, 'datasets.import', { path: path.resolve(data), target })
-}
-
-/** The model of --preset/--hidden or --model SPEC.json, with --optimizer/--lr/--momentum applied to every block. */
-async function modelOf(lab: Lab, datasetId: string, o: ModelFlags): Promise<{ spec: ModelSpec; partition: Partition }> {
-  let { spec, partition } = await call(lab, 'models.default', { datasetId, preset: o.preset, hidden: o.hidden })
-  if (o.model) {
-    let parsed: { spec?: unknown; partition?: unknown } & Record<string, unknown>
-    try {
-      parsed = JSON.parse(fs.readFileSync(o.model, 'utf8'))
-    } catch (error) {
-      throw new LabError(`${o.model}: ${errorText(error)}`)
-    }
-    const candidate = (parsed.spec ?? parsed) as typeof spec
-    const described = await call(lab, 'models.describe', { spec: candidate, partition: parsed.partition })
-    const [problem] = described.errors
-    if (problem) throw new LabError(`${o.model}: ${problem.message}`)
-    spec = candidate
-    if (parsed.partition) partition = parsed.partition as typeof partition
-    else {
-      const one = partition.blocks[0]
-      if (!one) throw new Error('models.default gave a partition without blocks')
-      partition = { blocks: [{ ...one, start: 0, end: spec.layers.length }] }
-    }
-  }
-  for (const block of partition.blocks) {
-    if (o.optimizer) block.settings.optimizer = o.optimizer
-    if (o.lr) block.settings.learningRate = o.lr
-    if (o.momentum !== undefined) block.settings.momentum = o.momentum
-  }
-  return { spec, partition }
-}
-
-/** A sweep file: read and checked here, so its errors name the file. */
-function readSweep(file: string): SweepSpec {
-  let raw: unknown
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'))
-  } catch (error) {
-    throw new LabError(`${file}: ${errorText(error)}`)
-  }
-  const parsed = sweepSpec.safeParse(raw)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!
-    throw new LabError(`${file}: ${issue.path.join('.') || '(root)'}: ${issue.message}`)
-  }
-  return parsed.data
-}
-
-/** Follows a study to its end: a progress bar for the whole study; Ctrl-C cancels it. */
-async function followStudy(lab: Lab, io: CliIo, studyId: string, showBar: boolean): Promise<void> {
-  const bar = progressBar(io, showBar)
-  const stop = lab.events.subscribe((event, payload) => {
-    if (event !== 'study.progress') return
-    const p = payload as EventPayload<'study.progress'>
-    if (p.studyId !== studyId) return
-    bar.draw(studyProgressText(p), p.total ? (p.done + p.failed) / p.total : 0)
-  })
-  const onInterrupt = () => void call(lab, 'studies.cancel', { studyId }).catch(() => undefined)
-  process.once('SIGINT', onInterrupt)
-  try {
-    await call(lab, 'studies.wait', { studyId })
-  } finally {
-    process.off('SIGINT', onInterrupt)
-    stop()
-    bar.done()
-  }
 }
 
 /** Where the built renderer is: next to out/main when built, else the project's out/renderer. */
@@ -325,103 +227,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
       }
     )
 
-  program
-    .command('study')
-    .description('train every configuration on repeated seeds or k-fold cross-validation and compare them with intervals and a paired test')
-    .option('--data <path|id>', 'a dataset id, or a file/folder to import')
-    .option('--target <column>', 'target column when importing')
-    .option('--compare <modes>', 'configurations: training modes to compare', modeList, ['end-to-end', 'layer-wise'])
-    .option('--sweep <spec.json>', 'a grid or random search over settings ({method, samples, params: {learningRate, epochs, hidden, …}})')
-    .option('--seeds <k>', 'k fresh stratified 70/15/15 splits and seeds (default 5)', positiveInt('--seeds'))
-    .option('--folds <k>', 'k-fold stratified cross-validation', positiveInt('--folds'))
-    .option('--repeats <r>', 'repeat the k-fold cross-validation r times', positiveInt('--repeats'))
-    .option('--first-seed <n>', 'seed of the first split (the rest follow)', nonNegativeInt('--first-seed'))
-    .option('--workers <n>', 'training workers at once, each single-threaded (default: one per core)', positiveInt('--workers'))
-    .option('--resume <studyId>', 'run the members an interrupted or cancelled study is missing')
-    .addOption(new Option('--preset <name>', 'model preset').choices(modelPreset.options))
-    .option('--hidden <sizes>', 'hidden layer sizes of the mlp preset', hiddenSizes)
-    .option('--model <spec.json>', 'a model spec file ({version, inputShape, layers}; optional partition)')
-    .option('--epochs <n>', 'epochs (end-to-end, and each block layer-wise)', positiveInt('--epochs'))
-    .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'))
-    .addOption(new Option('--optimizer <name>', 'optimizer of every block').choices(optimizerName.options))
-    .option('--lr <x>', 'learning rate of every block', positiveNumber('--lr'))
-    .option('--momentum <x>', 'momentum of every block', unitInterval('--momentum'))
-    .option('--name <name>', 'study name')
-    .action(
-      async (
-        o: ModelFlags & {
-          data?: string
-          target?: string
-          compare: TrainMode[]
-          sweep?: string
-          seeds?: number
-          folds?: number
-          repeats?: number
-          firstSeed?: number
-          workers?: number
-          resume?: string
-          epochs?: number
-          batchSize?: number
-          name?: string
-        }
-      ) => {
-        const lab = await opened()
-        let studyId: string
-        if (o.resume) {
-          ;({ studyId } = await call(lab, 'studies.resume', { studyId: o.resume, workers: o.workers }))
-        } else {
-          if (!o.data) throw new LabError('study: --data PATH|ID is required (or --resume STUDY_ID)')
-          if (o.seeds !== undefined && o.folds !== undefined) throw new LabError('study: choose --seeds K or --folds K, not both')
-          if (o.repeats !== undefined && o.folds === undefined)
-            throw new LabError('study: --repeats repeats a k-fold cross-validation; add --folds K')
-          const sweep = o.sweep ? readSweep(o.sweep) : undefined
-          const dataset = await datasetOf(lab, o.data, o.target)
-          const { spec, partition } = await modelOf(lab, dataset.datasetId, o)
-          if (o.epochs) for (const block of partition.blocks) block.settings.epochs = o.epochs
-          const config = { ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.batchSize ? { batchSize: o.batchSize } : {}) }
-          const protocol =
-            o.folds !== undefined
-              ? { kind: 'cv' as const, folds: o.folds, repeats: o.repeats ?? 1, seed: o.firstSeed ?? 1 }
-              : { kind: 'seeds' as const, seeds: o.seeds ?? 5, firstSeed: o.firstSeed ?? 1 }
-          ;({ studyId } = await call(lab, 'studies.start', {
-            datasetId: dataset.datasetId,
-            name: o.name,
-            base: { spec, partition, config },
-            compare: o.compare,
-            sweep,
-            protocol,
-            workers: o.workers
-          }))
-        }
-        if (!json()) io.err(`study ${studyId}\n`)
-        await followStudy(lab, io, studyId, io.isTty && !json())
-        const detail = await call(lab, 'studies.get', { studyId })
-        print(studyJson(detail), () => describeStudy(detail))
-        if (detail.status === 'failed') throw new LabError(`study ${studyId} failed: ${detail.error ?? 'every member failed'}`)
-      }
-    )
-
-  program
-    .command('studies')
-    .description('list studies, newest first')
-    .action(async () => {
-      const studies = await call(await opened(), 'studies.list', {})
-      print(studies, () =>
-        studies.length
-          ? table([
-              ['STUDY', 'NAME', 'STATUS', 'RUNS', 'WORKERS', 'CREATED'],
-              ...studies.map((s) => [
-                s.studyId,
-                s.name,
-                s.status,
-                `${s.done}/${s.total}${s.failed ? ` (${s.failed} failed)` : ''}`,
-                String(s.workers),
-                s.createdAt.slice(0, 19).replace('T', ' ')
-              ])
-            ])
-          : 'no studies yet: layerlab study --data PATH --seeds 10\n'
-      )
-    })
+  addStudyCommands(program, { io, opened, json, print })
 
   program
     .command('runs')
