@@ -115,13 +115,18 @@ function toStudy(row: StudyRow): StoredStudy {
 
 /**
  * What a member is now: its stored status, except that a member whose run was deleted is pending again, and one
- * whose run ended without the study hearing of it (its process died: the run is `interrupted`) is interrupted.
+ * whose run ended without the study hearing of it takes the run's end (`interrupted` when its process died).
  */
 function memberStatus(row: MemberRow): MemberStatus {
   // A member that failed to start has no run; any other with its run gone (deleted by hand) is to be run again.
   if (row.status !== 'pending' && row.status !== 'failed' && row.run_id === null) return 'pending'
-  if ((row.status === 'queued' || row.status === 'running') && row.run_status === 'interrupted') return 'interrupted'
-  if (row.status === 'queued' && row.run_status === 'running') return 'running'
+  if (row.status === 'queued' || row.status === 'running') {
+    // The run's own record is the authority: its end reached the runs table even where the member's did not
+    // (the process died between the two writes), so a completed run is never trained again.
+    if (row.run_status === 'completed' || row.run_status === 'failed' || row.run_status === 'cancelled' || row.run_status === 'interrupted')
+      return row.run_status
+    if (row.run_status === 'running') return 'running'
+  }
   return row.status
 }
 
@@ -197,11 +202,13 @@ export class StudyStore {
 
   /** Member counts per study: total, completed, failed. */
   async counts(): Promise<Map<string, { total: number; done: number; failed: number }>> {
+    // The same reading of a member as memberStatus, in SQL.
     const rows = await this.db.all<{ study_id: string; total: number; done: number; failed: number }>(
       `SELECT m.study_id, COUNT(*) AS total,
-         SUM(CASE WHEN m.status = 'completed' AND m.run_id IS NOT NULL THEN 1 ELSE 0 END) AS done,
-         SUM(CASE WHEN m.status = 'failed' THEN 1 ELSE 0 END) AS failed
-       FROM study_members m GROUP BY m.study_id`
+         SUM(CASE WHEN m.run_id IS NOT NULL AND (m.status = 'completed' OR (m.status IN ('queued', 'running') AND r.status = 'completed'))
+           THEN 1 ELSE 0 END) AS done,
+         SUM(CASE WHEN m.status = 'failed' OR (m.status IN ('queued', 'running') AND r.status = 'failed') THEN 1 ELSE 0 END) AS failed
+       FROM study_members m LEFT JOIN runs r ON r.id = m.run_id GROUP BY m.study_id`
     )
     return new Map(rows.map((r) => [r.study_id, { total: r.total, done: r.done ?? 0, failed: r.failed ?? 0 }]))
   }
