@@ -3,7 +3,7 @@
  * reference measured in the same run. Not part of `npm test`: timings never decide a test.
  *
  *   npm run bench                 every section
- *   npm run bench -- csv train    only those sections (csv, train, inference, study)
+ *   npm run bench -- csv train    only those sections (csv, train, inference, study, regression)
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -15,7 +15,8 @@ const sections: Section[] = [
   { name: 'csv', run: async () => (await import('./csv')).benchCsv() },
   { name: 'train', run: async () => (await import('./train')).benchTraining() },
   { name: 'inference', run: async () => (await import('./inference')).benchInference() },
-  { name: 'study', run: async () => (await import('./study')).benchStudy() }
+  { name: 'study', run: async () => (await import('./study')).benchStudy() },
+  { name: 'regression', run: async () => (await import('./regression')).benchRegression() }
 ]
 
 function format(value: unknown): string {

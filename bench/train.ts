@@ -100,6 +100,8 @@ function synthetic(train: number, shape: number[], classes: number, seed: number
   return {
     datasetId: `synthetic-${shape.join('x')}`,
     kind: shape.length === 3 ? 'images' : 'table',
+    task: 'classification',
+    targetScale: null,
     inputShape: shape,
     labels: Array.from({ length: classes }, (_, i) => String(i)),
     featureNames: [],

@@ -50,6 +50,7 @@ export async function openLab(options: { home?: string; debug?: boolean } = {}):
       // Studies first: they stop their members and stay resumable; then any run still training.
       await studies.shutdown()
       await training.shutdown()
+      await runs.close()
       await db.close()
     }
   }

@@ -12,6 +12,7 @@ import type { ImageRecipe, NewData } from './recipe'
 import { BufferedWriter } from './storage'
 import { HISTOGRAM_BINS } from './profile'
 import { errorLine } from '../shared/format'
+import { INPUT_LIMITS, describeNode, readInputFile } from '../core/inputFile'
 
 export const MAX_DEFAULT_SIDE = 64
 /** Channel differences up to this count as gray: JPEG stores gray pictures as RGB with a little chroma noise. */
@@ -55,7 +56,6 @@ export async function listImageFiles(root: string): Promise<{ files: ImageFile[]
       const full = path.join(dir, entry.name)
       const rel = toPosix(path.relative(root, full))
       let target = full
-      let isDir = entry.isDirectory()
       if (entry.isSymbolicLink()) {
         const real = await fs.promises.realpath(full).catch(() => null)
         if (!real) {
@@ -66,16 +66,26 @@ export async function listImageFiles(root: string): Promise<{ files: ImageFile[]
           skipped.push({ path: rel, reason: 'symlink points outside the folder' })
           continue
         }
-        target = real
-        isDir = (await fs.promises.stat(real)).isDirectory()
+        const stats = await fs.promises.stat(real)
         // A link back into the tree would walk forever: follow only links to files.
-        if (isDir) {
+        if (stats.isDirectory()) {
           skipped.push({ path: rel, reason: 'symlink to a folder is not followed' })
           continue
         }
+        // Reading a pipe or a device would wait forever or never end.
+        if (!stats.isFile()) {
+          skipped.push({ path: rel, reason: `symlink to ${describeNode(stats)}, not an image file` })
+          continue
+        }
+        target = real
+      } else if (entry.isDirectory()) {
+        await walk(full, depth + 1)
+        continue
+      } else if (!entry.isFile()) {
+        skipped.push({ path: rel, reason: `${describeNode(await fs.promises.lstat(full))}, not an image file` })
+        continue
       }
-      if (isDir) await walk(full, depth + 1)
-      else if (entry.isFile() || entry.isSymbolicLink()) files.push({ file: target, rel, label: depth === 0 ? null : rel.split('/')[0]! })
+      files.push({ file: target, rel, label: depth === 0 ? null : rel.split('/')[0]! })
     }
   }
   await walk(root, 0)
@@ -150,6 +160,19 @@ export interface ImageImport {
 const reasonOf = errorLine
 
 /**
+ * One image's bytes, read the safe way (a regular file within the image limit, never waiting on a pipe), or the
+ * reason it cannot be used, without the file's name (the skip list shows that beside it).
+ */
+async function readImageFile(file: ImageFile): Promise<Buffer | Error> {
+  try {
+    return await readInputFile(file.file, { label: file.rel, maxBytes: INPUT_LIMITS.image, what: 'an image' })
+  } catch (error) {
+    const message = errorLine(error)
+    return new Error(message.startsWith(`${file.rel}: `) ? message.slice(file.rel.length + 2) : `unreadable: ${message}`)
+  }
+}
+
+/**
  * Imports a folder of class subfolders into `dir` (pixels.u8, [n, h, w, c]). Unusable files are skipped with a reason;
  * fewer than two classes with images is a LabError.
  */
@@ -173,9 +196,9 @@ export async function importImages(
   const hash = createHash('sha256')
   let totalBytes = 0
   for (const file of classFiles) {
-    const data = await fs.promises.readFile(file.file).catch((error: unknown) => error as Error)
+    const data = await readImageFile(file)
     if (data instanceof Error) {
-      skipped.push({ path: file.rel, reason: `unreadable: ${reasonOf(data)}` })
+      skipped.push({ path: file.rel, reason: data.message })
       continue
     }
     hash.update(file.rel).update('\0').update(createHash('sha256').update(data).digest())
@@ -206,7 +229,9 @@ export async function importImages(
     for (const file of usable) {
       let rgb: Buffer
       try {
-        rgb = await decodeRgb(file.file, size.width, size.height)
+        const data = await readImageFile(file)
+        if (data instanceof Error) throw data
+        rgb = await decodeRgb(data, size.width, size.height)
       } catch (error) {
         skipped.push({ path: file.rel, reason: `cannot decode: ${reasonOf(error)}` })
         continue
@@ -311,7 +336,9 @@ export async function encodeImageFolder(recipe: ImageRecipe, root: string): Prom
   const truth: (string | null)[] = []
   for (const file of files) {
     try {
-      const rgb = await decodeRgb(file.file, recipe.width, recipe.height)
+      const data = await readImageFile(file)
+      if (data instanceof Error) throw data
+      const rgb = await decodeRgb(data, recipe.width, recipe.height)
       images.push(toChannels(rgb, recipe.channels))
       keys.push(file.rel)
       truth.push(file.label)
@@ -324,7 +351,7 @@ export async function encodeImageFolder(recipe: ImageRecipe, root: string): Prom
   images.forEach((image, i) => {
     for (let j = 0; j < per; j++) x[i * per + j] = image[j]! * recipe.pixelScale
   })
-  return { x, n: images.length, inputShape: recipe.inputShape, keys, truth }
+  return { x, n: images.length, inputShape: recipe.inputShape, keys, truth, truthValues: null }
 }
 
 /** Rows of a stored pixel file as uint8 (for thumbnails) or scaled floats. */

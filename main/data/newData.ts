@@ -2,8 +2,8 @@
  * New data for a trained model: a CSV or an image folder read and prepared with the recipe the model was trained
  * with (from the ONNX file's metadata), giving the same numbers as the stored dataset's rows.
  */
-import fs from 'node:fs'
 import { LabError } from '../shared/errors'
+import { INPUT_LIMITS, inspectInput } from '../core/inputFile'
 import { fileLabel, readCsv, sniffCsv } from './csv'
 import { encodeImageFolder } from './images'
 import { type NewData, type Recipe, type TableRecipe, applyAffine, columnEncoder } from './recipe'
@@ -11,8 +11,8 @@ import { categoryKey, isMissing, parseNumber } from './values'
 
 /** Reads a NEW csv or image folder and applies the recipe (scale=false: stop before the affine step). */
 export async function encodeNewData(recipe: Recipe, dataPath: string, options: { scale: boolean }): Promise<NewData> {
-  const stat = await fs.promises.stat(dataPath).catch(() => null)
-  if (!stat) throw new LabError(`${dataPath}: not found`)
+  // A pipe or a device given as the data would block the reader or never end: only a CSV file or a folder is read.
+  const stat = await inspectInput(dataPath, 'file-or-directory', { maxBytes: INPUT_LIMITS.predictTable, what: 'a table to predict on' })
   if (recipe.kind === 'images') {
     if (!stat.isDirectory()) throw new LabError(`${fileLabel(dataPath)}: the model takes images: give a folder of images`)
     // Images have no affine step: pixels are always scaled to [0, 1] as the model was trained on.
@@ -29,14 +29,14 @@ async function encodeNewTable(recipe: TableRecipe, file: string, scale: boolean)
     const exact = settings.names.indexOf(name)
     return exact >= 0 ? exact : settings.names.findIndex((candidate) => candidate.toLowerCase() === name.toLowerCase())
   }
-  const positions = recipe.columns.map((column) => {
-    const position = positionOf(column.name)
-    if (position < 0) {
-      const shown = settings.names.slice(0, 8).join(', ') + (settings.names.length > 8 ? ', …' : '')
-      throw new LabError(`${label}: missing column "${column.name}" that the model needs (the file has ${shown})`)
-    }
-    return position
-  })
+  const positions = recipe.columns.map((column) => positionOf(column.name))
+  const missing = recipe.columns.filter((_, c) => positions[c]! < 0).map((column) => `"${column.name}"`)
+  if (missing.length) {
+    const shown = settings.names.slice(0, 8).join(', ') + (settings.names.length > 8 ? ', …' : '')
+    const named = missing.length > 10 ? `${missing.slice(0, 10).join(', ')} and ${missing.length - 10} more` : missing.join(', ')
+    throw new LabError(`${label}: missing column${missing.length > 1 ? 's' : ''} ${named} that the model needs (the file has ${shown})`)
+  }
+  const regression = recipe.task === 'regression'
   const targetPosition = positionOf(recipe.target)
   const encoders = recipe.columns.map(columnEncoder)
   const width = recipe.inputShape[0]
@@ -45,6 +45,7 @@ async function encodeNewTable(recipe: TableRecipe, file: string, scale: boolean)
   let chunk = new Float32Array(chunkRows * width)
   let inChunk = 0
   const truth: (string | null)[] = []
+  const truthValues: number[] = []
   const pass = await readCsv(file, settings, (fields) => {
     let at = inChunk * width
     // readCsv holds every row to the first one's field count, which settings.names (so each position) came from;
@@ -62,7 +63,11 @@ async function encodeNewTable(recipe: TableRecipe, file: string, scale: boolean)
     if (targetPosition >= 0) {
       const trimmed = fields[targetPosition]!.trim()
       truth.push(isMissing(trimmed) ? null : categoryKey(trimmed, settings.decimalComma))
-    } else truth.push(null)
+      if (regression) truthValues.push(isMissing(trimmed) ? NaN : parseNumber(trimmed, settings.decimalComma))
+    } else {
+      truth.push(null)
+      if (regression) truthValues.push(NaN)
+    }
     if (++inChunk === chunkRows) {
       chunks.push(chunk)
       chunk = new Float32Array(chunkRows * width)
@@ -74,5 +79,5 @@ async function encodeNewTable(recipe: TableRecipe, file: string, scale: boolean)
   x.set(chunk.subarray(0, inChunk * width), chunks.length * chunkRows * width)
   if (scale && recipe.affine) applyAffine(x, recipe.affine)
   const keys = Array.from({ length: pass.rows }, (_, i) => String(i + 1))
-  return { x, n: pass.rows, inputShape: recipe.inputShape, keys, truth }
+  return { x, n: pass.rows, inputShape: recipe.inputShape, keys, truth, truthValues: regression ? Float64Array.from(truthValues) : null }
 }

@@ -3,16 +3,26 @@
  * counts, the stratified split (split.bin) and the recipe fitted on its train rows; and the prepared parts.
  */
 import path from 'node:path'
-import type { ColumnProfile, DatasetProfile, DatasetSummary, ParseSettings, SplitSpec } from '../shared/contract'
+import type { ColumnProfile, DatasetProfile, DatasetSummary, ParseSettings, SplitSpec, Task } from '../shared/contract'
+import { suggestTask, tooManyClasses } from '../shared/task'
 import type { PreparedPart } from './types'
-import { type ImageRecipe, type Recipe, type TableColumnChoice, type TableRecipe, applyAffine, encodeStoredRows, fitTableRecipe } from './recipe'
+import {
+  type ImageRecipe,
+  type Recipe,
+  type TableColumnChoice,
+  type TableRecipe,
+  type TargetScale,
+  applyAffine,
+  encodeStoredRows,
+  fitTableRecipe
+} from './recipe'
 import { LabError } from '../shared/errors'
 import { writeFileAtomic } from '../core/atomicWrite'
 import { type ImageRow, type Skipped, readPixels } from './images'
 import { type ColumnStats, VOCAB_CAP, columnProfile } from './profile'
-import { type Split, SPLIT_SEED, foldSplit, stratifiedSplit } from './split'
-import { columnFile, readI32 } from './storage'
-import { sortLabels } from './values'
+import { type Split, SPLIT_SEED, foldSplit, randomSplit, stratifiedSplit } from './split'
+import { columnFile, readF64, readI32, readRangeStrings } from './storage'
+import { parseNumber, sortLabels } from './values'
 
 const TARGET_NAMES = ['target', 'label', 'class', 'y', 'digit', 'species']
 
@@ -61,16 +71,71 @@ export function chooseTarget(names: string[], asked: string | undefined, label: 
   return last
 }
 
-/** Roles from the stats and the user's choices, then the class counts, the split, and the recipe fitted on train. */
+/** The task of a table's target: the user's choice, else what its values suggest (shared/task.ts), and why. */
+export function targetTask(stats: ColumnStats, chosen: Task | undefined): { task: Task; reason: string; suggested: Task } {
+  const suggestion = suggestTask(stats)
+  if (!chosen || chosen === suggestion.task) return { task: suggestion.task, reason: suggestion.reason, suggested: suggestion.task }
+  return { task: chosen, reason: `chosen by you (the values suggest ${suggestion.task}: ${suggestion.reason})`, suggested: suggestion.task }
+}
+
+/** A value of a column that is not a number, for a message (the column has one: it is not numeric). */
+function textExample(dir: string, index: number, stats: ColumnStats): string {
+  const notNumber = (value: string) => value !== '' && Number.isNaN(parseNumber(value, false))
+  const fromVocab = stats.vocab?.find(notNumber) ?? stats.top.find((entry) => notNumber(entry.value))?.value
+  if (fromVocab !== undefined) return fromVocab
+  if (stats.files.str) {
+    const sample = readRangeStrings(columnFile(dir, index, 'str'), columnFile(dir, index, 'off'), 0, 10_000).find(notNumber)
+    if (sample !== undefined) return sample
+  }
+  return '?'
+}
+
+/** Roles from the stats and the user's choices, then the task, the split, and the recipe fitted on train. */
 export function fitTable(name: string, dir: string, meta: TableMeta, target: string, parse: ParseSettings, skipped: Skipped[]): Fitted {
   const columns = meta.columns.map((stats) => columnProfile(stats, stats.name === target, parse.overrides[stats.name]))
   const targetIndex = meta.columns.findIndex((stats) => stats.name === target)
   const targetStats = meta.columns[targetIndex]
   // chooseTarget picked the target from these very columns.
   if (!targetStats) throw new Error(`${name}: no column "${target}" for the target`)
+  const features: TableColumnChoice[] = []
+  columns.forEach((profile, index) => {
+    // columns is meta.columns profiled, index for index.
+    if (profile.role === 'feature') features.push({ index, stats: meta.columns[index]!, type: profile.type })
+  })
+  const { task, reason, suggested } = targetTask(targetStats, parse.task)
+  const facts = { task, taskReason: reason, suggestedTask: suggested }
+  if (task === 'regression') {
+    if (!targetStats.files.f64)
+      throw new LabError(
+        `${name}: the target "${target}" holds text (for example "${textExample(dir, targetIndex, targetStats)}"), so it cannot be predicted as a number; predict it as classes or choose another target`
+      )
+    const values = readF64(columnFile(dir, targetIndex, 'f64'))
+    const split = randomSplit(
+      Array.from(values, (value) => !Number.isNaN(value)),
+      SPLIT_SEED
+    )
+    const targetScale = fitTargetScale(values, split.train)
+    const recipe = { ...fitTableRecipe(dir, features, target, [], split.train, parse.preparation), task, targetScale }
+    const constant = targetStats.present > 0 && targetStats.min === targetStats.max
+    return {
+      profile: {
+        columns,
+        classes: [],
+        skipped,
+        featureCount: recipe.inputShape[0],
+        ...facts,
+        targetWarning: constant ? constantTarget(target, targetStats.min) : null,
+        unlabeledRows: targetStats.missing
+      },
+      split,
+      recipe
+    }
+  }
   const { vocab, counts: codeCounts } = targetStats
   if (!vocab || !codeCounts)
-    throw new LabError(`${name}: the target "${target}" has more than ${VOCAB_CAP} distinct values; choose a column of classes`)
+    throw new LabError(
+      `${name}: the target "${target}" has more than ${VOCAB_CAP} distinct values; choose a column of classes, or predict it as a number`
+    )
   const presentKeys = vocab.filter((_, code) => codeCounts[code]! > 0)
   const labels = sortLabels(presentKeys)
   const labelIndex = new Map(labels.map((label, i) => [label, i]))
@@ -86,22 +151,34 @@ export function fitTable(name: string, dir: string, meta: TableMeta, target: str
     if (cls >= 0) counts[cls]!++
   }
   const split = stratifiedSplit(classOfRow, SPLIT_SEED)
-  const features: TableColumnChoice[] = []
-  columns.forEach((profile, index) => {
-    // columns is meta.columns profiled, index for index.
-    if (profile.role === 'feature') features.push({ index, stats: meta.columns[index]!, type: profile.type })
-  })
-  const recipe = fitTableRecipe(dir, features, target, labels, split.train, parse.preparation)
+  const recipe = { ...fitTableRecipe(dir, features, target, labels, split.train, parse.preparation), task }
   return {
     profile: {
       columns,
       classes: labels.map((label, i) => ({ label, count: counts[i]! })),
       skipped,
-      featureCount: recipe.inputShape[0]
+      featureCount: recipe.inputShape[0],
+      ...facts,
+      targetWarning: tooManyClasses(labels.length, targetStats.present, targetStats.numeric),
+      unlabeledRows: targetStats.missing
     },
     split,
     recipe
   }
+}
+
+export const constantTarget = (target: string, value: number): string =>
+  `the target "${target}" is constant (${value} on every row): there is nothing to predict; choose another target`
+
+/** Mean and standard deviation of the target over the train rows (a constant target keeps std 1: no division by 0). */
+export function fitTargetScale(values: Float64Array, train: Int32Array): TargetScale {
+  let mean = 0
+  for (const row of train) mean += values[row]!
+  mean = train.length ? mean / train.length : 0
+  let squares = 0
+  for (const row of train) squares += (values[row]! - mean) ** 2
+  const std = train.length ? Math.sqrt(squares / train.length) : 0
+  return { mean, std: std > 1e-12 ? std : 1 }
 }
 
 export function fitImages(meta: ImageMeta, columns: ColumnProfile[], skipped: Skipped[]): Fitted {
@@ -132,7 +209,12 @@ export function fitImages(meta: ImageMeta, columns: ColumnProfile[], skipped: Sk
       classes: labels.map((label, i) => ({ label, count: counts[i]! })),
       skipped,
       featureCount: meta.width * meta.height * meta.channels,
-      image: { width: meta.width, height: meta.height, channels: meta.channels }
+      image: { width: meta.width, height: meta.height, channels: meta.channels },
+      task: 'classification',
+      taskReason: 'images sorted into class folders',
+      suggestedTask: 'classification',
+      targetWarning: tooManyClasses(labels.length, meta.rows.length, false),
+      unlabeledRows: 0
     },
     split,
     recipe
@@ -183,16 +265,28 @@ export function preparedParts(dir: string, meta: Meta, recipe: Recipe, split: Sp
     const targetIndex = meta.columns.findIndex((stats) => stats.name === r.target)
     const targetStats = meta.columns[targetIndex]
     if (!targetStats) throw new Error(`The recipe's target "${r.target}" is not in the dataset`)
-    const labelIndex = new Map(r.labels.map((label, i) => [label, i]))
-    const codeToClass = targetStats.vocab!.map((key) => labelIndex.get(key) ?? -1)
-    const codes = readI32(columnFile(dir, targetIndex, 'i32'))
+    const targetOf = preparedTarget(dir, targetIndex, targetStats, r)
     part = (rows) => {
       const x = encodeStoredRows(dir, choices, r.columns, rows)
       if (r.affine) applyAffine(x, r.affine)
-      return { x, y: Int32Array.from(rows, (i) => codeToClass[codes[i]!]!), n: rows.length, rows: Int32Array.from(rows) }
+      return { x, y: targetOf(rows), n: rows.length, rows: Int32Array.from(rows) }
     }
   }
   return { train: part(split.train), val: part(split.val), test: part(split.test) }
+}
+
+/** The target of given rows as the model trains on it: class indices, or the standardised number (regression). */
+function preparedTarget(dir: string, index: number, stats: ColumnStats, recipe: TableRecipe): (rows: Int32Array) => Int32Array | Float32Array {
+  const scale = recipe.targetScale
+  if (recipe.task === 'regression' && scale) {
+    const values = readF64(columnFile(dir, index, 'f64'))
+    return (rows) => Float32Array.from(rows, (i) => (values[i]! - scale.mean) / scale.std)
+  }
+  const labelIndex = new Map(recipe.labels.map((label, i) => [label, i]))
+  // A classification recipe was fitted on a target with a vocabulary (fitTable refuses one without).
+  const codeToClass = stats.vocab!.map((key) => labelIndex.get(key) ?? -1)
+  const codes = readI32(columnFile(dir, index, 'i32'))
+  return (rows) => Int32Array.from(rows, (i) => codeToClass[codes[i]!]!)
 }
 
 export function splitCounts(split: Split): DatasetSummary['split'] {
@@ -201,13 +295,20 @@ export function splitCounts(split: Split): DatasetSummary['split'] {
 
 // ---------------------------------------------------------------- other splits of the stored rows (studies)
 
-/** The class of every stored row (-1: no label), as the stored split was cut from. */
+/**
+ * The class of every stored row (-1: no label), as the stored split was cut from. Regression: one class (0) for
+ * every row with a target value, so the same stratified cuts are plain random ones (and k-fold is plain k-fold).
+ */
 export function classesOfRows(dir: string, meta: Meta, recipe: Recipe): Int32Array {
   const labelIndex = new Map(recipe.labels.map((label, i) => [label, i]))
   if (meta.kind === 'images') return Int32Array.from(meta.rows, (row) => labelIndex.get(row.label) ?? -1)
   const r = recipe as TableRecipe
   const targetIndex = meta.columns.findIndex((stats) => stats.name === r.target)
   const targetStats = meta.columns[targetIndex]
+  if (r.task === 'regression') {
+    if (!targetStats?.files.f64) throw new Error(`The recipe's target "${r.target}" is not a column of numbers in the dataset`)
+    return Int32Array.from(readF64(columnFile(dir, targetIndex, 'f64')), (value) => (Number.isNaN(value) ? -1 : 0))
+  }
   if (!targetStats?.vocab) throw new Error(`The recipe's target "${r.target}" is not a column of classes in the dataset`)
   const codeToClass = targetStats.vocab.map((key) => labelIndex.get(key) ?? -1)
   const codes = readI32(columnFile(dir, targetIndex, 'i32'))
@@ -232,7 +333,13 @@ export function refitRecipe(dir: string, meta: Meta, stored: Recipe, train: Int3
     if (!stats) throw new Error(`The recipe's column "${column.name}" is not in the dataset`)
     return { index, stats, type: column.type }
   })
-  const fitted = fitTableRecipe(dir, choices, stored.target, stored.labels, train, { impute: stored.imputeNumbers, scaling: stored.scaling })
+  const refitted = fitTableRecipe(dir, choices, stored.target, stored.labels, train, { impute: stored.imputeNumbers, scaling: stored.scaling })
+  const fitted: TableRecipe = { ...refitted, task: stored.task }
+  if (stored.task === 'regression') {
+    // The target's standardisation comes from these train rows too.
+    const targetIndex = meta.columns.findIndex((stats) => stats.name === stored.target)
+    fitted.targetScale = fitTargetScale(readF64(columnFile(dir, targetIndex, 'f64')), train)
+  }
   const offset: number[] = []
   const scale: number[] = []
   let at = 0

@@ -3,7 +3,7 @@
  * file carrying it (ONNX metadata) can prepare new data without the lab. The same encoders serve loadPrepared (values
  * from the materialised columns) and encodeNewData (values from a new file), so both give the same numbers.
  */
-import type { ColumnType, Imputation, Scaling } from '../shared/contract'
+import type { ColumnType, Imputation, Scaling, Task } from '../shared/contract'
 import { LabError } from '../shared/errors'
 import { parseBoolean, sortLabels } from './values'
 import { columnFile, readF64, readI32 } from './storage'
@@ -31,12 +31,22 @@ interface RecipeBase {
   affine: { offset: number[]; scale: number[] } | null
 }
 
+/** Regression: the prepared target is (y − mean) / std, fitted on the train rows; a prediction z is z · std + mean. */
+export interface TargetScale {
+  mean: number
+  std: number
+}
+
 export interface TableRecipe extends RecipeBase {
   kind: 'table'
   version: 1
   /** Without the batch dimension: one row of prepared features. */
   inputShape: [features: number]
   target: string
+  /** Absent in recipes from before tasks: classification. */
+  task?: Task
+  /** Regression: the target's standardisation (labels is then empty). */
+  targetScale?: TargetScale
   columns: TableColumnRecipe[]
   missingMarkers: string[]
   imputeNumbers: Imputation
@@ -69,8 +79,10 @@ export interface NewData {
   inputShape: number[]
   /** `row` number (tables, 1-based data rows) or file path (images), one per sample. */
   keys: string[]
-  /** The true label where the input has it. */
+  /** The true label where the input has it (regression: the number as written, canonical). */
   truth: (string | null)[]
+  /** Regression: the true target per sample (NaN where missing or not a number); null for classification. */
+  truthValues: Float64Array | null
 }
 
 export const MISSING_MARKERS = ['', 'NA', 'N/A', 'NaN', 'null', '?']

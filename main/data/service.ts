@@ -23,6 +23,7 @@ import type { PreparedData } from './types'
 import type { ImageRecipe, Recipe } from './recipe'
 import { LabError, notFound } from '../shared/errors'
 import { newId, nowIso } from '../core/ids'
+import { inspectInput } from '../core/inputFile'
 import { fileLabel } from './csv'
 import { importTable } from './table'
 import { importImages, thumbnail } from './images'
@@ -35,6 +36,7 @@ import {
   type TableMeta,
   chooseTarget,
   classesOfRows,
+  constantTarget,
   fitImages,
   fitTable,
   preparedParts,
@@ -74,8 +76,8 @@ export class DatasetService {
 
   async import(args: HandlerArgs<'datasets.import'>): Promise<DatasetSummary> {
     const source = path.resolve(args.path)
-    const stat = await fs.promises.stat(source).catch(() => null)
-    if (!stat) throw new LabError(`${args.path}: not found`)
+    // Only a regular file or a folder: a pipe or a device would block the reader or never end (core/inputFile.ts).
+    const stat = await inspectInput(source, 'file-or-directory', { label: args.path })
     const datasetId = newId('ds')
     await fs.promises.mkdir(this.datasetsDir, { recursive: true })
     await this.removeStaleImports()
@@ -143,7 +145,8 @@ export class DatasetService {
       csv: imported.settings,
       requested,
       overrides: {},
-      preparation: DEFAULT_PREPARATION
+      preparation: DEFAULT_PREPARATION,
+      ...(args.task ? { task: args.task } : {})
     }
     const fitted = fitTable(name, dir, meta, target, parse, [])
     writeSplit(dir, fitted.split)
@@ -158,6 +161,8 @@ export class DatasetService {
     name: string,
     progress: (rows: number, bytes: number, totalBytes: number, force?: boolean) => void
   ): Promise<StoredDataset> {
+    if (args.task === 'regression')
+      throw new LabError(`${fileLabel(source)}: a folder of images sorted into class folders predicts classes, not a number`)
     const imported = await importImages(source, { imageSize: args.imageSize, colorMode: args.colorMode }, dir, progress)
     const meta: ImageMeta = {
       kind: 'images',
@@ -263,6 +268,12 @@ export class DatasetService {
       rows: row.rows,
       columns: profile.columns,
       target: row.target,
+      // Datasets from before tasks were all classification.
+      task: profile.task ?? 'classification',
+      taskReason: profile.taskReason ?? 'imported before tasks existed',
+      targetWarning: profile.targetWarning ?? null,
+      suggestedTask: profile.suggestedTask ?? profile.task ?? 'classification',
+      unlabeledRows: profile.unlabeledRows ?? 0,
       classes: profile.classes,
       skipped: profile.skipped,
       split: row.split,
@@ -319,6 +330,7 @@ export class DatasetService {
   async update(args: HandlerArgs<'datasets.update'>): Promise<DatasetSummary> {
     const row = await this.row(args.datasetId)
     if (row.kind === 'images') {
+      if (args.task === 'regression') throw new LabError(`${row.name}: an image dataset predicts its class folders, not a number`)
       if (args.target !== undefined || args.columns?.length || args.preparation)
         throw new LabError(`${row.name}: an image dataset's target, columns and scaling are fixed (class folders, pixels in [0, 1])`)
       return this.summaryOf(row)
@@ -349,6 +361,9 @@ export class DatasetService {
       overrides[change.name] = next
     }
     const nextParse: ParseSettings = { ...parse, overrides, preparation: { ...parse.preparation, ...args.preparation } }
+    // A new target starts from the task its values suggest, unless a task comes with it.
+    if (args.task !== undefined) nextParse.task = args.task
+    else if (target !== row.target) delete nextParse.task
     const fitted = fitTable(row.name, dir, meta, target, nextParse, row.profile.skipped)
     writeSplit(dir, fitted.split)
     await this.store.refit(row.id, { target, parse: nextParse, profile: fitted.profile, recipe: fitted.recipe, split: splitCounts(fitted.split) })
@@ -411,16 +426,26 @@ export class DatasetService {
    */
   async loadPrepared(datasetId: string, split?: SplitSpec): Promise<PreparedData> {
     const row = await this.row(datasetId)
+    const dir = this.storedDir(row)
     const stored = row.recipe as Recipe
-    if (stored.labels.length < 2) {
+    const summary = this.summaryOf(row)
+    if (summary.task === 'regression') {
+      if (stored.kind !== 'table' || !stored.targetScale) throw new Error(`${row.name}: a regression dataset without the target's scale`)
+      const targetStats = readJson<TableMeta>(path.join(dir, 'meta.json')).columns.find((stats) => stats.name === row.target)
+      if (targetStats && targetStats.present > 0 && targetStats.min === targetStats.max)
+        throw new LabError(`${row.name}: ${constantTarget(row.target!, targetStats.min)}`)
+    } else if (stored.labels.length < 2) {
       const only = stored.labels.length ? ` ("${stored.labels[0]}")` : ''
       throw new LabError(`${row.name}: the target "${row.target}" has a single class${only}; choose another target column`)
     }
     if (stored.inputShape.every((size) => size === 0)) throw new LabError(`${row.name}: no feature columns are included; include at least one`)
-    const { dir, meta, split: rows, recipe } = await this.splitAndRecipe(row, split)
+    const { meta, split: rows, recipe } = await this.splitAndRecipe(row, split)
     return {
       datasetId,
       kind: row.kind,
+      task: summary.task,
+      targetName: row.target ?? 'label',
+      targetScale: recipe.kind === 'table' && summary.task === 'regression' ? (recipe.targetScale ?? null) : null,
       inputShape: recipe.inputShape,
       labels: recipe.labels,
       featureNames: recipe.featureNames,

@@ -1,4 +1,7 @@
-/** The stored stratified split: 70 / 15 / 15 per class from a fixed seed, so every run of a dataset sees the same rows. */
+/**
+ * The stored split: 70 / 15 / 15 from a fixed seed, so every run of a dataset sees the same rows. Stratified per class
+ * for classification; one random cut of the labelled rows for regression.
+ */
 
 import { seededRandom } from '../core/random'
 
@@ -124,4 +127,15 @@ export function smallestClass(classOfRow: Int32Array): { label: number; count: n
     if (!smallest || rows.length < smallest.count) smallest = { label, count: rows.length }
   }
   return smallest
+}
+
+/**
+ * Regression's split: the rows that have a target value (`labelled[row]`), shuffled and cut 70 / 15 / 15 from the
+ * seed, with no strata (one class of every labelled row).
+ */
+export function randomSplit(labelled: ArrayLike<boolean>, seed = SPLIT_SEED): Split {
+  return stratifiedSplit(
+    Int32Array.from({ length: labelled.length }, (_, row) => (labelled[row] ? 0 : -1)),
+    seed
+  )
 }

@@ -23,6 +23,8 @@ export interface OnnxExportOptions {
   metadata?: Record<string, string>
   /** Baked at the input: x' = (x - offset) * scale, per feature (last axis). */
   inputAffine?: InputAffine
+  /** Baked at the output (regression): y = out * scale + offset, so the graph gives the number in the target's unit. */
+  outputAffine?: { scale: number; offset: number }
   /** Export only the first k layers (a feature extractor); all of them by default. */
   upToLayer?: number
   graphName?: string
@@ -268,6 +270,14 @@ class Exporter {
     this.apply('Mul', [scale], [], this.cur.shape, 'normalized')
   }
 
+  /** y = x · scale + offset on every value: a standardised prediction back in the target's unit. */
+  outputAffine(affine: { scale: number; offset: number }): void {
+    const scale = this.g.constant('target_std', [], [affine.scale])
+    const offset = this.g.constant('target_mean', [], [affine.offset])
+    this.apply('Mul', [scale], [], this.cur.shape, 'scaled')
+    this.apply('Add', [offset], [], this.cur.shape, 'prediction')
+  }
+
   layer(index: number, layer: tf.layers.Layer, outShape: Dims): void {
     const ctx = where(index, layer)
     this.g.scope = layer.name
@@ -482,6 +492,7 @@ export function buildOnnxModel(model: tf.LayersModel, options: OnnxExportOptions
   layers.slice(0, count).forEach((layer, i) => ex.layer(i, layer, [null, ...outputShapeOf(layer).slice(1)]))
   ex.g.scope = 'output'
   ex.toLayout('last')
+  if (options.outputAffine) ex.outputAffine(options.outputAffine)
   // The graph output must carry its own name: an Identity keeps every earlier node's output name unique and internal.
   const g = ex.g
   g.nodes.push({ opType: 'Identity', input: [ex.cur.name], output: [outputName], name: g.fresh('Identity'), domain: '' })

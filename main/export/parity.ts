@@ -20,6 +20,11 @@ export interface ParityOptions {
   singleSamples?: number
   /** Batch size of the batch-N pass. */
   batchSize?: number
+  /**
+   * Regression: the affine step baked at the ONNX output (tfjs's output gets it here too), and the differences are
+   * held to the tolerance relative to `scale` (the target's standard deviation) instead of absolutely.
+   */
+  outputAffine?: { scale: number; offset: number }
 }
 
 export interface ParityResult extends Parity {
@@ -54,7 +59,7 @@ function applyAffine(x: Float32Array, affine: InputAffine): Float32Array {
 
 /**
  * Runs `x` (n samples of `inputShape`, as the ONNX model takes them) through both and compares.
- * pass: max |diff| ≤ 1e-4 and (for classifiers) every argmax the same.
+ * pass: max |diff| ≤ 1e-4 (regression: relative to the target's standard deviation) and (for classifiers) every argmax the same.
  */
 export async function checkParity(
   model: tf.LayersModel,
@@ -81,6 +86,8 @@ export async function checkParity(
       const tfX = tf.tensor(tfInput.subarray(start * per, (start + count) * per), [count, ...inputShape])
       const tfOut = tfjsForward(model, tfX, options.upToLayer)
       tfX.dispose()
+      const affine = options.outputAffine
+      if (affine) for (let i = 0; i < tfOut.length; i++) tfOut[i] = Math.fround(tfOut[i]! * affine.scale) + affine.offset
       if (onnxOut.length !== tfOut.length) throw new Error(`parity: ONNX gives ${onnxOut.length} values, tfjs ${tfOut.length}`)
       return { onnxOut, tfOut }
     }
@@ -116,12 +123,15 @@ export async function checkParity(
     }
     const maxAbsDiff = Math.max(maxAbsDiffBatch1, maxAbsDiffBatchN)
     const argmaxAgreement = agreed / n
-    const closeEnough = maxAbsDiff <= PARITY_TOLERANCE
+    const scale = options.outputAffine ? Math.abs(options.outputAffine.scale) : null
+    const relativeDiff = scale ? maxAbsDiff / scale : null
+    const closeEnough = (relativeDiff ?? maxAbsDiff) <= PARITY_TOLERANCE
     return {
       maxAbsDiff,
       argmaxAgreement,
       samples: n,
       pass: options.featureExtractor ? closeEnough : closeEnough && argmaxAgreement === 1,
+      ...(relativeDiff !== null && scale !== null ? { relativeDiff, scale } : {}),
       maxAbsDiffBatch1,
       maxAbsDiffBatchN
     }

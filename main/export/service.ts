@@ -19,13 +19,19 @@ import { LabError } from '../shared/errors'
 import { loadRunModel } from './runModel'
 import { version } from '../core/version'
 import { writeFileAtomic } from '../core/atomicWrite'
+import { INPUT_LIMITS, readInputFile } from '../core/inputFile'
+import { checkOutputPath } from '../core/outputFile'
 import { exportToOnnx, type InputAffine } from './onnx'
 import { checkParity } from './parity'
 import { writeCsv } from '../shared/csvWriter'
+import { regressionFigures } from '../shared/task'
 import { errorLine } from '../shared/format'
 
-/** What the exported graph's output is: predict turns logits into probabilities and refuses features. */
-export type OnnxOutputKind = 'probabilities' | 'logits' | 'features'
+/**
+ * What the exported graph's output is: predict turns logits into probabilities, reads a value (regression: the
+ * number in the target's unit) as it is, and refuses features.
+ */
+export type OnnxOutputKind = 'probabilities' | 'logits' | 'features' | 'value'
 
 export type RunModelLoader = (runs: RunStore, runId: string) => Promise<{ model: tf.LayersModel; detail: RunDetail }>
 export type NewDataEncoder = (recipe: Recipe, dataPath: string, options: { scale: boolean }) => Promise<NewData>
@@ -92,14 +98,9 @@ export interface OnnxFileInfo {
   inputShape: number[]
 }
 
-/** Reads an ONNX file exported by LayerLab: its labels, recipe and input shape. */
-export function readOnnxFile(file: string): OnnxFileInfo & { bytes: Uint8Array } {
-  let bytes: Uint8Array
-  try {
-    bytes = fs.readFileSync(file)
-  } catch {
-    throw new LabError(`${file}: file not found`, 'not_found')
-  }
+/** Reads an ONNX file exported by LayerLab: its labels, recipe and input shape. Only a regular file within the limit is read. */
+export async function readOnnxFile(file: string): Promise<OnnxFileInfo & { bytes: Uint8Array }> {
+  const bytes: Uint8Array = await readInputFile(file, { maxBytes: INPUT_LIMITS.onnxModel, what: 'an ONNX model' })
   let proto: onnx.ModelProto
   try {
     proto = onnx.ModelProto.decode(bytes)
@@ -122,7 +123,7 @@ export function readOnnxFile(file: string): OnnxFileInfo & { bytes: Uint8Array }
   if (!recipe || typeof recipe !== 'object' || !('kind' in recipe)) throw new LabError(`${file}: its recipe metadata is not a LayerLab recipe`)
   const dims = proto.graph.input?.[0]?.type?.tensorType?.shape?.dim ?? []
   const inputShape = dims.slice(1).map((d) => Number(d.dimValue ?? 0))
-  const output = (['probabilities', 'logits', 'features'] as const).find((k) => k === metadata.output) ?? null
+  const output = (['probabilities', 'logits', 'features', 'value'] as const).find((k) => k === metadata.output) ?? null
   return { bytes, proto, metadata, labels, recipe: recipe as unknown as OnnxRecipe, output, inputShape }
 }
 
@@ -172,6 +173,9 @@ export class ExportService {
   async exportOnnx(args: HandlerArgs<'export.onnx'>): Promise<RequestResult<'export.onnx'>> {
     const { runId } = args
     const opset = args.opset
+    const defaultFile = path.join(this.home, 'runs', runId, args.blocks != null ? `model-blocks-${args.blocks}.onnx` : 'model.onnx')
+    // Checked before any work: a path into the data home's own files or over a file nobody asked to replace is refused.
+    const file = args.out ? checkOutputPath(args.out, { home: this.home, overwrite: args.overwrite ?? false, allowed: [defaultFile] }) : defaultFile
     const { model, detail } = await this.deps.loadRunModel(this.runs, args.runId)
     try {
       const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer')
@@ -190,11 +194,23 @@ export class ExportService {
       const bake = (args.bakeNormalization ?? recipe.kind === 'table') && recipe.affine != null
       const inputAffine = bake && recipe.affine ? recipe.affine : undefined
       const dataset = await this.datasets.get(detail.datasetId)
-      const output: OnnxOutputKind = featureExtractor ? 'features' : endsWithSoftmax(model, upToLayer) ? 'probabilities' : 'logits'
+      const scale = detail.task === 'regression' && recipe.kind === 'table' ? recipe.targetScale : undefined
+      if (detail.task === 'regression' && !scale)
+        throw new LabError(`run ${runId}: its dataset has no target scale to export a regression model with`)
+      // The target's standardisation goes into the graph like the features': the file outputs the number itself.
+      const outputAffine = scale && !featureExtractor ? { scale: scale.std, offset: scale.mean } : undefined
+      const output: OnnxOutputKind = featureExtractor
+        ? 'features'
+        : outputAffine
+          ? 'value'
+          : endsWithSoftmax(model, upToLayer)
+            ? 'probabilities'
+            : 'logits'
       const onnxRecipe: OnnxRecipe = { ...recipe, affineInModel: bake }
       const bytes = exportToOnnx(model, {
         opset,
         inputAffine,
+        outputAffine,
         upToLayer,
         graphName: featureExtractor ? `${detail.name} (blocks 1-${args.blocks})` : detail.name || runId,
         producerVersion: version,
@@ -204,6 +220,9 @@ export class ExportService {
           run_id: runId,
           dataset_hash: dataset.contentHash,
           output,
+          task: detail.task,
+          target: dataset.target ?? '',
+          ...(scale ? { target_scale: JSON.stringify({ formula: 'output * std + mean', ...scale, inModel: outputAffine !== undefined }) } : {}),
           layers: String(upToLayer),
           ...(args.blocks != null ? { blocks: String(args.blocks) } : {}),
           input_layout: recipe.kind === 'images' ? 'NHWC' : 'NC',
@@ -220,13 +239,17 @@ export class ExportService {
       const prepared = await this.datasets.loadPrepared(detail.datasetId, detail.config.split)
       const part = firstSamples(proofPart(prepared), prepared.inputShape, PARITY_SAMPLES)
       const feed = inputAffine ? unscale(part.x, inputAffine) : part.x
-      const proof = await checkParity(model, bytes, feed, prepared.inputShape, { inputAffine, upToLayer, featureExtractor })
-      const parity = { maxAbsDiff: proof.maxAbsDiff, argmaxAgreement: proof.argmaxAgreement, samples: proof.samples, pass: proof.pass }
+      const proof = await checkParity(model, bytes, feed, prepared.inputShape, { inputAffine, outputAffine, upToLayer, featureExtractor })
+      const parity = {
+        maxAbsDiff: proof.maxAbsDiff,
+        argmaxAgreement: proof.argmaxAgreement,
+        samples: proof.samples,
+        pass: proof.pass,
+        ...(proof.relativeDiff !== undefined ? { relativeDiff: proof.relativeDiff, scale: proof.scale } : {})
+      }
 
-      const file = path.resolve(
-        args.out ?? path.join(this.home, 'runs', runId, args.blocks != null ? `model-blocks-${args.blocks}.onnx` : 'model.onnx')
-      )
-      writeFileAtomic(file, bytes)
+      // The run's own default file is LayerLab's to replace; a file the person named only when they asked.
+      writeFileAtomic(file, bytes, { overwrite: !args.out || args.overwrite === true || file === defaultFile })
       const artifact = await this.runs.addArtifact(runId, {
         kind: 'onnx',
         path: file,
@@ -252,46 +275,29 @@ export class ExportService {
   }
 
   async predict(args: HandlerArgs<'predict.run'>): Promise<RequestResult<'predict.run'>> {
+    const out = args.out ? checkOutputPath(args.out, { home: this.home, overwrite: args.overwrite ?? false }) : null
     // Run ids never contain a path separator or end in .onnx.
     const looksLikeFile = args.model.toLowerCase().endsWith('.onnx') || /[\\/]/.test(args.model) || fs.existsSync(args.model)
     const file = looksLikeFile ? path.resolve(args.model) : await this.onnxForRun(args.model)
-    const info = readOnnxFile(file)
+    const info = await readOnnxFile(file)
     if (info.output === 'features')
-      throw new LabError(`${file}: is a feature extractor (the first ${info.metadata.blocks ?? '?'} blocks); it does not predict classes`)
+      throw new LabError(`${file}: is a feature extractor (the first ${info.metadata.blocks ?? '?'} blocks); it does not predict`)
     const { labels, recipe } = info
     const data = await this.deps.encodeNewData(recipe, args.data, { scale: !recipe.affineInModel })
-    const per = info.inputShape.reduce((a, b) => a * b, 1)
     if (data.inputShape.join('x') !== info.inputShape.join('x')) {
       throw new LabError(`${args.data}: encodes to inputs of shape [${data.inputShape.join(', ')}], the model takes [${info.inputShape.join(', ')}]`)
     }
-
-    const session = await ort.InferenceSession.create(info.bytes)
-    const probabilities = new Float32Array(data.n * labels.length)
-    try {
-      const [inputName] = session.inputNames
-      const [outputName] = session.outputNames
-      if (inputName === undefined || outputName === undefined) throw new LabError(`${file}: not an ONNX model with one input and one output`)
-      for (let start = 0; start < data.n; start += PREDICT_BATCH) {
-        const count = Math.min(PREDICT_BATCH, data.n - start)
-        const feed = new ort.Tensor('float32', data.x.slice(start * per, (start + count) * per), [count, ...info.inputShape])
-        const result = await session.run({ [inputName]: feed })
-        const output = result[outputName]
-        if (!output) throw new LabError(`${file}: gave no output "${outputName}"`)
-        let values = output.data as Float32Array
-        if (values.length !== count * labels.length)
-          throw new LabError(`${file}: gives ${values.length / count} outputs per sample for ${labels.length} labels`)
-        const logits = info.output === 'logits' || (info.output == null && !looksLikeProbabilities(values, labels.length))
-        if (logits) values = softmaxRows(values, labels.length)
-        probabilities.set(values, start * labels.length)
-      }
-    } finally {
-      await session.release()
-    }
+    const regression = info.output === 'value'
+    const width = regression ? 1 : labels.length
+    const outputs = await runOnnx(file, info, data, width)
+    if (regression) return this.predictedValues(outputs, data, recipe.kind === 'images' ? 'path' : 'row', args.out)
+    if (info.output === 'logits' || (info.output == null && !looksLikeProbabilities(outputs, width))) outputs.set(softmaxRows(outputs, width))
+    const probabilities = outputs
 
     let correct = 0
     let withTruth = 0
     const rows = Array.from({ length: data.n }, (_, s) => {
-      const p = Array.from(probabilities.subarray(s * labels.length, (s + 1) * labels.length))
+      const p = Array.from(probabilities.subarray(s * width, (s + 1) * width))
       let best = 0
       for (let j = 1; j < p.length; j++) if (p[j]! > p[best]!) best = j
       const truth = data.truth[s] ?? null
@@ -303,18 +309,95 @@ export class ExportService {
       return { key: data.keys[s]!, prediction: labels[best]!, probabilities: p, truth }
     })
 
-    let out: string | null = null
-    if (args.out) {
-      out = path.resolve(args.out)
+    if (out) {
       const header = [recipe.kind === 'images' ? 'path' : 'row', 'prediction', ...labels.map((l) => `p_${l}`)]
       writeFileAtomic(
         out,
         writeCsv(
           header,
           rows.map((r) => [r.key, r.prediction, ...r.probabilities])
+        ),
+        { overwrite: args.overwrite ?? false }
+      )
+    }
+    const accuracy = withTruth > 0 ? correct / withTruth : null
+    return { task: 'classification', labels, rows, accuracy, rmse: null, mae: null, r2: null, scoredRows: withTruth, out }
+  }
+
+  /** Regression's answer: one number per row (the graph already gives the target's unit), and figures where the file has the target. */
+  private predictedValues(values: Float32Array, data: NewData, keyName: string, outFile: string | undefined): RequestResult<'predict.run'> {
+    const truthValues = data.truthValues
+    const scored: number[] = []
+    const rows = Array.from({ length: data.n }, (_, s) => {
+      const truth = truthValues && !Number.isNaN(truthValues[s]!) ? truthValues[s]! : null
+      if (truth !== null) scored.push(s)
+      // keys and values have one entry per sample; the figures use the numbers as written.
+      return { key: data.keys[s]!, prediction: float32Text(values[s]!), probabilities: [] as number[], truth }
+    })
+    const figures = scored.length
+      ? regressionFigures(
+          scored.map((s) => truthValues![s]!),
+          scored.map((s) => rows[s]!.prediction)
+        )
+      : null
+    let out: string | null = null
+    if (outFile) {
+      out = path.resolve(outFile)
+      writeFileAtomic(
+        out,
+        writeCsv(
+          [keyName, 'prediction'],
+          rows.map((r) => [r.key, r.prediction])
         )
       )
     }
-    return { labels, rows, accuracy: withTruth > 0 ? correct / withTruth : null, out }
+    return {
+      task: 'regression',
+      labels: [],
+      rows,
+      accuracy: null,
+      rmse: figures?.rmse ?? null,
+      mae: figures?.mae ?? null,
+      r2: figures?.r2 ?? null,
+      scoredRows: scored.length,
+      out
+    }
   }
+}
+
+/** The ONNX file's outputs over the new data, `width` per sample, in batches. */
+async function runOnnx(file: string, info: OnnxFileInfo & { bytes: Uint8Array }, data: NewData, width: number): Promise<Float32Array> {
+  const per = info.inputShape.reduce((a, b) => a * b, 1)
+  const session = await ort.InferenceSession.create(info.bytes)
+  const outputs = new Float32Array(data.n * width)
+  try {
+    const [inputName] = session.inputNames
+    const [outputName] = session.outputNames
+    if (inputName === undefined || outputName === undefined) throw new LabError(`${file}: not an ONNX model with one input and one output`)
+    for (let start = 0; start < data.n; start += PREDICT_BATCH) {
+      const count = Math.min(PREDICT_BATCH, data.n - start)
+      const feed = new ort.Tensor('float32', data.x.slice(start * per, (start + count) * per), [count, ...info.inputShape])
+      const result = await session.run({ [inputName]: feed })
+      const output = result[outputName]
+      if (!output) throw new LabError(`${file}: gave no output "${outputName}"`)
+      const values = output.data as Float32Array
+      if (values.length !== count * width)
+        throw new LabError(
+          `${file}: gives ${values.length / count} outputs per sample, ${width === 1 ? 'a regression model gives 1' : `for ${width} labels`}`
+        )
+      outputs.set(values, start * width)
+    }
+  } finally {
+    await session.release()
+  }
+  return outputs
+}
+
+/** A float32 output as the shortest number that reads back to it (210.03955 rather than 210.03955078125). */
+function float32Text(value: number): number {
+  for (let digits = 6; digits < 9; digits++) {
+    const short = Number(value.toPrecision(digits))
+    if (Math.fround(short) === value) return short
+  }
+  return value
 }

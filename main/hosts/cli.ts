@@ -7,15 +7,20 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
+import { pathToFileURL } from 'node:url'
 import { Command, CommanderError, Option } from 'commander'
 import {
   OPSETS,
   modelPreset,
   optimizerName,
+  task as taskSchema,
+  trainConfig,
   trainMode,
   type EventPayload,
   type ModelPreset,
   type OptimizerName,
+  type Task,
+  type TrainConfig,
   type TrainMode
 } from '../shared/contract'
 import { LabError } from '../shared/errors'
@@ -24,7 +29,7 @@ import { version } from '../core/version'
 import { errorText } from '../shared/format'
 import { startServer } from './server'
 import { hiddenSizes, imageSize, nonNegativeInt, positiveInt, positiveNumber, unitInterval } from './cliFlags'
-import { type CliIo, describeDataset, describeRun, pct, progressBar, table } from './cliText'
+import { type CliIo, describeDataset, describePrediction, describeRun, forTerminal, mainFigure, pct, progressBar, table, visible } from './cliText'
 import { addStudyCommands, describeStudy, studyJson } from './cliStudy'
 import { call, datasetOf, modelOf } from './cliRequests'
 
@@ -51,6 +56,11 @@ function findBrowser(): string | null {
   return null
 }
 
+/** The browser's arguments: an app window on the shell's private launch file (no secret on the command line). */
+export function browserArgs(launchFile: string): string[] {
+  return [`--app=${pathToFileURL(launchFile).href}`]
+}
+
 /** Where the built renderer is: next to out/main when built, else the project's out/renderer. */
 export function rendererDir(): string {
   const candidates = [path.join(__dirname, '../renderer'), path.resolve(__dirname, '../../out/renderer')] as const
@@ -65,7 +75,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     return state.lab
   }
   const json = () => Boolean(program.opts<GlobalOptions>().json)
-  const print = (value: unknown, human: () => string) => io.out(json() ? JSON.stringify(value, null, 2) + '\n' : human())
+  const print = (value: unknown, human: () => string) => io.out(json() ? JSON.stringify(value, null, 2) + '\n' : forTerminal(human()))
 
   program
     .name('layerlab')
@@ -75,7 +85,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .option('--json', 'print one JSON value on stdout')
     .option('--debug', 'print stack traces of internal errors')
     .showHelpAfterError('(run layerlab --help for usage)')
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(forTerminal(s)) })
     .exitOverride()
 
   program
@@ -84,14 +94,21 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .option('--port <n>', 'port (default: a free one)', nonNegativeInt('--port'))
     .option('--host <host>', 'loopback address to listen on', '127.0.0.1')
     .option('--no-open', 'do not open a browser window')
-    .action(async (o: { port?: number; host: string; open: boolean }) => {
+    .option(
+      '--max-upload-mb <n>',
+      'the most one upload (a file or a folder) may hold (default: $LAYERLAB_MAX_UPLOAD_MB, else 1024)',
+      positiveNumber('--max-upload-mb')
+    )
+    .action(async (o: { port?: number; host: string; open: boolean; maxUploadMb?: number }) => {
       const lab = await opened()
-      const shell = await startServer(lab, { host: o.host, port: o.port, rendererDir: rendererDir() })
+      const maxUploadBytes = o.maxUploadMb !== undefined ? Math.round(o.maxUploadMb * 1024 * 1024) : undefined
+      const shell = await startServer(lab, { host: o.host, port: o.port, rendererDir: rendererDir(), maxUploadBytes })
       if (json()) io.out(JSON.stringify({ url: shell.url, port: shell.port, home: lab.home }) + '\n')
       else io.out(`LayerLab web shell: ${shell.url}\n`)
       if (o.open) {
         const browser = findBrowser()
-        if (browser) spawn(browser, [`--app=${shell.url}`], { detached: true, stdio: 'ignore' }).unref()
+        // Never the token on the browser's command line (every local user can read it): a private file with a single-use code.
+        if (browser) spawn(browser, browserArgs(shell.launchFile()), { detached: true, stdio: 'ignore' }).unref()
         else if (!json()) io.err('no Chromium or Chrome found: open the URL above in a browser\n')
       }
       state.keepAlive = new Promise<void>((resolve) => {
@@ -107,13 +124,18 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .argument('<path>', 'a .csv/.tsv file or a folder')
     .option('--name <name>', 'dataset name (default: the file or folder name)')
     .option('--target <column>', 'target column (default: detected, else the last column)')
+    .addOption(
+      new Option('--task <task>', 'predict classes or a number (default: numbers with fractions or over 20 distinct values: regression)').choices(
+        taskSchema.options
+      )
+    )
     .option('--delimiter <c>', 'field delimiter: , ; tab | (default: detected)')
     .option('--encoding <e>', 'utf-8, utf-16le, windows-1252, … (default: detected)')
     .option('--image-size <WxH>', 'resize images to WxH (default: the most common size, at most 64x64)', imageSize)
     .action(
       async (
         file: string,
-        o: { name?: string; target?: string; delimiter?: string; encoding?: string; imageSize?: { width: number; height: number } }
+        o: { name?: string; target?: string; task?: Task; delimiter?: string; encoding?: string; imageSize?: { width: number; height: number } }
       ) => {
         const lab = await opened()
         const bar = progressBar(io, io.isTty && !json())
@@ -128,6 +150,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
             path: path.resolve(file),
             name: o.name,
             target: o.target,
+            task: o.task,
             delimiter,
             encoding: o.encoding,
             imageSize: o.imageSize
@@ -153,6 +176,17 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .description('train a model on a dataset (a path is imported first)')
     .requiredOption('--data <path|id>', 'a dataset id, or a file/folder to import')
     .option('--target <column>', 'target column when importing')
+    .addOption(
+      new Option('--task <task>', "predict classes or a number (default: the dataset's task; a change is stored with the dataset)").choices(
+        taskSchema.options
+      )
+    )
+    .addOption(new Option('--loss <loss>', 'regression loss on the standardised target').choices(trainConfig.shape.loss.unwrap().options))
+    .addOption(
+      new Option('--class-weights <weights>', 'classification: balanced weighs rows by inverse class frequency').choices(
+        trainConfig.shape.classWeights.unwrap().options
+      )
+    )
     .addOption(new Option('--preset <name>', 'model preset').choices(modelPreset.options))
     .option('--hidden <sizes>', 'hidden layer sizes of the mlp preset', hiddenSizes)
     .option('--model <spec.json>', 'a model spec file ({version, inputShape, layers}; optional partition)')
@@ -168,6 +202,9 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
       async (o: {
         data: string
         target?: string
+        task?: Task
+        loss?: TrainConfig['loss']
+        classWeights?: TrainConfig['classWeights']
         preset?: ModelPreset
         hidden?: number[]
         model?: string
@@ -181,14 +218,18 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         name?: string
       }) => {
         const lab = await opened()
-        const dataset = await datasetOf(lab, o.data, o.target)
+        const dataset = await datasetOf(lab, o.data, o.target, o.task, (line) => {
+          if (!json()) io.err(line)
+        })
         const { spec, partition } = await modelOf(lab, dataset.datasetId, o)
         for (const block of partition.blocks) if (o.epochs && o.mode === 'layer-wise') block.settings.epochs = o.epochs
         const config = {
           mode: o.mode,
           ...(o.epochs ? { epochs: o.epochs } : {}),
           ...(o.batchSize ? { batchSize: o.batchSize } : {}),
-          ...(o.seed !== undefined ? { seed: o.seed } : {})
+          ...(o.seed !== undefined ? { seed: o.seed } : {}),
+          ...(o.loss ? { loss: o.loss } : {}),
+          ...(o.classWeights ? { classWeights: o.classWeights } : {})
         }
         const bar = progressBar(io, io.isTty && !json())
         let runId = ''
@@ -202,7 +243,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
           if (lastStage && stage !== lastStage) bar.finish()
           lastStage = stage
           bar.draw(
-            `${stage} epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)} acc ${(p.accuracy * 100).toFixed(1)}% ${Math.round(p.samplesPerSec)}/s`,
+            `${stage} epoch ${p.epoch}/${p.epochs} loss ${p.loss.toPrecision(4)} ${dataset.task === 'regression' ? `R² ${p.accuracy.toFixed(3)}` : `acc ${(p.accuracy * 100).toFixed(1)}%`} ${Math.round(p.samplesPerSec)}/s`,
             (p.epoch - 1 + p.batch / Math.max(1, p.batches)) / p.epochs
           )
         })
@@ -222,7 +263,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         if (json()) {
           const { epochs: _epochs, ...rest } = run
           print({ ...rest, epochCount: _epochs.length }, () => '')
-        } else io.out(describeRun(run))
+        } else io.out(forTerminal(describeRun(run)))
         if (run.status === 'failed') throw new LabError(`run ${run.runId} failed: ${run.error ?? 'unknown error'}`)
       }
     )
@@ -237,15 +278,16 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
       print(runs, () =>
         runs.length
           ? table([
-              ['RUN', 'NAME', 'DATASET', 'MODE', 'STATUS', 'BACKEND', 'TEST ACC', 'CREATED'],
+              ['RUN', 'NAME', 'DATASET', 'TASK', 'MODE', 'STATUS', 'BACKEND', 'TEST SCORE', 'CREATED'],
               ...runs.map((r) => [
                 r.runId,
                 r.name,
                 r.datasetName,
+                r.task,
                 r.mode,
                 r.status,
                 r.backend,
-                pct(r.metrics?.testAccuracy),
+                mainFigure(r),
                 r.createdAt.slice(0, 19).replace('T', ' ')
               ])
             ])
@@ -282,11 +324,22 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .requiredOption('--out <file.onnx>', 'where to write the model')
     .option('--opset <n>', `ONNX opset, ${OPSETS.min}–${OPSETS.max}`, positiveInt('--opset'), OPSETS.default)
     .option('--blocks <k>', 'export only the first k blocks (a feature extractor)', positiveInt('--blocks'))
-    .action(async (runId: string, o: { out: string; opset: number; blocks?: number }) => {
-      const result = await call(await opened(), 'export.onnx', { runId, out: path.resolve(o.out), opset: o.opset, blocks: o.blocks })
+    .option('--force', 'replace --out if it exists')
+    .action(async (runId: string, o: { out: string; opset: number; blocks?: number; force?: boolean }) => {
+      const result = await call(await opened(), 'export.onnx', {
+        runId,
+        out: path.resolve(o.out),
+        opset: o.opset,
+        blocks: o.blocks,
+        overwrite: Boolean(o.force)
+      })
       print(result, () => {
         const p = result.parity
-        return `${result.path} (${result.bytes} bytes, opset ${result.opset})\nproof on ${p.samples} samples: max |diff| ${p.maxAbsDiff.toExponential(2)}, same class ${pct(p.argmaxAgreement)} → ${p.pass ? 'pass' : 'FAIL'}\n`
+        const agreement =
+          p.relativeDiff !== undefined
+            ? `${p.relativeDiff.toExponential(2)} of the target's std (${p.scale?.toPrecision(4)})`
+            : `same class ${pct(p.argmaxAgreement)}`
+        return `${result.path} (${result.bytes} bytes, opset ${result.opset})\nproof on ${p.samples} samples: max |diff| ${p.maxAbsDiff.toExponential(2)}, ${agreement} → ${p.pass ? 'pass' : 'FAIL'}\n`
       })
       if (!result.parity.pass) throw new LabError(`${result.path}: the ONNX model does not match tfjs (max |diff| ${result.parity.maxAbsDiff})`)
     })
@@ -297,19 +350,16 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .requiredOption('--model <file.onnx|runId>')
     .requiredOption('--data <path>')
     .option('--out <file.csv>', 'write the predictions as CSV')
-    .action(async (o: { model: string; data: string; out?: string }) => {
+    .option('--force', 'replace --out if it exists')
+    .action(async (o: { model: string; data: string; out?: string; force?: boolean }) => {
       const model = fs.existsSync(o.model) ? path.resolve(o.model) : o.model
-      const result = await call(await opened(), 'predict.run', { model, data: path.resolve(o.data), out: o.out ? path.resolve(o.out) : undefined })
-      print(result, () => {
-        const head = result.rows
-          .slice(0, 20)
-          .map((r) => `${r.key}\t${r.prediction}`)
-          .join('\n')
-        const more = result.rows.length > 20 ? `\n… ${result.rows.length - 20} more` : ''
-        const acc = result.accuracy === null ? '' : `\naccuracy ${pct(result.accuracy)} on ${result.rows.length} rows`
-        const out = result.out ? `\nwrote ${result.out}` : ''
-        return `${head}${more}${acc}${out}\n`
+      const result = await call(await opened(), 'predict.run', {
+        model,
+        data: path.resolve(o.data),
+        out: o.out ? path.resolve(o.out) : undefined,
+        overwrite: Boolean(o.force)
       })
+      print(result, () => describePrediction(result))
     })
 
   return program
@@ -333,8 +383,9 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0
       return 2
     }
-    if (error instanceof LabError) io.err(`error: ${error.message}\n`)
-    else io.err(debug && error instanceof Error && error.stack ? `${error.stack}\n` : `error: ${errorText(error)}\n`)
+    // Messages name files and values from the user's data: one line, with terminal controls made visible.
+    if (error instanceof LabError) io.err(`error: ${visible(error.message)}\n`)
+    else io.err(debug && error instanceof Error && error.stack ? forTerminal(`${error.stack}\n`) : `error: ${visible(errorText(error))}\n`)
     return 1
   } finally {
     await state.lab?.close().catch(() => undefined)

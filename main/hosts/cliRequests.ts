@@ -1,8 +1,19 @@
 /** What the CLI's commands share: a request through the router, and the dataset and model a command's flags name. */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { DatasetSummary, ModelPreset, ModelSpec, OptimizerName, Partition, RequestArgs, RequestName, RequestResult } from '../shared/contract'
+import type {
+  DatasetSummary,
+  ModelPreset,
+  ModelSpec,
+  OptimizerName,
+  Partition,
+  RequestArgs,
+  RequestName,
+  RequestResult,
+  Task
+} from '../shared/contract'
 import { LabError } from '../shared/errors'
+import { INPUT_LIMITS, readInputFile } from '../core/inputFile'
 import { errorText } from '../shared/format'
 import type { Lab } from '../lab'
 
@@ -21,13 +32,28 @@ export interface ModelFlags {
   momentum?: number
 }
 
-/** A dataset id, or a file or folder to import first. */
-export async function datasetOf(lab: Lab, data: string, target: string | undefined): Promise<DatasetSummary> {
+/**
+ * A dataset id, or a file or folder to import first; with `task`, the dataset's task set to it (stored with the
+ * dataset, and said through `note`).
+ */
+export async function datasetOf(
+  lab: Lab,
+  data: string,
+  target: string | undefined,
+  task?: Task,
+  note: (line: string) => void = () => undefined
+): Promise<DatasetSummary> {
   const datasets = await call(lab, 'datasets.list', {})
-  const known = datasets.find((d) => d.datasetId === data)
-  if (known) return known
-  if (!fs.existsSync(data)) throw new LabError(`${data}: no such file, folder or dataset id`)
-  return call(lab, 'datasets.import', { path: path.resolve(data), target })
+  let dataset = datasets.find((d) => d.datasetId === data)
+  if (!dataset) {
+    if (!fs.existsSync(data)) throw new LabError(`${data}: no such file, folder or dataset id`)
+    dataset = await call(lab, 'datasets.import', { path: path.resolve(data), target, task })
+  }
+  if (task && task !== dataset.task) {
+    dataset = await call(lab, 'datasets.update', { datasetId: dataset.datasetId, task })
+    note(`dataset ${dataset.name}: task set to ${dataset.task}\n`)
+  }
+  return dataset
 }
 
 /** The model of --preset/--hidden or --model SPEC.json, with --optimizer/--lr/--momentum applied to every block. */
@@ -35,8 +61,9 @@ export async function modelOf(lab: Lab, datasetId: string, o: ModelFlags): Promi
   let { spec, partition } = await call(lab, 'models.default', { datasetId, preset: o.preset, hidden: o.hidden })
   if (o.model) {
     let parsed: { spec?: unknown; partition?: unknown } & Record<string, unknown>
+    const text = (await readInputFile(o.model, { maxBytes: INPUT_LIMITS.modelSpec, what: 'a model spec' })).toString('utf8')
     try {
-      parsed = JSON.parse(fs.readFileSync(o.model, 'utf8'))
+      parsed = JSON.parse(text)
     } catch (error) {
       throw new LabError(`${o.model}: ${errorText(error)}`)
     }
@@ -59,5 +86,3 @@ export async function modelOf(lab: Lab, datasetId: string, o: ModelFlags): Promi
   }
   return { spec, partition }
 }
-
-/** A sweep file: read and checked here, so its errors name the file. */

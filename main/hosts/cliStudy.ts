@@ -2,25 +2,29 @@
  * The CLI's study commands (`study`, `studies`) and what they print: a table of configurations with intervals,
  * the verdict, and the --json shape.
  */
-import fs from 'node:fs'
 import { Option, type Command } from 'commander'
 import {
   modelPreset,
   optimizerName,
   sweepSpec,
+  task as taskSchema,
+  trainConfig,
   type EventPayload,
   type StudyDetail,
   type SummaryStat,
   type SweepSpec,
+  type Task,
+  type TrainConfig,
   type TrainMode
 } from '../shared/contract'
 import { LabError } from '../shared/errors'
 import { errorText } from '../shared/format'
-import { CORRECTED_TEST_EXPLANATION, durationText, meanWithInterval, studyProgressText } from '../shared/studyText'
+import { CORRECTED_TEST_EXPLANATION, durationText, errorFigureText, meanWithInterval, studyProgressText } from '../shared/studyText'
 import type { Lab } from '../lab'
 import { hiddenSizes, modeList, nonNegativeInt, positiveInt, positiveNumber, unitInterval } from './cliFlags'
 import { type CliIo, progressBar, table } from './cliText'
 import { type ModelFlags, call, datasetOf, modelOf } from './cliRequests'
+import { INPUT_LIMITS, readInputFile } from '../core/inputFile'
 
 /** The --json object of `layerlab study` and `layerlab show STUDY_ID` (documented in the README). */
 export function studyJson(detail: StudyDetail) {
@@ -55,13 +59,21 @@ export function describeStudy(detail: StudyDetail): string {
   ]
   const order = detail.kind === 'sweep' ? [...stats.configs].sort((a, b) => (b.val.mean ?? -Infinity) - (a.val.mean ?? -Infinity)) : stats.configs
   const rows = [
-    ['CONFIGURATION', 'RUNS', `TEST ${metric.label.toUpperCase()} (95 % INTERVAL)`, `VALIDATION`, 'TEST LOSS', 'WALL TIME', 'PEAK RSS'],
+    [
+      'CONFIGURATION',
+      'RUNS',
+      `TEST ${metric.label.toUpperCase()} (95 % INTERVAL)`,
+      `VALIDATION`,
+      stats.errorLabel.toUpperCase(),
+      'WALL TIME',
+      'PEAK RSS'
+    ],
     ...order.map((c) => [
       `${c.name}${stats.best === c.configIndex && detail.kind === 'sweep' ? '  ← best on validation' : ''}`,
       `${c.n}/${c.total}`,
       meanWithInterval(c.test.mean, c.test.ci95, metric),
       meanWithInterval(c.val.mean, c.val.ci95, metric),
-      c.loss.mean === null ? '—' : c.loss.mean.toFixed(4),
+      errorFigureText(stats.task, c.error.mean),
       durationText(c.wallMs.mean),
       mib(c.peakRssBytes)
     ])
@@ -89,10 +101,12 @@ export function describeStudy(detail: StudyDetail): string {
   return lines.join('\n') + '\n'
 }
 
-function readSweep(file: string): SweepSpec {
+/** A sweep file: read and checked here, so its errors name the file. */
+async function readSweep(file: string): Promise<SweepSpec> {
+  const text = (await readInputFile(file, { maxBytes: INPUT_LIMITS.sweepSpec, what: 'a sweep spec' })).toString('utf8')
   let raw: unknown
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'))
+    raw = JSON.parse(text)
   } catch (error) {
     throw new LabError(`${file}: ${errorText(error)}`)
   }
@@ -138,6 +152,17 @@ export function addStudyCommands(program: Command, { io, opened, json, print }: 
     .description('train every configuration on repeated seeds or k-fold cross-validation and compare them with intervals and a paired test')
     .option('--data <path|id>', 'a dataset id, or a file/folder to import')
     .option('--target <column>', 'target column when importing')
+    .addOption(
+      new Option('--task <task>', "predict classes or a number (default: the dataset's task; a change is stored with the dataset)").choices(
+        taskSchema.options
+      )
+    )
+    .addOption(new Option('--loss <loss>', 'regression loss on the standardised target').choices(trainConfig.shape.loss.unwrap().options))
+    .addOption(
+      new Option('--class-weights <weights>', 'classification: balanced weighs rows by inverse class frequency').choices(
+        trainConfig.shape.classWeights.unwrap().options
+      )
+    )
     .option('--compare <modes>', 'configurations: training modes to compare', modeList, ['end-to-end', 'layer-wise'])
     .option('--sweep <spec.json>', 'a grid or random search over settings ({method, samples, params: {learningRate, epochs, hidden, …}})')
     .option('--seeds <k>', 'k fresh stratified 70/15/15 splits and seeds (default 5)', positiveInt('--seeds'))
@@ -160,6 +185,9 @@ export function addStudyCommands(program: Command, { io, opened, json, print }: 
         o: ModelFlags & {
           data?: string
           target?: string
+          task?: Task
+          loss?: TrainConfig['loss']
+          classWeights?: TrainConfig['classWeights']
           compare: TrainMode[]
           sweep?: string
           seeds?: number
@@ -182,11 +210,18 @@ export function addStudyCommands(program: Command, { io, opened, json, print }: 
           if (o.seeds !== undefined && o.folds !== undefined) throw new LabError('study: choose --seeds K or --folds K, not both')
           if (o.repeats !== undefined && o.folds === undefined)
             throw new LabError('study: --repeats repeats a k-fold cross-validation; add --folds K')
-          const sweep = o.sweep ? readSweep(o.sweep) : undefined
-          const dataset = await datasetOf(lab, o.data, o.target)
+          const sweep = o.sweep ? await readSweep(o.sweep) : undefined
+          const dataset = await datasetOf(lab, o.data, o.target, o.task, (line) => {
+            if (!json()) io.err(line)
+          })
           const { spec, partition } = await modelOf(lab, dataset.datasetId, o)
           if (o.epochs) for (const block of partition.blocks) block.settings.epochs = o.epochs
-          const config = { ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.batchSize ? { batchSize: o.batchSize } : {}) }
+          const config = {
+            ...(o.epochs ? { epochs: o.epochs } : {}),
+            ...(o.batchSize ? { batchSize: o.batchSize } : {}),
+            ...(o.loss ? { loss: o.loss } : {}),
+            ...(o.classWeights ? { classWeights: o.classWeights } : {})
+          }
           const protocol =
             o.folds !== undefined
               ? { kind: 'cv' as const, folds: o.folds, repeats: o.repeats ?? 1, seed: o.firstSeed ?? 1 }

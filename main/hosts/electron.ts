@@ -3,20 +3,23 @@
  *
  * Security (Electron's checklist): the renderer is sandboxed with context isolation and no Node; it reaches the
  * main process only through the preload's `window.lab`, whose two channels (invoke, pick a path) check that the
- * sender is our own page; navigation and new windows are refused; the page carries a CSP.
+ * sender is our own page; navigation and new windows are refused; the page carries a CSP. electronPolicy.ts holds
+ * the rest: only the built files in a packaged app, every permission denied, external links only to allow-listed
+ * hosts.
  */
 import path from 'node:path'
-import { app, BrowserWindow, dialog, ipcMain, shell, type IpcMainInvokeEvent, type WebFrameMain } from 'electron'
+import { app, BrowserWindow, dialog, ipcMain, session, shell, type IpcMainInvokeEvent, type WebFrameMain } from 'electron'
 import { openLab, type Lab } from '../lab'
 import { errorText } from '../shared/format'
+import { allowExternal, permissionGranted, rendererUrl as policyRendererUrl } from './electronPolicy'
 
 export const INVOKE_CHANNEL = 'lab:invoke'
 export const PICK_CHANNEL = 'lab:pick'
 export const EVENT_CHANNEL = 'lab:event'
 
 function rendererUrl(): string {
-  // electron-vite sets ELECTRON_RENDERER_URL in dev (vite's server); a build loads the file.
-  return process.env.ELECTRON_RENDERER_URL ?? `file://${path.join(__dirname, '../renderer/index.html')}`
+  // electron-vite sets ELECTRON_RENDERER_URL in dev (vite's server); a packaged app always loads its own file.
+  return policyRendererUrl({ isPackaged: app.isPackaged, env: process.env, dir: __dirname })
 }
 
 function isTrustedSender(frame: WebFrameMain | null): boolean {
@@ -51,9 +54,10 @@ function createWindow(lab: Lab): BrowserWindow {
     if (url !== win.webContents.getURL()) event.preventDefault()
   })
   win.webContents.setWindowOpenHandler(({ url }) => {
-    if (/^https?:\/\//.test(url)) void shell.openExternal(url)
+    if (allowExternal(url)) void shell.openExternal(url)
     return { action: 'deny' }
   })
+  win.webContents.on('will-attach-webview', (event) => event.preventDefault())
   const unsubscribe = lab.events.subscribe((event, payload) => {
     if (!win.isDestroyed()) win.webContents.send(EVENT_CHANNEL, event, payload)
   })
@@ -73,6 +77,8 @@ export function startDesktop(): void {
     .whenReady()
     .then(async () => {
       // The data home: LAYERLAB_HOME, else userData — the folder the CLI and web shell also default to.
+      session.defaultSession.setPermissionRequestHandler((_contents, permission, callback) => callback(permissionGranted(permission)))
+      session.defaultSession.setPermissionCheckHandler((_contents, permission) => permissionGranted(permission))
       lab = await openLab({ home: process.env.LAYERLAB_HOME || app.getPath('userData') })
       const current = lab
       ipcMain.handle(INVOKE_CHANNEL, (event: IpcMainInvokeEvent, name: unknown, args: unknown) => {
@@ -83,7 +89,13 @@ export function startDesktop(): void {
         if (!isTrustedSender(event.senderFrame)) return null
         const win = BrowserWindow.fromWebContents(event.sender)
         if (kind === 'save-onnx') {
-          const result = win ? await dialog.showSaveDialog(win, { filters: [{ name: 'ONNX model', extensions: ['onnx'] }] }) : undefined
+          const result = win
+            ? await dialog.showSaveDialog(win, {
+                filters: [{ name: 'ONNX model', extensions: ['onnx'] }],
+                // The app passes overwrite with the chosen path: the dialog itself asks before replacing a file.
+                properties: ['showOverwriteConfirmation', 'createDirectory']
+              })
+            : undefined
           return result && !result.canceled ? (result.filePath ?? null) : null
         }
         const properties: Array<'openFile' | 'openDirectory'> = kind === 'folder' ? ['openDirectory'] : ['openFile']

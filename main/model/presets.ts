@@ -2,7 +2,7 @@
  * Default models and partitions. The defaults are tuned so the digits MLP reaches the project's accuracy floors
  * (≥ 97 % end-to-end, ≥ 96 % layer-wise) without the user touching a setting.
  */
-import type { Block, DatasetSummary, LayerSpec, ModelPreset, ModelSpec, Partition } from '../shared/contract'
+import type { Block, DatasetSummary, LayerSpec, ModelPreset, ModelSpec, Partition, Task } from '../shared/contract'
 import { blockColor, defaultBlockSettings } from '../shared/blocks'
 import { LabError } from '../shared/errors'
 import { isImageShape } from './spec'
@@ -11,6 +11,8 @@ export interface ModelSource {
   inputShape: number[]
   classes: number
   kind?: 'table' | 'images'
+  /** Default: classification. Regression models end in dense(1, linear): the predicted (standardised) number. */
+  task?: Task
 }
 
 export function sourceFromSummary(summary: DatasetSummary): ModelSource {
@@ -19,11 +21,12 @@ export function sourceFromSummary(summary: DatasetSummary): ModelSource {
     if (!summary.image) throw new LabError(`dataset ${summary.name}: an image data set without an image size`)
     return { inputShape: [summary.image.height, summary.image.width, summary.image.channels], classes, kind: 'images' }
   }
-  return { inputShape: [summary.featureCount], classes, kind: 'table' }
+  return { inputShape: [summary.featureCount], classes, kind: 'table', task: summary.task }
 }
 
 /**
- * mlp: dense(h, relu)… → dense(C, softmax), one block per hidden layer, the output layer in the last block.
+ * mlp: dense(h, relu)… → dense(C, softmax), one block per hidden layer, the output layer in the last block;
+ * regression ends in dense(1, linear) instead.
  * small-cnn: two conv stages (conv + max pool) → flatten → dense(64, relu) → dense(C, softmax), one block per
  * conv stage and one for the dense head.
  */
@@ -32,7 +35,11 @@ export function defaultModel(
   options: { preset?: ModelPreset; hidden?: number[] } = {}
 ): { spec: ModelSpec; partition: Partition } {
   const model = 'datasetId' in source ? sourceFromSummary(source) : source
-  if (model.classes < 2) throw new LabError(`data set: needs at least 2 classes to train a classifier, found ${model.classes}`)
+  const regression = model.task === 'regression'
+  if (!regression && model.classes < 2) throw new LabError(`data set: needs at least 2 classes to train a classifier, found ${model.classes}`)
+  const output: LayerSpec = regression
+    ? { type: 'dense', units: 1, activation: 'linear' }
+    : { type: 'dense', units: model.classes, activation: 'softmax' }
   const { inputShape } = model
   const isImage = isImageShape(inputShape)
   const preset = options.preset ?? (isImage ? 'small-cnn' : 'mlp')
@@ -51,7 +58,7 @@ export function defaultModel(
     ranges.push([2, 4])
     layers.push({ type: 'flatten' })
     layers.push({ type: 'dense', units: 64, activation: 'relu' })
-    layers.push({ type: 'dense', units: model.classes, activation: 'softmax' })
+    layers.push(output)
     ranges.push([4, 7])
   } else {
     const hidden = options.hidden ?? [100, 100]
@@ -61,7 +68,7 @@ export function defaultModel(
       layers.push({ type: 'dense', units, activation: 'relu' })
       ranges.push([start, layers.length])
     }
-    layers.push({ type: 'dense', units: model.classes, activation: 'softmax' })
+    layers.push(output)
     const lastRange = ranges.at(-1)
     if (lastRange) lastRange[1] = layers.length
     else ranges.push([0, layers.length])

@@ -2,8 +2,10 @@
  * Model specs without tfjs: validation with messages a person can act on, shape inference and parameter counts.
  * Cheap and synchronous, so models.describe can answer on every keystroke of the builder.
  */
-import { LAYER_ACTIVATIONS, type LayerSpec, type ModelSpec, type Partition } from '../shared/contract'
+import os from 'node:os'
+import { LAYER_ACTIVATIONS, trainConfig, type LayerSpec, type ModelSpec, type Partition, type Task } from '../shared/contract'
 import { LabError } from '../shared/errors'
+import { formatBytes } from '../shared/format'
 
 export interface SpecProblem {
   /** Index into spec.layers, or null for the model as a whole / the partition. */
@@ -27,6 +29,18 @@ export interface SpecDescription {
 }
 
 const ACTIVATIONS_WITHOUT_ALPHA = new Set<string>(LAYER_ACTIVATIONS)
+
+/**
+ * The most values one tensor can hold: tfjs keeps each tensor in one JavaScript typed array, whose length stops at
+ * 2^32 - 1 (a dense layer of 1e12 units ended its run with "Invalid typed array length" before this check).
+ */
+export const MAX_TENSOR_VALUES = 2 ** 32 - 1
+/** Bytes per parameter while training: the weight, its gradient and two optimizer slots (Adam), float32 each. */
+const TRAIN_BYTES_PER_PARAM = 16
+/** Bytes per activation value of a batch while training: the value and its gradient, float32 each. */
+const TRAIN_BYTES_PER_ACTIVATION = 8
+
+const count = (n: number): string => n.toLocaleString('en')
 
 const fmt = (shape: number[]) => `[${shape.join(',')}]`
 
@@ -92,16 +106,58 @@ function inferLayer(layer: LayerSpec, input: number[]): { shape: number[]; param
   }
 }
 
-/** True when the layer ends in a softmax: the output layer must, since training and metrics read probabilities. */
+/** True when the layer ends in a softmax: a classifier's output layer must, since training and metrics read probabilities. */
 function endsInSoftmax(layer: LayerSpec): boolean {
   return (layer.type === 'dense' || layer.type === 'activation') && layer.activation === 'softmax'
 }
 
+/** True when the layer's output is the raw number a regression model predicts (no squashing activation). */
+function endsLinear(layer: LayerSpec): boolean {
+  return (layer.type === 'dense' || layer.type === 'activation') && layer.activation === 'linear'
+}
+
+/** What a spec is checked against: the task (unknown: either output kind passes) and, for classification, the classes. */
+export interface SpecTarget {
+  classes?: number
+  task?: Task
+}
+
+/** The problem with a spec's output layer for the task, or null. */
+function outputProblem(last: LayerSpec, width: number, options: SpecTarget): string | null {
+  const regression = endsLinear(last) && width === 1
+  if (options.task === 'regression') {
+    if (!endsLinear(last)) return 'a regression model outputs a number: the output layer needs activation linear'
+    if (width !== 1) return `outputs ${width} values; a regression model outputs 1 (the predicted number)`
+    return null
+  }
+  if (!endsInSoftmax(last)) return options.task === undefined && regression ? null : 'the output layer needs activation softmax (class probabilities)'
+  if (options.classes !== undefined && width !== options.classes) return `outputs ${width} values but the data set has ${options.classes} classes`
+  return null
+}
+
 /**
- * Shapes, parameters and every problem of a spec. `classes`, when known, checks the output size.
- * Problems name the layer by its 0-based index and type, as the builder shows them.
+ * Shapes, parameters and every problem of a spec. The task (and for classification the class count), when known,
+ * checks the output layer. Problems name the layer by its 0-based index and type, as the builder shows them.
  */
-export function describeSpec(spec: ModelSpec, options: { classes?: number } = {}): SpecDescription {
+export interface DescribeOptions extends SpecTarget {
+  /** The batch size training would use (its activations count against memory); the default config's otherwise. */
+  batchSize?: number
+  /** The memory training may use; this machine's physical memory by default. */
+  memoryBytes?: number
+}
+
+/** About how much memory training the model takes: parameters with their gradients and Adam's slots, one batch's activations. */
+export function trainingBytes(layers: LayerInfo[], batchSize: number): number {
+  let params = 0
+  let activations = 0
+  for (const layer of layers) {
+    params += layer.params
+    activations += layer.outputShape ? layer.outputShape.reduce((a, b) => a * b, 1) : 0
+  }
+  return params * TRAIN_BYTES_PER_PARAM + batchSize * activations * TRAIN_BYTES_PER_ACTIVATION
+}
+
+export function describeSpec(spec: ModelSpec, options: DescribeOptions = {}): SpecDescription {
   const layers: LayerInfo[] = []
   const errors: SpecProblem[] = []
   let shape: number[] | null = [...spec.inputShape]
@@ -111,6 +167,16 @@ export function describeSpec(spec: ModelSpec, options: { classes?: number } = {}
       const result = inferLayer(layer, shape)
       if (typeof result === 'string') {
         errors.push({ layer: index, message: `layer ${index} (${layer.type}): ${result}` })
+        shape = null
+      } else if (result.params > MAX_TENSOR_VALUES || result.shape.reduce((a, b) => a * b, 1) > MAX_TENSOR_VALUES) {
+        const what =
+          result.params > MAX_TENSOR_VALUES
+            ? `${count(result.params)} parameters`
+            : `${count(result.shape.reduce((a, b) => a * b, 1))} outputs per row`
+        errors.push({
+          layer: index,
+          message: `layer ${index} (${layer.type}): has ${what}, more than one tensor can hold (${count(MAX_TENSOR_VALUES)}): make it smaller`
+        })
         shape = null
       } else {
         shape = result.shape
@@ -127,19 +193,26 @@ export function describeSpec(spec: ModelSpec, options: { classes?: number } = {}
         layer: lastIndex,
         message: `layer ${lastIndex} (${last.type}): the model must end in a flat output, got ${fmt(shape)}: add flatten and dense layers`
       })
-    } else if (!endsInSoftmax(last)) {
-      errors.push({ layer: lastIndex, message: `layer ${lastIndex} (${last.type}): the output layer needs activation softmax (class probabilities)` })
-    } else if (options.classes !== undefined && shape[0] !== options.classes) {
-      errors.push({
-        layer: lastIndex,
-        message: `layer ${lastIndex} (${last.type}): outputs ${shape[0]} values but the data set has ${options.classes} classes`
-      })
+    } else {
+      const problem = outputProblem(last, shape[0]!, options)
+      if (problem) errors.push({ layer: lastIndex, message: `layer ${lastIndex} (${last.type}): ${problem}` })
     }
   }
-  return { layers, totalParams: layers.reduce((sum, layer) => sum + layer.params, 0), errors }
+  const totalParams = layers.reduce((sum, layer) => sum + layer.params, 0)
+  if (errors.length === 0) {
+    const batchSize = options.batchSize ?? trainConfig.shape.batchSize.parse(undefined)
+    const memory = options.memoryBytes ?? os.totalmem()
+    const needed = trainingBytes(layers, batchSize)
+    if (needed > memory)
+      errors.push({
+        layer: null,
+        message: `the model needs about ${formatBytes(needed)} of memory to train (${count(totalParams)} parameters with their gradients and optimizer state, and the activations of a batch of ${batchSize}), more than this machine's ${formatBytes(memory)}: make it smaller`
+      })
+  }
+  return { layers, totalParams, errors }
 }
 
-export function validateSpec(spec: ModelSpec, options: { classes?: number } = {}): SpecProblem[] {
+export function validateSpec(spec: ModelSpec, options: DescribeOptions = {}): SpecProblem[] {
   return describeSpec(spec, options).errors
 }
 
@@ -177,6 +250,10 @@ export function hasStridedConv(spec: ModelSpec): boolean {
 export interface TrainableData {
   inputShape: number[]
   classes: number
+  /** The batch size of the job (its activations count against memory). */
+  batchSize?: number
+  /** Default: classification. */
+  task?: Task
 }
 
 /**
@@ -184,7 +261,11 @@ export interface TrainableData {
  * request with it before a run exists, and the engine checks its job with it again (a job may come from elsewhere).
  */
 export function trainingProblems(spec: ModelSpec, partition: Partition, data: TrainableData): SpecProblem[] {
-  const problems = [...describeSpec(spec, { classes: data.classes }).errors, ...validatePartition(partition, spec.layers.length)]
+  const task = data.task ?? 'classification'
+  const problems = [
+    ...describeSpec(spec, { task, classes: task === 'classification' ? data.classes : undefined, batchSize: data.batchSize }).errors,
+    ...validatePartition(partition, spec.layers.length)
+  ]
   if (spec.inputShape.join(',') !== data.inputShape.join(','))
     problems.push({ layer: null, message: `input shape [${spec.inputShape}] does not match the data set's [${data.inputShape}]` })
   return problems.map((problem) => ({ ...problem, message: `model: ${problem.message}` }))

@@ -33,6 +33,10 @@ export const columnProfile = z.object({
 })
 export type ColumnProfile = z.infer<typeof columnProfile>
 
+/** What a model predicts from a dataset: one of its classes, or a number (see shared/task.ts for the rule). */
+export const task = z.enum(['classification', 'regression'])
+export type Task = z.infer<typeof task>
+
 export const classCount = z.object({ label: z.string(), count: z.number().int() })
 export type ClassCount = z.infer<typeof classCount>
 
@@ -75,7 +79,9 @@ export const parseSettings = z.object({
   requested: z.record(z.string(), z.unknown()).optional(),
   image: z.object({ width: z.number().int(), height: z.number().int(), colorMode: z.enum(['grayscale', 'rgb']) }).optional(),
   overrides: z.record(z.string(), columnOverride),
-  preparation
+  preparation,
+  /** The task the user chose; absent: the one the target suggests (datasets from before tasks: classification). */
+  task: task.optional()
 })
 export type ParseSettings = z.infer<typeof parseSettings>
 
@@ -88,6 +94,17 @@ export const datasetSummary = z.object({
   rows: z.number().int(),
   columns: z.array(columnProfile),
   target: z.string().nullable(),
+  /** Classification or regression; datasets imported before tasks existed are classification. */
+  task,
+  /** Why this task: the user's choice, or what the target's values suggest (one line). */
+  taskReason: z.string(),
+  /** A problem with the target for its task, in one line (too many classes for the rows), or null. */
+  targetWarning: z.string().nullable(),
+  /** The task the target's values suggest (what the import chose before any change). */
+  suggestedTask: task,
+  /** Rows without a target value: left out of training and evaluation. */
+  unlabeledRows: z.number().int(),
+  /** Classification: rows per class. Regression: empty (the target's profile is in `columns`). */
   classes: z.array(classCount),
   skipped: z.array(skippedFile),
   /** Images only: the size every image was resized to. */
@@ -102,7 +119,8 @@ export const datasetSummary = z.object({
 export type DatasetSummary = z.infer<typeof datasetSummary>
 
 /** What the profile of an import holds: stored with the dataset, shown in its summary. */
-export type DatasetProfile = Pick<DatasetSummary, 'columns' | 'classes' | 'skipped' | 'featureCount' | 'image'>
+export type DatasetProfile = Pick<DatasetSummary, 'columns' | 'classes' | 'skipped' | 'featureCount' | 'image'> &
+  Partial<Pick<DatasetSummary, 'task' | 'taskReason' | 'targetWarning' | 'suggestedTask' | 'unlabeledRows'>>
 
 // ---------------------------------------------------------------- model spec
 
@@ -222,6 +240,10 @@ export const trainConfig = z.object({
   augment: z.boolean().default(false),
   /** With augment: also flip images horizontally at random (not for digits or letters). */
   augmentFlip: z.boolean().default(false),
+  /** Regression: the loss on the standardised target (Huber: quadratic within 1 std of the truth, linear beyond). */
+  loss: z.enum(['mse', 'huber']).default('mse'),
+  /** Classification: weigh each row by the inverse of its class's frequency in the train part (balanced). */
+  classWeights: z.enum(['none', 'balanced']).default('none'),
   /** Rows other than the stored split (study members); absent: the dataset's stored split. */
   split: splitSpec.optional()
 })
@@ -232,12 +254,35 @@ export type TrainConfig = z.infer<typeof trainConfig>
 export const runStatus = z.enum(['queued', 'running', 'completed', 'cancelled', 'failed', 'interrupted'])
 export type RunStatus = z.infer<typeof runStatus>
 
-export const runMetrics = z.object({
+export const classificationMetrics = z.object({
   testAccuracy: z.number(),
   testLoss: z.number(),
   valAccuracy: z.number(),
   trainAccuracy: z.number()
 })
+export type ClassificationMetrics = z.infer<typeof classificationMetrics>
+
+/** Regression figures in the target's own unit (de-standardised); R² is 1 − SSE/SST over each part's own mean. */
+export const regressionMetrics = z.object({
+  testR2: z.number(),
+  testRmse: z.number(),
+  testMae: z.number(),
+  /** Mean absolute percentage error; null when a test target is 0. */
+  testMape: z.number().nullable(),
+  valR2: z.number(),
+  valRmse: z.number(),
+  trainR2: z.number(),
+  /** The training loss (MSE or Huber) on the test part, in the target's unit squared. */
+  testLoss: z.number(),
+  /** Rows each figure is computed on. */
+  testRows: z.number().int(),
+  valRows: z.number().int(),
+  trainRows: z.number().int()
+})
+export type RegressionMetrics = z.infer<typeof regressionMetrics>
+
+/** A run's figures: which kind follows from its task (shared/task.ts reads them). */
+export const runMetrics = z.union([classificationMetrics, regressionMetrics])
 export type RunMetrics = z.infer<typeof runMetrics>
 
 export const epochRow = z.object({
@@ -245,7 +290,9 @@ export const epochRow = z.object({
   /** The stage: a block's greedy stage, the fine-tune, or the whole model end-to-end. */
   phase: z.enum(['block', 'finetune', 'end-to-end']),
   epoch: z.number().int(),
+  /** Regression: in the target's unit squared. */
   loss: z.number(),
+  /** The epoch's score: accuracy for classification, R² for regression (shared/task.ts: epochScoreLabel). */
   accuracy: z.number(),
   valLoss: z.number().nullable(),
   valAccuracy: z.number().nullable(),
@@ -258,18 +305,35 @@ export const blockResult = z.object({
   name: z.string(),
   layers: z.array(z.number().int()),
   epochs: z.number().int(),
+  /** The head's best validation score: accuracy for classification, R² for regression. */
   headValAccuracy: z.number().nullable(),
   ms: z.number()
 })
 export type BlockResult = z.infer<typeof blockResult>
 
-export const evaluation = z.object({
+export const classificationEvaluation = z.object({
   labels: z.array(z.string()),
   confusion: z.array(z.array(z.number().int())),
   perClass: z.array(z.object({ label: z.string(), precision: z.number(), recall: z.number(), f1: z.number(), support: z.number().int() })),
   /** Test rows the model got wrong (at most 50): index into the test part, and the dataset row. */
   misclassified: z.array(z.object({ row: z.number().int(), label: z.string(), predicted: z.string() }))
 })
+export type ClassificationEvaluation = z.infer<typeof classificationEvaluation>
+
+/** Regression on the test part, in the target's unit: what the plots draw. */
+export const regressionEvaluation = z.object({
+  target: z.string(),
+  /** Test rows in all (the figures), and the points kept for the plots (all of them up to a cap, evenly spaced). */
+  rows: z.number().int(),
+  points: z.array(z.object({ row: z.number().int(), actual: z.number(), predicted: z.number() })),
+  /** Residuals (actual − predicted) over every test row, in equal-width bins from `from` to `to`. */
+  residualHistogram: z.object({ from: z.number(), to: z.number(), counts: z.array(z.number().int()) }),
+  /** The test rows with the largest |residual| (at most 50), worst first. */
+  worst: z.array(z.object({ row: z.number().int(), actual: z.number(), predicted: z.number() }))
+})
+export type RegressionEvaluation = z.infer<typeof regressionEvaluation>
+
+export const evaluation = z.union([classificationEvaluation, regressionEvaluation])
 export type Evaluation = z.infer<typeof evaluation>
 
 export const artifact = z.object({
@@ -287,6 +351,8 @@ export const runSummary = z.object({
   name: z.string(),
   datasetId: z.string(),
   datasetName: z.string(),
+  /** Runs from before tasks existed are classification. */
+  task,
   mode: trainMode,
   status: runStatus,
   backend: z.string(),
@@ -314,7 +380,17 @@ export const runDetail = runSummary.extend({
 })
 export type RunDetail = z.infer<typeof runDetail>
 
-export const parity = z.object({ maxAbsDiff: z.number(), argmaxAgreement: z.number(), samples: z.number().int(), pass: z.boolean() })
+export const parity = z.object({
+  maxAbsDiff: z.number(),
+  /** Classification: the share of samples with the same class; regression: 1 (no classes). */
+  argmaxAgreement: z.number(),
+  samples: z.number().int(),
+  pass: z.boolean(),
+  /** Regression: maxAbsDiff divided by the target's standard deviation, the figure held to the tolerance. */
+  relativeDiff: z.number().optional(),
+  /** Regression: the target's standard deviation the difference is measured against. */
+  scale: z.number().optional()
+})
 export type Parity = z.infer<typeof parity>
 
 // ---------------------------------------------------------------- studies
@@ -398,7 +474,8 @@ export const studyConfigStats = z.object({
   runs: z.array(z.string()),
   test: summaryStat,
   val: summaryStat,
-  loss: summaryStat,
+  /** The error figure beside the main metric: test loss (classification) or test RMSE in the target's unit (regression). */
+  error: summaryStat,
   wallMs: summaryStat,
   peakRssBytes: summaryStat
 })
@@ -421,7 +498,11 @@ export const studyComparison = z.object({
 export type StudyComparison = z.infer<typeof studyComparison>
 
 export const studyStats = z.object({
+  /** The dataset's task: it decides the main metric, and whether a member's score has a binomial (Wilson) interval. */
+  task,
   metric: z.object({ key: z.string(), label: z.string(), higherIsBetter: z.boolean(), percent: z.boolean() }),
+  /** What `error` of each configuration is: "test loss" or "test RMSE". */
+  errorLabel: z.string(),
   configs: z.array(studyConfigStats),
   comparison: studyComparison.nullable(),
   /** The configuration with the best mean validation score (chosen on validation, reported on test). */
@@ -436,6 +517,8 @@ export const studySummary = z.object({
   name: z.string(),
   datasetId: z.string(),
   datasetName: z.string(),
+  /** The dataset's task: classification (accuracy, stratified folds) or regression (R², plain folds). */
+  task,
   kind: z.enum(['compare', 'sweep']),
   protocol: studyProtocol,
   status: studyStatus,
@@ -506,6 +589,8 @@ export const requests = {
         encoding: z.string().optional(),
         header: z.boolean().optional(),
         decimalComma: z.boolean().optional(),
+        /** Default: what the target suggests (shared/task.ts). */
+        task: task.optional(),
         imageSize: z.object({ width: positiveInt.max(512), height: positiveInt.max(512) }).optional(),
         colorMode: z.enum(['auto', 'grayscale', 'rgb']).optional()
       })
@@ -521,6 +606,8 @@ export const requests = {
       .object({
         datasetId: z.string(),
         target: z.string().optional(),
+        /** Predict classes or a number; the split and recipe are fitted again. */
+        task: task.optional(),
         columns: z.array(z.object({ name: z.string(), type: columnType.optional(), include: z.boolean().optional() })).optional(),
         /** Tables: how missing numbers are imputed and numbers scaled; the recipe is fitted again on the train part. */
         preparation: preparation.partial().strict().optional()
@@ -538,7 +625,8 @@ export const requests = {
     result: z.object({ spec: modelSpec, partition })
   },
   'models.describe': {
-    args: z.object({ spec: z.unknown(), partition: z.unknown().optional() }).strict(),
+    /** task: check the output layer for it (absent: a softmax output or a single linear one both pass). */
+    args: z.object({ spec: z.unknown(), partition: z.unknown().optional(), task: task.optional() }).strict(),
     result: z.object({
       layers: z.array(z.object({ index: z.number().int(), type: z.string(), outputShape: z.array(z.number().nullable()), params: z.number().int() })),
       totalParams: z.number().int(),
@@ -576,17 +664,36 @@ export const requests = {
         /** Export only the first k blocks, as a feature extractor. */
         blocks: positiveInt.optional(),
         bakeNormalization: z.boolean().optional(),
-        out: z.string().optional()
+        /** Where to write the file (default: the run's folder). Never one of the data home's own files. */
+        out: z.string().optional(),
+        /** Replace `out` when it exists (the CLI's --force; the app asks first). */
+        overwrite: z.boolean().optional()
       })
       .strict(),
     result: z.object({ artifactId: z.string(), path: z.string(), bytes: z.number().int(), opset: z.number().int(), parity })
   },
   'predict.run': {
-    args: z.object({ model: z.string(), data: z.string(), out: z.string().optional() }).strict(),
+    args: z.object({ model: z.string(), data: z.string(), out: z.string().optional(), overwrite: z.boolean().optional() }).strict(),
     result: z.object({
+      task,
+      /** Classification: the class names; regression: empty. */
       labels: z.array(z.string()),
-      rows: z.array(z.object({ key: z.string(), prediction: z.string(), probabilities: z.array(z.number()), truth: z.string().nullable() })),
+      /** Regression: prediction and truth are numbers in the target's unit, and probabilities is empty. */
+      rows: z.array(
+        z.object({
+          key: z.string(),
+          prediction: z.union([z.string(), z.number()]),
+          probabilities: z.array(z.number()),
+          truth: z.union([z.string(), z.number()]).nullable()
+        })
+      ),
       accuracy: z.number().nullable(),
+      /** Regression, where the file has the target column: figures over the rows that have a value. */
+      rmse: z.number().nullable(),
+      mae: z.number().nullable(),
+      r2: z.number().nullable(),
+      /** Rows the figures (accuracy or RMSE/MAE/R²) are computed on. */
+      scoredRows: z.number().int(),
       out: z.string().nullable()
     })
   },
@@ -636,6 +743,8 @@ export type RequestArgs<K extends RequestName> = z.input<Requests[K]['args']>
 /** What a handler receives (defaults filled in). */
 export type HandlerArgs<K extends RequestName> = z.output<Requests[K]['args']>
 export type RequestResult<K extends RequestName> = z.infer<Requests[K]['result']>
+/** What predict.run answers (the CLI and the Export view show it). */
+export type PredictResult = RequestResult<'predict.run'>
 
 // ---------------------------------------------------------------- events
 
@@ -652,6 +761,7 @@ export const events = {
     batch: z.number().int(),
     batches: z.number().int(),
     loss: z.number(),
+    /** The running score of the epoch so far: accuracy, or R² for regression (as in epoch rows). */
     accuracy: z.number(),
     samplesPerSec: z.number(),
     etaMs: z.number()

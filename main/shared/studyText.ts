@@ -2,8 +2,9 @@
  * The words a study's numbers are told in, shared by the CLI and the renderer so both say the same sentence.
  * The verdict comes from the numbers: a difference is called only when the test detects one.
  */
-import type { EventPayload, StudyProtocol } from './contract'
+import type { EventPayload, StudyProtocol, Task } from './contract'
 import type { MainMetric } from './mainMetric'
+import { asNumber } from './task'
 
 /** Significance level of the verdict. */
 export const ALPHA = 0.05
@@ -63,6 +64,12 @@ export function meanWithInterval(mean: number | null, ci95: [number, number] | n
   return `${value} ± ${metricAmount((ci95[1] - ci95[0]) / 2, metric)}`
 }
 
+/** A configuration's error figure: test loss to 4 decimals, or (regression) test RMSE in the target's unit. */
+export function errorFigureText(task: Task, value: number | null): string {
+  if (value === null || !Number.isFinite(value)) return '—'
+  return task === 'regression' ? asNumber(value) : value.toFixed(4)
+}
+
 /** 1400 → "1.4 s", 80000 → "1 min 20 s". */
 export function durationText(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms) || ms < 0) return '—'
@@ -71,10 +78,10 @@ export function durationText(ms: number | null): string {
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`
 }
 
-/** "10 seeds (fresh 70/15/15 splits)", "5-fold stratified cross-validation × 3 repeats". */
-export function describeProtocol(protocol: StudyProtocol): string {
+/** "10 seeds (fresh 70/15/15 splits)", "5-fold stratified cross-validation × 3 repeats"; regression's folds are plain. */
+export function describeProtocol(protocol: StudyProtocol, task: Task = 'classification'): string {
   if (protocol.kind === 'seeds') return `${protocol.seeds} seed${protocol.seeds === 1 ? '' : 's'} (fresh 70/15/15 splits)`
-  const cv = `${protocol.folds}-fold stratified cross-validation`
+  const cv = `${protocol.folds}-fold ${task === 'regression' ? '' : 'stratified '}cross-validation`
   return protocol.repeats > 1 ? `${cv} × ${protocol.repeats} repeats` : cv
 }
 

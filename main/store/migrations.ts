@@ -84,7 +84,15 @@ export const migrations: Migration[] = [
     `
   },
   {
+    // What a run predicts; every run before this version was a classifier.
     version: 3,
+    sql: `
+      ALTER TABLE runs ADD COLUMN task TEXT NOT NULL DEFAULT 'classification' CHECK (task IN ('classification', 'regression'));
+    `
+  },
+  {
+    // Studies: a protocol over configurations, each member an ordinary run.
+    version: 4,
     sql: `
       CREATE TABLE studies (
         id TEXT PRIMARY KEY,

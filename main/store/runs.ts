@@ -2,11 +2,16 @@
  * The run history in SQLite: one row per run, its epochs as training goes (each in its own transaction, so a
  * killed process leaves every finished epoch behind), and its artifacts. Files of a run live under
  * <home>/runs/<runId>/.
+ *
+ * A run is `queued` or `running` only while the process that trains it holds the run's lock (runLock.ts): every
+ * look at a run (list, summary, get) asks the lock of each unfinished run, so a run whose process died (kill -9,
+ * a crash, a reboot) reads `interrupted` from the next look on.
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { Db } from './db'
+import { trainConfig } from '../shared/contract'
 import type {
   Artifact,
   BlockResult,
@@ -19,16 +24,20 @@ import type {
   RunMetrics,
   RunStatus,
   RunSummary,
+  Task,
   TrainConfig,
   TrainMode
 } from '../shared/contract'
 import { LabError, notFound } from '../shared/errors'
 import { newId, nowIso } from '../core/ids'
+import { LOCK_FILE, RunLock, lockOwner } from './runLock'
 
 export interface NewRun {
   runId?: string
   name?: string
   datasetId: string
+  /** Default: classification. */
+  task?: Task
   mode: TrainMode
   backend: string
   seed: number
@@ -36,7 +45,7 @@ export interface NewRun {
   partition: Partition
   config: TrainConfig
   status?: RunStatus
-  /** The process that trains it; recoverInterrupted checks it is still alive. */
+  /** The process that trains it (default: this one, which then holds the run's lock until the run ends). */
   ownerPid?: number
   ownerHost?: string
 }
@@ -57,6 +66,7 @@ interface RunRow {
   name: string
   dataset_id: string
   dataset_name: string | null
+  task: Task
   mode: TrainMode
   status: RunStatus
   backend: string
@@ -104,7 +114,10 @@ const SELECT_RUN = `SELECT r.*, d.name AS dataset_name FROM runs r LEFT JOIN dat
 
 const parseJson = <T>(text: string | null, fallback: T): T => (text ? (JSON.parse(text) as T) : fallback)
 
-/** True when a process with this id exists on this machine (EPERM: it exists but belongs to someone else). */
+/**
+ * True when a process with this id exists on this machine (EPERM: it exists but belongs to someone else). Only the
+ * fallback where a run's lock cannot be asked: a dying process, a zombie and a reused PID all answer it too.
+ */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
@@ -114,12 +127,20 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** A run's config with the defaults of settings added since it was stored (loss, class weights). */
+function storedConfig(text: string): TrainConfig {
+  const stored = JSON.parse(text) as TrainConfig
+  const parsed = trainConfig.safeParse(stored)
+  return parsed.success ? parsed.data : stored
+}
+
 function toSummary(row: RunRow): RunSummary {
   return {
     runId: row.id,
     name: row.name,
     datasetId: row.dataset_id,
     datasetName: row.dataset_name ?? '',
+    task: row.task,
     mode: row.mode,
     status: row.status,
     backend: row.backend,
@@ -134,7 +155,12 @@ function toSummary(row: RunRow): RunSummary {
   }
 }
 
+const UNFINISHED = `status IN ('queued', 'running')`
+
 export class RunStore {
+  /** Locks of the runs this process trains: held from create until the run's end is recorded. */
+  private readonly held = new Map<string, RunLock>()
+
   constructor(
     readonly db: Db,
     readonly home: string
@@ -149,15 +175,30 @@ export class RunStore {
     const runId = run.runId ?? newId('run')
     const createdAt = nowIso()
     const name = run.name?.trim() || `${run.mode} ${createdAt.slice(0, 16).replace('T', ' ')}`
+    const status = run.status ?? 'queued'
+    // The lock comes before the row: whoever sees the row unfinished can ask its lock.
+    const ownHere = (run.ownerPid ?? process.pid) === process.pid && (run.ownerHost ?? os.hostname()) === os.hostname()
+    if (ownHere && (status === 'queued' || status === 'running')) this.held.set(runId, await RunLock.acquire(this.lockFile(runId)))
+    try {
+      await this.insert(runId, name, status, createdAt, run)
+    } catch (error) {
+      await this.release(runId)
+      throw error
+    }
+    return runId
+  }
+
+  private async insert(runId: string, name: string, status: RunStatus, createdAt: string, run: NewRun): Promise<void> {
     await this.db.run(
-      `INSERT INTO runs (id, name, dataset_id, mode, status, backend, seed, spec_json, partition_json, config_json, owner_pid, owner_host, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO runs (id, name, dataset_id, task, mode, status, backend, seed, spec_json, partition_json, config_json, owner_pid, owner_host, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         runId,
         name,
         run.datasetId,
+        run.task ?? 'classification',
         run.mode,
-        run.status ?? 'queued',
+        status,
         run.backend,
         run.seed,
         JSON.stringify(run.spec),
@@ -168,7 +209,23 @@ export class RunStore {
         createdAt
       ]
     )
-    return runId
+  }
+
+  private lockFile(runId: string): string {
+    return path.join(this.runDir(runId), LOCK_FILE)
+  }
+
+  /** Lets go of a run's lock once its end is recorded (or it never started). */
+  private async release(runId: string): Promise<void> {
+    const lock = this.held.get(runId)
+    if (!lock) return
+    this.held.delete(runId)
+    await lock.release()
+  }
+
+  /** Lets go of every lock this store holds (the lab closes after its runs have ended). */
+  async close(): Promise<void> {
+    for (const runId of [...this.held.keys()]) await this.release(runId)
   }
 
   /** Moves a run to `running` (recording when it started and on which backend) or any other status. */
@@ -183,6 +240,7 @@ export class RunStore {
       [status, extra.backend ?? null, extra.error ?? null, status, now, ended, runId]
     )
     if (result.changes === 0) throw notFound('run', runId)
+    if (ended) await this.release(runId)
   }
 
   /** Records one epoch in its own transaction: what is written survives a crash of the training process. */
@@ -228,23 +286,36 @@ export class RunStore {
       ]
     )
     if (result.changes === 0) throw notFound('run', runId)
+    await this.release(runId)
   }
 
   /**
-   * Runs left `queued`/`running` by a process that no longer exists on this host become `interrupted`, keeping
-   * their epochs. Runs owned by another host are left alone: their process may be alive there.
+   * Whether the process that trains an unfinished run is alive: this process for the runs it holds, else the
+   * run's lock. Runs owned by another host are taken as alive: their process may be running there.
    */
-  async recoverInterrupted(): Promise<number> {
-    const host = os.hostname()
+  private async ownerAlive(row: { id: string; owner_pid: number | null; owner_host: string | null }): Promise<boolean> {
+    if (this.held.has(row.id)) return true
+    if (row.owner_host !== null && row.owner_host !== os.hostname()) return true
+    const owner = await lockOwner(this.lockFile(row.id))
+    if (owner !== 'unknown') return owner === 'alive'
+    return row.owner_pid !== null && processAlive(row.owner_pid)
+  }
+
+  /**
+   * Unfinished runs (all, or the one given) whose owner is gone become `interrupted`, keeping their epochs. Every
+   * look at runs calls this first, so a killed run never reads `running`. Returns how many it marked.
+   */
+  async recoverInterrupted(runId?: string): Promise<number> {
     const rows = await this.db.all<{ id: string; owner_pid: number | null; owner_host: string | null }>(
-      `SELECT id, owner_pid, owner_host FROM runs WHERE status IN ('queued', 'running')`
+      `SELECT id, owner_pid, owner_host FROM runs WHERE ${UNFINISHED}${runId ? ' AND id = ?' : ''}`,
+      runId ? [runId] : []
     )
     let recovered = 0
     for (const row of rows) {
-      if (row.owner_host !== null && row.owner_host !== host) continue
-      if (row.owner_pid !== null && processAlive(row.owner_pid)) continue
+      if (await this.ownerAlive(row)) continue
+      // Still unfinished: an owner that recorded its end meanwhile keeps the end it recorded.
       const result = await this.db.run(
-        `UPDATE runs SET status = 'interrupted', ended_at = ?, error = COALESCE(error, ?) WHERE id = ? AND status IN ('queued', 'running')`,
+        `UPDATE runs SET status = 'interrupted', ended_at = ?, error = COALESCE(error, ?) WHERE id = ? AND ${UNFINISHED}`,
         [nowIso(), `the process that trained it (pid ${row.owner_pid ?? '?'}) ended before the run did`, row.id]
       )
       recovered += result.changes
@@ -253,17 +324,20 @@ export class RunStore {
   }
 
   async list(): Promise<RunSummary[]> {
+    await this.recoverInterrupted()
     const rows = await this.db.all<RunRow>(`${SELECT_RUN} ORDER BY r.created_at DESC, r.id`)
     return rows.map(toSummary)
   }
 
   async summary(runId: string): Promise<RunSummary> {
+    await this.recoverInterrupted(runId)
     const row = await this.db.get<RunRow>(`${SELECT_RUN} WHERE r.id = ?`, [runId])
     if (!row) throw notFound('run', runId)
     return toSummary(row)
   }
 
   async get(runId: string): Promise<RunDetail> {
+    await this.recoverInterrupted(runId)
     const row = await this.db.get<RunRow>(`${SELECT_RUN} WHERE r.id = ?`, [runId])
     if (!row) throw notFound('run', runId)
     const epochs = await this.db.all<EpochDbRow>('SELECT * FROM epochs WHERE run_id = ? ORDER BY seq', [runId])
@@ -272,7 +346,7 @@ export class RunStore {
       ...toSummary(row),
       spec: JSON.parse(row.spec_json) as ModelSpec,
       partition: JSON.parse(row.partition_json) as Partition,
-      config: JSON.parse(row.config_json) as TrainConfig,
+      config: storedConfig(row.config_json),
       epochs: epochs.map((e) => ({
         block: e.block,
         phase: e.phase,
@@ -323,9 +397,7 @@ export class RunStore {
       [runId]
     )
     if (!row) throw notFound('run', runId)
-    const live =
-      (row.status === 'running' || row.status === 'queued') &&
-      (row.owner_host !== os.hostname() || row.owner_pid === null || processAlive(row.owner_pid))
+    const live = (row.status === 'running' || row.status === 'queued') && (await this.ownerAlive({ id: runId, ...row }))
     if (live) throw new LabError(`run ${runId} is still ${row.status}: cancel it first`, 'conflict')
     await this.db.transaction(async (tx) => {
       await tx.run('DELETE FROM artifacts WHERE run_id = ?', [runId])

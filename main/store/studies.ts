@@ -47,7 +47,7 @@ export interface StoredMember extends NewMember {
   endedAt: string | null
 }
 
-export interface StoredStudy extends Omit<StudySummary, 'datasetName' | 'total' | 'done' | 'failed'> {
+export interface StoredStudy extends Omit<StudySummary, 'datasetName' | 'task' | 'total' | 'done' | 'failed'> {
   datasetName: string
   configs: StudyConfig[]
   sweep: SweepSpec | null

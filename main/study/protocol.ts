@@ -2,7 +2,7 @@
  * A study's protocol as members: which rows (split) and which seed each member of every configuration uses, and
  * the checks that refuse a protocol that cannot work before anything runs.
  */
-import type { SplitSpec, StudyProtocol } from '../shared/contract'
+import type { SplitSpec, StudyProtocol, Task } from '../shared/contract'
 import { LabError } from '../shared/errors'
 import { smallestClass } from '../data/split'
 
@@ -17,8 +17,9 @@ export interface PlannedMember {
 export const MAX_STUDY_RUNS = 2000
 
 /**
- * seeds: member i splits the rows afresh (stratified 70/15/15) with seed firstSeed + i and seeds the model with it.
- * cv: repeat r draws a stratified fold assignment from seed + r; member r·k + f tests on fold f.
+ * seeds: member i splits the rows afresh (70/15/15, stratified for classification) with seed firstSeed + i and seeds the model with it.
+ * cv: repeat r draws a fold assignment from seed + r (stratified for classification, plain k-fold of the rows
+ * with a target value for regression: their classes are all one); member r·k + f tests on fold f.
  */
 export function planMembers(protocol: StudyProtocol): PlannedMember[] {
   if (protocol.kind === 'seeds')
@@ -41,7 +42,14 @@ export function planMembers(protocol: StudyProtocol): PlannedMember[] {
 }
 
 /** Refuses, in one line, a protocol that cannot give a spread or cannot cut the data as asked. */
-export function checkProtocol(protocol: StudyProtocol, classOfRow: Int32Array, labels: string[], datasetName: string, configCount: number): void {
+export function checkProtocol(
+  protocol: StudyProtocol,
+  task: Task,
+  classOfRow: Int32Array,
+  labels: string[],
+  datasetName: string,
+  configCount: number
+): void {
   if (protocol.kind === 'seeds' && protocol.seeds < 2)
     throw new LabError(
       `a study needs at least 2 seeds to measure how much a score varies; ${protocol.seeds} seed gives a single run (train it with layerlab train)`
@@ -49,7 +57,13 @@ export function checkProtocol(protocol: StudyProtocol, classOfRow: Int32Array, l
   if (protocol.kind === 'cv') {
     if (protocol.folds < 2) throw new LabError(`cross-validation needs at least 2 folds, got ${protocol.folds}`)
     const smallest = smallestClass(classOfRow)
-    if (smallest && protocol.folds > smallest.count) {
+    if (task === 'regression') {
+      const rows = smallest?.count ?? 0
+      if (protocol.folds > rows)
+        throw new LabError(
+          `${datasetName}: ${protocol.folds}-fold cross-validation needs at least ${protocol.folds} rows with a target value; the dataset has ${rows}`
+        )
+    } else if (smallest && protocol.folds > smallest.count) {
       const label = labels[smallest.label] ?? String(smallest.label)
       throw new LabError(
         `${datasetName}: ${protocol.folds}-fold stratified cross-validation needs at least ${protocol.folds} rows of every class; class "${label}" has ${smallest.count}: use at most ${smallest.count} folds`

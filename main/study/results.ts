@@ -1,15 +1,17 @@
 /** A study's statistics from its members: per configuration, the paired comparison of two, the best of a sweep. */
-import type { StudyComparison, StudyConfig, StudyConfigStats, StudyStats } from '../shared/contract'
-import { mainMetricOf, mainMetricValue, testLoss } from '../shared/mainMetric'
+import type { StudyComparison, StudyConfig, StudyConfigStats, StudyStats, Task } from '../shared/contract'
+import { errorMetricLabel, errorMetricValue, mainMetricOf, mainMetricValue } from '../shared/mainMetric'
 import { CORRECTED_TEST_NAME, verdictText } from '../shared/studyText'
 import type { StoredMember } from '../store/studies'
 import { correctedResampledTTest, mean, summarise } from './stats'
 
 const ratioOf = (members: StoredMember[]): number => (members.length ? mean(members.map((m) => m.testRows / Math.max(1, m.trainRows))) : 0)
 
-export function studyStats(configs: StudyConfig[], members: StoredMember[]): StudyStats {
-  const metric = mainMetricOf()
-  const scored = members.filter((m) => m.status === 'completed' && m.metrics)
+/** The statistics of a study on data of `task`: its main metric (accuracy or R²) and error figure (loss or RMSE). */
+export function studyStats(configs: StudyConfig[], members: StoredMember[], task: Task): StudyStats {
+  const metric = mainMetricOf(task)
+  // A member counts once it has the main metric (a run of another task, were the dataset's task changed, has not).
+  const scored = members.filter((m) => m.status === 'completed' && mainMetricValue(task, m.metrics, 'test') !== null)
   const perConfig: StudyConfigStats[] = configs.map((config, configIndex) => {
     const mine = members.filter((m) => m.configIndex === configIndex)
     const done = scored.filter((m) => m.configIndex === configIndex)
@@ -24,15 +26,15 @@ export function studyStats(configs: StudyConfig[], members: StoredMember[]): Stu
       runs: mine.map((m) => m.runId).filter((id): id is string => id !== null),
       // Generalisation estimates get the resampling correction; costs (time, memory) are plain samples.
       test: summarise(
-        values((m) => mainMetricValue(m.metrics, 'test')),
+        values((m) => mainMetricValue(task, m.metrics, 'test')),
         ratio
       ),
       val: summarise(
-        values((m) => mainMetricValue(m.metrics, 'val')),
+        values((m) => mainMetricValue(task, m.metrics, 'val')),
         ratio
       ),
-      loss: summarise(
-        values((m) => testLoss(m.metrics)),
+      error: summarise(
+        values((m) => errorMetricValue(task, m.metrics)),
         ratio
       ),
       wallMs: summarise(values((m) => m.wallMs)),
@@ -46,7 +48,7 @@ export function studyStats(configs: StudyConfig[], members: StoredMember[]): Stu
     const b = new Map(scored.filter((m) => m.configIndex === 1).map((m) => [m.memberIndex, m]))
     const pairs = a.filter((m) => b.has(m.memberIndex)).map((m) => ({ a: m, b: b.get(m.memberIndex)! }))
     if (pairs.length >= 2) {
-      const differences = pairs.map((p) => mainMetricValue(p.b.metrics, 'test')! - mainMetricValue(p.a.metrics, 'test')!)
+      const differences = pairs.map((p) => mainMetricValue(task, p.b.metrics, 'test')! - mainMetricValue(task, p.a.metrics, 'test')!)
       const ratio = ratioOf(pairs.map((p) => p.a))
       const test = correctedResampledTTest(differences, ratio)
       const difference = { mean: test.mean, std: test.std, ci95: test.ci95 }
@@ -78,5 +80,5 @@ export function studyStats(configs: StudyConfig[], members: StoredMember[]): Stu
   const coverage = `Statistics cover ${scored.length} of ${members.length} runs${failed ? `; ${failed} failed` : ''}${
     members.length - scored.length - failed > 0 ? `; ${members.length - scored.length - failed} not finished` : ''
   }.`
-  return { metric, configs: perConfig, comparison, best, coverage }
+  return { task, metric, errorLabel: errorMetricLabel(task), configs: perConfig, comparison, best, coverage }
 }

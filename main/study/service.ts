@@ -5,7 +5,7 @@
  * with its members, so a study whose process died resumes where it stopped: finished members are kept.
  */
 import path from 'node:path'
-import { trainConfig, type HandlerArgs, type StudyConfig, type StudyDetail, type StudyMember, type StudySummary } from '../shared/contract'
+import { trainConfig, type HandlerArgs, type StudyConfig, type StudyDetail, type StudyMember, type StudySummary, type Task } from '../shared/contract'
 import type { Emit } from '../core/events'
 import type { DatasetService } from '../data/service'
 import type { RunStore } from '../store/runs'
@@ -14,6 +14,7 @@ import type { TrainingService } from '../train/service'
 import { LabError } from '../shared/errors'
 import { errorText } from '../shared/format'
 import { mainMetricValue } from '../shared/mainMetric'
+import { isRegressionMetrics } from '../shared/task'
 import { resourcesDir } from '../core/resources'
 import { defaultModel, sourceFromSummary } from '../model/presets'
 import { assertTrainable } from '../model/spec'
@@ -75,6 +76,7 @@ export class StudyService {
     const classOfRow = await datasets.classesOfRows(args.datasetId)
     checkProtocol(
       args.protocol,
+      summary.task,
       classOfRow,
       summary.classes.map((c) => c.label),
       summary.name,
@@ -89,7 +91,7 @@ export class StudyService {
     })
     const workers = args.workers ?? defaultWorkers()
     const what = args.sweep ? `sweep of ${configs.length} points` : configs.map((c) => c.name).join(' vs ')
-    const name = args.name?.trim() || `${summary.name}: ${what}, ${describeProtocol(args.protocol)}`
+    const name = args.name?.trim() || `${summary.name}: ${what}, ${describeProtocol(args.protocol, summary.task)}`
     const studyId = await store.create(
       { name, datasetId: args.datasetId, kind: args.sweep ? 'sweep' : 'compare', protocol: args.protocol, configs, sweep: args.sweep, workers },
       configs.flatMap((_, configIndex) =>
@@ -124,6 +126,13 @@ export class StudyService {
     const study = await this.deps.store.study(studyId)
     if (study.status === 'running')
       throw new LabError(`study ${studyId} is run by another process (pid ${study.ownerPid ?? '?'}): resume it there`, 'conflict')
+    // Its finished members and the ones to come must answer the same question: the dataset's task is the study's.
+    const dataset = await this.deps.datasets.get(study.datasetId)
+    const finished = (await this.deps.store.members(studyId)).find((m) => m.status === 'completed' && m.metrics)
+    if (finished && isRegressionMetrics(finished.metrics) !== (dataset.task === 'regression'))
+      throw new LabError(
+        `study ${studyId}: the dataset ${dataset.name} is now ${dataset.task}, but the study's finished runs are not; start a new study`
+      )
     await this.launch(studyId, workers ?? study.workers)
     return { studyId }
   }
@@ -268,20 +277,22 @@ export class StudyService {
 
   // ---------------------------------------------------------------- reading
 
-  private summaryOf(study: StoredStudy, counts: { total: number; done: number; failed: number } | undefined): StudySummary {
+  private summaryOf(study: StoredStudy, counts: { total: number; done: number; failed: number } | undefined, task: Task): StudySummary {
     const { configs: _configs, sweep: _sweep, ownerPid: _pid, ownerHost: _host, ...rest } = study
-    return { ...rest, total: counts?.total ?? 0, done: counts?.done ?? 0, failed: counts?.failed ?? 0 }
+    return { ...rest, task, total: counts?.total ?? 0, done: counts?.done ?? 0, failed: counts?.failed ?? 0 }
   }
 
   async list(): Promise<StudySummary[]> {
-    const [studies, counts] = await Promise.all([this.deps.store.list(), this.deps.store.counts()])
-    return studies.map((study) => this.summaryOf(study, counts.get(study.studyId)))
+    const [studies, counts, datasets] = await Promise.all([this.deps.store.list(), this.deps.store.counts(), this.deps.datasets.list()])
+    const tasks = new Map(datasets.map((d) => [d.datasetId, d.task]))
+    return studies.map((study) => this.summaryOf(study, counts.get(study.studyId), tasks.get(study.datasetId) ?? 'classification'))
   }
 
   async summary(studyId: string): Promise<StudySummary> {
     const study = await this.deps.store.study(studyId)
     const counts = await this.deps.store.counts()
-    return this.summaryOf(study, counts.get(studyId))
+    const { task } = await this.deps.datasets.get(study.datasetId)
+    return this.summaryOf(study, counts.get(studyId), task)
   }
 
   async get(studyId: string): Promise<StudyDetail> {
@@ -289,6 +300,7 @@ export class StudyService {
     const members = await this.deps.store.members(studyId)
     const counts = await this.deps.store.counts()
     const active = this.active.get(studyId)
+    const { task } = await this.deps.datasets.get(study.datasetId)
     const shown: StudyMember[] = members.map((m) => ({
       configIndex: m.configIndex,
       memberIndex: m.memberIndex,
@@ -299,14 +311,14 @@ export class StudyService {
       error: m.error,
       trainRows: m.trainRows,
       testRows: m.testRows,
-      test: mainMetricValue(m.metrics, 'test'),
-      val: mainMetricValue(m.metrics, 'val')
+      test: mainMetricValue(task, m.metrics, 'test'),
+      val: mainMetricValue(task, m.metrics, 'val')
     }))
     return {
-      ...this.summaryOf(study, counts.get(studyId)),
+      ...this.summaryOf(study, counts.get(studyId), task),
       configs: study.configs,
       members: shown,
-      stats: studyStats(study.configs, members),
+      stats: studyStats(study.configs, members, task),
       etaMs: active ? this.etaOf(active) : null
     }
   }

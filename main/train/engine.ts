@@ -19,10 +19,12 @@ import { BlockOptimizer } from './optimizer'
 import { type Chain, applyChain } from './forward'
 import { type Features, partFeatures } from './features'
 import { FeatureFile } from './featureFile'
-import { assess, chainOutput } from './evaluate'
+import { type Assessment, assess, chainOutput } from './evaluate'
+import { objectiveFor } from './objective'
 import { Trainer, type Group } from './stage'
 import { buildHead } from './heads'
-import { evaluatePredictions } from './metrics'
+import { evaluatePredictions, evaluateRegression, toTargetUnit } from './metrics'
+import { regressionFigures } from '../shared/task'
 import { WHOLE_MODEL_BLOCK, type TrainHooks } from './hooks'
 
 export interface TrainJob {
@@ -60,7 +62,7 @@ const variablesOf = (layers: tf.layers.Layer[], which: 'trainable' | 'all'): tf.
 
 /** Checks the job before any work: the spec, the partition, and that the data fits the model. */
 export function checkJob(job: TrainJob): void {
-  assertTrainable(job.spec, job.partition, { inputShape: job.data.inputShape, classes: job.data.labels.length })
+  assertTrainable(job.spec, job.partition, { inputShape: job.data.inputShape, classes: job.data.labels.length, task: job.data.task })
   if (job.data.train.n === 0) throw new LabError(`dataset ${job.data.datasetId}: the training part is empty`)
 }
 
@@ -72,6 +74,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
   const layers = model.layers
   const blockCount = partition.blocks.length
   const trainer = new Trainer(hooks)
+  const objective = objectiveFor(data, config)
   const blockResults: BlockResult[] = []
   const trainPart = partFeatures(data.train, data.inputShape)
   const valPart = partFeatures(data.val, data.inputShape)
@@ -101,7 +104,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
     val: valPart,
     restorable: variablesOf(layers, 'all'),
     batchSize: config.batchSize,
-    classes: data.labels.length,
+    objective,
     augment: augmentImages,
     fastPath: job.fastPath ?? true
   })
@@ -156,7 +159,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
           const top = own.layers.at(-1)
           if (!top) throw new Error(`Block ${j} has no layers`)
           const outShape = (top.outputShape as number[]).slice(1)
-          head = buildHead(outShape, data.labels.length, block.settings.head, config.seed, j)
+          head = buildHead(outShape, objective.outputs, block.settings.head, config.seed, j)
           // Build the head's weights (seeded) before collecting the variables to train.
           tf.tidy(() => applyChain(head!, tf.zeros([1, ...outShape]), { training: false, logits: false }))
         }
@@ -176,7 +179,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
           groups: [{ optimizer, variables: variablesOf(chain.layers, 'trainable'), activeFrom: 0 }],
           restorable: variablesOf(chain.layers, 'all'),
           batchSize: config.batchSize,
-          classes: data.labels.length,
+          objective,
           seed: layerSeed(config.seed, j, 2),
           // Later stages train on cached features, which a shift of the images would invalidate.
           augment: j === 0 ? augmentImages : null,
@@ -190,7 +193,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
           name: block.name,
           layers: layerIndices(j),
           epochs: result.epochs,
-          headValAccuracy: result.bestValAccuracy,
+          headValAccuracy: result.bestValScore,
           ms: result.ms
         })
       }
@@ -222,11 +225,41 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
   let evaluation: Evaluation | null = null
   if (!cancelled) {
     const testPart = partFeatures(data.test, data.inputShape)
-    const test = assess(fullChain, testPart, true)
-    const val = assess(fullChain, valPart, true)
-    const trainAssessment = assess(fullChain, trainPart, true)
-    metrics = { testAccuracy: test.accuracy, testLoss: test.loss, valAccuracy: val.accuracy, trainAccuracy: trainAssessment.accuracy }
-    evaluation = evaluatePredictions(data.labels, data.test.y, test.predicted, data.test.rows)
+    const test = assess(fullChain, testPart, objective, true)
+    const val = assess(fullChain, valPart, objective, true)
+    const trainAssessment = assess(fullChain, trainPart, objective, true)
+    if (objective.task === 'regression') {
+      const scale = data.targetScale ?? { mean: 0, std: 1 }
+      const figures = (part: PreparedData['test'], predicted: Assessment['predicted']) =>
+        regressionFigures(toTargetUnit(part.y, scale), toTargetUnit(predicted, scale))
+      const [testFigures, valFigures, trainFigures] = [
+        figures(data.test, test.predicted),
+        figures(data.val, val.predicted),
+        figures(data.train, trainAssessment.predicted)
+      ]
+      metrics = {
+        testR2: testFigures.r2,
+        testRmse: testFigures.rmse,
+        testMae: testFigures.mae,
+        testMape: testFigures.mape,
+        valR2: valFigures.r2,
+        valRmse: valFigures.rmse,
+        trainR2: trainFigures.r2,
+        testLoss: test.loss * objective.lossScale,
+        testRows: data.test.n,
+        valRows: data.val.n,
+        trainRows: data.train.n
+      }
+      evaluation = evaluateRegression(
+        data.targetName ?? 'target',
+        toTargetUnit(data.test.y, scale),
+        toTargetUnit(test.predicted, scale),
+        data.test.rows
+      )
+    } else {
+      metrics = { testAccuracy: test.score, testLoss: test.loss, valAccuracy: val.score, trainAccuracy: trainAssessment.score }
+      evaluation = evaluatePredictions(data.labels, data.test.y as Int32Array, test.predicted as Int32Array, data.test.rows)
+    }
   }
   const totalMs = performance.now() - started
   return {

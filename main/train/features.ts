@@ -5,7 +5,8 @@ import { FeatureFile } from './featureFile'
 export interface Features {
   /** The rows: in memory (the data's own parts), or in a file (layer-wise caches of prefix outputs). */
   x: Float32Array | FeatureFile
-  y: Int32Array
+  /** Class indices, or the standardised target for regression. */
+  y: Int32Array | Float32Array
   n: number
   /** Per-sample shape. */
   shape: number[]

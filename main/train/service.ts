@@ -93,7 +93,7 @@ export class TrainingService {
       })
       return { layers: [], totalParams: 0, errors }
     }
-    const description = describeSpec(parsed.data)
+    const description = describeSpec(parsed.data, { task: args.task })
     const errors: SpecProblem[] = [...description.errors]
     if (args.partition !== undefined) {
       const partition = partitionSchema.safeParse(args.partition)
@@ -118,11 +118,12 @@ export class TrainingService {
   async start(args: HandlerArgs<'train.start'>, options: StartOptions = {}): Promise<{ runId: string }> {
     const summary = await this.datasets.get(args.datasetId)
     const source = sourceFromSummary(summary)
-    assertTrainable(args.spec, args.partition, source)
+    assertTrainable(args.spec, args.partition, { ...source, batchSize: args.config.batchSize })
     const planned = planBackend({ stridedConv: hasStridedConv(args.spec) })
     const runId = await this.runs.create({
       name: args.name,
       datasetId: args.datasetId,
+      task: summary.task,
       mode: args.config.mode,
       backend: planned.name,
       seed: args.config.seed,

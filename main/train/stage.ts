@@ -1,6 +1,7 @@
 /**
  * One stage of training: epochs of seeded batches over a chain (the whole model, or a block with its head), one
- * optimizer per group of variables, validation after each epoch, early stopping with the best weights restored.
+ * optimizer per group of variables, validation after each epoch, early stopping with the best weights restored
+ * (best: validation accuracy for classification, validation loss for regression; see objective.ts).
  */
 import * as tf from '@tensorflow/tfjs'
 import type { EpochRow } from '../shared/contract'
@@ -14,6 +15,7 @@ import { type Features, shuffledIndices, sizeOf } from './features'
 import { assess } from './evaluate'
 import { FeatureFile } from './featureFile'
 import type { TrainHooks } from './hooks'
+import { type Objective, betterOnValidation, tallyScore, tensorLoss } from './objective'
 
 export interface Group {
   optimizer: BlockOptimizer
@@ -37,7 +39,8 @@ export interface Stage {
   restorable: tf.Variable[]
   batchSize: number
   seed: number
-  classes: number
+  /** What the stage minimises and scores (task, outputs, loss, class weights). */
+  objective: Objective
   /** Random rotations, shifts (and flips) of training images, only where the stage's input is the images themselves. */
   augment: AugmentOptions | null
   fastPath: boolean
@@ -45,7 +48,8 @@ export interface Stage {
 
 export interface StageResult {
   epochs: number
-  bestValAccuracy: number | null
+  /** The validation score (accuracy, or R²) of the epoch whose weights were kept. */
+  bestValScore: number | null
   cancelled: boolean
   ms: number
 }
@@ -61,17 +65,18 @@ export class Trainer {
     const inSize = sizeOf(train.shape)
     const batches = Math.ceil(train.n / batchSize)
     const batchBuffer = new Float32Array(batchSize * inSize)
-    const labelBuffer = new Int32Array(batchSize)
+    const { objective } = stage
+    const labelBuffer = objective.task === 'regression' ? new Float32Array(batchSize) : new Int32Array(batchSize)
+    const reported = (loss: number) => loss * objective.lossScale
     const shuffleRandom = seededRandom(stage.seed)
     const dropoutRandom = seededRandom(stage.seed ^ 0x5bd1e995)
     const dropoutSeed = () => Math.floor(dropoutRandom() * 2147483647)
     const augmentRandom = seededRandom(stage.seed ^ 0x27d4eb2f)
-    let best: { accuracy: number; loss: number; weights: tf.Tensor[] } | null = null
+    let best: { score: number; loss: number; balancedScore: number; weights: tf.Tensor[] } | null = null
     let sinceBest = 0
     let epochsDone = 0
     let cancelled = false
     let batchMsAverage = 0
-    const depth = stage.classes
     // Dense-only chains skip the gradient tape (see fast/denseChain.ts).
     const denseChain = stage.fastPath && tensorsInProcess() ? denseChainOf(stage.chain.layers, stage.chain.specs, train.shape) : null
 
@@ -82,7 +87,7 @@ export class Trainer {
       const variables = active.flatMap((group) => group.variables)
       const order = shuffledIndices(train.n, shuffleRandom)
       let lossSum = 0
-      let correct = 0
+      let tallySum = 0
       let seen = 0
       for (let b = 0; b < batches; b++) {
         if (this.hooks.shouldStop?.()) {
@@ -99,22 +104,23 @@ export class Trainer {
           else batchBuffer.set(train.x.subarray(row * inSize, (row + 1) * inSize), k * inSize)
           labelBuffer[k] = train.y[row]!
         }
-        const [batchLoss, batchCorrect] = denseChain
+        const [batchLoss, batchTally] = denseChain
           ? tf.tidy(() => {
               const x = tf.tensor2d(batchBuffer.subarray(0, count * inSize), [count, inSize])
-              const step = denseChainStep(denseChain, x, labelBuffer.subarray(0, count), depth, active)
-              return [step.loss, step.correct] as const
+              const step = denseChainStep(denseChain, x, labelBuffer.subarray(0, count), objective, active)
+              return [step.loss, step.tally] as const
             })
           : tf.tidy(() => {
               const x = tf.tensor(batchBuffer.subarray(0, count * inSize), [count, ...train.shape])
-              const labels = tf.tensor1d(labelBuffer.subarray(0, count), 'int32')
-              const truth = tf.oneHot(labels, depth)
+              const targets =
+                labelBuffer instanceof Int32Array ? tf.tensor1d(labelBuffer.subarray(0, count), 'int32') : tf.tensor1d(labelBuffer.subarray(0, count))
               let hits: tf.Tensor | null = null
               const { value, grads } = tf.variableGrads(() => {
-                const logits = applyChain(stage.chain, x, { training: true, logits: true, dropoutSeed, fast: stage.fastPath })
-                // Kept out of the gradient tape's scope so the batch accuracy costs no second forward pass.
-                hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32')))
-                return tf.losses.softmaxCrossEntropy(truth, logits, undefined, 0, tf.Reduction.MEAN) as tf.Scalar
+                const out = applyChain(stage.chain, x, { training: true, logits: true, dropoutSeed, fast: stage.fastPath })
+                const { loss, tally } = tensorLoss(objective, out, targets)
+                // Kept out of the gradient tape's scope so the batch score costs no second forward pass.
+                hits = tf.keep(tally())
+                return loss
               }, variables)
               for (const group of active)
                 group.optimizer.applyGradients(
@@ -131,7 +137,7 @@ export class Trainer {
               return [value.dataSync()[0]!, hitCount] as const
             })
         lossSum += batchLoss * count
-        correct += batchCorrect
+        tallySum += batchTally
         seen += count
         const batchMs = performance.now() - batchStart
         batchMsAverage = batchMsAverage === 0 ? batchMs : 0.9 * batchMsAverage + 0.1 * batchMs
@@ -145,8 +151,8 @@ export class Trainer {
           epochs: stage.epochs,
           batch: b + 1,
           batches,
-          loss: lossSum / seen,
-          accuracy: correct / seen,
+          loss: reported(lossSum / seen),
+          accuracy: tallyScore(objective, tallySum, seen),
           samplesPerSec: (seen / Math.max(1e-3, performance.now() - epochStart)) * 1000,
           etaMs: remainingBatches * batchMsAverage
         })
@@ -155,25 +161,28 @@ export class Trainer {
       // A cancelled epoch is not recorded: its metrics would cover part of the data only.
       if (cancelled) break
       const trainMs = performance.now() - epochStart
-      const assessment = assess(stage.chain, val, false)
+      const assessment = assess(stage.chain, val, objective, false)
       epochsDone++
       this.epochsRun++
       this.hooks.onEpoch?.({
         block: stage.block,
         phase: stage.phase,
         epoch: epoch + 1,
-        loss: lossSum / seen,
-        accuracy: correct / seen,
-        valLoss: val.n ? assessment.loss : null,
-        valAccuracy: val.n ? assessment.accuracy : null,
+        loss: reported(lossSum / seen),
+        accuracy: tallyScore(objective, tallySum, seen),
+        valLoss: val.n ? reported(assessment.loss) : null,
+        valAccuracy: val.n ? assessment.score : null,
         learningRate: active[active.length - 1]?.optimizer.learningRate ?? 0,
         samplesPerSec: (seen / Math.max(1e-3, trainMs)) * 1000
       })
-      // Validation sets are small (hundreds of rows): equal accuracy is common, and the lower loss breaks the tie.
-      const better = !best || assessment.accuracy > best.accuracy || (assessment.accuracy === best.accuracy && assessment.loss < best.loss)
-      if (better) {
+      if (betterOnValidation(objective, assessment, best)) {
         best?.weights.forEach((w) => w.dispose())
-        best = { accuracy: assessment.accuracy, loss: assessment.loss, weights: stage.restorable.map((v) => tf.keep(v.clone())) }
+        best = {
+          score: assessment.score,
+          loss: assessment.loss,
+          balancedScore: assessment.balancedScore,
+          weights: stage.restorable.map((v) => tf.keep(v.clone()))
+        }
         sinceBest = 0
       } else if (stage.patience > 0 && ++sinceBest >= stage.patience) {
         break
@@ -187,6 +196,6 @@ export class Trainer {
     }
     const ms = performance.now() - started
     this.trainingMs += ms
-    return { epochs: epochsDone, bestValAccuracy: best?.accuracy ?? null, cancelled, ms }
+    return { epochs: epochsDone, bestValScore: best?.score ?? null, cancelled, ms }
   }
 }

@@ -101,10 +101,10 @@ describe('Experiments and Export views (real server, real training, real Chromiu
     await page.getByTestId('export-button').click()
     await page.getByTestId('export-proof').waitFor({ timeout: 60_000 })
     await expect(page.getByTestId('proof-verdict').textContent()).resolves.toBe('Proof passed')
-    const href = await page.getByTestId('export-download').getAttribute('href')
-    const download = await fetch(`${shell.origin}${href}`)
-    expect(download.status).toBe(200)
-    expect((await download.arrayBuffer()).byteLength).toBeGreaterThan(1000)
+    // The download goes by a single-use link asked for on click: no secret in the page.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-download').click()])
+    expect(download.suggestedFilename()).toMatch(/\.onnx$/)
+    expect(fs.statSync((await download.path())!).size).toBeGreaterThan(1000)
     await screenshot(page, 'export-proof')
 
     // New rows: the first 50 digits, with their labels, as a user would drop them.

@@ -24,7 +24,7 @@ describe('web shell frame (real server, real Chromium)', () => {
     await expect(page.title()).resolves.toBe('LayerLab')
     await page.getByTestId('status-backend').filter({ hasNotText: '…' }).waitFor()
     expect(await page.getByTestId('status-home').textContent()).toBe(shell.home)
-    // The token leaves the address bar once the page has it.
+    // The token leaves the address bar before the page loads (traded for a cookie on the first load).
     expect(page.url()).not.toContain('token=')
     for (const section of ['datasets', 'model', 'train', 'experiments', 'export']) {
       await page.getByTestId(`nav-${section}`).click()
@@ -37,7 +37,7 @@ describe('web shell frame (real server, real Chromium)', () => {
       await page.getByTestId('empty-state').first().waitFor({ state: 'visible' })
       await screenshot(page, `frame-${section}`)
     }
-    // A reload keeps working (the token is kept for the tab's life).
+    // A reload keeps working (the cookie goes with every request of this origin).
     await page.reload()
     await page.getByTestId('status-backend').filter({ hasNotText: '…' }).waitFor()
     expect(errors).toEqual([])

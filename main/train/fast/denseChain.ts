@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs'
 import type { LayerSpec } from '../../shared/contract'
 import type { BlockOptimizer } from '../optimizer'
 import { matMulT } from './dense'
+import { type BatchResult, type Objective, lossAndGradient } from '../objective'
 
 /** Activations whose derivative follows from the activation's output: relu, relu6, sigmoid, linear. */
 type HiddenActivation = 'linear' | 'relu' | 'relu6' | 'sigmoid'
@@ -59,51 +60,17 @@ function activationGradient(activation: HiddenActivation, y: tf.Tensor2D, dy: tf
   return dy
 }
 
-export interface StepResult {
-  /** Mean softmax cross-entropy of the batch. */
-  loss: number
-  /** Rows whose largest logit is the true class. */
-  correct: number
-}
-
 /**
- * Mean softmax cross-entropy of `logits` [count, classes] against `labels`, its gradient with respect to the
- * logits ((softmax − one-hot) / count) into `gradient`, and the rows predicted right. Float64 inside.
- */
-export function softmaxCrossEntropy(logits: Float32Array, labels: Int32Array, count: number, classes: number, gradient: Float32Array): StepResult {
-  let loss = 0
-  let correct = 0
-  for (let r = 0; r < count; r++) {
-    const row = r * classes
-    let max = -Infinity
-    let best = 0
-    for (let c = 0; c < classes; c++) {
-      if (logits[row + c]! > max) {
-        max = logits[row + c]!
-        best = c
-      }
-    }
-    let sum = 0
-    for (let c = 0; c < classes; c++) sum += Math.exp(logits[row + c]! - max)
-    const label = labels[r]!
-    loss += Math.log(sum) - (logits[row + label]! - max)
-    if (best === label) correct++
-    for (let c = 0; c < classes; c++) gradient[row + c] = (Math.exp(logits[row + c]! - max) / sum - (c === label ? 1 : 0)) / count
-  }
-  return { loss: count ? loss / count : 0, correct }
-}
-
-/**
- * The gradients of the mean cross-entropy with respect to every kernel and bias of the chain (first layer
- * first), and the loss, for one batch. Tensors returned belong to the caller's tidy scope.
+ * The gradients of the objective's loss with respect to every kernel and bias of the chain (first layer first),
+ * and the loss, for one batch. Tensors returned belong to the caller's tidy scope.
  */
 export function denseChainGradients(
   chain: DenseLayer[],
   x: tf.Tensor2D,
-  labels: Int32Array,
-  classes: number,
+  targets: Int32Array | Float32Array,
+  objective: Objective,
   wanted: (variable: tf.Variable) => boolean
-): { result: StepResult; grads: Array<{ variable: tf.Variable; gradient: tf.Tensor }> } {
+): { result: BatchResult; grads: Array<{ variable: tf.Variable; gradient: tf.Tensor }> } {
   const count = x.shape[0]
   const inputs: tf.Tensor2D[] = []
   let h = x
@@ -112,9 +79,10 @@ export function denseChainGradients(
     h = tf.fused.matMul({ a: h, b: layer.kernel as tf.Tensor2D, bias: layer.bias, activation: layer.activation }) as tf.Tensor2D
   }
   const outputs = [...inputs.slice(1), h]
-  const dLogits = new Float32Array(count * classes)
-  const result = softmaxCrossEntropy(h.dataSync() as Float32Array, labels, count, classes, dLogits)
-  let dy: tf.Tensor2D = tf.tensor2d(dLogits, [count, classes])
+  const width = objective.outputs
+  const dOut = new Float32Array(count * width)
+  const result = lossAndGradient(objective, h.dataSync() as Float32Array, targets, count, dOut)
+  let dy: tf.Tensor2D = tf.tensor2d(dOut, [count, width])
   const grads: Array<{ variable: tf.Variable; gradient: tf.Tensor }> = []
   // The lowest layer that trains: below it no gradient is needed.
   let lowest = chain.length
@@ -133,12 +101,18 @@ export function denseChainGradients(
 }
 
 /** One training step: gradients, then each active group's optimizer on its own variables. */
-export function denseChainStep(chain: DenseLayer[], x: tf.Tensor2D, labels: Int32Array, classes: number, groups: DenseGroup[]): StepResult {
+export function denseChainStep(
+  chain: DenseLayer[],
+  x: tf.Tensor2D,
+  targets: Int32Array | Float32Array,
+  objective: Objective,
+  groups: DenseGroup[]
+): BatchResult {
   const owner = new Map<tf.Variable, DenseGroup>()
   for (const group of groups) for (const variable of group.variables) owner.set(variable, group)
-  let result: StepResult = { loss: 0, correct: 0 }
+  let result: BatchResult = { loss: 0, tally: 0 }
   tf.tidy(() => {
-    const step = denseChainGradients(chain, x, labels, classes, (variable) => owner.has(variable))
+    const step = denseChainGradients(chain, x, targets, objective, (variable) => owner.has(variable))
     for (const group of groups) group.optimizer.applyGradients(step.grads.filter((pair) => owner.get(pair.variable) === group))
     result = step.result
   })

@@ -3,7 +3,7 @@
  * Transport: `window.lab` from the Electron preload, else the web shell's HTTP client.
  */
 import type { EventName, EventPayload, LabBridge, RequestArgs, RequestName, RequestResult } from '@contract'
-import { createWebClient, takeToken } from './webClient'
+import { createWebClient } from './webClient'
 
 export class ApiError extends Error {
   constructor(
@@ -21,7 +21,7 @@ let web: WebClient | undefined
 function current(): LabBridge {
   if (!bridge) {
     if (window.lab) bridge = window.lab
-    else bridge = web = createWebClient(takeToken())
+    else bridge = web = createWebClient()
   }
   return bridge
 }
@@ -59,7 +59,15 @@ export async function uploadFiles(files: Array<{ relativePath: string; file: Blo
   return { dir, paths }
 }
 
-export function downloadUrl(artifactId: string): string | null {
+/** Web shell: whether files are offered as downloads (the desktop app writes them where the user chose). */
+export function canDownload(): boolean {
   current()
-  return web ? web.downloadUrl(artifactId) : null
+  return web !== undefined
+}
+
+/** Web shell only: saves an artifact's file through a short-lived link. */
+export async function downloadArtifact(artifactId: string): Promise<void> {
+  current()
+  if (!web) throw new ApiError('downloads exist only in the web shell', 'bad_request')
+  await web.download(artifactId)
 }

@@ -1,35 +1,39 @@
 /**
  * The web shell's transport: the same LabBridge as the preload, over HTTP (requests) and a WebSocket (events).
- * The per-launch token comes in the URL the server printed; it is kept for the tab's life in sessionStorage
- * and dropped from the address bar so it is not bookmarked or shared by accident.
+ *
+ * It holds no secret. The first page load traded the token in the printed URL for an HttpOnly SameSite=Strict
+ * cookie and dropped it from the address bar (main/hosts/webAuth.ts); the browser sends that cookie with every
+ * request and the event socket of this origin, so a copied URL works in another tab of the same browser, and
+ * script on the page cannot read the secret. Downloads go by short-lived, single-use links asked for on click.
  */
 import type { ApiResponse, EventName, EventPayload, LabBridge, RequestArgs, RequestName, RequestResult } from '@contract'
 
-const TOKEN_KEY = 'layerlab.token'
+/** What the server answers a browser without the cookie, in words that say what to do. */
+const NOT_SIGNED_IN =
+  'this browser is not signed in to this LayerLab web shell: open the URL that `layerlab serve` printed (it carries the token) once'
 
-export function takeToken(): string {
-  const url = new URL(window.location.href)
-  const fromUrl = url.searchParams.get('token')
-  if (fromUrl) {
-    sessionStorage.setItem(TOKEN_KEY, fromUrl)
-    url.searchParams.delete('token')
-    window.history.replaceState(null, '', url.pathname + url.search + url.hash)
-    return fromUrl
-  }
-  return sessionStorage.getItem(TOKEN_KEY) ?? ''
+async function answer<T>(res: Response): Promise<ApiResponse<T>> {
+  const body = (await res.json()) as ApiResponse<T>
+  if (!body.ok && res.status === 403 && body.error.message.includes('token'))
+    return { ok: false, error: { code: 'bad_request', message: NOT_SIGNED_IN } }
+  return body
 }
 
-export function createWebClient(token: string): LabBridge & {
+const unreachable = (error: unknown): ApiResponse<never> => ({
+  ok: false,
+  error: { code: 'internal', message: `LayerLab is not reachable (${error instanceof Error ? error.message : String(error)})` }
+})
+
+export function createWebClient(): LabBridge & {
   upload(batch: string, relativePath: string, body: Blob): Promise<{ dir: string; path: string }>
-  downloadUrl(artifactId: string): string
+  download(artifactId: string): Promise<void>
 } {
   const listeners = new Map<EventName, Set<(payload: unknown) => void>>()
-  let socket: WebSocket | null = null
   let retry = 500
 
   function connect(): void {
     const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws'
-    socket = new WebSocket(`${scheme}://${window.location.host}/events?token=${encodeURIComponent(token)}`)
+    const socket = new WebSocket(`${scheme}://${window.location.host}/events`)
     socket.onopen = () => {
       retry = 500
     }
@@ -49,17 +53,10 @@ export function createWebClient(token: string): LabBridge & {
     transport: 'web',
     async invoke<K extends RequestName>(name: K, args?: RequestArgs<K>): Promise<ApiResponse<RequestResult<K>>> {
       try {
-        const res = await fetch(`/api/${name}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-layerlab-token': token },
-          body: JSON.stringify(args ?? {})
-        })
-        return (await res.json()) as ApiResponse<RequestResult<K>>
+        const res = await fetch(`/api/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(args ?? {}) })
+        return await answer<RequestResult<K>>(res)
       } catch (error) {
-        return {
-          ok: false,
-          error: { code: 'internal', message: `LayerLab is not reachable (${error instanceof Error ? error.message : String(error)})` }
-        }
+        return unreachable(error)
       }
     },
     on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void) {
@@ -69,15 +66,22 @@ export function createWebClient(token: string): LabBridge & {
       return () => set.delete(listener as (payload: unknown) => void)
     },
     async upload(batch, relativePath, body) {
-      const res = await fetch(`/upload/${batch}/${relativePath.split('/').map(encodeURIComponent).join('/')}`, {
-        method: 'POST',
-        headers: { 'x-layerlab-token': token },
-        body
-      })
-      const data = (await res.json()) as ApiResponse<{ dir: string; path: string }>
+      const res = await fetch(`/upload/${batch}/${relativePath.split('/').map(encodeURIComponent).join('/')}`, { method: 'POST', body })
+      const data = await answer<{ dir: string; path: string }>(res)
       if (!data.ok) throw new Error(data.error.message)
       return data.result
     },
-    downloadUrl: (artifactId) => `/files/${encodeURIComponent(artifactId)}?token=${encodeURIComponent(token)}`
+    /** Asks for a single-use link and lets the browser save the file behind it. */
+    async download(artifactId) {
+      const res = await fetch(`/download/${encodeURIComponent(artifactId)}`, { method: 'POST' })
+      const data = await answer<{ url: string }>(res)
+      if (!data.ok) throw new Error(data.error.message)
+      const link = document.createElement('a')
+      link.href = data.result.url
+      link.download = ''
+      document.body.append(link)
+      link.click()
+      link.remove()
+    }
   }
 }

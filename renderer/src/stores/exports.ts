@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import type { RequestArgs, RequestResult } from '@contract'
-import { api, downloadUrl, pickPath, transport, uploadFiles } from '../api/bridge'
+import { api, canDownload, downloadArtifact, pickPath, transport, uploadFiles } from '../api/bridge'
 import { errorText } from '@shared/format'
 import { writeCsv } from '@shared/csvWriter'
 
@@ -22,10 +22,11 @@ export const useExportStore = defineStore('exports', () => {
     busy.value = true
     error.value = null
     try {
-      // Desktop: a native save dialog; web shell: saved in the data home, then offered as a download.
+      // Desktop: a native save dialog, which asks before it names an existing file (so the answer is the
+      // confirmation to replace it); web shell: saved in the run's folder, then offered as a download.
       const out = transport() === 'electron' ? await pickPath('save-onnx') : null
       if (transport() === 'electron' && !out) return
-      result.value = await api('export.onnx', { ...args, ...(out ? { out } : {}) })
+      result.value = await api('export.onnx', { ...args, ...(out ? { out, overwrite: true } : {}) })
     } catch (e) {
       error.value = errorText(e)
     } finally {
@@ -33,7 +34,17 @@ export const useExportStore = defineStore('exports', () => {
     }
   }
 
-  const downloadLink = (artifactId: string) => downloadUrl(artifactId)
+  const downloadable = canDownload
+  const downloadError = ref<string | null>(null)
+  /** Web shell: saves the exported file through a single-use link (no secret in any href). */
+  async function download(artifactId: string): Promise<void> {
+    downloadError.value = null
+    try {
+      await downloadArtifact(artifactId)
+    } catch (e) {
+      downloadError.value = errorText(e)
+    }
+  }
 
   /** Predicts on a path (desktop) or on uploaded files (web shell). */
   async function predict(model: string, source: { path: string } | { files: Array<{ relativePath: string; file: Blob }> }): Promise<void> {
@@ -57,15 +68,34 @@ export const useExportStore = defineStore('exports', () => {
     }
   }
 
-  /** The predictions as CSV (key, prediction, p_<label>…), with the same writer `layerlab predict --out` uses. */
+  /** The predictions as CSV (key, prediction, p_<label>…; regression: key, prediction), with the writer `layerlab predict --out` uses. */
   function predictionCsv(): string {
     const p = prediction.value
     if (!p) return ''
+    if (p.task === 'regression')
+      return writeCsv(
+        ['key', 'prediction'],
+        p.rows.map((r) => [r.key, r.prediction])
+      )
     return writeCsv(
       ['key', 'prediction', ...p.labels.map((l) => `p_${l}`)],
       p.rows.map((r) => [r.key, r.prediction, ...r.probabilities])
     )
   }
 
-  return { runId, busy, error, result, predicting, predictError, prediction, exportRun, downloadLink, predict, predictionCsv }
+  return {
+    runId,
+    busy,
+    error,
+    result,
+    predicting,
+    predictError,
+    prediction,
+    exportRun,
+    downloadable,
+    download,
+    downloadError,
+    predict,
+    predictionCsv
+  }
 })

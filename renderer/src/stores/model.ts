@@ -8,7 +8,8 @@ import {
   type ModelPreset,
   type ModelSpec,
   type Partition,
-  type RequestResult
+  type RequestResult,
+  type Task
 } from '@contract'
 import { api } from '../api/bridge'
 import { errorText } from '@shared/format'
@@ -135,13 +136,14 @@ export function discriminativeRates(partition: Partition): Partition {
 }
 
 /**
- * What a default model depends on: the data set, its target, its inputs and its classes. When any of these
+ * What a default model depends on: the data set, its target and task, its inputs and its classes. When any of these
  * changes (a new target, an excluded column) the model built for the old ones no longer fits.
  */
 export function modelSourceKey(summary: DatasetSummary): string {
   return [
     summary.datasetId,
     summary.target ?? '',
+    summary.task,
     summary.featureCount,
     summary.classes.length,
     summary.image ? Object.values(summary.image).join('x') : ''
@@ -166,6 +168,8 @@ export const useModelStore = defineStore('model', () => {
   const describing = ref(false)
   const error = ref<string | null>(null)
   const selectedBlock = ref(0)
+  /** The task of the data set the model is for: describe checks the output layer against it. */
+  const task = ref<Task | undefined>(undefined)
 
   async function loadDefault(source: DatasetSummary, options: { preset?: Preset; hidden?: number[] } = {}): Promise<void> {
     error.value = null
@@ -173,6 +177,7 @@ export const useModelStore = defineStore('model', () => {
       const result = await api('models.default', { datasetId: source.datasetId, preset: options.preset, hidden: options.hidden })
       datasetId.value = source.datasetId
       sourceKey.value = modelSourceKey(source)
+      task.value = source.task
       spec.value = result.spec
       partition.value = normalise(result.partition.blocks)
       selectedBlock.value = 0
@@ -188,6 +193,7 @@ export const useModelStore = defineStore('model', () => {
   async function loadSpec(source: DatasetSummary, nextSpec: ModelSpec, nextPartition: Partition): Promise<void> {
     datasetId.value = source.datasetId
     sourceKey.value = modelSourceKey(source)
+    task.value = source.task
     // A plain deep copy: the run's objects are reactive proxies, which structuredClone refuses.
     spec.value = JSON.parse(JSON.stringify(nextSpec)) as ModelSpec
     partition.value = normalise((JSON.parse(JSON.stringify(nextPartition)) as Partition).blocks)
@@ -200,7 +206,7 @@ export const useModelStore = defineStore('model', () => {
     if (!spec.value) return
     describing.value = true
     try {
-      description.value = await api('models.describe', { spec: spec.value, partition: partition.value ?? undefined })
+      description.value = await api('models.describe', { spec: spec.value, partition: partition.value ?? undefined, task: task.value })
     } catch (e) {
       error.value = errorText(e)
     } finally {

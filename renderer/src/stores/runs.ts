@@ -3,6 +3,7 @@ import { computed, ref } from 'vue'
 import type { RequestArgs, RunDetail, RunSummary } from '@contract'
 import { api, onEvent } from '../api/bridge'
 import { errorText } from '@shared/format'
+import { isRegressionEvaluation } from '@shared/task'
 import { useDatasetsStore } from './datasets'
 import { useModelStore } from './model'
 import { useTrainingStore } from './training'
@@ -91,7 +92,7 @@ export const useRunsStore = defineStore('runs', () => {
     run: RunDetail,
     limit = 20
   ): Promise<{ columns: string[]; rows: Array<{ row: number; label: string; predicted: string; values: Array<string | number | null> }> }> {
-    const picked = run.evaluation?.misclassified.slice(0, limit) ?? []
+    const picked = run.evaluation && !isRegressionEvaluation(run.evaluation) ? run.evaluation.misclassified.slice(0, limit) : []
     let columns: string[] = []
     const rows = await Promise.all(
       picked.map(async (m) => {

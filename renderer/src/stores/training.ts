@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
-import { trainConfig, type EpochRow, type EventPayload, type RunDetail, type RunStatus, type TrainConfig } from '@contract'
+import { trainConfig, type EpochRow, type EventPayload, type RunDetail, type RunStatus, type Task, type TrainConfig } from '@contract'
 import { api, onEvent } from '../api/bridge'
 import { errorText } from '@shared/format'
 import { useDatasetsStore } from './datasets'
@@ -34,6 +34,10 @@ export const useTrainingStore = defineStore('training', () => {
   const runFineTune = ref(false)
   /** The data set the live run trains on (the view may show another one's model by now). */
   const runDataset = ref('')
+  /** False for a run this window picked up (started in another window, tab or the CLI). */
+  const startedHere = ref(false)
+  /** What the live run predicts: its curves show accuracy or R². */
+  const runTask = ref<Task>('classification')
 
   let pendingEpochs: EpochRow[] = []
   /** phase/block/epoch of every row seen: a resumed run gets stored rows and live ones, which may overlap. */
@@ -83,6 +87,8 @@ export const useTrainingStore = defineStore('training', () => {
     const id = event.payload.runId
     if (starting.value && !runId.value) early.push({ ...event, runId: id })
     else if (id === runId.value) handle(event)
+    // Another window started a run while this one shows none live: follow it (and Start waits for it).
+    else if (event.name !== 'finished' && !running.value) void resume()
   }
   onEvent('train.progress', (payload) => route({ name: 'progress', payload }))
   onEvent('train.epoch', (payload) => route({ name: 'epoch', payload }))
@@ -107,9 +113,12 @@ export const useTrainingStore = defineStore('training', () => {
     runId.value = null
     status.value = 'queued'
     starting.value = true
+    startedHere.value = true
     runBlocks.value = model.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
     runMode.value = config.value.mode
-    runDataset.value = datasets.list.find((d) => d.datasetId === datasetId)?.name ?? ''
+    const dataset = datasets.list.find((d) => d.datasetId === datasetId)
+    runDataset.value = dataset?.name ?? ''
+    runTask.value = dataset?.task ?? 'classification'
     runFineTune.value = config.value.mode === 'layer-wise' && config.value.fineTune.enabled
     try {
       const result = await api('train.start', { datasetId, spec: model.spec, partition: model.partition, config: config.value })
@@ -148,19 +157,26 @@ export const useTrainingStore = defineStore('training', () => {
    * After a reload (or from a second window) the live state is gone but a run may still be training: pick it up,
    * with the epochs it has stored so far, and follow its events from here on.
    */
+  let resuming = false
   async function resume(): Promise<void> {
-    if (runId.value || starting.value) return
+    if ((runId.value && running.value) || starting.value || resuming) return
+    resuming = true
     try {
       // A study's members are followed in the study's own view, not here.
       const active = (await api('runs.list')).find(
         (r) => (r.status === 'running' || r.status === 'queued') && !r.tags.some((t) => t.startsWith('study '))
       )
-      if (!active || runId.value) return
+      if (!active || (runId.value && running.value) || starting.value) return
       const run = await api('runs.get', { runId: active.runId })
+      startedHere.value = false
+      detail.value = null
+      error.value = null
+      progress.value = null
       runId.value = run.runId
       status.value = run.status
       runMode.value = run.mode
       runDataset.value = run.datasetName
+      runTask.value = run.task ?? 'classification'
       runFineTune.value = run.mode === 'layer-wise' && run.config.fineTune.enabled
       runBlocks.value = run.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
       epochs.value = run.epochs
@@ -168,6 +184,8 @@ export const useTrainingStore = defineStore('training', () => {
       if (run.status !== 'running' && run.status !== 'queued') detail.value = run
     } catch (e) {
       error.value = errorText(e)
+    } finally {
+      resuming = false
     }
   }
 
@@ -186,6 +204,8 @@ export const useTrainingStore = defineStore('training', () => {
     runMode,
     runFineTune,
     runDataset,
+    startedHere,
+    runTask,
     start,
     cancel,
     loadDetail,

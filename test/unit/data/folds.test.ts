@@ -10,6 +10,7 @@ import { foldSplit, smallestClass, stratifiedFolds, stratifiedSplit } from '../.
 import { checkProtocol, planMembers } from '../../../main/study/protocol'
 import { openTestServices, type TestServices } from '../../fixtures/home'
 import { DIGITS_CSV } from '../../fixtures/digits'
+import { diabetesCsv } from '../../fixtures/regression'
 
 /** 3 classes of 11, 6 and 5 rows, interleaved, and two rows without a class at the end. */
 const PATTERN = [0, 1, 2, 0, 1, 0, 2, 0, 1, 0, 1]
@@ -66,16 +67,16 @@ describe('protocols', () => {
 
   it('refuses in one line what cannot work: one seed, one fold, more folds than the smallest class has rows', () => {
     const labels = ['a', 'b', 'c']
-    expect(() => checkProtocol({ kind: 'seeds', seeds: 1, firstSeed: 1 }, classes, labels, 'toy', 2)).toThrow(
+    expect(() => checkProtocol({ kind: 'seeds', seeds: 1, firstSeed: 1 }, 'classification', classes, labels, 'toy', 2)).toThrow(
       'a study needs at least 2 seeds to measure how much a score varies; 1 seed gives a single run (train it with layerlab train)'
     )
-    expect(() => checkProtocol({ kind: 'cv', folds: 1, repeats: 1, seed: 1 }, classes, labels, 'toy', 2)).toThrow(
+    expect(() => checkProtocol({ kind: 'cv', folds: 1, repeats: 1, seed: 1 }, 'classification', classes, labels, 'toy', 2)).toThrow(
       'cross-validation needs at least 2 folds, got 1'
     )
-    expect(() => checkProtocol({ kind: 'cv', folds: 6, repeats: 1, seed: 1 }, classes, labels, 'toy', 2)).toThrow(
+    expect(() => checkProtocol({ kind: 'cv', folds: 6, repeats: 1, seed: 1 }, 'classification', classes, labels, 'toy', 2)).toThrow(
       'toy: 6-fold stratified cross-validation needs at least 6 rows of every class; class "c" has 5: use at most 5 folds'
     )
-    expect(() => checkProtocol({ kind: 'cv', folds: 5, repeats: 1, seed: 1 }, classes, labels, 'toy', 2)).not.toThrow()
+    expect(() => checkProtocol({ kind: 'cv', folds: 5, repeats: 1, seed: 1 }, 'classification', classes, labels, 'toy', 2)).not.toThrow()
   })
 })
 
@@ -122,5 +123,46 @@ describe('loadPrepared with a split spec (digits through the real import)', () =
     expect(other.test.n).toBe(stored.test.n)
     const classOfRow = await services.datasets.classesOfRows(datasetId)
     expect(stratifiedSplit(classOfRow, 7).test.length).toBe(other.test.n)
+  })
+})
+
+describe('loadPrepared with a split spec on a regression table (diabetes)', () => {
+  let services: TestServices
+  let datasetId: string
+  beforeAll(async () => {
+    services = await openTestServices('layerlab-folds-regression-')
+    datasetId = (await services.datasets.import({ path: services.write('diabetes.csv', diabetesCsv()) })).datasetId
+  })
+  afterAll(() => services.close())
+
+  it('a holdout from the stored seed is the stored split with the same recipe, target scale included', async () => {
+    const stored = await services.datasets.loadPrepared(datasetId)
+    const same = await services.datasets.loadPrepared(datasetId, { kind: 'holdout', seed: 42 })
+    expect(Array.from(same.test.rows)).toEqual(Array.from(stored.test.rows))
+    expect(same.targetScale).toEqual(stored.targetScale)
+    expect(await services.datasets.getRecipe(datasetId, { kind: 'holdout', seed: 42 })).toEqual(await services.datasets.getRecipe(datasetId))
+  })
+
+  it('plain k-fold: the folds partition the rows, sizes within one, the target standardised on each fold’s own train rows', async () => {
+    const classOfRow = await services.datasets.classesOfRows(datasetId)
+    // No strata for a number: every row with a target is one class.
+    expect(new Set(classOfRow)).toEqual(new Set([0]))
+    const tests: number[][] = []
+    for (let fold = 0; fold < 4; fold++) {
+      const part = await services.datasets.loadPrepared(datasetId, { kind: 'fold', folds: 4, fold, seed: 3 })
+      expect(part.task).toBe('regression')
+      expect(part.train.n + part.val.n + part.test.n).toBe(442)
+      tests.push(Array.from(part.test.rows))
+      // The target scale is this fold's train rows' own: their standardised target has mean 0 and std 1.
+      const y = part.train.y as Float32Array
+      const mean = y.reduce((a, b) => a + b, 0) / y.length
+      const std = Math.sqrt(y.reduce((a, b) => a + (b - mean) ** 2, 0) / y.length)
+      expect(Math.abs(mean)).toBeLessThan(1e-5)
+      expect(std).toBeCloseTo(1, 5)
+      const recipe = await services.datasets.getRecipe(datasetId, { kind: 'fold', folds: 4, fold, seed: 3 })
+      expect(recipe.kind === 'table' && recipe.targetScale).toEqual(part.targetScale)
+    }
+    expect(tests.map((t) => t.length).sort()).toEqual([110, 110, 111, 111])
+    expect(new Set(tests.flat()).size).toBe(442)
   })
 })

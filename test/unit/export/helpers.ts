@@ -48,6 +48,7 @@ export const standInSettings: BlockSettings = {
 export function standInRun(fields: Pick<RunDetail, 'runId' | 'name' | 'datasetId' | 'mode' | 'spec' | 'partition' | 'artifacts'>): RunDetail {
   return {
     datasetName: 'digits',
+    task: 'classification',
     status: 'completed',
     backend: 'cpu',
     seed: 1,
@@ -59,6 +60,8 @@ export function standInRun(fields: Pick<RunDetail, 'runId' | 'name' | 'datasetId
     startedAt: null,
     endedAt: null,
     config: {
+      loss: 'mse',
+      classWeights: 'none',
       mode: fields.mode,
       epochs: 1,
       batchSize: 32,

@@ -141,7 +141,8 @@ function harness(options: { softmax?: boolean; mutate?: (model: tf.LayersModel) 
         n: lines.length,
         inputShape: [64],
         keys: lines.map((_, i) => String(i + 1)),
-        truth: lines.map((l) => labels[Number(l.split(',')[64])]!)
+        truth: lines.map((l) => labels[Number(l.split(',')[64])]!),
+        truthValues: null
       }
     }
   })
@@ -166,6 +167,8 @@ beforeAll(async () => {
   prepared = {
     datasetId: 'ds-digits',
     kind: 'table',
+    task: 'classification',
+    targetScale: null,
     inputShape: [64],
     labels: LABELS,
     featureNames: [],
@@ -219,7 +222,7 @@ describe('exportOnnx', () => {
     // No temp file left behind.
     expect(fs.readdirSync(path.dirname(result.path))).toEqual(['model.onnx'])
 
-    const file = readOnnxFile(result.path)
+    const file = await readOnnxFile(result.path)
     expect(file.labels).toEqual(LABELS)
     expect(file.recipe.affineInModel).toBe(true)
     expect(file.recipe.affine?.offset).toEqual(offset.map((v) => v))
@@ -237,7 +240,7 @@ describe('exportOnnx', () => {
     expect(result.path).toBe(out)
     expect(result.opset).toBe(17)
     expect(result.parity.pass).toBe(true)
-    const file = readOnnxFile(out)
+    const file = await readOnnxFile(out)
     expect(file.recipe.affineInModel).toBe(false)
     expect(JSON.parse(file.metadata.preprocessing!).normalization).toEqual({ formula: '(x - offset) * scale', offset, scale })
     expect(Number(file.proto.opsetImport[0]!.version)).toBe(17)
@@ -251,7 +254,7 @@ describe('exportOnnx', () => {
     expect(path.basename(result.path)).toBe('model-blocks-1.onnx')
     expect(result.parity.pass).toBe(true)
     expect(result.parity.maxAbsDiff).toBeLessThanOrEqual(1e-4)
-    const file = readOnnxFile(result.path)
+    const file = await readOnnxFile(result.path)
     expect(file.metadata.output).toBe('features')
     expect(file.metadata.blocks).toBe('1')
     const out = (file.proto.graph as onnx.GraphProto).output[0]!.type!.tensorType!.shape!.dim!
@@ -334,7 +337,7 @@ describe('predict', () => {
   it('turns logits into probabilities for a model without softmax', async () => {
     const h = harness({ softmax: false })
     const { path: file } = await h.service.exportOnnx({ runId: 'run-dddd0001', opset: 13 })
-    expect(readOnnxFile(file).metadata.output).toBe('logits')
+    expect((await readOnnxFile(file)).metadata.output).toBe('logits')
     const result = await h.service.predict({ model: file, data: newCsv })
     for (const row of result.rows.slice(0, 10)) {
       expect(row.probabilities.every((p) => p >= 0 && p <= 1)).toBe(true)
@@ -357,7 +360,7 @@ describe('predict', () => {
   it('says what is wrong with a file that is not a LayerLab ONNX model', async () => {
     const h = harness()
     const missing = path.join(home, 'nope.onnx')
-    await expect(h.service.predict({ model: missing, data: newCsv })).rejects.toThrow(`${missing}: file not found`)
+    await expect(h.service.predict({ model: missing, data: newCsv })).rejects.toThrow(`${missing}: not found`)
     const garbage = path.join(home, 'garbage.onnx')
     fs.writeFileSync(garbage, 'this is not protobuf at all')
     await expect(h.service.predict({ model: garbage, data: newCsv })).rejects.toThrow(LabError)

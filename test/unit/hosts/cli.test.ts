@@ -5,6 +5,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { runCli } from '../../../main/hosts/cli'
 import type { CliIo } from '../../../main/hosts/cliText'
+import { diabetesCsv } from '../../fixtures/regression'
 
 function capture(): CliIo & { stdout: string; stderr: string } {
   const io = { stdout: '', stderr: '', isTty: false, out: (t: string) => void (io.stdout += t), err: (t: string) => void (io.stderr += t) }
@@ -86,5 +87,45 @@ describe('CLI', () => {
     const result = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' })
     expect(result.status).toBe(0)
     expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
+  })
+
+  it('imports, trains and predicts a regression table with the JSON fields of the contract', async () => {
+    const dir = home()
+    const csv = path.join(dir, 'diabetes.csv')
+    fs.writeFileSync(csv, diabetesCsv())
+    const imported = capture()
+    expect(await runCli(argv('--home', dir, '--json', 'import', csv), imported)).toBe(0)
+    const dataset = JSON.parse(imported.stdout) as { datasetId: string; task: string }
+    expect(dataset.task).toBe('regression')
+    const trained = capture()
+    expect(await runCli(argv('--home', dir, '--json', 'train', '--data', dataset.datasetId, '--epochs', '3', '--loss', 'huber'), trained)).toBe(0)
+    const run = JSON.parse(trained.stdout) as { runId: string; task: string; config: { loss: string }; metrics: Record<string, number> }
+    expect(run.task).toBe('regression')
+    expect(run.config.loss).toBe('huber')
+    for (const key of ['testR2', 'testRmse', 'testMae', 'valR2', 'valRmse', 'trainR2', 'testLoss']) expect(typeof run.metrics[key]).toBe('number')
+    const predicted = capture()
+    expect(await runCli(argv('--home', dir, '--json', 'predict', '--model', run.runId, '--data', csv), predicted)).toBe(0)
+    const prediction = JSON.parse(predicted.stdout) as { task: string; rmse: number; mae: number; r2: number; rows: Array<{ prediction: unknown }> }
+    expect(prediction.task).toBe('regression')
+    for (const key of ['rmse', 'mae', 'r2'] as const) expect(typeof prediction[key]).toBe('number')
+    expect(typeof prediction.rows[0]!.prediction).toBe('number')
+    // Text for people: the task, R² and the rows it is computed on.
+    const shown = capture()
+    expect(await runCli(argv('--home', dir, 'show', run.runId), shown)).toBe(0)
+    expect(shown.stdout).toMatch(/ regression {2}end-to-end {2}completed[^\n]*\n {2}test R² [-\d.]+ {2}test RMSE/)
+    expect(shown.stdout).toContain('(test 66 rows, validation 66, train 310)')
+    // --task stores a change of task with the dataset; a text column cannot become a number.
+    const switched = capture()
+    expect(
+      await runCli(argv('--home', dir, '--json', 'train', '--data', dataset.datasetId, '--epochs', '1', '--task', 'classification'), switched)
+    ).toBe(0)
+    expect((JSON.parse(switched.stdout) as { task: string }).task).toBe('classification')
+    const text = path.join(dir, 'text.csv')
+    fs.writeFileSync(text, 'a,b,kind\n1,2,3\n2,3,apple\n3,4,pear\n')
+    const refused = capture()
+    expect(await runCli(argv('--home', dir, 'import', text, '--task', 'regression'), refused)).toBe(1)
+    expect(refused.stderr).toBe(
+      'error: text: the target "kind" holds text (for example "apple"), so it cannot be predicted as a number; predict it as classes or choose another target\n'
+    )
   })
 })

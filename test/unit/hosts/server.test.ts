@@ -66,7 +66,7 @@ describe('web shell server', () => {
       ws.on('open', () => resolve('open'))
     })
     expect(refused).toContain('403')
-    const ws = new WebSocket(`ws://127.0.0.1:${shell.port}/events?token=${shell.token}`, { headers: { origin: shell.origin } })
+    const ws = new WebSocket(`ws://127.0.0.1:${shell.port}/events`, { headers: { origin: shell.origin, 'x-layerlab-token': shell.token } })
     await new Promise((resolve) => ws.once('open', resolve))
     const received = new Promise<unknown>((resolve) => ws.once('message', (data) => resolve(JSON.parse(String(data)))))
     lab.events.emit('dataset.progress', { path: '/x.csv', rows: 10, bytes: 5, totalBytes: 10 })

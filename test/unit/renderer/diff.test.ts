@@ -10,6 +10,7 @@ function run(overrides: Partial<RunDetail> & { lr?: number }): RunDetail {
     name: 'a',
     datasetId: 'ds-1',
     datasetName: 'digits',
+    task: 'classification',
     mode: 'end-to-end',
     status: 'completed',
     backend: 'wasm',

@@ -9,6 +9,7 @@ import { RunStore } from '../../../main/store/runs'
 import { LabError } from '../../../main/shared/errors'
 import { tempHome } from '../../fixtures/home'
 import { epochRow, insertDataset, newRun } from './helpers'
+import { classified } from '../../fixtures/figures'
 
 const CHILD = path.join(__dirname, 'child-writer.ts')
 const ROOT = path.resolve(__dirname, '../../..')
@@ -130,6 +131,45 @@ describe('RunStore', () => {
     expect(await runs.recoverInterrupted()).toBe(0)
   })
 
+  it('shows a kill -9ed run interrupted on the very next look of a host that stays open, 20 of 20', async () => {
+    const home = tempHome()
+    // The looking host is open before, during and after every kill, as the web shell or the desktop app is.
+    const { db, runs } = await openStore(home)
+    await insertDataset(db, 'ds-1', 'digits')
+    const tries = 20
+    const together = 4
+    const seen: string[] = []
+    for (let round = 0; round < tries / together; round++) {
+      const children = Array.from({ length: together }, () => runChild(home, 'hang'))
+      const ids = await Promise.all(children.map((c) => c.ready))
+      for (const [i, { child, exited }] of children.entries()) {
+        const runId = ids[i]!
+        // Alive: the lock is held, so the same look says running (this is what the test can fail on).
+        expect((await runs.summary(runId)).status).toBe('running')
+        child.kill('SIGKILL')
+        expect(await exited).toBeNull()
+        const [listed] = (await runs.list()).filter((r) => r.runId === runId)
+        seen.push(listed!.status)
+        expect((await runs.get(runId)).error).toMatch(/ended before the run did/)
+      }
+    }
+    expect(seen).toEqual(new Array(tries).fill('interrupted'))
+    expect(await db.integrityCheck()).toBe('ok')
+  })
+
+  it('does not keep a run running because its PID now belongs to another live process (a reboot reused it)', async () => {
+    const { db, runs } = await openStore(tempHome())
+    await insertDataset(db, 'ds-1', 'digits')
+    // The row names a PID that is alive (our parent process) but holds no lock for the run: its owner is gone.
+    const runId = await runs.create(newRun('ds-1', { status: 'running', ownerPid: process.ppid }))
+    expect((await runs.get(runId)).status).toBe('interrupted')
+    // A run this process trains is running whatever anyone looks at.
+    const live = await runs.create(newRun('ds-1', { status: 'running' }))
+    expect((await runs.list()).find((r) => r.runId === live)!.status).toBe('running')
+    await runs.finish(live, { status: 'completed' })
+    expect(fs.existsSync(path.join(runs.runDir(live), 'owner.lock'))).toBe(false)
+  })
+
   it('lets two processes write runs into one home at the same time', async () => {
     const home = tempHome()
     const { db } = await openStore(home)
@@ -168,7 +208,10 @@ describe('RunStore', () => {
     expect(await db.version()).toBe(migrations[migrations.length - 1]!.version)
     const detail = await runs.get('run-old')
     expect(detail).toMatchObject({ name: 'old run', datasetName: 'old digits', seed: 7, tags: [], notes: '', artifacts: [] })
-    expect(detail.metrics?.testAccuracy).toBe(0.9)
+    expect(classified(detail.metrics).testAccuracy).toBe(0.9)
+    // Runs from before tasks are classifiers, and their config reads with the settings added since (loss, class weights).
+    expect(detail.task).toBe('classification')
+    expect(detail.config).toMatchObject({ loss: 'mse', classWeights: 'none', mode: run.config.mode })
     expect(detail.epochs).toEqual([
       { block: -1, phase: 'end-to-end', epoch: 1, loss: 0.5, accuracy: 0.8, valLoss: 0.6, valAccuracy: 0.7, learningRate: 0.001, samplesPerSec: 900 }
     ])

@@ -56,7 +56,9 @@ describe('a study through the router', () => {
       expect(run.tags).toEqual([`study ${studyId}`])
       expect(run.config.split).toEqual(member.split)
       expect(run.config.seed).toBe(member.seed)
-      expect(run.evaluation!.perClass.reduce((n, c) => n + c.support, 0)).toBe(member.testRows)
+      const evaluation = run.evaluation!
+      if (!('perClass' in evaluation)) throw new Error('a digits run without a classification evaluation')
+      expect(evaluation.perClass.reduce((n, c) => n + c.support, 0)).toBe(member.testRows)
     }
     const stats = oneWorker.stats
     expect(stats.configs.map((c) => c.n)).toEqual([3, 3])

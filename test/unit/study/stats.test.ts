@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { correctedResampledTTest, mean, sampleStd, summarise, t975, twoSidedP } from '../../../main/study/stats'
 import { studyStats } from '../../../main/study/results'
 import { verdictText } from '../../../main/shared/studyText'
-import { ACCURACY } from '../../../main/shared/mainMetric'
+import { mainMetricOf } from '../../../main/shared/mainMetric'
 import type { StoredMember } from '../../../main/store/studies'
 import type { StudyConfig } from '../../../main/shared/contract'
 
@@ -93,7 +93,7 @@ describe('a study’s statistics and verdict', () => {
   it('pairs members by index, applies n_test/n_train, and words the verdict from the numbers', () => {
     const configs = [config('end-to-end', 'end-to-end'), config('layer-wise', 'layer-wise')]
     const members = [...A.map((v, i) => member(0, i, v)), ...B.map((v, i) => member(1, i, v))]
-    const stats = studyStats(configs, members)
+    const stats = studyStats(configs, members, 'classification')
     expect(stats.configs[0]!.test.ci95![0]).toBeCloseTo(0.870551, 6)
     expect(stats.comparison!.pairs).toBe(5)
     expect(stats.comparison!.testTrainRatio).toBeCloseTo(0.25, 12)
@@ -107,7 +107,7 @@ describe('a study’s statistics and verdict', () => {
   it('a failed member drops its pair and is counted in the coverage', () => {
     const configs = [config('end-to-end', 'end-to-end'), config('layer-wise', 'layer-wise')]
     const members = [...A.map((v, i) => member(0, i, v)), ...B.map((v, i) => member(1, i, i === 2 ? null : v, i === 2 ? 'failed' : 'completed'))]
-    const stats = studyStats(configs, members)
+    const stats = studyStats(configs, members, 'classification')
     expect(stats.configs[1]!.n).toBe(4)
     expect(stats.comparison!.pairs).toBe(4)
     expect(stats.coverage).toBe('Statistics cover 9 of 10 runs; 1 failed.')
@@ -116,8 +116,45 @@ describe('a study’s statistics and verdict', () => {
   it('says which is better when the test detects it', () => {
     const text = verdictText(
       { a: 'end-to-end', b: 'layer-wise', difference: { mean: -0.012, ci95: [-0.02, -0.004] }, pValue: 0.003, pairs: 10 },
-      ACCURACY
+      mainMetricOf('classification')
     )
     expect(text).toBe('End-to-end is better than layer-wise by 1.2 ± 0.8 points of test accuracy (p = 0.003 over 10 paired runs).')
+  })
+
+  it('regression: the main metric is R² (no points, no Wilson), the error figure test RMSE; the same pairing and test', () => {
+    const configs = [config('end-to-end', 'end-to-end'), config('layer-wise', 'layer-wise')]
+    // The same fold scores read as R²; RMSE falls as R² rises.
+    const regressionMember = (configIndex: number, memberIndex: number, r2: number): StoredMember => ({
+      ...member(configIndex, memberIndex, null),
+      metrics: {
+        testR2: r2,
+        valR2: r2 - 0.01,
+        trainR2: 1,
+        testRmse: 10 * (1 - r2),
+        testMae: 5,
+        testMape: null,
+        valRmse: 1,
+        testLoss: (10 * (1 - r2)) ** 2,
+        testRows: 100,
+        valRows: 60,
+        trainRows: 400
+      }
+    })
+    const members = [...A.map((v, i) => regressionMember(0, i, v)), ...B.map((v, i) => regressionMember(1, i, v))]
+    const stats = studyStats(configs, members, 'regression')
+    expect(stats.task).toBe('regression')
+    expect(stats.metric).toEqual({ key: 'r2', label: 'R²', higherIsBetter: true, percent: false })
+    expect(stats.errorLabel).toBe('test RMSE')
+    // Hand values as for accuracy: the statistics do not depend on what the score is.
+    expect(stats.configs[0]!.test.mean).toBeCloseTo(0.9, 12)
+    expect(stats.configs[0]!.test.ci95![0]).toBeCloseTo(0.870551, 6)
+    expect(stats.configs[0]!.val.mean).toBeCloseTo(0.89, 12)
+    expect(stats.configs[0]!.error.mean).toBeCloseTo(1, 12)
+    expect(stats.comparison!.pValue).toBeCloseTo(0.0716459, 6)
+    expect(stats.comparison!.verdict).toBe(
+      'No detectable difference between end-to-end and layer-wise (p = 0.07; difference layer-wise − end-to-end: 0.0200 ± 0.0228 of test R² over 5 paired runs).'
+    )
+    // Classification metrics are not read as R² (a run of another task is not counted).
+    expect(studyStats(configs, [...A.map((v, i) => member(0, i, v))], 'regression').coverage).toBe('Statistics cover 0 of 5 runs; 5 not finished.')
   })
 })

@@ -16,6 +16,7 @@ import { convForTraining } from '../../../main/train/fast/conv'
 import { augmentImage } from '../../../main/train/augment'
 import { createLayer } from '../../../main/model/build'
 import { loadDigits, makeStripeImages } from '../../fixtures/digits'
+import { classified, confusionOf } from '../../fixtures/figures'
 
 const digits = await loadDigits()
 const config = (overrides: Partial<TrainConfig> = {}): TrainConfig => trainConfig.parse(overrides)
@@ -36,12 +37,12 @@ describe('digits MLP with the default settings', () => {
     const { spec, partition } = defaultModel({ inputShape: digits.inputShape, classes: 10 })
     const outcome = await train({ spec, partition, config: config(), data: digits })
     expect(outcome.status).toBe('completed')
-    e2eAccuracy = outcome.metrics!.testAccuracy
+    e2eAccuracy = classified(outcome.metrics).testAccuracy
     console.log(
       `digits end-to-end on ${tf.getBackend()}: test ${(e2eAccuracy * 100).toFixed(2)} %, ${outcome.epochsRun} epochs, ${outcome.timing.msPerEpoch.toFixed(0)} ms/epoch`
     )
     expect(e2eAccuracy).toBeGreaterThanOrEqual(0.97)
-    const evaluation = outcome.evaluation!
+    const evaluation = confusionOf(outcome.evaluation)
     expect(evaluation.confusion.flat().reduce((a, b) => a + b, 0)).toBe(digits.test.n)
     const correct = evaluation.confusion.reduce((sum, row, i) => sum + row[i]!, 0)
     expect(correct / digits.test.n).toBeCloseTo(e2eAccuracy, 10)
@@ -73,7 +74,7 @@ describe('digits MLP with the default settings', () => {
       }
     }
     const outcome = await train({ spec, partition, config: config({ mode: 'layer-wise' }), data: digits }, hooks)
-    const accuracy = outcome.metrics!.testAccuracy
+    const accuracy = classified(outcome.metrics).testAccuracy
     console.log(
       `digits layer-wise: test ${(accuracy * 100).toFixed(2)} % (end-to-end ${(e2eAccuracy * 100).toFixed(2)} %), heads ${outcome.blocks.map((b) => b.headValAccuracy?.toFixed(3))}`
     )
@@ -155,7 +156,7 @@ describe('layer-wise mechanics', () => {
     const best = Math.max(...rows.map((row) => row.valAccuracy!))
     expect(rows.slice(-2).every((row) => row.valAccuracy! <= best)).toBe(true)
     expect(outcome.blocks[0]!.headValAccuracy).toBe(best)
-    expect(outcome.metrics!.valAccuracy).toBeCloseTo(best, 10)
+    expect(classified(outcome.metrics).valAccuracy).toBeCloseTo(best, 10)
     outcome.model.dispose()
   })
 })
@@ -232,7 +233,7 @@ describe('end-to-end mechanics', () => {
           [1, 0.8535533905932737, 0.5, 0.14644660940672627].map((f) => expect.closeTo(f, 10))
         )
       expect(rows[rows.length - 1]!.loss).toBeLessThan(rows[0]!.loss)
-      expect(outcome.metrics!.testAccuracy).toBeGreaterThan(0.8)
+      expect(classified(outcome.metrics).testAccuracy).toBeGreaterThan(0.8)
       outcome.model.dispose()
     }
   })
@@ -308,11 +309,11 @@ describe('small CNN on tiny generated images', () => {
       { onPrefixComputed: (block) => prefix.push(block) }
     )
     console.log(
-      `stripes CNN on ${tf.getBackend()}: end-to-end ${e2e.metrics!.testAccuracy} (${e2e.timing.msPerEpoch.toFixed(0)} ms/epoch), ` +
-        `layer-wise ${layerWise.metrics!.testAccuracy} (${layerWise.timing.msPerEpoch.toFixed(0)} ms/epoch), heads ${layerWise.blocks.map((b) => b.headValAccuracy)}`
+      `stripes CNN on ${tf.getBackend()}: end-to-end ${classified(e2e.metrics).testAccuracy} (${e2e.timing.msPerEpoch.toFixed(0)} ms/epoch), ` +
+        `layer-wise ${classified(layerWise.metrics).testAccuracy} (${layerWise.timing.msPerEpoch.toFixed(0)} ms/epoch), heads ${layerWise.blocks.map((b) => b.headValAccuracy)}`
     )
-    expect(e2e.metrics!.testAccuracy).toBeGreaterThanOrEqual(0.9)
-    expect(layerWise.metrics!.testAccuracy).toBeGreaterThanOrEqual(0.9)
+    expect(classified(e2e.metrics).testAccuracy).toBeGreaterThanOrEqual(0.9)
+    expect(classified(layerWise.metrics).testAccuracy).toBeGreaterThanOrEqual(0.9)
     expect(prefix).toEqual([1, 2])
     // The conv blocks' pooled linear probes learned something too.
     expect(layerWise.blocks[0]!.headValAccuracy).toBeGreaterThan(0.6)
@@ -347,7 +348,7 @@ describe('image augmentation', () => {
       return outcome.metrics
     }
     const first = await once(true)
-    expect(first!.testAccuracy).toBeGreaterThanOrEqual(0.8)
+    expect(classified(first).testAccuracy).toBeGreaterThanOrEqual(0.8)
     expect(await once(true)).toEqual(first)
     expect(await once(false)).not.toEqual(first)
   })
@@ -392,7 +393,7 @@ describe('every layer type', () => {
           data: images
         })
         expect(outcome.status).toBe('completed')
-        expect(Number.isFinite(outcome.metrics!.testLoss)).toBe(true)
+        expect(Number.isFinite(classified(outcome.metrics).testLoss)).toBe(true)
         // The batch-norm statistics moved away from their initial 0 / 1 while training.
         const [, , movingMean] = outcome.model.layers[1]!.weights.map((w) => w.read().dataSync())
         expect(Array.from(movingMean!).some((v) => Math.abs(v) > 1e-4)).toBe(true)

@@ -18,6 +18,7 @@ import { loadRunModel } from '../../../main/export/runModel'
 import { insertDataset } from '../store/helpers'
 import { tempHome } from '../../fixtures/home'
 import { loadDigits } from '../../fixtures/digits'
+import { classified, confusionOf } from '../../fixtures/figures'
 
 const summary = {
   datasetId: 'ds-digits',
@@ -28,6 +29,11 @@ const summary = {
   rows: 1797,
   columns: [],
   target: 'digit',
+  task: 'classification',
+  taskReason: 'test',
+  targetWarning: null,
+  suggestedTask: 'classification',
+  unlabeledRows: 0,
   classes: Array.from({ length: 10 }, (_, i) => ({ label: String(i), count: 180 })),
   skipped: [],
   split: { train: 1259, val: 269, test: 269, seed: 42 },
@@ -78,14 +84,14 @@ describe('TrainingService', () => {
     const elapsed = performance.now() - started
     expect(done.status).toBe('completed')
     expect(done.error).toBeNull()
-    expect(done.metrics!.testAccuracy).toBeGreaterThanOrEqual(0.97)
+    expect(classified(done.metrics).testAccuracy).toBeGreaterThanOrEqual(0.97)
 
     const detail = await runs.get(runId)
     expect(detail.backend).toBe('wasm')
     expect(detail.name).toBe('service e2e')
     expect(detail.epochs.length).toBeGreaterThan(5)
     expect(detail.epochs.map((e) => e.epoch)).toEqual(detail.epochs.map((_, i) => i + 1))
-    expect(detail.evaluation!.confusion).toHaveLength(10)
+    expect(confusionOf(detail.evaluation).confusion).toHaveLength(10)
     expect(detail.timing!.msPerEpoch).toBeGreaterThan(0)
     expect(detail.peakRssBytes).toBeGreaterThan(10 * 2 ** 20)
     expect(detail.startedAt).not.toBeNull()
@@ -107,7 +113,7 @@ describe('TrainingService', () => {
       tf.tidy(() => tf.argMax(model.predict(tf.tensor2d(test.x, [test.n, summary.featureCount])) as tf.Tensor, 1).dataSync())
     )
     const correct = predicted.filter((p, i) => p === test.y[i]).length
-    expect(correct / test.n).toBeCloseTo(done.metrics!.testAccuracy, 10)
+    expect(correct / test.n).toBeCloseTo(classified(done.metrics).testAccuracy, 10)
     model.dispose()
   })
 
@@ -123,7 +129,7 @@ describe('TrainingService', () => {
     })
     const done = await training.waitFor(runId)
     expect(done.status).toBe('completed')
-    expect(done.metrics!.testAccuracy).toBeGreaterThan(0.9)
+    expect(classified(done.metrics).testAccuracy).toBeGreaterThan(0.9)
     expect(fs.readdirSync(path.join(home, 'runs', runId))).toEqual(['weights.bin'])
   })
 

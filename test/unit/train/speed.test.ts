@@ -18,8 +18,10 @@ import { convKernelGradientSimd, maxPool2GradientSimd, type Nhwc } from '../../.
 import { convKernelGradWasm } from '../../../main/train/fast/kernels/convKernelGrad.wasm'
 import { maxPoolGradWasm } from '../../../main/train/fast/kernels/maxPoolGrad.wasm'
 import { denseChainGradients, denseChainOf } from '../../../main/train/fast/denseChain'
+import { classificationObjective } from '../../../main/train/objective'
 import { BlockOptimizer } from '../../../main/train/optimizer'
 import { loadDigits, makeStripeImages } from '../../fixtures/digits'
+import { classified } from '../../fixtures/figures'
 
 const digits = await loadDigits()
 const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0])
@@ -52,7 +54,7 @@ describe('dense chain step', () => {
     const chain = denseChainOf(layers, specs, [digits.inputShape[0]!])!
     expect(chain).not.toBeNull()
     const variables = layers.flatMap((layer) => layer.weights.map((w) => w.read() as tf.Variable))
-    const ours = denseChainGradients(chain, x, labels, 10, () => true)
+    const ours = denseChainGradients(chain, x, labels, classificationObjective(10), () => true)
     const theirs = tf.variableGrads(() => {
       let out: tf.Tensor = x
       layers.forEach((layer, i) => {
@@ -82,7 +84,9 @@ describe('dense chain step', () => {
     const { x, labels } = digitsBatch(16)
     layers.reduce((h: tf.Tensor, layer) => layer.apply(h) as tf.Tensor, x)
     const top = layers[1]!.weights.map((w) => w.read() as tf.Variable)
-    const { grads } = denseChainGradients(denseChainOf(layers, specs, [64])!, x, labels, 10, (variable) => top.includes(variable))
+    const { grads } = denseChainGradients(denseChainOf(layers, specs, [64])!, x, labels, classificationObjective(10), (variable) =>
+      top.includes(variable)
+    )
     expect(grads.map((pair) => pair.variable)).toEqual(top)
   })
 })
@@ -285,7 +289,7 @@ describe('same training either way', () => {
         { onEpoch: (row) => rows.push(row) }
       )
       outcome.model.dispose()
-      return { rows, accuracy: outcome.metrics!.testAccuracy }
+      return { rows, accuracy: classified(outcome.metrics).testAccuracy }
     }
     const fast = await once(true)
     const general = await once(false)
@@ -310,7 +314,7 @@ describe('same CNN training either way', () => {
         { onEpoch: (row) => rows.push(row) }
       )
       outcome.model.dispose()
-      return { rows, accuracy: outcome.metrics!.testAccuracy }
+      return { rows, accuracy: classified(outcome.metrics).testAccuracy }
     }
     const fast = await once(true)
     const general = await once(false)

@@ -7,6 +7,7 @@ import {
   GridComponent,
   LegendComponent,
   MarkAreaComponent,
+  MarkLineComponent,
   ParallelComponent,
   TooltipComponent,
   VisualMapComponent
@@ -24,6 +25,7 @@ use([
   LegendComponent,
   VisualMapComponent,
   MarkAreaComponent,
+  MarkLineComponent,
   DataZoomComponent,
   ParallelComponent
 ])
