@@ -1,11 +1,17 @@
 /**
  * Studies in the UI, as a first-time analyst meets them: the article's experiment one click away from the empty
  * Experiments view (started, then cancelled as a whole); then a two-configuration study started from the Train
- * view's settings, its whole progress watched, and its intervals and worded verdict read.
+ * view's settings, its whole progress watched, and its intervals and worded verdict read; a sweep; and a regression
+ * study read in R² and RMSE, with no binomial interval.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type { DatasetSummary, ModelSpec, Partition } from '../../main/shared/contract'
 import { callApi, launchBrowser, openPage, screenshot, startShell, type Shell } from './harness'
+import { friedmanCsv } from '../fixtures/regression'
 
 const setNumber = async (page: Page, testId: string, value: string) => {
   const input = page.getByTestId(testId).locator('input')
@@ -115,6 +121,47 @@ describe('Studies (real server, real training, real Chromium)', () => {
     await screenshot(page, 'studies-sweep')
     await page.getByTestId('sweep-plot').scrollIntoViewIfNeeded()
     await screenshot(page, 'studies-sweep-plot')
+    expect(errors).toEqual([])
+  })
+  it('shows a regression study in R² and RMSE: plain folds, no percentages, no Wilson interval', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-e2e-study-regression-'))
+    const csv = path.join(dir, 'friedman.csv')
+    fs.writeFileSync(csv, friedmanCsv(200))
+    const dataset = await callApi<DatasetSummary>(shell, 'datasets.import', { path: csv })
+    expect(dataset.task).toBe('regression')
+    const { spec, partition } = await callApi<{ spec: ModelSpec; partition: Partition }>(shell, 'models.default', {
+      datasetId: dataset.datasetId,
+      hidden: [16]
+    })
+    // Long enough to learn some of Friedman's function (about a second a run), so the page shows figures that mean something.
+    for (const block of partition.blocks) block.settings.epochs = 20
+    const { studyId } = await callApi<{ studyId: string }>(shell, 'studies.start', {
+      datasetId: dataset.datasetId,
+      base: { spec, partition, config: { epochs: 40 } },
+      protocol: { kind: 'cv', folds: 3 },
+      workers: 2
+    })
+    await expect(callApi(shell, 'studies.wait', { studyId })).resolves.toMatchObject({ status: 'completed', task: 'regression' })
+    await page.reload()
+    await page.getByTestId('nav-experiments').click()
+    await page.getByTestId(`open-study-${studyId}`).click()
+    await expect.poll(() => page.getByTestId('study-panel').textContent(), { timeout: 30_000 }).toContain('3-fold cross-validation')
+    const panel = (await page.getByTestId('study-panel').textContent())!
+    expect(panel).not.toContain('stratified')
+    expect(panel).toContain('Test R² ± 95 %')
+    expect(panel).toContain('Test RMSE')
+    expect(await page.getByTestId('study-verdict').textContent()).toMatch(/ of test R² .*3 paired runs/)
+    const configs = (await page.getByTestId('study-configs').textContent())!
+    expect(configs).toMatch(/end-to-end.*3\/3.*-?\d\.\d{3} ± \d\.\d{4}/)
+    expect(configs).not.toMatch(/\d\.\d+ %/)
+    const members = (await page.getByTestId('study-members').textContent())!
+    expect(members).toMatch(/-?\d\.\d{3} on (66|67) rows/)
+    expect(members).not.toMatch(/Wilson|\[/)
+    await page.getByTestId('study-panel').scrollIntoViewIfNeeded()
+    await screenshot(page, 'studies-regression')
+    await page.getByTestId('study-members').scrollIntoViewIfNeeded()
+    await screenshot(page, 'studies-regression-runs')
+    fs.rmSync(dir, { recursive: true, force: true })
     expect(errors).toEqual([])
   })
 })
