@@ -10,7 +10,7 @@ import path from 'node:path'
 import { trainConfig } from '../main/shared/contract'
 import { defaultModel } from '../main/model/presets'
 import { train } from '../main/train/engine'
-import { bostonCsv, diabetesCsv, friedmanCsv } from '../test/fixtures/regression'
+import { diabetesCsv, friedmanCsv, wineAlcoholCsv } from '../test/fixtures/regression'
 import { openTestServices } from '../test/fixtures/home'
 import { activateBackend, planBackend } from '../main/core/backend'
 import * as tf from '@tensorflow/tfjs'
@@ -26,7 +26,7 @@ interface Table {
 
 const TABLES: Table[] = [
   { name: 'diabetes (442 rows)', csv: diabetesCsv, target: 'progression' },
-  { name: 'boston house prices (506 rows)', csv: bostonCsv, target: 'MEDV' },
+  { name: 'wine alcohol (178 rows)', csv: wineAlcoholCsv, target: 'alcohol' },
   { name: 'friedman #1 (2,000 rows, generated)', csv: () => friedmanCsv(2000), target: 'y' }
 ]
 

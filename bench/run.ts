@@ -3,7 +3,9 @@
  * reference measured in the same run. Not part of `npm test`: timings never decide a test.
  *
  *   npm run bench                 every section
- *   npm run bench -- csv train    only those sections (csv, train, inference, study, regression)
+ *   npm run bench -- csv train    only those sections (csv, train, inference, study, regression); `train` also runs
+ *                                 train-article (the article's job against scikit-learn, the fixed cost per run),
+ *                                 which `npm run bench -- train-article` runs alone
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -14,6 +16,7 @@ type Section = { name: string; run: () => Promise<unknown[]> }
 const sections: Section[] = [
   { name: 'csv', run: async () => (await import('./csv')).benchCsv() },
   { name: 'train', run: async () => (await import('./train')).benchTraining() },
+  { name: 'train-article', run: async () => (await import('./article')).benchArticle() },
   { name: 'inference', run: async () => (await import('./inference')).benchInference() },
   { name: 'study', run: async () => (await import('./study')).benchStudy() },
   { name: 'regression', run: async () => (await import('./regression')).benchRegression() }
@@ -42,10 +45,13 @@ function printTable(rows: unknown[]): void {
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
-  const chosen = wanted.length ? sections.filter((s) => wanted.includes(s.name)) : sections
+  // A section named `a-b` runs with `a` too.
+  const chosen = wanted.length ? sections.filter((s) => wanted.includes(s.name) || wanted.includes(s.name.split('-')[0]!)) : sections
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version }
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    // The 1-, 5- and 15-minute load averages at the start (the machine may be shared): ratios, not times, carry over.
+    loadAverage: os.loadavg().map((value) => Number(value.toFixed(2)))
   }
   for (const section of chosen) {
     console.log(`\n== ${section.name}`)

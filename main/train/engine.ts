@@ -43,6 +43,11 @@ export interface TrainJob {
    * its bias and activation). False keeps tfjs's own ops for these (tests compare the two); default true.
    */
   fastPath?: boolean
+  /**
+   * With the fast path, dense-only chains train inside one wasm instance (fast/fusedDense.ts). False keeps the
+   * tape-free tfjs step of fast/denseChain.ts instead (tests and the bench compare the two); default true.
+   */
+  fusedDense?: boolean
 }
 
 export interface TrainOutcome {
@@ -106,7 +111,8 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
     batchSize: config.batchSize,
     objective,
     augment: augmentImages,
-    fastPath: job.fastPath ?? true
+    fastPath: job.fastPath ?? true,
+    fusedDense: job.fusedDense ?? true
   })
 
   if (config.mode === 'end-to-end') {
@@ -183,7 +189,8 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
           seed: layerSeed(config.seed, j, 2),
           // Later stages train on cached features, which a shift of the images would invalidate.
           augment: j === 0 ? augmentImages : null,
-          fastPath: job.fastPath ?? true
+          fastPath: job.fastPath ?? true,
+          fusedDense: job.fusedDense ?? true
         })
         optimizer.dispose()
         hooks.onStageEnd?.(j, model)

@@ -96,7 +96,7 @@ function assessRegression(chain: Chain, features: Features, objective: Objective
 }
 
 /** Balanced accuracy: the recall of each class present in `truth`, averaged. */
-function meanRecall(truth: Int32Array, predicted: Int32Array): number {
+export function meanRecall(truth: Int32Array, predicted: Int32Array): number {
   const rows = new Map<number, number>()
   const right = new Map<number, number>()
   for (let i = 0; i < truth.length; i++) {

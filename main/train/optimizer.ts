@@ -12,9 +12,9 @@ import type { BlockSettings } from '../shared/contract'
 import { tensorsInProcess, valuesInProcess } from './fast/inProcess'
 
 export const LARS_ETA = 0.001
-const ADAM_BETA1 = 0.9
-const ADAM_BETA2 = 0.999
-const ADAM_EPSILON = 1e-7
+export const ADAM_BETA1 = 0.9
+export const ADAM_BETA2 = 0.999
+export const ADAM_EPSILON = 1e-7
 
 /** The learning-rate factor of a schedule at `epoch` (0-based) of `epochs`. */
 export function scheduleFactor(schedule: BlockSettings['schedule'], epoch: number, epochs: number): number {
@@ -68,9 +68,17 @@ export class BlockOptimizer {
     return state
   }
 
+  /**
+   * Counts one update of this block and returns its number (1 for the first: Adam's bias correction). The fused
+   * dense path (fast/fusedDense.ts) keeps the moments in its own memory and updates there, but counts here.
+   */
+  countStep(): number {
+    return ++this.step
+  }
+
   /** Applies one step to the given variables; gradients for variables of other blocks must not be passed here. */
   applyGradients(pairs: Array<{ variable: tf.Variable; gradient: tf.Tensor }>): void {
-    this.step++
+    this.countStep()
     if (this.inProcess) {
       for (const { variable, gradient } of pairs) this.applyInProcess(variable, gradient)
       return

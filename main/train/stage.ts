@@ -9,6 +9,7 @@ import { seededRandom } from '../core/random'
 import { augmentImage, type AugmentOptions } from './augment'
 import type { BlockOptimizer } from './optimizer'
 import { denseChainOf, denseChainStep } from './fast/denseChain'
+import { FusedDenseChain, type FusedSnapshot } from './fast/fusedDense'
 import { tensorsInProcess } from './fast/inProcess'
 import { type Chain, applyChain } from './forward'
 import { type Features, shuffledIndices, sizeOf } from './features'
@@ -44,6 +45,8 @@ export interface Stage {
   /** Random rotations, shifts (and flips) of training images, only where the stage's input is the images themselves. */
   augment: AugmentOptions | null
   fastPath: boolean
+  /** With fastPath: dense-only chains train in the wasm kernels of fast/fusedDense.ts (false: fast/denseChain.ts). */
+  fusedDense: boolean
 }
 
 export interface StageResult {
@@ -72,13 +75,16 @@ export class Trainer {
     const dropoutRandom = seededRandom(stage.seed ^ 0x5bd1e995)
     const dropoutSeed = () => Math.floor(dropoutRandom() * 2147483647)
     const augmentRandom = seededRandom(stage.seed ^ 0x27d4eb2f)
-    let best: { score: number; loss: number; balancedScore: number; weights: tf.Tensor[] } | null = null
+    // weights: tfjs clones; saved: the fused path's copies (its weights live in the kernel's memory during an epoch).
+    let best: { score: number; loss: number; balancedScore: number; weights: tf.Tensor[]; saved: FusedSnapshot | null } | null = null
     let sinceBest = 0
     let epochsDone = 0
     let cancelled = false
     let batchMsAverage = 0
-    // Dense-only chains skip the gradient tape (see fast/denseChain.ts).
-    const denseChain = stage.fastPath && tensorsInProcess() ? denseChainOf(stage.chain.layers, stage.chain.specs, train.shape) : null
+    // Dense-only chains train inside one wasm instance (fast/fusedDense.ts), or where that cannot run (no wasm
+    // SIMD) with the tape-free tfjs step (fast/denseChain.ts).
+    const fused = stage.fastPath && stage.fusedDense && !stage.augment && tensorsInProcess() ? FusedDenseChain.open(stage) : null
+    const denseChain = !fused && stage.fastPath && tensorsInProcess() ? denseChainOf(stage.chain.layers, stage.chain.specs, train.shape) : null
 
     for (let epoch = 0; epoch < stage.epochs && !cancelled; epoch++) {
       const epochStart = performance.now()
@@ -97,45 +103,50 @@ export class Trainer {
         const batchStart = performance.now()
         const from = b * batchSize
         const count = Math.min(batchSize, train.n - from)
-        for (let k = 0; k < count; k++) {
+        // (The fused path gathers its batch inside its own memory.)
+        for (let k = 0; k < count && !fused; k++) {
           const row = order[from + k]!
           if (train.x instanceof FeatureFile) train.x.readRow(row, batchBuffer, k * inSize)
           else if (stage.augment) augmentImage(train.x, row * inSize, batchBuffer, k * inSize, train.shape, augmentRandom, stage.augment)
           else batchBuffer.set(train.x.subarray(row * inSize, (row + 1) * inSize), k * inSize)
           labelBuffer[k] = train.y[row]!
         }
-        const [batchLoss, batchTally] = denseChain
-          ? tf.tidy(() => {
-              const x = tf.tensor2d(batchBuffer.subarray(0, count * inSize), [count, inSize])
-              const step = denseChainStep(denseChain, x, labelBuffer.subarray(0, count), objective, active)
-              return [step.loss, step.tally] as const
-            })
-          : tf.tidy(() => {
-              const x = tf.tensor(batchBuffer.subarray(0, count * inSize), [count, ...train.shape])
-              const targets =
-                labelBuffer instanceof Int32Array ? tf.tensor1d(labelBuffer.subarray(0, count), 'int32') : tf.tensor1d(labelBuffer.subarray(0, count))
-              let hits: tf.Tensor | null = null
-              const { value, grads } = tf.variableGrads(() => {
-                const out = applyChain(stage.chain, x, { training: true, logits: true, dropoutSeed, fast: stage.fastPath })
-                const { loss, tally } = tensorLoss(objective, out, targets)
-                // Kept out of the gradient tape's scope so the batch score costs no second forward pass.
-                hits = tf.keep(tally())
-                return loss
-              }, variables)
-              for (const group of active)
-                group.optimizer.applyGradients(
-                  group.variables.map((variable) => {
-                    // variableGrads leaves out a variable the loss does not depend on: a chain wired wrong.
-                    const gradient = grads[variable.name]
-                    if (!gradient) throw new Error(`No gradient for ${variable.name}: the loss does not depend on it`)
-                    return { variable, gradient }
-                  })
-                )
-              const kept = hits as tf.Tensor | null
-              const hitCount = kept ? kept.dataSync()[0]! : 0
-              kept?.dispose()
-              return [value.dataSync()[0]!, hitCount] as const
-            })
+        const [batchLoss, batchTally] = fused
+          ? fused.step(order, from, count, active)
+          : denseChain
+            ? tf.tidy(() => {
+                const x = tf.tensor2d(batchBuffer.subarray(0, count * inSize), [count, inSize])
+                const step = denseChainStep(denseChain, x, labelBuffer.subarray(0, count), objective, active)
+                return [step.loss, step.tally] as const
+              })
+            : tf.tidy(() => {
+                const x = tf.tensor(batchBuffer.subarray(0, count * inSize), [count, ...train.shape])
+                const targets =
+                  labelBuffer instanceof Int32Array
+                    ? tf.tensor1d(labelBuffer.subarray(0, count), 'int32')
+                    : tf.tensor1d(labelBuffer.subarray(0, count))
+                let hits: tf.Tensor | null = null
+                const { value, grads } = tf.variableGrads(() => {
+                  const out = applyChain(stage.chain, x, { training: true, logits: true, dropoutSeed, fast: stage.fastPath })
+                  const { loss, tally } = tensorLoss(objective, out, targets)
+                  // Kept out of the gradient tape's scope so the batch score costs no second forward pass.
+                  hits = tf.keep(tally())
+                  return loss
+                }, variables)
+                for (const group of active)
+                  group.optimizer.applyGradients(
+                    group.variables.map((variable) => {
+                      // variableGrads leaves out a variable the loss does not depend on: a chain wired wrong.
+                      const gradient = grads[variable.name]
+                      if (!gradient) throw new Error(`No gradient for ${variable.name}: the loss does not depend on it`)
+                      return { variable, gradient }
+                    })
+                  )
+                const kept = hits as tf.Tensor | null
+                const hitCount = kept ? kept.dataSync()[0]! : 0
+                kept?.dispose()
+                return [value.dataSync()[0]!, hitCount] as const
+              })
         lossSum += batchLoss * count
         tallySum += batchTally
         seen += count
@@ -160,8 +171,10 @@ export class Trainer {
       if (seen === 0) break
       // A cancelled epoch is not recorded: its metrics would cover part of the data only.
       if (cancelled) break
+      // The fused path's weights into the model, so the epoch's hooks see them (as on the tfjs paths).
+      fused?.writeBack(null)
       const trainMs = performance.now() - epochStart
-      const assessment = assess(stage.chain, val, objective, false)
+      const assessment = fused ? fused.assess(val) : assess(stage.chain, val, objective, false)
       epochsDone++
       this.epochsRun++
       this.hooks.onEpoch?.({
@@ -181,7 +194,8 @@ export class Trainer {
           score: assessment.score,
           loss: assessment.loss,
           balancedScore: assessment.balancedScore,
-          weights: stage.restorable.map((v) => tf.keep(v.clone()))
+          weights: fused ? [] : stage.restorable.map((v) => tf.keep(v.clone())),
+          saved: fused?.snapshot() ?? null
         }
         sinceBest = 0
       } else if (stage.patience > 0 && ++sinceBest >= stage.patience) {
@@ -190,7 +204,9 @@ export class Trainer {
       // Lets the worker's event loop breathe (cancel messages, heartbeats) once per epoch.
       await new Promise((resolve) => setImmediate(resolve))
     }
-    if (best) {
+    // The fused path's weights go back to the tf variables: the best epoch's where one was kept.
+    fused?.writeBack(best?.saved ?? null)
+    if (best && !fused) {
       stage.restorable.forEach((variable, i) => variable.assign(best!.weights[i]!))
       best.weights.forEach((w) => w.dispose())
     }

@@ -3,6 +3,7 @@
  * plain matMuls, the conv and max-pool gradients as forward ops, the host-side optimizer update; and the digits
  * MLP trained both ways to the same accuracy. Run on the backend the worker would choose (wasm where present).
  */
+import fs from 'node:fs'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -17,6 +18,7 @@ import { denseForTraining, maxPoolForTraining, maxPoolGradientJs } from '../../.
 import { convKernelGradientSimd, maxPool2GradientSimd, type Nhwc } from '../../../main/train/fast/kernels'
 import { convKernelGradWasm } from '../../../main/train/fast/kernels/convKernelGrad.wasm'
 import { maxPoolGradWasm } from '../../../main/train/fast/kernels/maxPoolGrad.wasm'
+import { denseTrainFusedWasm, denseTrainWasm } from '../../../main/train/fast/kernels/denseTrain.wasm'
 import { denseChainGradients, denseChainOf } from '../../../main/train/fast/denseChain'
 import { classificationObjective } from '../../../main/train/objective'
 import { BlockOptimizer } from '../../../main/train/optimizer'
@@ -225,6 +227,13 @@ describe('wasm SIMD kernels (max-pool gradient, conv kernel gradient)', () => {
     const kernels = path.join(__dirname, '../../../main/train/fast/kernels')
     expect((await build.assemble(path.join(kernels, 'maxPoolGrad.wat'))).toString('base64')).toBe(maxPoolGradWasm)
     expect((await build.assemble(path.join(kernels, 'convKernelGrad.wat'))).toString('base64')).toBe(convKernelGradWasm)
+    expect((await build.assemble(path.join(kernels, 'denseTrain.wat'))).toString('base64')).toBe(denseTrainWasm)
+    expect((await build.assemble(path.join(kernels, 'denseTrain.wat'), { fused: true })).toString('base64')).toBe(denseTrainFusedWasm)
+    // The fused build: every tile's accumulate (c ← c + x·b) became one fused multiply-add, none was left out.
+    const source = fs.readFileSync(path.join(kernels, 'denseTrain.wat'), 'utf8')
+    const accumulate = /f32x4\.add \(local\.get \$c\d\d\) \(f32x4\.mul/g
+    expect(build.fusedSource(source).match(/\(f32x4\.relaxed_madd/g)).toHaveLength(source.match(accumulate)!.length)
+    expect(build.fusedSource(source)).not.toMatch(accumulate)
   })
 })
 
