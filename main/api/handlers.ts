@@ -44,6 +44,7 @@ export function createHandlers(services: Services): Handlers {
     'datasets.preview': (args) => datasets.preview(args),
     'datasets.update': (args) => datasets.update(args),
     'datasets.thumbnails': (args) => datasets.thumbnails(args),
+    'datasets.rowThumbnails': (args) => datasets.rowThumbnails(args),
     'datasets.delete': async ({ datasetId }) => (await datasets.delete(datasetId), done),
     'models.default': (args) => training.defaultModel(args),
     'models.describe': (args) => training.describe(args),

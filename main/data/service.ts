@@ -50,6 +50,25 @@ import type { Split } from './split'
 
 const PROGRESS_INTERVAL_MS = 200
 
+/** Folder names that say which part of a data set a folder is, not which data set: "train" alone names nothing. */
+const GENERIC_FOLDER = /^(train|training|test|testing|val|valid|validation|dev|eval|images?|imgs?|pictures|photos|data|dataset|all|samples)$/i
+
+/**
+ * The default name of an image data set. A folder with a telling name keeps it; a generic one ("train") takes its
+ * parent's name in front ("fashion-mnist train"), or — an upload, whose parent is a batch folder — its classes
+ * ("train: 10 classes, ankle boot, bag, coat…").
+ */
+export function imageDatasetName(folder: string, classes: string[], uploadsRoot: string | null): string {
+  const base = path.basename(folder)
+  if (!GENERIC_FOLDER.test(base)) return base
+  const parentDir = path.dirname(folder)
+  const isUpload = uploadsRoot !== null && path.dirname(parentDir) === path.resolve(uploadsRoot)
+  const parent = path.basename(parentDir)
+  if (!isUpload && parent && parent !== '.' && parent !== path.sep && !GENERIC_FOLDER.test(parent)) return `${parent} ${base}`
+  const shown = classes.slice(0, 3).join(', ')
+  return `${base}: ${classes.length} classes, ${shown}${classes.length > 3 ? '…' : ''}`
+}
+
 /** Where a dataset service keeps its rows, and how it learns whether runs still use a dataset. */
 export interface DatasetServiceDeps {
   store: DatasetStore
@@ -158,12 +177,13 @@ export class DatasetService {
     args: HandlerArgs<'datasets.import'>,
     dir: string,
     datasetId: string,
-    name: string,
+    givenName: string,
     progress: (rows: number, bytes: number, totalBytes: number, force?: boolean) => void
   ): Promise<StoredDataset> {
     if (args.task === 'regression')
       throw new LabError(`${fileLabel(source)}: a folder of images sorted into class folders predicts classes, not a number`)
     const imported = await importImages(source, { imageSize: args.imageSize, colorMode: args.colorMode }, dir, progress)
+    const name = args.name?.trim() ? givenName : imageDatasetName(source, imported.classes, path.join(this.home, 'uploads'))
     const meta: ImageMeta = {
       kind: 'images',
       rows: imported.rows,
@@ -393,6 +413,20 @@ export class DatasetService {
       }
       result.push({ label, images })
     }
+    return result
+  }
+
+  /** Thumbnails of the given rows, in the order asked; a row past the end is refused, naming it. */
+  async rowThumbnails(args: HandlerArgs<'datasets.rowThumbnails'>): Promise<RequestResult<'datasets.rowThumbnails'>> {
+    const row = await this.row(args.datasetId)
+    if (row.kind !== 'images') throw new LabError(`${row.name}: thumbnails are for image datasets; this one is a table`)
+    const dir = this.storedDir(row)
+    const meta = readJson<ImageMeta>(path.join(dir, 'meta.json'))
+    const outside = args.rows.find((r) => r >= meta.rows.length)
+    if (outside !== undefined) throw new LabError(`${row.name}: has ${meta.rows.length} images, no row ${outside}`)
+    const result: RequestResult<'datasets.rowThumbnails'> = []
+    for (const r of args.rows)
+      result.push({ row: r, dataUrl: await thumbnail(path.join(dir, 'pixels.u8'), r, meta.width, meta.height, meta.channels) })
     return result
   }
 

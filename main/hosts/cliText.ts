@@ -1,6 +1,7 @@
 /** What the CLI prints for people (tables, summaries, progress bars); --json prints the contract's values instead. */
 import type { DatasetSummary, PredictResult, RunDetail, RunSummary } from '../shared/contract'
-import { percent, seconds } from '../shared/format'
+import { accuracyBasis, percent, seconds } from '../shared/format'
+import { layerList } from '../shared/blocks'
 import { asNumber, epochScoreLabel, isRegressionEvaluation, mainMetric, metricValue, metricsOf, taskOf } from '../shared/task'
 
 /** Output sinks, injectable so tests can run the CLI in-process. */
@@ -86,22 +87,30 @@ export function mainFigure(run: RunSummary): string {
   return taskOf(run) === 'regression' && value !== null ? `R² ${metric.format(value)}` : metric.format(value)
 }
 
+/** What a classification figure rests on: the test accuracy's rows and Wilson interval, the validation's rows. */
+function classificationBasis(m: RunSummary['metrics'], key: string): string {
+  if (!m || 'testR2' in m) return ''
+  if (key === 'testAccuracy') return ` (${accuracyBasis(m.testAccuracy, m.testRows)})`
+  if (key === 'valAccuracy' && m.valRows) return ` (of ${m.valRows} rows)`
+  return ''
+}
+
 export function describeRun(run: RunSummary | RunDetail): string {
   const v = visible
   const m = run.metrics
   const task = taskOf(run)
-  const rows = m && 'testRows' in m ? ` (test ${m.testRows} rows, validation ${m.valRows}, train ${m.trainRows})` : ''
+  const rows = m && 'testR2' in m ? ` (test ${m.testRows} rows, validation ${m.valRows}, train ${m.trainRows})` : ''
   const lines = [
     `${run.runId}  ${v(run.name)}  ${task}  ${run.mode}  ${run.status}  backend ${run.backend}  seed ${run.seed}`,
     `  ${metricsOf(task)
-      .map((metric) => `${metric.label} ${metric.format(metricValue(m, metric.key))}`)
+      .map((metric) => `${metric.label} ${metric.format(metricValue(m, metric.key))}${classificationBasis(m, metric.key)}`)
       .join('  ')}${rows}`
   ]
   if ('blocks' in run) {
     const score = task === 'regression' ? (v: number | null) => (v === null ? '—' : v.toFixed(3)) : pct
     for (const b of run.blocks)
       lines.push(
-        `  ${v(b.name)}: layers ${b.layers.join(',')}  ${b.epochs} epochs  head ${epochScoreLabel(task)} ${score(b.headValAccuracy)}  ${seconds(b.ms)}`
+        `  ${v(b.name)}: ${layerList(b.layers)}  ${b.epochs} epochs  head ${epochScoreLabel(task)} ${score(b.headValAccuracy)}  ${seconds(b.ms)}`
       )
     if (run.evaluation && !isRegressionEvaluation(run.evaluation)) {
       const support = run.evaluation.perClass.map((c) => `${v(c.label)} F1 ${c.f1.toFixed(3)} (${c.support} rows)`).join(', ')
@@ -148,7 +157,7 @@ export function describePrediction(result: PredictResult): string {
     .join('\n')
   const more = result.rows.length > 20 ? `\n… ${result.rows.length - 20} more` : ''
   let scores = ''
-  if (result.accuracy !== null) scores = `\naccuracy ${pct(result.accuracy)} on ${result.scoredRows} rows`
+  if (result.accuracy !== null) scores = `\naccuracy ${pct(result.accuracy)} (${accuracyBasis(result.accuracy, result.scoredRows, 'labelled')})`
   if (result.r2 !== null)
     scores = `\nR² ${result.r2.toFixed(3)}  RMSE ${asNumber(result.rmse)}  MAE ${asNumber(result.mae)} on ${result.scoredRows} rows with a target value`
   const out = result.out ? `\nwrote ${result.out}` : ''

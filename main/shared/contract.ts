@@ -258,7 +258,10 @@ export const classificationMetrics = z.object({
   testAccuracy: z.number(),
   testLoss: z.number(),
   valAccuracy: z.number(),
-  trainAccuracy: z.number()
+  trainAccuracy: z.number(),
+  /** Rows the test and validation figures are measured on: an accuracy says little without them (absent on older runs). */
+  testRows: z.number().int().optional(),
+  valRows: z.number().int().optional()
 })
 export type ClassificationMetrics = z.infer<typeof classificationMetrics>
 
@@ -315,8 +318,11 @@ export const classificationEvaluation = z.object({
   labels: z.array(z.string()),
   confusion: z.array(z.array(z.number().int())),
   perClass: z.array(z.object({ label: z.string(), precision: z.number(), recall: z.number(), f1: z.number(), support: z.number().int() })),
-  /** Test rows the model got wrong (at most 50): index into the test part, and the dataset row. */
-  misclassified: z.array(z.object({ row: z.number().int(), label: z.string(), predicted: z.string() }))
+  /**
+   * Test rows the model got wrong (at most MAX_MISCLASSIFIED, in test order): the dataset row, the true and predicted
+   * class, and the probability the model gave its prediction (runs recorded before it was kept have none).
+   */
+  misclassified: z.array(z.object({ row: z.number().int(), label: z.string(), predicted: z.string(), confidence: z.number().optional() }))
 })
 export type ClassificationEvaluation = z.infer<typeof classificationEvaluation>
 
@@ -618,6 +624,11 @@ export const requests = {
   'datasets.thumbnails': {
     args: z.object({ datasetId: z.string(), perClass: z.number().int().min(1).max(64).default(8) }).strict(),
     result: z.array(z.object({ label: z.string(), images: z.array(z.object({ row: z.number().int(), dataUrl: z.string() })) }))
+  },
+  /** Thumbnails of chosen rows of an image dataset (a run's misclassified test images), in the order asked. */
+  'datasets.rowThumbnails': {
+    args: z.object({ datasetId: z.string(), rows: z.array(z.number().int().min(0)).min(1).max(200) }).strict(),
+    result: z.array(z.object({ row: z.number().int(), dataUrl: z.string() }))
   },
   'datasets.delete': { args: datasetRef, result: ok },
   'models.default': {

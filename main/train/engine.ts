@@ -264,8 +264,15 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
         data.test.rows
       )
     } else {
-      metrics = { testAccuracy: test.score, testLoss: test.loss, valAccuracy: val.score, trainAccuracy: trainAssessment.score }
-      evaluation = evaluatePredictions(data.labels, data.test.y as Int32Array, test.predicted as Int32Array, data.test.rows)
+      metrics = {
+        testAccuracy: test.score,
+        testLoss: test.loss,
+        valAccuracy: val.score,
+        trainAccuracy: trainAssessment.score,
+        testRows: testPart.n,
+        valRows: valPart.n
+      }
+      evaluation = evaluatePredictions(data.labels, data.test.y as Int32Array, test.predicted as Int32Array, data.test.rows, test.confidence)
     }
   }
   const totalMs = performance.now() - started

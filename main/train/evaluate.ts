@@ -42,6 +42,8 @@ export interface Assessment {
   predicted: Int32Array | Float32Array
   /** Classification: the mean recall over the classes present (balanced accuracy); regression: the score. */
   balancedScore: number
+  /** Classification only: the probability the model gave each predicted class (softmax's, when the chain gives logits). */
+  confidence?: Float32Array
 }
 
 /**
@@ -52,11 +54,12 @@ export function assess(chain: Chain, features: Features, objective: Objective, p
   if (objective.task === 'regression') return assessRegression(chain, features, objective)
   const labels = features.y as Int32Array
   const predicted = new Int32Array(features.n)
+  const confidence = new Float32Array(features.n)
   let lossSum = 0
   let correct = 0
   for (let start = 0; start < features.n; start += EVAL_CHUNK) {
     const count = Math.min(EVAL_CHUNK, features.n - start)
-    const [lossValue, classes] = tf.tidy(() => {
+    const [lossValue, classes, top] = tf.tidy(() => {
       const x = tf.tensor(rowsOf(features, start, count), [count, ...features.shape])
       const out = applyChain(chain, x, { training: false, logits: !probabilities })
       const depth = out.shape[1]!
@@ -64,17 +67,20 @@ export function assess(chain: Chain, features: Features, objective: Objective, p
       const loss = probabilities
         ? tf.neg(tf.sum(tf.mul(truth, tf.log(tf.clipByValue(out, 1e-7, 1)))))
         : tf.mul(tf.losses.softmaxCrossEntropy(truth, out, undefined, 0, tf.Reduction.MEAN), count)
-      return [loss.dataSync()[0]!, tf.argMax(out, 1).dataSync() as Int32Array] as const
+      const probs = probabilities ? out : tf.softmax(out)
+      return [loss.dataSync()[0]!, tf.argMax(out, 1).dataSync() as Int32Array, tf.max(probs, 1).dataSync() as Float32Array] as const
     })
     lossSum += lossValue
     predicted.set(classes, start)
+    confidence.set(top, start)
     for (let i = 0; i < count; i++) if (classes[i] === labels[start + i]) correct++
   }
   return {
     score: features.n ? correct / features.n : 0,
     loss: features.n ? lossSum / features.n : 0,
     predicted,
-    balancedScore: meanRecall(labels, predicted)
+    balancedScore: meanRecall(labels, predicted),
+    confidence
   }
 }
 

@@ -16,6 +16,7 @@ import { defaultModel as presetModel, sourceFromSummary } from '../model/presets
 import { assertTrainable, describeSpec, hasStridedConv, validatePartition, type SpecProblem } from '../model/spec'
 import type { WorkerJob, WorkerMessage } from './protocol'
 import { errorText } from '../shared/format'
+import { defaultRunName } from './runName'
 
 /** What the service needs of the data side (tests pass their own prepared data through this). */
 export type TrainingData = Pick<DatasetService, 'get' | 'loadPrepared'>
@@ -88,7 +89,7 @@ export class TrainingService {
         const where =
           layer === null
             ? `spec ${issue.path.join('.') || '(root)'}`
-            : `layer ${layer}${issue.path.length > 2 ? ` ${issue.path.slice(2).join('.')}` : ''}`
+            : `layer ${layer + 1}${issue.path.length > 2 ? ` ${issue.path.slice(2).join('.')}` : ''}`
         return { layer, message: `${where}: ${issue.message}` }
       })
       return { layers: [], totalParams: 0, errors }
@@ -120,8 +121,10 @@ export class TrainingService {
     const source = sourceFromSummary(summary)
     assertTrainable(args.spec, args.partition, { ...source, batchSize: args.config.batchSize })
     const planned = planBackend({ stridedConv: hasStridedConv(args.spec) })
+    // A name the user gave is kept as given; a default one is made unique.
+    const name = args.name?.trim() || (await this.runs.uniqueName(defaultRunName(summary.name, args.config, args.partition)))
     const runId = await this.runs.create({
-      name: args.name,
+      name,
       datasetId: args.datasetId,
       task: summary.task,
       mode: args.config.mode,

@@ -147,7 +147,7 @@ describe('Datasets view (real web shell, real Chromium)', () => {
     const folder = await shapesFolder(dir)
     await page.getByTestId('upload-folder-input').first().setInputFiles(folder)
     await page.getByTestId('dataset-name').filter({ hasText: 'shapes' }).waitFor({ timeout: 60_000 })
-    await expect(page.getByTestId('dataset-rows').textContent()).resolves.toContain('12 rows')
+    await expect(page.getByTestId('dataset-rows').textContent()).resolves.toContain('12 images')
     await expect(page.getByTestId('class-bar').count()).resolves.toBe(2)
     await page.locator('.n-tabs-tab[data-name=images]').click()
     const grid = page.getByTestId('image-grid')

@@ -34,6 +34,9 @@ export const useTrainingStore = defineStore('training', () => {
   const runFineTune = ref(false)
   /** The data set the live run trains on (the view may show another one's model by now). */
   const runDataset = ref('')
+  const runDatasetId = ref<string | null>(null)
+  /** The live run's settings and partition, as it was started (the form may be edited meanwhile). */
+  const runPlan = shallowRef<{ config: TrainConfig; partition: RunDetail['partition'] } | null>(null)
   /** False for a run this window picked up (started in another window, tab or the CLI). */
   const startedHere = ref(false)
   /** What the live run predicts: its curves show accuracy or R². */
@@ -118,7 +121,9 @@ export const useTrainingStore = defineStore('training', () => {
     runMode.value = config.value.mode
     const dataset = datasets.list.find((d) => d.datasetId === datasetId)
     runDataset.value = dataset?.name ?? ''
+    runDatasetId.value = datasetId
     runTask.value = dataset?.task ?? 'classification'
+    runPlan.value = JSON.parse(JSON.stringify({ config: config.value, partition: model.partition })) as typeof runPlan.value
     runFineTune.value = config.value.mode === 'layer-wise' && config.value.fineTune.enabled
     try {
       const result = await api('train.start', { datasetId, spec: model.spec, partition: model.partition, config: config.value })
@@ -176,6 +181,8 @@ export const useTrainingStore = defineStore('training', () => {
       status.value = run.status
       runMode.value = run.mode
       runDataset.value = run.datasetName
+      runDatasetId.value = run.datasetId
+      runPlan.value = { config: run.config, partition: run.partition }
       runTask.value = run.task ?? 'classification'
       runFineTune.value = run.mode === 'layer-wise' && run.config.fineTune.enabled
       runBlocks.value = run.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
@@ -204,6 +211,8 @@ export const useTrainingStore = defineStore('training', () => {
     runMode,
     runFineTune,
     runDataset,
+    runDatasetId,
+    runPlan,
     startedHere,
     runTask,
     start,

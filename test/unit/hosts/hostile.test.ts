@@ -81,7 +81,9 @@ describe('hostile and unlucky input against a long-lived web shell', () => {
   const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
     Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms (frozen?)`)), ms))])
   const smallCsv = () => file('small.csv', fs.readFileSync(DIGITS_CSV, 'utf8').split('\n').slice(0, 21).join('\n') + '\n')
-  const modelFile = () => path.join(lab.home, 'runs', runId, 'model.onnx')
+  // The run's own ONNX file (named after the run, in its folder), set by the first export below.
+  let exported = ''
+  const modelFile = () => exported
 
   beforeAll(async () => {
     fs.writeFileSync(path.join(rendererDir, 'index.html'), '<!doctype html><title>LayerLab</title>')
@@ -93,7 +95,8 @@ describe('hostile and unlucky input against a long-lived web shell', () => {
     const { spec, partition } = await result<{ spec: unknown; partition: unknown }>('models.default', { datasetId })
     ;({ runId } = await result<{ runId: string }>('train.start', { datasetId, spec, partition, config: { mode: 'end-to-end', epochs: 2 } }))
     expect(await result<{ status: string }>('runs.wait', { runId })).toMatchObject({ status: 'completed' })
-    await result('export.onnx', { runId })
+    ;({ path: exported } = await result<{ path: string }>('export.onnx', { runId }))
+    expect(path.dirname(exported)).toBe(path.join(lab.home, 'runs', runId))
     baseline = await snapshot()
     descriptors = openDescriptors()
   })
@@ -413,7 +416,7 @@ describe('hostile and unlucky input against a long-lived web shell', () => {
       ]
     }
     const one = { blocks: [{ ...partition.blocks[0]!, start: 0, end: 2 }] }
-    const expected = `layer 0 (dense): has ${(1e12 * detail.spec.inputShape[0]! + 1e12).toLocaleString('en')} parameters, more than one tensor can hold (4,294,967,295): make it smaller`
+    const expected = `layer 1 (dense): has ${(1e12 * detail.spec.inputShape[0]! + 1e12).toLocaleString('en')} parameters, more than one tensor can hold (4,294,967,295): make it smaller`
     const described = await result<{ errors: Array<{ message: string }> }>('models.describe', { spec, partition: one })
     expect(described.errors.map((e) => e.message)).toEqual([expected])
     expect(await refusal('train.start', { datasetId, spec, partition: one, config: {} })).toBe(`model: ${expected}`)

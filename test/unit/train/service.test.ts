@@ -102,8 +102,10 @@ describe('TrainingService', () => {
     expect(eventsOf('train.epoch', runId)).toHaveLength(detail.epochs.length)
     expect(eventsOf('train.finished', runId).map((e) => e.payload.status)).toEqual(['completed'])
     const progress = eventsOf('train.progress', runId)
-    expect(progress.length).toBeGreaterThan(3)
-    // At most ~5 a second (throttled in the worker; a little slack for delivery in bursts).
+    // The first batch always reports; after it, at most ~5 a second (throttled in the worker; a little slack for
+    // delivery in bursts). How many come depends on how fast the run is (the fused kernel trains digits in under a
+    // second), so the test bounds the count by the run's own time instead of expecting a number.
+    expect(progress.length).toBeGreaterThanOrEqual(1)
     expect(progress.length).toBeLessThanOrEqual(elapsed / 200 + 3)
     expect(progress[0]!.payload).toMatchObject({ phase: 'end-to-end', blockCount: 2, batches: Math.ceil(1258 / 32) })
 
@@ -170,7 +172,7 @@ describe('TrainingService', () => {
     const before = (await runs.list()).length
     const { spec, partition } = defaultModel({ inputShape: [64], classes: 3 })
     await expect(training.start({ datasetId: 'ds-digits', spec, partition, config: trainConfig.parse({}) })).rejects.toThrow(
-      'model: layer 2 (dense): outputs 3 values but the data set has 10 classes'
+      'model: layer 3 (dense): outputs 3 values but the data set has 10 classes'
     )
     expect(await runs.list()).toHaveLength(before)
   })
@@ -188,8 +190,8 @@ describe('TrainingService', () => {
     expect(good.totalParams).toBe(61 * 100 + 100 + 100 * 100 + 100 + 100 * 10 + 10)
     const bad = await training.describe({ spec: { version: 1, inputShape: [64], layers: [{ type: 'dense', units: 0 }] } })
     expect(bad.errors[0]).toMatchObject({ layer: 0 })
-    expect(bad.errors[0]!.message).toMatch(/^layer 0 units: /)
+    expect(bad.errors[0]!.message).toMatch(/^layer 1 units: /)
     const badPartition = await training.describe({ spec, partition: { blocks: [partition.blocks[0]] } })
-    expect(badPartition.errors.map((e) => e.message)).toEqual(['partition: the blocks cover layers 0..0 but the model has 3 layers (0..2)'])
+    expect(badPartition.errors.map((e) => e.message)).toEqual(['partition: the blocks cover layers 1..1 but the model has 3 layers (1..3)'])
   })
 })
