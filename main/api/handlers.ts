@@ -5,6 +5,7 @@ import type { DatasetService } from '../data/service'
 import type { RunStore } from '../store/runs'
 import type { TrainingService } from '../train/service'
 import type { ExportService } from '../export/service'
+import type { StudyService } from '../study/service'
 import { resourcesDir } from '../core/resources'
 import { chooseBackend, gpuStatus } from '../core/backend'
 import { version } from '../core/version'
@@ -16,12 +17,13 @@ export interface Services {
   runs: RunStore
   training: TrainingService
   exporter: ExportService
+  studies: StudyService
 }
 
 const done = { ok: true as const }
 
 export function createHandlers(services: Services): Handlers {
-  const { datasets, runs, training, exporter } = services
+  const { datasets, runs, training, exporter, studies } = services
   return {
     'app.info': async () => ({
       name: 'LayerLab' as const,
@@ -59,6 +61,14 @@ export function createHandlers(services: Services): Handlers {
     'runs.delete': async ({ runId }) => (await runs.delete(runId), done),
     'artifacts.get': ({ artifactId }) => runs.artifact(artifactId),
     'export.onnx': (args) => exporter.exportOnnx(args),
-    'predict.run': (args) => exporter.predict(args)
+    'predict.run': (args) => exporter.predict(args),
+    'studies.start': (args) => studies.start(args),
+    'studies.example': (args) => studies.example(args),
+    'studies.list': () => studies.list(),
+    'studies.get': ({ studyId }) => studies.get(studyId),
+    'studies.cancel': async ({ studyId }) => (await studies.cancel(studyId), done),
+    'studies.resume': ({ studyId, workers }) => studies.resume(studyId, workers),
+    'studies.wait': ({ studyId }) => studies.wait(studyId),
+    'studies.delete': async ({ studyId }) => (await studies.delete(studyId), done)
   }
 }

@@ -16,7 +16,8 @@ import {
   type HandlerArgs,
   type ParseSettings,
   type Preparation,
-  type RequestResult
+  type RequestResult,
+  type SplitSpec
 } from '../shared/contract'
 import type { PreparedData } from './types'
 import type { ImageRecipe, Recipe } from './recipe'
@@ -35,14 +36,18 @@ import {
   type Meta,
   type TableMeta,
   chooseTarget,
+  classesOfRows,
   constantTarget,
   fitImages,
   fitTable,
   preparedParts,
   readSplit,
+  refitRecipe,
   splitCounts,
+  splitOf,
   writeSplit
 } from './prepare'
+import type { Split } from './split'
 
 const PROGRESS_INTERVAL_MS = 200
 
@@ -505,28 +510,50 @@ export class DatasetService {
     return result
   }
 
-  async getRecipe(datasetId: string): Promise<Recipe> {
-    return (await this.row(datasetId)).recipe as Recipe
+  /** The recipe a run's data went through: the stored one, or for another split the one fitted on its train rows. */
+  async getRecipe(datasetId: string, split?: SplitSpec): Promise<Recipe> {
+    const row = await this.row(datasetId)
+    if (!split) return row.recipe as Recipe
+    return (await this.splitAndRecipe(row, split)).recipe
   }
 
-  /** The stored split with the stored recipe applied, read from the materialised data (never the source). */
-  async loadPrepared(datasetId: string): Promise<PreparedData> {
+  private async splitAndRecipe(row: StoredDataset, spec: SplitSpec | undefined): Promise<{ dir: string; meta: Meta; split: Split; recipe: Recipe }> {
+    const dir = this.storedDir(row)
+    const stored = row.recipe as Recipe
+    const meta = readJson<Meta>(path.join(dir, 'meta.json'))
+    if (!spec) return { dir, meta, split: readSplit(dir, row.split), recipe: stored }
+    const split = splitOf(classesOfRows(dir, meta, stored), spec)
+    return { dir, meta, split, recipe: refitRecipe(dir, meta, stored, split.train) }
+  }
+
+  /** The rows of the classes of a dataset (stored order), for checks of a study's protocol before anything runs. */
+  async classesOfRows(datasetId: string): Promise<Int32Array> {
     const row = await this.row(datasetId)
     const dir = this.storedDir(row)
-    const recipe = row.recipe as Recipe
+    return classesOfRows(dir, readJson<Meta>(path.join(dir, 'meta.json')), row.recipe as Recipe)
+  }
+
+  /**
+   * A split with the recipe applied, read from the materialised data (never the source): the stored split with the
+   * stored recipe, or (studies) another split of the same stored rows with the recipe fitted on its train rows.
+   * Every split reads the same column files; nothing is copied.
+   */
+  async loadPrepared(datasetId: string, split?: SplitSpec): Promise<PreparedData> {
+    const row = await this.row(datasetId)
+    const dir = this.storedDir(row)
+    const stored = row.recipe as Recipe
     const summary = this.summaryOf(row)
     if (summary.task === 'regression') {
-      if (recipe.kind !== 'table' || !recipe.targetScale) throw new Error(`${row.name}: a regression dataset without the target's scale`)
+      if (stored.kind !== 'table' || !stored.targetScale) throw new Error(`${row.name}: a regression dataset without the target's scale`)
       const targetStats = readJson<TableMeta>(path.join(dir, 'meta.json')).columns.find((stats) => stats.name === row.target)
       if (targetStats && targetStats.present > 0 && targetStats.min === targetStats.max)
         throw new LabError(`${row.name}: ${constantTarget(row.target!, targetStats.min)}`)
-    } else if (recipe.labels.length < 2) {
-      const only = recipe.labels.length ? ` ("${recipe.labels[0]}")` : ''
+    } else if (stored.labels.length < 2) {
+      const only = stored.labels.length ? ` ("${stored.labels[0]}")` : ''
       throw new LabError(`${row.name}: the target "${row.target}" has a single class${only}; choose another target column`)
     }
-    if (recipe.inputShape.every((size) => size === 0)) throw new LabError(`${row.name}: no feature columns are included; include at least one`)
-    const split = readSplit(dir, row.split)
-    const meta = readJson<Meta>(path.join(dir, 'meta.json'))
+    if (stored.inputShape.every((size) => size === 0)) throw new LabError(`${row.name}: no feature columns are included; include at least one`)
+    const { meta, split: rows, recipe } = await this.splitAndRecipe(row, split)
     return {
       datasetId,
       kind: row.kind,
@@ -536,7 +563,7 @@ export class DatasetService {
       inputShape: recipe.inputShape,
       labels: recipe.labels,
       featureNames: recipe.featureNames,
-      ...preparedParts(dir, meta, recipe, split)
+      ...preparedParts(dir, meta, recipe, rows)
     }
   }
 }

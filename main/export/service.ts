@@ -207,7 +207,7 @@ export class ExportService {
           throw new LabError(`run ${runId}: block ${args.blocks} ends at layer ${upToLayer}, the model has ${layers.length}`)
       }
       const featureExtractor = upToLayer < layers.length
-      const recipe = await this.datasets.getRecipe(detail.datasetId)
+      const recipe = await this.datasets.getRecipe(detail.datasetId, detail.config.split)
       // Tables carry their standardisation into the graph by default, so the file takes raw rows.
       const bake = (args.bakeNormalization ?? recipe.kind === 'table') && recipe.affine != null
       const inputAffine = bake && recipe.affine ? recipe.affine : undefined
@@ -254,7 +254,7 @@ export class ExportService {
         }
       })
 
-      const prepared = await this.datasets.loadPrepared(detail.datasetId)
+      const prepared = await this.datasets.loadPrepared(detail.datasetId, detail.config.split)
       const part = firstSamples(proofPart(prepared), prepared.inputShape, PARITY_SAMPLES)
       const feed = inputAffine ? unscale(part.x, inputAffine) : part.x
       const proof = await checkParity(model, bytes, feed, prepared.inputShape, { inputAffine, outputAffine, upToLayer, featureExtractor })

@@ -23,9 +23,6 @@ import {
   type EventPayload,
   type ModelPreset,
   type OptimizerName,
-  type RequestArgs,
-  type RequestName,
-  type RequestResult,
   type Task,
   type TrainConfig,
   type TrainMode
@@ -49,7 +46,8 @@ import {
   table,
   visible
 } from './cliText'
-import { INPUT_LIMITS, readInputFile } from '../core/inputFile'
+import { addStudyCommands, describeStudy, studyJson } from './cliStudy'
+import { call, datasetOf, modelOf } from './cliRequests'
 
 interface GlobalOptions {
   home?: string
@@ -61,12 +59,6 @@ const processIo: CliIo = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
   isTty: Boolean(process.stderr.isTTY)
-}
-
-async function call<K extends RequestName>(lab: Lab, name: K, args: RequestArgs<K>): Promise<RequestResult<K>> {
-  const response = await lab.router.handle(name, args)
-  if (!response.ok) throw new LabError(response.error.message, response.error.code)
-  return response.result as RequestResult<K>
 }
 
 function findBrowser(): string | null {
@@ -305,43 +297,11 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         backend?: TrainBackend
       }) => {
         const lab = await opened()
-        const datasets = await call(lab, 'datasets.list', {})
-        let dataset = datasets.find((d) => d.datasetId === o.data)
-        if (!dataset) {
-          if (!fs.existsSync(o.data)) throw new LabError(`${o.data}: no such file, folder or dataset id`)
-          dataset = await call(lab, 'datasets.import', { path: path.resolve(o.data), target: o.target, task: o.task })
-        }
-        if (o.task && o.task !== dataset.task) {
-          dataset = await call(lab, 'datasets.update', { datasetId: dataset.datasetId, task: o.task })
-          if (!json()) io.err(`dataset ${dataset.name}: task set to ${dataset.task}\n`)
-        }
-        let { spec, partition } = await call(lab, 'models.default', { datasetId: dataset.datasetId, preset: o.preset, hidden: o.hidden })
-        if (o.model) {
-          let parsed: { spec?: unknown; partition?: unknown } & Record<string, unknown>
-          const text = (await readInputFile(o.model, { maxBytes: INPUT_LIMITS.modelSpec, what: 'a model spec' })).toString('utf8')
-          try {
-            parsed = JSON.parse(text)
-          } catch (error) {
-            throw new LabError(`${o.model}: ${errorText(error)}`)
-          }
-          const candidate = (parsed.spec ?? parsed) as typeof spec
-          const described = await call(lab, 'models.describe', { spec: candidate, partition: parsed.partition })
-          const [problem] = described.errors
-          if (problem) throw new LabError(`${o.model}: ${problem.message}`)
-          spec = candidate
-          if (parsed.partition) partition = parsed.partition as typeof partition
-          else {
-            const one = partition.blocks[0]
-            if (!one) throw new Error('models.default gave a partition without blocks')
-            partition = { blocks: [{ ...one, start: 0, end: spec.layers.length }] }
-          }
-        }
-        for (const block of partition.blocks) {
-          if (o.optimizer) block.settings.optimizer = o.optimizer
-          if (o.lr) block.settings.learningRate = o.lr
-          if (o.momentum !== undefined) block.settings.momentum = o.momentum
-          if (o.epochs && o.mode === 'layer-wise') block.settings.epochs = o.epochs
-        }
+        const dataset = await datasetOf(lab, o.data, o.target, o.task, (line) => {
+          if (!json()) io.err(line)
+        })
+        const { spec, partition } = await modelOf(lab, dataset.datasetId, o)
+        for (const block of partition.blocks) if (o.epochs && o.mode === 'layer-wise') block.settings.epochs = o.epochs
         const config = {
           mode: o.mode,
           ...(o.epochs ? { epochs: o.epochs } : {}),
@@ -394,6 +354,8 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
       }
     )
 
+  addStudyCommands(program, { io, opened, json, print })
+
   program
     .command('runs')
     .description('list runs, newest first')
@@ -421,10 +383,14 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
 
   program
     .command('show')
-    .description('show a run with its per-epoch metrics and artifacts')
-    .argument('<runId>')
-    .action(async (runId: string) => {
-      const run = await call(await opened(), 'runs.get', { runId })
+    .description('show a run with its per-epoch metrics and artifacts, or a study (st-…) with its statistics')
+    .argument('<runId|studyId>')
+    .action(async (id: string) => {
+      if (id.startsWith('st-')) {
+        const detail = await call(await opened(), 'studies.get', { studyId: id })
+        return print(studyJson(detail), () => describeStudy(detail))
+      }
+      const run = await call(await opened(), 'runs.get', { runId: id })
       print(run, () => describeRun(run))
     })
 

@@ -256,6 +256,20 @@ export type TrainMode = z.infer<typeof trainMode>
 export const trainBackend = z.enum(['auto', 'webgpu', 'wasm', 'cpu'])
 export type TrainBackend = z.infer<typeof trainBackend>
 
+/**
+ * Which rows a run trains, validates and tests on, when not the dataset's stored 70/15/15 split: a fresh stratified
+ * 70/15/15 split from another seed, or fold `fold` of a stratified k-fold assignment from `seed` as the test part
+ * (validation: 15 % of the other rows). The recipe (imputation, scaling) is fitted on the run's own train rows.
+ */
+export const splitSpec = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('holdout'), seed: z.number().int().min(0) }).strict(),
+  z
+    .object({ kind: z.literal('fold'), folds: z.number().int().min(2).max(100), fold: z.number().int().min(0), seed: z.number().int().min(0) })
+    .strict()
+    .refine((s) => s.fold < s.folds, { message: 'fold must be below folds', path: ['fold'] })
+])
+export type SplitSpec = z.infer<typeof splitSpec>
+
 export const trainConfig = z.object({
   mode: trainMode.default('end-to-end'),
   /** End-to-end epochs (layer-wise uses each block's own epochs). */
@@ -282,7 +296,9 @@ export const trainConfig = z.object({
    * Where the run trains. auto: webgpu on a hardware GPU for models with enough work per batch, else wasm (cpu
    * for strided convs); LAYERLAB_BACKEND, when set, decides auto's answer. webgpu also takes a software adapter.
    */
-  backend: trainBackend.default('auto')
+  backend: trainBackend.default('auto'),
+  /** Rows other than the stored split (study members); absent: the dataset's stored split. */
+  split: splitSpec.optional()
 })
 export type TrainConfig = z.infer<typeof trainConfig>
 
@@ -435,6 +451,169 @@ export const parity = z.object({
   scale: z.number().optional()
 })
 export type Parity = z.infer<typeof parity>
+
+// ---------------------------------------------------------------- studies
+
+/**
+ * How a study evaluates each configuration: `seeds` fresh stratified 70/15/15 splits (seed i splits the rows and
+ * seeds the model), or stratified k-fold cross-validation repeated `repeats` times (each repeat a new fold draw).
+ * Member m of every configuration uses the same rows and seed, so configurations are compared pair by pair.
+ */
+export const studyProtocol = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('seeds'), seeds: positiveInt.max(100), firstSeed: z.number().int().min(0).default(1) }).strict(),
+  z
+    .object({ kind: z.literal('cv'), folds: positiveInt.max(50), repeats: positiveInt.max(20).default(1), seed: z.number().int().min(0).default(1) })
+    .strict()
+])
+export type StudyProtocol = z.infer<typeof studyProtocol>
+
+/** A sweep's values for one setting: a list, or (random search) a range, log-uniform when `log`. */
+const sweepNumbers = z.union([
+  z.array(z.number().positive()).min(1).max(50),
+  z.object({ min: z.number().positive(), max: z.number().positive(), log: z.boolean().default(false) }).strict()
+])
+const sweepIntegers = z.union([z.array(positiveInt).min(1).max(50), z.object({ min: positiveInt, max: positiveInt }).strict()])
+
+/**
+ * A grid (every combination) or random search (`samples` draws from `seed`) over settings of the base
+ * configuration. learningRate: every block's rate; blockLearningRates: one rate per block; hidden: the MLP's
+ * hidden sizes (the partition becomes one block per hidden layer); boundaries: the layers where blocks 2, 3, … start.
+ */
+export const sweepSpec = z
+  .object({
+    method: z.enum(['grid', 'random']).default('grid'),
+    samples: positiveInt.max(200).optional(),
+    seed: z.number().int().min(0).default(0),
+    params: z
+      .object({
+        learningRate: sweepNumbers.optional(),
+        epochs: sweepIntegers.optional(),
+        hidden: z.array(z.array(positiveInt).min(1).max(16)).min(1).max(50).optional(),
+        blockLearningRates: z.array(z.array(z.number().positive()).min(1)).min(1).max(50).optional(),
+        boundaries: z.array(z.array(positiveInt).max(32)).min(1).max(50).optional(),
+        mode: z.array(trainMode).min(1).max(2).optional()
+      })
+      .strict()
+  })
+  .strict()
+export type SweepSpec = z.infer<typeof sweepSpec>
+
+/** One configuration of a study: a model, its partition and its training settings (mode included). */
+export const studyConfig = z.object({
+  name: z.string(),
+  spec: modelSpec,
+  partition,
+  config: trainConfig,
+  /** The settings a sweep chose for this point (shown in its table and plot); empty for a comparison. */
+  settings: z.record(z.string(), z.union([z.number(), z.string()]))
+})
+export type StudyConfig = z.infer<typeof studyConfig>
+
+export const studyStatus = z.enum(['running', 'completed', 'cancelled', 'failed', 'interrupted'])
+export type StudyStatus = z.infer<typeof studyStatus>
+export const memberStatus = z.enum(['pending', 'queued', 'running', 'completed', 'cancelled', 'failed', 'interrupted'])
+export type MemberStatus = z.infer<typeof memberStatus>
+
+/** Mean, standard deviation and 95 % interval of one quantity over the members that have it (n of them). */
+export const summaryStat = z.object({
+  n: z.number().int(),
+  mean: z.number().nullable(),
+  std: z.number().nullable(),
+  ci95: z.tuple([z.number(), z.number()]).nullable()
+})
+export type SummaryStat = z.infer<typeof summaryStat>
+
+export const studyConfigStats = z.object({
+  configIndex: z.number().int(),
+  name: z.string(),
+  mode: trainMode,
+  /** Members that finished with metrics, of `total`. */
+  n: z.number().int(),
+  total: z.number().int(),
+  runs: z.array(z.string()),
+  test: summaryStat,
+  val: summaryStat,
+  /** The error figure beside the main metric: test loss (classification) or test RMSE in the target's unit (regression). */
+  error: summaryStat,
+  wallMs: summaryStat,
+  peakRssBytes: summaryStat
+})
+export type StudyConfigStats = z.infer<typeof studyConfigStats>
+
+export const studyComparison = z.object({
+  /** The difference is configuration b − configuration a, member by member. */
+  a: z.number().int(),
+  b: z.number().int(),
+  pairs: z.number().int(),
+  difference: z.object({ mean: z.number(), std: z.number(), ci95: z.tuple([z.number(), z.number()]).nullable() }),
+  test: z.string(),
+  t: z.number().nullable(),
+  df: z.number().int(),
+  pValue: z.number(),
+  /** Mean test rows / training rows of the pairs: the Nadeau–Bengio correction's factor. */
+  testTrainRatio: z.number(),
+  verdict: z.string()
+})
+export type StudyComparison = z.infer<typeof studyComparison>
+
+export const studyStats = z.object({
+  /** The dataset's task: it decides the main metric, and whether a member's score has a binomial (Wilson) interval. */
+  task,
+  metric: z.object({ key: z.string(), label: z.string(), higherIsBetter: z.boolean(), percent: z.boolean() }),
+  /** What `error` of each configuration is: "test loss" or "test RMSE". */
+  errorLabel: z.string(),
+  configs: z.array(studyConfigStats),
+  comparison: studyComparison.nullable(),
+  /** The configuration with the best mean validation score (chosen on validation, reported on test). */
+  best: z.number().int().nullable(),
+  /** "Covers 18 of 20 runs; 2 failed." */
+  coverage: z.string()
+})
+export type StudyStats = z.infer<typeof studyStats>
+
+export const studySummary = z.object({
+  studyId: z.string(),
+  name: z.string(),
+  datasetId: z.string(),
+  datasetName: z.string(),
+  /** The dataset's task: classification (accuracy, stratified folds) or regression (R², plain folds). */
+  task,
+  kind: z.enum(['compare', 'sweep']),
+  protocol: studyProtocol,
+  status: studyStatus,
+  workers: z.number().int(),
+  total: z.number().int(),
+  done: z.number().int(),
+  failed: z.number().int(),
+  error: z.string().nullable(),
+  createdAt: z.string(),
+  endedAt: z.string().nullable()
+})
+export type StudySummary = z.infer<typeof studySummary>
+
+export const studyMember = z.object({
+  configIndex: z.number().int(),
+  memberIndex: z.number().int(),
+  split: splitSpec,
+  seed: z.number().int(),
+  runId: z.string().nullable(),
+  status: memberStatus,
+  error: z.string().nullable(),
+  trainRows: z.number().int(),
+  testRows: z.number().int(),
+  test: z.number().nullable(),
+  val: z.number().nullable()
+})
+export type StudyMember = z.infer<typeof studyMember>
+
+export const studyDetail = studySummary.extend({
+  configs: z.array(studyConfig),
+  members: z.array(studyMember),
+  stats: studyStats,
+  /** Whole-study progress while running: the estimated time left. */
+  etaMs: z.number().nullable()
+})
+export type StudyDetail = z.infer<typeof studyDetail>
 
 // ---------------------------------------------------------------- requests
 
@@ -617,7 +796,44 @@ export const requests = {
       scoredRows: z.number().int(),
       out: z.string().nullable()
     })
-  }
+  },
+  'studies.start': {
+    args: z
+      .object({
+        datasetId: z.string().min(1),
+        name: z.string().max(120).optional(),
+        /** The model and settings every configuration starts from. */
+        base: z.object({ spec: modelSpec, partition, config: trainConfig }).strict(),
+        /** A comparison: one configuration per mode (default: end-to-end and layer-wise). Ignored with a sweep. */
+        compare: z.array(trainMode).min(1).max(2).optional(),
+        sweep: sweepSpec.optional(),
+        protocol: studyProtocol,
+        /** Training workers run at once, each single-threaded (default: one per core). */
+        workers: positiveInt.max(64).optional()
+      })
+      .strict(),
+    result: z.object({ studyId: z.string() })
+  },
+  /** The bundled example as a study: digits, MLP 100-100, end-to-end vs layer-wise, 10 seeds. */
+  'studies.example': {
+    args: z
+      .object({ workers: positiveInt.max(64).optional() })
+      .strict()
+      .default({}),
+    result: z.object({ studyId: z.string() })
+  },
+  'studies.list': { args: none, result: z.array(studySummary) },
+  'studies.get': { args: z.object({ studyId: z.string().min(1) }).strict(), result: studyDetail },
+  'studies.cancel': { args: z.object({ studyId: z.string().min(1) }).strict(), result: ok },
+  /** Runs the members an interrupted (or cancelled) study is missing; finished members are kept. */
+  'studies.resume': {
+    args: z.object({ studyId: z.string().min(1), workers: positiveInt.max(64).optional() }).strict(),
+    result: z.object({ studyId: z.string() })
+  },
+  /** Resolves when the study has ended (the CLI waits on its own studies with it). */
+  'studies.wait': { args: z.object({ studyId: z.string().min(1) }).strict(), result: studySummary },
+  /** Deletes the study and its member runs. */
+  'studies.delete': { args: z.object({ studyId: z.string().min(1) }).strict(), result: ok }
 } as const
 
 export type Requests = typeof requests
@@ -661,7 +877,17 @@ export const events = {
   /** The backend a run trains on, once it is running; `reason` says why (and why not another one). */
   'train.backend': z.object({ runId: z.string(), backend: z.string(), reason: z.string() }),
   'train.epoch': epochRow.extend({ runId: z.string() }),
-  'train.finished': z.object({ runId: z.string(), status: runStatus, metrics: runMetrics.nullable(), error: z.string().nullable() })
+  'train.finished': z.object({ runId: z.string(), status: runStatus, metrics: runMetrics.nullable(), error: z.string().nullable() }),
+  /** A study's whole progress: sent when a member starts or ends. */
+  'study.progress': z.object({
+    studyId: z.string(),
+    status: studyStatus,
+    total: z.number().int(),
+    done: z.number().int(),
+    failed: z.number().int(),
+    running: z.number().int(),
+    etaMs: z.number().nullable()
+  })
 } as const
 
 export type Events = typeof events

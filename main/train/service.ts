@@ -30,8 +30,17 @@ function backendOptions(args: HandlerArgs<'train.start'>): Omit<PlanOptions, 'gp
 /** What the service needs of the data side (tests pass their own prepared data through this). */
 export type TrainingData = Pick<DatasetService, 'get' | 'loadPrepared'>
 
+/** How a caller other than a person (a study's pool) wants a run started. */
+export interface StartOptions {
+  /** Threads of the run's wasm backend (a pool runs one per worker so the workers do not fight over cores). */
+  wasmThreads?: number
+  /** Tags the run carries from its creation on (a study's members: the study's tag). */
+  tags?: string[]
+}
+
 interface ActiveRun {
   runId: string
+  options: StartOptions
   cancelFlag: Int32Array
   worker: Worker | null
   cancelRequested: boolean
@@ -116,7 +125,7 @@ export class TrainingService {
   }
 
   /** Checks the request, records the run as queued and starts it in a worker; returns at once. */
-  async start(args: HandlerArgs<'train.start'>): Promise<{ runId: string }> {
+  async start(args: HandlerArgs<'train.start'>, options: StartOptions = {}): Promise<{ runId: string }> {
     const summary = await this.datasets.get(args.datasetId)
     const source = sourceFromSummary(summary)
     assertTrainable(args.spec, args.partition, { ...source, batchSize: args.config.batchSize })
@@ -136,8 +145,10 @@ export class TrainingService {
       config: args.config,
       status: 'queued'
     })
+    if (options.tags?.length) await this.runs.update({ runId, tags: options.tags })
     const active: ActiveRun = {
       runId,
+      options,
       cancelFlag: new Int32Array(new SharedArrayBuffer(4)),
       worker: null,
       cancelRequested: false,
@@ -155,7 +166,7 @@ export class TrainingService {
     const { runId } = active
     let data: PreparedData
     try {
-      data = await this.datasets.loadPrepared(args.datasetId)
+      data = await this.datasets.loadPrepared(args.datasetId, args.config.split)
     } catch (error) {
       return this.end(runId, { status: 'failed', error: `loading dataset ${args.datasetId}: ${errorText(error)}` })
     }
@@ -176,7 +187,9 @@ export class TrainingService {
     }
     const entry = workerEntry()
     return new Promise<RunSummary>((resolve) => {
-      const worker = new Worker(entry.file, { workerData: job, transferList: transfer, execArgv: entry.execArgv })
+      const threads = active.options.wasmThreads
+      const env = threads ? { ...process.env, LAYERLAB_WASM_THREADS: String(threads) } : process.env
+      const worker = new Worker(entry.file, { workerData: job, transferList: transfer, execArgv: entry.execArgv, env })
       active.worker = worker
       // Rows are written in the order the worker sent them; the end waits for every earlier write.
       let writes: Promise<unknown> = Promise.resolve()

@@ -174,7 +174,10 @@ export const useTrainingStore = defineStore('training', () => {
     if ((runId.value && running.value) || starting.value || resuming) return
     resuming = true
     try {
-      const active = (await api('runs.list')).find((r) => r.status === 'running' || r.status === 'queued')
+      // A study's members are followed in the study's own view, not here.
+      const active = (await api('runs.list')).find(
+        (r) => (r.status === 'running' || r.status === 'queued') && !r.tags.some((t) => t.startsWith('study '))
+      )
       if (!active || (runId.value && running.value) || starting.value) return
       const run = await api('runs.get', { runId: active.runId })
       startedHere.value = false
