@@ -5,7 +5,7 @@ import vue from '@vitejs/plugin-vue'
 
 // The design card's layout (main/, preload/, renderer/ at the top level) instead of electron-vite's src/.
 // Dependencies stay external in main (electron-vite's default): native modules (sqlite3, onnxruntime-node,
-// tfjs-node, sharp) and tfjs-backend-wasm, which finds its .wasm file next to its own package.
+// tfjs-node, sharp, DuckDB) and tfjs-backend-wasm, which finds its .wasm file next to its own package.
 export default defineConfig({
   main: {
     build: {
@@ -16,7 +16,8 @@ export default defineConfig({
           cli: resolve(__dirname, 'main/cli.ts'),
           ...(existsSync(resolve(__dirname, 'main/train/worker.ts')) ? { trainWorker: resolve(__dirname, 'main/train/worker.ts') } : {}),
           // One block of a decoupled pipeline, started by the training worker (main/train/pipeline.ts).
-          ...(existsSync(resolve(__dirname, 'main/train/blockWorker.ts')) ? { blockWorker: resolve(__dirname, 'main/train/blockWorker.ts') } : {})
+          ...(existsSync(resolve(__dirname, 'main/train/blockWorker.ts')) ? { blockWorker: resolve(__dirname, 'main/train/blockWorker.ts') } : {}),
+          importWorker: resolve(__dirname, 'main/data/importWorker.ts')
         }
       }
     }

@@ -1,57 +1,129 @@
 /**
- * CSV import throughput and peak memory on a generated 1,000,000 × 20 file, against a reference in the same run:
- * csv-parse alone over the same bytes (what any importer must pay at least).
+ * Table import against the readers an analyst would otherwise use, measured in the same run: pandas (Debian's
+ * python3-pandas through /usr/bin/python3, when present) and plain DuckDB, on generated 100k / 1M / 5M × 20 CSVs
+ * (19 numbers, one text label), plus a Parquet file and an .xlsx workbook of 100k rows. Every candidate runs in its
+ * own process under /usr/bin/time -v (peak RSS), in a shuffled order per round (BENCH_ROUNDS, default 3); the table
+ * gives the median with min–max. "ratio" is LayerLab / pandas (lower is faster). BENCH_SIZES=100000,1000000 limits
+ * the sizes.
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { parse } from 'csv-parse'
-import { Db } from '../main/store/db'
-import { DatasetStore } from '../main/store/datasets'
-import { RunStore } from '../main/store/runs'
-import { DatasetService } from '../main/data/service'
+import { spawnSync } from 'node:child_process'
+import * as XLSX from '@e965/xlsx'
 import { generateLargeCsv } from '../test/fixtures/generate'
-import { peakRss } from './memory'
+import { openDuck, sqlString } from '../main/data/duck'
 
 export interface CsvBenchRow {
-  what: string
+  file: string
+  reader: string
   rows: number
-  ms: number
+  ms: string
   rowsPerSec: number
-  peakRssBytes: number
+  peakRssMiB: string
+  ratio: string
 }
 
-export async function benchCsv(rows = 1_000_000, cols = 20): Promise<CsvBenchRow[]> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-bench-csv-'))
-  const file = path.join(dir, `big-${rows}x${cols}.csv`)
-  await generateLargeCsv(file, rows, cols, 7)
-  const results: CsvBenchRow[] = []
+interface Sample {
+  ms: number
+  rows: number
+  rssMiB: number
+}
 
-  const reference = await peakRss(async () => {
-    let n = 0
-    const parser = fs.createReadStream(file).pipe(parse({ columns: false }))
-    for await (const _record of parser) n++
-    return n - 1
-  })
-  results.push({
-    what: 'reference: csv-parse only',
-    rows: reference.value,
-    ms: reference.ms,
-    rowsPerSec: reference.value / (reference.ms / 1000),
-    peakRssBytes: reference.peakRssBytes
-  })
+const PYTHON = '/usr/bin/python3'
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+}
 
-  const db = await Db.open(path.join(dir, 'layerlab.sqlite'))
-  const service = new DatasetService({ store: new DatasetStore(db), runs: new RunStore(db, dir), home: dir, emit: () => undefined })
-  const imported = await peakRss(() => service.import({ path: file }))
-  results.push({
-    what: 'LayerLab import (parse, profile, materialise)',
-    rows: imported.value.rows,
-    ms: imported.ms,
-    rowsPerSec: imported.value.rows / (imported.ms / 1000),
-    peakRssBytes: imported.peakRssBytes
+function hasPandas(module = 'pandas'): boolean {
+  return fs.existsSync(PYTHON) && spawnSync(PYTHON, ['-c', `import ${module}`]).status === 0
+}
+
+function runOne(reader: string, file: string): Sample {
+  const command =
+    reader === 'pandas'
+      ? [PYTHON, path.join(__dirname, 'pandas_read.py'), file]
+      : [process.execPath, '--require', 'tsx/cjs', path.join(__dirname, 'csvChild.ts'), reader, file]
+  const result = spawnSync('/usr/bin/time', ['-v', ...command], { encoding: 'utf8', maxBuffer: 1 << 26, cwd: path.join(__dirname, '..') })
+  if (result.status !== 0) throw new Error(`${reader} on ${path.basename(file)} failed: ${result.stderr.slice(-1500)}`)
+  const inner = JSON.parse(result.stdout.trim().split('\n').pop()!) as { ms: number; rows: number }
+  const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr)![1]) / 1024
+  return { ms: inner.ms, rows: inner.rows, rssMiB: rss }
+}
+
+async function inputs(dir: string, sizes: number[]): Promise<{ name: string; file: string; readers: string[] }[]> {
+  const out: { name: string; file: string; readers: string[] }[] = []
+  const pandas = hasPandas()
+  for (const rows of sizes) {
+    const file = path.join(dir, `big-${rows}x20.csv`)
+    if (!fs.existsSync(file)) await generateLargeCsv(file, rows, 20, 7)
+    out.push({ name: `CSV ${rows.toLocaleString('en')} × 20`, file, readers: [...(pandas ? ['pandas'] : []), 'duckdb', 'layerlab'] })
+  }
+  const small = path.join(dir, 'big-100000x20.csv')
+  if (!fs.existsSync(small)) await generateLargeCsv(small, 100_000, 20, 7)
+  const parquet = path.join(dir, 'big-100000x20.parquet')
+  if (!fs.existsSync(parquet)) {
+    const duck = await openDuck()
+    await duck.connection.run(`COPY (SELECT * FROM read_csv(${sqlString(small)})) TO ${sqlString(parquet)} (FORMAT parquet)`)
+    duck.close()
+  }
+  out.push({ name: 'Parquet 100,000 × 20', file: parquet, readers: ['duckdb', 'layerlab'] })
+  const xlsx = path.join(dir, 'big-100000x20.xlsx')
+  if (!fs.existsSync(xlsx)) {
+    const text = fs.readFileSync(small, 'utf8')
+    const book = XLSX.read(text, { type: 'string', raw: false })
+    fs.writeFileSync(xlsx, XLSX.write(book, { type: 'buffer', bookType: 'xlsx' }) as Buffer)
+  }
+  out.push({ name: 'xlsx 100,000 × 20', file: xlsx, readers: [...(hasPandas('openpyxl') ? ['pandas'] : []), 'sheetjs', 'layerlab'] })
+  return out
+}
+
+export async function benchCsv(): Promise<CsvBenchRow[]> {
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+  const sizes = (process.env.BENCH_SIZES ?? '100000,1000000,5000000').split(',').map(Number)
+  const dir = path.join(os.tmpdir(), 'layerlab-bench-tables')
+  fs.mkdirSync(dir, { recursive: true })
+  const files = await inputs(dir, sizes)
+  const samples = new Map<string, Sample[]>()
+  for (let round = 0; round < rounds; round++) {
+    for (const input of files) {
+      const order = [...input.readers].sort(() => Math.random() - 0.5)
+      for (const reader of order) {
+        const sample = runOne(reader, input.file)
+        const key = `${input.name}\0${reader}`
+        samples.set(key, [...(samples.get(key) ?? []), sample])
+        console.error(`  round ${round + 1}/${rounds} ${input.name} ${reader}: ${sample.ms.toFixed(0)} ms, ${sample.rssMiB.toFixed(0)} MiB`)
+      }
+    }
+  }
+  const rows: CsvBenchRow[] = []
+  for (const input of files) {
+    const reference = samples.get(`${input.name}\0pandas`)
+    const referenceMs = reference ? median(reference.map((s) => s.ms)) : null
+    for (const reader of input.readers) {
+      const mine = samples.get(`${input.name}\0${reader}`)!
+      const ms = mine.map((s) => s.ms)
+      const rss = mine.map((s) => s.rssMiB)
+      rows.push({
+        file: input.name,
+        reader,
+        rows: mine[0]!.rows,
+        ms: `${median(ms).toFixed(0)} (${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)})`,
+        rowsPerSec: Math.round(mine[0]!.rows / (median(ms) / 1000)),
+        peakRssMiB: `${median(rss).toFixed(0)} (${Math.min(...rss).toFixed(0)}–${Math.max(...rss).toFixed(0)})`,
+        ratio: referenceMs ? (median(ms) / referenceMs).toFixed(2) : '–'
+      })
+    }
+  }
+  rows.push({
+    file: `load average after: ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+    reader: '',
+    rows: 0,
+    ms: '',
+    rowsPerSec: 0,
+    peakRssMiB: '',
+    ratio: ''
   })
-  await db.close()
-  fs.rmSync(dir, { recursive: true, force: true })
-  return results
+  return rows
 }

@@ -3,7 +3,7 @@
  * reference measured in the same run. Not part of `npm test`: timings never decide a test.
  *
  *   npm run bench                 every section
- *   npm run bench -- csv train    only those sections (csv, train, inference, regression); `train` also runs
+ *   npm run bench -- csv train    only those sections (csv, train, inference, study, regression); `train` also runs
  *                                 train-article (the article's job against scikit-learn, the fixed cost per run),
  *                                 which `npm run bench -- train-article` runs alone
  */
@@ -18,6 +18,7 @@ const sections: Section[] = [
   { name: 'train', run: async () => (await import('./train')).benchTraining() },
   { name: 'train-article', run: async () => (await import('./article')).benchArticle() },
   { name: 'inference', run: async () => (await import('./inference')).benchInference() },
+  { name: 'study', run: async () => (await import('./study')).benchStudy() },
   { name: 'regression', run: async () => (await import('./regression')).benchRegression() }
 ]
 

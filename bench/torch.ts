@@ -10,7 +10,7 @@ import readline from 'node:readline'
 export const TORCH_PYTHON = '/usr/bin/python3'
 
 export interface TorchCase {
-  model: 'digits-mlp' | 'mlp-64-256-256-10' | 'small-cnn'
+  model: 'digits-mlp' | 'mlp-64-256-256-10' | 'small-cnn' | 'cnn-medium'
   batch: number
   epochs: number
   rows?: number

@@ -7,7 +7,7 @@ rows of the same shapes as LayerLab's synthetic sets; timings do not depend on t
 Usage:
   python3 bench/torch_bench.py '<json list of cases>'    prints one JSON array
   python3 bench/torch_bench.py --serve                   one JSON case per stdin line, one JSON result per line
-A case: {"model": "digits-mlp" | "mlp-64-256-256-10" | "small-cnn", "batch": 32, "epochs": 1, "rows": 1024}
+A case: {"model": "digits-mlp" | "mlp-64-256-256-10" | "small-cnn" | "cnn-medium", "batch": 32, "epochs": 1, "rows": 1024}
 """
 import csv
 import json
@@ -46,6 +46,15 @@ def build(name):
         return nn.Sequential(nn.Linear(DIGITS_FEATURES, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(), nn.Linear(100, 10))
     if name == 'mlp-64-256-256-10':
         return nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    if name == 'cnn-medium':
+        # LayerLab's cnn-medium preset: three stages of conv3x3 (linear) -> batch norm -> relu -> conv3x3 relu ->
+        # maxpool 2 (32, 64, 128 filters), global average pool, dropout 0.3, dense 128 relu, dense 10
+        layers, channels = [], 3
+        for filters in (32, 64, 128):
+            layers += [nn.Conv2d(channels, filters, 3, padding=1), nn.BatchNorm2d(filters, eps=1e-3, momentum=0.01), nn.ReLU(),
+                       nn.Conv2d(filters, filters, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)]
+            channels = filters
+        return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10))
     # small CNN on 28x28x1: conv(16,3,same) relu, maxpool, conv(32,3,same) relu, maxpool, flatten, dense 64 relu, dense 10
     return nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -64,6 +73,8 @@ def data_for(case):
             _data[key] = digits()
         elif case['model'] == 'mlp-64-256-256-10':
             _data[key] = synthetic(case.get('rows', 4096), (64,))
+        elif case['model'] == 'cnn-medium':
+            _data[key] = synthetic(case.get('rows', 256), (3, 64, 64))
         else:
             _data[key] = synthetic(case.get('rows', 2048), (1, 28, 28))
     return _data[key]

@@ -10,6 +10,8 @@ import { RunStore } from './store/runs'
 import { DatasetService } from './data/service'
 import { TrainingService } from './train/service'
 import { ExportService } from './export/service'
+import { StudyStore } from './store/studies'
+import { StudyService } from './study/service'
 import { LabEvents } from './core/events'
 import { resolveHome } from './core/home'
 import { createHandlers } from './api/handlers'
@@ -33,7 +35,10 @@ export async function openLab(options: { home?: string; debug?: boolean } = {}):
   const datasets = new DatasetService({ store: new DatasetStore(db), runs, home, emit: events.emit })
   const training = new TrainingService(datasets, runs, home, events.emit)
   const exporter = new ExportService(datasets, runs, home)
-  const router = createRouter(createHandlers({ home, datasets, runs, training, exporter }), {
+  const studyStore = new StudyStore(db)
+  await studyStore.recoverInterrupted()
+  const studies = new StudyService({ store: studyStore, runs, datasets, training, emit: events.emit })
+  const router = createRouter(createHandlers({ home, datasets, runs, training, exporter, studies }), {
     debug: options.debug,
     onInternalError: (error) => console.error(options.debug && error instanceof Error ? error.stack : `internal error: ${String(error)}`)
   })
@@ -42,7 +47,10 @@ export async function openLab(options: { home?: string; debug?: boolean } = {}):
     router,
     events,
     async close() {
+      // Studies first: they stop their members and stay resumable; then any run still training.
+      await studies.shutdown()
       await training.shutdown()
+      await datasets.close()
       await runs.close()
       await db.close()
     }

@@ -5,8 +5,9 @@ import type { DatasetService } from '../data/service'
 import type { RunStore } from '../store/runs'
 import type { TrainingService } from '../train/service'
 import type { ExportService } from '../export/service'
+import type { StudyService } from '../study/service'
 import { resourcesDir } from '../core/resources'
-import { planBackend } from '../core/backend'
+import { chooseBackend, gpuStatus } from '../core/backend'
 import { version } from '../core/version'
 
 /** The services the handlers call (the composition root, app.ts, opens them). */
@@ -16,18 +17,21 @@ export interface Services {
   runs: RunStore
   training: TrainingService
   exporter: ExportService
+  studies: StudyService
 }
 
 const done = { ok: true as const }
 
 export function createHandlers(services: Services): Handlers {
-  const { datasets, runs, training, exporter } = services
+  const { datasets, runs, training, exporter, studies } = services
   return {
-    'app.info': () => ({
+    'app.info': async () => ({
       name: 'LayerLab' as const,
       version,
       home: services.home,
-      backend: planBackend(),
+      // With LAYERLAB_BACKEND=webgpu the answer depends on the GPU probe (once per process, shared with gpu).
+      backend: await chooseBackend().then(({ name, reason }) => ({ name, reason })),
+      gpu: await gpuStatus(),
       examples: [
         {
           name: 'digits',
@@ -42,7 +46,10 @@ export function createHandlers(services: Services): Handlers {
     'datasets.preview': (args) => datasets.preview(args),
     'datasets.update': (args) => datasets.update(args),
     'datasets.thumbnails': (args) => datasets.thumbnails(args),
+    'datasets.rowThumbnails': (args) => datasets.rowThumbnails(args),
     'datasets.delete': async ({ datasetId }) => (await datasets.delete(datasetId), done),
+    'datasets.cancelImport': ({ importId }) => (datasets.cancelImport(importId), done),
+    'datasets.export': (args) => datasets.export(args),
     'models.default': (args) => training.defaultModel(args),
     'models.describe': (args) => training.describe(args),
     'train.start': (args) => training.start(args),
@@ -54,6 +61,14 @@ export function createHandlers(services: Services): Handlers {
     'runs.delete': async ({ runId }) => (await runs.delete(runId), done),
     'artifacts.get': ({ artifactId }) => runs.artifact(artifactId),
     'export.onnx': (args) => exporter.exportOnnx(args),
-    'predict.run': (args) => exporter.predict(args)
+    'predict.run': (args) => exporter.predict(args),
+    'studies.start': (args) => studies.start(args),
+    'studies.example': (args) => studies.example(args),
+    'studies.list': () => studies.list(),
+    'studies.get': ({ studyId }) => studies.get(studyId),
+    'studies.cancel': async ({ studyId }) => (await studies.cancel(studyId), done),
+    'studies.resume': ({ studyId, workers }) => studies.resume(studyId, workers),
+    'studies.wait': ({ studyId }) => studies.wait(studyId),
+    'studies.delete': async ({ studyId }) => (await studies.delete(studyId), done)
   }
 }

@@ -32,7 +32,7 @@ export interface AtomicWriteOptions {
 const exists = (file: string): LabError => new LabError(`${file}: already exists; pass --force to replace it`, 'conflict')
 
 /** Moves the finished temp file into place: a rename, or (overwrite false) a hard link, which fails if the target exists. */
-function place(temp: string, file: string, overwrite: boolean): void {
+export function placeTempFile(temp: string, file: string, overwrite: boolean): void {
   if (overwrite) return fs.renameSync(temp, file)
   try {
     fs.linkSync(temp, file)
@@ -53,7 +53,7 @@ export function writeFileAtomic(file: string, data: Uint8Array | string, options
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true })
     fs.writeFileSync(temp, data)
-    place(temp, file, options.overwrite ?? true)
+    placeTempFile(temp, file, options.overwrite ?? true)
   } catch (error) {
     removeTemp(() => fs.rmSync(temp, { force: true }))
     if (error instanceof LabError) throw error

@@ -22,8 +22,12 @@ export const INPUT_LIMITS = {
   image: 128 * MiB,
   /** A CSV predicted on: its rows are held in memory as numbers, and every row comes back in the answer. */
   predictTable: 512 * MiB,
+  /** A workbook (.xlsx/.xls/.ods): SheetJS holds the whole file and its cells in memory (CSV and Parquet stream). */
+  workbook: 256 * MiB,
   /** A model spec (JSON) given to `layerlab train --model`. */
-  modelSpec: 16 * MiB
+  modelSpec: 16 * MiB,
+  /** A sweep spec (JSON) given to `layerlab study --sweep`: a few settings' values. */
+  sweepSpec: 1 * MiB
 } as const
 
 export type InputKind = 'file' | 'directory' | 'file-or-directory'

@@ -1,9 +1,12 @@
 /**
- * CSV reading: sniffing the dialect (delimiter, header, decimal comma) from the first 64 KiB, and one streaming pass
- * over the whole file (bytes → hash and progress → decoder → csv-parse), so a file of any size is never held whole.
+ * CSV reading in JavaScript: sniffing the dialect (encoding, delimiter, header, decimal comma) from a sample of whole
+ * lines, and one streaming pass over the whole file (bytes → hash and progress → gunzip → decoder → csv-parse) for
+ * predictions on new files and for tables too wide for DuckDB (importWide.ts). The import of ordinary tables reads
+ * with DuckDB (importCsv.ts), with these findings passed to it (dialect.ts).
  */
 import fs from 'node:fs'
 import path from 'node:path'
+import zlib from 'node:zlib'
 import { createHash } from 'node:crypto'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -12,6 +15,7 @@ import { parse, CsvError } from 'csv-parse'
 import { parse as parseSync } from 'csv-parse/sync'
 import type { CsvDialect } from '../shared/contract'
 import { LabError } from '../shared/errors'
+import { openInputFile } from '../core/inputFile'
 import { SNIFF_BYTES, assertText, checkEncodingName, decodeSample, sniffEncoding } from './encoding'
 import { isMissing, parseNumber } from './values'
 
@@ -26,29 +30,41 @@ export interface CsvOverrides {
   delimiter?: string
   header?: boolean
   decimalComma?: boolean
+  quote?: string
+  escape?: string
+  skip?: number
 }
 
 /** The file name as errors show it. */
 export const fileLabel = (file: string): string => path.basename(file)
 
-function normalizeDelimiter(delimiter: string): string {
+export function normalizeDelimiter(delimiter: string): string {
   if (delimiter === '\\t' || delimiter.toLowerCase() === 'tab') return '\t'
+  if (delimiter.toLowerCase() === 'space') return ' '
   return delimiter
 }
 
+export interface SampleRecord {
+  fields: string[]
+  /** The line the record ends on (1-based, counted in the sample). */
+  line: number
+}
+
 /** Parses a text sample leniently, keeping the records read before any error (the sample may end mid-record). */
-function sampleRecords(text: string, delimiter: string, limit: number): string[][] {
-  const records: string[][] = []
+export function sampleRecords(text: string, delimiter: string, limit: number, quote = '"', escape = quote): SampleRecord[] {
+  const records: SampleRecord[] = []
   try {
     parseSync(text, {
       delimiter,
+      quote: quote === '' ? false : quote,
+      escape: escape === '' ? null : escape,
       record_delimiter: RECORD_DELIMITERS,
       relax_column_count: true,
       relax_quotes: true,
       skip_empty_lines: true,
       to: limit,
-      on_record: (record: string[]) => {
-        records.push(record)
+      on_record: (record: string[], context: { lines: number }) => {
+        records.push({ fields: record, line: context.lines })
         return record
       }
     })
@@ -63,39 +79,60 @@ const looksNumeric = (field: string, decimalComma: boolean): boolean => {
   return !isMissing(trimmed) && !Number.isNaN(parseNumber(trimmed, decimalComma))
 }
 
-function scoreDelimiter(records: string[][], delimiter: string): number {
-  if (records.length === 0) return 0
+/** The most common field count of the records (ties: the larger), and how many records have it. */
+export function modalWidth(records: readonly { fields: string[] }[]): { width: number; count: number } {
   const counts = new Map<number, number>()
-  for (const record of records) counts.set(record.length, (counts.get(record.length) ?? 0) + 1)
-  let mode = 0
-  let modeCount = 0
-  for (const [length, count] of counts) if (count > modeCount || (count === modeCount && length > mode)) [mode, modeCount] = [length, count]
-  if (mode <= 1) return 0
-  const consistency = modeCount / records.length
+  for (const record of records) counts.set(record.fields.length, (counts.get(record.fields.length) ?? 0) + 1)
+  let width = 0
+  let count = 0
+  for (const [length, n] of counts) if (n > count || (n === count && length > width)) [width, count] = [length, n]
+  return { width, count }
+}
+
+function scoreDelimiter(records: SampleRecord[], delimiter: string): number {
+  if (records.length === 0) return 0
+  const { width, count } = modalWidth(records)
+  if (width <= 1) return 0
+  const consistency = count / records.length
   // Fields that read as numbers break ties such as "5,1;3,5" (';' with decimal commas) against ','.
   let numeric = 0
   let fields = 0
   for (const record of records) {
-    for (const field of record) {
+    for (const field of record.fields) {
       fields++
-      if (looksNumeric(field, delimiter !== ',')) numeric++
+      if (looksNumeric(field, false) || (delimiter !== ',' && looksNumeric(field, true))) numeric++
     }
   }
-  return 1 + consistency * 2 + (numeric / Math.max(1, fields)) * 0.5
+  // Then more columns: a delimiter that also occurs inside some fields splits lines into fewer.
+  return 1 + consistency * 2 + (numeric / Math.max(1, fields)) * 0.5 + Math.min(width, 100) * 1e-4
 }
 
-/** Column names from a header record: blanks become col_i, duplicates get a suffix. */
-export function columnNames(header: string[] | null, count: number): string[] {
-  const seen = new Map<string, number>()
-  const names: string[] = []
-  for (let i = 0; i < count; i++) {
-    let name = header ? (header[i] ?? '').trim() : ''
-    if (!name) name = `col_${i + 1}`
-    const times = seen.get(name) ?? 0
-    seen.set(name, times + 1)
-    names.push(times === 0 ? name : `${name}_${times + 1}`)
-  }
-  return names
+/**
+ * Column names from a header record: blanks become col_i, duplicates get the first free suffix. Names the file
+ * really has are kept as they are and never given to another column ("a,a,,a_2" → a, a_3, col_3, a_2).
+ */
+export function columnNames(header: readonly string[] | null, count: number): string[] {
+  const raw = Array.from({ length: count }, (_, i) => (header ? (header[i] ?? '').trim() : ''))
+  const taken = new Set<string>()
+  const first = new Set<number>()
+  raw.forEach((name, i) => {
+    if (name && !taken.has(name)) {
+      taken.add(name)
+      first.add(i)
+    }
+  })
+  return raw.map((name, i) => {
+    if (first.has(i)) return name
+    const base = name || `col_${i + 1}`
+    if (!name && !taken.has(base)) {
+      taken.add(base)
+      return base
+    }
+    let k = 2
+    while (taken.has(`${base}_${k}`)) k++
+    taken.add(`${base}_${k}`)
+    return `${base}_${k}`
+  })
 }
 
 /**
@@ -118,44 +155,102 @@ export function detectHeader(records: string[][], decimalComma: boolean): boolea
   return numericColumns === 0
 }
 
-/** Reads the first 64 KiB and decides encoding, delimiter, header and decimal comma (each may be overridden). */
-export async function sniffCsv(file: string, overrides: CsvOverrides = {}): Promise<CsvSettings> {
-  const label = fileLabel(file)
-  const handle = await fs.promises.open(file, 'r')
-  let sample: Buffer
-  let size: number
+/** Lines a sample should hold, at least, before the dialect is guessed from it. */
+const SAMPLE_LINES = 50
+/** A sample grows (doubling) until it holds SAMPLE_LINES lines or this many bytes: a header of 2,000 columns fits. */
+const SAMPLE_MAX_BYTES = 64 << 20
+
+export interface Sample {
+  /** The file's first bytes (inflated for gzip), cut after the last line end unless the whole file is there. */
+  bytes: Buffer
+  /** The sample is the whole file. */
+  whole: boolean
+  gzip: boolean
+  /** The file's size on disk. */
+  size: number
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b]
+
+/** Line ends in a sample of any of our encodings (UTF-16 puts a 0x00 next to each 0x0a). */
+function countLineEnds(bytes: Buffer, limit: number): number {
+  let n = 0
+  for (let at = bytes.indexOf(0x0a); at >= 0 && n < limit; at = bytes.indexOf(0x0a, at + 1)) n++
+  return n
+}
+
+/** Reads a head of whole lines: at least 64 KiB and SAMPLE_LINES lines (growing for long lines), never a cut line. */
+export async function readSample(file: string, label: string): Promise<Sample> {
+  // The safe open: a regular file, opened non-blocking (a FIFO or a device is refused, never waited on).
+  const { handle, size } = await openInputFile(file, { label })
   try {
-    size = (await handle.stat()).size
-    sample = Buffer.alloc(Math.min(SNIFF_BYTES, size))
-    await handle.read(sample, 0, sample.length, 0)
+    if (size === 0) throw new LabError(`${label}: the file is empty`)
+    const magic = Buffer.alloc(2)
+    await handle.read(magic, 0, 2, 0)
+    const gzip = magic[0] === GZIP_MAGIC[0] && magic[1] === GZIP_MAGIC[1]
+    if (!gzip && /\.gz$/i.test(file))
+      throw new LabError(`${label}: not a gzip file (it does not start with gzip's magic bytes); if it is plain text, rename it without .gz`)
+    for (let want = SNIFF_BYTES; ; want *= 2) {
+      const raw = Buffer.alloc(Math.min(want, size))
+      const { bytesRead } = await handle.read(raw, 0, raw.length, 0)
+      let bytes = raw.subarray(0, bytesRead)
+      const whole = bytesRead >= size
+      if (gzip) {
+        try {
+          // A partial stream: keep what these bytes inflate to.
+          bytes = zlib.gunzipSync(bytes, { finishFlush: zlib.constants.Z_SYNC_FLUSH })
+        } catch (error) {
+          throw new LabError(`${label}: the gzip data is damaged (${(error as Error).message})`)
+        }
+      }
+      const enough = whole || countLineEnds(bytes, SAMPLE_LINES) >= SAMPLE_LINES
+      if (enough || want >= SAMPLE_MAX_BYTES) {
+        if (!whole) {
+          const last = bytes.lastIndexOf(0x0a)
+          if (last < 0) throw new LabError(`${label}: the first line is longer than ${SAMPLE_MAX_BYTES >> 20} MiB; is this a table?`)
+          // UTF-16 LE puts the 0x00 of "\n" after it.
+          bytes = bytes.subarray(0, last + 1 + (bytes[last + 1] === 0 ? 1 : 0))
+        }
+        if (gzip && bytes.length === 0) throw new LabError(`${label}: the file is empty`)
+        return { bytes, whole, gzip, size }
+      }
+    }
   } finally {
     await handle.close()
   }
-  if (size === 0) throw new LabError(`${label}: the file is empty`)
-  const wholeFile = sample.length === size
-  const sniffed = sniffEncoding(sample, wholeFile)
+}
+
+/** The text of a sample in its encoding, BOM dropped. */
+export function sampleText(sample: Sample, encoding: string): string {
+  return decodeSample(sample.bytes, encoding)
+}
+
+/** Decides encoding, delimiter, header and decimal comma from a sample (each may be overridden). */
+export function sniffSample(sample: Sample, overrides: CsvOverrides, label: string): CsvSettings {
+  const sniffed = sniffEncoding(sample.bytes, sample.whole)
   const encoding = overrides.encoding ? checkEncodingName(overrides.encoding, label) : sniffed.encoding
-  assertText(sample, encoding, label)
-  let text = decodeSample(sample, encoding)
-  if (!wholeFile) {
-    // Drop the last, probably cut, line.
-    const lastNewline = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'))
-    if (lastNewline > 0) text = text.slice(0, lastNewline)
-  }
+  assertText(sample.bytes, encoding, label)
+  let text = sampleText(sample, encoding)
+  const skip = overrides.skip ?? 0
+  if (skip > 0) text = dropLines(text, skip)
   if (text.trim() === '') throw new LabError(`${label}: the file is empty`)
+  let quote = overrides.quote ?? '"'
 
   let delimiter: string
   if (overrides.delimiter) {
     delimiter = normalizeDelimiter(overrides.delimiter)
   } else {
+    // Each delimiter with each quote: apostrophe-quoted fields hide delimiters from a parse that expects '"'.
     let best = 0
     delimiter = ','
-    for (const candidate of DELIMITERS) {
-      const score = scoreDelimiter(sampleRecords(text, candidate, 200), candidate)
-      if (score > best) [best, delimiter] = [score, candidate]
-    }
+    const quotes = overrides.quote !== undefined ? [overrides.quote] : text.includes("'") ? ['"', "'"] : ['"']
+    for (const q of quotes)
+      for (const candidate of DELIMITERS) {
+        const score = scoreDelimiter(sampleRecords(text, candidate, 200, q, overrides.escape ?? q), candidate)
+        if (score > best) [best, delimiter, quote] = [score, candidate, q]
+      }
   }
-  const records = sampleRecords(text, delimiter, 200)
+  const records = sampleRecords(text, delimiter, 200, quote, overrides.escape ?? quote)
   const [firstRecord] = records
   if (!firstRecord) throw new LabError(`${label}: the file is empty`)
 
@@ -165,7 +260,7 @@ export async function sniffCsv(file: string, overrides: CsvOverrides = {}): Prom
     let comma = 0
     let dot = 0
     for (const record of records)
-      for (const field of record) {
+      for (const field of record.fields) {
         const trimmed = field.trim()
         if (/^[+-]?\d*,\d+$/.test(trimmed)) comma++
         else if (/^[+-]?\d*\.\d+$/.test(trimmed)) dot++
@@ -173,15 +268,47 @@ export async function sniffCsv(file: string, overrides: CsvOverrides = {}): Prom
     decimalComma = comma > 0 && dot === 0
   }
 
-  let header: boolean
-  if (overrides.header !== undefined) header = overrides.header
-  else {
-    header = detectHeader(records, decimalComma)
-  }
-  const names = columnNames(header ? firstRecord : null, firstRecord.length)
+  const header =
+    overrides.header ??
+    detectHeader(
+      records.map((record) => record.fields),
+      decimalComma
+    )
+  const names = columnNames(header ? firstRecord.fields : null, firstRecord.fields.length)
   const crlf = /\r\n/.test(text)
   const mixedLineEnds = (crlf && /(^|[^\r])\n|\r(?!\n)/.test(text)) || (!crlf && /\r/.test(text) && /\n/.test(text))
-  return { encoding, bom: sniffed.bom && encoding === sniffed.encoding, delimiter, header, decimalComma, mixedLineEnds, names }
+  return {
+    encoding,
+    bom: sniffed.bom && encoding === sniffed.encoding,
+    delimiter,
+    quote,
+    escape: overrides.escape ?? quote,
+    header,
+    headerRows: header ? 1 : 0,
+    skippedLines: skip,
+    decimalComma,
+    mixedLineEnds,
+    compression: sample.gzip ? 'gzip' : 'none',
+    droppedTrailingColumn: false,
+    names
+  }
+}
+
+/** The text after its first `count` lines. */
+export function dropLines(text: string, count: number): string {
+  let at = 0
+  for (let i = 0; i < count && at >= 0; i++) {
+    const next = text.slice(at).search(/\r\n|\n|\r/)
+    if (next < 0) return ''
+    at += next + (text.startsWith('\r\n', at + next) ? 2 : 1)
+  }
+  return text.slice(at)
+}
+
+/** Reads a sample of whole lines and decides the dialect (each setting may be overridden). */
+export async function sniffCsv(file: string, overrides: CsvOverrides = {}): Promise<CsvSettings> {
+  const label = fileLabel(file)
+  return sniffSample(await readSample(file, label), overrides, label)
 }
 
 export interface CsvPassResult {
@@ -193,22 +320,29 @@ export interface CsvPassResult {
   header: string[] | null
 }
 
+/** A record whose field count is not the table's (`line`: the file line it ends on): a record to use instead, or null to leave it out. */
+export type OnBadRecord = (fields: string[], line: number) => string[] | null
+
 /**
  * Streams every record of the file to `onRecord` (data rows only; 0-based row index). A row with another number of
- * fields than the first one, or a broken quote, stops the pass with a LabError naming the line.
+ * fields than the table's goes to `onBadRecord` when given, else stops the pass with a LabError naming the line;
+ * a quote that is never closed always stops it.
  */
 export async function readCsv(
   file: string,
   settings: CsvSettings,
   onRecord: (fields: string[], row: number) => void,
-  onProgress?: (rows: number, bytes: number) => void
+  onProgress?: (rows: number, bytes: number) => void,
+  onBadRecord?: OnBadRecord,
+  signal?: AbortSignal
 ): Promise<CsvPassResult> {
   const label = fileLabel(file)
   const hash = createHash('sha256')
   let bytes = 0
   let rows = 0
   let header: string[] | null = null
-  let first = true
+  let headerLeft = settings.header ? 1 : 0
+  const width = settings.names.length + (settings.droppedTrailingColumn ? 1 : 0)
   const tap = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       hash.update(chunk)
@@ -219,35 +353,47 @@ export async function readCsv(
   // Line ends are auto-detected from the first one; a list of candidates, needed only for mixed files, is about 40 % slower.
   const parser = parse({
     delimiter: settings.delimiter,
+    quote: settings.quote === '' ? false : settings.quote,
+    escape: settings.escape === '' ? null : settings.escape,
     ...(settings.mixedLineEnds ? { record_delimiter: RECORD_DELIMITERS } : {}),
+    ...(settings.skippedLines > 0 ? { from_line: settings.skippedLines + 1 } : {}),
     relax_quotes: true,
-    skip_empty_lines: true
+    relax_column_count: true,
+    skip_empty_lines: true,
+    info: true
   })
-  const consume = async (records: AsyncIterable<string[]>): Promise<void> => {
-    for await (const record of records) {
-      if (first) {
-        first = false
-        if (settings.header) {
-          header = record
-          continue
-        }
+  const consume = async (records: AsyncIterable<{ record: string[]; info: { lines: number } }>): Promise<void> => {
+    for await (const item of records) {
+      let record = item.record
+      if (headerLeft > 0) {
+        headerLeft--
+        if (headerLeft === 0) header = record
+        continue
+      }
+      // A trailing delimiter on every line, or not on this one.
+      if (record.length !== width && !(settings.droppedTrailingColumn && record.length === width - 1)) {
+        if (!onBadRecord) throw new LabError(`${label}: line ${item.info.lines}: expected ${width}, got ${record.length} fields`)
+        const replacement = onBadRecord(record, item.info.lines)
+        if (!replacement) continue
+        record = replacement
       }
       onRecord(record, rows)
       rows++
-      if (onProgress && (rows & 0x3ff) === 0) onProgress(rows, bytes)
+      if ((rows & 0x3ff) === 0) {
+        onProgress?.(rows, bytes)
+        if (signal?.aborted) throw new LabError(`${label}: import cancelled`)
+      }
     }
   }
+  const steps: NodeJS.ReadWriteStream[] = [tap]
+  if (settings.compression === 'gzip') steps.push(zlib.createGunzip())
+  steps.push(iconv.decodeStream(settings.encoding), parser)
   try {
-    await pipeline(fs.createReadStream(file, { highWaterMark: 256 * 1024 }), tap, iconv.decodeStream(settings.encoding), parser, consume)
+    await (pipeline as (...streams: unknown[]) => Promise<void>)(fs.createReadStream(file, { highWaterMark: 256 * 1024 }), ...steps, consume)
   } catch (error) {
     if (error instanceof LabError) throw error
     if (error instanceof CsvError) {
       const line = (error as CsvError & { lines?: number }).lines
-      if (error.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') {
-        throw new LabError(
-          `${label}: line ${line}: ${error.message.replace(/ on line \d+$/, '').replace('Invalid Record Length: expect', 'expected')} fields`
-        )
-      }
       if (error.code === 'CSV_QUOTE_NOT_CLOSED') {
         const records = (error as CsvError & { records?: number }).records ?? 0
         const row = records - (settings.header ? 1 : 0) + 1
@@ -255,8 +401,10 @@ export async function readCsv(
       }
       throw new LabError(`${label}: line ${line}: ${error.message.replace(/^Invalid Closing Quote: /, '').replace(/ at line \d+.*$/, '')}`)
     }
-    if (error && typeof error === 'object' && 'code' in error && (error as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new LabError(`${label}: file not found`)
+    const code = error && typeof error === 'object' && 'code' in error ? (error as NodeJS.ErrnoException).code : undefined
+    if (code === 'ENOENT') throw new LabError(`${label}: file not found`)
+    if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR')
+      throw new LabError(`${label}: the gzip data is damaged or cut short (${(error as Error).message}); a truncated download?`)
     throw error
   }
   onProgress?.(rows, bytes)

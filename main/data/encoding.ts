@@ -17,7 +17,27 @@ export function sniffEncoding(sample: Buffer, wholeFile: boolean): SniffedEncodi
   if (sample.length >= 3 && sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf) return { encoding: 'utf8', bom: true }
   if (sample.length >= 2 && sample[0] === 0xff && sample[1] === 0xfe) return { encoding: 'utf16le', bom: true }
   if (sample.length >= 2 && sample[0] === 0xfe && sample[1] === 0xff) return { encoding: 'utf16be', bom: true }
+  const utf16 = utf16WithoutBom(sample)
+  if (utf16) return { encoding: utf16, bom: false }
   return { encoding: isValidUtf8(sample, wholeFile) ? 'utf8' : 'windows1252', bom: false }
+}
+
+/**
+ * UTF-16 without a BOM: text that is mostly ASCII has a NUL byte in every other place — after each character
+ * (little-endian) or before it (big-endian). Other text files have no NUL bytes at all.
+ */
+function utf16WithoutBom(sample: Buffer): 'utf16le' | 'utf16be' | null {
+  const pairs = Math.min(sample.length >> 1, 32 * 1024)
+  if (pairs < 4) return null
+  let evenZero = 0
+  let oddZero = 0
+  for (let i = 0; i < pairs; i++) {
+    if (sample[2 * i] === 0) evenZero++
+    if (sample[2 * i + 1] === 0) oddZero++
+  }
+  if (oddZero > 0.6 * pairs && evenZero < 0.05 * pairs) return 'utf16le'
+  if (evenZero > 0.6 * pairs && oddZero < 0.05 * pairs) return 'utf16be'
+  return null
 }
 
 function isValidUtf8(sample: Buffer, wholeFile: boolean): boolean {
@@ -53,7 +73,10 @@ export function assertText(sample: Buffer, encoding: string, label: string): voi
   let control = 0
   for (let i = 0; i < sample.length; i++) {
     const byte = sample[i]!
-    if (byte === 0) throw new LabError(`${label}: not a text file (NUL byte at offset ${i}); expected a CSV`)
+    if (byte === 0)
+      throw new LabError(
+        `${label}: not a text file (NUL byte at offset ${i}); expected a CSV (if it is UTF-16 text, pass --encoding utf-16le or utf-16be)`
+      )
     if (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d && byte !== 0x0c) control++
   }
   if (control > Math.max(8, sample.length * 0.01))

@@ -3,7 +3,7 @@
  * counts, the stratified split (split.bin) and the recipe fitted on its train rows; and the prepared parts.
  */
 import path from 'node:path'
-import type { ColumnProfile, DatasetProfile, DatasetSummary, ParseSettings, Task } from '../shared/contract'
+import type { ColumnProfile, DatasetProfile, DatasetSummary, ParseSettings, SplitSpec, Task } from '../shared/contract'
 import { suggestTask, tooManyClasses } from '../shared/task'
 import type { PreparedPart } from './types'
 import {
@@ -20,7 +20,7 @@ import { LabError } from '../shared/errors'
 import { writeFileAtomic } from '../core/atomicWrite'
 import { type ImageRow, type Skipped, readPixels } from './images'
 import { type ColumnStats, VOCAB_CAP, columnProfile } from './profile'
-import { type Split, SPLIT_SEED, randomSplit, stratifiedSplit } from './split'
+import { type Split, SPLIT_SEED, foldSplit, randomSplit, stratifiedSplit } from './split'
 import { columnFile, readF64, readI32, readRangeStrings } from './storage'
 import { parseNumber, sortLabels } from './values'
 
@@ -291,4 +291,72 @@ function preparedTarget(dir: string, index: number, stats: ColumnStats, recipe: 
 
 export function splitCounts(split: Split): DatasetSummary['split'] {
   return { train: split.train.length, val: split.val.length, test: split.test.length, seed: split.seed }
+}
+
+// ---------------------------------------------------------------- other splits of the stored rows (studies)
+
+/**
+ * The class of every stored row (-1: no label), as the stored split was cut from. Regression: one class (0) for
+ * every row with a target value, so the same stratified cuts are plain random ones (and k-fold is plain k-fold).
+ */
+export function classesOfRows(dir: string, meta: Meta, recipe: Recipe): Int32Array {
+  const labelIndex = new Map(recipe.labels.map((label, i) => [label, i]))
+  if (meta.kind === 'images') return Int32Array.from(meta.rows, (row) => labelIndex.get(row.label) ?? -1)
+  const r = recipe as TableRecipe
+  const targetIndex = meta.columns.findIndex((stats) => stats.name === r.target)
+  const targetStats = meta.columns[targetIndex]
+  if (r.task === 'regression') {
+    if (!targetStats?.files.f64) throw new Error(`The recipe's target "${r.target}" is not a column of numbers in the dataset`)
+    return Int32Array.from(readF64(columnFile(dir, targetIndex, 'f64')), (value) => (Number.isNaN(value) ? -1 : 0))
+  }
+  if (!targetStats?.vocab) throw new Error(`The recipe's target "${r.target}" is not a column of classes in the dataset`)
+  const codeToClass = targetStats.vocab.map((key) => labelIndex.get(key) ?? -1)
+  const codes = readI32(columnFile(dir, targetIndex, 'i32'))
+  return Int32Array.from(codes, (code) => (code < 0 ? -1 : codeToClass[code]!))
+}
+
+/** The rows of a split spec, cut from the same stored rows (and classes) as the stored split. */
+export function splitOf(classOfRow: Int32Array, spec: SplitSpec): Split {
+  return spec.kind === 'holdout' ? stratifiedSplit(classOfRow, spec.seed) : foldSplit(classOfRow, spec.folds, spec.fold, spec.seed)
+}
+
+/**
+ * The stored recipe fitted again on other train rows: imputation and scaling come from these rows, so no test row
+ * leaks into them. One-hot vocabularies stay the stored ones, so every split gives the same features (and one model
+ * spec fits them all).
+ */
+export function refitRecipe(dir: string, meta: Meta, stored: Recipe, train: Int32Array): Recipe {
+  if (stored.kind === 'images' || meta.kind === 'images') return stored
+  const choices: TableColumnChoice[] = stored.columns.map((column) => {
+    const index = meta.columns.findIndex((stats) => stats.name === column.name)
+    const stats = meta.columns[index]
+    if (!stats) throw new Error(`The recipe's column "${column.name}" is not in the dataset`)
+    return { index, stats, type: column.type }
+  })
+  const refitted = fitTableRecipe(dir, choices, stored.target, stored.labels, train, { impute: stored.imputeNumbers, scaling: stored.scaling })
+  const fitted: TableRecipe = { ...refitted, task: stored.task }
+  if (stored.task === 'regression') {
+    // The target's standardisation comes from these train rows too.
+    const targetIndex = meta.columns.findIndex((stats) => stats.name === stored.target)
+    fitted.targetScale = fitTargetScale(readF64(columnFile(dir, targetIndex, 'f64')), train)
+  }
+  const offset: number[] = []
+  const scale: number[] = []
+  let at = 0
+  const columns = fitted.columns.map((column, i) => {
+    const kept = stored.columns[i]!
+    const width = column.encoding === 'onehot' ? (column.vocabulary?.length ?? 0) : 1
+    if (column.encoding === 'onehot') {
+      const vocabulary = kept.vocabulary ?? []
+      offset.push(...vocabulary.map(() => 0))
+      scale.push(...vocabulary.map(() => 1))
+      at += width
+      return { ...column, vocabulary, impute: vocabulary.includes(String(column.impute)) ? column.impute : kept.impute }
+    }
+    offset.push(fitted.affine!.offset[at]!)
+    scale.push(fitted.affine!.scale[at]!)
+    at += width
+    return column
+  })
+  return { ...fitted, columns, featureNames: stored.featureNames, inputShape: stored.inputShape, affine: { offset, scale } }
 }

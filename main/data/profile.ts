@@ -36,6 +36,8 @@ export interface ColumnStats {
   histogram: number[] | null
   /** Which files hold the column. */
   files: { f64: boolean; i32: boolean; str: boolean }
+  /** A column read as numbers from people's spellings ("$1,234.50", "12 %"): the spellings, coded in c<i>.src. */
+  spellings?: string[]
 }
 
 /** Online statistics for one numeric column (Welford: stable in one pass). */
@@ -124,10 +126,35 @@ export class Histogram {
   }
 }
 
-/** The most frequent vocab entries (counts[code] is how often vocab[code] occurs). */
-export function topValues(vocab: string[], counts: number[], limit = 10): { value: string; count: number }[] {
-  return vocab
-    .map((value, code) => ({ value, count: counts[code]! }))
+/** A top value longer than this is stored cut (with "…"): a 50 MB field must not travel in every datasets.list. */
+export const SAMPLE_CHARS = 200
+
+const cut = (value: string): string => (value.length > SAMPLE_CHARS ? `${value.slice(0, SAMPLE_CHARS)}…` : value)
+
+/**
+ * The most frequent vocab entries (counts[code] is how often vocab[code] occurs), most frequent first, ties by
+ * value; without sorting the whole vocabulary: only entries at or above the limit-th count are compared.
+ */
+export function topValues(vocab: readonly (string | number)[], counts: readonly number[], limit = 10): { value: string; count: number }[] {
+  let candidates: { value: string; count: number }[]
+  if (vocab.length <= limit * 4) candidates = vocab.map((value, code) => ({ value: String(value), count: counts[code]! }))
+  else {
+    // The limit-th largest count, from a small descending list of the best counts seen.
+    const best: number[] = []
+    for (const count of counts) {
+      if (best.length < limit || count > best[limit - 1]!) {
+        if (best.length === limit) best.pop()
+        best.push(count)
+        best.sort((a, b) => b - a)
+      }
+    }
+    const threshold = best[best.length - 1] ?? 0
+    candidates = []
+    for (let code = 0; code < counts.length; code++)
+      if (counts[code]! >= threshold) candidates.push({ value: String(vocab[code]), count: counts[code]! })
+  }
+  return candidates
     .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
     .slice(0, limit)
+    .map((entry) => ({ value: cut(entry.value), count: entry.count }))
 }

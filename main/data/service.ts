@@ -16,17 +16,19 @@ import {
   type HandlerArgs,
   type ParseSettings,
   type Preparation,
-  type RequestResult
+  type RequestResult,
+  type SplitSpec
 } from '../shared/contract'
 import type { PreparedData } from './types'
 import type { ImageRecipe, Recipe } from './recipe'
 import { LabError, notFound } from '../shared/errors'
 import { newId, nowIso } from '../core/ids'
 import { inspectInput } from '../core/inputFile'
+import { checkOutputPath } from '../core/outputFile'
 import { fileLabel } from './csv'
-import { importTable } from './table'
+import { ImportWorkers } from './importWorkers'
 import { importImages, thumbnail } from './images'
-import { VOCAB_CAP } from './profile'
+import { type ColumnStats, VOCAB_CAP } from './profile'
 import { columnFile, readJson, readRangeF64, readRangeI32, readRangeStrings, writeJson } from './storage'
 import {
   type Fitted,
@@ -34,16 +36,41 @@ import {
   type Meta,
   type TableMeta,
   chooseTarget,
+  classesOfRows,
   constantTarget,
   fitImages,
   fitTable,
   preparedParts,
   readSplit,
+  refitRecipe,
   splitCounts,
+  splitOf,
   writeSplit
 } from './prepare'
+import type { Split } from './split'
 
 const PROGRESS_INTERVAL_MS = 200
+
+/** Folder names that say which part of a data set a folder is, not which data set: "train" alone names nothing. */
+const GENERIC_FOLDER = /^(train|training|test|testing|val|valid|validation|dev|eval|images?|imgs?|pictures|photos|data|dataset|all|samples)$/i
+
+/**
+ * The default name of an image data set. A folder with a telling name keeps it; a generic one ("train") takes its
+ * parent's name in front ("fashion-mnist train"), or — an upload, whose parent is a batch folder — its classes
+ * ("train: 10 classes, ankle boot, bag, coat…").
+ */
+export function imageDatasetName(folder: string, classes: string[], uploadsRoot: string | null): string {
+  const base = path.basename(folder)
+  if (!GENERIC_FOLDER.test(base)) return base
+  const parentDir = path.dirname(folder)
+  const isUpload = uploadsRoot !== null && path.dirname(parentDir) === path.resolve(uploadsRoot)
+  const parent = path.basename(parentDir)
+  if (!isUpload && parent && parent !== '.' && parent !== path.sep && !GENERIC_FOLDER.test(parent)) return `${parent} ${base}`
+  const shown = classes.slice(0, 3).join(', ')
+  return `${base}: ${classes.length} classes, ${shown}${classes.length > 3 ? '…' : ''}`
+}
+
+type Progress = (rows: number, bytes: number, totalBytes: number, force?: boolean, phase?: 'reading' | 'profiling' | 'fitting') => void
 
 /** Where a dataset service keeps its rows, and how it learns whether runs still use a dataset. */
 export interface DatasetServiceDeps {
@@ -58,9 +85,25 @@ export class DatasetService {
   private readonly runs: Pick<RunStore, 'countForDataset'>
   readonly home: string
   private readonly emit: Emit
+  private readonly workers: ImportWorkers
+  /** Imports under way, by the importId their caller gave: datasets.cancelImport aborts them. */
+  private readonly running = new Map<string, AbortController>()
 
   constructor(deps: DatasetServiceDeps) {
     ;({ store: this.store, runs: this.runs, home: this.home, emit: this.emit } = deps)
+    this.workers = ImportWorkers.shared()
+  }
+
+  /** Cancels this service's running imports and waits for them to clean up (the process's workers stay for others). */
+  async close(): Promise<void> {
+    for (const controller of this.running.values()) controller.abort()
+    const deadline = Date.now() + 5000
+    while (this.running.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+
+  /** Cancels a running import; nothing of it is kept. An id that is not running (any more) is fine. */
+  cancelImport(importId: string): void {
+    this.running.get(importId)?.abort()
   }
 
   private get datasetsDir(): string {
@@ -81,21 +124,27 @@ export class DatasetService {
     const final = path.join(this.datasetsDir, datasetId)
     await fs.promises.mkdir(temp)
     let lastEmit = 0
-    const progress = (rows: number, bytes: number, totalBytes: number, force = false) => {
+    const importId = args.importId
+    const progress: Progress = (rows, bytes, totalBytes, force = false, phase = 'reading') => {
       const now = Date.now()
       if (!force && now - lastEmit < PROGRESS_INTERVAL_MS) return
       lastEmit = now
-      this.emit('dataset.progress', { path: source, rows, bytes, totalBytes })
+      this.emit('dataset.progress', { path: source, ...(importId ? { importId } : {}), phase, rows, bytes, totalBytes })
     }
+    const controller = new AbortController()
+    if (importId) this.running.set(importId, controller)
     let row: StoredDataset
     try {
-      const name = args.name?.trim() || path.basename(source).replace(/\.[^.]+$/, '') || path.basename(source)
+      const name = args.name?.trim() || path.basename(source).replace(/(\.[^.]+)?(\.gz)?$/i, '') || path.basename(source)
       if (stat.isDirectory()) row = await this.importFolder(source, args, temp, datasetId, name, progress)
-      else row = await this.importFile(source, stat.size, args, temp, datasetId, name, progress)
+      else row = await this.importFile(source, stat.size, args, temp, datasetId, name, progress, controller.signal)
+      if (controller.signal.aborted) throw new LabError(`${fileLabel(source)}: import cancelled`)
       await fs.promises.rename(temp, final)
     } catch (error) {
       await fs.promises.rm(temp, { recursive: true, force: true })
       throw error
+    } finally {
+      if (importId) this.running.delete(importId)
     }
     try {
       await this.store.insert(row)
@@ -110,7 +159,7 @@ export class DatasetService {
   private async removeStaleImports(): Promise<void> {
     const dayAgo = Date.now() - 24 * 3600 * 1000
     for (const entry of await fs.promises.readdir(this.datasetsDir)) {
-      if (!entry.startsWith('.import-')) continue
+      if (!entry.startsWith('.import-') && !entry.startsWith('.export-')) continue
       const folder = path.join(this.datasetsDir, entry)
       const stat = await fs.promises.stat(folder).catch(() => null)
       if (stat && stat.mtimeMs < dayAgo) await fs.promises.rm(folder, { recursive: true, force: true })
@@ -124,20 +173,47 @@ export class DatasetService {
     dir: string,
     datasetId: string,
     name: string,
-    progress: (rows: number, bytes: number, totalBytes: number, force?: boolean) => void
+    progress: Progress,
+    signal: AbortSignal
   ): Promise<StoredDataset> {
     const label = fileLabel(source)
     if (totalBytes === 0) throw new LabError(`${label}: the file is empty`)
-    const overrides = { encoding: args.encoding, delimiter: args.delimiter, header: args.header, decimalComma: args.decimalComma }
-    const imported = await importTable(source, overrides, dir, (rows, bytes) => progress(rows, bytes, totalBytes))
-    progress(imported.rows, imported.bytes, totalBytes, true)
-    const target = chooseTarget(imported.settings.names, args.target, label)
+    const overrides = {
+      encoding: args.encoding,
+      delimiter: args.delimiter,
+      header: args.header,
+      decimalComma: args.decimalComma,
+      quote: args.quote,
+      escape: args.escape,
+      skip: args.skip
+    }
+    const imported = await this.workers.run(
+      {
+        file: source,
+        dir,
+        overrides,
+        badRows: args.badRows,
+        sheet: args.sheet,
+        signal,
+        onProgress: (rows, bytes) => progress(rows, bytes, totalBytes)
+      },
+      path.join(dir, '.spill')
+    )
+    progress(imported.rows, totalBytes, totalBytes, true, 'fitting')
+    const names = imported.columns.map((column) => column.name)
+    if (names.length < 2)
+      throw new LabError(
+        `${label}: the table has one column (${names[0] ?? '?'}); it needs at least one feature column besides the target (is the delimiter right?)`
+      )
+    const target = chooseTarget(names, args.target, label)
     const meta: TableMeta = { kind: 'table', rows: imported.rows, columns: imported.columns }
     writeJson(path.join(dir, 'meta.json'), meta)
-    const requested = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined))
+    const given = { ...overrides, badRows: args.badRows, sheet: args.sheet }
+    const requested = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined))
     const parse: ParseSettings = {
       kind: 'table',
-      csv: imported.settings,
+      ...(imported.settings ? { csv: imported.settings } : {}),
+      table: imported.source,
       requested,
       overrides: {},
       preparation: DEFAULT_PREPARATION,
@@ -153,12 +229,13 @@ export class DatasetService {
     args: HandlerArgs<'datasets.import'>,
     dir: string,
     datasetId: string,
-    name: string,
-    progress: (rows: number, bytes: number, totalBytes: number, force?: boolean) => void
+    givenName: string,
+    progress: Progress
   ): Promise<StoredDataset> {
     if (args.task === 'regression')
       throw new LabError(`${fileLabel(source)}: a folder of images sorted into class folders predicts classes, not a number`)
     const imported = await importImages(source, { imageSize: args.imageSize, colorMode: args.colorMode }, dir, progress)
+    const name = args.name?.trim() ? givenName : imageDatasetName(source, imported.classes, path.join(this.home, 'uploads'))
     const meta: ImageMeta = {
       kind: 'images',
       rows: imported.rows,
@@ -308,6 +385,11 @@ export class DatasetService {
       return { columns: ['path', 'label'], rows: meta.rows.slice(start, start + count).map((image) => [image.path, image.label]), total }
     }
     const columnValues = meta.columns.map((stats, index): (string | number | null)[] => {
+      if (stats.spellings) {
+        // People's numbers ("$1,234.50") are shown as the file wrote them; the model sees the numbers.
+        const spellings = stats.spellings
+        return Array.from(readRangeI32(columnFile(dir, index, 'src'), start, count), (code) => (code < 0 ? null : spellings[code]!))
+      }
       if (stats.files.f64) return Array.from(readRangeF64(columnFile(dir, index, 'f64'), start, count), (v) => (Number.isNaN(v) ? null : v))
       if (stats.files.i32 && stats.vocab) {
         const vocab = stats.vocab
@@ -319,6 +401,29 @@ export class DatasetService {
     })
     const rows = Array.from({ length: count }, (_, r) => columnValues.map((values) => values[r] ?? null))
     return { columns: meta.columns.map((stats) => stats.name), rows, total }
+  }
+
+  /** Writes the table as it was parsed (every column, parsed values, the names it was imported with) to CSV or Parquet. */
+  async export(args: HandlerArgs<'datasets.export'>): Promise<RequestResult<'datasets.export'>> {
+    const row = await this.row(args.datasetId)
+    if (row.kind !== 'table') throw new LabError(`${row.name}: only tables can be exported as CSV or Parquet`)
+    const dir = this.storedDir(row)
+    const meta = readJson<TableMeta>(path.join(dir, 'meta.json'))
+    // Checked before any work: never the data home's own files, an existing file only when asked (core/outputFile.ts).
+    const out = checkOutputPath(args.out, { home: this.home, overwrite: args.overwrite ?? false })
+    const format = args.format ?? (/\.parquet$/i.test(out) ? 'parquet' : 'csv')
+    // DuckDB spills (if it must) into a folder of the data home that goes with the export.
+    const spill = path.join(this.datasetsDir, `.export-${newId('ds')}`)
+    let written: { bytes: number }
+    try {
+      written = await this.workers.export(
+        { dir, columns: meta.columns as ColumnStats[], rows: meta.rows, out, format, overwrite: args.overwrite ?? false },
+        spill
+      )
+    } finally {
+      await fs.promises.rm(spill, { recursive: true, force: true })
+    }
+    return { path: out, rows: meta.rows, columns: meta.columns.length, bytes: written.bytes, format }
   }
 
   /** Changes the target and columns' types or inclusion; the roles, split and recipe are fitted again. */
@@ -391,28 +496,64 @@ export class DatasetService {
     return result
   }
 
-  async getRecipe(datasetId: string): Promise<Recipe> {
-    return (await this.row(datasetId)).recipe as Recipe
+  /** Thumbnails of the given rows, in the order asked; a row past the end is refused, naming it. */
+  async rowThumbnails(args: HandlerArgs<'datasets.rowThumbnails'>): Promise<RequestResult<'datasets.rowThumbnails'>> {
+    const row = await this.row(args.datasetId)
+    if (row.kind !== 'images') throw new LabError(`${row.name}: thumbnails are for image datasets; this one is a table`)
+    const dir = this.storedDir(row)
+    const meta = readJson<ImageMeta>(path.join(dir, 'meta.json'))
+    const outside = args.rows.find((r) => r >= meta.rows.length)
+    if (outside !== undefined) throw new LabError(`${row.name}: has ${meta.rows.length} images, no row ${outside}`)
+    const result: RequestResult<'datasets.rowThumbnails'> = []
+    for (const r of args.rows)
+      result.push({ row: r, dataUrl: await thumbnail(path.join(dir, 'pixels.u8'), r, meta.width, meta.height, meta.channels) })
+    return result
   }
 
-  /** The stored split with the stored recipe applied, read from the materialised data (never the source). */
-  async loadPrepared(datasetId: string): Promise<PreparedData> {
+  /** The recipe a run's data went through: the stored one, or for another split the one fitted on its train rows. */
+  async getRecipe(datasetId: string, split?: SplitSpec): Promise<Recipe> {
+    const row = await this.row(datasetId)
+    if (!split) return row.recipe as Recipe
+    return (await this.splitAndRecipe(row, split)).recipe
+  }
+
+  private async splitAndRecipe(row: StoredDataset, spec: SplitSpec | undefined): Promise<{ dir: string; meta: Meta; split: Split; recipe: Recipe }> {
+    const dir = this.storedDir(row)
+    const stored = row.recipe as Recipe
+    const meta = readJson<Meta>(path.join(dir, 'meta.json'))
+    if (!spec) return { dir, meta, split: readSplit(dir, row.split), recipe: stored }
+    const split = splitOf(classesOfRows(dir, meta, stored), spec)
+    return { dir, meta, split, recipe: refitRecipe(dir, meta, stored, split.train) }
+  }
+
+  /** The rows of the classes of a dataset (stored order), for checks of a study's protocol before anything runs. */
+  async classesOfRows(datasetId: string): Promise<Int32Array> {
     const row = await this.row(datasetId)
     const dir = this.storedDir(row)
-    const recipe = row.recipe as Recipe
+    return classesOfRows(dir, readJson<Meta>(path.join(dir, 'meta.json')), row.recipe as Recipe)
+  }
+
+  /**
+   * A split with the recipe applied, read from the materialised data (never the source): the stored split with the
+   * stored recipe, or (studies) another split of the same stored rows with the recipe fitted on its train rows.
+   * Every split reads the same column files; nothing is copied.
+   */
+  async loadPrepared(datasetId: string, split?: SplitSpec): Promise<PreparedData> {
+    const row = await this.row(datasetId)
+    const dir = this.storedDir(row)
+    const stored = row.recipe as Recipe
     const summary = this.summaryOf(row)
     if (summary.task === 'regression') {
-      if (recipe.kind !== 'table' || !recipe.targetScale) throw new Error(`${row.name}: a regression dataset without the target's scale`)
+      if (stored.kind !== 'table' || !stored.targetScale) throw new Error(`${row.name}: a regression dataset without the target's scale`)
       const targetStats = readJson<TableMeta>(path.join(dir, 'meta.json')).columns.find((stats) => stats.name === row.target)
       if (targetStats && targetStats.present > 0 && targetStats.min === targetStats.max)
         throw new LabError(`${row.name}: ${constantTarget(row.target!, targetStats.min)}`)
-    } else if (recipe.labels.length < 2) {
-      const only = recipe.labels.length ? ` ("${recipe.labels[0]}")` : ''
+    } else if (stored.labels.length < 2) {
+      const only = stored.labels.length ? ` ("${stored.labels[0]}")` : ''
       throw new LabError(`${row.name}: the target "${row.target}" has a single class${only}; choose another target column`)
     }
-    if (recipe.inputShape.every((size) => size === 0)) throw new LabError(`${row.name}: no feature columns are included; include at least one`)
-    const split = readSplit(dir, row.split)
-    const meta = readJson<Meta>(path.join(dir, 'meta.json'))
+    if (stored.inputShape.every((size) => size === 0)) throw new LabError(`${row.name}: no feature columns are included; include at least one`)
+    const { meta, split: rows, recipe } = await this.splitAndRecipe(row, split)
     return {
       datasetId,
       kind: row.kind,
@@ -422,7 +563,7 @@ export class DatasetService {
       inputShape: recipe.inputShape,
       labels: recipe.labels,
       featureNames: recipe.featureNames,
-      ...preparedParts(dir, meta, recipe, split)
+      ...preparedParts(dir, meta, recipe, rows)
     }
   }
 }

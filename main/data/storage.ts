@@ -4,6 +4,7 @@
  *   c<i>.f64  Float64 per row (NaN: missing) — columns whose values are all numbers
  *   c<i>.i32  Int32 code per row into the column's vocabulary (-1: missing) — columns with at most VOCAB_CAP distinct values
  *   c<i>.str + c<i>.off  UTF-8 bytes and Float64 end offsets per row — the rest (many distinct strings)
+ *   c<i>.src  Int32 code per row into the column's `spellings` — the text of a column read as numbers ("$1,234.50")
  * Images: pixels.u8 (row-major [n, h, w, c]) and images.json ({path, label} per row).
  * All little-endian (the typed arrays' native order on every platform Node supports).
  */
@@ -11,84 +12,248 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { writeFileAtomic } from '../core/atomicWrite'
 
-const BUFFER_BYTES = 1 << 16
+/**
+ * Open descriptors a writing pass may hold at once, whatever the number of columns: a table of 100,000 columns
+ * must not need 200,000 descriptors (the process limit is often 1,024), and the import's own reads, DuckDB and the
+ * host's sockets need some too.
+ */
+export const OPEN_FILES_LIMIT = 64
 
-/** Appends fixed-size values or bytes to a file through a small buffer (flat memory for any row count). */
-export class BufferedWriter {
-  private readonly fd: number
-  private readonly buffer = new ArrayBuffer(BUFFER_BYTES)
-  private readonly bytesView = new Uint8Array(this.buffer)
-  private readonly f64View = new Float64Array(this.buffer)
-  private readonly i32View = new Int32Array(this.buffer)
-  /** Bytes used in the buffer; fixed-size writes keep it aligned (a writer holds one kind of value). */
-  private used = 0
-  /** Bytes written so far (flushed or not). */
-  written = 0
+/**
+ * The files of one writing pass, of which at most `limit` are open at a time (least recently written closed first).
+ * Writers say where to write (their own running offset), so a file closed and opened again goes on where it stopped.
+ * closeAll() releases every descriptor, whatever failed before it.
+ */
+export class FilePool {
+  /** file → descriptor, least recently used first (a Map keeps insertion order). */
+  private readonly open = new Map<string, number>()
+  private readonly created = new Set<string>()
 
-  constructor(readonly file: string) {
-    this.fd = fs.openSync(file, 'w')
+  constructor(private readonly limit = OPEN_FILES_LIMIT) {}
+
+  write(file: string, data: Uint8Array, length: number, position: number): void {
+    let fd = this.open.get(file)
+    if (fd === undefined) {
+      if (this.open.size >= this.limit) this.close(this.open.keys().next().value as string)
+      // The first open creates (or empties) the file; later ones go on writing it.
+      fd = fs.openSync(file, this.created.has(file) ? 'r+' : 'w')
+      this.created.add(file)
+    } else this.open.delete(file)
+    this.open.set(file, fd)
+    let done = 0
+    while (done < length) done += fs.writeSync(fd, data, done, length - done, position + done)
   }
-  f64(value: number): void {
-    if (this.used + 8 > BUFFER_BYTES) this.flush()
-    this.f64View[this.used >> 3] = value
-    this.used += 8
-    this.written += 8
+
+  /** Creates an empty file (a column with no rows written still has its file). */
+  touch(file: string): void {
+    if (this.created.has(file)) return
+    fs.closeSync(fs.openSync(file, 'w'))
+    this.created.add(file)
   }
-  i32(value: number): void {
-    if (this.used + 4 > BUFFER_BYTES) this.flush()
-    this.i32View[this.used >> 2] = value
-    this.used += 4
-    this.written += 4
+
+  close(file: string): void {
+    const fd = this.open.get(file)
+    if (fd === undefined) return
+    this.open.delete(file)
+    fs.closeSync(fd)
   }
-  bytes(data: Uint8Array): void {
-    if (this.used + data.length > BUFFER_BYTES) this.flush()
-    if (data.length > BUFFER_BYTES) fs.writeSync(this.fd, data)
-    else {
-      this.bytesView.set(data, this.used)
-      this.used += data.length
+
+  /** Closes everything; removes files too when the pass failed (the caller removes its folder anyway). */
+  closeAll(): void {
+    for (const fd of this.open.values()) {
+      try {
+        fs.closeSync(fd)
+      } catch {
+        // closing the rest matters more than this one's error
+      }
     }
-    this.written += data.length
+    this.open.clear()
   }
-  flush(): void {
-    if (this.used > 0) fs.writeSync(this.fd, this.bytesView, 0, this.used)
-    this.used = 0
+
+  forget(file: string): void {
+    this.close(file)
+    this.created.delete(file)
+    fs.rmSync(file, { force: true })
   }
-  close(): void {
-    this.flush()
-    fs.closeSync(this.fd)
+
+  get openCount(): number {
+    return this.open.size
   }
 }
 
-/** Strings column: bytes plus a Float64 end offset per row. */
-export class StringWriter {
-  private readonly data: BufferedWriter
-  private readonly offsets: BufferedWriter
-  constructor(dataFile: string, offsetFile: string) {
-    this.data = new BufferedWriter(dataFile)
-    this.offsets = new BufferedWriter(offsetFile)
+/** Write buffers of a pass share this many bytes (each writer gets its share, between 512 bytes and 256 KiB). */
+const BUFFER_BUDGET = 64 << 20
+const MIN_BUFFER = 512
+const MAX_BUFFER = 256 << 10
+
+/** A writer's buffer size when `writers` files are written in one pass. */
+export const bufferShare = (writers: number): number => Math.max(MIN_BUFFER, Math.min(MAX_BUFFER, Math.floor(BUFFER_BUDGET / Math.max(1, writers))))
+
+/**
+ * Appends to one column file through a buffer that grows up to its share (narrow tables: 256 KiB, one write per
+ * few thousand rows; wide ones: small buffers, so 100,000 columns fit in memory). Whole spans go in at once
+ * (reserve: a DuckDB vector of 2,048 doubles is one copy) or one value at a time (f64 / i32 / bytes).
+ */
+export class ColumnWriter {
+  private buffer = Buffer.alloc(0)
+  /** Views over the buffer: valid until the next reserve() (which may grow it). */
+  f64View = new Float64Array(0)
+  i32View = new Int32Array(0)
+  /** Bytes used in the buffer. */
+  private used = 0
+  /** Bytes written so far (flushed or not). */
+  written = 0
+  private flushed = 0
+
+  constructor(
+    readonly file: string,
+    private readonly pool: FilePool,
+    private readonly share = MAX_BUFFER
+  ) {}
+
+  /** Room for `bytes` more bytes (flushing or growing first); returns the byte offset in the buffer to write at. */
+  reserve(bytes: number): number {
+    if (this.used + bytes > this.buffer.length) {
+      if (this.used + bytes > this.share) this.flush()
+      if (this.used + bytes > this.buffer.length) this.grow(this.used + bytes)
+    }
+    const at = this.used
+    this.used += bytes
+    this.written += bytes
+    return at
+  }
+
+  /** Gives back the end of the last reserve() (bytes not written after all). */
+  unreserve(bytes: number): void {
+    this.used -= bytes
+    this.written -= bytes
+  }
+
+  private grow(needed: number): void {
+    let size = Math.max(MIN_BUFFER, this.buffer.length)
+    while (size < needed) size *= 2
+    size = Math.max(needed, Math.min(size, Math.max(this.share, needed)))
+    // Whole 8-byte units, so the Float64 view covers the buffer.
+    size = Math.ceil(size / 8) * 8
+    const next = Buffer.alloc(size)
+    this.buffer.copy(next, 0, 0, this.used)
+    this.buffer = next
+    this.f64View = new Float64Array(next.buffer, next.byteOffset, size >> 3)
+    this.i32View = new Int32Array(next.buffer, next.byteOffset, size >> 2)
+  }
+
+  f64(value: number): void {
+    const at = this.reserve(8)
+    this.f64View[at >> 3] = value
+  }
+
+  i32(value: number): void {
+    const at = this.reserve(4)
+    this.i32View[at >> 2] = value
+  }
+
+  bytes(data: Uint8Array): void {
+    if (data.length > this.share) {
+      this.flush()
+      this.pool.write(this.file, data, data.length, this.flushed)
+      this.flushed += data.length
+      this.written += data.length
+      return
+    }
+    const at = this.reserve(data.length)
+    this.buffer.set(data, at)
+  }
+
+  /** A string's UTF-8 bytes, written straight into the buffer; returns their count. */
+  utf8(value: string): number {
+    const max = value.length * 3
+    if (max > this.share) {
+      const data = Buffer.from(value, 'utf8')
+      this.bytes(data)
+      return data.length
+    }
+    const at = this.reserve(max)
+    const n = this.buffer.write(value, at, 'utf8')
+    this.unreserve(max - n)
+    return n
+  }
+
+  flush(): void {
+    if (this.used === 0) return
+    this.pool.write(this.file, this.buffer, this.used, this.flushed)
+    this.flushed += this.used
+    this.used = 0
+  }
+
+  /** Flushes and closes; the file exists afterwards even when nothing was written. */
+  close(): void {
+    this.flush()
+    if (this.flushed === 0) this.pool.touch(this.file)
+    this.pool.close(this.file)
+    this.buffer = Buffer.alloc(0)
+  }
+
+  /** Drops the file (after a failed pass, or values no longer wanted). */
+  discard(): void {
+    this.used = 0
+    this.buffer = Buffer.alloc(0)
+    this.pool.forget(this.file)
+  }
+}
+
+/** One value at a time into a file that only this writer uses (image pixels): its own pool of one descriptor. */
+export class BufferedWriter extends ColumnWriter {
+  private readonly own: FilePool
+  constructor(file: string) {
+    const pool = new FilePool(1)
+    super(file, pool)
+    this.own = pool
+  }
+  override close(): void {
+    try {
+      super.close()
+    } finally {
+      this.own.closeAll()
+    }
+  }
+}
+
+/** Strings column: UTF-8 bytes plus a Float64 end offset per row. */
+export class StringsWriter {
+  private readonly data: ColumnWriter
+  private readonly offsets: ColumnWriter
+  constructor(dir: string, index: number, pool: FilePool, share?: number) {
+    this.data = new ColumnWriter(columnFile(dir, index, 'str'), pool, share)
+    this.offsets = new ColumnWriter(columnFile(dir, index, 'off'), pool, share)
   }
   write(value: string): void {
-    if (value.length > 0) this.data.bytes(Buffer.from(value, 'utf8'))
+    if (value.length > 0) this.data.utf8(value)
     this.offsets.f64(this.data.written)
   }
   close(): void {
     this.data.close()
     this.offsets.close()
   }
+  discard(): void {
+    this.data.discard()
+    this.offsets.discard()
+  }
 }
 
-/** Calls `each` for every value of a fixed-size column file, reading it in 1 MiB chunks. */
-export function forEachInFile(file: string, kind: 'f64' | 'i32', each: (value: number, row: number) => void): void {
+/** Calls `each` with successive Float64Array / Int32Array chunks of a column file (4 MiB at a time). */
+export function forEachChunk(file: string, kind: 'f64' | 'i32', each: (values: Float64Array | Int32Array, firstRow: number) => void): void {
   const size = kind === 'f64' ? 8 : 4
   const fd = fs.openSync(file, 'r')
   try {
-    const chunk = Buffer.allocUnsafe(size * 131072)
+    // No bigger than the file: a wide table finishes 100,000 columns of a few rows each.
+    const buffer = new ArrayBuffer(Math.max(size, Math.min(4 << 20, Math.ceil(fs.fstatSync(fd).size / size) * size)))
+    const bytes = new Uint8Array(buffer)
     let row = 0
     for (;;) {
-      const read = fs.readSync(fd, chunk, 0, chunk.length, row * size)
+      const read = fs.readSync(fd, bytes, 0, bytes.length, row * size)
       if (read <= 0) break
       const count = Math.floor(read / size)
-      for (let i = 0; i < count; i++) each(kind === 'f64' ? chunk.readDoubleLE(i * size) : chunk.readInt32LE(i * size), row + i)
+      each(kind === 'f64' ? new Float64Array(buffer, 0, count) : new Int32Array(buffer, 0, count), row)
       row += count
     }
   } finally {
@@ -152,7 +317,8 @@ export function readRangeStrings(dataFile: string, offsetFile: string, start: nu
   return out
 }
 
-export const columnFile = (dir: string, index: number, ext: 'f64' | 'i32' | 'str' | 'off'): string => path.join(dir, `c${index}.${ext}`)
+/** A column's file of one kind; `src` holds the text codes of a column read as numbers from people's spellings. */
+export const columnFile = (dir: string, index: number, ext: 'f64' | 'i32' | 'str' | 'off' | 'src'): string => path.join(dir, `c${index}.${ext}`)
 
 export function writeJson(file: string, value: unknown): void {
   writeFileAtomic(file, JSON.stringify(value))

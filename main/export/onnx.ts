@@ -156,9 +156,9 @@ class GraphBuilder {
   }
 }
 
-/** Per-layer context for error messages: "layer 3 (Conv2D conv2d_1)". */
+/** Per-layer context for error messages, counting from 1 as the views do: "layer 3 (Conv2D conv2d_1)". */
 function where(index: number, layer: tf.layers.Layer): string {
-  return `layer ${index} (${layer.getClassName()} ${layer.name})`
+  return `layer ${index + 1} (${layer.getClassName()} ${layer.name})`
 }
 
 class Exporter {

@@ -44,6 +44,23 @@ export interface ExportDeps {
 /** The recipe as stored in the ONNX metadata: the dataset's recipe plus whether its affine step is in the graph. */
 export type OnnxRecipe = Recipe & { affineInModel: boolean }
 
+/**
+ * The ONNX file's name, after its run, so downloads of several runs do not all arrive as "model.onnx":
+ * "digits · layer-wise · 12-01 07:10:32" → "digits-layer-wise-12-01-07-10-32.onnx"; the first k blocks add "-blocks-k".
+ */
+export function onnxFileName(runName: string, blocks?: number): string {
+  const slug =
+    runName
+      .normalize('NFKD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .replace(/[^\w-]+/g, '-')
+      .replace(/-{2,}/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 80)
+      .replace(/-+$/, '') || 'model'
+  return `${slug}${blocks != null ? `-blocks-${blocks}` : ''}.onnx`
+}
+
 /** At most this many test samples go through the parity check (images make big batches). */
 export const PARITY_SAMPLES = 512
 const PREDICT_BATCH = 256
@@ -173,7 +190,8 @@ export class ExportService {
   async exportOnnx(args: HandlerArgs<'export.onnx'>): Promise<RequestResult<'export.onnx'>> {
     const { runId } = args
     const opset = args.opset
-    const defaultFile = path.join(this.home, 'runs', runId, args.blocks != null ? `model-blocks-${args.blocks}.onnx` : 'model.onnx')
+    const runName = (await this.runs.summary(runId)).name
+    const defaultFile = path.join(this.home, 'runs', runId, onnxFileName(runName || runId, args.blocks))
     // Checked before any work: a path into the data home's own files or over a file nobody asked to replace is refused.
     const file = args.out ? checkOutputPath(args.out, { home: this.home, overwrite: args.overwrite ?? false, allowed: [defaultFile] }) : defaultFile
     const { model, detail } = await this.deps.loadRunModel(this.runs, args.runId)
@@ -189,7 +207,7 @@ export class ExportService {
           throw new LabError(`run ${runId}: block ${args.blocks} ends at layer ${upToLayer}, the model has ${layers.length}`)
       }
       const featureExtractor = upToLayer < layers.length
-      const recipe = await this.datasets.getRecipe(detail.datasetId)
+      const recipe = await this.datasets.getRecipe(detail.datasetId, detail.config.split)
       // Tables carry their standardisation into the graph by default, so the file takes raw rows.
       const bake = (args.bakeNormalization ?? recipe.kind === 'table') && recipe.affine != null
       const inputAffine = bake && recipe.affine ? recipe.affine : undefined
@@ -236,7 +254,7 @@ export class ExportService {
         }
       })
 
-      const prepared = await this.datasets.loadPrepared(detail.datasetId)
+      const prepared = await this.datasets.loadPrepared(detail.datasetId, detail.config.split)
       const part = firstSamples(proofPart(prepared), prepared.inputShape, PARITY_SAMPLES)
       const feed = inputAffine ? unscale(part.x, inputAffine) : part.x
       const proof = await checkParity(model, bytes, feed, prepared.inputShape, { inputAffine, outputAffine, upToLayer, featureExtractor })

@@ -11,19 +11,20 @@ import { pathToFileURL } from 'node:url'
 import { Command, CommanderError, Option } from 'commander'
 import {
   OPSETS,
+  badRowsChoice,
   blockHead,
   modelPreset,
   optimizerName,
   task as taskSchema,
+  trainBackend,
   trainConfig,
   trainMode,
+  type BadRowsChoice,
   type BlockHead,
+  type TrainBackend,
   type EventPayload,
   type ModelPreset,
   type OptimizerName,
-  type RequestArgs,
-  type RequestName,
-  type RequestResult,
   type Task,
   type TrainConfig,
   type TrainMode
@@ -31,11 +32,24 @@ import {
 import { LabError } from '../shared/errors'
 import { openLab, type Lab } from '../lab'
 import { version } from '../core/version'
-import { errorText } from '../shared/format'
+import { dialectReport, errorText } from '../shared/format'
 import { startServer } from './server'
 import { freezeFraction, hiddenSizes, imageSize, nonNegativeInt, positiveInt, positiveNumber, unitInterval } from './cliFlags'
-import { type CliIo, describeDataset, describePrediction, describeRun, forTerminal, mainFigure, pct, progressBar, table, visible } from './cliText'
-import { INPUT_LIMITS, readInputFile } from '../core/inputFile'
+import {
+  type CliIo,
+  describeDataset,
+  describePrediction,
+  describeRun,
+  forTerminal,
+  importProgressText,
+  mainFigure,
+  pct,
+  progressBar,
+  table,
+  visible
+} from './cliText'
+import { addStudyCommands, describeStudy, studyJson } from './cliStudy'
+import { call, datasetOf, modelOf } from './cliRequests'
 
 interface GlobalOptions {
   home?: string
@@ -47,12 +61,6 @@ const processIo: CliIo = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
   isTty: Boolean(process.stderr.isTTY)
-}
-
-async function call<K extends RequestName>(lab: Lab, name: K, args: RequestArgs<K>): Promise<RequestResult<K>> {
-  const response = await lab.router.handle(name, args)
-  if (!response.ok) throw new LabError(response.error.message, response.error.code)
-  return response.result as RequestResult<K>
 }
 
 function findBrowser(): string | null {
@@ -130,8 +138,8 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
 
   program
     .command('import')
-    .description('import a CSV/TSV table or a folder of images sorted into class folders')
-    .argument('<path>', 'a .csv/.tsv file or a folder')
+    .description('import a table (CSV/TSV, .csv.gz, Excel/ODS workbook, Parquet, JSON Lines) or a folder of images sorted into class folders')
+    .argument('<path>', 'a .csv/.tsv/.csv.gz/.xlsx/.xls/.ods/.parquet/.jsonl file or a folder')
     .option('--name <name>', 'dataset name (default: the file or folder name)')
     .option('--target <column>', 'target column (default: detected, else the last column)')
     .addOption(
@@ -139,23 +147,54 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         taskSchema.options
       )
     )
-    .option('--delimiter <c>', 'field delimiter: , ; tab | (default: detected)')
+    .option('--delimiter <c>', 'field delimiter: , ; tab | space … (default: detected)')
     .option('--encoding <e>', 'utf-8, utf-16le, windows-1252, … (default: detected)')
+    .option('--quote <c>', 'quote character: \'"\', "\'", or "" for none (default: detected)')
+    .option('--escape <c>', 'character before a quote inside quotes: the quote itself or \\ (default: detected)')
+    .option('--skip <n>', 'lines above the table to skip (default: detected)', nonNegativeInt('--skip'))
+    .option('--header', 'the first row names the columns (default: detected)')
+    .option('--no-header', 'the first row is data')
+    .addOption(new Option('--decimal <mark>', 'decimal mark (default: detected)').choices(['.', ',']))
+    .option('--sheet <name>', 'workbooks: the sheet to read (default: the first one with data)')
+    .addOption(
+      new Option('--bad-rows <what>', 'rows that do not fit the table: set aside (skip), pad short ones, or refuse the file').choices(
+        badRowsChoice.options
+      )
+    )
     .option('--image-size <WxH>', 'resize images to WxH (default: the most common size, at most 64x64)', imageSize)
     .action(
       async (
         file: string,
-        o: { name?: string; target?: string; task?: Task; delimiter?: string; encoding?: string; imageSize?: { width: number; height: number } }
+        o: {
+          name?: string
+          target?: string
+          task?: Task
+          delimiter?: string
+          encoding?: string
+          quote?: string
+          escape?: string
+          skip?: number
+          header?: boolean
+          decimal?: '.' | ','
+          sheet?: string
+          badRows?: BadRowsChoice
+          imageSize?: { width: number; height: number }
+        }
       ) => {
         const lab = await opened()
         const bar = progressBar(io, io.isTty && !json())
+        const importId = `cli-${process.pid}-${Date.now()}`
         const stop = lab.events.subscribe((event, payload) => {
           if (event !== 'dataset.progress') return
           const p = payload as EventPayload<'dataset.progress'>
-          bar.draw(`${p.rows.toLocaleString('en')} rows`, p.totalBytes ? p.bytes / p.totalBytes : 0)
+          if (p.importId !== importId) return
+          bar.draw(importProgressText(p), p.totalBytes ? p.bytes / p.totalBytes : 0)
         })
+        // Ctrl-C stops the import; nothing of it is kept.
+        const onInterrupt = () => void call(lab, 'datasets.cancelImport', { importId }).catch(() => undefined)
+        process.once('SIGINT', onInterrupt)
         try {
-          const delimiter = o.delimiter === 'tab' || o.delimiter === '\\t' ? '\t' : o.delimiter
+          const delimiter = o.delimiter === 'tab' || o.delimiter === '\\t' ? '\t' : o.delimiter === 'space' ? ' ' : o.delimiter
           const summary = await call(lab, 'datasets.import', {
             path: path.resolve(file),
             name: o.name,
@@ -163,22 +202,47 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
             task: o.task,
             delimiter,
             encoding: o.encoding,
-            imageSize: o.imageSize
+            quote: o.quote,
+            escape: o.escape,
+            skip: o.skip,
+            header: o.header,
+            decimalComma: o.decimal === undefined ? undefined : o.decimal === ',',
+            sheet: o.sheet,
+            badRows: o.badRows,
+            imageSize: o.imageSize,
+            importId
           })
           bar.done()
-          print(summary, () => describeDataset(summary))
+          const dialect = summary.parse.csv ? dialectReport(summary.parse.csv) : null
+          print({ ...summary, dialect }, () => describeDataset(summary))
         } finally {
+          process.off('SIGINT', onInterrupt)
           stop()
         }
       }
     )
 
-  program
-    .command('datasets')
+  const datasets = program.command('datasets').description('list imported datasets, or export one (datasets export ID --out FILE)')
+  datasets
+    .command('list', { isDefault: true })
     .description('list imported datasets')
     .action(async () => {
       const list = await call(await opened(), 'datasets.list', {})
       print(list, () => (list.length ? list.map(describeDataset).join('') : 'no datasets yet: layerlab import PATH\n'))
+    })
+  datasets
+    .command('export')
+    .description('write a table as LayerLab parsed it (every column, parsed values, the original names) to CSV or Parquet')
+    .argument('<datasetId>')
+    .requiredOption('--out <file>', 'FILE.csv or FILE.parquet')
+    .option('--force', 'replace --out if it exists')
+    .action(async (datasetId: string, o: { out: string; force?: boolean }) => {
+      const result = await call(await opened(), 'datasets.export', { datasetId, out: path.resolve(o.out), overwrite: Boolean(o.force) })
+      print(
+        result,
+        () =>
+          `${visible(result.path)} (${result.format}, ${result.rows.toLocaleString('en')} rows × ${result.columns} columns, ${result.bytes.toLocaleString('en')} bytes)\n`
+      )
     })
 
   program
@@ -211,6 +275,12 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .option('--momentum <x>', 'momentum of every block', unitInterval('--momentum'))
     .option('--seed <n>', 'seed for initialisation and shuffling', nonNegativeInt('--seed'))
     .option('--name <name>', 'run name')
+    .addOption(
+      new Option(
+        '--backend <name>',
+        'where to train (auto: webgpu on a GPU for big enough models, else wasm; default $LAYERLAB_BACKEND or auto)'
+      ).choices(trainBackend.options)
+    )
     .action(
       async (o: {
         data: string
@@ -232,46 +302,14 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         momentum?: number
         seed?: number
         name?: string
+        backend?: TrainBackend
       }) => {
         const lab = await opened()
-        const datasets = await call(lab, 'datasets.list', {})
-        let dataset = datasets.find((d) => d.datasetId === o.data)
-        if (!dataset) {
-          if (!fs.existsSync(o.data)) throw new LabError(`${o.data}: no such file, folder or dataset id`)
-          dataset = await call(lab, 'datasets.import', { path: path.resolve(o.data), target: o.target, task: o.task })
-        }
-        if (o.task && o.task !== dataset.task) {
-          dataset = await call(lab, 'datasets.update', { datasetId: dataset.datasetId, task: o.task })
-          if (!json()) io.err(`dataset ${dataset.name}: task set to ${dataset.task}\n`)
-        }
-        let { spec, partition } = await call(lab, 'models.default', { datasetId: dataset.datasetId, preset: o.preset, hidden: o.hidden })
-        if (o.model) {
-          let parsed: { spec?: unknown; partition?: unknown } & Record<string, unknown>
-          const text = (await readInputFile(o.model, { maxBytes: INPUT_LIMITS.modelSpec, what: 'a model spec' })).toString('utf8')
-          try {
-            parsed = JSON.parse(text)
-          } catch (error) {
-            throw new LabError(`${o.model}: ${errorText(error)}`)
-          }
-          const candidate = (parsed.spec ?? parsed) as typeof spec
-          const described = await call(lab, 'models.describe', { spec: candidate, partition: parsed.partition })
-          const [problem] = described.errors
-          if (problem) throw new LabError(`${o.model}: ${problem.message}`)
-          spec = candidate
-          if (parsed.partition) partition = parsed.partition as typeof partition
-          else {
-            const one = partition.blocks[0]
-            if (!one) throw new Error('models.default gave a partition without blocks')
-            partition = { blocks: [{ ...one, start: 0, end: spec.layers.length }] }
-          }
-        }
-        for (const block of partition.blocks) {
-          if (o.optimizer) block.settings.optimizer = o.optimizer
-          if (o.lr) block.settings.learningRate = o.lr
-          if (o.momentum !== undefined) block.settings.momentum = o.momentum
-          if (o.epochs && o.mode === 'layer-wise') block.settings.epochs = o.epochs
-          if (o.head) block.settings.head = o.head
-        }
+        const dataset = await datasetOf(lab, o.data, o.target, o.task, (line) => {
+          if (!json()) io.err(line)
+        })
+        const { spec, partition } = await modelOf(lab, dataset.datasetId, o)
+        for (const block of partition.blocks) if (o.epochs && o.mode === 'layer-wise') block.settings.epochs = o.epochs
         const config = {
           mode: o.mode,
           ...(o.pipeline ? { decoupled: { pipeline: true, queue: 2 } } : {}),
@@ -280,12 +318,19 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
           ...(o.batchSize ? { batchSize: o.batchSize } : {}),
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
           ...(o.loss ? { loss: o.loss } : {}),
-          ...(o.classWeights ? { classWeights: o.classWeights } : {})
+          ...(o.classWeights ? { classWeights: o.classWeights } : {}),
+          ...(o.backend ? { backend: o.backend } : {})
         }
         const bar = progressBar(io, io.isTty && !json())
         let runId = ''
         let lastStage = ''
         const stop = lab.events.subscribe((event, payload) => {
+          if (event === 'train.backend') {
+            // One line on stderr (stdout stays the result): where the run trains, and why not elsewhere.
+            const b = payload as EventPayload<'train.backend'>
+            if (b.runId === runId || !runId) io.err(`training on ${b.reason.startsWith(b.backend) ? b.reason : `${b.backend}: ${b.reason}`}\n`)
+            return
+          }
           if (event !== 'train.progress') return
           const p = payload as EventPayload<'train.progress'>
           if (p.runId !== runId) return
@@ -320,6 +365,8 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
       }
     )
 
+  addStudyCommands(program, { io, opened, json, print })
+
   program
     .command('runs')
     .description('list runs, newest first')
@@ -347,10 +394,14 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
 
   program
     .command('show')
-    .description('show a run with its per-epoch metrics and artifacts')
-    .argument('<runId>')
-    .action(async (runId: string) => {
-      const run = await call(await opened(), 'runs.get', { runId })
+    .description('show a run with its per-epoch metrics and artifacts, or a study (st-…) with its statistics')
+    .argument('<runId|studyId>')
+    .action(async (id: string) => {
+      if (id.startsWith('st-')) {
+        const detail = await call(await opened(), 'studies.get', { studyId: id })
+        return print(studyJson(detail), () => describeStudy(detail))
+      }
+      const run = await call(await opened(), 'runs.get', { runId: id })
       print(run, () => describeRun(run))
     })
 

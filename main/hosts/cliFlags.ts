@@ -1,5 +1,6 @@
 /** Parsers of the CLI's flag values: a wrong value is a usage error naming the flag and what it must be. */
 import { InvalidArgumentError } from 'commander'
+import { trainMode, type TrainMode } from '../shared/contract'
 
 /** A commander parser for a number flag: `accept` says which values are valid, `what` how to say so. */
 export const numberFlag = (label: string, what: string, accept: (n: number) => boolean) => (value: string) => {
@@ -21,4 +22,11 @@ export const hiddenSizes = (value: string) => {
   const sizes = value.split(',').map((part) => Number(part.trim()))
   if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new InvalidArgumentError('expected sizes like 100,100')
   return sizes
+}
+/** --compare end-to-end,layer-wise */
+export const modeList = (value: string): TrainMode[] => {
+  const modes = value.split(',').map((part) => part.trim())
+  const bad = modes.find((mode) => !trainMode.safeParse(mode).success)
+  if (bad !== undefined || modes.length === 0) throw new InvalidArgumentError(`expected modes from ${trainMode.options.join(', ')}, comma-separated`)
+  return [...new Set(modes)] as TrainMode[]
 }

@@ -1,6 +1,7 @@
 /** What the CLI prints for people (tables, summaries, progress bars); --json prints the contract's values instead. */
-import type { DatasetSummary, PredictResult, RunDetail, RunResources, RunSummary } from '../shared/contract'
-import { percent, seconds } from '../shared/format'
+import type { DatasetSummary, EventPayload, PredictResult, RunDetail, RunResources, RunSummary } from '../shared/contract'
+import { accuracyBasis, characterName, percent, seconds } from '../shared/format'
+import { layerList } from '../shared/blocks'
 import { STEP_MEMORY_EXPLAINED, bytes, peakWhere } from '../shared/cost'
 import { asNumber, epochScoreLabel, isRegressionEvaluation, mainMetric, metricValue, metricsOf, taskOf } from '../shared/task'
 
@@ -65,6 +66,32 @@ export function describeDataset(d: DatasetSummary): string {
   ]
   if (d.unlabeledRows > 0) lines.push(`  ${d.unlabeledRows} rows without a target value: left out of training and evaluation`)
   if (d.targetWarning) lines.push(`  warning: ${d.targetWarning}`)
+  const csv = d.parse.csv
+  const table = d.parse.table
+  if (table?.format === 'workbook')
+    lines.push(`  read: sheet "${v(table.sheet ?? '')}" of ${v(table.sheets?.map((s) => s.name).join(', ') ?? '')}; header in row ${table.headerRow}`)
+  else if (table && table.format !== 'csv') lines.push(`  read: ${table.format === 'parquet' ? 'Parquet' : 'JSON Lines'}`)
+  if (csv) {
+    const parts = [
+      `${csv.encoding}${csv.bom ? ' (BOM)' : ''}`,
+      `delimiter ${v(characterName(csv.delimiter))}`,
+      `quote ${characterName(csv.quote)}`,
+      `decimal ${csv.decimalComma ? 'comma' : 'point'}`,
+      csv.header ? (csv.headerRows === 2 ? 'two-row header' : 'header') : 'no header'
+    ]
+    if (csv.skippedLines) parts.push(`${csv.skippedLines} line(s) skipped above the table`)
+    if (csv.compression === 'gzip') parts.push('gzip')
+    lines.push(`  read: ${parts.join(', ')}`)
+  }
+  if (table?.messyNumbers?.length) lines.push(`  read as numbers: ${v(table.messyNumbers.join(', '))} (currency, thousands or percent signs removed)`)
+  if (table?.setAside) {
+    const { total, rows } = table.setAside
+    lines.push(
+      `  set aside ${total} row(s) that do not fit the table:`,
+      ...rows.slice(0, 10).map((r) => `    line ${r.line} (${r.problem}): ${v(r.text.slice(0, 80))}`)
+    )
+    if (total > 10) lines.push(`    … ${total - 10} more`)
+  }
   const excluded = d.columns.filter((c) => c.role === 'excluded')
   if (excluded.length) lines.push(`  excluded: ${excluded.map((c) => `${v(c.name)} (${c.excludedReason})`).join(', ')}`)
   const missing = d.columns.filter((c) => c.missing > 0)
@@ -87,22 +114,30 @@ export function mainFigure(run: RunSummary): string {
   return taskOf(run) === 'regression' && value !== null ? `R² ${metric.format(value)}` : metric.format(value)
 }
 
+/** What a classification figure rests on: the test accuracy's rows and Wilson interval, the validation's rows. */
+function classificationBasis(m: RunSummary['metrics'], key: string): string {
+  if (!m || 'testR2' in m) return ''
+  if (key === 'testAccuracy') return ` (${accuracyBasis(m.testAccuracy, m.testRows)})`
+  if (key === 'valAccuracy' && m.valRows) return ` (of ${m.valRows} rows)`
+  return ''
+}
+
 export function describeRun(run: RunSummary | RunDetail): string {
   const v = visible
   const m = run.metrics
   const task = taskOf(run)
-  const rows = m && 'testRows' in m ? ` (test ${m.testRows} rows, validation ${m.valRows}, train ${m.trainRows})` : ''
+  const rows = m && 'testR2' in m ? ` (test ${m.testRows} rows, validation ${m.valRows}, train ${m.trainRows})` : ''
   const lines = [
     `${run.runId}  ${v(run.name)}  ${task}  ${run.mode}  ${run.status}  backend ${run.backend}  seed ${run.seed}`,
     `  ${metricsOf(task)
-      .map((metric) => `${metric.label} ${metric.format(metricValue(m, metric.key))}`)
+      .map((metric) => `${metric.label} ${metric.format(metricValue(m, metric.key))}${classificationBasis(m, metric.key)}`)
       .join('  ')}${rows}`
   ]
   if ('blocks' in run) {
     const score = task === 'regression' ? (v: number | null) => (v === null ? '—' : v.toFixed(3)) : pct
     for (const b of run.blocks)
       lines.push(
-        `  ${v(b.name)}: layers ${b.layers.join(',')}  ${b.epochs} epochs  head ${epochScoreLabel(task)} ${score(b.headValAccuracy)}  ${seconds(b.ms)}`
+        `  ${v(b.name)}: ${layerList(b.layers)}  ${b.epochs} epochs  head ${epochScoreLabel(task)} ${score(b.headValAccuracy)}  ${seconds(b.ms)}`
       )
     if (run.evaluation && !isRegressionEvaluation(run.evaluation)) {
       const support = run.evaluation.perClass.map((c) => `${v(c.label)} F1 ${c.f1.toFixed(3)} (${c.support} rows)`).join(', ')
@@ -127,6 +162,13 @@ function describeResources(resources: RunResources): string[] {
         : ''),
     `  (${STEP_MEMORY_EXPLAINED})`
   ]
+}
+
+/** "12,345 rows · 3.1 of 146.8 MB" for an import's progress bar. */
+export function importProgressText(p: EventPayload<'dataset.progress'>): string {
+  const mb = (bytes: number) => (bytes / 1e6).toFixed(1)
+  const phase = p.phase === 'fitting' ? ' · splitting and fitting' : ''
+  return `${p.rows.toLocaleString('en')} rows · ${mb(p.bytes)} of ${mb(p.totalBytes)} MB${phase}`
 }
 
 /** A one-line progress bar on stderr, redrawn in place; only on a terminal and never with --json. */
@@ -163,7 +205,7 @@ export function describePrediction(result: PredictResult): string {
     .join('\n')
   const more = result.rows.length > 20 ? `\n… ${result.rows.length - 20} more` : ''
   let scores = ''
-  if (result.accuracy !== null) scores = `\naccuracy ${pct(result.accuracy)} on ${result.scoredRows} rows`
+  if (result.accuracy !== null) scores = `\naccuracy ${pct(result.accuracy)} (${accuracyBasis(result.accuracy, result.scoredRows, 'labelled')})`
   if (result.r2 !== null)
     scores = `\nR² ${result.r2.toFixed(3)}  RMSE ${asNumber(result.rmse)}  MAE ${asNumber(result.mae)} on ${result.scoredRows} rows with a target value`
   const out = result.out ? `\nwrote ${result.out}` : ''

@@ -88,10 +88,17 @@ export function startDesktop(): void {
       ipcMain.handle(PICK_CHANNEL, async (event: IpcMainInvokeEvent, kind: unknown) => {
         if (!isTrustedSender(event.senderFrame)) return null
         const win = BrowserWindow.fromWebContents(event.sender)
-        if (kind === 'save-onnx') {
+        if (kind === 'save-onnx' || kind === 'save-table') {
+          const filters =
+            kind === 'save-onnx'
+              ? [{ name: 'ONNX model', extensions: ['onnx'] }]
+              : [
+                  { name: 'CSV', extensions: ['csv'] },
+                  { name: 'Parquet', extensions: ['parquet'] }
+                ]
           const result = win
             ? await dialog.showSaveDialog(win, {
-                filters: [{ name: 'ONNX model', extensions: ['onnx'] }],
+                filters,
                 // The app passes overwrite with the chosen path: the dialog itself asks before replacing a file.
                 properties: ['showOverwriteConfirmation', 'createDirectory']
               })
@@ -99,7 +106,10 @@ export function startDesktop(): void {
           return result && !result.canceled ? (result.filePath ?? null) : null
         }
         const properties: Array<'openFile' | 'openDirectory'> = kind === 'folder' ? ['openDirectory'] : ['openFile']
-        const filters = kind === 'folder' ? [] : [{ name: 'Tables', extensions: ['csv', 'tsv', 'txt'] }]
+        const filters =
+          kind === 'folder'
+            ? []
+            : [{ name: 'Tables', extensions: ['csv', 'tsv', 'txt', 'gz', 'xlsx', 'xlsm', 'xls', 'ods', 'parquet', 'jsonl', 'ndjson'] }]
         const result = win ? await dialog.showOpenDialog(win, { properties, filters }) : undefined
         return result && !result.canceled ? (result.filePaths[0] ?? null) : null
       })
@@ -112,7 +122,21 @@ export function startDesktop(): void {
       dialog.showErrorBox('LayerLab could not start', errorText(error))
       app.exit(1)
     })
-  app.on('window-all-closed', () => {
-    void lab?.close().finally(() => app.quit())
+  // Quitting (the last window closed, Cmd+Q, the menu) first closes the lab: a running training is cancelled and
+  // waits for its worker to close the GPU device. Exiting while the worker is inside Dawn would abort the app
+  // (see main/train/worker.ts); app.quit() from anywhere else lands in before-quit, which waits the same way.
+  let closed = false
+  let closing: Promise<void> | null = null
+  const closeThenQuit = () => {
+    closing ??= (lab ? lab.close() : Promise.resolve()).finally(() => {
+      closed = true
+      app.quit()
+    })
+  }
+  app.on('window-all-closed', closeThenQuit)
+  app.on('before-quit', (event) => {
+    if (closed) return
+    event.preventDefault()
+    closeThenQuit()
   })
 }

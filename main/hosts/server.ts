@@ -23,6 +23,9 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1'])
 const MAX_JSON_BYTES = 4 * 1024 * 1024
 /** Requests whose file argument may be an upload: the upload is removed when they end. */
 const READS_UPLOAD: Record<string, string> = { 'datasets.import': 'path', 'predict.run': 'data' }
+/** /download/dataset/<id>.<format>: a parsed table's export (artifact ids never contain a slash). */
+const TABLE_DOWNLOAD = /^dataset\/([A-Za-z0-9_-]{1,64})\.(csv|parquet)$/
+const TABLE_PREFIX = 'table:'
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -172,27 +175,47 @@ export async function startServer(lab: Lab, options: ServeOptions): Promise<WebS
   /** POST /download/<artifactId>: a short-lived, single-use link to the artifact's file. */
   async function handleDownloadLink(url: URL, res: http.ServerResponse): Promise<void> {
     const artifactId = decodePart(url.pathname.slice('/download/'.length))
+    const table = TABLE_DOWNLOAD.exec(artifactId)
+    if (table) return handleTableLink(table[1]!, table[2] as 'csv' | 'parquet', res)
     const found = await lab.router.handle('artifacts.get', { artifactId })
     if (!found.ok) return sendJson(res, 404, found)
     sendJson(res, 200, { ok: true, result: { url: auth.downloadLink(artifactId) } })
+  }
+
+  /**
+   * POST /download/dataset/<id>.csv|.parquet: the table as it was parsed, written into <home>/exports/ (replacing
+   * the last such download), then a single-use link to that file like an artifact's.
+   */
+  async function handleTableLink(datasetId: string, format: 'csv' | 'parquet', res: http.ServerResponse): Promise<void> {
+    const out = path.join(lab.home, 'exports', `${datasetId}.${format}`)
+    await fs.promises.mkdir(path.dirname(out), { recursive: true })
+    const exported = await lab.router.handle('datasets.export', { datasetId, out, format, overwrite: true })
+    if (!exported.ok) return sendJson(res, exported.error.code === 'not_found' ? 404 : 400, exported)
+    sendJson(res, 200, { ok: true, result: { url: auth.downloadLink(`${TABLE_PREFIX}${datasetId}.${format}`) } })
+  }
+
+  /** The file behind a download link: an artifact's, or a parsed table's export. */
+  async function downloadFile(key: string): Promise<string | null> {
+    if (key.startsWith(TABLE_PREFIX)) return path.join(lab.home, 'exports', key.slice(TABLE_PREFIX.length))
+    const found = await lab.router.handle('artifacts.get', { artifactId: key })
+    return found.ok ? (found.result as RequestResult<'artifacts.get'>).path : null
   }
 
   /** GET /files/<link>: the file of a link from /download, once. The link is the secret: no cookie needed. */
   async function handleDownload(url: URL, res: http.ServerResponse): Promise<void> {
     const artifactId = auth.takeDownload(decodePart(url.pathname.slice('/files/'.length)))
     if (!artifactId) return fail(res, 404, 'not_found', 'this download link has expired or was used: download again')
-    const found = await lab.router.handle('artifacts.get', { artifactId })
-    const row = found.ok ? (found.result as RequestResult<'artifacts.get'>) : null
-    const stats = row ? await fs.promises.stat(row.path).catch(() => null) : null
-    if (!row || !stats?.isFile()) return fail(res, 404, 'not_found', `artifact ${artifactId} not found`)
+    const file = await downloadFile(artifactId)
+    const stats = file ? await fs.promises.stat(file).catch(() => null) : null
+    if (!file || !stats?.isFile()) return fail(res, 404, 'not_found', `artifact ${artifactId} not found`)
     res.writeHead(200, {
       ...SAFETY_HEADERS,
       'content-type': 'application/octet-stream',
       'content-length': stats.size,
       'cache-control': 'no-store',
-      'content-disposition': attachment(path.basename(row.path))
+      'content-disposition': attachment(path.basename(file))
     })
-    await pipeline(fs.createReadStream(row.path), res)
+    await pipeline(fs.createReadStream(file), res)
   }
 
   async function handleApi(url: URL, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

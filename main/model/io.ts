@@ -37,13 +37,15 @@ export function namedWeights(model: tf.LayersModel): Array<{ key: string; variab
   return out
 }
 
-export function encodeWeights(model: tf.LayersModel): Buffer {
+/** The weights file's bytes. Reads are asynchronous: a GPU backend cannot read its memory synchronously in Node. */
+export async function encodeWeights(model: tf.LayersModel): Promise<Buffer> {
   const weights = namedWeights(model)
   const entries: WeightEntry[] = []
   const arrays: Float32Array[] = []
   let offset = 0
-  for (const { key, variable } of weights) {
-    const values = variable.read().dataSync() as Float32Array
+  const read = await Promise.all(weights.map(({ variable }) => variable.read().data()))
+  for (const [i, { key, variable }] of weights.entries()) {
+    const values = read[i] as Float32Array
     entries.push({ name: key, shape: variable.shape as number[], offset, length: values.length })
     arrays.push(values)
     offset += values.length
@@ -67,7 +69,7 @@ export function encodeWeights(model: tf.LayersModel): Buffer {
 
 /** Writes the weights to a temporary file and renames it over `file`: a reader never sees half a file. */
 export async function saveWeights(model: tf.LayersModel, file: string): Promise<number> {
-  const bytes = encodeWeights(model)
+  const bytes = await encodeWeights(model)
   await writeFileAtomicAsync(file, bytes)
   return bytes.length
 }

@@ -137,7 +137,8 @@ function outputProblem(last: LayerSpec, width: number, options: SpecTarget): str
 
 /**
  * Shapes, parameters and every problem of a spec. The task (and for classification the class count), when known,
- * checks the output layer. Problems name the layer by its 0-based index and type, as the builder shows them.
+ * checks the output layer. Problems carry the layer's 0-based index; their messages count layers from 1, as every
+ * view shows them.
  */
 export interface DescribeOptions extends SpecTarget {
   /** The batch size training would use (its activations count against memory); the default config's otherwise. */
@@ -166,7 +167,7 @@ export function describeSpec(spec: ModelSpec, options: DescribeOptions = {}): Sp
     if (shape) {
       const result = inferLayer(layer, shape)
       if (typeof result === 'string') {
-        errors.push({ layer: index, message: `layer ${index} (${layer.type}): ${result}` })
+        errors.push({ layer: index, message: `layer ${index + 1} (${layer.type}): ${result}` })
         shape = null
       } else if (result.params > MAX_TENSOR_VALUES || result.shape.reduce((a, b) => a * b, 1) > MAX_TENSOR_VALUES) {
         const what =
@@ -175,7 +176,7 @@ export function describeSpec(spec: ModelSpec, options: DescribeOptions = {}): Sp
             : `${count(result.shape.reduce((a, b) => a * b, 1))} outputs per row`
         errors.push({
           layer: index,
-          message: `layer ${index} (${layer.type}): has ${what}, more than one tensor can hold (${count(MAX_TENSOR_VALUES)}): make it smaller`
+          message: `layer ${index + 1} (${layer.type}): has ${what}, more than one tensor can hold (${count(MAX_TENSOR_VALUES)}): make it smaller`
         })
         shape = null
       } else {
@@ -191,11 +192,11 @@ export function describeSpec(spec: ModelSpec, options: DescribeOptions = {}): Sp
     if (shape.length !== 1) {
       errors.push({
         layer: lastIndex,
-        message: `layer ${lastIndex} (${last.type}): the model must end in a flat output, got ${fmt(shape)}: add flatten and dense layers`
+        message: `layer ${lastIndex + 1} (${last.type}): the model must end in a flat output, got ${fmt(shape)}: add flatten and dense layers`
       })
     } else {
       const problem = outputProblem(last, shape[0]!, options)
-      if (problem) errors.push({ layer: lastIndex, message: `layer ${lastIndex} (${last.type}): ${problem}` })
+      if (problem) errors.push({ layer: lastIndex, message: `layer ${lastIndex + 1} (${last.type}): ${problem}` })
     }
   }
   const totalParams = layers.reduce((sum, layer) => sum + layer.params, 0)
@@ -228,15 +229,15 @@ export function validatePartition(partition: Partition, layerCount: number): Spe
     if (block.start !== expectedStart)
       errors.push({
         layer: block.start,
-        message: `${label}: starts at layer ${block.start}, expected ${expectedStart} (blocks must be contiguous and in order)`
+        message: `${label}: starts at layer ${block.start + 1}, expected ${expectedStart + 1} (blocks must be contiguous and in order)`
       })
-    if (block.end <= block.start) errors.push({ layer: block.start, message: `${label}: is empty (layers ${block.start}..${block.end})` })
+    if (block.end <= block.start) errors.push({ layer: block.start, message: `${label}: is empty (layers ${block.start + 1}..${block.end})` })
     expectedStart = Math.max(block.end, expectedStart)
   })
   if (expectedStart !== layerCount)
     errors.push({
       layer: null,
-      message: `partition: the blocks cover layers 0..${expectedStart - 1} but the model has ${layerCount} layers (0..${layerCount - 1})`
+      message: `partition: the blocks cover layers 1..${expectedStart} but the model has ${layerCount} layers (1..${layerCount})`
     })
   return errors
 }
@@ -244,6 +245,24 @@ export function validatePartition(partition: Partition, layerCount: number): Spe
 /** True when training would need tfjs's own conv filter gradient (strided convs), which the wasm backend lacks. */
 export function hasStridedConv(spec: ModelSpec): boolean {
   return spec.layers.some((layer) => layer.type === 'conv2d' && layer.strides !== 1)
+}
+
+/**
+ * Floating-point operations of one sample's forward pass (a multiply-add counts 2): what the backend choice
+ * weighs against a GPU's per-dispatch cost. Dense and conv layers only; the rest is small beside them. 0 for a
+ * spec whose shapes do not infer.
+ */
+export function forwardFlops(spec: ModelSpec): number {
+  let input: number[] = [...spec.inputShape]
+  let flops = 0
+  for (const layer of spec.layers) {
+    const result = inferLayer(layer, input)
+    if (typeof result === 'string') return 0
+    if (layer.type === 'dense') flops += 2 * input[0]! * layer.units
+    if (layer.type === 'conv2d') flops += 2 * result.shape[0]! * result.shape[1]! * layer.kernelSize * layer.kernelSize * input[2]! * layer.filters
+    input = result.shape
+  }
+  return flops
 }
 
 /** What the data a job trains on must agree with. */

@@ -27,3 +27,18 @@ export const DISCRIMINATIVE_FACTOR = 2.6
 export function discriminativeRate(topRate: number, block: number, blockCount: number): number {
   return topRate / Math.pow(DISCRIMINATIVE_FACTOR, blockCount - 1 - block)
 }
+
+/**
+ * Layers as every view and message counts them, from 1. From a block's [start, end) of 0-based indices:
+ * layerRange(0, 1) → "layer 1", layerRange(1, 3) → "layers 2–3".
+ */
+export function layerRange(start: number, end: number): string {
+  return end - start <= 1 ? `layer ${start + 1}` : `layers ${start + 1}–${end}`
+}
+
+/** The same from a list of 0-based layer indices (a run's block results): [1, 2] → "layers 2–3". */
+export function layerList(indices: number[]): string {
+  const [first] = indices
+  if (first === undefined) return ''
+  return layerRange(first, (indices[indices.length - 1] ?? first) + 1)
+}

@@ -58,10 +58,20 @@ export const csvDialect = z.object({
   encoding: z.string(),
   bom: z.boolean(),
   delimiter: z.string(),
+  /** The quote character ('' for none); escape is the character before a quote inside quotes (often the quote itself). */
+  quote: z.string(),
+  escape: z.string(),
   header: z.boolean(),
+  /** Rows the header spans: 0 (no header), 1, or 2 (a title row over merged cells, then the names). */
+  headerRows: z.number().int(),
+  /** Lines above the table (a title, notes) that were skipped, the second header row's title line included. */
+  skippedLines: z.number().int(),
   decimalComma: z.boolean(),
   /** The sample mixes line ends (\r\n with bare \n or \r): the parser must accept every kind, not just the first seen. */
   mixedLineEnds: z.boolean(),
+  compression: z.enum(['none', 'gzip']),
+  /** Every line ended with the delimiter: the empty, nameless last column was dropped. */
+  droppedTrailingColumn: z.boolean(),
   /** Column names: from the header, or col_1.. without one. */
   names: z.array(z.string())
 })
@@ -71,10 +81,44 @@ export type CsvDialect = z.infer<typeof csvDialect>
 export const columnOverride = z.object({ type: columnType.optional(), include: z.boolean().optional() })
 export type ColumnOverride = z.infer<typeof columnOverride>
 
+/** Table file formats an import reads. */
+export const tableFormat = z.enum(['csv', 'parquet', 'jsonl', 'workbook'])
+export type TableFormat = z.infer<typeof tableFormat>
+
+/** A row of the file that did not fit the table (a missing or extra separator, a broken quote): set aside, not imported. */
+export const setAsideRow = z.object({ line: z.number().int(), problem: z.string(), text: z.string() })
+export type SetAsideRow = z.infer<typeof setAsideRow>
+
+/** What an import does with rows that do not fit: set them aside (default), pad short ones with missing values, or refuse the file. */
+export const badRowsChoice = z.enum(['skip', 'pad', 'refuse'])
+export type BadRowsChoice = z.infer<typeof badRowsChoice>
+
+/** Where a table came from: its format, and for workbooks the sheet read and the sheets there were. */
+export const tableSource = z.object({
+  format: tableFormat,
+  sheet: z.string().optional(),
+  sheets: z.array(z.object({ name: z.string(), rows: z.number().int(), columns: z.number().int() })).optional(),
+  /** Workbooks: the 1-based sheet row of the header, and the title rows skipped above it. */
+  headerRow: z.number().int().optional(),
+  titleRows: z.array(z.number().int()).optional(),
+  /** Columns read as dates (workbooks and Parquet know them; CSV columns when every value reads as one date format). */
+  dateColumns: z.array(z.string()).optional(),
+  /** Text columns read as numbers after removing currency signs, thousands separators or percent signs. */
+  messyNumbers: z.array(z.string()).optional(),
+  /** Rows set aside: how many in all, and the first ones (at most SET_ASIDE_LISTED) with their line and text. */
+  setAside: z.object({ total: z.number().int(), rows: z.array(setAsideRow) }).optional(),
+  /** A second table further down the file (a line of another width after a blank line): not imported. */
+  moreTables: z.object({ line: z.number().int() }).optional()
+})
+export type TableSource = z.infer<typeof tableSource>
+/** Set-aside rows listed with the dataset (the count covers the rest). */
+export const SET_ASIDE_LISTED = 100
+
 /** What was detected or chosen at import, plus the user's later column choices. */
 export const parseSettings = z.object({
   kind: z.enum(['table', 'images']),
   csv: csvDialect.optional(),
+  table: tableSource.optional(),
   /** The settings the user gave at import (the rest was detected). */
   requested: z.record(z.string(), z.unknown()).optional(),
   image: z.object({ width: z.number().int(), height: z.number().int(), colorMode: z.enum(['grayscale', 'rgb']) }).optional(),
@@ -168,7 +212,7 @@ export const modelSpec = z.object({
 export type ModelSpec = z.infer<typeof modelSpec>
 
 /** The built-in models: the article's MLP and a small CNN for images. */
-export const modelPreset = z.enum(['mlp', 'small-cnn'])
+export const modelPreset = z.enum(['mlp', 'small-cnn', 'cnn-medium'])
 export type ModelPreset = z.infer<typeof modelPreset>
 
 export const optimizerName = z.enum(['sgd', 'momentum', 'adam'])
@@ -221,6 +265,24 @@ export type Partition = z.infer<typeof partition>
 export const trainMode = z.enum(['end-to-end', 'layer-wise', 'decoupled'])
 export type TrainMode = z.infer<typeof trainMode>
 
+/** The training backends a run can ask for (core/backend.ts decides what auto means on this machine). */
+export const trainBackend = z.enum(['auto', 'webgpu', 'wasm', 'cpu'])
+export type TrainBackend = z.infer<typeof trainBackend>
+
+/**
+ * Which rows a run trains, validates and tests on, when not the dataset's stored 70/15/15 split: a fresh stratified
+ * 70/15/15 split from another seed, or fold `fold` of a stratified k-fold assignment from `seed` as the test part
+ * (validation: 15 % of the other rows). The recipe (imputation, scaling) is fitted on the run's own train rows.
+ */
+export const splitSpec = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('holdout'), seed: z.number().int().min(0) }).strict(),
+  z
+    .object({ kind: z.literal('fold'), folds: z.number().int().min(2).max(100), fold: z.number().int().min(0), seed: z.number().int().min(0) })
+    .strict()
+    .refine((s) => s.fold < s.folds, { message: 'fold must be below folds', path: ['fold'] })
+])
+export type SplitSpec = z.infer<typeof splitSpec>
+
 export const trainConfig = z.object({
   mode: trainMode.default('end-to-end'),
   /** End-to-end and decoupled epochs (passes over the data); layer-wise uses each block's own epochs. */
@@ -257,7 +319,14 @@ export const trainConfig = z.object({
   /** Regression: the loss on the standardised target (Huber: quadratic within 1 std of the truth, linear beyond). */
   loss: z.enum(['mse', 'huber']).default('mse'),
   /** Classification: weigh each row by the inverse of its class's frequency in the train part (balanced). */
-  classWeights: z.enum(['none', 'balanced']).default('none')
+  classWeights: z.enum(['none', 'balanced']).default('none'),
+  /**
+   * Where the run trains. auto: webgpu on a hardware GPU for models with enough work per batch, else wasm (cpu
+   * for strided convs); LAYERLAB_BACKEND, when set, decides auto's answer. webgpu also takes a software adapter.
+   */
+  backend: trainBackend.default('auto'),
+  /** Rows other than the stored split (study members); absent: the dataset's stored split. */
+  split: splitSpec.optional()
 })
 export type TrainConfig = z.infer<typeof trainConfig>
 
@@ -270,7 +339,10 @@ export const classificationMetrics = z.object({
   testAccuracy: z.number(),
   testLoss: z.number(),
   valAccuracy: z.number(),
-  trainAccuracy: z.number()
+  trainAccuracy: z.number(),
+  /** Rows the test and validation figures are measured on: an accuracy says little without them (absent on older runs). */
+  testRows: z.number().int().optional(),
+  valRows: z.number().int().optional()
 })
 export type ClassificationMetrics = z.infer<typeof classificationMetrics>
 
@@ -362,8 +434,11 @@ export const classificationEvaluation = z.object({
   labels: z.array(z.string()),
   confusion: z.array(z.array(z.number().int())),
   perClass: z.array(z.object({ label: z.string(), precision: z.number(), recall: z.number(), f1: z.number(), support: z.number().int() })),
-  /** Test rows the model got wrong (at most 50): index into the test part, and the dataset row. */
-  misclassified: z.array(z.object({ row: z.number().int(), label: z.string(), predicted: z.string() }))
+  /**
+   * Test rows the model got wrong (at most MAX_MISCLASSIFIED, in test order): the dataset row, the true and predicted
+   * class, and the probability the model gave its prediction (runs recorded before it was kept have none).
+   */
+  misclassified: z.array(z.object({ row: z.number().int(), label: z.string(), predicted: z.string(), confidence: z.number().optional() }))
 })
 export type ClassificationEvaluation = z.infer<typeof classificationEvaluation>
 
@@ -442,6 +517,169 @@ export const parity = z.object({
 })
 export type Parity = z.infer<typeof parity>
 
+// ---------------------------------------------------------------- studies
+
+/**
+ * How a study evaluates each configuration: `seeds` fresh stratified 70/15/15 splits (seed i splits the rows and
+ * seeds the model), or stratified k-fold cross-validation repeated `repeats` times (each repeat a new fold draw).
+ * Member m of every configuration uses the same rows and seed, so configurations are compared pair by pair.
+ */
+export const studyProtocol = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('seeds'), seeds: positiveInt.max(100), firstSeed: z.number().int().min(0).default(1) }).strict(),
+  z
+    .object({ kind: z.literal('cv'), folds: positiveInt.max(50), repeats: positiveInt.max(20).default(1), seed: z.number().int().min(0).default(1) })
+    .strict()
+])
+export type StudyProtocol = z.infer<typeof studyProtocol>
+
+/** A sweep's values for one setting: a list, or (random search) a range, log-uniform when `log`. */
+const sweepNumbers = z.union([
+  z.array(z.number().positive()).min(1).max(50),
+  z.object({ min: z.number().positive(), max: z.number().positive(), log: z.boolean().default(false) }).strict()
+])
+const sweepIntegers = z.union([z.array(positiveInt).min(1).max(50), z.object({ min: positiveInt, max: positiveInt }).strict()])
+
+/**
+ * A grid (every combination) or random search (`samples` draws from `seed`) over settings of the base
+ * configuration. learningRate: every block's rate; blockLearningRates: one rate per block; hidden: the MLP's
+ * hidden sizes (the partition becomes one block per hidden layer); boundaries: the layers where blocks 2, 3, … start.
+ */
+export const sweepSpec = z
+  .object({
+    method: z.enum(['grid', 'random']).default('grid'),
+    samples: positiveInt.max(200).optional(),
+    seed: z.number().int().min(0).default(0),
+    params: z
+      .object({
+        learningRate: sweepNumbers.optional(),
+        epochs: sweepIntegers.optional(),
+        hidden: z.array(z.array(positiveInt).min(1).max(16)).min(1).max(50).optional(),
+        blockLearningRates: z.array(z.array(z.number().positive()).min(1)).min(1).max(50).optional(),
+        boundaries: z.array(z.array(positiveInt).max(32)).min(1).max(50).optional(),
+        mode: z.array(trainMode).min(1).max(2).optional()
+      })
+      .strict()
+  })
+  .strict()
+export type SweepSpec = z.infer<typeof sweepSpec>
+
+/** One configuration of a study: a model, its partition and its training settings (mode included). */
+export const studyConfig = z.object({
+  name: z.string(),
+  spec: modelSpec,
+  partition,
+  config: trainConfig,
+  /** The settings a sweep chose for this point (shown in its table and plot); empty for a comparison. */
+  settings: z.record(z.string(), z.union([z.number(), z.string()]))
+})
+export type StudyConfig = z.infer<typeof studyConfig>
+
+export const studyStatus = z.enum(['running', 'completed', 'cancelled', 'failed', 'interrupted'])
+export type StudyStatus = z.infer<typeof studyStatus>
+export const memberStatus = z.enum(['pending', 'queued', 'running', 'completed', 'cancelled', 'failed', 'interrupted'])
+export type MemberStatus = z.infer<typeof memberStatus>
+
+/** Mean, standard deviation and 95 % interval of one quantity over the members that have it (n of them). */
+export const summaryStat = z.object({
+  n: z.number().int(),
+  mean: z.number().nullable(),
+  std: z.number().nullable(),
+  ci95: z.tuple([z.number(), z.number()]).nullable()
+})
+export type SummaryStat = z.infer<typeof summaryStat>
+
+export const studyConfigStats = z.object({
+  configIndex: z.number().int(),
+  name: z.string(),
+  mode: trainMode,
+  /** Members that finished with metrics, of `total`. */
+  n: z.number().int(),
+  total: z.number().int(),
+  runs: z.array(z.string()),
+  test: summaryStat,
+  val: summaryStat,
+  /** The error figure beside the main metric: test loss (classification) or test RMSE in the target's unit (regression). */
+  error: summaryStat,
+  wallMs: summaryStat,
+  peakRssBytes: summaryStat
+})
+export type StudyConfigStats = z.infer<typeof studyConfigStats>
+
+export const studyComparison = z.object({
+  /** The difference is configuration b − configuration a, member by member. */
+  a: z.number().int(),
+  b: z.number().int(),
+  pairs: z.number().int(),
+  difference: z.object({ mean: z.number(), std: z.number(), ci95: z.tuple([z.number(), z.number()]).nullable() }),
+  test: z.string(),
+  t: z.number().nullable(),
+  df: z.number().int(),
+  pValue: z.number(),
+  /** Mean test rows / training rows of the pairs: the Nadeau–Bengio correction's factor. */
+  testTrainRatio: z.number(),
+  verdict: z.string()
+})
+export type StudyComparison = z.infer<typeof studyComparison>
+
+export const studyStats = z.object({
+  /** The dataset's task: it decides the main metric, and whether a member's score has a binomial (Wilson) interval. */
+  task,
+  metric: z.object({ key: z.string(), label: z.string(), higherIsBetter: z.boolean(), percent: z.boolean() }),
+  /** What `error` of each configuration is: "test loss" or "test RMSE". */
+  errorLabel: z.string(),
+  configs: z.array(studyConfigStats),
+  comparison: studyComparison.nullable(),
+  /** The configuration with the best mean validation score (chosen on validation, reported on test). */
+  best: z.number().int().nullable(),
+  /** "Covers 18 of 20 runs; 2 failed." */
+  coverage: z.string()
+})
+export type StudyStats = z.infer<typeof studyStats>
+
+export const studySummary = z.object({
+  studyId: z.string(),
+  name: z.string(),
+  datasetId: z.string(),
+  datasetName: z.string(),
+  /** The dataset's task: classification (accuracy, stratified folds) or regression (R², plain folds). */
+  task,
+  kind: z.enum(['compare', 'sweep']),
+  protocol: studyProtocol,
+  status: studyStatus,
+  workers: z.number().int(),
+  total: z.number().int(),
+  done: z.number().int(),
+  failed: z.number().int(),
+  error: z.string().nullable(),
+  createdAt: z.string(),
+  endedAt: z.string().nullable()
+})
+export type StudySummary = z.infer<typeof studySummary>
+
+export const studyMember = z.object({
+  configIndex: z.number().int(),
+  memberIndex: z.number().int(),
+  split: splitSpec,
+  seed: z.number().int(),
+  runId: z.string().nullable(),
+  status: memberStatus,
+  error: z.string().nullable(),
+  trainRows: z.number().int(),
+  testRows: z.number().int(),
+  test: z.number().nullable(),
+  val: z.number().nullable()
+})
+export type StudyMember = z.infer<typeof studyMember>
+
+export const studyDetail = studySummary.extend({
+  configs: z.array(studyConfig),
+  members: z.array(studyMember),
+  stats: studyStats,
+  /** Whole-study progress while running: the estimated time left. */
+  etaMs: z.number().nullable()
+})
+export type StudyDetail = z.infer<typeof studyDetail>
+
 // ---------------------------------------------------------------- requests
 
 /** The ONNX opsets the exporter writes (IR 8); 13 by default, the oldest one with Softmax on an axis of choice. */
@@ -460,6 +698,11 @@ export const requests = {
       version: z.string(),
       home: z.string(),
       backend: z.object({ name: z.string(), reason: z.string() }),
+      /**
+       * The GPU adapter for webgpu training: its label ("webgpu (NVIDIA H200, Vulkan)") and name ("NVIDIA H200"),
+       * when it is used (reason); or null and why not.
+       */
+      gpu: z.object({ label: z.string().nullable(), name: z.string().nullable(), software: z.boolean(), reason: z.string() }),
       examples: z.array(z.object({ name: z.string(), path: z.string(), description: z.string() }))
     })
   },
@@ -477,6 +720,16 @@ export const requests = {
         decimalComma: z.boolean().optional(),
         /** Default: what the target suggests (shared/task.ts). */
         task: task.optional(),
+        /** The quote character; '' for none. */
+        quote: z.string().max(1).optional(),
+        escape: z.string().max(1).optional(),
+        /** Lines above the table to skip. */
+        skip: z.number().int().min(0).max(10_000).optional(),
+        /** Workbooks: the sheet to read (default: the first one with data). */
+        sheet: z.string().max(200).optional(),
+        badRows: badRowsChoice.optional(),
+        /** Names this import for datasets.cancelImport and its progress events (the caller picks it). */
+        importId: z.string().min(1).max(80).optional(),
         imageSize: z.object({ width: positiveInt.max(512), height: positiveInt.max(512) }).optional(),
         colorMode: z.enum(['auto', 'grayscale', 'rgb']).optional()
       })
@@ -505,7 +758,33 @@ export const requests = {
     args: z.object({ datasetId: z.string(), perClass: z.number().int().min(1).max(64).default(8) }).strict(),
     result: z.array(z.object({ label: z.string(), images: z.array(z.object({ row: z.number().int(), dataUrl: z.string() })) }))
   },
+  /** Thumbnails of chosen rows of an image dataset (a run's misclassified test images), in the order asked. */
+  'datasets.rowThumbnails': {
+    args: z.object({ datasetId: z.string(), rows: z.array(z.number().int().min(0)).min(1).max(200) }).strict(),
+    result: z.array(z.object({ row: z.number().int(), dataUrl: z.string() }))
+  },
   'datasets.delete': { args: datasetRef, result: ok },
+  /** Stops a running import (named by the importId it was given); nothing of it is kept. Ok also when it had ended. */
+  'datasets.cancelImport': { args: z.object({ importId: z.string().min(1) }).strict(), result: ok },
+  /** Writes the table as LayerLab parsed it (every column, parsed values, the original names) to a CSV or Parquet file. */
+  'datasets.export': {
+    args: z
+      .object({
+        datasetId: z.string().min(1),
+        out: z.string().min(1),
+        format: z.enum(['csv', 'parquet']).optional(),
+        /** Replace an existing file (the CLI's --force; the app's save dialog has asked). */
+        overwrite: z.boolean().optional()
+      })
+      .strict(),
+    result: z.object({
+      path: z.string(),
+      rows: z.number().int(),
+      columns: z.number().int(),
+      bytes: z.number().int(),
+      format: z.enum(['csv', 'parquet'])
+    })
+  },
   'models.default': {
     args: z.object({ datasetId: z.string(), preset: modelPreset.optional(), hidden: z.array(positiveInt).max(16).optional() }).strict(),
     result: z.object({ spec: modelSpec, partition })
@@ -582,7 +861,44 @@ export const requests = {
       scoredRows: z.number().int(),
       out: z.string().nullable()
     })
-  }
+  },
+  'studies.start': {
+    args: z
+      .object({
+        datasetId: z.string().min(1),
+        name: z.string().max(120).optional(),
+        /** The model and settings every configuration starts from. */
+        base: z.object({ spec: modelSpec, partition, config: trainConfig }).strict(),
+        /** A comparison: one configuration per mode (default: end-to-end and layer-wise). Ignored with a sweep. */
+        compare: z.array(trainMode).min(1).max(2).optional(),
+        sweep: sweepSpec.optional(),
+        protocol: studyProtocol,
+        /** Training workers run at once, each single-threaded (default: one per core). */
+        workers: positiveInt.max(64).optional()
+      })
+      .strict(),
+    result: z.object({ studyId: z.string() })
+  },
+  /** The bundled example as a study: digits, MLP 100-100, end-to-end vs layer-wise, 10 seeds. */
+  'studies.example': {
+    args: z
+      .object({ workers: positiveInt.max(64).optional() })
+      .strict()
+      .default({}),
+    result: z.object({ studyId: z.string() })
+  },
+  'studies.list': { args: none, result: z.array(studySummary) },
+  'studies.get': { args: z.object({ studyId: z.string().min(1) }).strict(), result: studyDetail },
+  'studies.cancel': { args: z.object({ studyId: z.string().min(1) }).strict(), result: ok },
+  /** Runs the members an interrupted (or cancelled) study is missing; finished members are kept. */
+  'studies.resume': {
+    args: z.object({ studyId: z.string().min(1), workers: positiveInt.max(64).optional() }).strict(),
+    result: z.object({ studyId: z.string() })
+  },
+  /** Resolves when the study has ended (the CLI waits on its own studies with it). */
+  'studies.wait': { args: z.object({ studyId: z.string().min(1) }).strict(), result: studySummary },
+  /** Deletes the study and its member runs. */
+  'studies.delete': { args: z.object({ studyId: z.string().min(1) }).strict(), result: ok }
 } as const
 
 export type Requests = typeof requests
@@ -598,7 +914,15 @@ export type PredictResult = RequestResult<'predict.run'>
 // ---------------------------------------------------------------- events
 
 export const events = {
-  'dataset.progress': z.object({ path: z.string(), rows: z.number().int(), bytes: z.number(), totalBytes: z.number() }),
+  /** bytes of totalBytes read so far (for gzip: of the compressed file), rows so far; phase says what is being done. */
+  'dataset.progress': z.object({
+    path: z.string(),
+    importId: z.string().optional(),
+    phase: z.enum(['reading', 'profiling', 'fitting']).optional(),
+    rows: z.number().int(),
+    bytes: z.number(),
+    totalBytes: z.number()
+  }),
   'train.progress': z.object({
     runId: z.string(),
     phase: z.enum(['block', 'finetune', 'end-to-end']),
@@ -615,8 +939,20 @@ export const events = {
     samplesPerSec: z.number(),
     etaMs: z.number()
   }),
+  /** The backend a run trains on, once it is running; `reason` says why (and why not another one). */
+  'train.backend': z.object({ runId: z.string(), backend: z.string(), reason: z.string() }),
   'train.epoch': epochRow.extend({ runId: z.string() }),
-  'train.finished': z.object({ runId: z.string(), status: runStatus, metrics: runMetrics.nullable(), error: z.string().nullable() })
+  'train.finished': z.object({ runId: z.string(), status: runStatus, metrics: runMetrics.nullable(), error: z.string().nullable() }),
+  /** A study's whole progress: sent when a member starts or ends. */
+  'study.progress': z.object({
+    studyId: z.string(),
+    status: studyStatus,
+    total: z.number().int(),
+    done: z.number().int(),
+    failed: z.number().int(),
+    running: z.number().int(),
+    etaMs: z.number().nullable()
+  })
 } as const
 
 export type Events = typeof events
@@ -641,5 +977,5 @@ export interface LabBridge {
   /** Subscribes to an event; returns the function that unsubscribes. */
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void
   /** Desktop only: a native dialog; resolves to the chosen path, or null when cancelled. */
-  pickPath?(kind: 'file' | 'folder' | 'save-onnx'): Promise<string | null>
+  pickPath?(kind: 'file' | 'folder' | 'save-onnx' | 'save-table'): Promise<string | null>
 }

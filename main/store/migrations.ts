@@ -91,8 +91,46 @@ export const migrations: Migration[] = [
     `
   },
   {
+    // Studies: a protocol over configurations, each member an ordinary run.
+    version: 4,
+    sql: `
+      CREATE TABLE studies (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('compare', 'sweep')),
+        protocol_json TEXT NOT NULL,
+        configs_json TEXT NOT NULL,
+        sweep_json TEXT,
+        status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'cancelled', 'failed', 'interrupted')),
+        workers INTEGER NOT NULL,
+        error TEXT,
+        owner_pid INTEGER,
+        owner_host TEXT,
+        created_at TEXT NOT NULL,
+        ended_at TEXT
+      );
+      CREATE TABLE study_members (
+        study_id TEXT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+        config_index INTEGER NOT NULL,
+        member_index INTEGER NOT NULL,
+        split_json TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        train_rows INTEGER NOT NULL,
+        test_rows INTEGER NOT NULL,
+        run_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
+        status TEXT NOT NULL DEFAULT 'pending'
+          CHECK (status IN ('pending', 'queued', 'running', 'completed', 'cancelled', 'failed', 'interrupted')),
+        error TEXT,
+        PRIMARY KEY (study_id, config_index, member_index)
+      );
+      CREATE INDEX study_members_run ON study_members(run_id);
+      CREATE INDEX studies_dataset ON studies(dataset_id);
+    `
+  },
+  {
     // What a run cost (issue 18): step tensor peaks per stage, peak RSS, wall time, examples seen. Older runs: NULL.
-    // Version 4 is taken by the studies branch (#14); versions only need to increase, so the gap is harmless.
+    // After studies' version 4.
     version: 5,
     sql: `
       ALTER TABLE runs ADD COLUMN resources_json TEXT;

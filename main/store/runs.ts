@@ -412,6 +412,16 @@ export class RunStore {
     await fs.promises.rm(this.runDir(runId), { recursive: true, force: true })
   }
 
+  /** `name`, or — when a run already has it — `name (2)`, `name (3)`…: two runs are never told apart by their id alone. */
+  async uniqueName(name: string): Promise<string> {
+    const rows = await this.db.all<{ name: string }>('SELECT name FROM runs WHERE name = ? OR name LIKE ?', [name, `${name} (%)`])
+    const taken = new Set(rows.map((r) => r.name))
+    if (!taken.has(name)) return name
+    let n = 2
+    while (taken.has(`${name} (${n})`)) n++
+    return `${name} (${n})`
+  }
+
   /** How many runs were trained on the dataset (a dataset in use cannot be deleted). */
   async countForDataset(datasetId: string): Promise<number> {
     const row = await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM runs WHERE dataset_id = ?', [datasetId])

@@ -221,19 +221,19 @@ export class DecoupledScorer {
   }
 
   /** Scores epoch `epoch` (0-based) with the weights the blocks and heads hold now; true: stop (patience). */
-  endEpoch(epoch: number, tallies: EpochTally[], rates: number[], trainMs: number): boolean {
+  async endEpoch(epoch: number, tallies: EpochTally[], rates: number[], trainMs: number): Promise<boolean> {
     const { val, hooks, cacheDir, config, objective } = this.job
     const scores: Array<{ score: number; loss: number; balancedScore: number }> = []
     const reported = (loss: number) => loss * objective.lossScale
     let features = val
-    this.parts.forEach((part, j) => {
+    for (const [j, part] of this.parts.entries()) {
       if (part.head) {
-        const out = chainOutput(part.own, features, cacheDir)
+        const out = await chainOutput(part.own, features, cacheDir)
         if (features.x instanceof FeatureFile) features.x.dispose()
         features = out
-        scores.push(assess(part.head, features, objective, false))
+        scores.push(await assess(part.head, features, objective, false))
       } else {
-        scores.push(assess(part.own, features, objective, false))
+        scores.push(await assess(part.own, features, objective, false))
       }
       const tally = tallies[j]!
       const row: EpochRow = {
@@ -248,7 +248,7 @@ export class DecoupledScorer {
         samplesPerSec: (this.job.train.n / Math.max(1e-3, trainMs)) * 1000
       }
       hooks.onEpoch?.(row)
-    })
+    }
     if (features.x instanceof FeatureFile) features.x.dispose()
     this.epochsDone++
     const model = scores.at(-1)!
@@ -373,7 +373,7 @@ export async function trainDecoupled(job: DecoupledJob): Promise<DecoupledResult
         hooks.onProgress?.(decoupledProgress(job, epoch, b + 1, feeder.batches, tallies.at(-1)!, epochStart, remaining * batchMs))
       }
       if (cancelled) break
-      const stop = scorer.endEpoch(
+      const stop = await scorer.endEpoch(
         epoch,
         tallies,
         learners.map((l) => l.optimizer.learningRate),

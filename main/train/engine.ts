@@ -186,8 +186,8 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
           // stage's cached input through the previous block only; the older cache is then dropped.
           const previous: Chain = { layers: blockLayers(j - 1), specs: blockSpecs(j - 1) }
           const [oldTrain, oldVal] = [trainFeatures, valFeatures]
-          trainFeatures = chainOutput(previous, trainFeatures, cacheDir)
-          valFeatures = chainOutput(previous, valFeatures, cacheDir)
+          trainFeatures = await chainOutput(previous, trainFeatures, cacheDir)
+          valFeatures = await chainOutput(previous, valFeatures, cacheDir)
           dropCache(oldTrain)
           dropCache(oldVal)
           prefixForwards++
@@ -275,9 +275,9 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
   let evaluation: Evaluation | null = null
   if (!cancelled) {
     const testPart = partFeatures(data.test, data.inputShape)
-    const test = assess(fullChain, testPart, objective, true)
-    const val = assess(fullChain, valPart, objective, true)
-    const trainAssessment = assess(fullChain, trainPart, objective, true)
+    const test = await assess(fullChain, testPart, objective, true)
+    const val = await assess(fullChain, valPart, objective, true)
+    const trainAssessment = await assess(fullChain, trainPart, objective, true)
     if (objective.task === 'regression') {
       const scale = data.targetScale ?? { mean: 0, std: 1 }
       const figures = (part: PreparedData['test'], predicted: Assessment['predicted']) =>
@@ -307,8 +307,15 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
         data.test.rows
       )
     } else {
-      metrics = { testAccuracy: test.score, testLoss: test.loss, valAccuracy: val.score, trainAccuracy: trainAssessment.score }
-      evaluation = evaluatePredictions(data.labels, data.test.y as Int32Array, test.predicted as Int32Array, data.test.rows)
+      metrics = {
+        testAccuracy: test.score,
+        testLoss: test.loss,
+        valAccuracy: val.score,
+        trainAccuracy: trainAssessment.score,
+        testRows: testPart.n,
+        valRows: valPart.n
+      }
+      evaluation = evaluatePredictions(data.labels, data.test.y as Int32Array, test.predicted as Int32Array, data.test.rows, test.confidence)
     }
   }
   const totalMs = performance.now() - started

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs'
 import { type Chain, applyChain } from './forward'
 import { type Features, rowsOf, sizeOf } from './features'
 import { FeatureFile } from './featureFile'
+import { readAll } from './reads'
 import { type Objective, regressionLoss } from './objective'
 import { rSquared } from '../shared/task'
 
@@ -33,9 +34,10 @@ export function evalChunk(chain: Chain, inputShape: number[]): number {
 
 /**
  * Runs a chain in inference mode over a whole part, in chunks, into a FeatureFile in `cacheDir` (null: one
- * Float32Array in memory).
+ * Float32Array in memory). Reads are asynchronous (data(), not dataSync()): a GPU backend cannot read its memory
+ * synchronously in Node.
  */
-export function chainOutput(chain: Chain, features: Features, cacheDir: string | null): Features {
+export async function chainOutput(chain: Chain, features: Features, cacheDir: string | null): Promise<Features> {
   let outShape: number[] | null = null
   let out: Float32Array | FeatureFile | null = null
   const rows = evalChunk(chain, features.shape)
@@ -49,7 +51,7 @@ export function chainOutput(chain: Chain, features: Features, cacheDir: string |
       outShape = values.shape.slice(1)
       out = cacheDir ? FeatureFile.create(cacheDir, sizeOf(outShape), features.n) : new Float32Array(features.n * sizeOf(outShape))
     }
-    const chunk = values.dataSync() as Float32Array
+    const chunk = (await values.data()) as Float32Array
     if (out instanceof FeatureFile) out.writeRows(start, chunk)
     else out.set(chunk, start * sizeOf(outShape!))
     values.dispose()
@@ -66,22 +68,25 @@ export interface Assessment {
   predicted: Int32Array | Float32Array
   /** Classification: the mean recall over the classes present (balanced accuracy); regression: the score. */
   balancedScore: number
+  /** Classification only: the probability the model gave each predicted class (softmax's, when the chain gives logits). */
+  confidence?: Float32Array
 }
 
 /**
  * A chain scored over a part. Classification with `probabilities`: the chain ends in its softmax (the whole model)
  * and the loss is −log p; without, its output is logits (a stage's chain, its softmax left out).
  */
-export function assess(chain: Chain, features: Features, objective: Objective, probabilities: boolean): Assessment {
+export async function assess(chain: Chain, features: Features, objective: Objective, probabilities: boolean): Promise<Assessment> {
   if (objective.task === 'regression') return assessRegression(chain, features, objective)
   const labels = features.y as Int32Array
   const predicted = new Int32Array(features.n)
+  const confidence = new Float32Array(features.n)
   let lossSum = 0
   let correct = 0
   const rows = evalChunk(chain, features.shape)
   for (let start = 0; start < features.n; start += rows) {
     const count = Math.min(rows, features.n - start)
-    const [lossValue, classes] = tf.tidy(() => {
+    const [lossTensor, classTensor, topTensor] = tf.tidy(() => {
       const x = tf.tensor(rowsOf(features, start, count), [count, ...features.shape])
       const out = applyChain(chain, x, { training: false, logits: !probabilities })
       const depth = out.shape[1]!
@@ -89,29 +94,36 @@ export function assess(chain: Chain, features: Features, objective: Objective, p
       const loss = probabilities
         ? tf.neg(tf.sum(tf.mul(truth, tf.log(tf.clipByValue(out, 1e-7, 1)))))
         : tf.mul(tf.losses.softmaxCrossEntropy(truth, out, undefined, 0, tf.Reduction.MEAN), count)
-      return [loss.dataSync()[0]!, tf.argMax(out, 1).dataSync() as Int32Array] as const
+      const probs = probabilities ? out : tf.softmax(out)
+      return [loss, tf.argMax(out, 1), tf.max(probs, 1)] as const
     })
+    const [lossValues, classes, top] = (await readAll([lossTensor, classTensor, topTensor])) as [Float32Array, Int32Array, Float32Array]
+    const lossValue = lossValues[0]!
     lossSum += lossValue
     predicted.set(classes, start)
+    confidence.set(top, start)
     for (let i = 0; i < count; i++) if (classes[i] === labels[start + i]) correct++
   }
   return {
     score: features.n ? correct / features.n : 0,
     loss: features.n ? lossSum / features.n : 0,
     predicted,
-    balancedScore: meanRecall(labels, predicted)
+    balancedScore: meanRecall(labels, predicted),
+    confidence
   }
 }
 
-function assessRegression(chain: Chain, features: Features, objective: Objective): Assessment {
+async function assessRegression(chain: Chain, features: Features, objective: Objective): Promise<Assessment> {
   const targets = features.y as Float32Array
   const predicted = new Float32Array(features.n)
   for (let start = 0; start < features.n; start += EVAL_CHUNK) {
     const count = Math.min(EVAL_CHUNK, features.n - start)
-    const values = tf.tidy(() => {
+    const out = tf.tidy(() => {
       const x = tf.tensor(rowsOf(features, start, count), [count, ...features.shape])
-      return applyChain(chain, x, { training: false, logits: false }).dataSync() as Float32Array
+      return applyChain(chain, x, { training: false, logits: false })
     })
+    const values = (await out.data()) as Float32Array
+    out.dispose()
     predicted.set(values.subarray(0, count), start)
   }
   const scratch = new Float32Array(features.n)

@@ -56,7 +56,9 @@ export function applyChain(
       }
       return
     }
-    if (spec?.type === 'conv2d' && options.training && spec.strides === 1) {
+    // Device backends (webgpu) have tfjs's own conv gradient kernels and take the layer itself: the forward-conv
+    // gradients of fast/conv.ts exist for wasm, which lacks Conv2DBackpropFilter.
+    if (spec?.type === 'conv2d' && options.training && spec.strides === 1 && tensorsInProcess()) {
       const next = chain.specs[i + 1]
       const size =
         options.fast && next?.type === 'maxPooling2d' ? inProcessPoolSize(next, x.shape[1]!, x.shape[2]!, spec.padding, spec.kernelSize) : 0

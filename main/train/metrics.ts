@@ -2,9 +2,16 @@
 import type { ClassificationEvaluation, RegressionEvaluation } from '../shared/contract'
 import type { TargetScale } from '../data/recipe'
 
-export const MAX_MISCLASSIFIED = 50
+/** Enough to fill every cell of a confusion matrix the user clicks on, for test parts of a few thousand rows. */
+export const MAX_MISCLASSIFIED = 1000
 
-export function evaluatePredictions(labels: string[], truth: Int32Array, predicted: Int32Array, rows: Int32Array): ClassificationEvaluation {
+export function evaluatePredictions(
+  labels: string[],
+  truth: Int32Array,
+  predicted: Int32Array,
+  rows: Int32Array,
+  confidence?: Float32Array
+): ClassificationEvaluation {
   const classes = labels.length
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0))
   const misclassified: ClassificationEvaluation['misclassified'] = []
@@ -14,7 +21,12 @@ export function evaluatePredictions(labels: string[], truth: Int32Array, predict
     const guess = predicted[i]!
     confusion[actual]![guess]!++
     if (actual !== guess && misclassified.length < MAX_MISCLASSIFIED)
-      misclassified.push({ row: rows[i]!, label: labels[actual]!, predicted: labels[guess]! })
+      misclassified.push({
+        row: rows[i]!,
+        label: labels[actual]!,
+        predicted: labels[guess]!,
+        ...(confidence ? { confidence: Number(confidence[i]!.toFixed(4)) } : {})
+      })
   }
   const perClass = labels.map((label, c) => {
     const own = confusion[c]!

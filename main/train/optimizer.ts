@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs'
 import type { BlockSettings } from '../shared/contract'
 import { tensorsInProcess, valuesInProcess } from './fast/inProcess'
+import { adamUpdate, fusesUpdate, momentumUpdate, sgdUpdate } from './gpu/fusedUpdate'
 
 export const LARS_ETA = 0.001
 export const ADAM_BETA1 = 0.9
@@ -42,15 +43,18 @@ export class BlockOptimizer {
   private step = 0
   /** Where the update runs: chosen once, so the state never has to move between paths mid-run. */
   readonly inProcess: boolean
+  /** On webgpu: the update as 1–3 GPU programs per tensor (gpu/fusedUpdate.ts) rather than tf ops. */
+  readonly fusedOnGpu: boolean
 
   constructor(
     readonly settings: BlockSettings,
     /** Scales the block's own rate (the fine-tune's learningRateFactor). */
     readonly rateFactor = 1,
-    options: { inProcess?: boolean } = {}
+    options: { inProcess?: boolean; fusedOnGpu?: boolean } = {}
   ) {
     this.learningRate = settings.learningRate * rateFactor
     this.inProcess = options.inProcess ?? tensorsInProcess()
+    this.fusedOnGpu = options.fusedOnGpu ?? true
   }
 
   /** Sets the rate for `epoch` of a stage of `epochs` epochs from the block's schedule. */
@@ -87,6 +91,18 @@ export class BlockOptimizer {
     const rate = this.learningRate
     for (const { variable, gradient } of pairs) {
       const state = optimizer === 'sgd' ? undefined : this.slot(variable)
+      if (!lars && this.fusedOnGpu && fusesUpdate(variable)) {
+        if (optimizer === 'sgd') sgdUpdate(variable, gradient, rate, weightDecay)
+        else if (optimizer === 'momentum') momentumUpdate(variable, gradient, state!.first, rate, weightDecay, momentum)
+        else
+          adamUpdate(
+            variable,
+            gradient,
+            { first: state!.first, second: state!.second! },
+            { rate, decay: weightDecay, beta1: ADAM_BETA1, beta2: ADAM_BETA2, epsilon: ADAM_EPSILON, step: this.step }
+          )
+        continue
+      }
       tf.tidy(() => {
         let g: tf.Tensor = weightDecay > 0 ? tf.add(gradient, tf.mul(variable, weightDecay)) : gradient
         if (lars) {

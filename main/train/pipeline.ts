@@ -111,7 +111,16 @@ export async function trainDecoupledPipeline(job: DecoupledJob): Promise<Decoupl
   let progress = { epoch: -1, tally: emptyTally(), start: 0, batch: 0 }
   let batchMs = 0
 
+  // Scoring reads back from the backend (evaluate.ts: assess is async), so it runs as one chain: an epoch's
+  // scoring never overlaps another's, and the run completes only after the last epoch is scored.
+  let scoring: Promise<void> = Promise.resolve()
+  const afterScoring = (then: () => void) => {
+    scoring = scoring.then(then, then)
+  }
   const scoreReady = () => {
+    scoring = scoring.then(scoreNow).catch((error: unknown) => halt('stopped', error instanceof Error ? error : new Error(String(error))))
+  }
+  const scoreNow = async () => {
     for (;;) {
       const ready = reports.get(scored)
       if (!ready || ready.filter(Boolean).length < blockCount || outcome !== 'running') return
@@ -128,7 +137,7 @@ export async function trainDecoupledPipeline(job: DecoupledJob): Promise<Decoupl
       })
       reports.delete(scored)
       const trainMs = performance.now() - (epochStarts[scored] ?? performance.now())
-      const stopNow = scorer.endEpoch(
+      const stopNow = await scorer.endEpoch(
         scored,
         ready.map((r) => r!.tally),
         ready.map((r) => r!.learningRate),
@@ -178,7 +187,7 @@ export async function trainDecoupledPipeline(job: DecoupledJob): Promise<Decoupl
         hooks.onProgress?.(decoupledProgress(job, message.epoch, progress.batch, feeder.batches, progress.tally, progress.start, remaining * batchMs))
       } else if (message.type === 'done') {
         finished[j] = true
-        if (++done === blockCount) halt('completed')
+        if (++done === blockCount) afterScoring(() => halt('completed'))
       } else {
         halt('stopped', new Error(`${partition.blocks[j]!.name}'s worker: ${message.error}`))
       }
@@ -218,6 +227,8 @@ export async function trainDecoupledPipeline(job: DecoupledJob): Promise<Decoupl
   } finally {
     clearInterval(poll)
     Atomics.store(stop, 0, 1)
+    // A scoring under way still uses the blocks' variables.
+    await scoring
     feed.close()
     await Promise.all(workers.map((worker) => worker.terminate()))
   }

@@ -1,5 +1,7 @@
 /** Messages between TrainingService (main thread) and the training worker. */
 import type { BlockResult, EpochRow, Evaluation, ModelSpec, Partition, RunMetrics, RunResources, TrainConfig } from '../shared/contract'
+import type { BackendChoice } from '../core/backend'
+import type { GpuAdapter } from '../core/webgpu'
 import type { PreparedData } from '../data/types'
 import type { Progress } from './hooks'
 
@@ -13,12 +15,16 @@ export interface WorkerJob {
   weightsPath: string
   /** Int32 slot 0 set to 1 asks the worker to stop between batches (no event-loop turn needed). */
   cancelFlag: SharedArrayBuffer
-  /** LAYERLAB_BACKEND-style preference; undefined lets planBackend choose. */
-  backend?: string
+  /** The backend the service planned (chooseBackend); the worker activates it, or its fallback. */
+  backend: BackendChoice
 }
 
+/**
+ * `finished` and `failed` are the last messages, sent after the worker released its GPU device: only then may the
+ * host terminate the thread (see worker.ts).
+ */
 export type WorkerMessage =
-  | { type: 'backend'; name: string; reason: string }
+  | { type: 'backend'; name: string; label: string; reason: string; adapter: GpuAdapter | null }
   | { type: 'progress'; progress: Progress }
   | { type: 'epoch'; row: EpochRow }
   | {
@@ -32,6 +38,7 @@ export type WorkerMessage =
       resources: RunResources
       weightsBytes: number
       prefixForwards: number
+      /** The backend's label as the run records it ("wasm", "webgpu (NVIDIA H200, Vulkan)"). */
       backend: string
     }
   | { type: 'failed'; error: string }

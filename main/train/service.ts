@@ -11,18 +11,37 @@ import type { DatasetService } from '../data/service'
 import type { PreparedData } from '../data/types'
 import type { RunStore } from '../store/runs'
 import { LabError } from '../shared/errors'
-import { planBackend } from '../core/backend'
+import { chooseBackend, planBackend, type PlanOptions } from '../core/backend'
 import { defaultModel as presetModel, sourceFromSummary } from '../model/presets'
-import { assertTrainable, describeSpec, hasStridedConv, validatePartition, type SpecProblem } from '../model/spec'
+import { assertTrainable, describeSpec, forwardFlops, hasStridedConv, validatePartition, type SpecProblem } from '../model/spec'
 import type { WorkerJob, WorkerMessage } from './protocol'
 import { errorText } from '../shared/format'
 import { workerEntryFor } from './workerEntry'
+import { defaultRunName } from './runName'
+
+/** What the backend choice weighs for a run: its own setting, strided convs, and the work per batch. */
+function backendOptions(args: HandlerArgs<'train.start'>): Omit<PlanOptions, 'gpu'> {
+  return {
+    prefer: args.config.backend === 'auto' ? undefined : args.config.backend,
+    stridedConv: hasStridedConv(args.spec),
+    flopsPerBatch: forwardFlops(args.spec) * args.config.batchSize
+  }
+}
 
 /** What the service needs of the data side (tests pass their own prepared data through this). */
 export type TrainingData = Pick<DatasetService, 'get' | 'loadPrepared'>
 
+/** How a caller other than a person (a study's pool) wants a run started. */
+export interface StartOptions {
+  /** Threads of the run's wasm backend (a pool runs one per worker so the workers do not fight over cores). */
+  wasmThreads?: number
+  /** Tags the run carries from its creation on (a study's members: the study's tag). */
+  tags?: string[]
+}
+
 interface ActiveRun {
   runId: string
+  options: StartOptions
   cancelFlag: Int32Array
   worker: Worker | null
   cancelRequested: boolean
@@ -71,7 +90,7 @@ export class TrainingService {
         const where =
           layer === null
             ? `spec ${issue.path.join('.') || '(root)'}`
-            : `layer ${layer}${issue.path.length > 2 ? ` ${issue.path.slice(2).join('.')}` : ''}`
+            : `layer ${layer + 1}${issue.path.length > 2 ? ` ${issue.path.slice(2).join('.')}` : ''}`
         return { layer, message: `${where}: ${issue.message}` }
       })
       return { layers: [], totalParams: 0, errors }
@@ -98,13 +117,16 @@ export class TrainingService {
   }
 
   /** Checks the request, records the run as queued and starts it in a worker; returns at once. */
-  async start(args: HandlerArgs<'train.start'>): Promise<{ runId: string }> {
+  async start(args: HandlerArgs<'train.start'>, options: StartOptions = {}): Promise<{ runId: string }> {
     const summary = await this.datasets.get(args.datasetId)
     const source = sourceFromSummary(summary)
     assertTrainable(args.spec, args.partition, { ...source, batchSize: args.config.batchSize })
-    const planned = planBackend({ stridedConv: hasStridedConv(args.spec) })
+    // The record starts with the CPU-side plan; the worker's answer (webgpu where the GPU probe says so) replaces it.
+    const planned = planBackend({ ...backendOptions(args), gpu: undefined })
+    // A name the user gave is kept as given; a default one is made unique.
+    const name = args.name?.trim() || (await this.runs.uniqueName(defaultRunName(summary.name, args.config, args.partition)))
     const runId = await this.runs.create({
-      name: args.name,
+      name,
       datasetId: args.datasetId,
       task: summary.task,
       mode: args.config.mode,
@@ -115,8 +137,10 @@ export class TrainingService {
       config: args.config,
       status: 'queued'
     })
+    if (options.tags?.length) await this.runs.update({ runId, tags: options.tags })
     const active: ActiveRun = {
       runId,
+      options,
       cancelFlag: new Int32Array(new SharedArrayBuffer(4)),
       worker: null,
       cancelRequested: false,
@@ -134,12 +158,13 @@ export class TrainingService {
     const { runId } = active
     let data: PreparedData
     try {
-      data = await this.datasets.loadPrepared(args.datasetId)
+      data = await this.datasets.loadPrepared(args.datasetId, args.config.split)
     } catch (error) {
       return this.end(runId, { status: 'failed', error: `loading dataset ${args.datasetId}: ${errorText(error)}` })
     }
     if (active.cancelRequested) return this.end(runId, { status: 'cancelled' })
     await this.runs.setStatus(runId, 'running')
+    const backend = await chooseBackend(backendOptions(args))
     const weightsPath = path.join(this.runs.runDir(runId), 'weights.bin')
     const { data: moved, transfer } = transferable(data)
     const job: WorkerJob = {
@@ -149,15 +174,19 @@ export class TrainingService {
       config: args.config,
       data: moved,
       weightsPath,
-      cancelFlag: active.cancelFlag.buffer as SharedArrayBuffer
+      cancelFlag: active.cancelFlag.buffer as SharedArrayBuffer,
+      backend
     }
     const entry = workerEntry()
     return new Promise<RunSummary>((resolve) => {
-      const worker = new Worker(entry.file, { workerData: job, transferList: transfer, execArgv: entry.execArgv })
+      const threads = active.options.wasmThreads
+      const env = threads ? { ...process.env, LAYERLAB_WASM_THREADS: String(threads) } : process.env
+      const worker = new Worker(entry.file, { workerData: job, transferList: transfer, execArgv: entry.execArgv, env })
       active.worker = worker
       // Rows are written in the order the worker sent them; the end waits for every earlier write.
       let writes: Promise<unknown> = Promise.resolve()
       let settled = false
+      let used: Extract<WorkerMessage, { type: 'backend' }> | null = null
       const settle = (finish: () => Promise<RunSummary>) => {
         if (settled) return
         settled = true
@@ -165,12 +194,16 @@ export class TrainingService {
           (summary) => resolve(summary as RunSummary),
           async (error) => resolve(await this.end(runId, { status: 'failed', error: `recording the run: ${errorText(error)}` }))
         )
+        // Only after the worker's last message (it has closed its GPU device by then) or its own end: terminating
+        // a thread that is inside Dawn would abort this whole process (worker.ts).
         void worker.terminate()
       }
       worker.on('message', (message: WorkerMessage) => {
         switch (message.type) {
           case 'backend':
-            writes = writes.then(() => this.runs.setStatus(runId, 'running', { backend: message.name }))
+            used = message
+            writes = writes.then(() => this.runs.setStatus(runId, 'running', { backend: message.label }))
+            this.emit('train.backend', { runId, backend: message.label, reason: message.reason })
             break
           case 'progress':
             this.emit('train.progress', { runId, ...message.progress })
@@ -186,7 +219,13 @@ export class TrainingService {
                 kind: 'weights',
                 path: weightsPath,
                 bytes: stats.size,
-                info: { format: 'layerlab-weights', backend: message.backend, status: message.status }
+                info: {
+                  format: 'layerlab-weights',
+                  backend: message.backend,
+                  backendReason: used?.reason ?? null,
+                  adapter: used?.adapter ?? null,
+                  status: message.status
+                }
               })
               return this.end(runId, {
                 status: message.status,

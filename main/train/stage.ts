@@ -14,6 +14,7 @@ import { tensorsInProcess } from './fast/inProcess'
 import { type Chain, applyChain } from './forward'
 import { type Features, shuffledIndices, sizeOf } from './features'
 import { assess } from './evaluate'
+import { epochTally, type TallyRead } from './reads'
 import { FeatureFile } from './featureFile'
 import type { TrainHooks } from './hooks'
 import type { StageMeter } from './meter'
@@ -117,15 +118,14 @@ export class Trainer {
       const below: Chain = { layers: stage.chain.layers.slice(0, frozen), specs: stage.chain.specs.slice(0, frozen) }
       const trained: Chain = frozen ? { layers: stage.chain.layers.slice(frozen), specs: stage.chain.specs.slice(frozen) } : stage.chain
       const order = shuffledIndices(train.n, shuffleRandom)
-      let lossSum = 0
-      let tallySum = 0
-      let seen = 0
+      const tally = epochTally()
+      let read: TallyRead | null = null
+      let readAt = { ms: epochStart, batches: 0 }
       for (let b = 0; b < batches; b++) {
         if (this.hooks.shouldStop?.()) {
           cancelled = true
           break
         }
-        const batchStart = performance.now()
         const from = b * batchSize
         const count = Math.min(batchSize, train.n - from)
         // (The fused path gathers its batch inside its own memory.)
@@ -136,7 +136,7 @@ export class Trainer {
           else batchBuffer.set(train.x.subarray(row * inSize, (row + 1) * inSize), k * inSize)
           labelBuffer[k] = train.y[row]!
         }
-        const trainStep = (): readonly [number, number] =>
+        const trainStep = (): readonly [number | tf.Tensor, number | tf.Tensor] =>
           fused
             ? fused.step(order, from, count, active)
             : denseChain
@@ -146,6 +146,7 @@ export class Trainer {
                   return [step.loss, step.tally] as const
                 })
               : tf.tidy(() => {
+                  // One upload of the batch and its labels; everything after stays where the backend keeps tensors.
                   const input = tf.tensor(batchBuffer.subarray(0, count * inSize), [count, ...train.shape])
                   const forward = { training: true, dropoutSeed, fast: stage.fastPath }
                   // Its own tidy: the frozen layers' intermediate tensors are gone before the trained part runs.
@@ -171,22 +172,22 @@ export class Trainer {
                         return { variable, gradient }
                       })
                     )
-                  const kept = hits as tf.Tensor | null
-                  const hitCount = kept ? kept.dataSync()[0]! : 0
-                  kept?.dispose()
-                  return [value.dataSync()[0]!, hitCount] as const
+                  return [value, (hits as tf.Tensor | null) ?? tf.scalar(0)] as const
                 })
         // The first batch of each epoch is the one measured (a stage's steps all have the same shapes). The fused
         // kernel holds no tensors: its figure is the kernel's own memory (weights, state, buffers, its copy of the rows).
         const [batchLoss, batchTally] = stage.meter ? await stage.meter.step(b === 0 && !fused, trainStep) : trainStep()
         if (fused && b === 0) stage.meter?.recordStep(fused.memoryBytes)
         stage.meter?.batch(count)
-        lossSum += batchLoss * count
-        tallySum += batchTally
-        seen += count
-        const batchMs = performance.now() - batchStart
+        tally.add(batchLoss, batchTally, count)
+        const fresh = await tally.after(b, batches)
+        if (!fresh) continue
+        read = fresh
+        const now = performance.now()
+        const batchMs = (now - readAt.ms) / Math.max(1, read.batches - readAt.batches)
+        readAt = { ms: now, batches: read.batches }
         batchMsAverage = batchMsAverage === 0 ? batchMs : 0.9 * batchMsAverage + 0.1 * batchMs
-        const remainingBatches = (stage.epochs - epoch - 1) * batches + (batches - b - 1)
+        const remainingBatches = (stage.epochs - epoch - 1) * batches + (batches - read.batches)
         this.hooks.onProgress?.({
           phase: stage.phase,
           block: stage.block,
@@ -194,21 +195,25 @@ export class Trainer {
           blockCount: stage.blockCount,
           epoch: epoch + 1,
           epochs: stage.epochs,
-          batch: b + 1,
+          batch: read.batches,
           batches,
-          loss: reported(lossSum / seen),
-          accuracy: tallyScore(objective, tallySum, seen),
-          samplesPerSec: (seen / Math.max(1e-3, performance.now() - epochStart)) * 1000,
+          loss: reported(read.lossSum / read.seen),
+          accuracy: tallyScore(objective, read.tally, read.seen),
+          samplesPerSec: (read.seen / Math.max(1e-3, now - epochStart)) * 1000,
           etaMs: remainingBatches * batchMsAverage
         })
       }
+      await tally.close()
+      const seen = read?.seen ?? 0
+      const lossSum = read?.lossSum ?? 0
+      const tallySum = read?.tally ?? 0
       if (seen === 0) break
       // A cancelled epoch is not recorded: its metrics would cover part of the data only.
       if (cancelled) break
       // The fused path's weights into the model, so the epoch's hooks see them (as on the tfjs paths).
       fused?.writeBack(null)
       const trainMs = performance.now() - epochStart
-      const assessment = fused ? fused.assess(val) : assess(stage.chain, val, objective, false)
+      const assessment = fused ? fused.assess(val) : await assess(stage.chain, val, objective, false)
       epochsDone++
       this.epochsRun++
       this.hooks.onEpoch?.({

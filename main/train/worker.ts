@@ -1,15 +1,20 @@
 /**
  * The training worker (worker_threads). The build emits it as out/main/trainWorker.js; from source it runs
- * through tsx. It activates the backend, trains, saves the weights, and reports over parentPort.
+ * through tsx. It activates the planned backend, trains, saves the weights, and reports over parentPort.
+ *
+ * On webgpu the worker holds a Dawn device, and terminating a thread while it is inside Dawn (a shader compile,
+ * a pending buffer read) aborts the whole process. So the device is closed before the last message (finished or
+ * failed), and the host terminates the thread only after that message; cancel is cooperative (the shared flag,
+ * read between batches), and app quit goes through cancel (TrainingService.shutdown).
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
 import * as tf from '@tensorflow/tfjs'
-import { activateBackend, planBackend } from '../core/backend'
+import { activateBackend, backendLabel, closeBackend } from '../core/backend'
+import { webgpuTrouble } from '../core/webgpu'
 import { saveWeights } from '../model/io'
 import { train } from './engine'
-import { hasStridedConv } from '../model/spec'
 import type { WorkerJob, WorkerMessage } from './protocol'
 import { errorText } from '../shared/format'
 
@@ -18,11 +23,11 @@ const PROGRESS_INTERVAL_MS = 200
 
 const post = (message: WorkerMessage) => parentPort!.postMessage(message)
 
-async function run(job: WorkerJob): Promise<void> {
+async function run(job: WorkerJob): Promise<WorkerMessage> {
   const cancel = new Int32Array(job.cancelFlag)
-  // Stride-1 convs train with their own gradients (fast/conv.ts): only strided convs need the kernel wasm lacks.
-  const backend = await activateBackend(tf, planBackend({ prefer: job.backend, stridedConv: hasStridedConv(job.spec) }))
-  post({ type: 'backend', name: backend.name, reason: backend.reason })
+  const backend = await activateBackend(tf, job.backend)
+  const label = backendLabel(backend)
+  post({ type: 'backend', name: backend.name, label, reason: backend.reason, adapter: backend.adapter ?? null })
   let lastProgress = 0
   // Layer-wise caches of prefix outputs go next to the run's weights (deleted when the run ends; a killed run's
   // leftovers go with the run folder).
@@ -44,7 +49,10 @@ async function run(job: WorkerJob): Promise<void> {
   const peakRss = Math.max(outcome.resources.peakRssBytes, process.memoryUsage.rss())
   fs.rmSync(cacheDir, { recursive: true, force: true })
   const weightsBytes = await saveWeights(outcome.model, job.weightsPath)
-  post({
+  // A GPU validation error leaves garbage in the tensors it touched without throwing: such a run is not a result.
+  const trouble = webgpuTrouble()
+  if (trouble) throw new Error(`${label}: ${trouble}`)
+  return {
     type: 'finished',
     status: outcome.status,
     metrics: outcome.metrics,
@@ -55,12 +63,16 @@ async function run(job: WorkerJob): Promise<void> {
     resources: { ...outcome.resources, peakRssBytes: peakRss },
     weightsBytes,
     prefixForwards: outcome.prefixForwards,
-    backend: backend.name
-  })
+    backend: label
+  }
 }
 
 if (parentPort) {
-  run(workerData as WorkerJob).catch((error: unknown) => {
-    post({ type: 'failed', error: errorText(error) })
-  })
+  const job = workerData as WorkerJob
+  void run(job)
+    .catch((error: unknown): WorkerMessage => ({ type: 'failed', error: errorText(error) }))
+    .then(async (last) => {
+      await closeBackend(tf).catch(() => undefined)
+      post(last)
+    })
 }

@@ -143,11 +143,53 @@ describe('Datasets view (real web shell, real Chromium)', () => {
     await screenshot(page, 'datasets-4-awkward-csv')
   })
 
+  it('says how the file was read (delimiter, decimal mark, encoding, set-aside rows) and downloads the parsed table', async () => {
+    // The same plants with a damaged row (one field too many) on line 12 of the file.
+    const lines = awkwardCsv().split('\r\n')
+    lines.splice(11, 0, 'p99;11,5;2,5;"x";oak;extra')
+    const file = path.join(dir, 'plants-damaged.csv')
+    fs.writeFileSync(file, lines.join('\r\n'))
+    await page.getByTestId('upload-file-input').first().setInputFiles(file)
+    await page.getByTestId('dataset-name').filter({ hasText: 'plants-damaged' }).waitFor({ timeout: 60_000 })
+    const card = page.getByTestId('table-format')
+    await card.waitFor()
+    await expect(page.getByTestId('dialect-delimiter').innerText()).resolves.toMatch(/^semicolon\s+detected$/)
+    await expect(page.getByTestId('dialect-decimal-mark').innerText()).resolves.toMatch(/^comma \(3,5\)\s+detected$/)
+    await expect(page.getByTestId('dialect-encoding').innerText()).resolves.toMatch(/^utf-?8\s+detected$/)
+    await expect(page.getByTestId('dialect-quote').innerText()).resolves.toMatch(/^double quote/)
+    const aside = page.getByTestId('set-aside')
+    await expect(aside.innerText()).resolves.toMatch(
+      /1 row did not fit the table and was set aside[\s\S]*line 12 · [^:]+: p99;11,5;2,5;"x";oak;extra/
+    )
+    await expect(page.getByTestId('dataset-rows').textContent()).resolves.toContain('60 rows')
+    await card.scrollIntoViewIfNeeded()
+    await screenshot(page, 'datasets-7-how-read')
+    // The parsed table as LayerLab saw it: numbers with a decimal point, every column, the original names.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-csv').click()])
+    const text = fs.readFileSync((await download.path())!, 'utf8').split('\n')
+    expect(text[0]).toBe('plant,height cm,leaf width,note,kind')
+    expect(text[1]).toBe('p0,10.0,1.5,tall; green,oak')
+    expect(text.filter((l) => l.length).length).toBe(61)
+  })
+
+  it('refuses a one-column CSV at import, in plain words', async () => {
+    const file = path.join(dir, 'only-labels.csv')
+    fs.writeFileSync(file, 'label\n' + Array.from({ length: 20 }, (_, i) => ['a', 'b'][i % 2]).join('\n') + '\n')
+    await page.getByTestId('upload-file-input').first().setInputFiles(file)
+    const alert = page.getByTestId('dataset-error')
+    await alert.waitFor({ timeout: 30_000 })
+    await expect(alert.textContent()).resolves.toMatch(
+      /only-labels\.csv: the table has one column \(label\); it needs at least one feature column besides the target/
+    )
+    await alert.scrollIntoViewIfNeeded()
+    await screenshot(page, 'datasets-8-one-column')
+  })
+
   it('uploads a folder of class folders: thumbnails per class, and the skipped file with its reason', async () => {
     const folder = await shapesFolder(dir)
     await page.getByTestId('upload-folder-input').first().setInputFiles(folder)
     await page.getByTestId('dataset-name').filter({ hasText: 'shapes' }).waitFor({ timeout: 60_000 })
-    await expect(page.getByTestId('dataset-rows').textContent()).resolves.toContain('12 rows')
+    await expect(page.getByTestId('dataset-rows').textContent()).resolves.toContain('12 images')
     await expect(page.getByTestId('class-bar').count()).resolves.toBe(2)
     await page.locator('.n-tabs-tab[data-name=images]').click()
     const grid = page.getByTestId('image-grid')
@@ -164,10 +206,10 @@ describe('Datasets view (real web shell, real Chromium)', () => {
     const file = path.join(dir, 'empty-file.csv')
     fs.writeFileSync(file, '')
     await page.getByTestId('upload-file-input').first().setInputFiles(file)
-    const alert = page.getByTestId('dataset-error')
+    const alert = page.getByTestId('dataset-error').filter({ hasText: 'empty-file.csv' })
     await alert.waitFor({ timeout: 30_000 })
     expect(await alert.textContent()).toContain('empty-file.csv')
-    await expect(page.getByTestId('dataset-item').count()).resolves.toBe(3)
+    await expect(page.getByTestId('dataset-item').count()).resolves.toBe(4)
     await screenshot(page, 'datasets-6-broken-file')
     expect(errors.filter((e) => !e.includes('Failed to load resource'))).toEqual([])
   })

@@ -56,13 +56,14 @@ describe('Experiments and Export views (real server, real training, real Chromiu
     await page.getByTestId('compare').waitFor()
     await page.getByTestId('compare-accuracy-chart').locator('canvas').first().waitFor()
     const diff = page.getByTestId('settings-diff')
-    await expect(diff.textContent()).resolves.toContain('mode')
+    await expect(diff.textContent()).resolves.toContain('how it trains')
     await expect(diff.textContent()).resolves.toContain('layer-wise')
     await expect(page.getByTestId('compare-metrics').textContent()).resolves.toContain('test accuracy')
     await expect(page.getByTestId('compare-verdict').isVisible()).resolves.toBe(true)
     // What they cost, side by side, and the layer-wise run's step memory against the end-to-end run's in a sentence.
     await expect(page.getByTestId('compare-metrics').textContent()).resolves.toContain('step memory, block stages alone')
     await expect(page.getByTestId('compare-memory').textContent()).resolves.toMatch(/^digits layer-wise held .* tensor memory per step .*digits e2e/)
+    await page.waitForTimeout(400) // the tab's slide-in, before the picture
     await screenshot(page, 'experiments-compare')
     await page.getByTestId('compare-cost').scrollIntoViewIfNeeded()
     await screenshot(page, 'experiments-compare-cost')
@@ -122,7 +123,9 @@ describe('Experiments and Export views (real server, real training, real Chromiu
     fs.writeFileSync(file, lines.join('\n') + '\n')
     await page.getByTestId('predict-input').setInputFiles(file)
     await page.getByTestId('predict-table').waitFor({ timeout: 60_000 })
-    await expect(page.getByTestId('predict-summary').textContent()).resolves.toMatch(/50 predictions, accuracy \d+\.\d+ %/)
+    await expect(page.getByTestId('predict-summary').textContent()).resolves.toMatch(
+      /^50 predictions by .+, accuracy \d+\.\d+ % \(\d+ of 50 labelled rows, 95 % interval/
+    )
     await screenshot(page, 'export-predict')
     expect(errors).toEqual([])
   })

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 
 export const ROOT = path.resolve(__dirname, '../..')
 export const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots')
@@ -28,10 +28,14 @@ export interface Shell {
   stop(): Promise<void>
 }
 
-export async function startShell(home = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-e2e-'))): Promise<Shell> {
+/** `env`: the shell's environment (default this process's), e.g. a Vulkan driver or none for the GPU probe. */
+export async function startShell(
+  home = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-e2e-')),
+  env: NodeJS.ProcessEnv = process.env
+): Promise<Shell> {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/layerlab.cjs'), '--home', home, '--json', 'serve', '--no-open'], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env }
+    env: { ...env }
   })
   let stderr = ''
   child.stderr!.on('data', (chunk) => (stderr += String(chunk)))
@@ -81,6 +85,21 @@ export async function launchBrowser(): Promise<Browser> {
 /** Opens a page that records console errors and uncaught exceptions. */
 export async function openPage(browser: Browser, url: string): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+  const errors: string[] = []
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text())
+  })
+  page.on('pageerror', (error) => errors.push(error.message))
+  await page.goto(url)
+  return { page, errors }
+}
+
+/**
+ * Opens a tab in `context`: tabs of one context share storage (localStorage, as two tabs of one browser do), where
+ * openPage gives every page a fresh profile.
+ */
+export async function openTab(context: BrowserContext, url: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await context.newPage()
   const errors: string[] = []
   page.on('console', (message) => {
     if (message.type() === 'error') errors.push(message.text())

@@ -87,7 +87,7 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
     await page.locator('.n-dropdown-option', { hasText: 'conv 2d' }).click()
     const problem = rows().nth(2).getByTestId('layer-error')
     await problem.waitFor()
-    expect(await problem.textContent()).toMatch(/layer 2 \(conv2d\).*image input/)
+    expect(await problem.textContent()).toMatch(/layer 3 \(conv2d\).*image input/)
     expect(await page.getByTestId('layer-error').count()).toBe(1)
     await expect(page.getByTestId('go-train').isDisabled()).resolves.toBe(true)
     await screenshot(page, 'model-4-layer-problem')
@@ -99,7 +99,7 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
   it('moves a block boundary with its button and by dragging it', async () => {
     await page.getByTestId('boundary-down-0').click()
     expect(await blockRanges()).toEqual(['0-2', '2-3'])
-    await expect(page.getByTestId('block-label').first().textContent()).resolves.toContain('layers 0–1')
+    await expect(page.getByTestId('block-label').first().textContent()).resolves.toContain('layers 1–2')
     await screenshot(page, 'model-5-boundary-moved')
     // Drag the handle back above layer 1: the boundary lands before the first layer below the pointer.
     const handle = page.getByTestId('boundary-0').locator('.grip')
@@ -171,7 +171,8 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
     const shown = number(await page.getByTestId('test-accuracy').textContent())
     expect(Math.abs((100 * diagonal) / supports.reduce((a, b) => a + b) - shown)).toBeLessThan(0.1)
     expect(shown).toBeGreaterThan(50)
-    await expect(page.getByTestId('block-results').locator('tbody tr').count()).resolves.toBe(2)
+    // Two blocks, then the fine-tune.
+    await expect(page.getByTestId('block-results').getByTestId('block-row').count()).resolves.toBe(3)
     // What it cost: the step memory per stage (2 block stages + the fine-tune), explained in a sentence.
     await expect(page.getByTestId('cost-step-peak').textContent()).resolves.toMatch(/\d (KiB|MiB)$/)
     await expect(page.getByTestId('cost-stages').locator('tbody tr').count()).resolves.toBe(3)

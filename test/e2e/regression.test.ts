@@ -129,7 +129,7 @@ describe('regression in the real web shell, real Chromium', () => {
     await page.getByTestId('predict-input').setInputFiles(rows)
     await page.getByTestId('predict-table').waitFor({ timeout: 60_000 })
     await expect(page.getByTestId('predict-summary').textContent()).resolves.toMatch(
-      /40 predictions; against the file's target \(40 rows\): R² -?\d\.\d{3}, RMSE [\d.,]+, MAE [\d.,]+/
+      /40 predictions by .+; against the file's target \(40 rows\): R² -?\d\.\d{3}, RMSE [\d.,]+, MAE [\d.,]+/
     )
     await page.getByTestId('predict-table').scrollIntoViewIfNeeded()
     await screenshot(page, 'regression-7-export-predict')

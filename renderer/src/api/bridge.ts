@@ -4,6 +4,7 @@
  */
 import type { EventName, EventPayload, LabBridge, RequestArgs, RequestName, RequestResult } from '@contract'
 import { createWebClient } from './webClient'
+import { uploadChoice, uploadedTarget, type UploadChoice } from '@shared/uploads'
 
 export class ApiError extends Error {
   constructor(
@@ -39,24 +40,52 @@ export function onEvent<E extends EventName>(event: E, listener: (payload: Event
 export const transport = (): 'electron' | 'web' => current().transport
 
 /** Desktop: a native dialog. Web: null (the views offer upload instead). */
-export async function pickPath(kind: 'file' | 'folder' | 'save-onnx'): Promise<string | null> {
+export async function pickPath(kind: 'file' | 'folder' | 'save-onnx' | 'save-table'): Promise<string | null> {
   const b = current()
   return b.pickPath ? b.pickPath(kind) : null
 }
 
-/** Web shell only: uploads files into the data home; resolves to the folder (or file) path to import. */
-export async function uploadFiles(files: Array<{ relativePath: string; file: Blob }>): Promise<{ dir: string; paths: string[] }> {
+export interface UploadProgress {
+  files: number
+  totalFiles: number
+  bytes: number
+  totalBytes: number
+}
+
+/** Files sent at once: enough to keep the connection busy with many small images, few enough not to flood the server. */
+const UPLOAD_CONCURRENCY = 4
+
+/**
+ * Web shell only: uploads files into the data home and resolves to the path of what the user picked (the one file,
+ * or the chosen folder: see shared/uploads.ts), so the request that follows gets the same path the CLI would.
+ */
+export async function uploadFiles(
+  files: Array<{ relativePath: string; file: Blob }>,
+  onProgress?: (progress: UploadProgress) => void
+): Promise<{ target: string; choice: UploadChoice }> {
   current()
-  if (!web) throw new ApiError('uploads exist only in the web shell', 'bad_request')
+  const client = web
+  if (!client) throw new ApiError('uploads exist only in the web shell', 'bad_request')
+  const choice = uploadChoice(files.map((f) => f.relativePath))
   const batch = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
-  const paths: string[] = []
-  let dir = ''
-  for (const { relativePath, file } of files) {
-    const result = await web.upload(batch, relativePath, file)
-    dir = result.dir
-    paths.push(result.path)
+  const progress: UploadProgress = { files: 0, totalFiles: files.length, bytes: 0, totalBytes: files.reduce((a, f) => a + f.file.size, 0) }
+  onProgress?.({ ...progress })
+  const stored: Array<{ dir: string; path: string }> = new Array(files.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const index = next++
+      const item = files[index]!
+      stored[index] = await client.upload(batch, item.relativePath, item.file)
+      progress.files++
+      progress.bytes += item.file.size
+      onProgress?.({ ...progress })
+    }
   }
-  return { dir, paths }
+  await Promise.all(Array.from({ length: Math.min(UPLOAD_CONCURRENCY, files.length) }, worker))
+  const [first] = stored
+  if (!first) throw new ApiError('nothing to upload', 'bad_request')
+  return { target: uploadedTarget(choice, first.dir, first.path), choice }
 }
 
 /** Web shell: whether files are offered as downloads (the desktop app writes them where the user chose). */
@@ -70,4 +99,11 @@ export async function downloadArtifact(artifactId: string): Promise<void> {
   current()
   if (!web) throw new ApiError('downloads exist only in the web shell', 'bad_request')
   await web.download(artifactId)
+}
+
+/** Web shell only: saves a dataset's parsed table through a short-lived link (the desktop saves through a dialog). */
+export async function downloadTable(datasetId: string, format: 'csv' | 'parquet'): Promise<void> {
+  current()
+  if (!web) throw new ApiError('downloads exist only in the web shell', 'bad_request')
+  await web.download(`dataset/${datasetId}.${format}`)
 }

@@ -13,7 +13,12 @@ export const useAppStore = defineStore('app', () => {
   const error = ref<string | null>(null)
   const via = ref<'electron' | 'web'>('web')
 
-  async function load(): Promise<void> {
+  let loading: Promise<void> | null = null
+  function load(): Promise<void> {
+    loading = fetchInfo()
+    return loading
+  }
+  async function fetchInfo(): Promise<void> {
     try {
       info.value = await api('app.info')
       via.value = transport()
@@ -23,12 +28,18 @@ export const useAppStore = defineStore('app', () => {
     }
   }
 
+  /** The data home, once app.info has answered (stores key what they remember by it); '' when it cannot be reached. */
+  async function home(): Promise<string> {
+    if (!info.value) await (loading ?? load())
+    return info.value?.home ?? ''
+  }
+
   const desktop = (): boolean => transport() === 'electron'
 
   /** Desktop only: a native open or save dialog; null when cancelled (or in the web shell). */
-  function choosePath(kind: 'file' | 'folder' | 'save-onnx'): Promise<string | null> {
+  function choosePath(kind: 'file' | 'folder' | 'save-onnx' | 'save-table'): Promise<string | null> {
     return pickPath(kind)
   }
 
-  return { info, error, via, load, desktop, choosePath }
+  return { info, error, via, load, home, desktop, choosePath }
 })

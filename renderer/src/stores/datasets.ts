@@ -1,8 +1,10 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import type { DatasetSummary, EventPayload, RequestArgs, RequestResult } from '@contract'
-import { api, onEvent, uploadFiles } from '../api/bridge'
+import { api, canDownload, downloadTable, onEvent, pickPath, transport, uploadFiles } from '../api/bridge'
 import { errorText } from '@shared/format'
+import { useAppStore } from './app'
+import { loadSelection, saveSelection } from './drafts'
 
 export type PreviewCell = string | number | null
 export type Thumbnails = RequestResult<'datasets.thumbnails'>
@@ -10,6 +12,24 @@ export interface UploadItem {
   /** The file's path inside what the user chose: the file name, or the folder's webkitRelativePath. */
   relativePath: string
   file: Blob
+}
+
+/**
+ * An import under way, in two phases: the web shell's upload (files and bytes sent), then the import itself
+ * (rows read, or images decoded, with the bytes of the source done so far).
+ */
+export interface ImportProgress {
+  label: string
+  /** The id the import's progress events and its Cancel carry; null while the files are still uploading. */
+  importId: string | null
+  /** The web shell's upload, then the import's own phases (reading the source, profiling columns, fitting the split). */
+  phase: 'uploading' | NonNullable<EventPayload<'dataset.progress'>['phase']>
+  kind: 'table' | 'images' | null
+  files: number
+  totalFiles: number
+  rows: number
+  bytes: number
+  totalBytes: number
 }
 
 /** Rows fetched per datasets.preview call while the preview table scrolls. */
@@ -26,7 +46,9 @@ export const useDatasetsStore = defineStore('datasets', () => {
   const selected = computed(() => list.value.find((d) => d.datasetId === selectedId.value) ?? null)
   /** The last import or edit that failed, as its one-line message. */
   const error = ref<string | null>(null)
-  const importing = ref<{ label: string; rows: number; bytes: number; totalBytes: number } | null>(null)
+  const importing = ref<ImportProgress | null>(null)
+  /** The last table export on the desktop (its path), or its error in `error`. */
+  const exported = ref<string | null>(null)
   const updating = ref(false)
 
   const previewColumns = shallowRef<string[]>([])
@@ -39,14 +61,21 @@ export const useDatasetsStore = defineStore('datasets', () => {
   const thumbnails = shallowRef<Thumbnails>([])
 
   onEvent('dataset.progress', (payload: EventPayload<'dataset.progress'>) => {
-    if (importing.value) importing.value = { ...importing.value, rows: payload.rows, bytes: payload.bytes, totalBytes: payload.totalBytes }
+    const current = importing.value
+    if (!current || current.phase === 'uploading') return
+    if (payload.importId && current.importId && payload.importId !== current.importId) return
+    importing.value = { ...current, phase: payload.phase ?? 'reading', rows: payload.rows, bytes: payload.bytes, totalBytes: payload.totalBytes }
   })
 
   async function load(): Promise<void> {
     try {
-      list.value = await api('datasets.list')
+      const [items, home] = await Promise.all([api('datasets.list'), useAppStore().home()])
+      list.value = items
       loaded.value = true
-      if (!selected.value && list.value.length) await select(newest(list.value).datasetId)
+      // After a reload: the dataset the user had selected, else the newest.
+      const remembered = loadSelection(localStorage, home)
+      if (!selected.value && list.value.length)
+        await select(list.value.some((d) => d.datasetId === remembered) ? remembered! : newest(list.value).datasetId)
     } catch (e) {
       error.value = errorText(e)
     }
@@ -62,11 +91,17 @@ export const useDatasetsStore = defineStore('datasets', () => {
     else list.value.push(summary)
   }
 
-  async function importPath(path: string, options: Omit<RequestArgs<'datasets.import'>, 'path'> = {}, label = path): Promise<DatasetSummary | null> {
+  async function importPath(
+    path: string,
+    options: Omit<RequestArgs<'datasets.import'>, 'path'> = {},
+    label = path,
+    kind: ImportProgress['kind'] = null
+  ): Promise<DatasetSummary | null> {
     error.value = null
-    importing.value = { label, rows: 0, bytes: 0, totalBytes: 0 }
+    const importId = `ui-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+    importing.value = { label, importId, phase: 'reading', kind, files: 0, totalFiles: 0, rows: 0, bytes: 0, totalBytes: 0 }
     try {
-      const summary = await api('datasets.import', { path, ...options })
+      const summary = await api('datasets.import', { path, ...options, importId })
       remember(summary)
       await select(summary.datasetId)
       return summary
@@ -78,34 +113,71 @@ export const useDatasetsStore = defineStore('datasets', () => {
     }
   }
 
-  /** Web shell: uploads a CSV file or a folder of images, then imports what landed in the data home. */
+  /** Web shell: uploads a CSV file or a folder of images, then imports what landed in the data home (as the CLI would). */
   async function importUpload(items: UploadItem[]): Promise<DatasetSummary | null> {
     const [firstItem] = items
     if (!firstItem) return null
     error.value = null
-    const first = firstItem.relativePath
-    const label = items.length === 1 ? first : first.split('/')[0]
-    importing.value = { label: `uploading ${label}`, rows: 0, bytes: 0, totalBytes: 0 }
+    const label = items.length === 1 ? firstItem.relativePath : (firstItem.relativePath.split('/')[0] ?? firstItem.relativePath)
+    const kind = items.length === 1 && !firstItem.relativePath.includes('/') ? 'table' : 'images'
+    importing.value = { label, importId: null, phase: 'uploading', kind, files: 0, totalFiles: items.length, rows: 0, bytes: 0, totalBytes: 0 }
     let target: string
     try {
-      const uploaded = await uploadFiles(items)
-      // uploadFiles gives one path per file, in order.
-      target = uploaded.paths[0]!
-      if (items.length > 1 || first.includes('/')) {
-        // A folder: import its top folder, i.e. the first file's path less everything below that folder.
-        const below = first.split('/').slice(1).join('/')
-        target = target.slice(0, target.length - below.length - 1)
-      }
+      target = (
+        await uploadFiles(items, (p) => {
+          if (importing.value?.phase === 'uploading') importing.value = { ...importing.value, ...p }
+        })
+      ).target
     } catch (e) {
       error.value = `${label}: ${errorText(e)}`
       importing.value = null
       return null
     }
-    return importPath(target, {}, label)
+    return importPath(target, {}, label, kind)
+  }
+
+  /** Stops the running import; the import call then fails with "… import cancelled" and keeps nothing. */
+  async function cancelImport(): Promise<void> {
+    const importId = importing.value?.importId
+    if (importId) await api('datasets.cancelImport', { importId }).catch(() => undefined)
+  }
+
+  /** Imports the selected workbook again from another sheet (a new dataset). */
+  async function importSheet(sheet: string): Promise<void> {
+    const summary = selected.value
+    if (!summary) return
+    await importPath(summary.sourcePath, { sheet }, `${summary.name} · ${sheet}`)
+  }
+
+  /** Web shell: the parsed table as a download (the desktop's exportTable saves through a dialog). */
+  async function downloadParsed(format: 'csv' | 'parquet'): Promise<void> {
+    const summary = selected.value
+    if (!summary) return
+    try {
+      await downloadTable(summary.datasetId, format)
+    } catch (e) {
+      error.value = errorText(e)
+    }
+  }
+
+  /** Desktop: asks where to save, then writes the parsed table there. */
+  async function exportTable(): Promise<void> {
+    const summary = selected.value
+    if (!summary || transport() !== 'electron') return
+    const out = await pickPath('save-table')
+    if (!out) return
+    try {
+      exported.value = (await api('datasets.export', { datasetId: summary.datasetId, out, overwrite: true })).path
+    } catch (e) {
+      error.value = errorText(e)
+    }
   }
 
   async function select(datasetId: string): Promise<void> {
     selectedId.value = datasetId
+    void useAppStore()
+      .home()
+      .then((home) => saveSelection(localStorage, home, datasetId))
     thumbnails.value = []
     resetPreview(datasetId)
     const summary = selected.value
@@ -202,6 +274,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
     selected,
     error,
     importing,
+    exported,
     updating,
     previewColumns,
     previewRows,
@@ -210,6 +283,11 @@ export const useDatasetsStore = defineStore('datasets', () => {
     load,
     importPath,
     importUpload,
+    cancelImport,
+    importSheet,
+    downloadParsed,
+    downloadable: canDownload,
+    exportTable,
     select,
     update,
     remove,

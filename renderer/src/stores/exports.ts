@@ -1,5 +1,5 @@
 import { defineStore } from 'pinia'
-import { ref } from 'vue'
+import { ref, watch } from 'vue'
 import type { RequestArgs, RequestResult } from '@contract'
 import { api, canDownload, downloadArtifact, pickPath, transport, uploadFiles } from '../api/bridge'
 import { errorText } from '@shared/format'
@@ -17,6 +17,18 @@ export const useExportStore = defineStore('exports', () => {
   const predicting = ref(false)
   const predictError = ref<string | null>(null)
   const prediction = ref<PredictResult | null>(null)
+  /** The run the prediction above came from: shown with it, so it is never taken for another run's. */
+  const predictedWith = ref<string | null>(null)
+
+  // Another run chosen: the last export's proof and predictions belong to the old one, so they go.
+  watch(runId, (next, previous) => {
+    if (previous === null || next === previous) return
+    result.value = null
+    error.value = null
+    prediction.value = null
+    predictError.value = null
+    predictedWith.value = null
+  })
 
   async function exportRun(args: Omit<RequestArgs<'export.onnx'>, 'out'>): Promise<void> {
     busy.value = true
@@ -51,16 +63,12 @@ export const useExportStore = defineStore('exports', () => {
     predicting.value = true
     predictError.value = null
     prediction.value = null
+    predictedWith.value = null
     try {
-      let data: string
-      if ('path' in source) data = source.path
-      else {
-        const uploaded = await uploadFiles(source.files)
-        // One file on its own is predicted by its path (uploadFiles gives one per file); a folder by the folder.
-        const [only] = source.files
-        data = only && source.files.length === 1 && !only.relativePath.includes('/') ? uploaded.paths[0]! : uploaded.dir
-      }
+      // An upload is predicted by the path of what was picked (the file, or the folder), the path the CLI is given.
+      const data = 'path' in source ? source.path : (await uploadFiles(source.files)).target
       prediction.value = await api('predict.run', { model, data })
+      predictedWith.value = model
     } catch (e) {
       predictError.value = errorText(e)
     } finally {
@@ -91,6 +99,7 @@ export const useExportStore = defineStore('exports', () => {
     predicting,
     predictError,
     prediction,
+    predictedWith,
     exportRun,
     downloadable,
     download,

@@ -171,10 +171,15 @@ export const useModelStore = defineStore('model', () => {
   /** The task of the data set the model is for: describe checks the output layer against it. */
   const task = ref<Task | undefined>(undefined)
 
+  /** Counts model loads: an answer that arrives after a newer load began is dropped, so the latest choice wins. */
+  let loads = 0
   async function loadDefault(source: DatasetSummary, options: { preset?: Preset; hidden?: number[] } = {}): Promise<void> {
     error.value = null
+    const load = ++loads
     try {
       const result = await api('models.default', { datasetId: source.datasetId, preset: options.preset, hidden: options.hidden })
+      // A rebuild asked for while the view's first default was on its way: the rebuild wins.
+      if (load !== loads) return
       datasetId.value = source.datasetId
       sourceKey.value = modelSourceKey(source)
       task.value = source.task
@@ -191,6 +196,7 @@ export const useModelStore = defineStore('model', () => {
 
   /** Takes a stored run's model and partition as the starting point for a new run (Experiments → edit and train). */
   async function loadSpec(source: DatasetSummary, nextSpec: ModelSpec, nextPartition: Partition): Promise<void> {
+    loads++
     datasetId.value = source.datasetId
     sourceKey.value = modelSourceKey(source)
     task.value = source.task

@@ -1,12 +1,14 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
-import type { RequestArgs, RunDetail, RunSummary } from '@contract'
+import type { ClassificationEvaluation, RequestArgs, RunDetail, RunSummary } from '@contract'
 import { api, onEvent } from '../api/bridge'
 import { errorText } from '@shared/format'
-import { isRegressionEvaluation } from '@shared/task'
 import { useDatasetsStore } from './datasets'
 import { useModelStore } from './model'
 import { useTrainingStore } from './training'
+import { useWorkspaceStore } from './workspace'
+
+export type Misclassified = ClassificationEvaluation['misclassified'][number]
 
 /** The experiment history: the run list, the selection to compare, and run details fetched on demand. */
 export const useRunsStore = defineStore('runs', () => {
@@ -78,6 +80,8 @@ export const useRunsStore = defineStore('runs', () => {
   /** Loads a run's dataset, model, partition and config into the builder, to train a changed copy. */
   async function editCopy(runId: string): Promise<void> {
     const run = await detail(runId)
+    // The current dataset's model and settings are put away first: the copy replaces them.
+    useWorkspaceStore().persist()
     const datasets = useDatasetsStore()
     if (!datasets.list.some((d) => d.datasetId === run.datasetId)) await datasets.load()
     await datasets.select(run.datasetId)
@@ -87,12 +91,11 @@ export const useRunsStore = defineStore('runs', () => {
     useTrainingStore().config = JSON.parse(JSON.stringify(run.config)) as RunDetail['config']
   }
 
-  /** The dataset rows behind a run's misclassified test examples (tables: values; images: path), at most `limit`. */
+  /** The dataset rows behind some of a run's misclassified test examples (tables: their values), in the order given. */
   async function misclassifiedRows(
     run: RunDetail,
-    limit = 20
-  ): Promise<{ columns: string[]; rows: Array<{ row: number; label: string; predicted: string; values: Array<string | number | null> }> }> {
-    const picked = run.evaluation && !isRegressionEvaluation(run.evaluation) ? run.evaluation.misclassified.slice(0, limit) : []
+    picked: Misclassified[]
+  ): Promise<{ columns: string[]; rows: Array<Misclassified & { values: Array<string | number | null> }> }> {
     let columns: string[] = []
     const rows = await Promise.all(
       picked.map(async (m) => {
@@ -102,6 +105,17 @@ export const useRunsStore = defineStore('runs', () => {
       })
     )
     return { columns, rows }
+  }
+
+  /** Thumbnails of image rows (a run's misclassified test images), fetched once per dataset row. */
+  const thumbnailCache = new Map<string, string>()
+  async function rowThumbnails(datasetId: string, rows: number[]): Promise<Map<number, string>> {
+    const missing = [...new Set(rows.filter((r) => !thumbnailCache.has(`${datasetId}/${r}`)))]
+    for (let start = 0; start < missing.length; start += 200) {
+      const found = await api('datasets.rowThumbnails', { datasetId, rows: missing.slice(start, start + 200) })
+      for (const t of found) thumbnailCache.set(`${datasetId}/${t.row}`, t.dataUrl)
+    }
+    return new Map(rows.map((r) => [r, thumbnailCache.get(`${datasetId}/${r}`) ?? '']))
   }
 
   const selectedDetails = computed(() => selected.value.map((id) => details.value[id]).filter((d): d is RunDetail => Boolean(d)))
@@ -120,6 +134,7 @@ export const useRunsStore = defineStore('runs', () => {
     remove,
     rerun,
     editCopy,
-    misclassifiedRows
+    misclassifiedRows,
+    rowThumbnails
   }
 })

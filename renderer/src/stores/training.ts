@@ -11,6 +11,7 @@ type AnyTrainEvent =
   | { name: 'progress'; payload: Progress }
   | { name: 'epoch'; payload: EventPayload<'train.epoch'> }
   | { name: 'finished'; payload: EventPayload<'train.finished'> }
+  | { name: 'backend'; payload: EventPayload<'train.backend'> }
 
 /** How often live state reaches the views: curves redraw at most 4 times a second, so the UI never stalls. */
 const FLUSH_MS = 250
@@ -34,6 +35,11 @@ export const useTrainingStore = defineStore('training', () => {
   const runFineTune = ref(false)
   /** The data set the live run trains on (the view may show another one's model by now). */
   const runDataset = ref('')
+  const runDatasetId = ref<string | null>(null)
+  /** The live run's settings and partition, as it was started (the form may be edited meanwhile). */
+  const runPlan = shallowRef<{ config: TrainConfig; partition: RunDetail['partition'] } | null>(null)
+  /** Where the live run trains, and why (the worker's answer: webgpu, or a fallback with its reason). */
+  const runBackend = ref<{ backend: string; reason: string } | null>(null)
   /** False for a run this window picked up (started in another window, tab or the CLI). */
   const startedHere = ref(false)
   /** What the live run predicts: its curves show accuracy or R². */
@@ -65,7 +71,9 @@ export const useTrainingStore = defineStore('training', () => {
   }
 
   function handle(event: AnyTrainEvent): void {
-    if (event.name === 'progress') {
+    if (event.name === 'backend') {
+      runBackend.value = { backend: event.payload.backend, reason: event.payload.reason }
+    } else if (event.name === 'progress') {
       pendingProgress = event.payload
       flushSoon()
     } else if (event.name === 'epoch') {
@@ -93,6 +101,7 @@ export const useTrainingStore = defineStore('training', () => {
   onEvent('train.progress', (payload) => route({ name: 'progress', payload }))
   onEvent('train.epoch', (payload) => route({ name: 'epoch', payload }))
   onEvent('train.finished', (payload) => route({ name: 'finished', payload }))
+  onEvent('train.backend', (payload) => route({ name: 'backend', payload }))
 
   async function start(): Promise<void> {
     const model = useModelStore()
@@ -111,6 +120,7 @@ export const useTrainingStore = defineStore('training', () => {
     seen = new Set()
     early = []
     runId.value = null
+    runBackend.value = null
     status.value = 'queued'
     starting.value = true
     startedHere.value = true
@@ -118,7 +128,9 @@ export const useTrainingStore = defineStore('training', () => {
     runMode.value = config.value.mode
     const dataset = datasets.list.find((d) => d.datasetId === datasetId)
     runDataset.value = dataset?.name ?? ''
+    runDatasetId.value = datasetId
     runTask.value = dataset?.task ?? 'classification'
+    runPlan.value = JSON.parse(JSON.stringify({ config: config.value, partition: model.partition })) as typeof runPlan.value
     runFineTune.value = config.value.mode === 'layer-wise' && config.value.fineTune.enabled
     try {
       const result = await api('train.start', { datasetId, spec: model.spec, partition: model.partition, config: config.value })
@@ -162,7 +174,10 @@ export const useTrainingStore = defineStore('training', () => {
     if ((runId.value && running.value) || starting.value || resuming) return
     resuming = true
     try {
-      const active = (await api('runs.list')).find((r) => r.status === 'running' || r.status === 'queued')
+      // A study's members are followed in the study's own view, not here.
+      const active = (await api('runs.list')).find(
+        (r) => (r.status === 'running' || r.status === 'queued') && !r.tags.some((t) => t.startsWith('study '))
+      )
       if (!active || (runId.value && running.value) || starting.value) return
       const run = await api('runs.get', { runId: active.runId })
       startedHere.value = false
@@ -173,6 +188,9 @@ export const useTrainingStore = defineStore('training', () => {
       status.value = run.status
       runMode.value = run.mode
       runDataset.value = run.datasetName
+      runDatasetId.value = run.datasetId
+      runPlan.value = { config: run.config, partition: run.partition }
+      runBackend.value = { backend: run.backend, reason: '' }
       runTask.value = run.task ?? 'classification'
       runFineTune.value = run.mode === 'layer-wise' && run.config.fineTune.enabled
       runBlocks.value = run.partition.blocks.map((b) => ({ name: b.name, color: b.color }))
@@ -201,6 +219,9 @@ export const useTrainingStore = defineStore('training', () => {
     runMode,
     runFineTune,
     runDataset,
+    runDatasetId,
+    runPlan,
+    runBackend,
     startedHere,
     runTask,
     start,

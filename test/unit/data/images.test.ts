@@ -6,6 +6,7 @@ type SharpImage = ReturnType<typeof sharp>
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { openTestServices, type TestServices } from '../../fixtures/home'
 import { encodeNewData } from '../../../main/data/newData'
+import { imageDatasetName } from '../../../main/data/service'
 import { LabError } from '../../../main/shared/errors'
 import { datasetSummary } from '../../../main/shared/contract'
 
@@ -150,6 +151,12 @@ describe('image folders', () => {
     ])
     const thumb = Buffer.from(thumbs[0]!.images[0]!.dataUrl.replace('data:image/png;base64,', ''), 'base64')
     expect((await sharp(thumb).metadata()).width).toBe(64)
+    // Chosen rows (a run's misclassified images): the same pictures, in the order asked.
+    const dogRow = thumbs[1]!.images[0]!.row
+    const catRow = thumbs[0]!.images[0]!.row
+    const chosen = await lab.datasets.rowThumbnails({ datasetId: summary.datasetId, rows: [dogRow, catRow] })
+    expect(chosen).toEqual([thumbs[1]!.images[0], thumbs[0]!.images[0]])
+    await expect(lab.datasets.rowThumbnails({ datasetId: summary.datasetId, rows: [8] })).rejects.toThrow(/has 8 images, no row 8/)
 
     // New images with the recipe give the same pixels as the stored ones.
     const recipe = await lab.datasets.getRecipe(summary.datasetId)
@@ -222,5 +229,16 @@ describe('image folders', () => {
     const table = lab.write('t.csv', ['a,label', ...Array.from({ length: 10 }, (_, i) => `${i},${i % 2}`)].join('\n'))
     const summary = await lab.datasets.import({ path: table })
     await expect(lab.datasets.thumbnails({ datasetId: summary.datasetId, perClass: 2 })).rejects.toThrow(/thumbnails are for image datasets/)
+    await expect(lab.datasets.rowThumbnails({ datasetId: summary.datasetId, rows: [0] })).rejects.toThrow(/thumbnails are for image datasets/)
+  })
+
+  it('names an image dataset after its folder, or — for a generic folder like "train" — its parent or its classes', () => {
+    const uploads = path.join('/home/x', 'uploads')
+    expect(imageDatasetName('/data/shapes', ['a', 'b'], uploads)).toBe('shapes')
+    expect(imageDatasetName('/data/fashion-mnist/train', ['a', 'b'], uploads)).toBe('fashion-mnist train')
+    expect(imageDatasetName('/data/images/test', ['cat', 'dog'], uploads)).toBe('test: 2 classes, cat, dog')
+    expect(imageDatasetName(path.join(uploads, 'batch1', 'train'), ['ankle boot', 'bag', 'coat', 'dress'], uploads)).toBe(
+      'train: 4 classes, ankle boot, bag, coat…'
+    )
   })
 })

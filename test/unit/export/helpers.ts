@@ -72,7 +72,8 @@ export function standInRun(fields: Pick<RunDetail, 'runId' | 'name' | 'datasetId
       decoupled: { pipeline: false, queue: 2 },
       gradualUnfreeze: false,
       augment: false,
-      augmentFlip: false
+      augmentFlip: false,
+      backend: 'auto'
     },
     epochs: [],
     blocks: [],

@@ -65,7 +65,7 @@ describe('export and predict through the lab', () => {
 
   it('exports the first block as a feature extractor at opset 17', async () => {
     const result = await call<RequestResult<'export.onnx'>>('export.onnx', { runId, opset: 17, blocks: 1 })
-    expect(path.basename(result.path)).toBe('model-blocks-1.onnx')
+    expect(path.basename(result.path)).toMatch(/^[\w.-]+-blocks-1\.onnx$/)
     expect(result.parity.pass).toBe(true)
   })
 

@@ -57,6 +57,7 @@ function runDetail(runId: string): RunDetail {
 function service(): ExportService {
   const runs = {
     get: async (runId: string) => runDetail(runId),
+    summary: async (runId: string) => runDetail(runId),
     addArtifact: async (_runId: string, a: Omit<Artifact, 'artifactId' | 'createdAt'>) => {
       const full = { ...a, artifactId: `art-${artifacts.length}`, createdAt: new Date().toISOString() }
       artifacts.push(full)

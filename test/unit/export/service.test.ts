@@ -15,7 +15,7 @@ import type { DatasetService } from '../../../main/data/service'
 import type { RunStore } from '../../../main/store/runs'
 import type { NewData, Recipe } from '../../../main/data/recipe'
 import type { PreparedData, PreparedPart } from '../../../main/data/types'
-import { ExportService, readOnnxFile } from '../../../main/export/service'
+import { ExportService, onnxFileName, readOnnxFile } from '../../../main/export/service'
 import { exportToOnnx } from '../../../main/export/onnx'
 import { LabError } from '../../../main/shared/errors'
 import { readDigitsPixels } from '../../fixtures/digits'
@@ -112,6 +112,7 @@ function harness(options: { softmax?: boolean; mutate?: (model: tf.LayersModel) 
   } as unknown as Recipe
   const runs = {
     get: async (runId: string) => detail(runId, artifacts),
+    summary: async (runId: string) => detail(runId, artifacts),
     addArtifact: async (_runId: string, a: Omit<Artifact, 'artifactId' | 'createdAt'>) => {
       const full = { ...a, artifactId: `art-${artifacts.length}`, createdAt: new Date(Date.now() + artifacts.length).toISOString() }
       artifacts.push(full)
@@ -202,10 +203,18 @@ afterAll(() => {
 })
 
 describe('exportOnnx', () => {
+  it('names the file after its run', () => {
+    expect(onnxFileName('digits · layer-wise · 12-01 07:10:32')).toBe('digits-layer-wise-12-01-07-10-32.onnx')
+    expect(onnxFileName('wine e2e', 2)).toBe('wine-e2e-blocks-2.onnx')
+    expect(onnxFileName('···')).toBe('model.onnx')
+    expect(onnxFileName('Äpfel/../x')).toBe('Apfel-x.onnx')
+  })
+
   it('exports the run with the standardisation baked in, proves parity on the test rows and records the artifact', async () => {
     const h = harness()
     const result = await h.service.exportOnnx({ runId: 'run-aaaa0001', opset: 13 })
-    expect(result.path).toBe(path.join(home, 'runs', 'run-aaaa0001', 'model.onnx'))
+    // Named after the run ("digits mlp"), so downloads of several runs keep apart.
+    expect(result.path).toBe(path.join(home, 'runs', 'run-aaaa0001', 'digits-mlp.onnx'))
     expect(fs.statSync(result.path).size).toBe(result.bytes)
     expect(result.parity.samples).toBe(1797 - TRAIN - VAL)
     expect(result.parity.maxAbsDiff).toBeLessThanOrEqual(1e-4)
@@ -220,7 +229,7 @@ describe('exportOnnx', () => {
     })
     expect(result.artifactId).toBe(h.artifacts[0]!.artifactId)
     // No temp file left behind.
-    expect(fs.readdirSync(path.dirname(result.path))).toEqual(['model.onnx'])
+    expect(fs.readdirSync(path.dirname(result.path))).toEqual(['digits-mlp.onnx'])
 
     const file = await readOnnxFile(result.path)
     expect(file.labels).toEqual(LABELS)
@@ -251,7 +260,7 @@ describe('exportOnnx', () => {
   it('exports the first k blocks as a feature extractor, compared on features', async () => {
     const h = harness()
     const result = await h.service.exportOnnx({ runId: 'run-aaaa0003', opset: 13, blocks: 1 })
-    expect(path.basename(result.path)).toBe('model-blocks-1.onnx')
+    expect(path.basename(result.path)).toBe('digits-mlp-blocks-1.onnx')
     expect(result.parity.pass).toBe(true)
     expect(result.parity.maxAbsDiff).toBeLessThanOrEqual(1e-4)
     const file = await readOnnxFile(result.path)

@@ -18,7 +18,8 @@ describe('CLI', () => {
   it('--help lists every command', async () => {
     const io = capture()
     expect(await runCli(argv('--help'), io)).toBe(0)
-    for (const command of ['serve', 'import', 'datasets', 'train', 'runs', 'show', 'rm', 'export', 'predict']) expect(io.stdout).toContain(command)
+    for (const command of ['serve', 'import', 'datasets', 'train', 'study', 'studies', 'runs', 'show', 'rm', 'export', 'predict'])
+      expect(io.stdout).toContain(command)
   })
 
   it('--json prints one JSON value on stdout', async () => {
@@ -36,6 +37,36 @@ describe('CLI', () => {
     expect(usage.stderr).toContain('--epochs must be a positive integer')
     const unknown = capture()
     expect(await runCli(argv('frobnicate'), unknown)).toBe(2)
+  })
+
+  it('study --json prints the documented shape; show STUDY_ID prints the same; a protocol that cannot work exits 1', async () => {
+    const dir = home()
+    const io = capture()
+    const digits = path.resolve(__dirname, '../../../resources/examples/digits.csv')
+    const args = ['--seeds', '2', '--epochs', '2', '--hidden', '8', '--workers', '2']
+    expect(await runCli(argv('--home', dir, '--json', 'study', '--data', digits, ...args), io)).toBe(0)
+    const result = JSON.parse(io.stdout)
+    expect(Object.keys(result)).toEqual(['studyId', 'metric', 'protocol', 'status', 'configs', 'comparison'])
+    expect(result).toMatchObject({ metric: 'accuracy', protocol: { kind: 'seeds', seeds: 2 }, status: 'completed' })
+    expect(result.configs.map((c: { name: string; mode: string; runs: string[] }) => [c.name, c.mode, c.runs.length])).toEqual([
+      ['end-to-end', 'end-to-end', 2],
+      ['layer-wise', 'layer-wise', 2]
+    ])
+    for (const c of result.configs) expect(c.ci95[0]).toBeLessThanOrEqual(c.mean)
+    expect(Object.keys(result.comparison)).toEqual(['difference', 'test', 'pValue', 'verdict'])
+    expect(Object.keys(result.comparison.difference)).toEqual(['mean', 'ci95'])
+    expect(result.comparison.test).toBe('corrected resampled t-test (Nadeau–Bengio)')
+    const shown = capture()
+    expect(await runCli(argv('--home', dir, '--json', 'show', result.studyId), shown)).toBe(0)
+    expect(JSON.parse(shown.stdout)).toEqual(result)
+    const listed = capture()
+    expect(await runCli(argv('--home', dir, 'studies'), listed)).toBe(0)
+    expect(listed.stdout).toContain(result.studyId)
+    const bad = capture()
+    expect(await runCli(argv('--home', dir, 'study', '--data', digits, '--seeds', '1'), bad)).toBe(1)
+    expect(bad.stderr).toBe(
+      'error: a study needs at least 2 seeds to measure how much a score varies; 1 seed gives a single run (train it with layerlab train)\n'
+    )
   })
 
   it('uses LAYERLAB_HOME when --home is absent', async () => {

@@ -31,7 +31,7 @@ describe('model size against memory', () => {
   it('refuses a layer with more values than one tensor holds, before any allocation', () => {
     const [problem] = describeSpec(mlp(1e12)).errors
     expect(problem?.message).toBe(
-      `layer 0 (dense): has 65,000,000,000,000 parameters, more than one tensor can hold (${MAX_TENSOR_VALUES.toLocaleString('en')}): make it smaller`
+      `layer 1 (dense): has 65,000,000,000,000 parameters, more than one tensor can hold (${MAX_TENSOR_VALUES.toLocaleString('en')}): make it smaller`
     )
     expect(problem?.layer).toBe(0)
   })

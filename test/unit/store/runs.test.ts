@@ -91,6 +91,20 @@ describe('RunStore', () => {
     await expect(runs.get(runId)).rejects.toMatchObject({ code: 'not_found' })
   })
 
+  it('makes a default name unique: two runs of the same second get "(2)", "(3)"', async () => {
+    const home = tempHome()
+    const { db, runs } = await openStore(home)
+    await insertDataset(db, 'ds-1', 'digits')
+    const base = 'digits · layer-wise · 2 blocks × 30 ep · 12-01 07:10:32'
+    expect(await runs.uniqueName(base)).toBe(base)
+    await runs.create(newRun('ds-1', { name: base }))
+    expect(await runs.uniqueName(base)).toBe(`${base} (2)`)
+    await runs.create(newRun('ds-1', { name: `${base} (2)` }))
+    expect(await runs.uniqueName(base)).toBe(`${base} (3)`)
+    // "%" and "_" in a name are matched as themselves, not as patterns.
+    expect(await runs.uniqueName('digits 100%')).toBe('digits 100%')
+  })
+
   it('refuses to delete a run that a live process is still training', async () => {
     const { db, runs } = await openStore(tempHome())
     await insertDataset(db, 'ds-1', 'digits')

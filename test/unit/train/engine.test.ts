@@ -11,6 +11,7 @@ import { trainConfig, type EpochRow, type ModelSpec, type Partition, type TrainC
 import { activateBackend, planBackend } from '../../../main/core/backend'
 import { defaultModel, partitionFromRanges } from '../../../main/model/presets'
 import { train } from '../../../main/train/engine'
+import { MAX_MISCLASSIFIED } from '../../../main/train/metrics'
 import { WHOLE_MODEL_BLOCK, type TrainHooks } from '../../../main/train/hooks'
 import { convForTraining } from '../../../main/train/fast/conv'
 import { augmentImage } from '../../../main/train/augment'
@@ -46,10 +47,13 @@ describe('digits MLP with the default settings', () => {
     expect(evaluation.confusion.flat().reduce((a, b) => a + b, 0)).toBe(digits.test.n)
     const correct = evaluation.confusion.reduce((sum, row, i) => sum + row[i]!, 0)
     expect(correct / digits.test.n).toBeCloseTo(e2eAccuracy, 10)
-    expect(evaluation.misclassified.length).toBe(Math.min(50, digits.test.n - correct))
+    expect(evaluation.misclassified.length).toBe(Math.min(MAX_MISCLASSIFIED, digits.test.n - correct))
     for (const wrong of evaluation.misclassified) {
       expect(Array.from(digits.test.rows)).toContain(wrong.row)
       expect(wrong.label).not.toBe(wrong.predicted)
+      // The probability of the predicted class: the largest of C, so at least 1/C.
+      expect(wrong.confidence).toBeGreaterThanOrEqual(1 / 10)
+      expect(wrong.confidence).toBeLessThanOrEqual(1)
     }
     expect(evaluation.perClass.map((c) => c.support).reduce((a, b) => a + b, 0)).toBe(digits.test.n)
     outcome.model.dispose()

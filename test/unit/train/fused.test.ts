@@ -223,7 +223,7 @@ describe('fused dense step: optimizers and partial chains against the tfjs dense
 })
 
 describe('fused dense path: validation scores and the kept weights', () => {
-  it('scores a part as evaluate.ts does (loss, accuracy, predictions; regression R²), in chunks of any size', () => {
+  it('scores a part as evaluate.ts does (loss, accuracy, predictions; regression R²), in chunks of any size', async () => {
     for (const objective of [classificationObjective(10), regression('mse'), regression('huber')]) {
       const specs: LayerSpec[] = [
         { type: 'dense', units: 30, activation: 'relu' },
@@ -237,7 +237,7 @@ describe('fused dense path: validation scores and the kept weights', () => {
       const fused = FusedDenseChain.open({ ...stage, val: other })!
       for (const features of [other, stage.val]) {
         const ours = fused.assess(features)
-        const theirs = assess(chain, features, objective, false)
+        const theirs = await assess(chain, features, objective, false)
         expect(Math.abs(ours.loss - theirs.loss)).toBeLessThan(1e-5)
         expect(Math.abs(ours.score - theirs.score)).toBeLessThan(1e-5)
         expect(Math.abs(ours.balancedScore - theirs.balancedScore)).toBeLessThan(1e-5)

@@ -8,7 +8,7 @@ import { buildModel } from '../../../main/model/build'
 import { loadWeights, saveWeights } from '../../../main/model/io'
 import { defaultModel } from '../../../main/model/presets'
 import { BLOCK_COLORS, discriminativeRate } from '../../../main/shared/blocks'
-import { describeSpec, validatePartition, validateSpec } from '../../../main/model/spec'
+import { describeSpec, forwardFlops, validatePartition, validateSpec } from '../../../main/model/spec'
 import { LabError } from '../../../main/shared/errors'
 
 const spec = (inputShape: number[], layers: unknown[]): ModelSpec => modelSpec.parse({ version: 1, inputShape, layers })
@@ -18,7 +18,7 @@ describe('spec validation', () => {
     const errors = validateSpec(
       spec([8, 8, 1], [{ type: 'conv2d', filters: 16, kernelSize: 3 }, { type: 'maxPooling2d' }, { type: 'dense', units: 10, activation: 'softmax' }])
     )
-    expect(errors).toEqual([{ layer: 2, message: 'layer 2 (dense): needs a flat input, got [4,4,16]: add a flatten layer' }])
+    expect(errors).toEqual([{ layer: 2, message: 'layer 3 (dense): needs a flat input, got [4,4,16]: add a flatten layer' }])
   })
 
   it('reports convs on flat data, pools that do not fit, a missing softmax and a class-count mismatch', () => {
@@ -32,17 +32,17 @@ describe('spec validation', () => {
           ]
         )
       )[0]!.message
-    ).toBe('layer 0 (conv2d): needs an image input [height,width,channels], got [64]')
+    ).toBe('layer 1 (conv2d): needs an image input [height,width,channels], got [64]')
     expect(
       validateSpec(
         spec([2, 2, 1], [{ type: 'maxPooling2d', poolSize: 3 }, { type: 'flatten' }, { type: 'dense', units: 2, activation: 'softmax' }])
       )[0]!.message
-    ).toMatch(/^layer 0 \(maxPooling2d\): pool 3 does not fit the 2×2 input/)
+    ).toMatch(/^layer 1 \(maxPooling2d\): pool 3 does not fit the 2×2 input/)
     expect(validateSpec(spec([64], [{ type: 'dense', units: 10, activation: 'relu' }]))).toEqual([
-      { layer: 0, message: 'layer 0 (dense): the output layer needs activation softmax (class probabilities)' }
+      { layer: 0, message: 'layer 1 (dense): the output layer needs activation softmax (class probabilities)' }
     ])
     expect(validateSpec(spec([64], [{ type: 'dense', units: 3, activation: 'softmax' }]), { classes: 10 })[0]!.message).toBe(
-      'layer 0 (dense): outputs 3 values but the data set has 10 classes'
+      'layer 1 (dense): outputs 3 values but the data set has 10 classes'
     )
     expect(
       validateSpec(
@@ -54,7 +54,7 @@ describe('spec validation', () => {
           ]
         )
       )[0]!.message
-    ).toMatch(/^layer 0 \(dense\): activation leakyRelu exists only as its own layer/)
+    ).toMatch(/^layer 1 \(dense\): activation leakyRelu exists only as its own layer/)
   })
 
   it('infers shapes and counts parameters per layer like Keras', () => {
@@ -84,7 +84,7 @@ describe('spec validation', () => {
 
   it('refuses to build an invalid spec with a one-line LabError', () => {
     expect(() => buildModel(spec([64], [{ type: 'flatten' }, { type: 'dense', units: 2, activation: 'softmax' }]), { seed: 1 })).toThrow(
-      new LabError('model spec: layer 0 (flatten): the input is already flat ([64]): remove this layer')
+      new LabError('model spec: layer 1 (flatten): the input is already flat ([64]): remove this layer')
     )
   })
 })
@@ -96,9 +96,9 @@ describe('partitions', () => {
     const [a, b] = base.partition.blocks
     if (!a || !b) throw new Error('the default partition has two blocks')
     expect(validatePartition({ blocks: [a, { ...b, start: 2 }] }, 3)[0]!.message).toBe(
-      'block 2 (Block 2): starts at layer 2, expected 1 (blocks must be contiguous and in order)'
+      'block 2 (Block 2): starts at layer 3, expected 2 (blocks must be contiguous and in order)'
     )
-    expect(validatePartition({ blocks: [a] }, 3)[0]!.message).toBe('partition: the blocks cover layers 0..0 but the model has 3 layers (0..2)')
+    expect(validatePartition({ blocks: [a] }, 3)[0]!.message).toBe('partition: the blocks cover layers 1..1 but the model has 3 layers (1..3)')
     expect(validatePartition({ blocks: [a, { ...b, name: 'Block 1' }] }, 3)[0]!.message).toBe('block 2 (Block 1): the name is used by another block')
   })
 
@@ -126,6 +126,44 @@ describe('partitions', () => {
     expect(imageMlp.partition.blocks.map((b) => [b.start, b.end])).toEqual([[0, 3]])
     expect(validateSpec(imageMlp.spec, { classes: 3 })).toEqual([])
     expect(() => defaultModel({ inputShape: [64], classes: 10 }, { preset: 'small-cnn' })).toThrow(/small-cnn: needs image input/)
+  })
+
+  it('builds cnn-medium for images of 32×32 and up: three conv stages and a head, 0.3 M weights at any size', () => {
+    const sizes = [
+      [64, 64, 3],
+      [128, 96, 3],
+      [32, 32, 1]
+    ]
+    for (const inputShape of sizes) {
+      const { spec: medium, partition } = defaultModel({ inputShape, classes: 10 }, { preset: 'cnn-medium' })
+      expect(validateSpec(medium, { classes: 10 })).toEqual([])
+      expect(validatePartition(partition, medium.layers.length)).toEqual([])
+      expect(partition.blocks.map((b) => [b.start, b.end])).toEqual([
+        [0, 5],
+        [5, 10],
+        [10, 15],
+        [15, 19]
+      ])
+      // The global pool keeps the head's size independent of the image: only the first conv sees the channels.
+      const model = buildModel(medium, { seed: 1 })
+      expect(model.countParams()).toBe(inputShape[2] === 3 ? 305_706 : 305_130)
+      model.dispose()
+    }
+    expect(() => defaultModel({ inputShape: [28, 28, 1], classes: 10 }, { preset: 'cnn-medium' })).toThrow(
+      /cnn-medium: needs images of at least 32×32, these are 28×28: use small-cnn/
+    )
+    expect(() => defaultModel({ inputShape: [64], classes: 10 }, { preset: 'cnn-medium' })).toThrow(/cnn-medium: needs image input/)
+  })
+
+  it('counts forward FLOPs per sample from the inferred shapes (dense and conv layers)', () => {
+    const mlp = defaultModel({ inputShape: [61], classes: 10 }, { hidden: [100, 100] }).spec
+    expect(forwardFlops(mlp)).toBe(2 * (61 * 100 + 100 * 100 + 100 * 10))
+    // small CNN at 28×28×1: conv 3×3 1→16 on 28×28, conv 3×3 16→32 on 14×14, dense 1568→64, dense 64→10.
+    const cnn = defaultModel({ inputShape: [28, 28, 1], classes: 10 }).spec
+    expect(forwardFlops(cnn)).toBe(2 * (28 * 28 * 9 * 16 + 14 * 14 * 9 * 16 * 32 + 1568 * 64 + 64 * 10))
+    const medium = defaultModel({ inputShape: [64, 64, 3], classes: 10 }, { preset: 'cnn-medium' }).spec
+    expect((forwardFlops(medium) * 32) / 1e9).toBeCloseTo(9.9, 1)
+    expect(forwardFlops(spec([8, 8, 1], [{ type: 'dense', units: 3, activation: 'softmax' }]))).toBe(0)
   })
 
   it('spreads discriminative learning rates by 2.6 per block from the top', () => {

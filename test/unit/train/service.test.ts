@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { trainConfig, type DatasetSummary, type EventName, type EventPayload } from '../../../main/shared/contract'
+import { trainConfig, type EventName, type EventPayload } from '../../../main/shared/contract'
 import { LabError } from '../../../main/shared/errors'
 import type { Emit } from '../../../main/core/events'
 import type { PreparedData } from '../../../main/data/types'
@@ -17,30 +17,10 @@ import { TrainingService, type TrainingData } from '../../../main/train/service'
 import { loadRunModel } from '../../../main/export/runModel'
 import { insertDataset } from '../store/helpers'
 import { tempHome } from '../../fixtures/home'
-import { loadDigits } from '../../fixtures/digits'
+import { digitsSummary, loadDigits } from '../../fixtures/digits'
 import { classified, confusionOf } from '../../fixtures/figures'
 
-const summary = {
-  datasetId: 'ds-digits',
-  name: 'digits',
-  kind: 'table',
-  sourcePath: 'digits.csv',
-  contentHash: 'h',
-  rows: 1797,
-  columns: [],
-  target: 'digit',
-  task: 'classification',
-  taskReason: 'test',
-  targetWarning: null,
-  suggestedTask: 'classification',
-  unlabeledRows: 0,
-  classes: Array.from({ length: 10 }, (_, i) => ({ label: String(i), count: 180 })),
-  skipped: [],
-  split: { train: 1259, val: 269, test: 269, seed: 42 },
-  featureCount: 61,
-  parse: { kind: 'table', overrides: {}, preparation: { impute: 'mean', scaling: 'standard' } },
-  createdAt: '2026-01-01T00:00:00.000Z'
-} satisfies DatasetSummary
+const summary = digitsSummary
 
 /** A stand-in for DatasetService: `prepare` may alter the data to provoke failures. */
 function digitsSource(prepare: (data: PreparedData) => PreparedData = (d) => d): TrainingData {
@@ -109,8 +89,10 @@ describe('TrainingService', () => {
     expect(eventsOf('train.epoch', runId)).toHaveLength(detail.epochs.length)
     expect(eventsOf('train.finished', runId).map((e) => e.payload.status)).toEqual(['completed'])
     const progress = eventsOf('train.progress', runId)
-    expect(progress.length).toBeGreaterThan(3)
-    // At most ~5 a second (throttled in the worker; a little slack for delivery in bursts).
+    // The first batch always reports; after it, at most ~5 a second (throttled in the worker; a little slack for
+    // delivery in bursts). How many come depends on how fast the run is (the fused kernel trains digits in under a
+    // second), so the test bounds the count by the run's own time instead of expecting a number.
+    expect(progress.length).toBeGreaterThanOrEqual(1)
     expect(progress.length).toBeLessThanOrEqual(elapsed / 200 + 3)
     expect(progress[0]!.payload).toMatchObject({ phase: 'end-to-end', blockCount: 2, batches: Math.ceil(1258 / 32) })
 
@@ -199,7 +181,7 @@ describe('TrainingService', () => {
     const before = (await runs.list()).length
     const { spec, partition } = defaultModel({ inputShape: [64], classes: 3 })
     await expect(training.start({ datasetId: 'ds-digits', spec, partition, config: trainConfig.parse({}) })).rejects.toThrow(
-      'model: layer 2 (dense): outputs 3 values but the data set has 10 classes'
+      'model: layer 3 (dense): outputs 3 values but the data set has 10 classes'
     )
     expect(await runs.list()).toHaveLength(before)
   })
@@ -217,8 +199,8 @@ describe('TrainingService', () => {
     expect(good.totalParams).toBe(61 * 100 + 100 + 100 * 100 + 100 + 100 * 10 + 10)
     const bad = await training.describe({ spec: { version: 1, inputShape: [64], layers: [{ type: 'dense', units: 0 }] } })
     expect(bad.errors[0]).toMatchObject({ layer: 0 })
-    expect(bad.errors[0]!.message).toMatch(/^layer 0 units: /)
+    expect(bad.errors[0]!.message).toMatch(/^layer 1 units: /)
     const badPartition = await training.describe({ spec, partition: { blocks: [partition.blocks[0]] } })
-    expect(badPartition.errors.map((e) => e.message)).toEqual(['partition: the blocks cover layers 0..0 but the model has 3 layers (0..2)'])
+    expect(badPartition.errors.map((e) => e.message)).toEqual(['partition: the blocks cover layers 1..1 but the model has 3 layers (1..3)'])
   })
 })

@@ -1,13 +1,14 @@
 // ECharts, registered once with only the parts LayerLab draws (keeps the bundle small).
 import { use } from 'echarts/core'
 import { CanvasRenderer } from 'echarts/renderers'
-import { BarChart, HeatmapChart, LineChart, ScatterChart } from 'echarts/charts'
+import { BarChart, HeatmapChart, LineChart, ParallelChart, ScatterChart } from 'echarts/charts'
 import {
   DataZoomComponent,
   GridComponent,
   LegendComponent,
   MarkAreaComponent,
   MarkLineComponent,
+  ParallelComponent,
   TooltipComponent,
   VisualMapComponent
 } from 'echarts/components'
@@ -18,11 +19,13 @@ use([
   BarChart,
   HeatmapChart,
   ScatterChart,
+  ParallelChart,
   GridComponent,
   TooltipComponent,
   LegendComponent,
   VisualMapComponent,
   MarkAreaComponent,
   MarkLineComponent,
-  DataZoomComponent
+  DataZoomComponent,
+  ParallelComponent
 ])

@@ -1,43 +1,85 @@
 /**
- * The settings diff of two or more runs: flatten each run's settings to "path → value" and keep the paths
- * whose values differ. Pure, so it is unit-tested without a browser.
+ * The settings diff of two or more runs, in plain words: each run's settings *that took effect* (an end-to-end run's
+ * block epochs and heads are never used; a layer-wise run's whole-model epochs are not either), labelled as a
+ * person reads them ("Block 1 · epochs", not "config.fineTune.epochs"), and only the rows whose values differ.
+ * Pure, so it is unit-tested without a browser.
  */
-import type { RunDetail } from '@contract'
+import { layerRange } from '@shared/blocks'
+import type { BlockSettings, LayerSpec, RunDetail } from '@contract'
 
-export type Flat = Record<string, string>
+/** label → value, in the order a person reads a run's settings. */
+export type Settings = Map<string, string>
 
-function flatten(value: unknown, prefix: string, out: Flat): void {
-  if (value === null || value === undefined || typeof value !== 'object') {
-    out[prefix] = value === undefined ? '—' : String(value)
-    return
+const onOff = (on: boolean): string => (on ? 'on' : 'off')
+const optimizers: Record<BlockSettings['optimizer'], string> = { sgd: 'SGD', momentum: 'SGD with momentum', adam: 'Adam' }
+
+function layerText(layer: LayerSpec): string {
+  switch (layer.type) {
+    case 'dense':
+      return `dense ${layer.units}, ${layer.activation}`
+    case 'conv2d':
+      return `conv ${layer.filters} × ${layer.kernelSize}×${layer.kernelSize}, stride ${layer.strides}, ${layer.padding}, ${layer.activation}`
+    case 'maxPooling2d':
+    case 'averagePooling2d':
+      return `${layer.type === 'maxPooling2d' ? 'max' : 'average'} pool ${layer.poolSize}`
+    case 'dropout':
+      return `dropout ${layer.rate}`
+    case 'activation':
+      return `activation ${layer.activation}${layer.alpha !== undefined ? ` (${layer.alpha})` : ''}`
+    case 'batchNormalization':
+      return 'batch norm'
+    case 'globalAveragePooling2d':
+      return 'global average pool'
+    case 'flatten':
+      return 'flatten'
   }
-  if (Array.isArray(value) && value.every((v) => typeof v !== 'object' || v === null)) {
-    out[prefix] = value.join(' × ')
-    return
-  }
-  for (const [key, child] of Object.entries(value as Record<string, unknown>)) flatten(child, prefix ? `${prefix}.${key}` : key, out)
 }
 
-/** A run's settings as a person reads them: dataset, mode, seed, config, layers, blocks with their settings. */
-export function runSettings(run: RunDetail): Flat {
-  const out: Flat = { dataset: run.datasetName, mode: run.mode, seed: String(run.seed), backend: run.backend }
-  flatten(run.config, 'config', out)
-  delete out['config.mode']
-  delete out['config.seed']
-  out['model.input'] = run.spec.inputShape.join(' × ')
-  run.spec.layers.forEach((layer, i) => {
-    const { type, ...params } = layer
-    out[`model.layer ${i + 1}`] = `${type}${
-      Object.keys(params).length
-        ? ` (${Object.entries(params)
-            .map(([k, v]) => `${k} ${v}`)
-            .join(', ')})`
-        : ''
-    }`
-  })
+const stopping = (patience: number, what: string): string =>
+  patience > 0 ? `stop after ${patience} epoch${patience === 1 ? '' : 's'} without better ${what}` : 'never stop early'
+
+/** A run's settings as they took effect, in plain words. */
+export function runSettings(run: RunDetail): Settings {
+  const out: Settings = new Map()
+  const { config } = run
+  const layerWise = run.mode === 'layer-wise'
+  out.set('dataset', run.datasetName)
+  out.set('how it trains', layerWise ? 'layer-wise: block by block, each with its own head' : 'end-to-end: all layers at once')
+  out.set('seed', String(run.seed))
+  out.set('batch size', String(config.batchSize))
+  if (!layerWise) {
+    out.set('epochs', `up to ${config.epochs}, ${stopping(config.patience, 'validation accuracy')}`)
+    out.set('gradual unfreezing', onOff(config.gradualUnfreeze))
+  } else {
+    const tuned = config.fineTune.enabled && run.partition.blocks.some((b) => !b.settings.freezeAfter)
+    out.set(
+      'fine-tune after the blocks',
+      tuned
+        ? `up to ${config.fineTune.epochs} epochs at ${config.fineTune.learningRateFactor} × each block's learning rate, ${stopping(config.patience, 'validation accuracy')}`
+        : config.fineTune.enabled
+          ? 'none (every block is frozen after its stage)'
+          : 'off'
+    )
+  }
+  if (run.spec.inputShape.length === 3) out.set('image augmentation', config.augment ? `on${config.augmentFlip ? ', with flips' : ''}` : 'off')
+  out.set('input', run.spec.inputShape.join(' × '))
+  run.spec.layers.forEach((layer, i) => out.set(`layer ${i + 1}`, layerText(layer)))
   run.partition.blocks.forEach((block) => {
-    out[`${block.name}.layers`] = `${block.start + 1}–${block.end}`
-    flatten(block.settings, block.name, out)
+    const b = block.settings
+    const name = block.name
+    out.set(`${name} · layers`, layerRange(block.start, block.end))
+    out.set(
+      `${name} · optimizer`,
+      `${optimizers[b.optimizer]}, learning rate ${b.learningRate}${b.optimizer === 'momentum' ? `, momentum ${b.momentum}` : ''}`
+    )
+    out.set(`${name} · weight decay`, String(b.weightDecay))
+    out.set(`${name} · learning-rate schedule`, b.schedule)
+    out.set(`${name} · layer-adaptive rate (LARS)`, onOff(b.lars))
+    if (layerWise) {
+      out.set(`${name} · epochs`, `up to ${b.epochs}, ${stopping(b.patience, "validation accuracy of the block's head")}`)
+      out.set(`${name} · head`, b.head === 'linear' ? 'one dense layer' : 'a small MLP (dense, relu, dense)')
+      out.set(`${name} · after its stage`, b.freezeAfter ? 'frozen' : 'trains again in the fine-tune')
+    }
   })
   return out
 }
@@ -47,10 +89,14 @@ export interface DiffRow {
   values: string[]
 }
 
+/** A setting one run has and another lacks was not used there: said so, not left blank. */
+const NOT_USED = '— (not used in this mode)'
+
 export function diffSettings(runs: RunDetail[]): DiffRow[] {
-  const flats = runs.map(runSettings)
-  const keys = [...new Set(flats.flatMap((f) => Object.keys(f)))]
-  return keys.map((key) => ({ key, values: flats.map((f) => f[key] ?? '—') })).filter((row) => new Set(row.values).size > 1)
+  const all = runs.map(runSettings)
+  const keys: string[] = []
+  for (const settings of all) for (const key of settings.keys()) if (!keys.includes(key)) keys.push(key)
+  return keys.map((key) => ({ key, values: all.map((s) => s.get(key) ?? NOT_USED) })).filter((row) => new Set(row.values).size > 1)
 }
 
 /**
@@ -66,4 +112,18 @@ export function sequence(run: RunDetail, metric: 'valAccuracy' | 'accuracy' | 'l
     if (value !== null && Number.isFinite(value)) points.push([i + 1, value])
   })
   return points
+}
+
+/**
+ * Names with the leading " · "-separated parts that all of them share left out: "species · end-to-end · …" and
+ * "species · layer-wise · …" become "end-to-end · …" and "layer-wise · …". Names that would become empty or equal
+ * stay whole.
+ */
+export function distinctNames(names: string[]): string[] {
+  if (names.length < 2) return names
+  const parts = names.map((n) => n.split(' · '))
+  let shared = 0
+  while (parts.every((p) => p.length > shared + 1 && p[shared] === parts[0]![shared])) shared++
+  const short = parts.map((p) => p.slice(shared).join(' · '))
+  return new Set(short).size === names.length ? short : names
 }

@@ -1,13 +1,16 @@
 /**
- * Table import: one streaming pass over the CSV that profiles every column and writes its materialised form
- * (see storage.ts) as it goes. Memory stays flat: per column a small write buffer and at most VOCAB_CAP distinct values.
+ * Tables too wide for DuckDB (thousands of columns: its per-column vectors then cost more than the parse), read in
+ * JavaScript: one streaming pass over the CSV (csv.ts readCsv) that profiles every column and writes its
+ * materialised form (storage.ts) as it goes. Memory stays flat: per column a small write buffer and at most
+ * VOCAB_CAP distinct values; descriptors stay bounded: every column writes through one FilePool.
  */
-import fs from 'node:fs'
+import { SET_ASIDE_LISTED, type BadRowsChoice, type SetAsideRow } from '../shared/contract'
 import { LabError } from '../shared/errors'
-import { type CsvOverrides, type CsvSettings, fileLabel, readCsv, sniffCsv } from './csv'
-import { BufferedWriter, StringWriter, columnFile, forEachInFile } from './storage'
+import { type CsvSettings, fileLabel, readCsv } from './csv'
+import { ColumnWriter, FilePool, StringsWriter, bufferShare, columnFile, forEachChunk } from './storage'
 import { type ColumnStats, Histogram, NumericMoments, VOCAB_CAP, topValues } from './profile'
 import { isMissing, parseBoolean, parseNumber } from './values'
+import { type ImportOptions, type TableImport, setAsideSummary } from './importResult'
 
 /** Builds one column's files and statistics, switching representation when the values require it. */
 class ColumnBuilder {
@@ -19,9 +22,9 @@ class ColumnBuilder {
   present = 0
   private previous = -Infinity
   private readonly moments = new NumericMoments()
-  private f64: BufferedWriter | null
-  private i32: BufferedWriter | null
-  private str: StringWriter | null = null
+  private f64: ColumnWriter | null
+  private i32: ColumnWriter | null
+  private str: StringsWriter | null = null
   /** Value → code. Numbers are keyed as numbers (no string per value); their vocabulary text is String(number). */
   private vocab: Map<string | number, number> | null = new Map()
   private keys: string[] = []
@@ -32,10 +35,12 @@ class ColumnBuilder {
     readonly name: string,
     private readonly dir: string,
     private readonly index: number,
-    private readonly decimalComma: boolean
+    private readonly decimalComma: boolean,
+    private readonly pool: FilePool,
+    private readonly share: number
   ) {
-    this.f64 = new BufferedWriter(columnFile(dir, index, 'f64'))
-    this.i32 = new BufferedWriter(columnFile(dir, index, 'i32'))
+    this.f64 = new ColumnWriter(columnFile(dir, index, 'f64'), pool, share)
+    this.i32 = new ColumnWriter(columnFile(dir, index, 'i32'), pool, share)
   }
 
   add(raw: string): void {
@@ -86,10 +91,12 @@ class ColumnBuilder {
     this.f64!.close()
     this.f64 = null
     if (!this.vocab) {
-      this.startStrings()
-      forEachInFile(file, 'f64', (value) => this.str!.write(Number.isNaN(value) ? '' : String(value)))
+      const str = this.startStrings()
+      forEachChunk(file, 'f64', (values) => {
+        for (let i = 0; i < values.length; i++) str.write(Number.isNaN(values[i]!) ? '' : String(values[i]))
+      })
     }
-    fs.rmSync(file)
+    this.pool.forget(file)
   }
 
   /** One distinct value too many: codes go; a non-numeric column's values so far move to a strings file. */
@@ -99,29 +106,21 @@ class ColumnBuilder {
     this.i32!.close()
     this.i32 = null
     if (!this.numeric) {
-      this.startStrings()
+      const str = this.startStrings()
       const keys = this.keys
-      forEachInFile(file, 'i32', (code) => this.str!.write(code < 0 ? '' : keys[code]!))
+      forEachChunk(file, 'i32', (codes) => {
+        for (let i = 0; i < codes.length; i++) str.write(codes[i]! < 0 ? '' : keys[codes[i]!]!)
+      })
     }
-    fs.rmSync(file)
+    this.pool.forget(file)
     this.vocab = null
     this.keys = []
     this.counts = []
   }
 
-  private startStrings(): void {
-    this.str = new StringWriter(columnFile(this.dir, this.index, 'str'), columnFile(this.dir, this.index, 'off'))
-  }
-
-  /** Closes the files after a failed pass (the caller removes the folder). */
-  abort(): void {
-    for (const writer of [this.f64, this.i32, this.str]) {
-      try {
-        writer?.close()
-      } catch {
-        // already failing: the folder is removed anyway
-      }
-    }
+  private startStrings(): StringsWriter {
+    this.str = new StringsWriter(this.dir, this.index, this.pool, this.share)
+    return this.str
   }
 
   finish(): ColumnStats {
@@ -132,7 +131,9 @@ class ColumnBuilder {
     let histogram: number[] | null = null
     if (numeric) {
       const bins = new Histogram(this.moments.min, this.moments.max)
-      forEachInFile(columnFile(this.dir, this.index, 'f64'), 'f64', (value) => bins.add(value))
+      forEachChunk(columnFile(this.dir, this.index, 'f64'), 'f64', (values) => {
+        for (let i = 0; i < values.length; i++) bins.add(values[i]!)
+      })
       histogram = bins.bins
     }
     return {
@@ -158,43 +159,68 @@ class ColumnBuilder {
   }
 }
 
-export interface TableImport {
-  settings: CsvSettings
-  rows: number
-  bytes: number
-  contentHash: string
-  columns: ColumnStats[]
-}
-
 /**
- * Sniffs and imports a CSV into `dir` (which must exist and be empty). Throws LabError for files that are not a
- * usable table: empty, header without rows, ragged rows, binary data.
+ * Imports a CSV whose dialect is known into `dir` (which must exist and be empty). Rows of another width are set
+ * aside (or, with badRows 'refuse', stop the import); a file where at least half the rows do not fit is refused.
  */
-export async function importTable(
+export async function importWide(
   file: string,
-  overrides: CsvOverrides,
+  settings: CsvSettings,
   dir: string,
-  onProgress?: (rows: number, bytes: number) => void
+  options: ImportOptions & { badRows?: BadRowsChoice } = {}
 ): Promise<TableImport> {
   const label = fileLabel(file)
-  const settings = await sniffCsv(file, overrides)
-  const builders = settings.names.map((name, index) => new ColumnBuilder(name, dir, index, settings.decimalComma))
+  const pool = new FilePool()
+  const share = bufferShare(settings.names.length * 2)
+  const builders = settings.names.map((name, index) => new ColumnBuilder(name, dir, index, settings.decimalComma, pool, share))
+  const width = settings.names.length
+  const setAside: SetAsideRow[] = []
+  let setAsideTotal = 0
+  const onBadRecord =
+    options.badRows === 'refuse'
+      ? undefined
+      : (fields: string[], line: number) => {
+          if (options.badRows === 'pad' && fields.length < width) return [...fields, ...new Array<string>(width - fields.length).fill('')]
+          setAsideTotal++
+          if (setAside.length < SET_ASIDE_LISTED)
+            setAside.push({ line, problem: fields.length < width ? 'too few fields' : 'too many fields', text: fields.join(settings.delimiter) })
+          return null
+        }
   let pass
   try {
     pass = await readCsv(
       file,
       settings,
       (fields) => {
-        // One builder per column of the first row, and readCsv holds every row to that field count.
+        // One builder per column, and readCsv holds every row to that field count (or sets it aside).
         for (let i = 0; i < builders.length; i++) builders[i]!.add(fields[i]!)
       },
-      onProgress
+      options.onProgress,
+      onBadRecord,
+      options.signal
     )
   } catch (error) {
-    for (const builder of builders) builder.abort()
+    pool.closeAll()
     throw error
   }
-  const columns = builders.map((builder) => builder.finish())
+  let columns: ColumnStats[]
+  try {
+    columns = builders.map((builder) => builder.finish())
+  } finally {
+    pool.closeAll()
+  }
+  const first = setAside[0]
+  if (first && setAsideTotal >= pass.rows)
+    throw new LabError(
+      `${label}: ${setAsideTotal.toLocaleString('en')} of ${(setAsideTotal + pass.rows).toLocaleString('en')} rows do not fit the table's ${width} columns (first: line ${first.line}); check the delimiter or the quotes`
+    )
   if (pass.rows === 0) throw new LabError(`${label}: ${settings.header ? 'a header but no data rows' : 'no data rows'}`)
-  return { settings, rows: pass.rows, bytes: pass.bytes, contentHash: pass.contentHash, columns }
+  return {
+    settings,
+    source: { format: 'csv', ...(setAsideTotal > 0 ? { setAside: setAsideSummary(setAside, setAsideTotal, SET_ASIDE_LISTED) } : {}) },
+    rows: pass.rows,
+    bytes: pass.bytes,
+    contentHash: pass.contentHash,
+    columns
+  }
 }

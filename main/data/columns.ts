@@ -1,0 +1,492 @@
+/**
+ * Column builders fed straight from DuckDB's DataChunk vectors (no row objects, no call into DuckDB per value): they
+ * write the column files (storage.ts) and gather each column's statistics (profile.ts) in the same pass.
+ *  - numbers: Float64 file always; Int32 codes while the column has at most VOCAB_CAP distinct values;
+ *  - text: Int32 codes while at most VOCAB_CAP distinct values, then a strings file (the values so far re-written);
+ *  - numbers are one class whatever their spelling (1.0 and 1), vocabulary text String(number);
+ *  - missing markers ('', NA, N/A, NaN, null, ?, any case) count as missing.
+ * A column's kind comes from DuckDB's type, decided before the pass, so a numeric column never moves its values
+ * mid-pass (a late non-number is a CAST reject, and the caller reads that column as text in a second pass).
+ *
+ * Text columns are keyed by DuckDB's 64-bit hash of the value (computed on DuckDB's threads: `hash(col)` in the
+ * SELECT): a row whose hash is known costs one Map lookup on a number; only new values are decoded to strings. Two
+ * different values with equal 53-bit keys would merge; for 10,000 values that chance is about 5e-9.
+ *
+ * Mean and standard deviation come from sums of the values shifted by the first one (stable in one pass); the
+ * histogram needs min and max, known only at the end, so finish() bins the file just written (page cache).
+ */
+import fs from 'node:fs'
+import duckdb from '@duckdb/node-bindings'
+import { type ColumnStats, HISTOGRAM_BINS as BINS_EXPORT, VOCAB_CAP as CAP_EXPORT, topValues } from './profile'
+import { ColumnWriter, type FilePool, StringsWriter, columnFile, forEachChunk } from './storage'
+import { isMissing, parseBoolean, parseNumber } from './values'
+import { readMessyNumbers } from './messy'
+
+// Module-local copies: a bundler's or test runner's imported bindings can be getters, too slow in the hot loops.
+const VOCAB_CAP = CAP_EXPORT
+const HISTOGRAM_BINS = BINS_EXPORT
+const MISSING_CODE = -1
+
+/** Where a builder writes: the dataset folder, its column number there, the pool of descriptors and a buffer size. */
+export interface ColumnTarget {
+  dir: string
+  index: number
+  pool: FilePool
+  share: number
+}
+
+export interface ColumnSink {
+  readonly name: string
+  /** The vectors of one chunk of `rows` rows. */
+  add(chunk: duckdb.DataChunk, rows: number): void
+  finish(): ColumnStats
+  abort(): void
+}
+
+/** DuckDB's validity bitmask as bytes (null: every row valid). */
+const validityOf = (vector: duckdb.Vector, rows: number): Uint8Array | null =>
+  duckdb.vector_get_validity(vector, Math.ceil(rows / 64) * 8) as Uint8Array | null
+
+/**
+ * Number → code for up to VOCAB_CAP distinct doubles: open addressing over typed arrays (no heap numbers, no Map
+ * entries: every numeric column fills one for its first thousands of rows, so it is hot).
+ */
+class DoubleCodes {
+  private static readonly SIZE = 1 << 15 // > 3 × VOCAB_CAP: short probe chains
+  private readonly keys = new Float64Array(DoubleCodes.SIZE)
+  private readonly codes = new Int32Array(DoubleCodes.SIZE).fill(-1)
+  private readonly scratch = new Float64Array(1)
+  private readonly bits = new Uint32Array(this.scratch.buffer)
+  size = 0
+  /** The value's code, or -1 when it has none yet. */
+  get(value: number): number {
+    let slot = this.slot(value)
+    for (;;) {
+      const code = this.codes[slot]!
+      if (code < 0 || this.keys[slot] === value) return code
+      slot = (slot + 1) & (DoubleCodes.SIZE - 1)
+    }
+  }
+  set(value: number, code: number): void {
+    let slot = this.slot(value)
+    while (this.codes[slot]! >= 0) slot = (slot + 1) & (DoubleCodes.SIZE - 1)
+    this.keys[slot] = value
+    this.codes[slot] = code
+    this.size++
+  }
+  private slot(value: number): number {
+    // -0 and 0 are one number (as in a Map): hash them alike.
+    this.scratch[0] = value === 0 ? 0 : value
+    return (Math.imul(this.bits[0]! ^ Math.imul(this.bits[1]!, 0x9e3779b1), 0x85ebca6b) >>> 17) & (DoubleCodes.SIZE - 1)
+  }
+}
+
+export class NumericColumn implements ColumnSink {
+  private missing = 0
+  private present = 0
+  private integer = true
+  private increasing = true
+  private previous = -Infinity
+  /** The first present value, and sums of the values minus it (shifted data: no cancellation for large values). */
+  private shift = NaN
+  private sum = 0
+  private squares = 0
+  private min = Infinity
+  private max = -Infinity
+  private readonly f64: ColumnWriter
+  private i32: ColumnWriter | null
+  private vocab: DoubleCodes | null = new DoubleCodes()
+  private keys: number[] = []
+  private counts: number[] = []
+  private top: { value: string; count: number }[] = []
+
+  constructor(
+    readonly name: string,
+    private readonly target: ColumnTarget,
+    /** The chunk's vector that holds this column. */
+    private readonly vectorIndex: number
+  ) {
+    this.f64 = new ColumnWriter(columnFile(target.dir, target.index, 'f64'), target.pool, target.share)
+    this.i32 = new ColumnWriter(columnFile(target.dir, target.index, 'i32'), target.pool, target.share)
+  }
+
+  add(chunk: duckdb.DataChunk, rows: number): void {
+    const vector = duckdb.data_chunk_get_vector(chunk, this.vectorIndex)
+    const data = duckdb.vector_get_data(vector, rows * 8)
+    this.addValues(new Float64Array(data.buffer, data.byteOffset, rows), validityOf(vector, rows), rows)
+  }
+
+  /** `rows` values (NaN or an invalid bit: missing). */
+  addValues(values: Float64Array, validity: Uint8Array | null, rows: number): void {
+    const at = this.f64.reserve(rows * 8) >> 3
+    const out = this.f64.f64View
+    out.set(values, at)
+    // Locals for the hot loop (V8 keeps them in registers).
+    let present = this.present
+    let missing = this.missing
+    let shift = this.shift
+    let sum = this.sum
+    let squares = this.squares
+    let min = this.min
+    let max = this.max
+    let previous = this.previous
+    let integer = this.integer
+    let increasing = this.increasing
+    for (let i = 0; i < rows; i++) {
+      const value = values[i]!
+      // NULL (a missing marker DuckDB knew) or NaN: missing. NULL slots hold garbage.
+      if (value !== value || (validity !== null && (validity[i >> 3]! & (1 << (i & 7))) === 0)) {
+        missing++
+        increasing = false
+        out[at + i] = NaN
+        continue
+      }
+      if (present === 0) shift = value
+      present++
+      const d = value - shift
+      sum += d
+      squares += d * d
+      if (value < min) min = value
+      if (value > max) max = value
+      if (integer && Math.floor(value) !== value) integer = false
+      if (increasing) {
+        if (!(value > previous)) increasing = false
+        previous = value
+      }
+    }
+    this.present = present
+    this.missing = missing
+    this.shift = shift
+    this.sum = sum
+    this.squares = squares
+    this.min = min
+    this.max = max
+    this.previous = previous
+    this.integer = integer
+    this.increasing = increasing
+    if (this.vocab) this.addCodes(out, at, rows)
+  }
+
+  /** Vocabulary codes for one chunk (values already NaN where missing), until there are too many distinct values. */
+  private addCodes(values: Float64Array, at: number, rows: number): void {
+    const vocab = this.vocab!
+    const i32 = this.i32!
+    const codeAt = i32.reserve(rows * 4) >> 2
+    const codes = i32.i32View
+    const counts = this.counts
+    for (let i = 0; i < rows; i++) {
+      const value = values[at + i]!
+      if (value !== value) {
+        codes[codeAt + i] = MISSING_CODE
+        continue
+      }
+      let code = vocab.get(value)
+      if (code < 0) {
+        if (vocab.size >= VOCAB_CAP) {
+          this.leaveVocab()
+          return
+        }
+        code = this.keys.length
+        vocab.set(value, code)
+        this.keys.push(value)
+        counts.push(0)
+      }
+      counts[code]!++
+      codes[codeAt + i] = code
+    }
+  }
+
+  /** One distinct value too many: the codes go (the f64 file holds the values). */
+  private leaveVocab(): void {
+    this.top = topValues(this.keys, this.counts)
+    this.i32!.discard()
+    this.i32 = null
+    this.vocab = null
+    this.keys = []
+    this.counts = []
+  }
+
+  abort(): void {
+    this.f64.discard()
+    this.i32?.discard()
+  }
+
+  /** Counts over 20 equal-width bins between min and max, from the file just written. */
+  private histogram(): number[] {
+    const { min, max } = this
+    const bins = new Float64Array(HISTOGRAM_BINS)
+    const width = max - min
+    const last = HISTOGRAM_BINS - 1
+    forEachChunk(columnFile(this.target.dir, this.target.index, 'f64'), 'f64', (values) => {
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i]!
+        if (value !== value) continue
+        // The same formula as profile.ts's Histogram, so both importers bin alike.
+        const bin = width > 0 ? Math.floor(((value - min) / width) * HISTOGRAM_BINS) : 0
+        bins[bin > last ? last : bin]!++
+      }
+    })
+    return Array.from(bins)
+  }
+
+  finish(): ColumnStats {
+    this.f64.close()
+    this.i32?.close()
+    const numeric = this.present > 0
+    const n = this.present
+    const mean = numeric ? this.shift + this.sum / n : 0
+    const std = numeric ? Math.sqrt(Math.max(0, (this.squares - (this.sum * this.sum) / n) / n)) : 0
+    const coded = this.vocab !== null
+    const vocab = coded ? this.keys.map(String) : null
+    return {
+      name: this.name,
+      missing: this.missing,
+      present: this.present,
+      numeric,
+      integer: numeric && this.integer,
+      increasing: numeric && this.increasing,
+      booleanLike: false,
+      min: numeric ? this.min : 0,
+      max: numeric ? this.max : 0,
+      mean,
+      std,
+      distinct: coded ? this.keys.length : VOCAB_CAP,
+      distinctCapped: !coded,
+      vocab,
+      counts: coded ? this.counts : null,
+      top: coded ? topValues(vocab!, this.counts) : this.top,
+      histogram: numeric ? this.histogram() : null,
+      files: { f64: true, i32: coded, str: false }
+    }
+  }
+}
+
+/** Reads the strings of a VARCHAR vector: inline (<= 12 bytes) from the vector itself, longer ones through a pointer. */
+class VarcharReader {
+  private data: Buffer = Buffer.alloc(0)
+  private lengths: Uint32Array = new Uint32Array(0)
+  load(vector: duckdb.Vector, rows: number): void {
+    const raw = duckdb.vector_get_data(vector, rows * 16)
+    this.data = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)
+    this.lengths = new Uint32Array(raw.buffer, raw.byteOffset, rows * 4)
+  }
+  get(i: number): string {
+    const offset = i * 16
+    const length = this.lengths[i * 4]!
+    if (length <= 12) return this.data.toString('utf8', offset + 4, offset + 4 + length)
+    const bytes = duckdb.get_data_from_pointer(this.data.buffer as ArrayBuffer, this.data.byteOffset + offset + 8, length)
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
+  }
+}
+
+export class TextColumn implements ColumnSink {
+  private missing = 0
+  private present = 0
+  private booleanLike = true
+  /** Every present value is a plain number (DuckDB's sample said text, e.g. when it was damaged): see finish(). */
+  private allNumeric = true
+  private i32: ColumnWriter | null
+  private str: StringsWriter | null = null
+  /** 53 bits of DuckDB's hash of the raw text → code (MISSING_CODE for missing markers). */
+  private byHash: Map<number, number> | null = new Map()
+  /** Canonical key (trimmed; numbers as String(number)) → code, consulted once per new raw spelling. */
+  private canonical = new Map<string, number>()
+  private keys: string[] = []
+  private counts: number[] = []
+  private top: { value: string; count: number }[] = []
+  private readonly reader = new VarcharReader()
+  /** Set by finish() when the values were people's numbers ($1,234.50, 12 %): read as numbers. */
+  messyNumbers = false
+
+  constructor(
+    readonly name: string,
+    private readonly target: ColumnTarget,
+    private readonly decimalComma: boolean,
+    /** The chunk's vectors that hold this column's text and hash(text). */
+    private readonly textIndex: number,
+    private readonly hashIndex: number
+  ) {
+    this.i32 = new ColumnWriter(columnFile(target.dir, target.index, 'i32'), target.pool, target.share)
+  }
+
+  add(chunk: duckdb.DataChunk, rows: number): void {
+    const textVector = duckdb.data_chunk_get_vector(chunk, this.textIndex)
+    const validity = validityOf(textVector, rows)
+    this.reader.load(textVector, rows)
+    let i = 0
+    if (this.byHash) {
+      const hashData = duckdb.vector_get_data(duckdb.data_chunk_get_vector(chunk, this.hashIndex), rows * 8)
+      const hashes = new Uint32Array(hashData.buffer, hashData.byteOffset, rows * 2)
+      const byHash = this.byHash
+      const i32 = this.i32!
+      const codeAt = i32.reserve(rows * 4) >> 2
+      const codes = i32.i32View
+      const counts = this.counts
+      for (; i < rows; i++) {
+        if (validity !== null && (validity[i >> 3]! & (1 << (i & 7))) === 0) {
+          this.missing++
+          codes[codeAt + i] = MISSING_CODE
+          continue
+        }
+        // low 32 bits + 21 of the high 32: an exact integer key for a Map.
+        const key = (hashes[2 * i + 1]! >>> 11) * 4294967296 + hashes[2 * i]!
+        let code = byHash.get(key)
+        if (code === undefined) {
+          const found = this.newSpelling(this.reader.get(i))
+          if (found === null) {
+            // One distinct value too many: the codes so far become strings; this row and the rest go below.
+            i32.unreserve((rows - i) * 4)
+            this.leaveVocab()
+            break
+          }
+          code = found
+          byHash.set(key, code)
+        }
+        if (code === MISSING_CODE) {
+          this.missing++
+          codes[codeAt + i] = MISSING_CODE
+        } else {
+          this.present++
+          counts[code]!++
+          codes[codeAt + i] = code
+        }
+      }
+      if (i === rows) return
+    }
+    const str = this.str!
+    for (; i < rows; i++) {
+      if (validity !== null && (validity[i >> 3]! & (1 << (i & 7))) === 0) {
+        this.missing++
+        str.write('')
+        continue
+      }
+      const trimmed = trim(this.reader.get(i))
+      if (isMissing(trimmed)) {
+        this.missing++
+        str.write('')
+        continue
+      }
+      this.present++
+      if (this.allNumeric && Number.isNaN(parseNumber(trimmed, this.decimalComma))) this.allNumeric = false
+      str.write(trimmed)
+    }
+  }
+
+  /** Numbers only, but more than VOCAB_CAP of them: the caller reads the column again as DOUBLE. */
+  get needsNumericRescan(): boolean {
+    return this.str !== null && this.allNumeric && this.present > 0
+  }
+
+  /** A raw spelling not seen before: its code (existing or new), MISSING_CODE, or null when the vocabulary overflows. */
+  private newSpelling(text: string): number | null {
+    const trimmed = trim(text)
+    if (isMissing(trimmed)) return MISSING_CODE
+    const value = parseNumber(trimmed, this.decimalComma)
+    if (Number.isNaN(value)) this.allNumeric = false
+    const key = Number.isNaN(value) ? trimmed : String(value)
+    if (this.booleanLike && Number.isNaN(parseBoolean(trimmed))) this.booleanLike = false
+    let code = this.canonical.get(key)
+    if (code === undefined) {
+      if (this.keys.length >= VOCAB_CAP) return null
+      code = this.keys.length
+      this.canonical.set(key, code)
+      this.keys.push(key)
+      this.counts.push(0)
+    }
+    return code
+  }
+
+  /** Codes go; the values so far move to a strings file. */
+  private leaveVocab(): void {
+    this.top = topValues(this.keys, this.counts)
+    const file = columnFile(this.target.dir, this.target.index, 'i32')
+    this.i32!.close()
+    this.i32 = null
+    this.str = new StringsWriter(this.target.dir, this.target.index, this.target.pool, this.target.share)
+    const keys = this.keys
+    const str = this.str
+    forEachChunk(file, 'i32', (codes) => {
+      for (let i = 0; i < codes.length; i++) str.write(codes[i]! < 0 ? '' : keys[codes[i]!]!)
+    })
+    this.target.pool.forget(file)
+    this.byHash = null
+    this.canonical = new Map()
+    this.allNumeric = this.allNumeric && this.keys.length > 0
+    this.keys = []
+    this.counts = []
+    this.booleanLike = false
+  }
+
+  /**
+   * A coded column whose values read as numbers becomes a numeric column, from its codes file (no rescan). People's
+   * numbers keep their text codes (c<i>.src) and spellings, so the preview shows what the file says.
+   */
+  private asNumeric(numbers: Float64Array, keepText = false): ColumnStats {
+    const pool = this.target.pool
+    const codesFile = columnFile(this.target.dir, this.target.index, 'i32')
+    const moved = columnFile(this.target.dir, this.target.index, 'src')
+    pool.close(codesFile)
+    // The numeric column writes its own .i32 codes: read the text codes from a name of their own.
+    fs.renameSync(codesFile, moved)
+    pool.forget(codesFile)
+    const numeric = new NumericColumn(this.name, this.target, -1)
+    const block = new Float64Array(2048)
+    forEachChunk(moved, 'i32', (codes) => {
+      for (let start = 0; start < codes.length; start += block.length) {
+        const n = Math.min(block.length, codes.length - start)
+        for (let i = 0; i < n; i++) {
+          const code = codes[start + i]!
+          block[i] = code < 0 ? NaN : numbers[code]!
+        }
+        numeric.addValues(block.subarray(0, n), null, n)
+      }
+    })
+    if (!keepText) pool.forget(moved)
+    const stats = numeric.finish()
+    return keepText ? { ...stats, spellings: this.keys } : stats
+  }
+
+  abort(): void {
+    this.i32?.discard()
+    this.str?.discard()
+  }
+
+  finish(): ColumnStats {
+    this.i32?.close()
+    this.str?.close()
+    const coded = this.byHash !== null
+    if (coded && this.present > 0) {
+      if (this.allNumeric) return this.asNumeric(Float64Array.from(this.keys, Number))
+      if (!this.booleanLike) {
+        // "$1,234.50", "12 %", "1 234,5": people's numbers, read once per distinct value.
+        const messy = readMessyNumbers(this.keys, this.decimalComma)
+        if (messy) {
+          this.messyNumbers = true
+          return this.asNumeric(messy, true)
+        }
+      }
+    }
+    return {
+      name: this.name,
+      missing: this.missing,
+      present: this.present,
+      numeric: false,
+      integer: false,
+      increasing: false,
+      booleanLike: this.booleanLike && this.present > 0,
+      min: 0,
+      max: 0,
+      mean: 0,
+      std: 0,
+      distinct: coded ? this.keys.length : VOCAB_CAP,
+      distinctCapped: !coded,
+      vocab: coded ? this.keys : null,
+      counts: coded ? this.counts : null,
+      top: coded ? topValues(this.keys, this.counts) : this.top,
+      histogram: null,
+      files: { f64: false, i32: coded, str: !coded }
+    }
+  }
+}
+
+const trim = (raw: string): string => (raw.length > 0 && (raw.charCodeAt(0) <= 32 || raw.charCodeAt(raw.length - 1) <= 32) ? raw.trim() : raw)

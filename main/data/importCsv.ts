@@ -1,0 +1,301 @@
+/**
+ * A CSV (or .csv.gz) table with DuckDB as the parser behind our own dialect detection (dialect.ts):
+ *   1. text that is not UTF-8 (Windows-1252, UTF-16) is converted into a UTF-8 file in the dataset's temp folder
+ *      first: DuckDB reads UTF-8 only (its Latin-1 is not Windows-1252 for € and curly quotes);
+ *   2. types: DuckDB's detection on its sample with our dialect fixed; numbers → DOUBLE, everything else → VARCHAR
+ *      (dates, booleans and times keep their spelling);
+ *   3. one streaming scan (read_csv fully explicit: auto_detect=false, columns={…}) on DuckDB's threads, each
+ *      DataChunk's vectors into the column builders (columns.ts); rows that do not fit the table (a missing or
+ *      extra separator, a broken quote) are set aside by store_rejects with their line number and text;
+ *   4. a numeric column that meets a non-number past DuckDB's sample (a CAST reject) is read again as text.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import zlib from 'node:zlib'
+import { Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import iconv from 'iconv-lite'
+import { parse as parseSync } from 'csv-parse/sync'
+import { DuckDBTypeId, type DuckDBConnection } from '@duckdb/node-api'
+import { type BadRowsChoice, SET_ASIDE_LISTED, type SetAsideRow } from '../shared/contract'
+import { LabError } from '../shared/errors'
+import type { CsvSettings } from './csv'
+import type { Dialect } from './dialect'
+import { duckMessage, sqlIdent, sqlString } from './duck'
+import { type HashJob, type ImportOptions, type TableImport, setAsideSummary, withHash } from './importResult'
+import { TextColumn } from './columns'
+import { type ColumnSpec, abortColumns, finishColumns, scanToColumns } from './scan'
+
+/**
+ * Missing markers as DuckDB NULL strings: nullstr matches exactly, so the common spellings are listed; anything else
+ * isMissing() knows (e.g. 'nA') is still caught by the column builders.
+ */
+const NULL_STRINGS = ['', 'NA', 'na', 'Na', 'N/A', 'n/a', 'N/a', 'NaN', 'nan', 'NAN', 'null', 'NULL', 'Null', '?']
+
+const NUMERIC_TYPES = new Set([
+  DuckDBTypeId.TINYINT,
+  DuckDBTypeId.SMALLINT,
+  DuckDBTypeId.INTEGER,
+  DuckDBTypeId.BIGINT,
+  DuckDBTypeId.UTINYINT,
+  DuckDBTypeId.USMALLINT,
+  DuckDBTypeId.UINTEGER,
+  DuckDBTypeId.UBIGINT,
+  DuckDBTypeId.HUGEINT,
+  DuckDBTypeId.FLOAT,
+  DuckDBTypeId.DOUBLE,
+  DuckDBTypeId.DECIMAL
+])
+
+/** Structural rejects: the row is not a row of this table. CAST ones are a column's type, handled by a second pass. */
+const STRUCTURAL = new Set(['MISSING COLUMNS', 'TOO MANY COLUMNS', 'UNQUOTED VALUE', 'INVALID UNICODE', 'LINE SIZE OVER MAXIMUM', 'INVALID STATE'])
+
+export interface CsvImportOptions extends ImportOptions {
+  badRows?: BadRowsChoice
+}
+
+let scans = 0
+
+/** read_csv(…) with every dialect option explicit. */
+function readCsvSql(source: string, settings: CsvSettings, fileNames: string[], options: { columns?: string[]; extra?: string[] }): string {
+  const parts = [
+    sqlString(source),
+    `delim=${sqlString(settings.delimiter)}`,
+    `quote=${sqlString(settings.quote)}`,
+    `escape=${sqlString(settings.escape)}`,
+    `header=${settings.header}`,
+    `skip=${settings.skippedLines}`,
+    `decimal_separator=${sqlString(settings.decimalComma ? ',' : '.')}`,
+    `nullstr=[${NULL_STRINGS.map(sqlString).join(', ')}]`,
+    "encoding='utf-8'",
+    `compression=${sqlString(settings.compression === 'gzip' ? 'gzip' : 'none')}`,
+    // A field may be long (a pasted document); DuckDB's default stops at 2 MB per line.
+    `max_line_size=${64 << 20}`,
+    `buffer_size=${128 << 20}`
+  ]
+  // Mixed line ends: DuckDB's strict mode refuses them; without it, extra fields are not reported, so only then.
+  if (settings.mixedLineEnds) parts.push('strict_mode=false')
+  if (options.columns) {
+    parts.push('auto_detect=false', `columns={${fileNames.map((name, i) => `${sqlString(name)}: ${sqlString(options.columns![i]!)}`).join(', ')}}`)
+  } else parts.push(`names=[${fileNames.map(sqlString).join(', ')}]`)
+  parts.push(...(options.extra ?? []))
+  return `read_csv(${parts.join(', ')})`
+}
+
+/** DuckDB's types for the file's columns, detected on its sample with our dialect; null where it cannot tell. */
+async function detectTypes(connection: DuckDBConnection, source: string, settings: CsvSettings, fileNames: string[]): Promise<DuckDBTypeId[] | null> {
+  // A damaged sample (ragged rows, a runaway quote) makes strict detection fail: detect on the rows that fit.
+  for (const extra of [[], ['ignore_errors=true'], ['ignore_errors=true', 'strict_mode=false']]) {
+    try {
+      const reader = await connection.runAndReadAll(`SELECT * FROM ${readCsvSql(source, settings, fileNames, { extra })} LIMIT 0`)
+      const types = reader.columnTypes().map((type) => type.typeId)
+      if (types.length === fileNames.length) return types
+    } catch {
+      // more lenient next
+    }
+  }
+  return null
+}
+
+/** Converts text in another encoding (maybe gzip) into a UTF-8 file DuckDB can read. */
+async function toUtf8(file: string, settings: CsvSettings, out: string): Promise<void> {
+  const steps: NodeJS.ReadWriteStream[] = []
+  if (settings.compression === 'gzip') steps.push(zlib.createGunzip())
+  steps.push(iconv.decodeStream(settings.encoding, { stripBOM: true }), iconv.encodeStream('utf8'))
+  await (pipeline as (...streams: unknown[]) => Promise<void>)(
+    fs.createReadStream(file, { highWaterMark: 1 << 20 }),
+    ...steps,
+    fs.createWriteStream(out)
+  )
+}
+
+/** null when the gzip stream inflates to its end, else zlib's complaint (zlib runs on libuv's threadpool). */
+async function gzipDamage(file: string): Promise<string | null> {
+  try {
+    await pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), zlib.createGunzip(), new Writable({ write: (_c, _e, done) => done() }))
+    return null
+  } catch (error) {
+    return (error as Error).message
+  }
+}
+
+interface Rejects {
+  rows: SetAsideRow[]
+  total: number
+  castColumns: string[]
+  /** The first structural reject's field count (for the refusal's "got N fields"). */
+  firstWidth: number | null
+  runaway: SetAsideRow | null
+}
+
+async function readRejects(connection: DuckDBConnection, table: string, settings: CsvSettings): Promise<Rejects> {
+  const kinds = [...STRUCTURAL].map(sqlString).join(', ')
+  const t = sqlIdent(table)
+  const counted = await connection.runAndReadAll(`SELECT count(DISTINCT line) FROM ${t} WHERE error_type IN (${kinds})`)
+  const total = Number(counted.getRowsJS()[0]?.[0] ?? 0)
+  const casts = await connection.runAndReadAll(`SELECT DISTINCT column_name FROM ${t} WHERE error_type = 'CAST'`)
+  const castColumns = casts.getRowsJS().map((row) => String(row[0]))
+  const listed = await connection.runAndReadAll(
+    `SELECT line, any_value(error_type), any_value(csv_line) FROM ${t} WHERE error_type IN (${kinds}) GROUP BY line ORDER BY line LIMIT ${SET_ASIDE_LISTED}`
+  )
+  const rows: SetAsideRow[] = []
+  let runaway: SetAsideRow | null = null
+  for (const [line, kind, text] of listed.getRowsJS()) {
+    // A blank line before a bad line is glued to its text.
+    const row = { line: Number(line), problem: problemOf(String(kind)), text: String(text ?? '').replace(/^[\r\n]+/, '') }
+    if (kind === 'UNQUOTED VALUE' && row.text.split('\n').length > 2) runaway ??= row
+    rows.push(row)
+  }
+  const first = rows[0]
+  return { rows, total, castColumns, firstWidth: first ? fieldCount(first.text, settings) : null, runaway }
+}
+
+function problemOf(kind: string): string {
+  switch (kind) {
+    case 'MISSING COLUMNS':
+      return 'too few fields'
+    case 'TOO MANY COLUMNS':
+      return 'too many fields'
+    case 'UNQUOTED VALUE':
+      return 'a quote inside a field that is not closed'
+    case 'INVALID UNICODE':
+      return 'bytes that are not UTF-8 text'
+    case 'LINE SIZE OVER MAXIMUM':
+      return 'a line longer than 64 MB'
+    default:
+      return kind.toLowerCase()
+  }
+}
+
+function fieldCount(text: string, settings: CsvSettings): number {
+  try {
+    const [record] = parseSync(text.replace(/[\r\n]+$/, ''), {
+      delimiter: settings.delimiter,
+      quote: settings.quote === '' ? false : settings.quote,
+      relax_quotes: true,
+      relax_column_count: true
+    }) as string[][]
+    return record?.length ?? 0
+  } catch {
+    return 0
+  }
+}
+
+/** Imports a CSV whose dialect is known into `dir` (which must exist and be empty). */
+export function importCsv(
+  file: string,
+  dir: string,
+  dialect: Dialect,
+  connection: DuckDBConnection,
+  options: CsvImportOptions = {}
+): Promise<TableImport> {
+  return withHash(file, (hash) => readTable(file, dir, dialect, connection, options, hash))
+}
+
+async function readTable(
+  file: string,
+  dir: string,
+  dialect: Dialect,
+  connection: DuckDBConnection,
+  options: CsvImportOptions,
+  hash: HashJob
+): Promise<TableImport> {
+  const label = path.basename(file)
+  const size = (await fs.promises.stat(file)).size
+  let settings = dialect.settings
+  const { fileNames } = dialect
+  let source = file
+  if (settings.encoding !== 'utf8') {
+    source = path.join(dir, '.source-utf8.csv')
+    await toUtf8(file, settings, source)
+    settings = { ...settings, compression: 'none' }
+  }
+  const gzipCheck = settings.compression === 'gzip' ? gzipDamage(file) : null
+  gzipCheck?.catch(() => undefined)
+  try {
+    const types = await detectTypes(connection, source, settings, fileNames)
+    const forcedText = new Set<string>()
+    const forcedNumeric = new Set<string>()
+    const kept = fileNames.map((_, i) => !(settings.droppedTrailingColumn && i === fileNames.length - 1))
+    const progress = options.onProgress
+    for (let attempt = 0; ; attempt++) {
+      const columnTypes = fileNames.map((name, i) =>
+        forcedNumeric.has(name) || (types && NUMERIC_TYPES.has(types[i]!) && !forcedText.has(name)) ? 'DOUBLE' : 'VARCHAR'
+      )
+      const id = ++scans
+      const rejectsTable = `rejects_${id}`
+      const rejectsScan = `rejects_scan_${id}`
+      const extra = [`store_rejects=true`, `rejects_table=${sqlString(rejectsTable)}`, `rejects_scan=${sqlString(rejectsScan)}`, 'rejects_limit=0']
+      if (options.badRows === 'pad') extra.push('null_padding=true')
+      const from = readCsvSql(source, settings, fileNames, { columns: columnTypes, extra })
+      const specs: ColumnSpec[] = []
+      fileNames.forEach((name, i) => {
+        if (kept[i]) specs.push({ name: settings.names[specs.length]!, kind: columnTypes[i] === 'DOUBLE' ? 'numeric' : 'text', expr: sqlIdent(name) })
+      })
+      let scan
+      try {
+        scan = await scanToColumns(connection, from, specs, dir, {
+          decimalComma: settings.decimalComma,
+          label,
+          signal: options.signal,
+          onProgress: progress && ((rows, fraction) => progress(rows, Math.round(fraction * size)))
+        })
+      } catch (error) {
+        if (error instanceof LabError) throw error
+        const damage = gzipCheck && (await gzipCheck)
+        if (damage) throw new LabError(`${label}: the gzip data is damaged or cut short (${damage}); a truncated download?`)
+        throw new LabError(`${label}: ${duckMessage(error)}`)
+      }
+      const rejects = await readRejects(connection, rejectsTable, settings)
+      await connection.run(`DROP TABLE IF EXISTS ${sqlIdent(rejectsTable)}; DROP TABLE IF EXISTS ${sqlIdent(rejectsScan)}`)
+      if (rejects.runaway) {
+        abortColumns(scan)
+        const { line, text } = rejects.runaway
+        const dataRow = line - settings.skippedLines - (settings.header ? 1 : 0)
+        const end = line + text.replace(/[\r\n]+$/, '').split(/\r\n|\n|\r/).length - 1
+        throw new LabError(`${label}: data row ${dataRow} opens a quote that is never closed (the file ends at line ${end})`)
+      }
+      const castNames = rejects.castColumns.filter((name) => !forcedText.has(name))
+      // Text columns that turned out all numbers, but too many distinct ones to convert from their codes.
+      const numericNames = scan.sinks
+        .filter((sink) => sink instanceof TextColumn && sink.needsNumericRescan && !forcedNumeric.has(sink.name))
+        .map((sink) => fileNames[settings.names.indexOf(sink.name)]!)
+      if ((castNames.length > 0 || numericNames.length > 0) && attempt < 3) {
+        abortColumns(scan)
+        for (const name of castNames) forcedText.add(name)
+        for (const name of numericNames) forcedNumeric.add(name)
+        continue
+      }
+      const first = rejects.rows[0]
+      if (first && (options.badRows === 'refuse' || rejects.total >= scan.rows)) {
+        abortColumns(scan)
+        const width = fileNames.length
+        const got = `line ${first.line}: expected ${width}, got ${rejects.firstWidth ?? '?'} fields`
+        if (options.badRows === 'refuse') throw new LabError(`${label}: ${got}`)
+        throw new LabError(
+          `${label}: ${rejects.total.toLocaleString('en')} of ${(rejects.total + scan.rows).toLocaleString('en')} rows do not fit the table's ${width} columns (first: ${got}); check the delimiter or the quotes`
+        )
+      }
+      const columns = finishColumns(scan)
+      if (scan.rows === 0) throw new LabError(`${label}: ${settings.header ? 'a header but no data rows' : 'no data rows'}`)
+      const damage = gzipCheck && (await gzipCheck)
+      if (damage) throw new LabError(`${label}: the gzip data is damaged or cut short (${damage}); a truncated download?`)
+      const messyNumbers = scan.sinks.filter((sink) => sink instanceof TextColumn && sink.messyNumbers).map((sink) => sink.name)
+      progress?.(scan.rows, size)
+      return {
+        settings: dialect.settings,
+        source: {
+          format: 'csv',
+          ...(messyNumbers.length ? { messyNumbers } : {}),
+          ...(rejects.total > 0 ? { setAside: setAsideSummary(rejects.rows, rejects.total, SET_ASIDE_LISTED) } : {})
+        },
+        rows: scan.rows,
+        bytes: size,
+        contentHash: await hash.result,
+        columns
+      }
+    }
+  } finally {
+    if (source !== file) fs.rmSync(source, { force: true })
+  }
+}

@@ -1,0 +1,23 @@
+/** Messages between the import workers' owner (importWorkers.ts, main thread) and an import worker (importWorker.ts). */
+import type { TableImport } from './importResult'
+import type { TableFileRequest } from './importFile'
+import type { TableExportRequest } from './exportTable'
+
+/** A request without its callbacks: the worker reports progress by message and is cancelled by one. */
+export type WorkerRequest = Omit<TableFileRequest, 'onProgress' | 'signal'>
+
+export interface ImportWorkerData {
+  /** DuckDB's threads (default: every core). */
+  threads?: number
+}
+
+/** tempDirectory: where DuckDB may spill during this job (in the data home, not the system's temp folder). */
+export type ToWorker =
+  | { type: 'import'; id: number; request: WorkerRequest; tempDirectory: string }
+  | { type: 'export'; id: number; request: TableExportRequest; tempDirectory: string }
+  | { type: 'cancel'; id: number }
+
+export type FromWorker =
+  | { type: 'progress'; id: number; rows: number; bytes: number }
+  | { type: 'done'; id: number; result: TableImport | { bytes: number } }
+  | { type: 'failed'; id: number; message: string; userError: boolean; stack?: string }

@@ -1,0 +1,48 @@
+/**
+ * The import worker: a worker_thread that owns one DuckDB instance and imports one table file at a time, posting
+ * progress and the result. Parsing, profiling and writing the column files happen here, so the main thread (the
+ * desktop window, the web shell's event loop) never waits on them. DuckDB's binding is N-API: the same build loads
+ * in Node and in Electron's main process.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { LabError } from '../shared/errors'
+import { type Duck, openDuck, sqlString } from './duck'
+import { importTableFile } from './importFile'
+import { exportTable } from './exportTable'
+import type { FromWorker, ImportWorkerData, ToWorker } from './importProtocol'
+
+const settings = workerData as ImportWorkerData
+const port = parentPort
+let duck: Promise<Duck> | null = null
+const running = new Map<number, AbortController>()
+
+const post = (message: FromWorker) => port?.postMessage(message)
+
+async function run(message: Exclude<ToWorker, { type: 'cancel' }>): Promise<void> {
+  const { id } = message
+  const controller = new AbortController()
+  running.set(id, controller)
+  try {
+    duck ??= openDuck({ threads: settings.threads })
+    const { connection } = await duck
+    await connection.run(`SET temp_directory=${sqlString(message.tempDirectory)}`)
+    const result =
+      message.type === 'export'
+        ? await exportTable(connection, message.request)
+        : await importTableFile(
+            { ...message.request, signal: controller.signal, onProgress: (rows, bytes) => post({ type: 'progress', id, rows, bytes }) },
+            connection
+          )
+    post({ type: 'done', id, result })
+  } catch (error) {
+    const userError = error instanceof LabError
+    post({ type: 'failed', id, message: error instanceof Error ? error.message : String(error), userError, stack: (error as Error)?.stack })
+  } finally {
+    running.delete(id)
+  }
+}
+
+port?.on('message', (message: ToWorker) => {
+  if (message.type === 'cancel') running.get(message.id)?.abort()
+  else void run(message)
+})

@@ -1,0 +1,96 @@
+/**
+ * The shared core of every DuckDB-backed import: stream one SELECT and hand each DataChunk's vectors to the column
+ * builders (columns.ts). A numeric column is one DOUBLE vector; a text column its VARCHAR vector plus hash(text).
+ */
+import type { DuckDBConnection } from '@duckdb/node-api'
+import { LabError } from '../shared/errors'
+import { type ColumnSink, NumericColumn, TextColumn } from './columns'
+import { FilePool, bufferShare } from './storage'
+
+export interface ColumnSpec {
+  name: string
+  kind: 'numeric' | 'text'
+  /** The SQL expression giving the column (a DOUBLE for numeric, a VARCHAR for text). */
+  expr: string
+}
+
+export interface ScanResult {
+  rows: number
+  sinks: ColumnSink[]
+  /** The descriptors the builders write through: closed after the scan, reopened (bounded) while they finish. */
+  pool: FilePool
+}
+
+export interface ScanOptions {
+  decimalComma?: boolean
+  /** Rows so far and the query's progress in [0, 1] (DuckDB's estimate: the share of the input read). */
+  onProgress?: (rows: number, fraction: number) => void
+  signal?: AbortSignal
+  label: string
+}
+
+/**
+ * Streams `SELECT <columns> FROM <from>` into column files in `dir`. The builders write through one pool of at most
+ * OPEN_FILES_LIMIT descriptors, released on every path out; on failure the builders' files are removed too.
+ */
+export async function scanToColumns(
+  connection: DuckDBConnection,
+  from: string,
+  specs: ColumnSpec[],
+  dir: string,
+  options: ScanOptions
+): Promise<ScanResult> {
+  const pool = new FilePool()
+  const share = bufferShare(specs.length * 2)
+  const select: string[] = []
+  const sinks: ColumnSink[] = specs.map((spec, index) => {
+    const target = { dir, index, pool, share }
+    select.push(spec.expr)
+    if (spec.kind === 'numeric') return new NumericColumn(spec.name, target, select.length - 1)
+    select.push(`hash(${spec.expr})`)
+    return new TextColumn(spec.name, target, options.decimalComma ?? false, select.length - 2, select.length - 1)
+  })
+  let rows = 0
+  const abort = () => connection.interrupt()
+  options.signal?.addEventListener('abort', abort)
+  try {
+    const result = await connection.stream(`SELECT ${select.join(', ')} FROM ${from}`)
+    for (;;) {
+      const chunk = await result.fetchChunk()
+      if (options.signal?.aborted) throw new LabError(`${options.label}: import cancelled`)
+      if (!chunk || chunk.rowCount === 0) break
+      const count = chunk.rowCount
+      for (const sink of sinks) sink.add(chunk.chunk, count)
+      rows += count
+      if (options.onProgress && (rows & 0x3fff) < count) options.onProgress(rows, Math.max(0, connection.progress.percentage) / 100)
+    }
+    return { rows, sinks, pool }
+  } catch (error) {
+    for (const sink of sinks) sink.abort()
+    // A new query ends the interrupted one, and with it DuckDB's hold on the file (else kept until GC).
+    await connection.run('SELECT 1').catch(() => undefined)
+    if (options.signal?.aborted) throw new LabError(`${options.label}: import cancelled`)
+    throw error
+  } finally {
+    options.signal?.removeEventListener('abort', abort)
+    pool.closeAll()
+  }
+}
+
+/** Finishes every builder; the pool they shared is closed, so finishing reopens files one at a time. */
+export function finishColumns(scan: ScanResult): ReturnType<ColumnSink['finish']>[] {
+  try {
+    return scan.sinks.map((sink) => sink.finish())
+  } catch (error) {
+    for (const sink of scan.sinks) sink.abort()
+    throw error
+  } finally {
+    scan.pool.closeAll()
+  }
+}
+
+/** Drops a scan's files (a second pass will write them again, or the import failed). */
+export function abortColumns(scan: ScanResult): void {
+  for (const sink of scan.sinks) sink.abort()
+  scan.pool.closeAll()
+}

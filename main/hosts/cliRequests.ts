@@ -1,0 +1,92 @@
+/** What the CLI's commands share: a request through the router, and the dataset and model a command's flags name. */
+import fs from 'node:fs'
+import path from 'node:path'
+import type {
+  BlockHead,
+  DatasetSummary,
+  ModelPreset,
+  ModelSpec,
+  OptimizerName,
+  Partition,
+  RequestArgs,
+  RequestName,
+  RequestResult,
+  Task
+} from '../shared/contract'
+import { LabError } from '../shared/errors'
+import { INPUT_LIMITS, readInputFile } from '../core/inputFile'
+import { errorText } from '../shared/format'
+import type { Lab } from '../lab'
+
+export async function call<K extends RequestName>(lab: Lab, name: K, args: RequestArgs<K>): Promise<RequestResult<K>> {
+  const response = await lab.router.handle(name, args)
+  if (!response.ok) throw new LabError(response.error.message, response.error.code)
+  return response.result as RequestResult<K>
+}
+
+export interface ModelFlags {
+  preset?: ModelPreset
+  hidden?: number[]
+  model?: string
+  optimizer?: OptimizerName
+  lr?: number
+  momentum?: number
+  /** The auxiliary head of every block (layer-wise, decoupled). */
+  head?: BlockHead
+}
+
+/**
+ * A dataset id, or a file or folder to import first; with `task`, the dataset's task set to it (stored with the
+ * dataset, and said through `note`).
+ */
+export async function datasetOf(
+  lab: Lab,
+  data: string,
+  target: string | undefined,
+  task?: Task,
+  note: (line: string) => void = () => undefined
+): Promise<DatasetSummary> {
+  const datasets = await call(lab, 'datasets.list', {})
+  let dataset = datasets.find((d) => d.datasetId === data)
+  if (!dataset) {
+    if (!fs.existsSync(data)) throw new LabError(`${data}: no such file, folder or dataset id`)
+    dataset = await call(lab, 'datasets.import', { path: path.resolve(data), target, task })
+  }
+  if (task && task !== dataset.task) {
+    dataset = await call(lab, 'datasets.update', { datasetId: dataset.datasetId, task })
+    note(`dataset ${dataset.name}: task set to ${dataset.task}\n`)
+  }
+  return dataset
+}
+
+/** The model of --preset/--hidden or --model SPEC.json, with --optimizer/--lr/--momentum/--head applied to every block. */
+export async function modelOf(lab: Lab, datasetId: string, o: ModelFlags): Promise<{ spec: ModelSpec; partition: Partition }> {
+  let { spec, partition } = await call(lab, 'models.default', { datasetId, preset: o.preset, hidden: o.hidden })
+  if (o.model) {
+    let parsed: { spec?: unknown; partition?: unknown } & Record<string, unknown>
+    const text = (await readInputFile(o.model, { maxBytes: INPUT_LIMITS.modelSpec, what: 'a model spec' })).toString('utf8')
+    try {
+      parsed = JSON.parse(text)
+    } catch (error) {
+      throw new LabError(`${o.model}: ${errorText(error)}`)
+    }
+    const candidate = (parsed.spec ?? parsed) as typeof spec
+    const described = await call(lab, 'models.describe', { spec: candidate, partition: parsed.partition })
+    const [problem] = described.errors
+    if (problem) throw new LabError(`${o.model}: ${problem.message}`)
+    spec = candidate
+    if (parsed.partition) partition = parsed.partition as typeof partition
+    else {
+      const one = partition.blocks[0]
+      if (!one) throw new Error('models.default gave a partition without blocks')
+      partition = { blocks: [{ ...one, start: 0, end: spec.layers.length }] }
+    }
+  }
+  for (const block of partition.blocks) {
+    if (o.optimizer) block.settings.optimizer = o.optimizer
+    if (o.lr) block.settings.learningRate = o.lr
+    if (o.momentum !== undefined) block.settings.momentum = o.momentum
+    if (o.head) block.settings.head = o.head
+  }
+  return { spec, partition }
+}
