@@ -1,7 +1,7 @@
 /**
  * State across reloads and per dataset (issue 16, item 7), in the real web shell with two datasets and two pages on
  * one server: a changed model and a long layer-wise run on digits, a reload mid-run (same dataset, model and mode
- * back, no stray "problem"), a second dataset with its own default model and settings (not the 400 epochs and
+ * back, no stray "problem"), a second dataset with its own default model and settings (not the 10,000 epochs and
  * patience 0 of the first) that never shows digits' run as its own, and a second page that sees the same.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -62,8 +62,12 @@ describe('state across reloads, datasets and pages (real web shell, real Chromiu
     }
     await page.getByTestId('go-train').click()
     await page.getByTestId('mode-layer-wise').click()
-    await page.getByTestId('block-epochs').locator('input').fill('400')
+    // A run that outlasts the three tests however fast the machine (the fused kernel trains an epoch of digits in
+    // milliseconds): the most epochs the form allows, one row per batch. The last test cancels it.
+    await page.getByTestId('block-epochs').locator('input').fill('10000')
     await page.getByTestId('block-epochs').locator('input').blur()
+    await page.getByTestId('batch-size').locator('input').fill('1')
+    await page.getByTestId('batch-size').locator('input').blur()
     await page.getByTestId('train-start').click()
     await page.getByTestId('run-status').filter({ hasText: 'running' }).waitFor({ timeout: 60_000 })
     await expect.poll(async () => Number(await page.getByTestId('live-curves').getAttribute('data-points')), { timeout: 60_000 }).toBeGreaterThan(0)
@@ -75,7 +79,7 @@ describe('state across reloads, datasets and pages (real web shell, real Chromiu
     await expect(page.getByTestId('train-live').textContent()).resolves.toContain(`layer-wise on ${digits.name}`)
     await expect(page.locator('.card .sub').first().textContent()).resolves.toContain(`for ${digits.name} · 3 layers · 2 blocks`)
     await expect(page.getByTestId('mode-layer-wise').getAttribute('class')).resolves.toContain('checked')
-    await expect(page.getByTestId('block-epochs').locator('input').inputValue()).resolves.toBe('400')
+    await expect(page.getByTestId('block-epochs').locator('input').inputValue()).resolves.toBe('10000')
     await page.waitForTimeout(600)
     await expect(page.getByTestId('model-problems').count()).resolves.toBe(0)
     await screenshot(page, 'analyst-state-1-after-reload')
@@ -103,7 +107,7 @@ describe('state across reloads, datasets and pages (real web shell, real Chromiu
     await page.getByTestId('nav-model').click()
     await expect.poll(() => page.getByTestId('layer-shape').allTextContents()).toEqual(['→ 64', '→ 32', '→ 10'])
     await page.getByTestId('nav-train').click()
-    await expect(page.getByTestId('block-epochs').locator('input').inputValue()).resolves.toBe('400')
+    await expect(page.getByTestId('block-epochs').locator('input').inputValue()).resolves.toBe('10000')
     await page.getByTestId('run-status').filter({ hasText: 'running' }).waitFor()
   })
 
@@ -114,7 +118,7 @@ describe('state across reloads, datasets and pages (real web shell, real Chromiu
       await second.page.getByTestId('nav-train').click()
       await second.page.getByTestId('run-status').filter({ hasText: 'running' }).waitFor({ timeout: 30_000 })
       await expect(second.page.locator('.card .sub').first().textContent()).resolves.toContain(`for ${digits.name} · 3 layers`)
-      await expect(second.page.getByTestId('block-epochs').locator('input').inputValue()).resolves.toBe('400')
+      await expect(second.page.getByTestId('block-epochs').locator('input').inputValue()).resolves.toBe('10000')
       await screenshot(second.page, 'analyst-state-3-second-page')
       expect(second.errors).toEqual([])
     } finally {

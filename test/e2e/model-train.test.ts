@@ -190,8 +190,11 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
       await page.getByTestId('setting-patience').locator('input').blur()
     }
     await page.getByTestId('nav-train').click()
-    await page.getByTestId('block-epochs').locator('input').fill('200')
+    // Long enough to be cancelled however fast the machine (the fused kernel trains an epoch in milliseconds).
+    await page.getByTestId('block-epochs').locator('input').fill('10000')
     await page.getByTestId('block-epochs').locator('input').blur()
+    await page.getByTestId('batch-size').locator('input').fill('1')
+    await page.getByTestId('batch-size').locator('input').blur()
     await page.getByTestId('train-start').click()
     await page.getByTestId('run-status').filter({ hasText: 'running' }).waitFor({ timeout: 60_000 })
     const points = async () => Number(await page.getByTestId('live-curves').getAttribute('data-points'))

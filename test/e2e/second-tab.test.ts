@@ -64,8 +64,11 @@ describe('a second tab on the same web shell (real server, real Chromium)', () =
     }
     await first.getByTestId('nav-train').click()
     await first.getByTestId('mode-layer-wise').click()
-    await first.getByTestId('block-epochs').locator('input').fill('500')
+    // Long enough to be cancelled however fast the machine (the fused kernel trains an epoch in milliseconds).
+    await first.getByTestId('block-epochs').locator('input').fill('10000')
     await first.getByTestId('block-epochs').locator('input').blur()
+    await first.getByTestId('batch-size').locator('input').fill('1')
+    await first.getByTestId('batch-size').locator('input').blur()
 
     // The second tab is on the Train view of the same data before the run starts.
     await second.reload()
