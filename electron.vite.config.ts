@@ -15,6 +15,8 @@ export default defineConfig({
           index: resolve(__dirname, 'main/index.ts'),
           cli: resolve(__dirname, 'main/cli.ts'),
           ...(existsSync(resolve(__dirname, 'main/train/worker.ts')) ? { trainWorker: resolve(__dirname, 'main/train/worker.ts') } : {}),
+          // One block of a decoupled pipeline, started by the training worker (main/train/pipeline.ts).
+          ...(existsSync(resolve(__dirname, 'main/train/blockWorker.ts')) ? { blockWorker: resolve(__dirname, 'main/train/blockWorker.ts') } : {}),
           importWorker: resolve(__dirname, 'main/data/importWorker.ts')
         }
       }

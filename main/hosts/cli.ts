@@ -12,6 +12,7 @@ import { Command, CommanderError, Option } from 'commander'
 import {
   OPSETS,
   badRowsChoice,
+  blockHead,
   modelPreset,
   optimizerName,
   task as taskSchema,
@@ -19,6 +20,7 @@ import {
   trainConfig,
   trainMode,
   type BadRowsChoice,
+  type BlockHead,
   type TrainBackend,
   type EventPayload,
   type ModelPreset,
@@ -32,7 +34,7 @@ import { openLab, type Lab } from '../lab'
 import { version } from '../core/version'
 import { dialectReport, errorText } from '../shared/format'
 import { startServer } from './server'
-import { hiddenSizes, imageSize, nonNegativeInt, positiveInt, positiveNumber, unitInterval } from './cliFlags'
+import { freezeFraction, hiddenSizes, imageSize, nonNegativeInt, positiveInt, positiveNumber, unitInterval } from './cliFlags'
 import {
   type CliIo,
   describeDataset,
@@ -264,6 +266,9 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .option('--model <spec.json>', 'a model spec file ({version, inputShape, layers}; optional partition)')
     .addOption(new Option('--mode <mode>', 'training mode').choices(trainMode.options).default(trainMode.options[0]))
     .option('--epochs <n>', 'epochs (layer-wise: per block)', positiveInt('--epochs'))
+    .addOption(new Option('--head <design>', 'auxiliary head of every block (layer-wise, decoupled)').choices(blockHead.options))
+    .option('--pipeline', 'decoupled: one worker thread per block, a bounded queue between them')
+    .option('--freeze-out <t0>', 'end-to-end, decoupled: FreezeOut, the first block freezes after this fraction of the epochs', freezeFraction)
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'))
     .addOption(new Option('--optimizer <name>', 'optimizer of every block').choices(optimizerName.options))
     .option('--lr <x>', 'learning rate of every block', positiveNumber('--lr'))
@@ -288,6 +293,9 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         model?: string
         mode: TrainMode
         epochs?: number
+        head?: BlockHead
+        pipeline?: boolean
+        freezeOut?: number
         batchSize?: number
         optimizer?: OptimizerName
         lr?: number
@@ -304,6 +312,8 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         for (const block of partition.blocks) if (o.epochs && o.mode === 'layer-wise') block.settings.epochs = o.epochs
         const config = {
           mode: o.mode,
+          ...(o.pipeline ? { decoupled: { pipeline: true, queue: 2 } } : {}),
+          ...(o.freezeOut !== undefined ? { freezeOut: { enabled: true, firstFreeze: o.freezeOut } } : {}),
           ...(o.epochs ? { epochs: o.epochs } : {}),
           ...(o.batchSize ? { batchSize: o.batchSize } : {}),
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
@@ -324,7 +334,8 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
           if (event !== 'train.progress') return
           const p = payload as EventPayload<'train.progress'>
           if (p.runId !== runId) return
-          const stage = p.phase === 'block' ? `${p.blockName} (${p.block + 1}/${p.blockCount})` : p.phase
+          const stage =
+            p.phase === 'block' && p.block >= 0 ? `${p.blockName} (${p.block + 1}/${p.blockCount})` : p.phase === 'block' ? p.blockName : p.phase
           // One bar per block: a new stage starts a new line, so each finished block's bar stays on screen.
           if (lastStage && stage !== lastStage) bar.finish()
           lastStage = stage

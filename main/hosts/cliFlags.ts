@@ -12,6 +12,7 @@ export const positiveInt = (label: string) => numberFlag(label, 'a positive inte
 export const nonNegativeInt = (label: string) => numberFlag(label, 'an integer ≥ 0', (n) => Number.isInteger(n) && n >= 0)
 export const positiveNumber = (label: string) => numberFlag(label, 'a positive number', (n) => n > 0)
 export const unitInterval = (label: string) => numberFlag(label, 'in [0, 1)', (n) => n >= 0 && n < 1)
+export const freezeFraction = numberFlag('--freeze-out', 'in [0.1, 1]', (n) => n >= 0.1 && n <= 1)
 export const imageSize = (value: string) => {
   const match = /^(\d+)x(\d+)$/i.exec(value)
   if (!match) throw new InvalidArgumentError('expected WxH, for example 28x28')

@@ -2,6 +2,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type {
+  BlockHead,
   DatasetSummary,
   ModelPreset,
   ModelSpec,
@@ -30,6 +31,8 @@ export interface ModelFlags {
   optimizer?: OptimizerName
   lr?: number
   momentum?: number
+  /** The auxiliary head of every block (layer-wise, decoupled). */
+  head?: BlockHead
 }
 
 /**
@@ -56,7 +59,7 @@ export async function datasetOf(
   return dataset
 }
 
-/** The model of --preset/--hidden or --model SPEC.json, with --optimizer/--lr/--momentum applied to every block. */
+/** The model of --preset/--hidden or --model SPEC.json, with --optimizer/--lr/--momentum/--head applied to every block. */
 export async function modelOf(lab: Lab, datasetId: string, o: ModelFlags): Promise<{ spec: ModelSpec; partition: Partition }> {
   let { spec, partition } = await call(lab, 'models.default', { datasetId, preset: o.preset, hidden: o.hidden })
   if (o.model) {
@@ -83,6 +86,7 @@ export async function modelOf(lab: Lab, datasetId: string, o: ModelFlags): Promi
     if (o.optimizer) block.settings.optimizer = o.optimizer
     if (o.lr) block.settings.learningRate = o.lr
     if (o.momentum !== undefined) block.settings.momentum = o.momentum
+    if (o.head) block.settings.head = o.head
   }
   return { spec, partition }
 }

@@ -4,6 +4,7 @@
  */
 import { Option, type Command } from 'commander'
 import {
+  blockHead,
   modelPreset,
   optimizerName,
   sweepSpec,
@@ -176,6 +177,7 @@ export function addStudyCommands(program: Command, { io, opened, json, print }: 
     .option('--model <spec.json>', 'a model spec file ({version, inputShape, layers}; optional partition)')
     .option('--epochs <n>', 'epochs (end-to-end, and each block layer-wise)', positiveInt('--epochs'))
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'))
+    .addOption(new Option('--head <design>', 'auxiliary head of every block (layer-wise, decoupled)').choices(blockHead.options))
     .addOption(new Option('--optimizer <name>', 'optimizer of every block').choices(optimizerName.options))
     .option('--lr <x>', 'learning rate of every block', positiveNumber('--lr'))
     .option('--momentum <x>', 'momentum of every block', unitInterval('--momentum'))

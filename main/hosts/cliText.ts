@@ -1,7 +1,8 @@
 /** What the CLI prints for people (tables, summaries, progress bars); --json prints the contract's values instead. */
-import type { DatasetSummary, EventPayload, PredictResult, RunDetail, RunSummary } from '../shared/contract'
+import type { DatasetSummary, EventPayload, PredictResult, RunDetail, RunResources, RunSummary } from '../shared/contract'
 import { accuracyBasis, characterName, percent, seconds } from '../shared/format'
 import { layerList } from '../shared/blocks'
+import { STEP_MEMORY_EXPLAINED, bytes, peakWhere } from '../shared/cost'
 import { asNumber, epochScoreLabel, isRegressionEvaluation, mainMetric, metricValue, metricsOf, taskOf } from '../shared/task'
 
 /** Output sinks, injectable so tests can run the CLI in-process. */
@@ -143,10 +144,24 @@ export function describeRun(run: RunSummary | RunDetail): string {
       lines.push(`  per class (test): ${support}`)
     }
     if (run.timing) lines.push(`  ${seconds(run.timing.totalMs)} in all, ${run.timing.msPerEpoch.toFixed(0)} ms/epoch`)
+    if (run.resources) lines.push(...describeResources(run.resources))
     for (const a of run.artifacts) lines.push(`  artifact ${a.artifactId}: ${a.kind} ${v(a.path)} (${a.bytes} bytes)`)
   }
   if (run.error) lines.push(`  error: ${v(run.error)}`)
   return lines.join('\n') + '\n'
+}
+
+/** What the run cost: its heaviest step and per stage, RSS, examples; then what the step figure is. */
+function describeResources(resources: RunResources): string[] {
+  const stages = resources.stages.map((s) => `${s.name} ${bytes(s.stepPeakBytes)}`).join(', ')
+  return [
+    `  step memory ${bytes(resources.stepPeakBytes)} at the heaviest step (${peakWhere(resources)}; per stage: ${stages})`,
+    `  peak RSS ${bytes(resources.peakRssBytes)}, ${resources.examples.toLocaleString('en-US')} examples seen` +
+      (resources.pipeline
+        ? `, ${resources.pipeline.workers} block workers, up to ${resources.pipeline.maxStepsInFlight} steps at once, queue ≤ ${resources.pipeline.maxQueued}/${resources.pipeline.queue}`
+        : ''),
+    `  (${STEP_MEMORY_EXPLAINED})`
+  ]
 }
 
 /** "12,345 rows · 3.1 of 146.8 MB" for an import's progress bar. */

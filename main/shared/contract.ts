@@ -218,6 +218,9 @@ export type ModelPreset = z.infer<typeof modelPreset>
 export const optimizerName = z.enum(['sgd', 'momentum', 'adam'])
 export type OptimizerName = z.infer<typeof optimizerName>
 
+export const blockHead = z.enum(['auto', 'linear', 'mlp', 'conv'])
+export type BlockHead = z.infer<typeof blockHead>
+
 export const blockSettings = z.object({
   optimizer: optimizerName.default('adam'),
   learningRate: z.number().positive().max(10).default(0.001),
@@ -231,8 +234,13 @@ export const blockSettings = z.object({
   schedule: z.enum(['constant', 'step', 'cosine']).default('constant'),
   /** LARS trust ratio per layer: lr_layer = lr · η‖w‖ / (‖g‖ + β‖w‖). */
   lars: z.boolean().default(false),
-  /** Auxiliary head used while this block trains alone (layer-wise). */
-  head: z.enum(['linear', 'mlp']).default('linear')
+  /**
+   * Auxiliary head this block trains against (layer-wise, decoupled): see train/heads.ts. auto: dense(C) on the
+   * block's output, image outputs average-pooled only as far as 2,048 values. linear / mlp: dense(C) /
+   * dense(64, relu) → dense(C), image outputs pooled to 2×2 first. conv: conv3×3 (2× channels) + relu → pool to
+   * at most 4×4 → dense(C).
+   */
+  head: blockHead.default('auto')
 })
 export type BlockSettings = z.infer<typeof blockSettings>
 
@@ -249,7 +257,12 @@ export type Block = z.infer<typeof block>
 export const partition = z.object({ blocks: z.array(block).min(1) })
 export type Partition = z.infer<typeof partition>
 
-export const trainMode = z.enum(['end-to-end', 'layer-wise'])
+/**
+ * end-to-end: all layers at once. layer-wise: greedy, one block after another against its head, then a fine-tune.
+ * decoupled (DGL, Belilovsky et al. 2020): every block updates on every batch against its own head, on the
+ * previous block's output, with no gradient crossing blocks, so blocks can train at the same time.
+ */
+export const trainMode = z.enum(['end-to-end', 'layer-wise', 'decoupled'])
 export type TrainMode = z.infer<typeof trainMode>
 
 /** The training backends a run can ask for (core/backend.ts decides what auto means on this machine). */
@@ -272,7 +285,7 @@ export type SplitSpec = z.infer<typeof splitSpec>
 
 export const trainConfig = z.object({
   mode: trainMode.default('end-to-end'),
-  /** End-to-end epochs (layer-wise uses each block's own epochs). */
+  /** End-to-end and decoupled epochs (passes over the data); layer-wise uses each block's own epochs. */
   epochs: positiveInt.max(10000).default(60),
   batchSize: positiveInt.max(65536).default(32),
   seed: z.number().int().min(0).default(42),
@@ -284,6 +297,21 @@ export const trainConfig = z.object({
     .default({ enabled: true, epochs: 10, learningRateFactor: 0.1 }),
   /** Gradual unfreezing (ULMFiT) in end-to-end mode: one more block from the top trains each epoch. */
   gradualUnfreeze: z.boolean().default(false),
+  /**
+   * Progressive freezing (FreezeOut, Brock et al. 2017), end-to-end and decoupled: block j of K anneals its rate
+   * on a cosine to zero and freezes after the fraction t_j = firstFreeze + (1 − firstFreeze)·j/(K − 1) of the
+   * epochs, lower blocks first; a frozen block runs forward only.
+   */
+  freezeOut: z
+    .object({ enabled: z.boolean().default(false), firstFreeze: z.number().min(0.1).max(1).default(0.8) })
+    .default({ enabled: false, firstFreeze: 0.8 }),
+  /**
+   * Decoupled mode: pipeline runs one worker thread per block, a bounded queue of `queue` activations between
+   * neighbours; off trains the blocks one after another on one thread (the same model, batch for batch).
+   */
+  decoupled: z
+    .object({ pipeline: z.boolean().default(false), queue: z.number().int().min(1).max(64).default(2) })
+    .default({ pipeline: false, queue: 2 }),
   /** Image augmentation on training batches: small random rotations (±10°) and shifts (±2 px). */
   augment: z.boolean().default(false),
   /** With augment: also flip images horizontally at random (not for digits or letters). */
@@ -367,6 +395,41 @@ export const blockResult = z.object({
 })
 export type BlockResult = z.infer<typeof blockResult>
 
+/** What one stage of a run cost (see train/meter.ts). */
+export const stageResources = z.object({
+  name: z.string(),
+  phase: z.enum(['block', 'finetune', 'end-to-end', 'decoupled']),
+  /** The block it trains (−1: the whole model). */
+  block: z.number().int(),
+  /** How many blocks' weights it trains. */
+  blocks: z.number().int(),
+  /** Tensor bytes live at the heaviest moment of its heaviest training step (weights, activations, tape, gradients). */
+  stepPeakBytes: z.number(),
+  /** The process's resident memory at its highest during the stage. */
+  peakRssBytes: z.number(),
+  ms: z.number(),
+  /** Rows its training steps ran on (epochs × training rows, fewer when it stopped early). */
+  examples: z.number().int()
+})
+export type StageResources = z.infer<typeof stageResources>
+
+/** What a run cost, stored with it: the figures that show what layer-wise training saves (or does not). */
+export const runResources = z.object({
+  /** The heaviest stage's step peak (a pipeline: the sum over its blocks, which train at the same time). */
+  stepPeakBytes: z.number(),
+  peakRssBytes: z.number(),
+  /** The backend's own heap at its highest (wasm), summed over a pipeline's workers; null where there is none. */
+  backendHeapBytes: z.number().nullable(),
+  wallMs: z.number(),
+  examples: z.number().int(),
+  stages: z.array(stageResources),
+  /** Decoupled on worker threads: how many workers, the queue bound, and what was seen of both. */
+  pipeline: z
+    .object({ workers: z.number().int(), queue: z.number().int(), maxStepsInFlight: z.number().int(), maxQueued: z.number().int() })
+    .nullable()
+})
+export type RunResources = z.infer<typeof runResources>
+
 export const classificationEvaluation = z.object({
   labels: z.array(z.string()),
   confusion: z.array(z.array(z.number().int())),
@@ -435,7 +498,9 @@ export const runDetail = runSummary.extend({
   evaluation: evaluation.nullable(),
   artifacts: z.array(artifact),
   timing: z.object({ totalMs: z.number(), msPerEpoch: z.number() }).nullable(),
-  peakRssBytes: z.number().nullable()
+  peakRssBytes: z.number().nullable(),
+  /** Runs before issue 18 have none. */
+  resources: runResources.nullable()
 })
 export type RunDetail = z.infer<typeof runDetail>
 

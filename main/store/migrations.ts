@@ -127,5 +127,13 @@ export const migrations: Migration[] = [
       CREATE INDEX study_members_run ON study_members(run_id);
       CREATE INDEX studies_dataset ON studies(dataset_id);
     `
+  },
+  {
+    // What a run cost (issue 18): step tensor peaks per stage, peak RSS, wall time, examples seen. Older runs: NULL.
+    // After studies' version 4.
+    version: 5,
+    sql: `
+      ALTER TABLE runs ADD COLUMN resources_json TEXT;
+    `
   }
 ]

@@ -22,6 +22,7 @@ import type {
   Partition,
   RunDetail,
   RunMetrics,
+  RunResources,
   RunStatus,
   RunSummary,
   Task,
@@ -57,6 +58,7 @@ export interface RunEnd {
   evaluation?: Evaluation | null
   timing?: { totalMs: number; msPerEpoch: number } | null
   peakRssBytes?: number | null
+  resources?: RunResources | null
   error?: string | null
   backend?: string
 }
@@ -79,6 +81,7 @@ interface RunRow {
   evaluation_json: string | null
   timing_json: string | null
   peak_rss: number | null
+  resources_json: string | null
   error: string | null
   owner_pid: number | null
   owner_host: string | null
@@ -271,7 +274,7 @@ export class RunStore {
   async finish(runId: string, end: RunEnd): Promise<void> {
     const result = await this.db.run(
       `UPDATE runs SET status = ?, metrics_json = ?, blocks_json = ?, evaluation_json = ?, timing_json = ?, peak_rss = ?,
-         error = ?, backend = COALESCE(?, backend), ended_at = ? WHERE id = ?`,
+         resources_json = ?, error = ?, backend = COALESCE(?, backend), ended_at = ? WHERE id = ?`,
       [
         end.status,
         end.metrics ? JSON.stringify(end.metrics) : null,
@@ -279,6 +282,7 @@ export class RunStore {
         end.evaluation ? JSON.stringify(end.evaluation) : null,
         end.timing ? JSON.stringify(end.timing) : null,
         end.peakRssBytes ?? null,
+        end.resources ? JSON.stringify(end.resources) : null,
         end.error ?? null,
         end.backend ?? null,
         nowIso(),
@@ -362,7 +366,8 @@ export class RunStore {
       evaluation: parseJson<Evaluation | null>(row.evaluation_json, null),
       artifacts: artifacts.map(toArtifact),
       timing: parseJson<RunDetail['timing']>(row.timing_json, null),
-      peakRssBytes: row.peak_rss
+      peakRssBytes: row.peak_rss,
+      resources: parseJson<RunResources | null>(row.resources_json, null)
     }
   }
 

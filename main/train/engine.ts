@@ -1,5 +1,5 @@
 /**
- * The training engine: end-to-end and greedy layer-wise training of a spec over prepared data, with a hand-written
+ * The training engine: end-to-end, greedy layer-wise and decoupled training of a spec over prepared data, with a hand-written
  * loop (seeded shuffling, batches copied out of contiguous Float32Arrays, one optimizer per block). It runs inside
  * the training worker; tests also call it in-process to look inside (stage hooks, prefix counter).
  *
@@ -9,23 +9,27 @@
 import os from 'node:os'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
-import type { BlockResult, Evaluation, ModelSpec, Partition, RunMetrics, TrainConfig } from '../shared/contract'
+import type { BlockResult, Evaluation, ModelSpec, Partition, RunMetrics, RunResources, TrainConfig } from '../shared/contract'
 import type { PreparedData } from '../data/types'
 import { buildModel, layerSeed } from '../model/build'
 import { assertTrainable } from '../model/spec'
 import { LabError } from '../shared/errors'
 import { DEFAULT_AUGMENT, type AugmentOptions } from './augment'
 import { BlockOptimizer } from './optimizer'
-import { type Chain, applyChain } from './forward'
+import type { Chain } from './forward'
 import { type Features, partFeatures } from './features'
 import { FeatureFile } from './featureFile'
 import { type Assessment, assess, chainOutput } from './evaluate'
 import { objectiveFor } from './objective'
 import { Trainer, type Group } from './stage'
-import { buildHead } from './heads'
+import { buildHead, disposeHead, materializeHead } from './heads'
 import { evaluatePredictions, evaluateRegression, toTargetUnit } from './metrics'
 import { regressionFigures } from '../shared/task'
 import { WHOLE_MODEL_BLOCK, type TrainHooks } from './hooks'
+import { ResourceMeter } from './meter'
+import { annealed, freezeOutPlan } from './freezeOut'
+import { type DecoupledResult, trainDecoupled } from './decoupled'
+import { trainDecoupledPipeline } from './pipeline'
 
 export interface TrainJob {
   spec: ModelSpec
@@ -60,6 +64,8 @@ export interface TrainOutcome {
   epochsRun: number
   /** Layer-wise: how many times a frozen prefix's output was computed (once per block after the first). */
   prefixForwards: number
+  /** What the run cost: step tensor peaks per stage, peak RSS, wall time, examples seen. */
+  resources: RunResources
 }
 
 const variablesOf = (layers: tf.layers.Layer[], which: 'trainable' | 'all'): tf.Variable[] =>
@@ -79,6 +85,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
   const layers = model.layers
   const blockCount = partition.blocks.length
   const trainer = new Trainer(hooks)
+  const meter = new ResourceMeter()
   const objective = objectiveFor(data, config)
   const blockResults: BlockResult[] = []
   const trainPart = partFeatures(data.train, data.inputShape)
@@ -95,8 +102,11 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
     const { start, end } = blockAt(index)
     return Array.from({ length: end - start }, (_, i) => start + i)
   }
+  const cacheDir = job.cacheDir === undefined ? path.join(os.tmpdir(), 'layerlab-cache') : job.cacheDir
   let prefixForwards = 0
   let cancelled = false
+  /** Decoupled runs train outside the Trainer: their epochs and time, and the pipeline's figures. */
+  let decoupled: DecoupledResult | null = null
   const augmentImages: AugmentOptions | null =
     config.augment && data.inputShape.length === 3 ? { ...DEFAULT_AUGMENT, flip: config.augmentFlip } : null
   /** What the two whole-model stages (end-to-end, and the fine-tune after layer-wise) share. */
@@ -116,30 +126,55 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
   })
 
   if (config.mode === 'end-to-end') {
+    const freezing = freezeOutPlan(config, blockCount)
     const groups: Group[] = partition.blocks.map((block, index) => ({
-      optimizer: new BlockOptimizer(block.settings),
+      optimizer: new BlockOptimizer(freezing ? annealed(block.settings) : block.settings),
       variables: variablesOf(blockLayers(index), 'trainable'),
-      activeFrom: config.gradualUnfreeze ? blockCount - 1 - index : 0
+      activeFrom: config.gradualUnfreeze ? blockCount - 1 - index : 0,
+      activeUntil: freezing?.[index],
+      firstLayer: block.start
     }))
     hooks.onStageStart?.(WHOLE_MODEL_BLOCK, model)
+    const stageMeter = meter.stage({ name: 'All blocks', phase: 'end-to-end', block: WHOLE_MODEL_BLOCK, blocks: blockCount })
     const result = await trainer.runStage({
       ...wholeModel(),
       phase: 'end-to-end',
       blockName: 'All blocks',
       epochs: config.epochs,
       groups,
-      seed: config.seed
+      seed: config.seed,
+      meter: stageMeter
     })
+    meter.end(stageMeter, result.ms)
     groups.forEach((group) => group.optimizer.dispose())
     hooks.onStageEnd?.(WHOLE_MODEL_BLOCK, model)
     cancelled = result.cancelled
     partition.blocks.forEach((block, index) =>
       blockResults.push({ name: block.name, layers: layerIndices(index), epochs: result.epochs, headValAccuracy: null, ms: result.ms })
     )
+  } else if (config.mode === 'decoupled') {
+    const run = config.decoupled.pipeline ? trainDecoupledPipeline : trainDecoupled
+    const result = await run({
+      model,
+      spec,
+      partition,
+      config,
+      objective,
+      train: trainPart,
+      val: valPart,
+      hooks,
+      meter,
+      augment: augmentImages,
+      fastPath: job.fastPath ?? true,
+      cacheDir,
+      backend: tf.getBackend()
+    })
+    decoupled = result
+    cancelled = result.cancelled
+    blockResults.push(...result.blocks)
   } else {
     let trainFeatures = trainPart
     let valFeatures = valPart
-    const cacheDir = job.cacheDir === undefined ? path.join(os.tmpdir(), 'layerlab-cache') : job.cacheDir
     const dropCache = (features: Features) => {
       if (features.x instanceof FeatureFile) features.x.dispose()
     }
@@ -167,11 +202,12 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
           const outShape = (top.outputShape as number[]).slice(1)
           head = buildHead(outShape, objective.outputs, block.settings.head, config.seed, j)
           // Build the head's weights (seeded) before collecting the variables to train.
-          tf.tidy(() => applyChain(head!, tf.zeros([1, ...outShape]), { training: false, logits: false }))
+          materializeHead(head, outShape)
         }
         const chain: Chain = head ? { layers: [...own.layers, ...head.layers], specs: [...own.specs, ...head.specs] } : own
         hooks.onStageStart?.(j, model)
         const optimizer = new BlockOptimizer(block.settings)
+        const stageMeter = meter.stage({ name: block.name, phase: 'block', block: j, blocks: 1 })
         const result = await trainer.runStage({
           phase: 'block',
           block: j,
@@ -190,11 +226,13 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
           // Later stages train on cached features, which a shift of the images would invalidate.
           augment: j === 0 ? augmentImages : null,
           fastPath: job.fastPath ?? true,
+          meter: stageMeter,
           fusedDense: job.fusedDense ?? true
         })
+        meter.end(stageMeter, result.ms)
         optimizer.dispose()
         hooks.onStageEnd?.(j, model)
-        head?.layers.forEach((layer) => layer.weights.forEach((w) => w.dispose()))
+        disposeHead(head)
         cancelled = result.cancelled
         blockResults.push({
           name: block.name,
@@ -213,16 +251,21 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
       const groups: Group[] = tuned.map(({ block, index }) => ({
         optimizer: new BlockOptimizer(block.settings, config.fineTune.learningRateFactor),
         variables: variablesOf(blockLayers(index), 'trainable'),
-        activeFrom: 0
+        activeFrom: 0,
+        // Blocks frozen after their stage sit the fine-tune out; below the lowest tuned block, forward only.
+        firstLayer: block.start
       }))
+      const stageMeter = meter.stage({ name: 'Fine-tune', phase: 'finetune', block: WHOLE_MODEL_BLOCK, blocks: tuned.length })
       const result = await trainer.runStage({
         ...wholeModel(),
         phase: 'finetune',
         blockName: 'Fine-tune',
         epochs: config.fineTune.epochs,
         groups,
-        seed: layerSeed(config.seed, blockCount, 3)
+        seed: layerSeed(config.seed, blockCount, 3),
+        meter: stageMeter
       })
+      meter.end(stageMeter, result.ms)
       groups.forEach((group) => group.optimizer.dispose())
       cancelled = result.cancelled
     }
@@ -276,14 +319,17 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
     }
   }
   const totalMs = performance.now() - started
+  const epochsRun = trainer.epochsRun + (decoupled?.epochs ?? 0)
+  const trainingMs = trainer.trainingMs + (decoupled?.trainingMs ?? 0)
   return {
     status: cancelled ? 'cancelled' : 'completed',
     model,
     metrics,
     evaluation,
     blocks: blockResults,
-    timing: { totalMs, msPerEpoch: trainer.epochsRun ? trainer.trainingMs / trainer.epochsRun : 0 },
-    epochsRun: trainer.epochsRun,
-    prefixForwards
+    timing: { totalMs, msPerEpoch: epochsRun ? trainingMs / epochsRun : 0 },
+    epochsRun,
+    prefixForwards,
+    resources: meter.result({ concurrentStages: Boolean(decoupled?.pipeline), sharedRows: decoupled !== null, pipeline: decoupled?.pipeline ?? null })
   }
 }

@@ -25,14 +25,22 @@ export interface Chain {
 export function applyChain(
   chain: Chain,
   input: tf.Tensor,
-  options: { training: boolean; logits: boolean; dropoutSeed?: () => number; /** Host max-pool gradient, conv+pool reordering. */ fast?: boolean }
+  options: {
+    training: boolean
+    logits: boolean
+    dropoutSeed?: () => number
+    /** Host max-pool gradient, conv+pool reordering. */
+    fast?: boolean
+    /** The input comes out of layers that train (a head on its block's output): the first layer passes a gradient back. */
+    inputTrains?: boolean
+  }
 ): tf.Tensor {
   let x = input
   const last = chain.layers.length - 1
   // Set when a conv took its following max pool along (see below).
   let pooledAlready = false
   // Whether a layer before the current one has weights: only then does a layer need its input gradient.
-  let weightsBefore = false
+  let weightsBefore = options.inputTrains ?? false
   chain.layers.forEach((layer, i) => {
     const inputGradient = weightsBefore
     weightsBefore ||= layer.trainableWeights.length > 0

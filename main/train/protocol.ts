@@ -1,5 +1,5 @@
 /** Messages between TrainingService (main thread) and the training worker. */
-import type { BlockResult, EpochRow, Evaluation, ModelSpec, Partition, RunMetrics, TrainConfig } from '../shared/contract'
+import type { BlockResult, EpochRow, Evaluation, ModelSpec, Partition, RunMetrics, RunResources, TrainConfig } from '../shared/contract'
 import type { BackendChoice } from '../core/backend'
 import type { GpuAdapter } from '../core/webgpu'
 import type { PreparedData } from '../data/types'
@@ -35,6 +35,7 @@ export type WorkerMessage =
       blocks: BlockResult[]
       timing: { totalMs: number; msPerEpoch: number }
       peakRssBytes: number
+      resources: RunResources
       weightsBytes: number
       prefixForwards: number
       /** The backend's label as the run records it ("wasm", "webgpu (NVIDIA H200, Vulkan)"). */

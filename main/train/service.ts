@@ -16,6 +16,7 @@ import { defaultModel as presetModel, sourceFromSummary } from '../model/presets
 import { assertTrainable, describeSpec, forwardFlops, hasStridedConv, validatePartition, type SpecProblem } from '../model/spec'
 import type { WorkerJob, WorkerMessage } from './protocol'
 import { errorText } from '../shared/format'
+import { workerEntryFor } from './workerEntry'
 import { defaultRunName } from './runName'
 
 /** What the backend choice weighs for a run: its own setting, strided convs, and the work per batch. */
@@ -47,18 +48,9 @@ interface ActiveRun {
   done: Promise<RunSummary>
 }
 
-/**
- * Where the worker's code is: next to the bundle when built (out/main/trainWorker.js), else the TypeScript
- * source run through tsx (vitest, `node --import tsx`). `--import tsx` does not reach a worker's entry on
- * Node 20, `--require tsx/cjs` does.
- */
+/** The training worker: out/main/trainWorker.js when built, else worker.ts through tsx (see workerEntry.ts). */
 export function workerEntry(): { file: string; execArgv?: string[] } {
-  // The bundler may place this module in out/main/chunks/, one level below the worker entry.
-  const built = [path.join(__dirname, 'trainWorker.js'), path.join(__dirname, '..', 'trainWorker.js')].find((file) => fs.existsSync(file))
-  if (built) return { file: built }
-  const source = path.join(__dirname, 'worker.ts')
-  if (fs.existsSync(source)) return { file: source, execArgv: ['--require', 'tsx/cjs'] }
-  throw new Error(`training worker not found next to ${__dirname} (trainWorker.js or worker.ts)`)
+  return workerEntryFor(__dirname, 'trainWorker.js', 'worker.ts')
 }
 
 /** The buffers to transfer; an array that shares its buffer with others is copied first (it cannot move alone). */
@@ -242,6 +234,7 @@ export class TrainingService {
                 blocks: message.blocks,
                 timing: message.timing,
                 peakRssBytes: message.peakRssBytes,
+                resources: message.resources,
                 backend: message.backend
               })
             })

@@ -17,6 +17,7 @@ import { assess } from './evaluate'
 import { epochTally, type TallyRead } from './reads'
 import { FeatureFile } from './featureFile'
 import type { TrainHooks } from './hooks'
+import type { StageMeter } from './meter'
 import { type Objective, betterOnValidation, tallyScore, tensorLoss } from './objective'
 
 export interface Group {
@@ -24,7 +25,26 @@ export interface Group {
   variables: tf.Variable[]
   /** First epoch (0-based) in which this group trains: gradual unfreezing starts lower blocks later. */
   activeFrom: number
+  /**
+   * Epochs after which this group stops training (FreezeOut freezes lower blocks first); its learning-rate
+   * schedule spans these epochs instead of the stage's. Undefined: it trains to the end of the stage.
+   */
+  activeUntil?: number
+  /** Index in the stage's chain of the group's first layer (0 when not given). */
+  firstLayer?: number
 }
+
+/**
+ * Layers of the chain below every active group's first layer: they train in no group this epoch, so they run
+ * forward outside the gradient tape (their activations are not kept for a backward pass that never reaches
+ * them). A fine-tune that leaves block 1 frozen then needs block 1's forward only, not its tape.
+ */
+export function frozenPrefix(active: Group[]): number {
+  return active.length ? Math.min(...active.map((group) => group.firstLayer ?? 0)) : 0
+}
+
+export const isActive = (group: Group, epoch: number): boolean =>
+  epoch >= group.activeFrom && (group.activeUntil === undefined || epoch < group.activeUntil)
 
 export interface Stage {
   phase: EpochRow['phase']
@@ -46,6 +66,8 @@ export interface Stage {
   /** Random rotations, shifts (and flips) of training images, only where the stage's input is the images themselves. */
   augment: AugmentOptions | null
   fastPath: boolean
+  /** Where the stage's cost is recorded (step tensor peak, RSS, examples). */
+  meter?: StageMeter
   /** With fastPath: dense-only chains train in the wasm kernels of fast/fusedDense.ts (false: fast/denseChain.ts). */
   fusedDense: boolean
 }
@@ -89,9 +111,12 @@ export class Trainer {
 
     for (let epoch = 0; epoch < stage.epochs && !cancelled; epoch++) {
       const epochStart = performance.now()
-      for (const group of stage.groups) group.optimizer.setEpoch(epoch, stage.epochs)
-      const active = stage.groups.filter((group) => epoch >= group.activeFrom)
+      for (const group of stage.groups) group.optimizer.setEpoch(epoch, group.activeUntil ?? stage.epochs)
+      const active = stage.groups.filter((group) => isActive(group, epoch))
       const variables = active.flatMap((group) => group.variables)
+      const frozen = frozenPrefix(active)
+      const below: Chain = { layers: stage.chain.layers.slice(0, frozen), specs: stage.chain.specs.slice(0, frozen) }
+      const trained: Chain = frozen ? { layers: stage.chain.layers.slice(frozen), specs: stage.chain.specs.slice(frozen) } : stage.chain
       const order = shuffledIndices(train.n, shuffleRandom)
       const tally = epochTally()
       let read: TallyRead | null = null
@@ -111,40 +136,49 @@ export class Trainer {
           else batchBuffer.set(train.x.subarray(row * inSize, (row + 1) * inSize), k * inSize)
           labelBuffer[k] = train.y[row]!
         }
-        const [batchLoss, batchTally] = fused
-          ? fused.step(order, from, count, active)
-          : denseChain
-            ? tf.tidy(() => {
-                const x = tf.tensor2d(batchBuffer.subarray(0, count * inSize), [count, inSize])
-                const step = denseChainStep(denseChain, x, labelBuffer.subarray(0, count), objective, active)
-                return [step.loss, step.tally] as const
-              })
-            : tf.tidy(() => {
-                // One upload of the batch and its labels; everything after stays where the backend keeps tensors.
-                const x = tf.tensor(batchBuffer.subarray(0, count * inSize), [count, ...train.shape])
-                const targets =
-                  labelBuffer instanceof Int32Array
-                    ? tf.tensor1d(labelBuffer.subarray(0, count), 'int32')
-                    : tf.tensor1d(labelBuffer.subarray(0, count))
-                let hits: tf.Tensor | null = null
-                const { value, grads } = tf.variableGrads(() => {
-                  const out = applyChain(stage.chain, x, { training: true, logits: true, dropoutSeed, fast: stage.fastPath })
-                  const { loss, tally } = tensorLoss(objective, out, targets)
-                  // Kept out of the gradient tape's scope so the batch score costs no second forward pass.
-                  hits = tf.keep(tally())
-                  return loss
-                }, variables)
-                for (const group of active)
-                  group.optimizer.applyGradients(
-                    group.variables.map((variable) => {
-                      // variableGrads leaves out a variable the loss does not depend on: a chain wired wrong.
-                      const gradient = grads[variable.name]
-                      if (!gradient) throw new Error(`No gradient for ${variable.name}: the loss does not depend on it`)
-                      return { variable, gradient }
-                    })
-                  )
-                return [value, (hits as tf.Tensor | null) ?? tf.scalar(0)] as const
-              })
+        const trainStep = (): readonly [number | tf.Tensor, number | tf.Tensor] =>
+          fused
+            ? fused.step(order, from, count, active)
+            : denseChain
+              ? tf.tidy(() => {
+                  const x = tf.tensor2d(batchBuffer.subarray(0, count * inSize), [count, inSize])
+                  const step = denseChainStep(denseChain, x, labelBuffer.subarray(0, count), objective, active)
+                  return [step.loss, step.tally] as const
+                })
+              : tf.tidy(() => {
+                  // One upload of the batch and its labels; everything after stays where the backend keeps tensors.
+                  const input = tf.tensor(batchBuffer.subarray(0, count * inSize), [count, ...train.shape])
+                  const forward = { training: true, dropoutSeed, fast: stage.fastPath }
+                  // Its own tidy: the frozen layers' intermediate tensors are gone before the trained part runs.
+                  const x = frozen ? tf.tidy(() => applyChain(below, input, { ...forward, logits: false })) : input
+                  const targets =
+                    labelBuffer instanceof Int32Array
+                      ? tf.tensor1d(labelBuffer.subarray(0, count), 'int32')
+                      : tf.tensor1d(labelBuffer.subarray(0, count))
+                  let hits: tf.Tensor | null = null
+                  const { value, grads } = tf.variableGrads(() => {
+                    const out = applyChain(trained, x, { ...forward, logits: true })
+                    const { loss, tally } = tensorLoss(objective, out, targets)
+                    // Kept out of the gradient tape's scope so the batch score costs no second forward pass.
+                    hits = tf.keep(tally())
+                    return loss
+                  }, variables)
+                  for (const group of active)
+                    group.optimizer.applyGradients(
+                      group.variables.map((variable) => {
+                        // variableGrads leaves out a variable the loss does not depend on: a chain wired wrong.
+                        const gradient = grads[variable.name]
+                        if (!gradient) throw new Error(`No gradient for ${variable.name}: the loss does not depend on it`)
+                        return { variable, gradient }
+                      })
+                    )
+                  return [value, (hits as tf.Tensor | null) ?? tf.scalar(0)] as const
+                })
+        // The first batch of each epoch is the one measured (a stage's steps all have the same shapes). The fused
+        // kernel holds no tensors: its figure is the kernel's own memory (weights, state, buffers, its copy of the rows).
+        const [batchLoss, batchTally] = stage.meter ? await stage.meter.step(b === 0 && !fused, trainStep) : trainStep()
+        if (fused && b === 0) stage.meter?.recordStep(fused.memoryBytes)
+        stage.meter?.batch(count)
         tally.add(batchLoss, batchTally, count)
         const fresh = await tally.after(b, batches)
         if (!fresh) continue

@@ -28,7 +28,6 @@ async function run(job: WorkerJob): Promise<WorkerMessage> {
   const backend = await activateBackend(tf, job.backend)
   const label = backendLabel(backend)
   post({ type: 'backend', name: backend.name, label, reason: backend.reason, adapter: backend.adapter ?? null })
-  let peakRss = process.memoryUsage().rss
   let lastProgress = 0
   // Layer-wise caches of prefix outputs go next to the run's weights (deleted when the run ends; a killed run's
   // leftovers go with the run folder).
@@ -40,17 +39,14 @@ async function run(job: WorkerJob): Promise<WorkerMessage> {
         const now = performance.now()
         if (now - lastProgress < PROGRESS_INTERVAL_MS) return
         lastProgress = now
-        peakRss = Math.max(peakRss, process.memoryUsage().rss)
         post({ type: 'progress', progress })
       },
-      onEpoch: (row) => {
-        peakRss = Math.max(peakRss, process.memoryUsage().rss)
-        post({ type: 'epoch', row })
-      },
+      onEpoch: (row) => post({ type: 'epoch', row }),
       shouldStop: () => Atomics.load(cancel, 0) === 1
     }
   )
-  peakRss = Math.max(peakRss, process.memoryUsage().rss)
+  // The run's figures were taken as it trained (train/meter.ts); saving the weights adds nothing to them.
+  const peakRss = Math.max(outcome.resources.peakRssBytes, process.memoryUsage.rss())
   fs.rmSync(cacheDir, { recursive: true, force: true })
   const weightsBytes = await saveWeights(outcome.model, job.weightsPath)
   // A GPU validation error leaves garbage in the tensors it touched without throwing: such a run is not a result.
@@ -64,6 +60,7 @@ async function run(job: WorkerJob): Promise<WorkerMessage> {
     blocks: outcome.blocks,
     timing: outcome.timing,
     peakRssBytes: peakRss,
+    resources: { ...outcome.resources, peakRssBytes: peakRss },
     weightsBytes,
     prefixForwards: outcome.prefixForwards,
     backend: label

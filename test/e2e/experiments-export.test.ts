@@ -60,8 +60,13 @@ describe('Experiments and Export views (real server, real training, real Chromiu
     await expect(diff.textContent()).resolves.toContain('layer-wise')
     await expect(page.getByTestId('compare-metrics').textContent()).resolves.toContain('test accuracy')
     await expect(page.getByTestId('compare-verdict').isVisible()).resolves.toBe(true)
+    // What they cost, side by side, and the layer-wise run's step memory against the end-to-end run's in a sentence.
+    await expect(page.getByTestId('compare-metrics').textContent()).resolves.toContain('step memory, block stages alone')
+    await expect(page.getByTestId('compare-memory').textContent()).resolves.toMatch(/^digits layer-wise held .* tensor memory per step .*digits e2e/)
     await page.waitForTimeout(400) // the tab's slide-in, before the picture
     await screenshot(page, 'experiments-compare')
+    await page.getByTestId('compare-cost').scrollIntoViewIfNeeded()
+    await screenshot(page, 'experiments-compare-cost')
     // Filtering by a metric: above every run's accuracy hides them all; clearing it brings them back.
     await page.getByTestId('filter-min-accuracy').locator('input').fill('99.9')
     await expect.poll(() => page.getByTestId('runs-table').locator('tbody tr.n-data-table-tr').count()).toBe(0)
@@ -81,6 +86,10 @@ describe('Experiments and Export views (real server, real training, real Chromiu
       .poll(async () => (await callApi<{ name: string }>(shell, 'runs.get', { runId: runIds[1] })).name, { timeout: 10_000 })
       .toBe('layer-wise, 3 epochs per block')
     await screenshot(page, 'experiments-run')
+    // The run's cost: a layer-wise run shows its block stages' step memory beside the whole run's.
+    await page.getByTestId('run-cost').scrollIntoViewIfNeeded()
+    await expect(page.getByTestId('cost-block-peak').textContent()).resolves.toMatch(/\d (KiB|MiB)$/)
+    await screenshot(page, 'experiments-run-cost')
   })
 
   it('starts a changed copy of a run: its model, blocks and config land in the Model and Train views', async () => {

@@ -119,13 +119,20 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
   it('trains layer-wise with live curves, then shows the confusion matrix and per-class figures', async () => {
     await page.getByTestId('nav-train').click()
     await page.getByTestId('view-train').waitFor()
+    // Decoupled: its own switches, and its budget stated against end-to-end's.
+    await page.getByTestId('mode-decoupled').click()
+    await page.getByTestId('pipeline').waitFor()
+    await expect(page.getByTestId('budget-this').textContent()).resolves.toContain('each against its own head')
+    await screenshot(page, 'train-0-decoupled-config')
     await page.getByTestId('mode-layer-wise').click()
     await page.getByTestId('block-epochs').locator('input').fill('3')
     if ((await page.getByTestId('fine-tune').getAttribute('aria-checked')) !== 'true') await page.getByTestId('fine-tune').click()
     await expect(page.getByTestId('fine-tune').getAttribute('aria-checked')).resolves.toBe('true')
     await page.getByTestId('fine-tune-epochs').locator('input').fill('2')
     await page.getByTestId('fine-tune-epochs').locator('input').blur()
-    await expect(page.getByTestId('train-config').textContent()).resolves.toContain('8 epochs in all')
+    // 3 epochs for each of 2 blocks + 2 of fine-tune: 8 passes over the data, and a way to end-to-end's budget.
+    await expect(page.getByTestId('budget-this').textContent()).resolves.toMatch(/^8 passes over the data .*2 blocks × 3 epochs \+ fine-tune 2$/)
+    await expect(page.getByTestId('same-budget').isVisible()).resolves.toBe(true)
     await screenshot(page, 'train-1-config')
 
     await page.getByTestId('train-start').click()
@@ -166,6 +173,10 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
     expect(shown).toBeGreaterThan(50)
     // Two blocks, then the fine-tune.
     await expect(page.getByTestId('block-results').getByTestId('block-row').count()).resolves.toBe(3)
+    // What it cost: the step memory per stage (2 block stages + the fine-tune), explained in a sentence.
+    await expect(page.getByTestId('cost-step-peak').textContent()).resolves.toMatch(/\d (KiB|MiB)$/)
+    await expect(page.getByTestId('cost-stages').locator('tbody tr').count()).resolves.toBe(3)
+    await expect(page.getByTestId('cost-explained').textContent()).resolves.toContain('Step memory is')
     await results.scrollIntoViewIfNeeded()
     await screenshot(page, 'train-4-results')
   })

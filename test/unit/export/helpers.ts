@@ -68,6 +68,8 @@ export function standInRun(fields: Pick<RunDetail, 'runId' | 'name' | 'datasetId
       seed: 1,
       patience: 0,
       fineTune: { enabled: false, epochs: 1, learningRateFactor: 0.1 },
+      freezeOut: { enabled: false, firstFreeze: 0.8 },
+      decoupled: { pipeline: false, queue: 2 },
       gradualUnfreeze: false,
       augment: false,
       augmentFlip: false,
@@ -78,6 +80,7 @@ export function standInRun(fields: Pick<RunDetail, 'runId' | 'name' | 'datasetId
     evaluation: null,
     timing: null,
     peakRssBytes: null,
+    resources: null,
     ...fields
   }
 }

@@ -38,6 +38,7 @@ function run(overrides: Partial<RunDetail> & { lr?: number }): RunDetail {
     artifacts: [],
     timing: null,
     peakRssBytes: null,
+    resources: null,
     ...overrides
   }
 }

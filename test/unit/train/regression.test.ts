@@ -102,6 +102,41 @@ describe('regression on diabetes with the default model', () => {
     fast.model.dispose()
     general.model.dispose()
   })
+
+  it('trains decoupled with regression heads (head score = validation R²), the pipeline the same model as one thread', async () => {
+    const { spec, partition } = defaultModel(summary)
+    const decoupled = (pipeline: boolean) => config({ mode: 'decoupled', seed: 2, epochs: 12, decoupled: { pipeline, queue: 2 } })
+    const rows: EpochRow[] = []
+    const oneThread = await train({ spec, partition, config: decoupled(false), data: diabetes, cacheDir: null }, { onEpoch: (r) => rows.push(r) })
+    const metrics = regressed(oneThread.metrics)
+    expect(metrics.testR2).toBeGreaterThanOrEqual(0.3)
+    expect(residualsOf(oneThread.evaluation).rows).toBe(66)
+    // Each block's head is scored by R² (at most 1, well above a constant's 0), its loss in the target's unit².
+    expect(oneThread.blocks).toHaveLength(2)
+    for (const block of oneThread.blocks) expect(block.headValAccuracy!).toBeGreaterThan(0.2)
+    for (const block of oneThread.blocks) expect(block.headValAccuracy!).toBeLessThanOrEqual(1)
+    expect(rows.every((row) => row.accuracy <= 1 && row.valLoss! > 100)).toBe(true)
+    // The last block's head is the model: its R² at the kept epoch is the model's validation R².
+    expect(oneThread.blocks[1]!.headValAccuracy).toBeCloseTo(metrics.valR2, 6)
+    const pipelined = await train({ spec, partition, config: decoupled(true), data: diabetes, cacheDir: null })
+    expect(pipelined.resources.pipeline?.workers).toBe(2)
+    expect(regressed(pipelined.metrics).testR2).toBeCloseTo(metrics.testR2, 4)
+    oneThread.model.dispose()
+    pipelined.model.dispose()
+  })
+
+  it('trains end-to-end with FreezeOut on a regression target', async () => {
+    const { spec, partition } = defaultModel(summary)
+    const outcome = await train({
+      spec,
+      partition,
+      config: config({ seed: 1, epochs: 20, freezeOut: { enabled: true, firstFreeze: 0.5 } }),
+      data: diabetes,
+      cacheDir: null
+    })
+    expect(regressed(outcome.metrics).testR2).toBeGreaterThanOrEqual(0.3)
+    outcome.model.dispose()
+  })
 })
 
 describe('the fast dense step’s losses against tfjs', () => {

@@ -74,6 +74,13 @@ describe('TrainingService', () => {
     expect(confusionOf(detail.evaluation).confusion).toHaveLength(10)
     expect(detail.timing!.msPerEpoch).toBeGreaterThan(0)
     expect(detail.peakRssBytes).toBeGreaterThan(10 * 2 ** 20)
+    // What the run cost, stored with it: one end-to-end stage, every epoch's rows, its step peak.
+    const resources = detail.resources!
+    expect(resources.peakRssBytes).toBe(detail.peakRssBytes)
+    expect(resources.stages.map((s) => s.phase)).toEqual(['end-to-end'])
+    expect(resources.examples).toBe(detail.epochs.length * (await loadDigits()).train.n)
+    expect(resources.stepPeakBytes).toBeGreaterThan(0)
+    expect(resources.wallMs).toBeGreaterThan(0)
     expect(detail.startedAt).not.toBeNull()
     const weights = detail.artifacts.find((a) => a.kind === 'weights')!
     expect(weights.path).toBe(path.join(home, 'runs', runId, 'weights.bin'))
@@ -113,6 +120,28 @@ describe('TrainingService', () => {
     expect(done.status).toBe('completed')
     expect(classified(done.metrics).testAccuracy).toBeGreaterThan(0.9)
     expect(fs.readdirSync(path.join(home, 'runs', runId))).toEqual(['weights.bin'])
+    const resources = (await runs.get(runId)).resources!
+    expect(resources.stages.map((s) => s.phase)).toEqual(['block', 'block', 'finetune'])
+    // A block stage's step holds one block's activations; the fine-tune's holds the whole model's.
+    expect(resources.stages[0]!.stepPeakBytes).toBeLessThan(resources.stages[2]!.stepPeakBytes)
+  })
+
+  it('trains decoupled on a pipeline of block workers started from the training worker, and stores the pipeline’s figures', async () => {
+    const training = new TrainingService(digitsSource(), runs, home, emit)
+    const { spec, partition } = await training.defaultModel({ datasetId: 'ds-digits' })
+    const config = trainConfig.parse({ mode: 'decoupled', epochs: 3, patience: 0, decoupled: { pipeline: true, queue: 3 } })
+    const { runId } = await training.start({ datasetId: 'ds-digits', spec, partition, config, name: 'pipeline' })
+    const done = await training.waitFor(runId)
+    expect(done.error).toBeNull()
+    expect(done.status).toBe('completed')
+    expect(classified(done.metrics).testAccuracy).toBeGreaterThan(0.9)
+    const detail = await runs.get(runId)
+    expect(detail.mode).toBe('decoupled')
+    expect(detail.epochs.map((e) => [e.epoch, e.block])).toEqual([1, 2, 3].flatMap((e) => [0, 1].map((b) => [e, b])))
+    const resources = detail.resources!
+    expect(resources.pipeline).toMatchObject({ workers: 2, queue: 3 })
+    expect(resources.pipeline!.maxQueued).toBeLessThanOrEqual(3)
+    expect(resources.stages.map((s) => s.phase)).toEqual(['decoupled', 'decoupled'])
   })
 
   it('cancels a run between batches: cancelled, with its epochs and its weights so far', async () => {

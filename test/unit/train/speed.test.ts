@@ -333,3 +333,26 @@ describe('same CNN training either way', () => {
     expect(Math.abs(fast.accuracy - general.accuracy)).toBeLessThanOrEqual(0.03)
   })
 })
+
+describe('conv heads either way', () => {
+  it('trains layer-wise with conv heads (conv 3×3 → pool → dense) to the same first-stage loss with the fast path as without', async () => {
+    const images = makeStripeImages(240, 8, 23)
+    const { spec, partition } = defaultModel({ inputShape: [8, 8, 1], classes: 2 }, { preset: 'small-cnn' })
+    for (const block of partition.blocks) block.settings = { ...block.settings, epochs: 2, patience: 0, head: 'conv' }
+    const once = async (fastPath: boolean) => {
+      const rows: EpochRow[] = []
+      const config = trainConfig.parse({ mode: 'layer-wise', batchSize: 16, fineTune: { enabled: false, epochs: 1, learningRateFactor: 0.1 } })
+      const outcome = await train({ spec, partition, config, data: images, fastPath, cacheDir: null }, { onEpoch: (row) => rows.push(row) })
+      outcome.model.dispose()
+      return { rows, heads: outcome.blocks.map((b) => b.headValAccuracy!) }
+    }
+    const fast = await once(true)
+    const general = await once(false)
+    // The head's conv trains through fast/conv.ts either way (wasm has no Conv2DBackpropFilter); the fast path adds
+    // the block's conv → max-pool reordering and the host max-pool gradient in front of it.
+    expect(Math.abs(fast.rows[0]!.loss - general.rows[0]!.loss) / general.rows[0]!.loss).toBeLessThan(1e-3)
+    expect(Math.abs(fast.rows[2]!.loss - general.rows[2]!.loss) / general.rows[2]!.loss).toBeLessThan(1e-2)
+    expect(fast.heads[0]).toBeGreaterThan(0.6)
+    expect(Math.abs(fast.heads[0]! - general.heads[0]!)).toBeLessThanOrEqual(0.05)
+  })
+})

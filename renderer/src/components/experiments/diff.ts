@@ -99,10 +99,15 @@ export function diffSettings(runs: RunDetail[]): DiffRow[] {
   return keys.map((key) => ({ key, values: all.map((s) => s.get(key) ?? NOT_USED) })).filter((row) => new Set(row.values).size > 1)
 }
 
-/** Epoch rows as one sequence (x = 1, 2, … across blocks and fine-tune) so runs of both modes overlay. */
+/**
+ * Epoch rows as one sequence (x = 1, 2, … across blocks and fine-tune) so runs of every mode overlay. A decoupled
+ * run trains all blocks in each epoch: its sequence is the last block's rows (the model's output), x = epoch.
+ */
 export function sequence(run: RunDetail, metric: 'valAccuracy' | 'accuracy' | 'loss' | 'valLoss'): Array<[number, number]> {
+  const last = run.partition.blocks.length - 1
+  const rows = run.mode === 'decoupled' ? run.epochs.filter((row) => row.block === last) : run.epochs
   const points: Array<[number, number]> = []
-  run.epochs.forEach((row, i) => {
+  rows.forEach((row, i) => {
     const value = row[metric]
     if (value !== null && Number.isFinite(value)) points.push([i + 1, value])
   })

@@ -1,5 +1,5 @@
 /** Turns the epochs of a run into chart curves: one per stage (block, fine-tune, end-to-end) in its colour. */
-import type { EpochRow } from '@contract'
+import type { EpochRow, TrainMode } from '@contract'
 import type { Band, Curve } from '../charts/types'
 
 export type { Band, Curve }
@@ -12,8 +12,12 @@ export interface StageStyle {
 const FINE_TUNE = { name: 'fine-tune', color: '#1f2328' }
 const WHOLE_MODEL = { name: 'model', color: '#2f6fde' }
 
-/** x counts epochs across the whole run, so stages sit one after another on the same axis. */
-export function buildCurves(rows: EpochRow[], blocks: StageStyle[]): { loss: Curve[]; accuracy: Curve[]; bands: Band[] } {
+/**
+ * x counts epochs across the whole run, so stages sit one after another on the same axis; a decoupled run trains
+ * every block in every epoch, so its blocks' curves share the epochs (x = epoch, no stage bands).
+ */
+export function buildCurves(rows: EpochRow[], blocks: StageStyle[], mode?: TrainMode): { loss: Curve[]; accuracy: Curve[]; bands: Band[] } {
+  const together = mode === 'decoupled'
   const stages = new Map<
     string,
     {
@@ -27,7 +31,7 @@ export function buildCurves(rows: EpochRow[], blocks: StageStyle[]): { loss: Cur
     }
   >()
   rows.forEach((row, i) => {
-    const x = i + 1
+    const x = together ? row.epoch : i + 1
     const key = row.phase === 'block' ? `block-${row.block}` : row.phase
     let stage = stages.get(key)
     if (!stage) {
@@ -56,7 +60,7 @@ export function buildCurves(rows: EpochRow[], blocks: StageStyle[]): { loss: Cur
     // Validation shares the stage's name, so the legend has one entry per stage (toggling both); dashed tells them apart.
     if (stage.valLoss.length) loss.push({ name, color, dashed: true, points: stage.valLoss })
     if (stage.valAcc.length) accuracy.push({ name, color, dashed: true, points: stage.valAcc })
-    bands.push({ name, color, from: stage.from - 0.5, to: stage.to + 0.5 })
+    if (!together) bands.push({ name, color, from: stage.from - 0.5, to: stage.to + 0.5 })
   }
   return { loss, accuracy, bands }
 }
