@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { callApi, launchBrowser, openTab, screenshot, startShell, type Shell } from './harness'
+import { callApi, launchBrowser, openTab, screenshot, startShell, type Shell, setLongRun } from './harness'
 import { DIGITS_CSV } from '../fixtures/digits'
 import { manyClassCsv } from '../fixtures/generate'
 import fs from 'node:fs'
@@ -62,12 +62,7 @@ describe('state across reloads, datasets and pages (real web shell, real Chromiu
     }
     await page.getByTestId('go-train').click()
     await page.getByTestId('mode-layer-wise').click()
-    // A run that outlasts the three tests however fast the machine (the fused kernel trains an epoch of digits in
-    // milliseconds): the most epochs the form allows, one row per batch. The last test cancels it.
-    await page.getByTestId('block-epochs').locator('input').fill('10000')
-    await page.getByTestId('block-epochs').locator('input').blur()
-    await page.getByTestId('batch-size').locator('input').fill('1')
-    await page.getByTestId('batch-size').locator('input').blur()
+    await setLongRun(page)
     await page.getByTestId('train-start').click()
     await page.getByTestId('run-status').filter({ hasText: 'running' }).waitFor({ timeout: 60_000 })
     await expect.poll(async () => Number(await page.getByTestId('live-curves').getAttribute('data-points')), { timeout: 60_000 }).toBeGreaterThan(0)

@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
-import { callApi, launchBrowser, openPage, screenshot, startShell, type Shell } from './harness'
+import { callApi, launchBrowser, openPage, screenshot, startShell, type Shell, setLongRun } from './harness'
 import { manyClassCsv } from '../fixtures/generate'
 import type { RunDetail, RunSummary } from '../../main/shared/contract'
 import { clearlyBest, wilsonInterval } from '../../main/shared/intervals'
@@ -169,11 +169,7 @@ describe('an analyst with a 50-class table (real web shell, real Chromium)', () 
     }
     await page.getByTestId('nav-train').click()
     await page.getByTestId('mode-layer-wise').click()
-    // Long enough to be cancelled however fast the machine (the fused kernel trains an epoch in milliseconds).
-    await page.getByTestId('block-epochs').locator('input').fill('10000')
-    await page.getByTestId('block-epochs').locator('input').blur()
-    await page.getByTestId('batch-size').locator('input').fill('1')
-    await page.getByTestId('batch-size').locator('input').blur()
+    await setLongRun(page)
     await page.getByTestId('train-start').click()
     await page.getByTestId('run-status').filter({ hasText: 'running' }).waitFor({ timeout: 60_000 })
     await expect.poll(async () => Number(await page.getByTestId('live-curves').getAttribute('data-points')), { timeout: 60_000 }).toBeGreaterThan(3)

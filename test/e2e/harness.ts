@@ -138,3 +138,15 @@ export async function waitForRun(shell: Shell, runId: string, timeoutMs = 240_00
     await new Promise((r) => setTimeout(r, 500))
   }
 }
+
+/**
+ * Sets the Train form to a run that outlasts any test that must see it running, however fast the machine (the fused
+ * kernel trains an epoch of digits in milliseconds): the most epochs the form allows, one row per batch. The test
+ * cancels it.
+ */
+export async function setLongRun(page: Page): Promise<void> {
+  await page.getByTestId('block-epochs').locator('input').fill('10000')
+  await page.getByTestId('block-epochs').locator('input').blur()
+  await page.getByTestId('batch-size').locator('input').fill('1')
+  await page.getByTestId('batch-size').locator('input').blur()
+}

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
-import { launchBrowser, openPage, screenshot, startShell, type Shell } from './harness'
+import { launchBrowser, openPage, screenshot, startShell, type Shell, setLongRun } from './harness'
 
 const number = (text: string | null): number => Number((text ?? '').replace(/[^\d.]/g, ''))
 
@@ -190,11 +190,7 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
       await page.getByTestId('setting-patience').locator('input').blur()
     }
     await page.getByTestId('nav-train').click()
-    // Long enough to be cancelled however fast the machine (the fused kernel trains an epoch in milliseconds).
-    await page.getByTestId('block-epochs').locator('input').fill('10000')
-    await page.getByTestId('block-epochs').locator('input').blur()
-    await page.getByTestId('batch-size').locator('input').fill('1')
-    await page.getByTestId('batch-size').locator('input').blur()
+    await setLongRun(page)
     await page.getByTestId('train-start').click()
     await page.getByTestId('run-status').filter({ hasText: 'running' }).waitFor({ timeout: 60_000 })
     const points = async () => Number(await page.getByTestId('live-curves').getAttribute('data-points'))

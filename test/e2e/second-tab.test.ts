@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { launchBrowser, screenshot, startShell, type Shell } from './harness'
+import { launchBrowser, screenshot, startShell, type Shell, setLongRun } from './harness'
 
 describe('a second tab on the same web shell (real server, real Chromium)', () => {
   let shell: Shell
@@ -64,11 +64,7 @@ describe('a second tab on the same web shell (real server, real Chromium)', () =
     }
     await first.getByTestId('nav-train').click()
     await first.getByTestId('mode-layer-wise').click()
-    // Long enough to be cancelled however fast the machine (the fused kernel trains an epoch in milliseconds).
-    await first.getByTestId('block-epochs').locator('input').fill('10000')
-    await first.getByTestId('block-epochs').locator('input').blur()
-    await first.getByTestId('batch-size').locator('input').fill('1')
-    await first.getByTestId('batch-size').locator('input').blur()
+    await setLongRun(first)
 
     // The second tab is on the Train view of the same data before the run starts.
     await second.reload()
