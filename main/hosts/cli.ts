@@ -17,7 +17,6 @@ import {
   optimizerName,
   task as taskSchema,
   trainBackend,
-  trainConfig,
   trainMode,
   type BadRowsChoice,
   type BlockHead,
@@ -34,7 +33,19 @@ import { openLab, type Lab } from '../lab'
 import { version } from '../core/version'
 import { dialectReport, errorText } from '../shared/format'
 import { startServer } from './server'
-import { freezeFraction, hiddenSizes, imageSize, nonNegativeInt, positiveInt, positiveNumber, unitInterval } from './cliFlags'
+import {
+  freezeFraction,
+  hiddenSizes,
+  imageSize,
+  nonNegativeInt,
+  positiveInt,
+  positiveNumber,
+  unitInterval,
+  classWeightsFlag,
+  lossFlag,
+  targetFlag,
+  taskFlag
+} from './cliFlags'
 import {
   type CliIo,
   describeDataset,
@@ -249,18 +260,10 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .command('train')
     .description('train a model on a dataset (a path is imported first)')
     .requiredOption('--data <path|id>', 'a dataset id, or a file/folder to import')
-    .option('--target <column>', 'target column when importing')
-    .addOption(
-      new Option('--task <task>', "predict classes or a number (default: the dataset's task; a change is stored with the dataset)").choices(
-        taskSchema.options
-      )
-    )
-    .addOption(new Option('--loss <loss>', 'regression loss on the standardised target').choices(trainConfig.shape.loss.unwrap().options))
-    .addOption(
-      new Option('--class-weights <weights>', 'classification: balanced weighs rows by inverse class frequency').choices(
-        trainConfig.shape.classWeights.unwrap().options
-      )
-    )
+    .addOption(targetFlag())
+    .addOption(taskFlag())
+    .addOption(lossFlag())
+    .addOption(classWeightsFlag())
     .addOption(new Option('--preset <name>', 'model preset').choices(modelPreset.options))
     .option('--hidden <sizes>', 'hidden layer sizes of the mlp preset', hiddenSizes)
     .option('--model <spec.json>', 'a model spec file ({version, inputShape, layers}; optional partition)')

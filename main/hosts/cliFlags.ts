@@ -1,6 +1,6 @@
 /** Parsers of the CLI's flag values: a wrong value is a usage error naming the flag and what it must be. */
-import { InvalidArgumentError } from 'commander'
-import { trainMode, type TrainMode } from '../shared/contract'
+import { InvalidArgumentError, Option } from 'commander'
+import { task as taskSchema, trainConfig, trainMode, type TrainMode } from '../shared/contract'
 
 /** A commander parser for a number flag: `accept` says which values are valid, `what` how to say so. */
 export const numberFlag = (label: string, what: string, accept: (n: number) => boolean) => (value: string) => {
@@ -30,3 +30,17 @@ export const modeList = (value: string): TrainMode[] => {
   if (bad !== undefined || modes.length === 0) throw new InvalidArgumentError(`expected modes from ${trainMode.options.join(', ')}, comma-separated`)
   return [...new Set(modes)] as TrainMode[]
 }
+
+// The dataset and objective flags `train` and `study` share (one definition, so their help and choices agree;
+// a fresh Option per command).
+export const targetFlag = (): Option => new Option('--target <column>', 'target column when importing')
+export const taskFlag = (): Option =>
+  new Option('--task <task>', "predict classes or a number (default: the dataset's task; a change is stored with the dataset)").choices(
+    taskSchema.options
+  )
+export const lossFlag = (): Option =>
+  new Option('--loss <loss>', 'regression loss on the standardised target').choices(trainConfig.shape.loss.unwrap().options)
+export const classWeightsFlag = (): Option =>
+  new Option('--class-weights <weights>', 'classification: balanced weighs rows by inverse class frequency').choices(
+    trainConfig.shape.classWeights.unwrap().options
+  )

@@ -8,8 +8,6 @@ import {
   modelPreset,
   optimizerName,
   sweepSpec,
-  task as taskSchema,
-  trainConfig,
   type EventPayload,
   type StudyDetail,
   type SummaryStat,
@@ -22,7 +20,18 @@ import { LabError } from '../shared/errors'
 import { errorText } from '../shared/format'
 import { CORRECTED_TEST_EXPLANATION, durationText, errorFigureText, meanWithInterval, studyProgressText } from '../shared/studyText'
 import type { Lab } from '../lab'
-import { hiddenSizes, modeList, nonNegativeInt, positiveInt, positiveNumber, unitInterval } from './cliFlags'
+import {
+  hiddenSizes,
+  modeList,
+  nonNegativeInt,
+  positiveInt,
+  positiveNumber,
+  unitInterval,
+  classWeightsFlag,
+  lossFlag,
+  targetFlag,
+  taskFlag
+} from './cliFlags'
 import { type CliIo, progressBar, table } from './cliText'
 import { type ModelFlags, call, datasetOf, modelOf } from './cliRequests'
 import { INPUT_LIMITS, readInputFile } from '../core/inputFile'
@@ -152,18 +161,10 @@ export function addStudyCommands(program: Command, { io, opened, json, print }: 
     .command('study')
     .description('train every configuration on repeated seeds or k-fold cross-validation and compare them with intervals and a paired test')
     .option('--data <path|id>', 'a dataset id, or a file/folder to import')
-    .option('--target <column>', 'target column when importing')
-    .addOption(
-      new Option('--task <task>', "predict classes or a number (default: the dataset's task; a change is stored with the dataset)").choices(
-        taskSchema.options
-      )
-    )
-    .addOption(new Option('--loss <loss>', 'regression loss on the standardised target').choices(trainConfig.shape.loss.unwrap().options))
-    .addOption(
-      new Option('--class-weights <weights>', 'classification: balanced weighs rows by inverse class frequency').choices(
-        trainConfig.shape.classWeights.unwrap().options
-      )
-    )
+    .addOption(targetFlag())
+    .addOption(taskFlag())
+    .addOption(lossFlag())
+    .addOption(classWeightsFlag())
     .option('--compare <modes>', 'configurations: training modes to compare', modeList, ['end-to-end', 'layer-wise'])
     .option('--sweep <spec.json>', 'a grid or random search over settings ({method, samples, params: {learningRate, epochs, hidden, …}})')
     .option('--seeds <k>', 'k fresh stratified 70/15/15 splits and seeds (default 5)', positiveInt('--seeds'))
