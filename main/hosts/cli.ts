@@ -13,6 +13,7 @@ import {
   OPSETS,
   badRowsChoice,
   blockHead,
+  blockLocalLoss,
   modelPreset,
   optimizerName,
   task as taskSchema,
@@ -20,6 +21,7 @@ import {
   trainMode,
   type BadRowsChoice,
   type BlockHead,
+  type BlockLocalLoss,
   type TrainBackend,
   type EventPayload,
   type ModelPreset,
@@ -38,6 +40,7 @@ import {
   hiddenSizes,
   imageSize,
   nonNegativeInt,
+  nonNegativeNumber,
   positiveInt,
   positiveNumber,
   unitInterval,
@@ -270,6 +273,12 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .addOption(new Option('--mode <mode>', 'training mode').choices(trainMode.options).default(trainMode.options[0]))
     .option('--epochs <n>', 'epochs (layer-wise: per block)', positiveInt('--epochs'))
     .addOption(new Option('--head <design>', 'auxiliary head of every block (layer-wise, decoupled)').choices(blockHead.options))
+    .addOption(
+      new Option('--local-loss <kind>', 'local loss of every block besides its head (layer-wise, decoupled; default none)').choices(
+        blockLocalLoss.options
+      )
+    )
+    .option('--local-loss-weight <w>', 'weight of the local loss (block loss = head loss + w · local loss; default 1)', nonNegativeNumber('--local-loss-weight'))
     .option('--pipeline', 'decoupled: one worker thread per block, a bounded queue between them')
     .option('--freeze-out <t0>', 'end-to-end, decoupled: FreezeOut, the first block freezes after this fraction of the epochs', freezeFraction)
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'))
@@ -297,6 +306,8 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         mode: TrainMode
         epochs?: number
         head?: BlockHead
+        localLoss?: BlockLocalLoss
+        localLossWeight?: number
         pipeline?: boolean
         freezeOut?: number
         batchSize?: number

@@ -11,6 +11,7 @@ export const numberFlag = (label: string, what: string, accept: (n: number) => b
 export const positiveInt = (label: string) => numberFlag(label, 'a positive integer', (n) => Number.isInteger(n) && n > 0)
 export const nonNegativeInt = (label: string) => numberFlag(label, 'an integer ≥ 0', (n) => Number.isInteger(n) && n >= 0)
 export const positiveNumber = (label: string) => numberFlag(label, 'a positive number', (n) => n > 0)
+export const nonNegativeNumber = (label: string) => numberFlag(label, 'a number in [0, 1000]', (n) => n >= 0 && n <= 1000)
 export const unitInterval = (label: string) => numberFlag(label, 'in [0, 1)', (n) => n >= 0 && n < 1)
 export const freezeFraction = numberFlag('--freeze-out', 'in [0.1, 1]', (n) => n >= 0.1 && n <= 1)
 export const imageSize = (value: string) => {

@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type {
   BlockHead,
+  BlockLocalLoss,
   DatasetSummary,
   ModelPreset,
   ModelSpec,
@@ -33,6 +34,9 @@ export interface ModelFlags {
   momentum?: number
   /** The auxiliary head of every block (layer-wise, decoupled). */
   head?: BlockHead
+  /** The local loss of every block (layer-wise, decoupled) and its weight. */
+  localLoss?: BlockLocalLoss
+  localLossWeight?: number
 }
 
 /**
@@ -59,7 +63,7 @@ export async function datasetOf(
   return dataset
 }
 
-/** The model of --preset/--hidden or --model SPEC.json, with --optimizer/--lr/--momentum/--head applied to every block. */
+/** The model of --preset/--hidden or --model SPEC.json, with --optimizer/--lr/--momentum/--head/--local-loss applied to every block. */
 export async function modelOf(lab: Lab, datasetId: string, o: ModelFlags): Promise<{ spec: ModelSpec; partition: Partition }> {
   let { spec, partition } = await call(lab, 'models.default', { datasetId, preset: o.preset, hidden: o.hidden })
   if (o.model) {
@@ -87,6 +91,8 @@ export async function modelOf(lab: Lab, datasetId: string, o: ModelFlags): Promi
     if (o.lr) block.settings.learningRate = o.lr
     if (o.momentum !== undefined) block.settings.momentum = o.momentum
     if (o.head) block.settings.head = o.head
+    if (o.localLoss) block.settings.localLoss = o.localLoss
+    if (o.localLossWeight !== undefined) block.settings.localLossWeight = o.localLossWeight
   }
   return { spec, partition }
 }

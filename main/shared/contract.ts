@@ -221,6 +221,9 @@ export type OptimizerName = z.infer<typeof optimizerName>
 export const blockHead = z.enum(['auto', 'linear', 'mlp', 'conv'])
 export type BlockHead = z.infer<typeof blockHead>
 
+export const blockLocalLoss = z.enum(['none', 'predsim'])
+export type BlockLocalLoss = z.infer<typeof blockLocalLoss>
+
 export const blockSettings = z.object({
   optimizer: optimizerName.default('adam'),
   learningRate: z.number().positive().max(10).default(0.001),
@@ -240,7 +243,15 @@ export const blockSettings = z.object({
    * dense(64, relu) → dense(C), image outputs pooled to 2×2 first. conv: conv3×3 (2× channels) + relu → pool to
    * at most 4×4 → dense(C).
    */
-  head: blockHead.default('auto')
+  head: blockHead.default('auto'),
+  /**
+   * A local loss this block trains on besides its head's (layer-wise, decoupled; classification): see
+   * train/localLoss.ts. predsim: the batch's similarity matrix of a projection of the block's output matched to the
+   * labels' (Nøkland & Eidnes 2019). Off by default: it did not pay on the image presets (README, Local losses).
+   */
+  localLoss: blockLocalLoss.default('none'),
+  /** The local loss's weight: the block's loss is head loss + weight · local loss. */
+  localLossWeight: z.number().min(0).max(1000).default(1)
 })
 export type BlockSettings = z.infer<typeof blockSettings>
 

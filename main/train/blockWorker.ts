@@ -35,7 +35,7 @@ async function run(data: BlockWorkerData & { up: MessagePort; down: MessagePort 
   const { spec, partition, config, block: j } = data
   // The same seeded build as every other thread's: this block and its head start from the same weights.
   const model = buildModel(spec, { seed: config.seed })
-  const part = blockPart(model, spec, partition, j, data.objective.outputs, config.seed)
+  const part = blockPart(model, spec, partition, j, data.objective, config.seed)
   const learner = new BlockLearner(part, blockOptimizer(config, partition, j), data.objective, data.fastPath, dropoutSeeds(config.seed, j))
   const up = new LinkReceiver(data.up)
   const down = data.down ? new LinkSender(data.down, data.queue) : null

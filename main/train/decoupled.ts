@@ -22,6 +22,7 @@ import { type Features, shuffledIndices, sizeOf } from './features'
 import { FeatureFile } from './featureFile'
 import { assess, chainOutput } from './evaluate'
 import { buildHead, disposeHead, materializeHead } from './heads'
+import { type LocalLoss, buildLocalLoss, disposeLocalLoss, localLossTerm, localLossVariables } from './localLoss'
 import { BlockOptimizer } from './optimizer'
 import { annealed, freezeOutPlan } from './freezeOut'
 import { WHOLE_MODEL_BLOCK, type TrainHooks } from './hooks'
@@ -32,24 +33,39 @@ import { type Objective, betterOnValidation, tallyScore, tensorLoss } from './ob
 export interface BlockPart {
   own: Chain
   head: Chain | null
+  /** The block's local loss besides its head's (localLoss.ts), when its settings ask for one. */
+  local: LocalLoss | null
 }
 
 /** Block j of the model with its head, built (seeded) on the block's output shape. */
-export function blockPart(model: tf.Sequential, spec: ModelSpec, partition: Partition, j: number, outputs: number, seed: number): BlockPart {
+export function blockPart(
+  model: tf.Sequential,
+  spec: ModelSpec,
+  partition: Partition,
+  j: number,
+  objective: Pick<Objective, 'outputs' | 'task'>,
+  seed: number
+): BlockPart {
   const block = partition.blocks[j]
   if (!block) throw new Error(`The partition has no block ${j}`)
   const own: Chain = { layers: model.layers.slice(block.start, block.end), specs: spec.layers.slice(block.start, block.end) }
-  if (j === partition.blocks.length - 1) return { own, head: null }
+  if (j === partition.blocks.length - 1) return { own, head: null, local: null }
+  const { outputs } = objective
   const top = own.layers.at(-1)
   if (!top) throw new Error(`Block ${j} has no layers`)
   const outShape = (top.outputShape as number[]).slice(1)
   const head = buildHead(outShape, outputs, block.settings.head, seed, j)
   materializeHead(head, outShape)
-  return { own, head }
+  const local = objective.task === 'classification' ? buildLocalLoss(block.settings, outShape, outputs, seed, j) : null
+  return { own, head, local }
 }
 
-/** Frees the heads' weights (the blocks' own layers belong to the model). */
-export const disposeParts = (parts: BlockPart[]): void => parts.forEach((part) => disposeHead(part.head))
+/** Frees the heads' and local losses' weights (the blocks' own layers belong to the model). */
+export const disposeParts = (parts: BlockPart[]): void =>
+  parts.forEach((part) => {
+    disposeHead(part.head)
+    disposeLocalLoss(part.local)
+  })
 
 /** Each block's dropout masks come from its own stream, so a worker per block draws what the one thread draws. */
 export function dropoutSeeds(seed: number, block: number): () => number {
@@ -80,7 +96,10 @@ export class BlockLearner {
     readonly fast: boolean,
     private readonly dropoutSeed: () => number
   ) {
-    this.variables = [...part.own.layers, ...(part.head?.layers ?? [])].flatMap((layer) => layer.trainableWeights.map((w) => w.read() as tf.Variable))
+    this.variables = [
+      ...[...part.own.layers, ...(part.head?.layers ?? [])].flatMap((layer) => layer.trainableWeights.map((w) => w.read() as tf.Variable)),
+      ...localLossVariables(part.local)
+    ]
   }
 
   /**
@@ -98,7 +117,8 @@ export class BlockLearner {
       const prediction = head ? applyChain(head, h, { ...options, logits: true, inputTrains: update }) : h
       const { loss, tally } = tensorLoss(this.objective, prediction, targets)
       hits = tf.keep(tally())
-      return loss
+      // The local loss only matters where the block takes a step (a frozen block's figures stay its head's).
+      return update && this.part.local ? (tf.add(loss, localLossTerm(this.part.local, h, targets, options)) as tf.Scalar) : loss
     }
     const loss = tf.tidy(() => {
       if (!update) return forward().dataSync()[0]!
@@ -324,7 +344,7 @@ export function decoupledProgress(
 export async function trainDecoupled(job: DecoupledJob): Promise<DecoupledResult> {
   const { model, spec, partition, config, hooks, meter } = job
   const blockCount = partition.blocks.length
-  const parts = partition.blocks.map((_, j) => blockPart(model, spec, partition, j, job.objective.outputs, config.seed))
+  const parts = partition.blocks.map((_, j) => blockPart(model, spec, partition, j, job.objective, config.seed))
   const learners = parts.map(
     (part, j) => new BlockLearner(part, blockOptimizer(config, partition, j), job.objective, job.fastPath, dropoutSeeds(config.seed, j))
   )

@@ -23,6 +23,7 @@ import { type Assessment, assess, chainOutput } from './evaluate'
 import { objectiveFor } from './objective'
 import { Trainer, type Group } from './stage'
 import { buildHead, disposeHead, materializeHead } from './heads'
+import { type LocalLoss, buildLocalLoss, disposeLocalLoss, localLossVariables } from './localLoss'
 import { evaluatePredictions, evaluateRegression, toTargetUnit } from './metrics'
 import { regressionFigures } from '../shared/task'
 import { WHOLE_MODEL_BLOCK, type TrainHooks } from './hooks'
@@ -73,6 +74,9 @@ const variablesOf = (layers: tf.layers.Layer[], which: 'trainable' | 'all'): tf.
 
 /** Checks the job before any work: the spec, the partition, and that the data fits the model. */
 export function checkJob(job: TrainJob): void {
+  const local =
+    job.config.mode !== 'end-to-end' && job.data.task === 'regression' ? job.partition.blocks.find((b) => b.settings.localLoss !== 'none') : null
+  if (local) throw new LabError(`block "${local.name}": the ${local.settings.localLoss} local loss needs classes (this dataset's task is regression)`)
   assertTrainable(job.spec, job.partition, { inputShape: job.data.inputShape, classes: job.data.labels.length, task: job.data.task })
   if (job.data.train.n === 0) throw new LabError(`dataset ${job.data.datasetId}: the training part is empty`)
 }
@@ -196,6 +200,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
         const isLast = j === blockCount - 1
         const own: Chain = { layers: blockLayers(j), specs: blockSpecs(j) }
         let head: Chain | null = null
+        let local: LocalLoss | null = null
         if (!isLast) {
           const top = own.layers.at(-1)
           if (!top) throw new Error(`Block ${j} has no layers`)
@@ -203,6 +208,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
           head = buildHead(outShape, objective.outputs, block.settings.head, config.seed, j)
           // Build the head's weights (seeded) before collecting the variables to train.
           materializeHead(head, outShape)
+          if (objective.task === 'classification') local = buildLocalLoss(block.settings, outShape, objective.outputs, config.seed, j)
         }
         const chain: Chain = head ? { layers: [...own.layers, ...head.layers], specs: [...own.specs, ...head.specs] } : own
         hooks.onStageStart?.(j, model)
@@ -218,8 +224,9 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
           chain,
           train: trainFeatures,
           val: valFeatures,
-          groups: [{ optimizer, variables: variablesOf(chain.layers, 'trainable'), activeFrom: 0 }],
-          restorable: variablesOf(chain.layers, 'all'),
+          groups: [{ optimizer, variables: [...variablesOf(chain.layers, 'trainable'), ...localLossVariables(local)], activeFrom: 0 }],
+          restorable: [...variablesOf(chain.layers, 'all'), ...localLossVariables(local)],
+          local: local ? { loss: local, blockLayers: own.layers.length } : null,
           batchSize: config.batchSize,
           objective,
           seed: layerSeed(config.seed, j, 2),
@@ -233,6 +240,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
         optimizer.dispose()
         hooks.onStageEnd?.(j, model)
         disposeHead(head)
+        disposeLocalLoss(local)
         cancelled = result.cancelled
         blockResults.push({
           name: block.name,

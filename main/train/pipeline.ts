@@ -73,7 +73,7 @@ export async function trainDecoupledPipeline(job: DecoupledJob): Promise<Decoupl
   const { model, spec, partition, config, hooks, meter } = job
   const blockCount = partition.blocks.length
   // This thread's copies of the blocks and heads: the workers' weights are written into them to score an epoch.
-  const parts = partition.blocks.map((_, j) => blockPart(model, spec, partition, j, job.objective.outputs, config.seed))
+  const parts = partition.blocks.map((_, j) => blockPart(model, spec, partition, j, job.objective, config.seed))
   const scorer = new DecoupledScorer(job, parts)
   const until = trainingEpochs(config, blockCount)
   const meters = partition.blocks.map((block, j) => meter.stage({ name: block.name, phase: 'decoupled', block: j, blocks: 1 }))

@@ -19,6 +19,7 @@ import { FeatureFile } from './featureFile'
 import type { TrainHooks } from './hooks'
 import type { StageMeter } from './meter'
 import { type Objective, betterOnValidation, tallyScore, tensorLoss } from './objective'
+import { type LocalLoss, localLossTerm } from './localLoss'
 
 export interface Group {
   optimizer: BlockOptimizer
@@ -70,6 +71,11 @@ export interface Stage {
   meter?: StageMeter
   /** With fastPath: dense-only chains train in the wasm kernels of fast/fusedDense.ts (false: fast/denseChain.ts). */
   fusedDense: boolean
+  /**
+   * A block stage's local loss (localLoss.ts) on the output of the chain's first `blockLayers` layers (the block;
+   * the rest is its head). Such a stage trains through tfjs's gradient tape (the fast dense paths know no such term).
+   */
+  local?: { loss: LocalLoss; blockLayers: number } | null
 }
 
 export interface StageResult {
@@ -106,8 +112,10 @@ export class Trainer {
     let batchMsAverage = 0
     // Dense-only chains train inside one wasm instance (fast/fusedDense.ts), or where that cannot run (no wasm
     // SIMD) with the tape-free tfjs step (fast/denseChain.ts).
-    const fused = stage.fastPath && stage.fusedDense && !stage.augment && tensorsInProcess() ? FusedDenseChain.open(stage) : null
-    const denseChain = !fused && stage.fastPath && tensorsInProcess() ? denseChainOf(stage.chain.layers, stage.chain.specs, train.shape) : null
+    const local = stage.local ?? null
+    const fused = stage.fastPath && stage.fusedDense && !stage.augment && !local && tensorsInProcess() ? FusedDenseChain.open(stage) : null
+    const denseChain =
+      !fused && !local && stage.fastPath && tensorsInProcess() ? denseChainOf(stage.chain.layers, stage.chain.specs, train.shape) : null
 
     for (let epoch = 0; epoch < stage.epochs && !cancelled; epoch++) {
       const epochStart = performance.now()
@@ -157,6 +165,7 @@ export class Trainer {
                       : tf.tensor1d(labelBuffer.subarray(0, count))
                   let hits: tf.Tensor | null = null
                   const { value, grads } = tf.variableGrads(() => {
+                    if (local) return lossWithLocal(trained, local, x, targets, forward, objective, (t) => (hits = t))
                     const out = applyChain(trained, x, { ...forward, logits: true })
                     const { loss, tally } = tensorLoss(objective, out, targets)
                     // Kept out of the gradient tape's scope so the batch score costs no second forward pass.
@@ -253,4 +262,27 @@ export class Trainer {
     this.trainingMs += ms
     return { epochs: epochsDone, bestValScore: best?.score ?? null, cancelled, ms }
   }
+}
+
+/**
+ * A block stage's loss with its local term: the block forward once, its head and the local loss's projection on
+ * that output, head loss + weight · local loss. `keepTally` receives the head's batch score (kept).
+ */
+function lossWithLocal(
+  chain: Chain,
+  local: NonNullable<Stage['local']>,
+  x: tf.Tensor,
+  targets: tf.Tensor,
+  forward: { training: boolean; dropoutSeed: () => number; fast: boolean },
+  objective: Objective,
+  keepTally: (tally: tf.Tensor) => void
+): tf.Scalar {
+  const split = local.blockLayers
+  const block: Chain = { layers: chain.layers.slice(0, split), specs: chain.specs.slice(0, split) }
+  const head: Chain = { layers: chain.layers.slice(split), specs: chain.specs.slice(split) }
+  const h = applyChain(block, x, { ...forward, logits: false })
+  const out = applyChain(head, h, { ...forward, logits: true, inputTrains: true })
+  const { loss, tally } = tensorLoss(objective, out, targets)
+  keepTally(tf.keep(tally()))
+  return tf.add(loss, localLossTerm(local.loss, h, targets as tf.Tensor1D, forward)) as tf.Scalar
 }

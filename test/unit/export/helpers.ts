@@ -41,7 +41,9 @@ export const standInSettings: BlockSettings = {
   freezeAfter: true,
   schedule: 'constant',
   lars: false,
-  head: 'linear'
+  head: 'linear',
+  localLoss: 'none',
+  localLossWeight: 1
 }
 
 /** A completed run as RunStore.get returns it, for tests that stand in for the store: they give what matters to them. */

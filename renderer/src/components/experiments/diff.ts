@@ -11,6 +11,12 @@ import type { BlockSettings, LayerSpec, RunDetail } from '@contract'
 export type Settings = Map<string, string>
 
 const onOff = (on: boolean): string => (on ? 'on' : 'off')
+const HEAD_TEXT: Record<BlockSettings['head'], string> = {
+  auto: 'auto (one dense layer on the output, images pooled to ≤ 2,048 values)',
+  linear: 'one dense layer (images pooled to 2×2)',
+  mlp: 'a small MLP (dense, relu, dense)',
+  conv: 'conv 3×3, pool to 4×4, dense'
+}
 const optimizers: Record<BlockSettings['optimizer'], string> = { sgd: 'SGD', momentum: 'SGD with momentum', adam: 'Adam' }
 
 function layerText(layer: LayerSpec): string {
@@ -77,8 +83,11 @@ export function runSettings(run: RunDetail): Settings {
     out.set(`${name} · layer-adaptive rate (LARS)`, onOff(b.lars))
     if (layerWise) {
       out.set(`${name} · epochs`, `up to ${b.epochs}, ${stopping(b.patience, "validation accuracy of the block's head")}`)
-      out.set(`${name} · head`, b.head === 'linear' ? 'one dense layer' : 'a small MLP (dense, relu, dense)')
       out.set(`${name} · after its stage`, b.freezeAfter ? 'frozen' : 'trains again in the fine-tune')
+    }
+    if (run.mode !== 'end-to-end') {
+      out.set(`${name} · head`, HEAD_TEXT[b.head])
+      out.set(`${name} · local loss`, b.localLoss === 'none' ? 'none' : `${b.localLoss}, weight ${b.localLossWeight}`)
     }
   })
   return out
