@@ -184,9 +184,10 @@ export class Trainer {
                   return [value, (hits as tf.Tensor | null) ?? tf.scalar(0)] as const
                 })
         // The first batch of each epoch is the one measured (a stage's steps all have the same shapes). The fused
-        // kernel holds no tensors: its figure is the kernel's own memory (weights, state, buffers, its copy of the rows).
+        // kernel holds no tensors: its figure is the tensors live in tfjs (the model's weights) plus what its step
+        // works in (fusedDense.ts: stepBytes), the quantity tf.profile gives the other paths.
         const [batchLoss, batchTally] = stage.meter ? await stage.meter.step(b === 0 && !fused, trainStep) : trainStep()
-        if (fused && b === 0) stage.meter?.recordStep(fused.memoryBytes)
+        if (fused && b === 0) stage.meter?.recordStep(tf.memory().numBytes + fused.stepBytes)
         stage.meter?.batch(count)
         tally.add(batchLoss, batchTally, count)
         const fresh = await tally.after(b, batches)

@@ -184,6 +184,27 @@ export class FusedDenseChain {
     return this.kernel.memory.buffer.byteLength
   }
 
+  /**
+   * What one training step of `batchSize` rows works in, beyond the weights themselves: the batch's input, every
+   * layer's output, the two gradient buffers, the transposed kernels, and per weight tensor its gradient and
+   * optimizer moments. Not counted: the kernel's copy of the weights (the tf variables hold the same values, and
+   * the step figure counts those as the tfjs paths' does), the copied train and validation parts (data, which the
+   * tfjs paths keep outside tensors too) and the rows beyond the batch that validation chunks use. Added to the
+   * tensors live in tfjs, this is the same quantity as tf.profile's step peak on the other paths (meter.ts).
+   */
+  get stepBytes(): number {
+    const batch = this.stage.batchSize
+    const floats = (n: number) => Math.ceil((n * 4 + SLACK) / 16) * 16
+    const inSize = sizeOf(this.stage.train.shape)
+    const widest = Math.max(inSize, ...this.layers.map((layer) => layer.units))
+    let bytes = floats(batch * inSize) + 2 * floats(batch * widest) + floats(batch)
+    for (const layer of this.layers) {
+      bytes += floats(batch * layer.units) + (layer.transposed ? floats(layer.inputs * layer.units) : 0)
+      for (const tensor of [layer.kernel, layer.bias]) bytes += floats(tensor.size) * (1 + (tensor.first ? 1 : 0) + (tensor.second ? 1 : 0))
+    }
+    return bytes
+  }
+
   /** Runs `count` rows through the chain from the kernel's memory at `from` (a byte offset) into the last layer's output. */
   private forward(from: number, count: number): number {
     const { kernel } = this
