@@ -136,3 +136,25 @@ export function compareStepMemory(
     saved > 0 ? `${saved} % less than ${reference.name}` : saved < 0 ? `${-saved} % more than ${reference.name}` : `as much as ${reference.name}`
   return `${sentence} Its block stages alone held ${bytes(blocks)}, ${relation}; leaving block 1 out of the fine-tune keeps the whole run there.`
 }
+
+/**
+ * Two runs' peak RSS compared in one sentence, or null when either has no figures. A run that held less tensor
+ * memory per step but not less RSS is told why in plain words rather than left to look like a contradiction.
+ */
+export function compareRss(
+  run: { name: string; resources: RunResources | null },
+  reference: { name: string; resources: RunResources | null }
+): string | null {
+  const a = run.resources?.peakRssBytes
+  const b = reference.resources?.peakRssBytes
+  if (!a || !b) return null
+  const change = Math.round((100 * (a - b)) / b)
+  const figures = `${bytes(a)} vs ${bytes(b)}`
+  if (change < 0) return `Its peak RSS (the whole process) was ${-change} % lower than ${reference.name}'s (${figures}).`
+  const how = change === 0 ? 'about the same as' : `${change} % higher than`
+  return `Its peak RSS was ${how} ${reference.name}'s (${figures}): ${RSS_EXPLAINED}`
+}
+
+/** Why a smaller training step does not show in the process's peak RSS (measured: README, What a run costs). */
+export const RSS_EXPLAINED =
+  'most of a process’s memory is its code, the data set and memory the allocator keeps once it has been used, and a smaller training step gives none of that back.'

@@ -1,7 +1,16 @@
 /** Budgets of configurations and the words for a run's figures (shared by the CLI and the renderer). */
 import { describe, expect, it } from 'vitest'
 import { trainConfig, type RunResources } from '../../../main/shared/contract'
-import { blockStagePeak, budgetText, bytes, compareStepMemory, sameBudgetBlockEpochs, trainingBudget } from '../../../main/shared/cost'
+import {
+  blockStagePeak,
+  budgetText,
+  bytes,
+  compareRss,
+  compareStepMemory,
+  RSS_EXPLAINED,
+  sameBudgetBlockEpochs,
+  trainingBudget
+} from '../../../main/shared/cost'
 import { partitionFromRanges } from '../../../main/model/presets'
 
 const partition = partitionFromRanges([
@@ -98,5 +107,18 @@ describe('run figures in words', () => {
       /^tuned held as much tensor memory per step as end-to-end run .* Its block stages alone held 7\.0 MiB, 50 % less than end-to-end run;/
     )
     expect(compareStepMemory({ name: 'old', resources: null }, e2e)).toBeNull()
+  })
+
+  it('compare peak RSS in a sentence, and say why when less step memory did not make it lower', () => {
+    const withRss = (rss: number) => ({ ...resources([['block', 2 ** 20]]), peakRssBytes: rss * 2 ** 20 })
+    const e2e = { name: 'end-to-end run', resources: withRss(240) }
+    expect(compareRss({ name: 'lw', resources: withRss(216) }, e2e)).toBe(
+      "Its peak RSS (the whole process) was 10 % lower than end-to-end run's (216 MiB vs 240 MiB)."
+    )
+    expect(compareRss({ name: 'lw', resources: withRss(264) }, e2e)).toBe(
+      `Its peak RSS was 10 % higher than end-to-end run's (264 MiB vs 240 MiB): ${RSS_EXPLAINED}`
+    )
+    expect(compareRss({ name: 'lw', resources: withRss(240) }, e2e)).toMatch(/^Its peak RSS was about the same as end-to-end run's/)
+    expect(compareRss({ name: 'old', resources: null }, e2e)).toBeNull()
   })
 })
