@@ -5,7 +5,8 @@
  *   npm run bench                 every section
  *   npm run bench -- csv train    only those sections (csv, train, inference, study, regression); `train` also runs
  *                                 train-article (the article's job against scikit-learn, the fixed cost per run),
- *                                 which `npm run bench -- train-article` runs alone
+ *                                 which `npm run bench -- train-article` runs alone, and train-layerwise (the modes
+                                 at equal epoch budgets on three models, issue 18)
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -17,6 +18,7 @@ const sections: Section[] = [
   { name: 'csv', run: async () => (await import('./csv')).benchCsv() },
   { name: 'train', run: async () => (await import('./train')).benchTraining() },
   { name: 'train-article', run: async () => (await import('./article')).benchArticle() },
+  { name: 'train-layerwise', run: async () => (await import('./layerwise')).benchLayerwise() },
   { name: 'inference', run: async () => (await import('./inference')).benchInference() },
   { name: 'study', run: async () => (await import('./study')).benchStudy() },
   { name: 'regression', run: async () => (await import('./regression')).benchRegression() }
