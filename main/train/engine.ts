@@ -23,7 +23,7 @@ import { type Assessment, assess, chainOutput } from './evaluate'
 import { objectiveFor } from './objective'
 import { Trainer, type Group } from './stage'
 import { buildHead, disposeHead, materializeHead } from './heads'
-import { type LocalLoss, buildLocalLoss, disposeLocalLoss, localLossVariables } from './localLoss'
+import { type LocalLoss, buildLocalLoss, disposeLocalLoss, localLossRefusal, localLossVariables } from './localLoss'
 import { evaluatePredictions, evaluateRegression, toTargetUnit } from './metrics'
 import { regressionFigures } from '../shared/task'
 import { WHOLE_MODEL_BLOCK, type TrainHooks } from './hooks'
@@ -74,9 +74,8 @@ const variablesOf = (layers: tf.layers.Layer[], which: 'trainable' | 'all'): tf.
 
 /** Checks the job before any work: the spec, the partition, and that the data fits the model. */
 export function checkJob(job: TrainJob): void {
-  const local =
-    job.config.mode !== 'end-to-end' && job.data.task === 'regression' ? job.partition.blocks.find((b) => b.settings.localLoss !== 'none') : null
-  if (local) throw new LabError(`block "${local.name}": the ${local.settings.localLoss} local loss needs classes (this dataset's task is regression)`)
+  const refusal = localLossRefusal(job.partition, job.data.task, job.config.mode)
+  if (refusal) throw new LabError(refusal)
   assertTrainable(job.spec, job.partition, { inputShape: job.data.inputShape, classes: job.data.labels.length, task: job.data.task })
   if (job.data.train.n === 0) throw new LabError(`dataset ${job.data.datasetId}: the training part is empty`)
 }

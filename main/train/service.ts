@@ -11,6 +11,7 @@ import type { DatasetService } from '../data/service'
 import type { PreparedData } from '../data/types'
 import type { RunStore } from '../store/runs'
 import { LabError } from '../shared/errors'
+import { localLossRefusal } from './localLoss'
 import { chooseBackend, planBackend, type PlanOptions } from '../core/backend'
 import { defaultModel as presetModel, sourceFromSummary } from '../model/presets'
 import { assertTrainable, describeSpec, forwardFlops, hasStridedConv, validatePartition, type SpecProblem } from '../model/spec'
@@ -121,6 +122,8 @@ export class TrainingService {
     const summary = await this.datasets.get(args.datasetId)
     const source = sourceFromSummary(summary)
     assertTrainable(args.spec, args.partition, { ...source, batchSize: args.config.batchSize })
+    const refusal = localLossRefusal(args.partition, summary.task, args.config.mode)
+    if (refusal) throw new LabError(refusal)
     // The record starts with the CPU-side plan; the worker's answer (webgpu where the GPU probe says so) replaces it.
     const planned = planBackend({ ...backendOptions(args), gpu: undefined })
     // A name the user gave is kept as given; a default one is made unique.

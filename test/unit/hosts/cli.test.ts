@@ -89,6 +89,35 @@ describe('CLI', () => {
     expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
   })
 
+  it('--local-loss trains every block with it and stores it with the run; bad values are usage errors, a regression target is refused', async () => {
+    const dir = home()
+    const digits = path.resolve(__dirname, '../../../resources/examples/digits.csv')
+    const trained = capture()
+    const args = ['--home', dir, '--json', 'train', '--data', digits, '--mode', 'layer-wise', '--epochs', '1', '--local-loss', 'predsim']
+    expect(await runCli(argv(...args, '--local-loss-weight', '0.5'), trained)).toBe(0)
+    const run = JSON.parse(trained.stdout) as {
+      runId: string
+      partition: { blocks: Array<{ settings: { localLoss: string; localLossWeight: number } }> }
+    }
+    expect(run.partition.blocks.map((b) => [b.settings.localLoss, b.settings.localLossWeight])).toEqual([
+      ['predsim', 0.5],
+      ['predsim', 0.5]
+    ])
+    const bad = capture()
+    expect(await runCli(argv('--home', dir, 'train', '--data', digits, '--local-loss', 'infopro'), bad)).toBe(2)
+    expect(bad.stderr).toContain("'infopro' is invalid")
+    const negative = capture()
+    expect(await runCli(argv('--home', dir, 'train', '--data', digits, '--local-loss-weight', '-1'), negative)).toBe(2)
+    expect(negative.stderr).toContain('--local-loss-weight must be a number in [0, 1000]')
+    const csv = path.join(dir, 'diabetes.csv')
+    fs.writeFileSync(csv, diabetesCsv())
+    const refused = capture()
+    expect(
+      await runCli(argv('--home', dir, 'train', '--data', csv, '--mode', 'layer-wise', '--epochs', '1', '--local-loss', 'predsim'), refused)
+    ).toBe(1)
+    expect(refused.stderr).toBe('error: block "Block 1": the predsim local loss needs classes (this dataset\'s task is regression)\n')
+  })
+
   it('imports, trains and predicts a regression table with the JSON fields of the contract', async () => {
     const dir = home()
     const csv = path.join(dir, 'diabetes.csv')
