@@ -38,6 +38,8 @@ describe('a second tab on the same web shell (real server, real Chromium)', () =
   it('lets a copied URL (without the token) work in a new tab of the same browser, and nowhere else', async () => {
     first = await open(shell.url)
     await ready(first)
+    // The router redirects / to #/datasets after the first render; read the URL once it has.
+    await first.waitForURL('**/#/datasets', { timeout: 30_000 })
     copied = first.url()
     expect(copied).toBe(`${shell.origin}/#/datasets`)
     second = await open(copied)
