@@ -8,7 +8,8 @@
  * features (the budget of Nøkland & Eidnes 2019's local classifiers) lifts the first head to 79 % and the run to
  * 0.8 above end-to-end (84.6 vs 83.7 %), at the block stages' half of end-to-end's step memory. Conv heads
  * (Belilovsky et al. 2019) do no better there (83.7 %) for 1.5–2× the stage's arithmetic and end-to-end's step
- * memory; they stay an option. Local losses (predsim, InfoPro-style reconstruction) were measured and not kept.
+ * memory; they stay an option. A local loss besides the head (predsim) is a separate, optional setting:
+ * localLoss.ts.
  */
 import * as tf from '@tensorflow/tfjs'
 import type { BlockSettings, LayerSpec } from '../shared/contract'

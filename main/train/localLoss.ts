@@ -10,7 +10,12 @@
  *
  * The block's loss is then head loss + weight · similarity loss (Nøkland & Eidnes write (1 − β)·CE + β·sim with
  * β = 0.99; under Adam that is weight 99 up to the step size). Classification only: a regression target has no
- * classes to be similar by. Whether it is worth it, measured: see README "Local losses" and issue 18's note.
+ * classes to be similar by.
+ *
+ * Why it is off by default (README, "Local losses"; Fashion-MNIST, small-cnn, auto heads, 8 epochs per block + a
+ * 2-epoch fine-tune, 3 seeds, 3,000 test images): greedy layer-wise 84.5 % without it, 83.7 % with w = 1, 83.9 %
+ * with w = 10; decoupled (8 epochs, 2 seeds) 81.8 → 82.7 %. In both, the projection's conv at the block's
+ * resolution doubles the first block's step memory (6.8 → 13.8 MiB), which is what layer-wise training saves.
  */
 import * as tf from '@tensorflow/tfjs'
 import type { BlockSettings, LayerSpec, Partition, Task, TrainMode } from '../shared/contract'
