@@ -278,7 +278,11 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         blockLocalLoss.options
       )
     )
-    .option('--local-loss-weight <w>', 'weight of the local loss (block loss = head loss + w · local loss; default 1)', nonNegativeNumber('--local-loss-weight'))
+    .option(
+      '--local-loss-weight <w>',
+      'weight of the local loss (block loss = head loss + w · local loss; default 1)',
+      nonNegativeNumber('--local-loss-weight')
+    )
     .option('--pipeline', 'decoupled: one worker thread per block, a bounded queue between them')
     .option('--freeze-out <t0>', 'end-to-end, decoupled: FreezeOut, the first block freezes after this fraction of the epochs', freezeFraction)
     .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'))
