@@ -3,8 +3,8 @@
  * the web shell and the CLI each open one Lab and reach the services only through its router (and hear its events);
  * nothing above this file sees a service, a store or the database.
  */
-import path from 'node:path'
-import { Db } from './store/db'
+import { openDb } from './store/open'
+import { resolveStore } from './store/location'
 import { DatasetStore } from './store/datasets'
 import { RunStore } from './store/runs'
 import { DatasetService } from './data/service'
@@ -18,7 +18,10 @@ import { createHandlers } from './api/handlers'
 import { createRouter, type Router } from './api/router'
 
 export interface Lab {
+  /** Where files live: datasets' caches, weights, ONNX files (the data home, or --artifacts for a shared store). */
   readonly home: string
+  /** Where the history is, safe to print (no password): the SQLite file or the PostgreSQL URL. */
+  readonly store: string
   readonly router: Router
   /** Contract events (progress, epochs, ends of runs) for the hosts to forward. */
   readonly events: LabEvents
@@ -26,9 +29,28 @@ export interface Lab {
   close(): Promise<void>
 }
 
-export async function openLab(options: { home?: string; debug?: boolean } = {}): Promise<Lab> {
-  const home = resolveHome(options.home)
-  const db = await Db.open(path.join(home, 'layerlab.sqlite'))
+export interface LabOptions {
+  /** The data home (default: LAYERLAB_HOME, else the per-user app-data folder). */
+  home?: string
+  /**
+   * The history store: a postgres:// URL (default: LAYERLAB_STORE, else the SQLite file in the data home). An
+   * unreachable server fails the open with one line naming host:port; the password is never in any message.
+   */
+  store?: string
+  /**
+   * Where files go instead of the data home (default: LAYERLAB_ARTIFACTS, else the home): with a shared
+   * PostgreSQL store, a folder every machine mounts, so that a worker elsewhere finds the datasets it trains on.
+   */
+  artifacts?: string
+  debug?: boolean
+}
+
+export async function openLab(options: LabOptions = {}): Promise<Lab> {
+  const dataHome = resolveHome(options.home)
+  const location = resolveStore(options.store)
+  const artifacts = options.artifacts || process.env.LAYERLAB_ARTIFACTS
+  const home = artifacts ? resolveHome(artifacts) : dataHome
+  const db = await openDb(location, dataHome)
   const events = new LabEvents()
   const runs = new RunStore(db, home)
   await runs.recoverInterrupted()
@@ -44,6 +66,7 @@ export async function openLab(options: { home?: string; debug?: boolean } = {}):
   })
   return {
     home,
+    store: db.location,
     router,
     events,
     async close() {

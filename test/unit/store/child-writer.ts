@@ -1,17 +1,18 @@
 /**
- * A separate process writing runs into a data home: `node --import tsx child-writer.ts <home> <mode> <count>`.
+ * A separate process writing runs into a data home: `node --import tsx child-writer.ts <home> <mode> <count> [store]`
+ * (store: a postgres:// URL; default the home's SQLite file).
  * mode "hang": creates one run marked running with this pid, appends epochs, prints "ready", then waits to be
  * killed. mode "write": creates <count> runs with epochs each and exits.
  */
-import path from 'node:path'
-import { Db } from '../../../main/store/db'
+import { openDb } from '../../../main/store/open'
+import { resolveStore } from '../../../main/store/location'
 import { RunStore } from '../../../main/store/runs'
 import { epochRow, newRun } from './helpers'
 
 async function main(): Promise<void> {
-  const [home, mode, countText] = process.argv.slice(2)
-  if (home === undefined) throw new Error('usage: child-writer.ts <home> <mode> <count>')
-  const db = await Db.open(path.join(home, 'layerlab.sqlite'))
+  const [home, mode, countText, store] = process.argv.slice(2)
+  if (home === undefined) throw new Error('usage: child-writer.ts <home> <mode> <count> [store]')
+  const db = await openDb(resolveStore(store || 'sqlite'), home)
   const runs = new RunStore(db, home)
   if (mode === 'hang') {
     const runId = await runs.create(newRun('ds-1', { name: 'killed run', status: 'running', ownerPid: process.pid }))

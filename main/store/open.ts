@@ -1,0 +1,13 @@
+/** Opens the history where the location says: the SQLite file in the data home, or a PostgreSQL server. */
+import path from 'node:path'
+import { SqliteDb } from './db'
+import { PostgresDb } from './postgres'
+import type { StoreLocation } from './location'
+import type { Db } from './sql'
+
+/** The SQLite file's name inside the data home. */
+export const SQLITE_FILE = 'layerlab.sqlite'
+
+export function openDb(location: StoreLocation, home: string): Promise<Db> {
+  return location.kind === 'postgres' ? PostgresDb.open(location) : SqliteDb.open(path.join(home, SQLITE_FILE))
+}
