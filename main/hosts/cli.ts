@@ -117,7 +117,10 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
       '--store <url>',
       'the history: postgres://user:password@host:port/db for a shared one, ?sslmode=require for TLS (default: $LAYERLAB_STORE, else the SQLite file in the data home)'
     )
-    .option('--artifacts <dir>', 'where datasets, weights and ONNX files go (default: $LAYERLAB_ARTIFACTS, else the data home); with a shared store, a folder every machine mounts')
+    .option(
+      '--artifacts <dir>',
+      'where datasets, weights and ONNX files go (default: $LAYERLAB_ARTIFACTS, else the data home); with a shared store, a folder every machine mounts'
+    )
     .option('--json', 'print one JSON value on stdout')
     .option('--debug', 'print stack traces of internal errors')
     .showHelpAfterError('(run layerlab --help for usage)')
