@@ -27,6 +27,9 @@ const USER = 'layerlab'
 const PASSWORD = `pw-${Math.random().toString(36).slice(2)}-secret`
 
 function binDir(): string | null {
+  // LAYERLAB_POSTGRES_BIN: binaries elsewhere (another distribution's layout).
+  const given = process.env.LAYERLAB_POSTGRES_BIN
+  if (given) return fs.existsSync(path.join(given, 'initdb')) ? given : null
   const root = '/usr/lib/postgresql'
   if (!fs.existsSync(root)) return null
   const versions = fs
@@ -50,7 +53,7 @@ function freePort(): Promise<number> {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const bin = binDir()
   if (!bin) {
-    const missing = 'no PostgreSQL binaries under /usr/lib/postgresql (apt-get install postgresql)'
+    const missing = `no PostgreSQL binaries (${process.env.LAYERLAB_POSTGRES_BIN || '/usr/lib/postgresql/*/bin'}: apt-get install postgresql)`
     if (process.env.LAYERLAB_REQUIRE_POSTGRES === '1') throw new Error(`PostgreSQL tests required (LAYERLAB_REQUIRE_POSTGRES=1) but ${missing}`)
     console.log(`skipped: PostgreSQL store tests (${missing})`)
     project.provide('postgresUrl', null)

@@ -189,6 +189,28 @@ describe.each(storeKinds())('RunStore on %s', (kind) => {
     expect(await intact(db)).toBe('ok')
   })
 
+  it.runIf(kind === 'postgres')(
+    'asks the server for the lock of a run trained on another machine: running while held, interrupted once its process is killed',
+    async () => {
+      const home = tempHome()
+      const { db, runs } = await openStore(home)
+      await insertDataset(db, 'ds-1', 'digits')
+      const { child, ready, exited } = runChild(home, 'hang-remote')
+      const runId = await ready
+      expect((await runs.summary(runId)).status).toBe('running')
+      child.kill('SIGKILL')
+      expect(await exited).toBeNull()
+      // The server drops the lock when it sees the connection close: milliseconds here (TCP keepalive over a network).
+      let status = (await runs.summary(runId)).status
+      for (let i = 0; i < 100 && status === 'running'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        status = (await runs.summary(runId)).status
+      }
+      expect(status).toBe('interrupted')
+      expect((await runs.get(runId)).epochs.length).toBeGreaterThanOrEqual(3)
+    }
+  )
+
   it('does not keep a run running because its PID now belongs to another live process (a reboot reused it)', async () => {
     const { db, runs } = await openStore(tempHome())
     await insertDataset(db, 'ds-1', 'digits')
