@@ -14,6 +14,7 @@ import { StudyStore } from './store/studies'
 import { StudyService } from './study/service'
 import { LabEvents } from './core/events'
 import { resolveHome } from './core/home'
+import { readSettings } from './core/settings'
 import { createHandlers } from './api/handlers'
 import { createRouter, type Router } from './api/router'
 
@@ -33,7 +34,8 @@ export interface LabOptions {
   /** The data home (default: LAYERLAB_HOME, else the per-user app-data folder). */
   home?: string
   /**
-   * The history store: a postgres:// URL (default: LAYERLAB_STORE, else the SQLite file in the data home). An
+   * The history store: a postgres:// URL (default: LAYERLAB_STORE, else the home's saved setting, else the SQLite file
+   * in the data home). An
    * unreachable server fails the open with one line naming host:port; the password is never in any message.
    */
   store?: string
@@ -47,7 +49,7 @@ export interface LabOptions {
 
 export async function openLab(options: LabOptions = {}): Promise<Lab> {
   const dataHome = resolveHome(options.home)
-  const location = resolveStore(options.store)
+  const location = resolveStore(options.store, process.env, readSettings(dataHome).store)
   const artifacts = options.artifacts || process.env.LAYERLAB_ARTIFACTS
   const home = artifacts ? resolveHome(artifacts) : dataHome
   const db = await openDb(location, dataHome)
@@ -60,10 +62,22 @@ export async function openLab(options: LabOptions = {}): Promise<Lab> {
   const studyStore = new StudyStore(db)
   await studyStore.recoverInterrupted()
   const studies = new StudyService({ store: studyStore, runs, datasets, training, emit: events.emit })
-  const router = createRouter(createHandlers({ home, datasets, runs, training, exporter, studies }), {
-    debug: options.debug,
-    onInternalError: (error) => console.error(options.debug && error instanceof Error ? error.stack : `internal error: ${String(error)}`)
-  })
+  const router = createRouter(
+    createHandlers({
+      home,
+      dataHome,
+      store: { kind: location.kind, location: db.location, source: location.source ?? 'default' },
+      datasets,
+      runs,
+      training,
+      exporter,
+      studies
+    }),
+    {
+      debug: options.debug,
+      onInternalError: (error) => console.error(options.debug && error instanceof Error ? error.stack : `internal error: ${String(error)}`)
+    }
+  )
   return {
     home,
     store: db.location,

@@ -24,15 +24,28 @@ export interface PostgresLocation {
   secret: string | null
 }
 
-export type StoreLocation = { kind: 'sqlite' } | PostgresLocation
+export type StoreLocation = ({ kind: 'sqlite' } | PostgresLocation) & { source?: StoreSource }
+
+/** Who chose the store: the --store option, LAYERLAB_STORE, the home's saved setting, or nobody (SQLite). */
+export type StoreSource = 'option' | 'env' | 'settings' | 'default'
 
 const USAGE = 'postgres://user:password@host:port/database'
 
-/** The store the options and environment name: `explicit` (--store), else LAYERLAB_STORE, else SQLite. */
-export function resolveStore(explicit?: string, env: NodeJS.ProcessEnv = process.env): StoreLocation {
-  const text = (explicit ?? env.LAYERLAB_STORE ?? '').trim()
-  if (!text || text === 'sqlite') return { kind: 'sqlite' }
-  return parsePostgresUrl(text, explicit !== undefined ? '--store' : 'LAYERLAB_STORE')
+/**
+ * The store the options name: `explicit` (--store), else LAYERLAB_STORE, else the setting saved in the home
+ * (the desktop app's), else SQLite. `sqlite` names the default explicitly.
+ */
+export function resolveStore(explicit?: string, env: NodeJS.ProcessEnv = process.env, saved?: string): StoreLocation {
+  const [text, source, label] =
+    explicit !== undefined && explicit.trim()
+      ? [explicit, 'option' as const, '--store']
+      : env.LAYERLAB_STORE?.trim()
+        ? [env.LAYERLAB_STORE, 'env' as const, 'LAYERLAB_STORE']
+        : saved?.trim()
+          ? [saved, 'settings' as const, 'the saved store setting']
+          : ['', 'default' as const, '']
+  if (!text.trim() || text.trim() === 'sqlite') return { kind: 'sqlite', source: source === 'default' ? 'default' : source }
+  return { ...parsePostgresUrl(text.trim(), label), source }
 }
 
 export function parsePostgresUrl(text: string, source = '--store'): PostgresLocation {
