@@ -20,8 +20,8 @@ export interface PostgresLocation {
   display: string
   /** host:port (or the socket folder), for one-line messages. */
   server: string
-  /** The password, so that an error text that somehow quotes it can be cleaned; null when the URL has none. */
-  secret: string | null
+  /** The password as given and as written in the URL, so that an error text that somehow quotes it can be cleaned. */
+  secrets: string[]
 }
 
 export type StoreLocation = ({ kind: 'sqlite' } | PostgresLocation) & { source?: StoreSource }
@@ -79,16 +79,14 @@ export function parsePostgresUrl(text: string, source = '--store'): PostgresLoca
     config: { host, port, database, user, password, ssl, application_name: 'layerlab' },
     display,
     server,
-    secret: password ?? null
+    secrets: password ? [...new Set([password, url.password, encodeURIComponent(password)])].sort((a, b) => b.length - a.length) : []
   }
 }
 
-/** `text` with the password (as given, and URL-encoded) replaced by ***. */
-export function redact(text: string, where: Pick<PostgresLocation, 'secret'>): string {
-  if (!where.secret) return text
-  let out = text.split(where.secret).join('***')
-  const encoded = encodeURIComponent(where.secret)
-  if (encoded !== where.secret) out = out.split(encoded).join('***')
+/** `text` with the password (as given, and as written in the URL) replaced by ***. */
+export function redact(text: string, where: Pick<PostgresLocation, 'secrets'>): string {
+  let out = text
+  for (const secret of where.secrets) out = out.split(secret).join('***')
   return out
 }
 

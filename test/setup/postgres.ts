@@ -70,9 +70,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
       ? execFileSync('runuser', ['-u', 'postgres', '--', path.join(bin, tool), ...args], { stdio: 'pipe' })
       : execFileSync(path.join(bin, tool), args, { stdio: 'pipe' })
   as('initdb', ['-D', data, '-U', USER, '--pwfile', pwfile, '--auth', 'scram-sha-256', '--encoding', 'UTF8', '--locale', 'C'])
+  // TLS with a self-signed certificate (openssl comes with the package's ssl-cert dependency): sslmode=require
+  // connects encrypted, a URL that also checks the certificate is refused.
+  const cert = path.join(data, 'server.crt')
+  const key = path.join(data, 'server.key')
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-keyout', key, '-out', cert], {
+    stdio: 'pipe'
+  })
+  fs.chmodSync(key, 0o600)
+  if (asRoot) execFileSync('chown', ['postgres:postgres', cert, key])
   const port = await freePort()
   // Durability off: a test cluster; the unix socket lives in the temp folder, not /run/postgresql.
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c ssl=on`
   as('pg_ctl', ['-D', data, '-o', options, '-l', path.join(dir, 'log'), '-w', '-t', '60', 'start'])
   project.provide('postgresUrl', `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`)
   return async () => {
