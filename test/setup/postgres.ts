@@ -51,14 +51,22 @@ function freePort(): Promise<number> {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const bin = binDir()
-  if (!bin) {
-    const missing = `no PostgreSQL binaries (${process.env.LAYERLAB_POSTGRES_BIN || '/usr/lib/postgresql/*/bin'}: apt-get install postgresql)`
+  const cluster = await startCluster()
+  if ('missing' in cluster) {
+    const { missing } = cluster
     if (process.env.LAYERLAB_REQUIRE_POSTGRES === '1') throw new Error(`PostgreSQL tests required (LAYERLAB_REQUIRE_POSTGRES=1) but ${missing}`)
     console.log(`skipped: PostgreSQL store tests (${missing})`)
     project.provide('postgresUrl', null)
     return async () => undefined
   }
+  project.provide('postgresUrl', cluster.url)
+  return cluster.stop
+}
+
+/** A throwaway cluster (also for `npm run bench -- store`): its admin URL and how to stop it, or why there is none. */
+export async function startCluster(): Promise<{ url: string; stop: () => Promise<void> } | { missing: string }> {
+  const bin = binDir()
+  if (!bin) return { missing: `no PostgreSQL binaries (${process.env.LAYERLAB_POSTGRES_BIN || '/usr/lib/postgresql/*/bin'}: apt-get install postgresql)` }
   const asRoot = process.getuid?.() === 0
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-pg-'))
   const data = path.join(dir, 'data')
@@ -83,12 +91,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // Durability off: a test cluster; the unix socket lives in the temp folder, not /run/postgresql.
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c ssl=on`
   as('pg_ctl', ['-D', data, '-o', options, '-l', path.join(dir, 'log'), '-w', '-t', '60', 'start'])
-  project.provide('postgresUrl', `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`)
-  return async () => {
-    try {
-      as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop'])
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    stop: async () => {
+      try {
+        as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop'])
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
     }
   }
 }
