@@ -66,7 +66,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
 /** A throwaway cluster (also for `npm run bench -- store`): its admin URL and how to stop it, or why there is none. */
 export async function startCluster(): Promise<{ url: string; stop: () => Promise<void> } | { missing: string }> {
   const bin = binDir()
-  if (!bin) return { missing: `no PostgreSQL binaries (${process.env.LAYERLAB_POSTGRES_BIN || '/usr/lib/postgresql/*/bin'}: apt-get install postgresql)` }
+  if (!bin)
+    return { missing: `no PostgreSQL binaries (${process.env.LAYERLAB_POSTGRES_BIN || '/usr/lib/postgresql/*/bin'}: apt-get install postgresql)` }
   const asRoot = process.getuid?.() === 0
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-pg-'))
   const data = path.join(dir, 'data')

@@ -56,6 +56,21 @@ describe('CLI --store', () => {
       expect(io.stderr).not.toContain('not-the-password-42')
     })
 
+    it('a study on PostgreSQL: every member lands in the store, its statistics over exactly its runs', async () => {
+      const common = ['--home', dir('layerlab-cli-store-study-'), '--store', await freshPostgresDatabase(), '--json']
+      const io = capture()
+      const args = ['--seeds', '2', '--epochs', '2', '--hidden', '8', '--workers', '2']
+      expect(await runCli(argv(...common, 'study', '--data', DIGITS_CSV, ...args), io)).toBe(0)
+      const result = JSON.parse(io.stdout) as { studyId: string; status: string; configs: { runs: string[] }[] }
+      expect(result.status).toBe('completed')
+      expect(result.configs.map((c) => c.runs.length)).toEqual([2, 2])
+      const listed = capture()
+      expect(await runCli(argv(...common, 'runs'), listed)).toBe(0)
+      const runs = JSON.parse(listed.stdout) as { runId: string; status: string }[]
+      expect(runs.map((r) => r.runId).sort()).toEqual(result.configs.flatMap((c) => c.runs).sort())
+      expect(runs.every((r) => r.status === 'completed')).toBe(true)
+    })
+
     it('two labs on one store and one artifacts folder (reached by two paths) share datasets and runs', async () => {
       const store = await freshPostgresDatabase()
       const artifacts = dir('layerlab-shared-')
