@@ -6,7 +6,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { trainConfig } from '../../../main/shared/contract'
 import { LabError } from '../../../main/shared/errors'
-import { Db } from '../../../main/store/db'
+import { SqliteDb } from '../../../main/store/db'
 import { RunStore } from '../../../main/store/runs'
 import { TrainingService, type TrainingData } from '../../../main/train/service'
 import { insertDataset } from '../store/helpers'
@@ -23,12 +23,12 @@ const digits: TrainingData = {
 }
 
 let home: string
-let db: Db
+let db: SqliteDb
 let runs: RunStore
 
 beforeAll(async () => {
   home = tempHome('layerlab-localloss-')
-  db = await Db.open(path.join(home, 'layerlab.sqlite'))
+  db = await SqliteDb.open(path.join(home, 'layerlab.sqlite'))
   await insertDataset(db, 'ds-digits', 'digits')
   runs = new RunStore(db, home)
 })
