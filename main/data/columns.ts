@@ -21,6 +21,7 @@ import { type ColumnStats, HISTOGRAM_BINS as BINS_EXPORT, VOCAB_CAP as CAP_EXPOR
 import { ColumnWriter, type FilePool, StringsWriter, columnFile, forEachChunk } from './storage'
 import { isMissing, parseBoolean, parseNumber } from './values'
 import { readMessyNumbers } from './messy'
+import { readDates } from './dates'
 
 // Module-local copies: a bundler's or test runner's imported bindings can be getters, too slow in the hot loops.
 const VOCAB_CAP = CAP_EXPORT
@@ -458,6 +459,10 @@ export class TextColumn implements ColumnSink {
     if (coded && this.present > 0) {
       if (this.allNumeric) return this.asNumeric(Float64Array.from(this.keys, Number))
       if (!this.booleanLike) {
+        // "2024-03-01", "1/3/2024", "3 Mar 2024": dates, read once per distinct value into day numbers; the text
+        // stays for the preview.
+        const dates = readDates(this.keys)
+        if (dates) return { ...this.asNumeric(dates.days, true), date: dates.format }
         // "$1,234.50", "12 %", "1 234,5": people's numbers, read once per distinct value.
         const messy = readMessyNumbers(this.keys, this.decimalComma)
         if (messy) {

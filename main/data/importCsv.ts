@@ -281,12 +281,14 @@ async function readTable(
       const damage = gzipCheck && (await gzipCheck)
       if (damage) throw new LabError(`${label}: the gzip data is damaged or cut short (${damage}); a truncated download?`)
       const messyNumbers = scan.sinks.filter((sink) => sink instanceof TextColumn && sink.messyNumbers).map((sink) => sink.name)
+      const dateColumns = columns.filter((stats) => stats.date).map((stats) => stats.name)
       progress?.(scan.rows, size)
       return {
         settings: dialect.settings,
         source: {
           format: 'csv',
           ...(messyNumbers.length ? { messyNumbers } : {}),
+          ...(dateColumns.length ? { dateColumns } : {}),
           ...(rejects.total > 0 ? { setAside: setAsideSummary(rejects.rows, rejects.total, SET_ASIDE_LISTED) } : {})
         },
         rows: scan.rows,

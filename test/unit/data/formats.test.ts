@@ -69,9 +69,14 @@ describe('workbooks', () => {
     expect(summary.columns.map((c) => [c.name, c.type])).toEqual([
       ['a', 'integer'],
       ['b', 'number'],
-      ['day', 'text'],
+      ['day', 'date'],
       ['label', 'category']
     ])
+    // A date column is a feature by default (year, month, day of week), never dropped.
+    expect(summary.columns.find((c) => c.name === 'day')).toMatchObject({
+      role: 'feature',
+      date: { order: 'ymd', first: '2024-01-01', last: '2024-02-09', parts: ['year', 'month', 'weekday'] }
+    })
     expect(summary.parse.table).toMatchObject({ format: 'workbook', sheet: 'Data', headerRow: 2, titleRows: [1], dateColumns: ['day'] })
     expect(summary.parse.table?.sheets?.map((s) => s.name)).toEqual(['Empty', 'Data', 'Notes'])
     const preview = await lab.datasets.preview({ datasetId: summary.datasetId, offset: 3, limit: 1 })
@@ -116,25 +121,27 @@ describe('Parquet', () => {
     const file = path.join(lab.tmp, 'flat.parquet')
     await duckRun(
       `COPY (SELECT i::BIGINT AS id, (i % 7)::INTEGER AS small, (i / 4.0)::DECIMAL(10,2) AS price, i % 2 = 0 AS even,
-        DATE '2024-01-01' + i::INTEGER AS day, CASE WHEN i % 3 = 0 THEN NULL ELSE (i * 1.5)::DOUBLE END AS x,
+        DATE '2024-01-01' + i::INTEGER AS day, TIMESTAMP '2024-03-01 08:30:00' + to_hours(i::BIGINT) AS seen, CASE WHEN i % 3 = 0 THEN NULL ELSE (i * 1.5)::DOUBLE END AS x,
         ['low', 'mid', 'high'][i % 3 + 1] AS label FROM range(300) t(i)) TO '${file}' (FORMAT parquet)`
     )
     const summary = await lab.datasets.import({ path: file })
     expect(summary.rows).toBe(300)
-    expect(summary.parse.table).toMatchObject({ format: 'parquet', dateColumns: ['day'] })
+    expect(summary.parse.table).toMatchObject({ format: 'parquet', dateColumns: ['day', 'seen'] })
     expect(Object.fromEntries(summary.columns.map((c) => [c.name, c.type]))).toEqual({
       id: 'integer',
       small: 'integer',
       price: 'number',
       even: 'boolean',
-      day: 'text',
+      day: 'date',
+      seen: 'date',
       x: 'number',
       label: 'category'
     })
     expect(summary.columns.find((c) => c.name === 'x')?.missing).toBe(100)
     expect(summary.target).toBe('label')
     const preview = await lab.datasets.preview({ datasetId: summary.datasetId, offset: 5, limit: 1 })
-    expect(preview.rows[0]).toEqual([5, 5, 1.25, 'false', '2024-01-06', 7.5, 'high'])
+    expect(preview.rows[0]).toEqual([5, 5, 1.25, 'false', '2024-01-06', '2024-03-01T13:30:00', 7.5, 'high'])
+    expect(summary.columns.find((c) => c.name === 'seen')?.date).toMatchObject({ first: '2024-03-01T08:30:00', last: '2024-03-13T19:30:00' })
   })
 
   it('refuses nested columns, a truncated file and a file that is not Parquet', async () => {
