@@ -83,6 +83,16 @@ describe('workbooks', () => {
     expect(preview.rows[0]).toEqual([rows[3]!.a, rows[3]!.b, '2024-01-04', rows[3]!.label])
   })
 
+  it('reads Excel serial dates (numbers with a date format) as a date column', async () => {
+    const sheet = XLSX.utils.aoa_to_sheet([['when', 'x', 'label'], ...rows.map((r, i) => [45352 + i, r.a, r.label])])
+    for (let i = 0; i < rows.length; i++) sheet[XLSX.utils.encode_cell({ r: i + 1, c: 0 })]!.z = 'dd/mm/yyyy'
+    const book = XLSX.utils.book_new()
+    XLSX.utils.book_append_sheet(book, sheet, 'Serial')
+    const summary = await lab.datasets.import({ path: lab.write('serial.xlsx', XLSX.write(book, { type: 'buffer', bookType: 'xlsx' }) as Buffer) })
+    // 45352 is 2024-03-01 in Excel's 1900 date system.
+    expect(summary.columns[0]).toMatchObject({ name: 'when', type: 'date', role: 'feature', date: { first: '2024-03-01', last: '2024-04-09' } })
+  })
+
   it('reads the sheet asked for, and names the sheets when it is not there', async () => {
     const file = workbook('sheets.xlsx', 'xlsx')
     await expect(lab.datasets.import({ path: file, sheet: 'Notes' })).rejects.toThrow(
