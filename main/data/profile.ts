@@ -126,17 +126,22 @@ export function columnProfile(stats: ColumnStats, isTarget: boolean, override: C
   return profile
 }
 
+/** Bins per unit of value: bin = floor((value - min) · scale), the last bin closed at max; 0 when min = max. */
+export const binScale = (min: number, max: number): number => (max > min ? HISTOGRAM_BINS / (max - min) : 0)
+
 /** Counts over HISTOGRAM_BINS equal-width bins between min and max. */
 export class Histogram {
   readonly bins = new Array<number>(HISTOGRAM_BINS).fill(0)
+  private readonly scale: number
   constructor(
     readonly min: number,
     readonly max: number
-  ) {}
+  ) {
+    this.scale = binScale(min, max)
+  }
   add(value: number): void {
     if (Number.isNaN(value)) return
-    const width = this.max - this.min
-    const bin = width > 0 ? Math.min(HISTOGRAM_BINS - 1, Math.floor(((value - this.min) / width) * HISTOGRAM_BINS)) : 0
+    const bin = Math.min(HISTOGRAM_BINS - 1, Math.floor((value - this.min) * this.scale))
     this.bins[bin]!++
   }
 }

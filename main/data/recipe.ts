@@ -229,17 +229,28 @@ interface FittedColumn {
 function fitColumn(dir: string, choice: TableColumnChoice, train: Int32Array, options: { impute: Imputation; scaling: Scaling }): FittedColumn {
   const date = choice.type === 'date' ? dateOf(dir, choice, train) : undefined
   const encoding = date ? (DATE_VOCABULARY[date.part] ? 'onehot' : 'numeric') : encodingOf(choice.type)
-  const stored = columnValues(dir, choice, encoding, date)
+  // Plain numbers are read below straight from their file; the rest through a value per row.
+  const stored = encoding === 'numeric' && !date ? () => NaN : columnValues(dir, choice, encoding, date)
   // A date part is fitted on the part's values (a year, a month key), computed from the day numbers.
   const value = date ? (row: number) => datePartValue(stored(row) as number, date.part, date.origin) : stored
   const name = choice.stats.name
   const extra = date ? { date } : {}
   if (encoding === 'numeric') {
+    // The train rows' values in one typed array first: the passes below are then tight loops (they were a seventh
+    // of a 1M-row import through a closure per value). Same sums in the same order as before.
+    const n = train.length
+    const xs = new Float64Array(n)
+    if (date) for (let i = 0; i < n; i++) xs[i] = value(train[i]!) as number
+    else {
+      if (!choice.stats.files.f64) throw new LabError(`column "${name}": not all values are numbers, so it cannot be of type ${choice.type}`)
+      const values = readF64(columnFile(dir, choice.index, 'f64'))
+      for (let i = 0; i < n; i++) xs[i] = values[train[i]!]!
+    }
     let present = 0
     let sum = 0
-    for (const row of train) {
-      const v = value(row) as number
-      if (!Number.isNaN(v)) {
+    for (let i = 0; i < n; i++) {
+      const v = xs[i]!
+      if (v === v) {
         present++
         sum += v
       }
@@ -247,39 +258,34 @@ function fitColumn(dir: string, choice: TableColumnChoice, train: Int32Array, op
     let impute = present > 0 ? sum / present : 0
     if (options.impute === 'median' && present > 0) {
       const sorted = new Float64Array(present)
-      let i = 0
-      for (const row of train) {
-        const v = value(row) as number
-        if (!Number.isNaN(v)) sorted[i++] = v
-      }
+      let k = 0
+      for (let i = 0; i < n; i++) if (xs[i] === xs[i]) sorted[k++] = xs[i]!
       sorted.sort()
       const mid = present >> 1
       impute = present % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
     }
     // The affine step is fitted on the values the model sees: after imputation, in Float32 like the prepared rows.
-    const encoded = (row: number) => {
-      const v = value(row) as number
-      return Math.fround(Number.isNaN(v) ? impute : v)
-    }
+    const encoded = new Float32Array(n)
+    for (let i = 0; i < n; i++) encoded[i] = xs[i] === xs[i] ? xs[i]! : impute
     let mean = 0
     let min = Infinity
     let max = -Infinity
-    for (const row of train) {
-      const v = encoded(row)
+    for (let i = 0; i < n; i++) {
+      const v = encoded[i]!
       mean += v
       if (v < min) min = v
       if (v > max) max = v
     }
-    mean = train.length ? mean / train.length : 0
+    mean = n ? mean / n : 0
     let offset: number
     let scale: number
     if (options.scaling === 'minmax') {
-      offset = train.length ? min : 0
+      offset = n ? min : 0
       scale = max > min ? 1 / (max - min) : 1
     } else {
       let squares = 0
-      for (const row of train) squares += (encoded(row) - mean) ** 2
-      const std = train.length ? Math.sqrt(squares / train.length) : 0
+      for (let i = 0; i < n; i++) squares += (encoded[i]! - mean) ** 2
+      const std = n ? Math.sqrt(squares / n) : 0
       offset = mean
       // A constant feature (std 0) is only centred: dividing by 0 would make it NaN.
       scale = std > 1e-12 ? 1 / std : 1
