@@ -4,7 +4,7 @@
  * (19 numbers, one text label), plus a Parquet file and an .xlsx workbook of 100k rows. Every candidate runs in its
  * own process under /usr/bin/time -v (peak RSS), in a shuffled order per round (BENCH_ROUNDS, default 3); the table
  * gives the median with min–max. "ratio" is LayerLab / pandas (lower is faster). BENCH_SIZES=100000,1000000 limits
- * the sizes.
+ * the sizes; BENCH_FORMATS=csv leaves out the Parquet and xlsx files.
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -60,6 +60,8 @@ async function inputs(dir: string, sizes: number[]): Promise<{ name: string; fil
     if (!fs.existsSync(file)) await generateLargeCsv(file, rows, 20, 7)
     out.push({ name: `CSV ${rows.toLocaleString('en')} × 20`, file, readers: [...(pandas ? ['pandas'] : []), 'duckdb', 'layerlab'] })
   }
+  // BENCH_FORMATS=csv: the CSV sizes only (the workbook alone takes minutes).
+  if (process.env.BENCH_FORMATS === 'csv') return out
   const small = path.join(dir, 'big-100000x20.csv')
   if (!fs.existsSync(small)) await generateLargeCsv(small, 100_000, 20, 7)
   const parquet = path.join(dir, 'big-100000x20.parquet')

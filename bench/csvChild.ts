@@ -37,8 +37,9 @@ async function main(): Promise<void> {
       const start = performance.now()
       const duck = await openDuck()
       const reader = file.endsWith('.parquet') ? `read_parquet(${sqlString(file)})` : `read_csv(${sqlString(file)})`
-      const result = await duck.connection.run(`CREATE TABLE t AS SELECT * FROM ${reader}`)
-      rows = Number(result.rowsChanged)
+      await duck.connection.run(`CREATE TABLE t AS SELECT * FROM ${reader}`)
+      // CREATE TABLE AS reports no changed rows: count them.
+      rows = Number((await duck.connection.runAndReadAll('SELECT count(*) FROM t')).getRowsJS()[0]![0])
       ms = performance.now() - start
       duck.close()
     } else if (what === 'sheetjs') {

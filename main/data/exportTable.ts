@@ -12,6 +12,7 @@ import { BIGINT, DOUBLE, VARCHAR, DuckDBDataChunk, type DuckDBConnection, type D
 import { LabError } from '../shared/errors'
 import { placeTempFile } from '../core/atomicWrite'
 import { duckMessage, sqlIdent, sqlString } from './duck'
+import { isoOfDay } from './dates'
 import type { ColumnStats } from './profile'
 import { columnFile, readRangeF64, readRangeI32, readRangeStrings } from './storage'
 
@@ -34,8 +35,9 @@ const bigintSafe = (stats: ColumnStats): boolean =>
 
 export async function exportTable(connection: DuckDBConnection, request: TableExportRequest): Promise<{ bytes: number }> {
   const { dir, columns, rows, out, format, overwrite } = request
+  // Dates go out as ISO text (2024-03-01, 2024-03-01T09:30:00): the dates as read, whatever the file's spelling.
   const types: DuckDBType[] = columns.map((c) =>
-    c.files.f64 && !c.spellings ? (bigintSafe(c) ? BIGINT : DOUBLE) : c.files.f64 && c.spellings ? DOUBLE : VARCHAR
+    c.date ? VARCHAR : c.files.f64 && !c.spellings ? (bigintSafe(c) ? BIGINT : DOUBLE) : c.files.f64 && c.spellings ? DOUBLE : VARCHAR
   )
   const table = `export_${++tables}`
   const temp = path.join(path.dirname(out), `.${path.basename(out)}.${randomBytes(3).toString('hex')}.tmp`)
@@ -47,6 +49,7 @@ export async function exportTable(connection: DuckDBConnection, request: TableEx
       const values = columns.map((c, i) => {
         if (c.files.f64) {
           const data = readRangeF64(columnFile(dir, i, 'f64'), first, count)
+          if (c.date) return Array.from(data, (v) => (Number.isNaN(v) ? null : isoOfDay(v)))
           const whole = types[i] === BIGINT
           return Array.from(data, (v) => (Number.isNaN(v) ? null : whole ? BigInt(v) : v))
         }

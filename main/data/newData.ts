@@ -53,7 +53,9 @@ async function encodeNewTable(recipe: TableRecipe, file: string, scale: boolean)
     recipe.columns.forEach((column, c) => {
       const trimmed = fields[positions[c]!]!.trim()
       let value: number | string | null
-      if (isMissing(trimmed)) value = column.encoding === 'numeric' ? NaN : null
+      if (isMissing(trimmed)) value = column.date ? null : column.encoding === 'numeric' ? NaN : null
+      // A date part's encoder reads the text itself, in the order the training column was read in.
+      else if (column.date) value = trimmed
       else if (column.encoding === 'numeric') value = parseNumber(trimmed, settings.decimalComma)
       else value = categoryKey(trimmed, settings.decimalComma)
       const encoder = encoders[c]!

@@ -100,7 +100,11 @@ export function fitTable(name: string, dir: string, meta: TableMeta, target: str
   const features: TableColumnChoice[] = []
   columns.forEach((profile, index) => {
     // columns is meta.columns profiled, index for index.
-    if (profile.role === 'feature') features.push({ index, stats: meta.columns[index]!, type: profile.type })
+    if (profile.role !== 'feature') return
+    const stats = meta.columns[index]!
+    // A date column is one feature choice per part it gives (profile.date.parts: the user's, or the default).
+    if (profile.type === 'date' && profile.date) for (const datePart of profile.date.parts) features.push({ index, stats, type: 'date', datePart })
+    else features.push({ index, stats, type: profile.type })
   })
   const { task, reason, suggested } = targetTask(targetStats, parse.task)
   const facts = { task, taskReason: reason, suggestedTask: suggested }
@@ -331,7 +335,7 @@ export function refitRecipe(dir: string, meta: Meta, stored: Recipe, train: Int3
     const index = meta.columns.findIndex((stats) => stats.name === column.name)
     const stats = meta.columns[index]
     if (!stats) throw new Error(`The recipe's column "${column.name}" is not in the dataset`)
-    return { index, stats, type: column.type }
+    return { index, stats, type: column.type, ...(column.date ? { datePart: column.date.part } : {}) }
   })
   const refitted = fitTableRecipe(dir, choices, stored.target, stored.labels, train, { impute: stored.imputeNumbers, scaling: stored.scaling })
   const fitted: TableRecipe = { ...refitted, task: stored.task }

@@ -2,7 +2,8 @@
  * Column statistics gathered in the import pass, and what follows from them: the column's type, its role
  * (feature, target, excluded and why) and the profile the contract shows.
  */
-import type { ColumnOverride, ColumnProfile, ColumnType } from '../shared/contract'
+import { type ColumnOverride, type ColumnProfile, type ColumnType, DEFAULT_DATE_PARTS } from '../shared/contract'
+import { type DateFormat, isoOfDay } from './dates'
 
 /** Distinct values are counted (and coded) up to this many; beyond it a column is "many distinct". */
 export const VOCAB_CAP = 10_000
@@ -38,6 +39,8 @@ export interface ColumnStats {
   files: { f64: boolean; i32: boolean; str: boolean }
   /** A column read as numbers from people's spellings ("$1,234.50", "12 %"): the spellings, coded in c<i>.src. */
   spellings?: string[]
+  /** A column read as dates: the f64 file holds day numbers (days since 1970-01-01), the text stays in c<i>.src. */
+  date?: DateFormat
 }
 
 /** Online statistics for one numeric column (Welford: stable in one pass). */
@@ -63,6 +66,7 @@ export class NumericMoments {
 /** The type the values suggest. */
 export function inferType(stats: ColumnStats): ColumnType {
   if (stats.present === 0) return 'text'
+  if (stats.date) return 'date'
   if (stats.numeric) return stats.integer ? 'integer' : 'number'
   if (stats.booleanLike && stats.distinct <= 2) return 'boolean'
   if (!stats.distinctCapped && stats.distinct <= CATEGORY_MAX && stats.distinct < 0.5 * stats.present) return 'category'
@@ -101,8 +105,19 @@ export function columnProfile(stats: ColumnStats, isTarget: boolean, override: C
     const reason = exclusionReason(stats, type)
     if (reason) [role, excludedReason] = ['excluded', reason]
   } else if (type === 'text') [role, excludedReason] = ['excluded', 'text']
+  const parts = type === 'date' ? (override.dateParts ?? DEFAULT_DATE_PARTS) : []
+  // A date column without parts gives the model nothing: it is excluded, by the user's choice.
+  if (type === 'date' && role === 'feature' && parts.length === 0) [role, excludedReason] = ['excluded', 'user']
   const profile: ColumnProfile = { name: stats.name, type, missing: stats.missing, distinct: stats.distinct, role }
   if (excludedReason) profile.excludedReason = excludedReason
+  if (type === 'date' && stats.date && stats.present > 0)
+    profile.date = {
+      order: stats.date.order,
+      ambiguous: stats.date.ambiguous,
+      first: isoOfDay(stats.min),
+      last: isoOfDay(stats.max),
+      parts: role === 'feature' ? [...parts] : []
+    }
   if (stats.numeric && stats.present > 0) {
     Object.assign(profile, { min: stats.min, max: stats.max, mean: stats.mean, std: stats.std })
     if (stats.histogram) profile.histogram = stats.histogram
@@ -111,17 +126,22 @@ export function columnProfile(stats: ColumnStats, isTarget: boolean, override: C
   return profile
 }
 
+/** Bins per unit of value: bin = floor((value - min) · scale), the last bin closed at max; 0 when min = max. */
+export const binScale = (min: number, max: number): number => (max > min ? HISTOGRAM_BINS / (max - min) : 0)
+
 /** Counts over HISTOGRAM_BINS equal-width bins between min and max. */
 export class Histogram {
   readonly bins = new Array<number>(HISTOGRAM_BINS).fill(0)
+  private readonly scale: number
   constructor(
     readonly min: number,
     readonly max: number
-  ) {}
+  ) {
+    this.scale = binScale(min, max)
+  }
   add(value: number): void {
     if (Number.isNaN(value)) return
-    const width = this.max - this.min
-    const bin = width > 0 ? Math.min(HISTOGRAM_BINS - 1, Math.floor(((value - this.min) / width) * HISTOGRAM_BINS)) : 0
+    const bin = Math.min(HISTOGRAM_BINS - 1, Math.floor((value - this.min) * this.scale))
     this.bins[bin]!++
   }
 }

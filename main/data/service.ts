@@ -17,7 +17,8 @@ import {
   type ParseSettings,
   type Preparation,
   type RequestResult,
-  type SplitSpec
+  type SplitSpec,
+  datePart
 } from '../shared/contract'
 import type { PreparedData } from './types'
 import type { ImageRecipe, Recipe } from './recipe'
@@ -444,6 +445,12 @@ export class DatasetService {
     for (const change of args.columns ?? []) {
       const stats = meta.columns.find((column) => column.name === change.name)
       if (!stats) throw new LabError(`${row.name}: no column "${change.name}"`)
+      if (stats.date && change.type !== undefined && change.type !== 'date' && change.type !== 'text')
+        throw new LabError(`${row.name}: column "${change.name}" holds dates; choose its parts (year, month, …) or exclude it`)
+      if (change.type === 'date' && !stats.date)
+        throw new LabError(`${row.name}: column "${change.name}" does not hold dates in one format, so it cannot be of type date`)
+      if (change.dateParts !== undefined && !stats.date)
+        throw new LabError(`${row.name}: column "${change.name}" is not a date column; date parts apply to dates only`)
       if (change.type === 'number' || change.type === 'integer') {
         if (!stats.files.f64)
           throw new LabError(`${row.name}: column "${change.name}" has values that are not numbers, so it cannot be of type ${change.type}`)
@@ -458,6 +465,11 @@ export class DatasetService {
       const next: ColumnOverride = { ...overrides[change.name] }
       if (change.type !== undefined) next.type = change.type
       if (change.include !== undefined) next.include = change.include
+      if (change.dateParts !== undefined) {
+        // Parts in their usual order, each once; choosing parts includes the column, choosing none excludes it.
+        next.dateParts = datePart.options.filter((part) => change.dateParts!.includes(part))
+        if (change.include === undefined) next.include = next.dateParts.length > 0
+      } else if (change.include === true && next.dateParts?.length === 0) delete next.dateParts // switched back on: the default parts
       overrides[change.name] = next
     }
     const nextParse: ParseSettings = { ...parse, overrides, preparation: { ...parse.preparation, ...args.preparation } }

@@ -47,6 +47,8 @@ import {
   classWeightsFlag,
   lossFlag,
   targetFlag,
+  datesFlag,
+  type DateChoice,
   taskFlag
 } from './cliFlags'
 import {
@@ -185,6 +187,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         badRowsChoice.options
       )
     )
+    .addOption(datesFlag())
     .option('--image-size <WxH>', 'resize images to WxH (default: the most common size, at most 64x64)', imageSize)
     .action(
       async (
@@ -203,6 +206,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
           sheet?: string
           badRows?: BadRowsChoice
           imageSize?: { width: number; height: number }
+          dates?: DateChoice[]
         }
       ) => {
         const lab = await opened()
@@ -219,7 +223,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         process.once('SIGINT', onInterrupt)
         try {
           const delimiter = o.delimiter === 'tab' || o.delimiter === '\\t' ? '\t' : o.delimiter === 'space' ? ' ' : o.delimiter
-          const summary = await call(lab, 'datasets.import', {
+          let summary = await call(lab, 'datasets.import', {
             path: path.resolve(file),
             name: o.name,
             target: o.target,
@@ -237,6 +241,8 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
             importId
           })
           bar.done()
+          // Date parts are a column choice like any other: stored with the dataset, the recipe fitted again.
+          if (o.dates?.length) summary = await call(lab, 'datasets.update', { datasetId: summary.datasetId, columns: o.dates })
           const dialect = summary.parse.csv ? dialectReport(summary.parse.csv) : null
           print({ ...summary, dialect }, () => describeDataset(summary))
         } finally {
@@ -275,6 +281,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .requiredOption('--data <path|id>', 'a dataset id, or a file/folder to import')
     .addOption(targetFlag())
     .addOption(taskFlag())
+    .addOption(datesFlag())
     .addOption(lossFlag())
     .addOption(classWeightsFlag())
     .addOption(new Option('--preset <name>', 'model preset').choices(modelPreset.options))
@@ -312,6 +319,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         data: string
         target?: string
         task?: Task
+        dates?: DateChoice[]
         loss?: TrainConfig['loss']
         classWeights?: TrainConfig['classWeights']
         preset?: ModelPreset
@@ -333,9 +341,16 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         backend?: TrainBackend
       }) => {
         const lab = await opened()
-        const dataset = await datasetOf(lab, o.data, o.target, o.task, (line) => {
-          if (!json()) io.err(line)
-        })
+        const dataset = await datasetOf(
+          lab,
+          o.data,
+          o.target,
+          o.task,
+          (line) => {
+            if (!json()) io.err(line)
+          },
+          o.dates
+        )
         const { spec, partition } = await modelOf(lab, dataset.datasetId, o)
         for (const block of partition.blocks) if (o.epochs && o.mode === 'layer-wise') block.settings.epochs = o.epochs
         const config = {

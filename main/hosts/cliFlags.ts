@@ -1,6 +1,6 @@
 /** Parsers of the CLI's flag values: a wrong value is a usage error naming the flag and what it must be. */
 import { InvalidArgumentError, Option } from 'commander'
-import { task as taskSchema, trainConfig, trainMode, type TrainMode } from '../shared/contract'
+import { type DatePart, datePart, task as taskSchema, trainConfig, trainMode, type TrainMode } from '../shared/contract'
 
 /** A commander parser for a number flag: `accept` says which values are valid, `what` how to say so. */
 export const numberFlag = (label: string, what: string, accept: (n: number) => boolean) => (value: string) => {
@@ -45,3 +45,29 @@ export const classWeightsFlag = (): Option =>
   new Option('--class-weights <weights>', 'classification: balanced weighs rows by inverse class frequency').choices(
     trainConfig.shape.classWeights.unwrap().options
   )
+
+/** One --dates COLUMN=PARTS: the parts a date column gives the model (none: excluded). */
+export interface DateChoice {
+  name: string
+  dateParts: DatePart[]
+}
+/** --dates when=year,month,weekday (repeatable; "none" excludes the column); the value so far is the earlier flags'. */
+export const dateChoice = (value: string, earlier: DateChoice[] = []): DateChoice[] => {
+  const at = value.lastIndexOf('=')
+  const name = value.slice(0, at).trim()
+  const parts = value
+    .slice(at + 1)
+    .split(',')
+    .map((part) => part.trim())
+  const usage = `expected COLUMN=PARTS with PARTS from ${datePart.options.join(', ')} (comma-separated) or none, for example when=year,month,weekday`
+  if (at <= 0 || name === '') throw new InvalidArgumentError(usage)
+  if (parts.length === 1 && parts[0] === 'none') return [...earlier, { name, dateParts: [] }]
+  const bad = parts.find((part) => !datePart.safeParse(part).success)
+  if (bad !== undefined) throw new InvalidArgumentError(`"${bad}" is not a date part; ${usage}`)
+  return [...earlier, { name, dateParts: parts as DatePart[] }]
+}
+export const datesFlag = (): Option =>
+  new Option(
+    '--dates <column=parts>',
+    `a date column's features: ${datePart.options.join(', ')} (comma-separated; default year,month,weekday) or none to exclude it; repeatable`
+  ).argParser(dateChoice)

@@ -17,6 +17,8 @@ import type {
 import { LabError } from '../shared/errors'
 import { INPUT_LIMITS, readInputFile } from '../core/inputFile'
 import { errorText } from '../shared/format'
+import { datePartsText } from '../shared/dates'
+import type { DateChoice } from './cliFlags'
 import type { Lab } from '../lab'
 
 export async function call<K extends RequestName>(lab: Lab, name: K, args: RequestArgs<K>): Promise<RequestResult<K>> {
@@ -48,7 +50,8 @@ export async function datasetOf(
   data: string,
   target: string | undefined,
   task?: Task,
-  note: (line: string) => void = () => undefined
+  note: (line: string) => void = () => undefined,
+  dates: DateChoice[] = []
 ): Promise<DatasetSummary> {
   const datasets = await call(lab, 'datasets.list', {})
   let dataset = datasets.find((d) => d.datasetId === data)
@@ -59,6 +62,13 @@ export async function datasetOf(
   if (task && task !== dataset.task) {
     dataset = await call(lab, 'datasets.update', { datasetId: dataset.datasetId, task })
     note(`dataset ${dataset.name}: task set to ${dataset.task}\n`)
+  }
+  if (dates.length) {
+    dataset = await call(lab, 'datasets.update', { datasetId: dataset.datasetId, columns: dates })
+    for (const { name } of dates) {
+      const date = dataset.columns.find((c) => c.name === name)?.date
+      if (date) note(`dataset ${dataset.name}: date ${name} gives ${datePartsText(date.parts)}\n`)
+    }
   }
   return dataset
 }

@@ -30,6 +30,8 @@ import {
   classWeightsFlag,
   lossFlag,
   targetFlag,
+  datesFlag,
+  type DateChoice,
   taskFlag
 } from './cliFlags'
 import { type CliIo, progressBar, table } from './cliText'
@@ -163,6 +165,7 @@ export function addStudyCommands(program: Command, { io, opened, json, print }: 
     .option('--data <path|id>', 'a dataset id, or a file/folder to import')
     .addOption(targetFlag())
     .addOption(taskFlag())
+    .addOption(datesFlag())
     .addOption(lossFlag())
     .addOption(classWeightsFlag())
     .option('--compare <modes>', 'configurations: training modes to compare', modeList, ['end-to-end', 'layer-wise'])
@@ -189,6 +192,7 @@ export function addStudyCommands(program: Command, { io, opened, json, print }: 
           data?: string
           target?: string
           task?: Task
+          dates?: DateChoice[]
           loss?: TrainConfig['loss']
           classWeights?: TrainConfig['classWeights']
           compare: TrainMode[]
@@ -214,9 +218,16 @@ export function addStudyCommands(program: Command, { io, opened, json, print }: 
           if (o.repeats !== undefined && o.folds === undefined)
             throw new LabError('study: --repeats repeats a k-fold cross-validation; add --folds K')
           const sweep = o.sweep ? await readSweep(o.sweep) : undefined
-          const dataset = await datasetOf(lab, o.data, o.target, o.task, (line) => {
-            if (!json()) io.err(line)
-          })
+          const dataset = await datasetOf(
+            lab,
+            o.data,
+            o.target,
+            o.task,
+            (line) => {
+              if (!json()) io.err(line)
+            },
+            o.dates
+          )
           const { spec, partition } = await modelOf(lab, dataset.datasetId, o)
           if (o.epochs) for (const block of partition.blocks) block.settings.epochs = o.epochs
           const config = {

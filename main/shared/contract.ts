@@ -12,8 +12,21 @@ import { z } from 'zod'
 
 // ---------------------------------------------------------------- shared domain schemas
 
-export const columnType = z.enum(['number', 'integer', 'boolean', 'category', 'text'])
+export const columnType = z.enum(['number', 'integer', 'boolean', 'category', 'text', 'date'])
 export type ColumnType = z.infer<typeof columnType>
+
+/**
+ * The features a date column gives the model: the year, the month and the day of the week (one-hot), the day of the
+ * month, and a trend in days since the first training date. A date column is never dropped silently: it has
+ * these parts, or the user excludes it.
+ */
+export const datePart = z.enum(['year', 'month', 'weekday', 'day', 'days'])
+export type DatePart = z.infer<typeof datePart>
+/** What a date column gives unless the user chooses: year, month and day of the week. */
+export const DEFAULT_DATE_PARTS: readonly DatePart[] = ['year', 'month', 'weekday']
+/** How a column's text reads as dates: year-month-day, day/month/year, month/day/year, or with month names. */
+export const dateOrder = z.enum(['ymd', 'dmy', 'mdy', 'dMy', 'Mdy'])
+export type DateOrder = z.infer<typeof dateOrder>
 
 export const columnProfile = z.object({
   name: z.string(),
@@ -29,7 +42,12 @@ export const columnProfile = z.object({
   std: z.number().optional(),
   /** Counts over equal-width bins between min and max (numbers only). */
   histogram: z.array(z.number()).optional(),
-  top: z.array(z.object({ value: z.string(), count: z.number().int() })).optional()
+  top: z.array(z.object({ value: z.string(), count: z.number().int() })).optional(),
+  /**
+   * Date columns: how the text was read (ambiguous: no value told day from month, so the usual order was taken),
+   * the first and last date (ISO), and the parts the model gets (empty when the column is excluded).
+   */
+  date: z.object({ order: dateOrder, ambiguous: z.boolean(), first: z.string(), last: z.string(), parts: z.array(datePart) }).optional()
 })
 export type ColumnProfile = z.infer<typeof columnProfile>
 
@@ -78,7 +96,12 @@ export const csvDialect = z.object({
 export type CsvDialect = z.infer<typeof csvDialect>
 
 /** A user's choice for one column, kept across refits. */
-export const columnOverride = z.object({ type: columnType.optional(), include: z.boolean().optional() })
+export const columnOverride = z.object({
+  type: columnType.optional(),
+  include: z.boolean().optional(),
+  /** Date columns: the parts the model gets (default DEFAULT_DATE_PARTS). */
+  dateParts: z.array(datePart).optional()
+})
 export type ColumnOverride = z.infer<typeof columnOverride>
 
 /** Table file formats an import reads. */
@@ -778,7 +801,12 @@ export const requests = {
         target: z.string().optional(),
         /** Predict classes or a number; the split and recipe are fitted again. */
         task: task.optional(),
-        columns: z.array(z.object({ name: z.string(), type: columnType.optional(), include: z.boolean().optional() })).optional(),
+        /** Per column: its type, whether it is a feature, and for a date column the parts the model gets (none: excluded). */
+        columns: z
+          .array(
+            z.object({ name: z.string(), type: columnType.optional(), include: z.boolean().optional(), dateParts: z.array(datePart).optional() })
+          )
+          .optional(),
         /** Tables: how missing numbers are imputed and numbers scaled; the recipe is fitted again on the train part. */
         preparation: preparation.partial().strict().optional()
       })

@@ -182,6 +182,39 @@ describe('Datasets view (real web shell, real Chromium)', () => {
     await screenshot(page, 'datasets-8-one-column')
   })
 
+  it('offers the parts of a date column under Preparation, and excludes it only when every part is unticked', async () => {
+    const file = path.join(dir, 'orders.csv')
+    const lines = ['ordered,amount,size']
+    for (let i = 0; i < 80; i++) {
+      const d = new Date(Date.UTC(2024, 0, 3 + i * 4))
+      lines.push(`${d.getUTCDate()}/${d.getUTCMonth() + 1}/${d.getUTCFullYear()},${(i * 13) % 40},${['S', 'M', 'L'][i % 3]}`)
+    }
+    fs.writeFileSync(file, lines.join('\n') + '\n')
+    await page.getByTestId('upload-file-input').first().setInputFiles(file)
+    await page.getByTestId('dataset-name').filter({ hasText: 'orders' }).waitFor({ timeout: 60_000 })
+    const row = page.locator('[data-testid=date-parts] [data-column=ordered]')
+    await row.waitFor()
+    await expect(row.innerText()).resolves.toMatch(/read as day\/month\/year, 2024-01-03 to 2024-11-14/)
+    const ticked = async () => (await row.locator('.n-checkbox--checked').allInnerTexts()).map((t) => t.trim())
+    await expect(ticked()).resolves.toEqual(['year', 'month', 'day of week'])
+    // 1 + 12 + 7 date features, the amount: the size is the target.
+    await expect(page.getByTestId('dataset-inputs').textContent()).resolves.toContain('2 feature columns → 21 inputs')
+    const box = (part: string) => row.locator('.n-checkbox').filter({ hasText: new RegExp(`^\\s*${part}\\s*$`) })
+    await box('days since first').click()
+    await expect.poll(ticked).toEqual(['year', 'month', 'day of week', 'days since first'])
+    await expect.poll(() => page.getByTestId('dataset-inputs').textContent()).toContain('→ 22 inputs')
+    await page.getByTestId('preparation').scrollIntoViewIfNeeded()
+    await screenshot(page, 'datasets-9-date-parts')
+    for (const part of ['year', 'month', 'day of week', 'days since first']) {
+      await box(part).click()
+      await expect.poll(async () => (await ticked()).includes(part)).toBe(false)
+    }
+    await expect(row.innerText()).resolves.toContain('excluded')
+    await page.locator('.n-tabs-tab[data-name=columns]').click()
+    const cells = (await page.locator('[data-testid=profile-row][data-column=ordered] td').allInnerTexts()).map((t) => t.trim())
+    expect(cells.slice(0, 3)).toEqual(['ordered', 'date', 'excluded'])
+  })
+
   it('uploads a folder of class folders: thumbnails per class, and the skipped file with its reason', async () => {
     const folder = await shapesFolder(dir)
     await page.getByTestId('upload-folder-input').first().setInputFiles(folder)
@@ -206,7 +239,7 @@ describe('Datasets view (real web shell, real Chromium)', () => {
     const alert = page.getByTestId('dataset-error').filter({ hasText: 'empty-file.csv' })
     await alert.waitFor({ timeout: 30_000 })
     expect(await alert.textContent()).toContain('empty-file.csv')
-    await expect(page.getByTestId('dataset-item').count()).resolves.toBe(4)
+    await expect(page.getByTestId('dataset-item').count()).resolves.toBe(5)
     await screenshot(page, 'datasets-6-broken-file')
     expect(errors.filter((e) => !e.includes('Failed to load resource'))).toEqual([])
   })

@@ -69,13 +69,28 @@ describe('workbooks', () => {
     expect(summary.columns.map((c) => [c.name, c.type])).toEqual([
       ['a', 'integer'],
       ['b', 'number'],
-      ['day', 'text'],
+      ['day', 'date'],
       ['label', 'category']
     ])
+    // A date column is a feature by default (year, month, day of week), never dropped.
+    expect(summary.columns.find((c) => c.name === 'day')).toMatchObject({
+      role: 'feature',
+      date: { order: 'ymd', first: '2024-01-01', last: '2024-02-09', parts: ['year', 'month', 'weekday'] }
+    })
     expect(summary.parse.table).toMatchObject({ format: 'workbook', sheet: 'Data', headerRow: 2, titleRows: [1], dateColumns: ['day'] })
     expect(summary.parse.table?.sheets?.map((s) => s.name)).toEqual(['Empty', 'Data', 'Notes'])
     const preview = await lab.datasets.preview({ datasetId: summary.datasetId, offset: 3, limit: 1 })
     expect(preview.rows[0]).toEqual([rows[3]!.a, rows[3]!.b, '2024-01-04', rows[3]!.label])
+  })
+
+  it('reads Excel serial dates (numbers with a date format) as a date column', async () => {
+    const sheet = XLSX.utils.aoa_to_sheet([['when', 'x', 'label'], ...rows.map((r, i) => [45352 + i, r.a, r.label])])
+    for (let i = 0; i < rows.length; i++) sheet[XLSX.utils.encode_cell({ r: i + 1, c: 0 })]!.z = 'dd/mm/yyyy'
+    const book = XLSX.utils.book_new()
+    XLSX.utils.book_append_sheet(book, sheet, 'Serial')
+    const summary = await lab.datasets.import({ path: lab.write('serial.xlsx', XLSX.write(book, { type: 'buffer', bookType: 'xlsx' }) as Buffer) })
+    // 45352 is 2024-03-01 in Excel's 1900 date system.
+    expect(summary.columns[0]).toMatchObject({ name: 'when', type: 'date', role: 'feature', date: { first: '2024-03-01', last: '2024-04-09' } })
   })
 
   it('reads the sheet asked for, and names the sheets when it is not there', async () => {
@@ -116,25 +131,27 @@ describe('Parquet', () => {
     const file = path.join(lab.tmp, 'flat.parquet')
     await duckRun(
       `COPY (SELECT i::BIGINT AS id, (i % 7)::INTEGER AS small, (i / 4.0)::DECIMAL(10,2) AS price, i % 2 = 0 AS even,
-        DATE '2024-01-01' + i::INTEGER AS day, CASE WHEN i % 3 = 0 THEN NULL ELSE (i * 1.5)::DOUBLE END AS x,
+        DATE '2024-01-01' + i::INTEGER AS day, TIMESTAMP '2024-03-01 08:30:00' + to_hours(i::BIGINT) AS seen, CASE WHEN i % 3 = 0 THEN NULL ELSE (i * 1.5)::DOUBLE END AS x,
         ['low', 'mid', 'high'][i % 3 + 1] AS label FROM range(300) t(i)) TO '${file}' (FORMAT parquet)`
     )
     const summary = await lab.datasets.import({ path: file })
     expect(summary.rows).toBe(300)
-    expect(summary.parse.table).toMatchObject({ format: 'parquet', dateColumns: ['day'] })
+    expect(summary.parse.table).toMatchObject({ format: 'parquet', dateColumns: ['day', 'seen'] })
     expect(Object.fromEntries(summary.columns.map((c) => [c.name, c.type]))).toEqual({
       id: 'integer',
       small: 'integer',
       price: 'number',
       even: 'boolean',
-      day: 'text',
+      day: 'date',
+      seen: 'date',
       x: 'number',
       label: 'category'
     })
     expect(summary.columns.find((c) => c.name === 'x')?.missing).toBe(100)
     expect(summary.target).toBe('label')
     const preview = await lab.datasets.preview({ datasetId: summary.datasetId, offset: 5, limit: 1 })
-    expect(preview.rows[0]).toEqual([5, 5, 1.25, 'false', '2024-01-06', 7.5, 'high'])
+    expect(preview.rows[0]).toEqual([5, 5, 1.25, 'false', '2024-01-06', '2024-03-01T13:30:00', 7.5, 'high'])
+    expect(summary.columns.find((c) => c.name === 'seen')?.date).toMatchObject({ first: '2024-03-01T08:30:00', last: '2024-03-13T19:30:00' })
   })
 
   it('refuses nested columns, a truncated file and a file that is not Parquet', async () => {

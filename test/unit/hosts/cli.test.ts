@@ -118,6 +118,32 @@ describe('CLI', () => {
     expect(refused.stderr).toBe('error: block "Block 1": the predsim local loss needs classes (this dataset\'s task is regression)\n')
   })
 
+  it('import and train take --dates COLUMN=PARTS (none excludes), print how a date column was read, refuse a bad part', async () => {
+    const dir = home()
+    const csv = path.join(dir, 'visits.csv')
+    const rows = Array.from({ length: 60 }, (_, i) => {
+      const d = new Date(Date.UTC(2024, 0, 2 + i * 5))
+      return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-${String(d.getUTCDate()).padStart(2, '0')},${i % 7},${['a', 'b'][i % 2]}`
+    })
+    fs.writeFileSync(csv, ['visited,count,label', ...rows].join('\n') + '\n')
+    const imported = capture()
+    expect(await runCli(argv('--home', dir, 'import', csv, '--dates', 'visited=weekday,days'), imported)).toBe(0)
+    expect(imported.stdout).toContain('date visited: year-month-day, 2024-01-02 to 2024-10-23; features: day of week, days since first')
+    const json = capture()
+    expect(await runCli(argv('--home', dir, '--json', 'datasets'), json)).toBe(0)
+    const [dataset] = JSON.parse(json.stdout) as Array<{ datasetId: string; featureCount: number }>
+    expect(dataset!.featureCount).toBe(7 + 1 + 1)
+    const trained = capture()
+    expect(await runCli(argv('--home', dir, 'train', '--data', dataset!.datasetId, '--epochs', '1', '--dates', 'visited=none'), trained)).toBe(0)
+    expect(trained.stderr).toContain('date visited gives excluded')
+    const bad = capture()
+    expect(await runCli(argv('--home', dir, 'import', csv, '--dates', 'visited=quarter'), bad)).toBe(2)
+    expect(bad.stderr).toContain('"quarter" is not a date part')
+    const notDate = capture()
+    expect(await runCli(argv('--home', dir, 'import', csv, '--dates', 'count=year'), notDate)).toBe(1)
+    expect(notDate.stderr).toBe('error: visits: column "count" is not a date column; date parts apply to dates only\n')
+  })
+
   it('imports, trains and predicts a regression table with the JSON fields of the contract', async () => {
     const dir = home()
     const csv = path.join(dir, 'diabetes.csv')
