@@ -4,8 +4,9 @@
  *
  *   npm run bench                 every section
  *   npm run bench -- csv train    only those sections (csv, train, inference, study, regression); `train` also runs
- *                                 train-article (the article's job against scikit-learn, the fixed cost per run),
- *                                 which `npm run bench -- train-article` runs alone
+ *                                 train-article (the article's job against scikit-learn, the fixed cost per run)
+ *                                 and train-cnn (the small CNN against PyTorch, conv kernels on and off), which
+ *                                 `npm run bench -- train-article` / `-- train-cnn` run alone
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -17,6 +18,7 @@ const sections: Section[] = [
   { name: 'csv', run: async () => (await import('./csv')).benchCsv() },
   { name: 'train', run: async () => (await import('./train')).benchTraining() },
   { name: 'train-article', run: async () => (await import('./article')).benchArticle() },
+  { name: 'train-cnn', run: async () => (await import('./cnn')).benchCnn() },
   { name: 'inference', run: async () => (await import('./inference')).benchInference() },
   { name: 'study', run: async () => (await import('./study')).benchStudy() },
   { name: 'regression', run: async () => (await import('./regression')).benchRegression() }
