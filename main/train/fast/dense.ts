@@ -9,7 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { maxPool2GradientSimd, type Nhwc } from './kernels'
-import { valuesInProcess } from './inProcess'
+import { denseGradientsGemm } from './kernels/convTrain'
+import { tensorsInProcess, valuesInProcess } from './inProcess'
 
 /** True where transposed matMuls are slow and an explicit transpose pays (the wasm backend). */
 export function prefersExplicitTranspose(): boolean {
@@ -42,6 +43,28 @@ function activationGradient(activation: FusedActivation, y: tf.Tensor, dy: tf.Te
 
 type DenseFn = (x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D
 
+/**
+ * dx and dW through the gemm of our wasm kernels where tensors live in this process (LAYERLAB_CONV_GEMM=0 keeps
+ * the matMuls, as for convs): XNNPACK packs its B operand afresh on every call, which for dx = dz·wᵀ is the whole
+ * transposed kernel (a CNN's 1,568 × 64 dense layer: most of its 1.6 ms backward per batch, issue 20's note).
+ */
+function gemmGradients(
+  input: tf.Tensor2D,
+  weights: tf.Tensor2D,
+  dz: tf.Tensor2D,
+  inputGradient: boolean
+): { dx: tf.Tensor2D; dW: tf.Tensor2D } | null {
+  if (process.env.LAYERLAB_CONV_GEMM === '0' || !tensorsInProcess()) return null
+  const [m, inputs] = input.shape
+  const outputs = weights.shape[1]
+  const result = denseGradientsGemm(valuesInProcess(input), valuesInProcess(weights), valuesInProcess(dz), m, inputs, outputs, inputGradient)
+  if (!result) return null
+  // The wasm backend copies a new tensor's values into its heap at once; the cpu backend keeps the array.
+  const own = (values: Float32Array) => (tf.getBackend() === 'wasm' ? values : values.slice())
+  const dW = tf.tensor2d(own(result.dW), [inputs, outputs])
+  return { dW, dx: result.dx ? tf.tensor2d(own(result.dx), [m, inputs]) : tf.zerosLike(input) }
+}
+
 function denseWithGradient(activation: FusedActivation, inputGradient: boolean): DenseFn {
   const forward = (x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, save: tf.GradSaveFunc) => {
     const y = tf.fused.matMul({ a: x, b: kernel, bias, activation })
@@ -51,6 +74,8 @@ function denseWithGradient(activation: FusedActivation, inputGradient: boolean):
       gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
         const [input, weights, output] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]
         const dz = activationGradient(activation, output, dy) as tf.Tensor2D
+        const onHost = gemmGradients(input, weights, dz, inputGradient)
+        if (onHost) return [onHost.dx, onHost.dW, tf.sum(dz, 0)]
         // The chain's first layer reads data, not a variable: its input gradient would be thrown away.
         const dx = inputGradient ? matMulT(dz, weights, false, true) : tf.zerosLike(input)
         return [dx, matMulT(input, dz, true, false), tf.sum(dz, 0)]

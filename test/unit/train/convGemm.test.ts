@@ -39,7 +39,7 @@ afterEach(() => {
 })
 
 /** Largest absolute difference, relative to the reference's largest magnitude (at least 1). */
-function relativeDiff(ours: Float32Array, reference: ArrayLike<number>): number {
+function relativeDiff(ours: ArrayLike<number>, reference: ArrayLike<number>): number {
   expect(ours.length).toBe(reference.length)
   let diff = 0
   let scale = 1
@@ -193,7 +193,12 @@ describe('a training step through convForTraining', () => {
           tf.sum(tf.mul(tf.relu(tf.add(tf.conv2d(input as tf.Tensor4D, k as tf.Tensor4D, 1, conv.padding), b)), tf.tensor(values.probe, probe.shape)))
         const inputs = [tf.tensor(values.x, x.shape), tf.tensor(values.kernel, kernel.shape), tf.tensor(values.bias, bias.shape)]
         const { value, grads } = tf.valueAndGrads(f as (...t: tf.Tensor[]) => tf.Scalar)(inputs)
-        return { loss: value.dataSync()[0]!, dx: grads[0]!.dataSync(), dk: grads[1]!.dataSync(), db: grads[2]!.dataSync() }
+        return {
+          loss: value.dataSync()[0]!,
+          dx: grads[0]!.dataSync() as Float32Array,
+          dk: grads[1]!.dataSync() as Float32Array,
+          db: grads[2]!.dataSync() as Float32Array
+        }
       })
     )
     for (const other of [xnnpack, reference]) {

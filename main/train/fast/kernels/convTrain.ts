@@ -126,6 +126,39 @@ export function convInputGradGemm(dy: Float32Array, kernel: Float32Array, g: Con
   return heap.subarray(dxAt / 4, dxAt / 4 + inputSize)
 }
 
+/**
+ * A dense layer's two matrix gradients from its input x [m, in], kernel w [in, out] and dz [m, out] (the output's
+ * gradient through the activation): dW = xᵀ·dz and, with `inputGradient`, dx = dz·wᵀ. Views of the kernels'
+ * memory (copy before the next call); null where the kernels do not run.
+ */
+export function denseGradientsGemm(
+  x: Float32Array,
+  weights: Float32Array,
+  dz: Float32Array,
+  m: number,
+  inputs: number,
+  outputs: number,
+  inputGradient: boolean
+): { dW: Float32Array; dx: Float32Array | null } | null {
+  const k = kernels()
+  if (!k) return null
+  const { at, heap } = layout(k.dense.memory, [m * inputs, m * outputs, inputs * outputs, inputs * outputs, inputs * outputs, m * inputs])
+  const [xAt, dzAt, wAt, wTAt, dWAt, dxAt] = at as [number, number, number, number, number, number]
+  heap.set(x, xAt / 4)
+  heap.set(dz, dzAt / 4)
+  // dW [in, out] = xᵀ [in, m] · dz [m, out]: the gemm reads x transposed.
+  k.dense.gemm(dWAt, xAt, dzAt, 0, inputs, outputs, m, 4, inputs * 4, outputs * 4, outputs * 4, 0, 0)
+  let dx: Float32Array | null = null
+  if (inputGradient) {
+    heap.set(weights, wAt / 4)
+    k.dense.transpose(wTAt, wAt, inputs, outputs)
+    // dx [m, in] = dz [m, out] · wᵀ [out, in]
+    k.dense.gemm(dxAt, dzAt, wTAt, 0, m, inputs, outputs, outputs * 4, 4, inputs * 4, inputs * 4, 0, 0)
+    dx = heap.subarray(dxAt / 4, dxAt / 4 + m * inputs)
+  }
+  return { dW: heap.subarray(dWAt / 4, dWAt / 4 + inputs * outputs), dx }
+}
+
 /** The patch matrix [pixels, k·k·c] of x (tests). */
 export function im2colGemm(x: Float32Array, g: ConvGeometry): Float32Array | null {
   const k = kernels()
