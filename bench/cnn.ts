@@ -1,7 +1,8 @@
 /**
  * The small CNN's time per epoch against PyTorch in the same run (issue 20: at most 0.7× PyTorch's), and the conv
- * kernels' share of it: LayerLab with its convs as im2col + gemm in our wasm kernels (fast/kernels/convTrain.wat,
- * the default) and with the XNNPACK convs they replaced (LAYERLAB_CONV_GEMM=0), then PyTorch 1.13 (Debian, its
+ * kernels' share of it: LayerLab with the taped step's wasm kernels (convs as im2col + gemm, dense gradients by the
+ * gemm, the optimizer update in SIMD: fast/kernels/convTrain.wat, the default) and with the tfjs ops they replaced
+ * (LAYERLAB_TAPE_KERNELS=0: XNNPACK convs and matMuls, the JavaScript update loop), then PyTorch 1.13 (Debian, its
  * own threads), each repetition running all three in turn (the two LayerLab variants alternate which goes first).
  *
  * The job: the small-cnn preset on 1,024 synthetic 28×28×1 images (256 more for validation), adam lr 1e-3, L2
@@ -74,22 +75,22 @@ function images(train: number, held: number, seed: number): PreparedData {
 }
 
 const VARIANTS = [
-  { name: 'LayerLab, convs as im2col + gemm (wasm kernels)', gemm: true },
-  { name: 'LayerLab, XNNPACK convs (LAYERLAB_CONV_GEMM=0)', gemm: false }
+  { name: 'LayerLab, wasm kernels (convs as im2col + gemm)', gemm: true },
+  { name: 'LayerLab, tfjs ops (LAYERLAB_TAPE_KERNELS=0)', gemm: false }
 ]
 
 async function runLayerLab(data: PreparedData, gemm: boolean, epochs = EPOCHS): Promise<number> {
   const { spec, partition } = defaultModel({ inputShape: data.inputShape, classes: 10 }, { preset: 'small-cnn' })
   const blocks: Partition = { blocks: partition.blocks.map((block) => ({ ...block, settings: { ...block.settings, epochs, patience: 0 } })) }
-  const previous = process.env.LAYERLAB_CONV_GEMM
-  process.env.LAYERLAB_CONV_GEMM = gemm ? '1' : '0'
+  const previous = process.env.LAYERLAB_TAPE_KERNELS
+  process.env.LAYERLAB_TAPE_KERNELS = gemm ? '1' : '0'
   try {
     const outcome = await train({ spec, partition: blocks, config: trainConfig.parse({ epochs, batchSize: 32, patience: 0 }), data })
     outcome.model.dispose()
     return outcome.timing.msPerEpoch
   } finally {
-    if (previous === undefined) delete process.env.LAYERLAB_CONV_GEMM
-    else process.env.LAYERLAB_CONV_GEMM = previous
+    if (previous === undefined) delete process.env.LAYERLAB_TAPE_KERNELS
+    else process.env.LAYERLAB_TAPE_KERNELS = previous
   }
 }
 

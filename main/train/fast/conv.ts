@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs'
 import type { LayerSpec } from '../../shared/contract'
 import { activationOp } from '../activations'
 import { convKernelGradientSimd, type Nhwc } from './kernels'
-import { convForwardGemm, convInputGradGemm, convKernelGradGemm, type ConvGeometry } from './kernels/convTrain'
+import { convForwardGemm, convInputGradGemm, convKernelGradGemm, tapeKernelsWanted, type ConvGeometry } from './kernels/convTrain'
 import { tensorsInProcess, valuesInProcess } from './inProcess'
 
 /** Rows and columns a stride-1 conv pads before and after: tfjs pads "same" with the odd pixel at the end. */
@@ -20,11 +20,11 @@ function convPadding(k: number, padding: 'same' | 'valid'): [number, number] {
 /**
  * Whether training convs run as im2col + gemm in our own wasm kernels (kernels/convTrain.wat) where tensors live
  * in this process: one thread, no pads, flips or transposes around XNNPACK ops of odd shapes, no thread pool to
- * wait for on a shared machine (issue 20's note has the figures). LAYERLAB_CONV_GEMM=0 keeps the XNNPACK convs
- * below (read per call: the bench compares both in one process).
+ * wait for on a shared machine (issue 20's note has the figures). LAYERLAB_TAPE_KERNELS=0 keeps the XNNPACK
+ * convs below.
  */
 export function convGemmEnabled(): boolean {
-  return process.env.LAYERLAB_CONV_GEMM !== '0' && tensorsInProcess()
+  return tapeKernelsWanted() && tensorsInProcess()
 }
 
 function geometry(input: Nhwc, k: number, filters: number, padding: 'same' | 'valid'): ConvGeometry {

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import { maxPool2GradientSimd, type Nhwc } from './kernels'
-import { denseGradientsGemm } from './kernels/convTrain'
+import { denseGradientsGemm, tapeKernelsWanted } from './kernels/convTrain'
 import { tensorsInProcess, valuesInProcess } from './inProcess'
 
 /** True where transposed matMuls are slow and an explicit transpose pays (the wasm backend). */
@@ -44,8 +44,8 @@ function activationGradient(activation: FusedActivation, y: tf.Tensor, dy: tf.Te
 type DenseFn = (x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D
 
 /**
- * dx and dW through the gemm of our wasm kernels where tensors live in this process (LAYERLAB_CONV_GEMM=0 keeps
- * the matMuls, as for convs): XNNPACK packs its B operand afresh on every call, which for dx = dz·wᵀ is the whole
+ * dx and dW through the gemm of our wasm kernels where tensors live in this process (LAYERLAB_TAPE_KERNELS=0
+ * keeps the matMuls): XNNPACK packs its B operand afresh on every call, which for dx = dz·wᵀ is the whole
  * transposed kernel (a CNN's 1,568 × 64 dense layer: most of its 1.6 ms backward per batch, issue 20's note).
  */
 function gemmGradients(
@@ -54,7 +54,7 @@ function gemmGradients(
   dz: tf.Tensor2D,
   inputGradient: boolean
 ): { dx: tf.Tensor2D; dW: tf.Tensor2D } | null {
-  if (process.env.LAYERLAB_CONV_GEMM === '0' || !tensorsInProcess()) return null
+  if (!tapeKernelsWanted() || !tensorsInProcess()) return null
   const [m, inputs] = input.shape
   const outputs = weights.shape[1]
   const result = denseGradientsGemm(valuesInProcess(input), valuesInProcess(weights), valuesInProcess(dz), m, inputs, outputs, inputGradient)

@@ -3,7 +3,7 @@
  * forward, kernel and input gradients equal the cpu backend's conv2d, Conv2DBackpropFilter and
  * Conv2DBackpropInput on odd shapes (image sides, channels and filters off the gemm tile, even and odd kernels,
  * "same" and "valid", more output pixels than one chunk); a training step through convForTraining gives the same
- * gradients with the kernels as without (LAYERLAB_CONV_GEMM=0); a seeded small CNN on the digits' 8×8 images
+ * gradients with the kernels as without (LAYERLAB_TAPE_KERNELS=0); a seeded small CNN on the digits' 8×8 images
  * trains to the same loss and accuracy either way. Strides other than 1 never reach these kernels (forward.ts).
  */
 import fs from 'node:fs'
@@ -35,7 +35,7 @@ beforeAll(async () => {
 })
 
 afterEach(() => {
-  delete process.env.LAYERLAB_CONV_GEMM
+  delete process.env.LAYERLAB_TAPE_KERNELS
 })
 
 /** Largest absolute difference, relative to the reference's largest magnitude (at least 1). */
@@ -184,7 +184,7 @@ describe('a training step through convForTraining', () => {
       }
     }
     const ours = step()
-    process.env.LAYERLAB_CONV_GEMM = '0'
+    process.env.LAYERLAB_TAPE_KERNELS = '0'
     const xnnpack = step()
     const values = { x: x.dataSync().slice(), kernel: kernel.dataSync().slice(), bias: bias.dataSync().slice(), probe: probe.dataSync().slice() }
     const reference = await onCpu(() =>
@@ -240,7 +240,7 @@ describe('same CNN training with the conv kernels as without', () => {
     const data = digitImages()
     const { spec, partition } = defaultModel({ inputShape: [8, 8, 1], classes: 10 }, { preset: 'small-cnn' })
     const once = async (gemm: boolean) => {
-      process.env.LAYERLAB_CONV_GEMM = gemm ? '1' : '0'
+      process.env.LAYERLAB_TAPE_KERNELS = gemm ? '1' : '0'
       const rows: EpochRow[] = []
       const outcome = await train(
         { spec, partition, config: trainConfig.parse({ epochs: 6, patience: 0, batchSize: 32, seed: 3 }), data },

@@ -38,6 +38,16 @@ function kernels(): ConvKernels | null {
   return loaded
 }
 
+/**
+ * Whether the taped training step (tfjs's gradient tape: CNNs, layers the fused dense path does not take) uses our
+ * wasm kernels where tensors live in this process: convs as im2col + gemm (fast/conv.ts), dense gradients by the
+ * gemm (fast/dense.ts) and the optimizer's update (optimizer.ts). LAYERLAB_TAPE_KERNELS=0 keeps tfjs's ops and
+ * the JavaScript update loop (read per call: tests and the bench compare both in one process).
+ */
+export function tapeKernelsWanted(): boolean {
+  return process.env.LAYERLAB_TAPE_KERNELS !== '0'
+}
+
 /** True where the kernels run (wasm SIMD). */
 export function convTrainAvailable(): boolean {
   return kernels() !== null
