@@ -8,7 +8,7 @@
  * handle the flags at full speed, so the explicit transpose is used on wasm only.
  */
 import * as tf from '@tensorflow/tfjs'
-import { maxPool2GradientSimd, type Nhwc } from './kernels'
+import { maxPool2GradientSimd, maxPool2Simd, type Nhwc } from './kernels'
 import { denseGradientsGemm, tapeKernelsWanted } from './kernels/convTrain'
 import { tensorsInProcess, valuesInProcess } from './inProcess'
 
@@ -188,6 +188,17 @@ export function maxPoolGradientJs(input: Float32Array, shape: Nhwc, dy: Float32A
   return dx
 }
 
+/** tfjs's max pool, or for 2×2 windows the SIMD kernel (kernels/maxPoolGrad.wat) where the taped step's kernels run. */
+function maxPoolForward(input: tf.Tensor4D, size: number): tf.Tensor4D {
+  if (size === 2 && tapeKernelsWanted() && tensorsInProcess()) {
+    const pooled = maxPool2Simd(valuesInProcess(input), input.shape)
+    const [n, h, w, c] = input.shape
+    // The wasm backend copies a new tensor's values into its heap at once; the cpu backend keeps the array.
+    if (pooled) return tf.tensor4d(tf.getBackend() === 'wasm' ? pooled : pooled.slice(), [n, h / 2, w / 2, c])
+  }
+  return tf.maxPool(input, size, size, 'valid')
+}
+
 /**
  * Max pooling with window = stride = `size` over an input whose height and width are multiples of `size` (then
  * "same" and "valid" agree): tfjs's forward kernel, the gradient from maxPoolGradient.
@@ -198,7 +209,7 @@ export function maxPoolForTraining(x: tf.Tensor4D, size: number): tf.Tensor4D {
     const forward = (input: tf.Tensor4D, save: tf.GradSaveFunc) => {
       save([input])
       return {
-        value: tf.maxPool(input, size, size, 'valid'),
+        value: maxPoolForward(input, size),
         gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
           const [source] = saved as [tf.Tensor4D]
           const dx = maxPoolGradient(valuesInProcess(source), source.shape, valuesInProcess(dy), size)

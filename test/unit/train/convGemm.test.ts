@@ -26,6 +26,7 @@ import {
   type ConvGeometry
 } from '../../../main/train/fast/kernels/convTrain'
 import { convTrainWasm } from '../../../main/train/fast/kernels/convTrain.wasm'
+import { maxPool2Simd } from '../../../main/train/fast/kernels'
 import { seededRandom } from '../../../main/core/random'
 import { readDigitsPixels } from '../../fixtures/digits'
 import { classified } from '../../fixtures/figures'
@@ -151,6 +152,25 @@ describe('conv kernels (im2col + gemm)', () => {
   })
 })
 
+describe('max pool 2×2 forward (maxPoolGrad.wat)', () => {
+  it("equals tfjs's max pool exactly, negative windows included, and declines shapes it does not take", () => {
+    for (const shape of [
+      [3, 6, 10, 4],
+      [2, 28, 28, 16],
+      [1, 14, 2, 32]
+    ] as Array<[number, number, number, number]>) {
+      const values = randomValues(
+        shape.reduce((a, b) => a * b, 1),
+        shape[3]
+      )
+      const expected = tf.tidy(() => tf.maxPool(tf.tensor4d(values, shape), 2, 2, 'valid').dataSync())
+      expect(Array.from(maxPool2Simd(values, shape)!)).toEqual(Array.from(expected))
+    }
+    expect(maxPool2Simd(new Float32Array(12), [1, 2, 2, 3])).toBeNull()
+    expect(maxPool2Simd(new Float32Array(36), [1, 3, 3, 4])).toBeNull()
+  })
+})
+
 describe('a training step through convForTraining', () => {
   const stepCases = [
     { channels: 1, kernelSize: 3, padding: 'same' as const, filters: 16 },
@@ -252,7 +272,7 @@ describe('same CNN training with the conv kernels as without', () => {
     const ours = await once(true)
     const xnnpack = await once(false)
     console.log(
-      `small CNN on ${data.test.n} digit test images, 6 epochs: conv kernels ${(ours.accuracy * 100).toFixed(2)} %, XNNPACK convs ${(xnnpack.accuracy * 100).toFixed(2)} %`
+      `small CNN on ${data.test.n} digit test images, 6 epochs: wasm kernels ${(ours.accuracy * 100).toFixed(2)} %, tfjs ops ${(xnnpack.accuracy * 100).toFixed(2)} %`
     )
     expect(Math.abs(ours.rows[0]!.loss - xnnpack.rows[0]!.loss) / xnnpack.rows[0]!.loss).toBeLessThan(1e-3)
     expect(ours.accuracy).toBeGreaterThan(0.7)
