@@ -10,6 +10,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+    // A throwaway PostgreSQL cluster for the store tests against PostgreSQL (inject('postgresUrl')).
+    globalSetup: ['test/setup/postgres.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Two cores: training tests and browser tests would fight for them.

@@ -3,7 +3,7 @@
  * reference measured in the same run. Not part of `npm test`: timings never decide a test.
  *
  *   npm run bench                 every section
- *   npm run bench -- csv train    only those sections (csv, train, inference, study, regression); `train` also runs
+ *   npm run bench -- csv train    only those sections (csv, train, inference, study, regression, store); `train` also runs
  *                                 train-article (the article's job against scikit-learn, the fixed cost per run)
  *                                 and train-cnn (the small CNN against PyTorch, conv kernels on and off), which
  *                                 `npm run bench -- train-article` / `-- train-cnn` run alone
@@ -21,7 +21,8 @@ const sections: Section[] = [
   { name: 'train-cnn', run: async () => (await import('./cnn')).benchCnn() },
   { name: 'inference', run: async () => (await import('./inference')).benchInference() },
   { name: 'study', run: async () => (await import('./study')).benchStudy() },
-  { name: 'regression', run: async () => (await import('./regression')).benchRegression() }
+  { name: 'regression', run: async () => (await import('./regression')).benchRegression() },
+  { name: 'store', run: async () => (await import('./store')).benchStore() }
 ]
 
 function format(value: unknown): string {
