@@ -5,8 +5,9 @@
  *   npm run bench                 every section
  *   npm run bench -- csv train    only those sections (csv, train, inference, study, regression, store); `train` also runs
  *                                 train-article (the article's job against scikit-learn, the fixed cost per run),
- *                                 which `npm run bench -- train-article` runs alone, and train-layerwise (the modes
-                                 at equal epoch budgets on three models, issue 18)
+ *                                 train-cnn (the small CNN against PyTorch, conv kernels on and off) and
+ *                                 train-layerwise (the modes at equal epoch budgets on three models, issue 18); each
+ *                                 runs alone as `npm run bench -- train-article` / `-- train-cnn` / `-- train-layerwise`
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -18,6 +19,7 @@ const sections: Section[] = [
   { name: 'csv', run: async () => (await import('./csv')).benchCsv() },
   { name: 'train', run: async () => (await import('./train')).benchTraining() },
   { name: 'train-article', run: async () => (await import('./article')).benchArticle() },
+  { name: 'train-cnn', run: async () => (await import('./cnn')).benchCnn() },
   { name: 'train-layerwise', run: async () => (await import('./layerwise')).benchLayerwise() },
   { name: 'inference', run: async () => (await import('./inference')).benchInference() },
   { name: 'study', run: async () => (await import('./study')).benchStudy() },

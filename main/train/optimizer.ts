@@ -11,6 +11,8 @@ import * as tf from '@tensorflow/tfjs'
 import type { BlockSettings } from '../shared/contract'
 import { tensorsInProcess, valuesInProcess } from './fast/inProcess'
 import { adamUpdate, fusesUpdate, momentumUpdate, sgdUpdate } from './gpu/fusedUpdate'
+import { UpdateKernel } from './fast/kernels/update'
+import { tapeKernelsWanted } from './fast/kernels/convTrain'
 
 export const LARS_ETA = 0.001
 export const ADAM_BETA1 = 0.9
@@ -40,6 +42,8 @@ export class BlockOptimizer {
   learningRate: number
   private readonly slots = new Map<tf.Variable, SlotState>()
   private readonly inProcessSlots = new Map<tf.Variable, InProcessSlot>()
+  /** The in-process update in wasm SIMD, where it runs (undefined: not tried yet; null: the loops below). */
+  private updateKernel: UpdateKernel | null | undefined
   private step = 0
   /** Where the update runs: chosen once, so the state never has to move between paths mid-run. */
   readonly inProcess: boolean
@@ -155,6 +159,24 @@ export class BlockOptimizer {
       const gradNorm = Math.fround(Math.sqrt(gg))
       if (weightNorm > 0 && gradNorm > 0) scale = Math.fround((weightNorm * LARS_ETA) / (gradNorm + weightNorm * weightDecay))
     }
+    this.updateKernel ??= tapeKernelsWanted() ? UpdateKernel.open() : null
+    if (this.updateKernel) {
+      const next = this.updateKernel.apply(variable, w, grad, {
+        optimizer,
+        rate,
+        decay: weightDecay,
+        scale,
+        momentum,
+        beta1: ADAM_BETA1,
+        beta2: ADAM_BETA2,
+        epsilon: ADAM_EPSILON,
+        c1: 1 / (1 - Math.pow(ADAM_BETA1, this.step)),
+        c2: 1 / (1 - Math.pow(ADAM_BETA2, this.step))
+      })
+      // The wasm backend copies a new tensor's values into its heap at once; the cpu backend keeps the array.
+      variable.assign(tf.tensor(tf.getBackend() === 'wasm' ? next : next.slice(), variable.shape, 'float32'))
+      return
+    }
     const next = new Float32Array(n)
     if (optimizer === 'sgd') {
       for (let i = 0; i < n; i++) next[i] = w[i]! - (grad[i]! + w[i]! * weightDecay) * scale * rate
@@ -194,6 +216,7 @@ export class BlockOptimizer {
 
   dispose(): void {
     this.inProcessSlots.clear()
+    this.updateKernel = undefined
     for (const state of this.slots.values()) {
       state.first.dispose()
       state.second?.dispose()

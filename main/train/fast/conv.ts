@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs'
 import type { LayerSpec } from '../../shared/contract'
 import { activationOp } from '../activations'
 import { convKernelGradientSimd, type Nhwc } from './kernels'
+import { convForwardGemm, convInputGradGemm, convKernelGradGemm, tapeKernelsWanted, type ConvGeometry } from './kernels/convTrain'
 import { tensorsInProcess, valuesInProcess } from './inProcess'
 
 /** Rows and columns a stride-1 conv pads before and after: tfjs pads "same" with the odd pixel at the end. */
@@ -17,12 +18,48 @@ function convPadding(k: number, padding: 'same' | 'valid'): [number, number] {
 }
 
 /**
+ * Whether training convs run as im2col + gemm in our own wasm kernels (kernels/convTrain.wat) where tensors live
+ * in this process: one thread, no pads, flips or transposes around XNNPACK ops of odd shapes, no thread pool to
+ * wait for on a shared machine (issue 20's note has the figures). LAYERLAB_TAPE_KERNELS=0 keeps the XNNPACK
+ * convs below.
+ */
+export function convGemmEnabled(): boolean {
+  return tapeKernelsWanted() && tensorsInProcess()
+}
+
+function geometry(input: Nhwc, k: number, filters: number, padding: 'same' | 'valid'): ConvGeometry {
+  const [before, after] = convPadding(k, padding)
+  return { x: input, k, f: filters, before, outH: input[1] + before + after - k + 1, outW: input[2] + before + after - k + 1 }
+}
+
+/**
+ * A kernel's result (a view of its memory) as a tensor: the wasm backend copies it into its heap at once; the
+ * cpu backend would keep the array itself, so it gets a copy.
+ */
+function tensorOf(values: Float32Array, shape: Nhwc): tf.Tensor4D {
+  return tf.tensor4d(tf.getBackend() === 'wasm' ? values : values.slice(), shape)
+}
+
+/** conv2d (stride 1) through the gemm kernels; null where they do not run (callers use tf.conv2d). */
+function convForwardByGemm(x: tf.Tensor4D, kernel: tf.Tensor4D, padding: 'same' | 'valid'): tf.Tensor4D | null {
+  if (!convGemmEnabled()) return null
+  const [k, , , filters] = kernel.shape
+  const g = geometry(x.shape, k, filters, padding)
+  const y = convForwardGemm(valuesInProcess(x), valuesInProcess(kernel), g)
+  return y && tensorOf(y, [x.shape[0], g.outH, g.outW, filters])
+}
+
+/**
  * The kernel gradient of a stride-1 conv as one forward conv: with the batch as channels and the channels as
  * batch, sliding dy [n, oh, ow, f] over the padded input [n, h, w, c] gives dk [k, k, c, f] directly.
  * dk[i, j, c, f] = Σ_{n,y,x} xpad[n, y+i, x+j, c] · dy[n, y, x, f].
  */
 export function convKernelGradient(input: tf.Tensor4D, dy: tf.Tensor4D, k: number, padding: 'same' | 'valid'): tf.Tensor4D {
   if (input.shape[3] <= PATCH_CHANNELS && tensorsInProcess()) return convKernelGradientByPatches(input, dy, k, padding)
+  if (convGemmEnabled()) {
+    const dk = convKernelGradGemm(valuesInProcess(input), valuesInProcess(dy), geometry(input.shape, k, dy.shape[3], padding))
+    if (dk) return tensorOf(dk, [k, k, input.shape[3], dy.shape[3]])
+  }
   const [before, after] = convPadding(k, padding)
   const padded =
     before || after
@@ -88,6 +125,10 @@ export function convKernelGradientByPatches(input: tf.Tensor4D, dy: tf.Tensor4D,
  */
 export function convInputGradient(dy: tf.Tensor4D, kernel: tf.Tensor4D, inputShape: Nhwc, padding: 'same' | 'valid'): tf.Tensor4D {
   const k = kernel.shape[0]
+  if (convGemmEnabled()) {
+    const dx = convInputGradGemm(valuesInProcess(dy), valuesInProcess(kernel), geometry(inputShape, k, kernel.shape[3], padding))
+    if (dx) return tensorOf(dx, inputShape)
+  }
   const [before] = convPadding(k, padding)
   const flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
   const front = k - 1 - before
@@ -111,7 +152,7 @@ function trainableConv(padding: 'same' | 'valid', inputGradient: boolean): (x: t
   const forward = (x: tf.Tensor4D, kernel: tf.Tensor4D, save: tf.GradSaveFunc) => {
     save([x, kernel])
     return {
-      value: tf.conv2d(x, kernel, 1, padding),
+      value: convForwardByGemm(x, kernel, padding) ?? tf.conv2d(x, kernel, 1, padding),
       gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
         const [input, weights] = saved as [tf.Tensor4D, tf.Tensor4D]
         const dx = inputGradient ? convInputGradient(dy, weights, input.shape, padding) : tf.zerosLike(input)

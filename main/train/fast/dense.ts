@@ -8,8 +8,9 @@
  * handle the flags at full speed, so the explicit transpose is used on wasm only.
  */
 import * as tf from '@tensorflow/tfjs'
-import { maxPool2GradientSimd, type Nhwc } from './kernels'
-import { valuesInProcess } from './inProcess'
+import { maxPool2GradientSimd, maxPool2Simd, type Nhwc } from './kernels'
+import { denseGradientsGemm, tapeKernelsWanted } from './kernels/convTrain'
+import { tensorsInProcess, valuesInProcess } from './inProcess'
 
 /** True where transposed matMuls are slow and an explicit transpose pays (the wasm backend). */
 export function prefersExplicitTranspose(): boolean {
@@ -42,6 +43,28 @@ function activationGradient(activation: FusedActivation, y: tf.Tensor, dy: tf.Te
 
 type DenseFn = (x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D
 
+/**
+ * dx and dW through the gemm of our wasm kernels where tensors live in this process (LAYERLAB_TAPE_KERNELS=0
+ * keeps the matMuls): XNNPACK packs its B operand afresh on every call, which for dx = dz·wᵀ is the whole
+ * transposed kernel (a CNN's 1,568 × 64 dense layer: most of its 1.6 ms backward per batch, issue 20's note).
+ */
+function gemmGradients(
+  input: tf.Tensor2D,
+  weights: tf.Tensor2D,
+  dz: tf.Tensor2D,
+  inputGradient: boolean
+): { dx: tf.Tensor2D; dW: tf.Tensor2D } | null {
+  if (!tapeKernelsWanted() || !tensorsInProcess()) return null
+  const [m, inputs] = input.shape
+  const outputs = weights.shape[1]
+  const result = denseGradientsGemm(valuesInProcess(input), valuesInProcess(weights), valuesInProcess(dz), m, inputs, outputs, inputGradient)
+  if (!result) return null
+  // The wasm backend copies a new tensor's values into its heap at once; the cpu backend keeps the array.
+  const own = (values: Float32Array) => (tf.getBackend() === 'wasm' ? values : values.slice())
+  const dW = tf.tensor2d(own(result.dW), [inputs, outputs])
+  return { dW, dx: result.dx ? tf.tensor2d(own(result.dx), [m, inputs]) : tf.zerosLike(input) }
+}
+
 function denseWithGradient(activation: FusedActivation, inputGradient: boolean): DenseFn {
   const forward = (x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, save: tf.GradSaveFunc) => {
     const y = tf.fused.matMul({ a: x, b: kernel, bias, activation })
@@ -51,6 +74,8 @@ function denseWithGradient(activation: FusedActivation, inputGradient: boolean):
       gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
         const [input, weights, output] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]
         const dz = activationGradient(activation, output, dy) as tf.Tensor2D
+        const onHost = gemmGradients(input, weights, dz, inputGradient)
+        if (onHost) return [onHost.dx, onHost.dW, tf.sum(dz, 0)]
         // The chain's first layer reads data, not a variable: its input gradient would be thrown away.
         const dx = inputGradient ? matMulT(dz, weights, false, true) : tf.zerosLike(input)
         return [dx, matMulT(input, dz, true, false), tf.sum(dz, 0)]
@@ -163,6 +188,17 @@ export function maxPoolGradientJs(input: Float32Array, shape: Nhwc, dy: Float32A
   return dx
 }
 
+/** tfjs's max pool, or for 2×2 windows the SIMD kernel (kernels/maxPoolGrad.wat) where the taped step's kernels run. */
+function maxPoolForward(input: tf.Tensor4D, size: number): tf.Tensor4D {
+  if (size === 2 && tapeKernelsWanted() && tensorsInProcess()) {
+    const pooled = maxPool2Simd(valuesInProcess(input), input.shape)
+    const [n, h, w, c] = input.shape
+    // The wasm backend copies a new tensor's values into its heap at once; the cpu backend keeps the array.
+    if (pooled) return tf.tensor4d(tf.getBackend() === 'wasm' ? pooled : pooled.slice(), [n, h / 2, w / 2, c])
+  }
+  return tf.maxPool(input, size, size, 'valid')
+}
+
 /**
  * Max pooling with window = stride = `size` over an input whose height and width are multiples of `size` (then
  * "same" and "valid" agree): tfjs's forward kernel, the gradient from maxPoolGradient.
@@ -173,7 +209,7 @@ export function maxPoolForTraining(x: tf.Tensor4D, size: number): tf.Tensor4D {
     const forward = (input: tf.Tensor4D, save: tf.GradSaveFunc) => {
       save([input])
       return {
-        value: tf.maxPool(input, size, size, 'valid'),
+        value: maxPoolForward(input, size),
         gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
           const [source] = saved as [tf.Tensor4D]
           const dx = maxPoolGradient(valuesInProcess(source), source.shape, valuesInProcess(dy), size)

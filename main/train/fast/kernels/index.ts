@@ -11,6 +11,7 @@ import { maxPoolGradWasm } from './maxPoolGrad.wasm'
 interface MaxPoolGradExports {
   memory: WebAssembly.Memory
   maxPool2Grad(x: number, dy: number, dx: number, rows: number, outWidth: number, channels: number): void
+  maxPool2(x: number, y: number, rows: number, outWidth: number, channels: number): void
 }
 
 type Dot = (
@@ -80,6 +81,21 @@ export function maxPool2GradientSimd(input: Float32Array, shape: Nhwc, dy: Float
   const dxAt = input.length + dy.length
   kernel.maxPool2Grad(0, input.length * 4, dxAt * 4, (n * height) / 2, width / 2, channels)
   return values.subarray(dxAt, dxAt + input.length)
+}
+
+/**
+ * Max pooling with 2×2 windows and stride 2 (NHWC, height and width even, channels a multiple of 4). Returns a
+ * view into the kernel's memory (copy it before the next call), or null where the kernel cannot run.
+ */
+export function maxPool2Simd(input: Float32Array, shape: Nhwc): Float32Array | null {
+  const [n, height, width, channels] = shape
+  if (channels % 4 !== 0 || height % 2 !== 0 || width % 2 !== 0 || input.length !== n * height * width * channels) return null
+  const kernel = maxPoolGradKernel()
+  if (!kernel) return null
+  const values = heap(kernel.memory, input.length + input.length / 4)
+  values.set(input, 0)
+  kernel.maxPool2(0, input.length * 4, (n * height) / 2, width / 2, channels)
+  return values.subarray(input.length, input.length + input.length / 4)
 }
 
 /**

@@ -5,8 +5,44 @@
 ;;
 ;; maxPool2Grad(x, dy, dx, rows, outWidth, channels): byte offsets of x [rows·2, outWidth·2, channels] (rows =
 ;; batch × output height), dy [rows, outWidth, channels] and dx (same shape as x); channels a multiple of 4.
+;;
+;; maxPool2(x, y, rows, outWidth, channels): the forward pass over the same shapes, y [rows, outWidth, channels] the
+;; largest of each window (the taped training step's pool: XNNPACK's pool hands a few microseconds of work to its
+;; thread pool, which on a shared machine waits for the second core).
 (module
   (memory (export "memory") 1)
+  (func (export "maxPool2")
+    (param $x i32) (param $y i32) (param $rows i32) (param $outWidth i32) (param $channels i32)
+    (local $pixel i32) (local $below i32) (local $row i32) (local $column i32) (local $lane i32)
+    (local.set $pixel (i32.shl (local.get $channels) (i32.const 2)))
+    (local.set $below (i32.mul (local.get $pixel) (i32.shl (local.get $outWidth) (i32.const 1))))
+    (block $rowsDone
+      (loop $rowsLoop
+        (br_if $rowsDone (i32.ge_u (local.get $row) (local.get $rows)))
+        (local.set $column (i32.const 0))
+        (block $columnsDone
+          (loop $columnsLoop
+            (br_if $columnsDone (i32.ge_u (local.get $column) (local.get $outWidth)))
+            (local.set $lane (i32.const 0))
+            (block $lanesDone
+              (loop $lanesLoop
+                (br_if $lanesDone (i32.ge_u (local.get $lane) (local.get $pixel)))
+                (v128.store (local.get $y)
+                  (f32x4.max
+                    (f32x4.max (v128.load (local.get $x)) (v128.load (i32.add (local.get $x) (local.get $pixel))))
+                    (f32x4.max
+                      (v128.load (i32.add (local.get $x) (local.get $below)))
+                      (v128.load (i32.add (i32.add (local.get $x) (local.get $below)) (local.get $pixel))))))
+                (local.set $x (i32.add (local.get $x) (i32.const 16)))
+                (local.set $y (i32.add (local.get $y) (i32.const 16)))
+                (local.set $lane (i32.add (local.get $lane) (i32.const 16)))
+                (br $lanesLoop)))
+            (local.set $x (i32.add (local.get $x) (local.get $pixel)))
+            (local.set $column (i32.add (local.get $column) (i32.const 1)))
+            (br $columnsLoop)))
+        (local.set $x (i32.add (local.get $x) (local.get $below)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $rowsLoop))))
   (func (export "maxPool2Grad")
     (param $x i32) (param $dy i32) (param $dx i32) (param $rows i32) (param $outWidth i32) (param $channels i32)
     (local $pixel i32) (local $below i32) (local $row i32) (local $column i32) (local $lane i32)

@@ -1,0 +1,143 @@
+/**
+ * The small CNN's time per epoch against PyTorch in the same run (issue 20: at most 0.7× PyTorch's), and the conv
+ * kernels' share of it: LayerLab with the taped step's wasm kernels (convs as im2col + gemm, dense gradients by the
+ * gemm, the optimizer update in SIMD: fast/kernels/convTrain.wat, the default) and with the tfjs ops they replaced
+ * (LAYERLAB_TAPE_KERNELS=0: XNNPACK convs and matMuls, the JavaScript update loop), then PyTorch 1.13 (Debian, its
+ * own threads), each repetition running all three in turn (the two LayerLab variants alternate which goes first).
+ *
+ * The job: the small-cnn preset on 1,024 synthetic 28×28×1 images (256 more for validation), adam lr 1e-3, L2
+ * 5e-4, batch 32, end-to-end, EPOCHS epochs per run; LayerLab's ms/epoch includes scoring the validation part
+ * after each epoch, PyTorch's has no validation (bench/torch_bench.py). The figures: medians over the
+ * repetitions, their spread (min–max), the ratio of medians and the spread of the per-repetition ratios, and the
+ * load average before and after (the machine may be shared: a 2-thread reference suffers most from it).
+ */
+import os from 'node:os'
+import * as tf from '@tensorflow/tfjs'
+import { trainConfig, type Partition } from '../main/shared/contract'
+import { activateBackend, planBackend } from '../main/core/backend'
+import { seededRandom } from '../main/core/random'
+import { defaultModel } from '../main/model/presets'
+import { train } from '../main/train/engine'
+import type { PreparedData } from '../main/data/types'
+import { TorchReference } from './torch'
+
+const REPETITIONS = Number(process.env.LAYERLAB_BENCH_REPS ?? 5)
+const EPOCHS = 3
+const ROWS = 1024
+
+export interface CnnBenchRow {
+  variant: string
+  msPerEpoch: number
+  spread: string
+  /** ms/epoch over PyTorch's (median over median) and the spread of the per-repetition ratios. */
+  ratio: number | string
+  ratioSpread: string
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+const spreadOf = (values: number[], digits = 0) =>
+  values.length > 1 ? `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}` : ''
+const load = () =>
+  os
+    .loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' ')
+
+/** Synthetic images (uniform in [-1, 1]) with random labels: timings do not depend on the values. */
+function images(train: number, held: number, seed: number): PreparedData {
+  const random = seededRandom(seed)
+  const size = 28 * 28
+  const n = train + 2 * held
+  const x = Float32Array.from({ length: n * size }, () => random() * 2 - 1)
+  const y = Int32Array.from({ length: n }, () => Math.floor(random() * 10))
+  const part = (from: number, count: number) => ({
+    x: x.slice(from * size, (from + count) * size),
+    y: y.slice(from, from + count),
+    n: count,
+    rows: Int32Array.from({ length: count }, (_, i) => from + i)
+  })
+  return {
+    datasetId: 'synthetic-28x28x1',
+    kind: 'images',
+    task: 'classification',
+    targetScale: null,
+    inputShape: [28, 28, 1],
+    labels: Array.from({ length: 10 }, (_, i) => String(i)),
+    featureNames: [],
+    train: part(0, train),
+    val: part(train, held),
+    test: part(train + held, held)
+  }
+}
+
+const VARIANTS = [
+  { name: 'LayerLab, wasm kernels (convs as im2col + gemm)', gemm: true },
+  { name: 'LayerLab, tfjs ops (LAYERLAB_TAPE_KERNELS=0)', gemm: false }
+]
+
+async function runLayerLab(data: PreparedData, gemm: boolean, epochs = EPOCHS): Promise<number> {
+  const { spec, partition } = defaultModel({ inputShape: data.inputShape, classes: 10 }, { preset: 'small-cnn' })
+  const blocks: Partition = { blocks: partition.blocks.map((block) => ({ ...block, settings: { ...block.settings, epochs, patience: 0 } })) }
+  const previous = process.env.LAYERLAB_TAPE_KERNELS
+  process.env.LAYERLAB_TAPE_KERNELS = gemm ? '1' : '0'
+  try {
+    const outcome = await train({ spec, partition: blocks, config: trainConfig.parse({ epochs, batchSize: 32, patience: 0 }), data })
+    outcome.model.dispose()
+    return outcome.timing.msPerEpoch
+  } finally {
+    if (previous === undefined) delete process.env.LAYERLAB_TAPE_KERNELS
+    else process.env.LAYERLAB_TAPE_KERNELS = previous
+  }
+}
+
+export async function benchCnn(): Promise<CnnBenchRow[]> {
+  const { reason } = await activateBackend(tf, planBackend({ prefer: 'wasm' }))
+  const data = images(ROWS, 256, 2)
+  const torch = await TorchReference.start()
+  console.log(
+    `  backend ${reason}; ${'skipped' in torch ? torch.skipped : `PyTorch ${torch.version} (${torch.threads} threads)`}; ` +
+      `small CNN, ${ROWS} images 28×28×1, batch 32, ${EPOCHS} epochs a run, ${REPETITIONS} interleaved repetitions; load average ${load()}`
+  )
+  const times = new Map<string, number[]>()
+  const reference: number[] = []
+  try {
+    for (const variant of VARIANTS) await runLayerLab(data, variant.gemm, 1)
+    for (let rep = 0; rep < REPETITIONS; rep++) {
+      for (const variant of rep % 2 ? [...VARIANTS].reverse() : VARIANTS)
+        times.set(variant.name, [...(times.get(variant.name) ?? []), await runLayerLab(data, variant.gemm)])
+      if (!('skipped' in torch)) reference.push((await torch.run({ model: 'small-cnn', batch: 32, epochs: EPOCHS, rows: ROWS })).msPerEpoch)
+    }
+    console.log(`  load average after: ${load()}`)
+  } finally {
+    if (!('skipped' in torch)) torch.close()
+  }
+  const rows: CnnBenchRow[] = VARIANTS.map((variant) => {
+    const ms = times.get(variant.name)!
+    return {
+      variant: variant.name,
+      msPerEpoch: median(ms),
+      spread: spreadOf(ms),
+      ratio: reference.length ? median(ms) / median(reference) : 'no reference',
+      ratioSpread: reference.length
+        ? spreadOf(
+            ms.map((value, rep) => value / reference[rep]!),
+            2
+          )
+        : ''
+    }
+  })
+  if (reference.length)
+    rows.push({ variant: 'PyTorch (no validation)', msPerEpoch: median(reference), spread: spreadOf(reference), ratio: 1, ratioSpread: '' })
+  return rows
+}
+
+if (require.main === module) {
+  void benchCnn().then((rows) => {
+    console.table(rows)
+    process.exit(0)
+  })
+}
