@@ -10,6 +10,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+    // Study queue (issue 19): a throwaway redis-server for the run (inject('redisUrl')).
+    globalSetup: ['test/setup/redis.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Two cores: training tests and browser tests would fight for them.

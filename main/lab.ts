@@ -16,6 +16,8 @@ import { LabEvents } from './core/events'
 import { resolveHome } from './core/home'
 import { createHandlers } from './api/handlers'
 import { createRouter, type Router } from './api/router'
+import { parseQueueUrl } from './core/queue'
+import { QueueWatch, workersOf } from './study/queueWatch'
 
 export interface Lab {
   readonly home: string
@@ -26,7 +28,14 @@ export interface Lab {
   close(): Promise<void>
 }
 
-export async function openLab(options: { home?: string; debug?: boolean } = {}): Promise<Lab> {
+export interface LabOptions {
+  home?: string
+  debug?: boolean
+  /** The lab's queue (redis://…): studies can be submitted to it, its workers listed and their progress heard. */
+  queue?: string
+}
+
+export async function openLab(options: LabOptions = {}): Promise<Lab> {
   const home = resolveHome(options.home)
   const db = await Db.open(path.join(home, 'layerlab.sqlite'))
   const events = new LabEvents()
@@ -37,8 +46,14 @@ export async function openLab(options: { home?: string; debug?: boolean } = {}):
   const exporter = new ExportService(datasets, runs, home)
   const studyStore = new StudyStore(db)
   await studyStore.recoverInterrupted()
-  const studies = new StudyService({ store: studyStore, runs, datasets, training, emit: events.emit })
-  const router = createRouter(createHandlers({ home, datasets, runs, training, exporter, studies }), {
+  const queueText = options.queue ?? process.env.LAYERLAB_QUEUE
+  const defaultQueue = queueText ? parseQueueUrl(queueText) : null
+  const watch = defaultQueue ? new QueueWatch(defaultQueue, events.emit, `lab-${process.pid}-${Math.random().toString(36).slice(2, 8)}`) : null
+  // What this lab does that others watching the queue want to see: its studies' progress, its runs' progress.
+  const stopPublishing = watch ? events.subscribe((event, payload) => watch.publish(event, payload)) : () => undefined
+  const studies = new StudyService({ store: studyStore, runs, datasets, training, emit: events.emit, defaultQueue })
+  const queueWorkers = async (queue?: string) => (queue ? workersOf(queue) : watch ? watch.workers() : { queue: null, workers: [], error: null })
+  const router = createRouter(createHandlers({ home, datasets, runs, training, exporter, studies, queueWorkers }), {
     debug: options.debug,
     onInternalError: (error) => console.error(options.debug && error instanceof Error ? error.stack : `internal error: ${String(error)}`)
   })
@@ -50,6 +65,8 @@ export async function openLab(options: { home?: string; debug?: boolean } = {}):
       // Studies first: they stop their members and stay resumable; then any run still training.
       await studies.shutdown()
       await training.shutdown()
+      stopPublishing()
+      await watch?.close()
       await datasets.close()
       await runs.close()
       await db.close()

@@ -29,7 +29,7 @@ import {
   type TrainMode
 } from '../shared/contract'
 import { LabError } from '../shared/errors'
-import { openLab, type Lab } from '../lab'
+import { openLab, type Lab, type LabOptions } from '../lab'
 import { version } from '../core/version'
 import { dialectReport, errorText } from '../shared/format'
 import { startServer } from './server'
@@ -60,6 +60,7 @@ import {
   visible
 } from './cliText'
 import { addStudyCommands, describeStudy, studyJson } from './cliStudy'
+import { addWorkerCommand } from './cliWorker'
 import { call, datasetOf, modelOf } from './cliRequests'
 
 interface GlobalOptions {
@@ -98,9 +99,9 @@ export function rendererDir(): string {
 
 export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<void> }): Command {
   const program = new Command()
-  const opened = async (): Promise<Lab> => {
+  const opened = async (extra: Pick<LabOptions, 'queue'> = {}): Promise<Lab> => {
     const o = program.opts<GlobalOptions>()
-    state.lab ??= await openLab({ home: o.home, debug: o.debug })
+    state.lab ??= await openLab({ home: o.home, debug: o.debug, ...extra })
     return state.lab
   }
   const json = () => Boolean(program.opts<GlobalOptions>().json)
@@ -369,6 +370,8 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     )
 
   addStudyCommands(program, { io, opened, json, print })
+  // Study queue (issue 19): `layerlab worker --queue redis://…`.
+  addWorkerCommand(program, { io, open: opened, keepAlive: (until) => void (state.keepAlive = until) })
 
   program
     .command('runs')
