@@ -109,12 +109,14 @@ export async function checkReachable(queue: QueueUrl, timeoutMs = 3_000): Promis
     enableOfflineQueue: false,
     ...(queue.tls ? { tls: { servername: queue.host } } : {})
   })
-  client.on('error', () => undefined)
+  // The socket's own error (ECONNREFUSED, ENOTFOUND, a TLS failure) says more than connect()'s "Connection is closed".
+  let cause: unknown = null
+  client.on('error', (error: unknown) => (cause ??= error))
   try {
     await client.connect()
     await client.ping()
   } catch (error) {
-    throw new LabError(`queue ${queue.shown} is unreachable: ${withoutCredentials(errorText(error))}`)
+    throw new LabError(`queue ${queue.shown} is unreachable: ${withoutCredentials(errorText(cause ?? error))}`)
   } finally {
     client.disconnect()
   }

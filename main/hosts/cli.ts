@@ -129,8 +129,9 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
       'the most one upload (a file or a folder) may hold (default: $LAYERLAB_MAX_UPLOAD_MB, else 1024)',
       positiveNumber('--max-upload-mb')
     )
-    .action(async (o: { port?: number; host: string; open: boolean; maxUploadMb?: number }) => {
-      const lab = await opened()
+    .option('--queue <url>', 'the study queue (redis://HOST:PORT) the app offers, lists the workers of and hears (default: $LAYERLAB_QUEUE)')
+    .action(async (o: { port?: number; host: string; open: boolean; maxUploadMb?: number; queue?: string }) => {
+      const lab = await opened(o.queue ? { queue: o.queue } : {})
       const maxUploadBytes = o.maxUploadMb !== undefined ? Math.round(o.maxUploadMb * 1024 * 1024) : undefined
       const shell = await startServer(lab, { host: o.host, port: o.port, rendererDir: rendererDir(), maxUploadBytes })
       if (json()) io.out(JSON.stringify({ url: shell.url, port: shell.port, home: lab.home }) + '\n')
