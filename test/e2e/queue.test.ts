@@ -107,7 +107,7 @@ describe.skipIf(!inject('redisUrl'))('Studies on queue workers (real Redis, work
           seen.add((await second.page.getByTestId('study-panel').textContent()) ?? '')
           return second.page.getByTestId('study-status').textContent()
         },
-        { timeout: 300_000, intervals: [500] }
+        { timeout: 300_000, interval: 500 }
       )
       .toBe('completed')
     // It saw the study running (members on the workers) before it saw it complete.

@@ -118,9 +118,9 @@ describe.skipIf(!redisUrl)('studies on queue workers', () => {
         victim.child.kill('SIGKILL')
         await victim.exited
         const studyId = await studyIdOf(submitter)
-        const json = JSON.parse(submitter.out.join('\n')) as { status: string; configs: { runs: number }[] }
+        const json = JSON.parse(submitter.out.join('\n')) as { status: string; configs: { runs: string[] }[] }
         expect(json.status).toBe('completed')
-        expect(json.configs.map((c) => c.runs)).toEqual([6, 6])
+        expect(json.configs.map((c) => c.runs.length)).toEqual([6, 6])
 
         const detail = await detailOf(home, studyId)
         expect(detail.members).toHaveLength(12)
