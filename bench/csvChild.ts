@@ -10,7 +10,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import * as XLSX from '@e965/xlsx'
-import { Db } from '../main/store/db'
+import { SqliteDb } from '../main/store/db'
 import { DatasetStore } from '../main/store/datasets'
 import { RunStore } from '../main/store/runs'
 import { DatasetService } from '../main/data/service'
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     let rows = 0
     let ms = 0
     if (what === 'layerlab') {
-      const db = await Db.open(path.join(home, 'layerlab.sqlite'))
+      const db = await SqliteDb.open(path.join(home, 'layerlab.sqlite'))
       const service = new DatasetService({ store: new DatasetStore(db), runs: new RunStore(db, home), home, emit: () => undefined })
       const warm = path.join(home, 'warm.csv')
       fs.writeFileSync(warm, 'a,b,label\n1,2,x\n3,4,y\n5,6,x\n')

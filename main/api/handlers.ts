@@ -10,10 +10,17 @@ import type { StudyService } from '../study/service'
 import { resourcesDir } from '../core/resources'
 import { chooseBackend, gpuStatus } from '../core/backend'
 import { version } from '../core/version'
+import { readSettings, writeSettings } from '../core/settings'
+import { parsePostgresUrl, type StoreSource } from '../store/location'
+import { checkStore } from '../store/open'
 
 /** The services the handlers call (the composition root, app.ts, opens them). */
 export interface Services {
   home: string
+  /** The data home, where the settings file is (differs from `home` when files go to --artifacts). */
+  dataHome: string
+  /** The history this lab is open on, safe to show. */
+  store: { kind: 'sqlite' | 'postgres'; location: string; source: StoreSource }
   datasets: DatasetService
   runs: RunStore
   training: TrainingService
@@ -41,8 +48,18 @@ export function createHandlers(services: Services): Handlers {
           path: path.join(resourcesDir(), 'examples', 'digits.csv'),
           description: '1,797 handwritten digits, 8×8 pixels (UCI, CC BY 4.0): the layer-wise article’s data set'
         }
-      ]
+      ],
+      store: { ...services.store, saved: savedStore(services.dataHome) }
     }),
+    'app.setStore': async ({ url }) => {
+      if (url === null || !url.trim() || url.trim() === 'sqlite') {
+        writeSettings(services.dataHome, {})
+        return { saved: null }
+      }
+      const saved = await checkStore(url)
+      writeSettings(services.dataHome, { store: url.trim() })
+      return { saved }
+    },
     'datasets.list': () => datasets.list(),
     'datasets.get': ({ datasetId }) => datasets.get(datasetId),
     'datasets.import': (args) => datasets.import(args),
@@ -77,5 +94,16 @@ export function createHandlers(services: Services): Handlers {
     'queue.trainMember': ({ job, worker, liveRuns }) => studies.trainMember(job, worker, liveRuns),
     'queue.memberWait': ({ runId }) => studies.memberWait(runId),
     'queue.handBack': async ({ key, runId, reason }) => (await studies.handBack(key, runId, reason), done)
+  }
+}
+
+/** The home's saved store, shown without its password (or what is wrong with it). */
+function savedStore(dataHome: string): string | null {
+  const saved = readSettings(dataHome).store
+  if (!saved) return null
+  try {
+    return parsePostgresUrl(saved, 'the saved store setting').display
+  } catch (error) {
+    return (error as Error).message
   }
 }

@@ -65,6 +65,8 @@ import { call, datasetOf, modelOf } from './cliRequests'
 
 interface GlobalOptions {
   home?: string
+  store?: string
+  artifacts?: string
   json?: boolean
   debug?: boolean
 }
@@ -101,7 +103,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
   const program = new Command()
   const opened = async (extra: Pick<LabOptions, 'queue'> = {}): Promise<Lab> => {
     const o = program.opts<GlobalOptions>()
-    state.lab ??= await openLab({ home: o.home, debug: o.debug, ...extra })
+    state.lab ??= await openLab({ home: o.home, store: o.store, artifacts: o.artifacts, debug: o.debug, ...extra })
     return state.lab
   }
   const json = () => Boolean(program.opts<GlobalOptions>().json)
@@ -112,6 +114,14 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .description('LayerLab: import data, build a network, train it end-to-end or layer-wise, compare runs, export to ONNX.')
     .version(version, '-v, --version')
     .option('--home <dir>', 'data home (default: $LAYERLAB_HOME, else the per-user app-data folder shared with the desktop app)')
+    .option(
+      '--store <url>',
+      'the history: postgres://user:password@host:port/db for a shared one, ?sslmode=require for TLS (default: $LAYERLAB_STORE, else the SQLite file in the data home)'
+    )
+    .option(
+      '--artifacts <dir>',
+      'where datasets, weights and ONNX files go (default: $LAYERLAB_ARTIFACTS, else the data home); with a shared store, a folder every machine mounts'
+    )
     .option('--json', 'print one JSON value on stdout')
     .option('--debug', 'print stack traces of internal errors')
     .showHelpAfterError('(run layerlab --help for usage)')
@@ -134,7 +144,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
       const lab = await opened(o.queue ? { queue: o.queue } : {})
       const maxUploadBytes = o.maxUploadMb !== undefined ? Math.round(o.maxUploadMb * 1024 * 1024) : undefined
       const shell = await startServer(lab, { host: o.host, port: o.port, rendererDir: rendererDir(), maxUploadBytes })
-      if (json()) io.out(JSON.stringify({ url: shell.url, port: shell.port, home: lab.home }) + '\n')
+      if (json()) io.out(JSON.stringify({ url: shell.url, port: shell.port, home: lab.home, store: lab.store }) + '\n')
       else io.out(`LayerLab web shell: ${shell.url}\n`)
       if (o.open) {
         const browser = findBrowser()

@@ -11,6 +11,7 @@ import path from 'node:path'
 import { app, BrowserWindow, dialog, ipcMain, session, shell, type IpcMainInvokeEvent, type WebFrameMain } from 'electron'
 import { openLab, type Lab } from '../lab'
 import { errorText } from '../shared/format'
+import { LabError } from '../shared/errors'
 import { allowExternal, permissionGranted, rendererUrl as policyRendererUrl } from './electronPolicy'
 
 export const INVOKE_CHANNEL = 'lab:invoke'
@@ -79,7 +80,20 @@ export function startDesktop(): void {
       // The data home: LAYERLAB_HOME, else userData — the folder the CLI and web shell also default to.
       session.defaultSession.setPermissionRequestHandler((_contents, permission, callback) => callback(permissionGranted(permission)))
       session.defaultSession.setPermissionCheckHandler((_contents, permission) => permissionGranted(permission))
-      lab = await openLab({ home: process.env.LAYERLAB_HOME || app.getPath('userData') })
+      const home = process.env.LAYERLAB_HOME || app.getPath('userData')
+      lab = await openLab({ home }).catch(async (error: unknown) => {
+        // The store saved in the app's setting cannot be opened (a server down, a changed password): say so in one
+        // line and open this computer's file instead, so that the setting can be changed; a store given by
+        // LAYERLAB_STORE is the person's explicit choice and fails the start as any other error does.
+        if (process.env.LAYERLAB_STORE || !(error instanceof LabError)) throw error
+        await dialog.showMessageBox({
+          type: 'warning',
+          title: 'LayerLab',
+          message: 'The saved history store could not be opened',
+          detail: `${error.message}\n\nLayerLab opens the SQLite file on this computer instead; the status bar's "history" changes the setting.`
+        })
+        return openLab({ home, store: 'sqlite' })
+      })
       const current = lab
       ipcMain.handle(INVOKE_CHANNEL, (event: IpcMainInvokeEvent, name: unknown, args: unknown) => {
         if (!isTrustedSender(event.senderFrame)) return { ok: false, error: { code: 'bad_request', message: 'refused: untrusted sender' } }

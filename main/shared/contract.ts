@@ -777,8 +777,28 @@ export const requests = {
        * when it is used (reason); or null and why not.
        */
       gpu: z.object({ label: z.string().nullable(), name: z.string().nullable(), software: z.boolean(), reason: z.string() }),
-      examples: z.array(z.object({ name: z.string(), path: z.string(), description: z.string() }))
+      examples: z.array(z.object({ name: z.string(), path: z.string(), description: z.string() })),
+      /**
+       * The history this lab is open on (never with its password): `location` is the SQLite file or
+       * postgres://user@host:port/db; `source` who chose it; `saved` the home's saved setting (may differ from the open
+       * one until the next start, or where --store or LAYERLAB_STORE wins).
+       */
+      store: z.object({
+        kind: z.enum(['sqlite', 'postgres']),
+        location: z.string(),
+        source: z.enum(['option', 'env', 'settings', 'default']),
+        saved: z.string().nullable()
+      })
     })
+  },
+  /**
+   * Saves the history store of this data home for the next start (the desktop app's setting): a postgres:// URL,
+   * checked by connecting and migrating first; null for the SQLite file in the home. Returns the saved one, shown
+   * without its password.
+   */
+  'app.setStore': {
+    args: z.object({ url: z.string().max(2000).nullable() }).strict(),
+    result: z.object({ saved: z.string().nullable() })
   },
   'datasets.list': { args: none, result: z.array(datasetSummary) },
   'datasets.get': { args: datasetRef, result: datasetSummary },

@@ -2,7 +2,7 @@
  * The datasets table: one row per import, with what the import found (parse settings, profile, recipe, split counts)
  * as JSON. The files live under <home>/<dataDir>; the data service owns both and is the only caller.
  */
-import type { Db } from './db'
+import type { Db } from './sql'
 import type { DatasetProfile, DatasetSummary, ParseSettings } from '../shared/contract'
 
 export interface StoredDataset {

@@ -1,25 +1,18 @@
 /**
- * The one SQLite module. sqlite3 is asynchronous and shares one connection across all callers, so every
+ * The SQLite store (the default: one file in the data home, nothing to set up). sqlite3 is asynchronous and shares one connection across all callers, so every
  * statement goes through a single queue: a transaction can never interleave with another caller's statements.
  * WAL lets readers in other processes (CLI, web shell, desktop) go on while one writes; the busy timeout makes
  * a writer wait for another process's lock instead of failing the user's action.
  */
 import sqlite3 from 'sqlite3'
 import { migrations } from './migrations'
-
-export type SqlValue = string | number | null | Buffer
-export type Row = Record<string, unknown>
+import { fileRunLocks } from './runLock'
+import type { Db, Row, RunLocks, SqlValue, Tx } from './sql'
 
 const BUSY_TIMEOUT_MS = 15_000
 
-export interface Tx {
-  run(sql: string, params?: SqlValue[]): Promise<{ changes: number; lastID: number }>
-  get<T = Row>(sql: string, params?: SqlValue[]): Promise<T | undefined>
-  all<T = Row>(sql: string, params?: SqlValue[]): Promise<T[]>
-  exec(sql: string): Promise<void>
-}
-
-export class Db implements Tx {
+export class SqliteDb implements Db {
+  readonly dialect = 'sqlite' as const
   private queue: Promise<unknown> = Promise.resolve()
 
   private constructor(
@@ -27,12 +20,16 @@ export class Db implements Tx {
     readonly file: string
   ) {}
 
-  static async open(file: string): Promise<Db> {
+  get location(): string {
+    return this.file
+  }
+
+  static async open(file: string): Promise<SqliteDb> {
     const raw = await new Promise<sqlite3.Database>((resolve, reject) => {
       const db = new sqlite3.Database(file, (error) => (error ? reject(error) : resolve(db)))
     })
     raw.configure('busyTimeout', BUSY_TIMEOUT_MS)
-    const db = new Db(raw, file)
+    const db = new SqliteDb(raw, file)
     await db.exec('PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;')
     await db.migrate()
     return db
@@ -115,6 +112,10 @@ export class Db implements Tx {
         throw error
       }
     })
+  }
+
+  runLocks(lockFile: (runId: string) => string): RunLocks {
+    return fileRunLocks(lockFile)
   }
 
   async integrityCheck(): Promise<string> {

@@ -10,10 +10,14 @@
  * so a dead owner leaves no hot journal behind, and any number of readers may look at once (SHARED locks do not
  * exclude each other). SQLite keeps the locks of connections in one process apart, so a reader in the owner's own
  * process sees the lock too.
+ *
+ * This is the SQLite store's lock: it sees processes of this machine only. The PostgreSQL store holds a session
+ * advisory lock in the server instead (postgres.ts), which answers for every machine.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import sqlite3 from 'sqlite3'
+import type { RunLocks } from './sql'
 
 /** The lock file of a run: inside its folder, so deleting the run removes it. */
 export const LOCK_FILE = 'owner.lock'
@@ -86,5 +90,14 @@ export async function lockOwner(file: string): Promise<'alive' | 'dead' | 'unkno
     return (error as { code?: string }).code === 'SQLITE_BUSY' ? 'alive' : 'unknown'
   } finally {
     await close(db)
+  }
+}
+
+/** The SQLite store's run locks: one lock file per run, where `lockFile` says (inside the run's folder). */
+export function fileRunLocks(lockFile: (runId: string) => string): RunLocks {
+  return {
+    spansHosts: false,
+    hold: (runId) => RunLock.acquire(lockFile(runId)),
+    owner: (runId) => lockOwner(lockFile(runId))
   }
 }

@@ -1,16 +1,17 @@
 /**
- * The run history in SQLite: one row per run, its epochs as training goes (each in its own transaction, so a
+ * The run history (SQLite or PostgreSQL, sql.ts): one row per run, its epochs as training goes (each in its own transaction, so a
  * killed process leaves every finished epoch behind), and its artifacts. Files of a run live under
  * <home>/runs/<runId>/.
  *
- * A run is `queued` or `running` only while the process that trains it holds the run's lock (runLock.ts): every
+ * A run is `queued` or `running` only while the process that trains it holds the run's lock (a lock file,
+ * runLock.ts, on SQLite; an advisory lock in the server on PostgreSQL, postgres.ts): every
  * look at a run (list, summary, get) asks the lock of each unfinished run, so a run whose process died (kill -9,
  * a crash, a reboot) reads `interrupted` from the next look on.
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import type { Db } from './db'
+import type { Db, HeldLock, RunLocks } from './sql'
 import { trainConfig } from '../shared/contract'
 import type {
   Artifact,
@@ -31,7 +32,7 @@ import type {
 } from '../shared/contract'
 import { LabError, notFound } from '../shared/errors'
 import { newId, nowIso } from '../core/ids'
-import { LOCK_FILE, RunLock, lockOwner } from './runLock'
+import { LOCK_FILE } from './runLock'
 
 export interface NewRun {
   runId?: string
@@ -162,12 +163,17 @@ const UNFINISHED = `status IN ('queued', 'running')`
 
 export class RunStore {
   /** Locks of the runs this process trains: held from create until the run's end is recorded. */
-  private readonly held = new Map<string, RunLock>()
+  private readonly held = new Map<string, HeldLock>()
+  /** The last epoch write of each run being written, so that the next waits for it. */
+  private readonly epochWrites = new Map<string, Promise<void>>()
+  private readonly locks: RunLocks
 
   constructor(
     readonly db: Db,
     readonly home: string
-  ) {}
+  ) {
+    this.locks = db.runLocks((runId) => this.lockFile(runId))
+  }
 
   /** The folder of a run's files. */
   runDir(runId: string): string {
@@ -181,7 +187,7 @@ export class RunStore {
     const status = run.status ?? 'queued'
     // The lock comes before the row: whoever sees the row unfinished can ask its lock.
     const ownHere = (run.ownerPid ?? process.pid) === process.pid && (run.ownerHost ?? os.hostname()) === os.hostname()
-    if (ownHere && (status === 'queued' || status === 'running')) this.held.set(runId, await RunLock.acquire(this.lockFile(runId)))
+    if (ownHere && (status === 'queued' || status === 'running')) this.held.set(runId, await this.locks.hold(runId))
     try {
       await this.insert(runId, name, status, createdAt, run)
     } catch (error) {
@@ -246,8 +252,23 @@ export class RunStore {
     if (ended) await this.release(runId)
   }
 
-  /** Records one epoch in its own transaction: what is written survives a crash of the training process. */
-  async appendEpoch(runId: string, row: EpochRow): Promise<void> {
+  /**
+   * Records one epoch in its own transaction: what is written survives a crash of the training process. A run's
+   * epochs are written one after another (each reads the last seq): SQLite's single queue did that for every
+   * statement, PostgreSQL's pool runs callers side by side.
+   */
+  appendEpoch(runId: string, row: EpochRow): Promise<void> {
+    const previous = this.epochWrites.get(runId) ?? Promise.resolve()
+    const write = previous.catch(() => undefined).then(() => this.insertEpoch(runId, row))
+    const tail = write.catch(() => undefined)
+    this.epochWrites.set(runId, tail)
+    void tail.then(() => {
+      if (this.epochWrites.get(runId) === tail) this.epochWrites.delete(runId)
+    })
+    return write
+  }
+
+  private async insertEpoch(runId: string, row: EpochRow): Promise<void> {
     await this.db.transaction(async (tx) => {
       const last = await tx.get<{ seq: number | null }>('SELECT MAX(seq) AS seq FROM epochs WHERE run_id = ?', [runId])
       await tx.run(
@@ -295,14 +316,20 @@ export class RunStore {
 
   /**
    * Whether the process that trains an unfinished run is alive: this process for the runs it holds, else the
-   * run's lock. Runs owned by another host are taken as alive: their process may be running there.
+   * run's lock. Where the lock only sees this machine (SQLite's lock file), runs owned by another host are taken as
+   * alive: their process may be running there.
    */
   private async ownerAlive(row: { id: string; owner_pid: number | null; owner_host: string | null }): Promise<boolean> {
     if (this.held.has(row.id)) return true
-    if (row.owner_host !== null && row.owner_host !== os.hostname()) return true
-    const owner = await lockOwner(this.lockFile(row.id))
+    const elsewhere = row.owner_host !== null && row.owner_host !== os.hostname()
+    if (elsewhere && !this.locks.spansHosts) return true
+    // A process of this machine that no longer exists is gone for sure, even while the server has yet to notice
+    // its connection closed and drop its lock (milliseconds after a kill -9). The other way round a PID says too
+    // little (a zombie, a reused PID): then the lock decides.
+    if (!elsewhere && this.locks.spansHosts && row.owner_pid !== null && !processAlive(row.owner_pid)) return false
+    const owner = await this.locks.owner(row.id)
     if (owner !== 'unknown') return owner === 'alive'
-    return row.owner_pid !== null && processAlive(row.owner_pid)
+    return elsewhere || (row.owner_pid !== null && processAlive(row.owner_pid))
   }
 
   /**
@@ -364,7 +391,7 @@ export class RunStore {
       })),
       blocks: parseJson<BlockResult[]>(row.blocks_json, []),
       evaluation: parseJson<Evaluation | null>(row.evaluation_json, null),
-      artifacts: artifacts.map(toArtifact),
+      artifacts: artifacts.map((a) => toArtifact(a, this.home)),
       timing: parseJson<RunDetail['timing']>(row.timing_json, null),
       peakRssBytes: row.peak_rss,
       resources: parseJson<RunResources | null>(row.resources_json, null)
@@ -432,7 +459,7 @@ export class RunStore {
   async artifact(artifactId: string): Promise<Artifact & { runId: string }> {
     const row = await this.db.get<ArtifactRow & { run_id: string }>('SELECT * FROM artifacts WHERE id = ?', [artifactId])
     if (!row) throw notFound('artifact', artifactId)
-    return { ...toArtifact(row), runId: row.run_id }
+    return { ...toArtifact(row, this.home), runId: row.run_id }
   }
 
   async addArtifact(runId: string, artifact: Omit<Artifact, 'artifactId' | 'createdAt'>): Promise<Artifact> {
@@ -444,7 +471,7 @@ export class RunStore {
         created.artifactId,
         runId,
         created.kind,
-        created.path,
+        storedPath(created.path, this.home),
         created.bytes,
         JSON.stringify(created.info ?? {}),
         created.createdAt
@@ -454,11 +481,21 @@ export class RunStore {
   }
 }
 
-function toArtifact(row: ArtifactRow): Artifact {
+/**
+ * A file inside the data home is stored relative to it, so that processes which reach one shared folder at
+ * different mount points (workers of a PostgreSQL store given --artifacts) find it; files elsewhere (an ONNX file
+ * exported where the person chose) stay absolute, as do the rows written before this rule.
+ */
+function storedPath(file: string, home: string): string {
+  const relative = path.relative(home, file)
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file
+}
+
+function toArtifact(row: ArtifactRow, home: string): Artifact {
   return {
     artifactId: row.id,
     kind: row.kind,
-    path: row.path,
+    path: path.isAbsolute(row.path) ? row.path : path.join(home, row.path),
     bytes: row.bytes,
     createdAt: row.created_at,
     info: parseJson<Record<string, unknown>>(row.info_json, {})

@@ -1,11 +1,11 @@
 /**
- * Studies in SQLite: one row per study (its protocol and configurations as JSON) and one per member (configuration
+ * Studies in the history store (sql.ts): one row per study (its protocol and configurations as JSON) and one per member (configuration
  * × split). A member points at its ordinary run in the runs table. A member's completion is keyed by the member
  * itself (study, configuration, member) and written once: recording it twice, or after a resume started another
  * run for it, changes nothing — a pool (local or remote) may report the same end more than once.
  */
 import os from 'node:os'
-import type { Db } from './db'
+import type { Db } from './sql'
 import type {
   MemberAttempt,
   MemberStatus,

@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
-import { callApi, launchBrowser, openPage, ROOT, screenshot, startShell, waitForRun, type Shell } from './harness'
+import { callApi, ROOT, screenshot, waitForRun, type Shell, openAnalystSession, closeAnalystSession } from './harness'
 import { FASHION_CLASSES, writeClassImages } from '../fixtures/generate'
 import type { DatasetSummary, ModelSpec, Partition } from '../../main/shared/contract'
 import { overflowing, scrollToTop } from './readable'
@@ -32,13 +32,10 @@ describe('an analyst with image class folders (real web shell, real Chromium)', 
   beforeAll(async () => {
     await writeClassImages(trainFolder, FASHION_CLASSES, PER_CLASS_TRAIN, 1)
     await writeClassImages(testFolder, FASHION_CLASSES, PER_CLASS_TEST, 2)
-    shell = await startShell()
-    browser = await launchBrowser()
-    ;({ page, errors } = await openPage(browser, shell.url))
+    ;({ shell, browser, page, errors } = await openAnalystSession())
   })
   afterAll(async () => {
-    await browser?.close()
-    await shell?.stop()
+    await closeAnalystSession({ shell, browser })
     fs.rmSync(dir, { recursive: true, force: true })
   })
 

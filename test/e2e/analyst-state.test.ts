@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { callApi, launchBrowser, openTab, screenshot, startShell, type Shell, setLongRun } from './harness'
+import { callApi, launchBrowser, openTab, screenshot, startShell, type Shell, setLongRun, closeAnalystSession } from './harness'
 import { DIGITS_CSV } from '../fixtures/digits'
 import { manyClassCsv } from '../fixtures/generate'
 import fs from 'node:fs'
@@ -42,8 +42,7 @@ describe('state across reloads, datasets and pages (real web shell, real Chromiu
     ;({ page, errors } = await openTab(context, shell.url))
   })
   afterAll(async () => {
-    await browser?.close()
-    await shell?.stop()
+    await closeAnalystSession({ shell, browser })
     fs.rmSync(dir, { recursive: true, force: true })
   })
 

@@ -9,7 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
-import { callApi, launchBrowser, openPage, screenshot, startShell, type Shell, setLongRun } from './harness'
+import { callApi, screenshot, type Shell, setLongRun, openAnalystSession, closeAnalystSession } from './harness'
 import { manyClassCsv } from '../fixtures/generate'
 import type { RunDetail, RunSummary } from '../../main/shared/contract'
 import { clearlyBest, wilsonInterval } from '../../main/shared/intervals'
@@ -38,13 +38,10 @@ describe('an analyst with a 50-class table (real web shell, real Chromium)', () 
   }
 
   beforeAll(async () => {
-    shell = await startShell()
-    browser = await launchBrowser()
-    ;({ page, errors } = await openPage(browser, shell.url))
+    ;({ shell, browser, page, errors } = await openAnalystSession())
   })
   afterAll(async () => {
-    await browser?.close()
-    await shell?.stop()
+    await closeAnalystSession({ shell, browser })
     fs.rmSync(dir, { recursive: true, force: true })
   })
 

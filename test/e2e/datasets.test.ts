@@ -8,7 +8,7 @@ import path from 'node:path'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
-import { launchBrowser, openPage, screenshot, startShell, type Shell } from './harness'
+import { screenshot, type Shell, openAnalystSession, closeAnalystSession } from './harness'
 
 /** European-style CSV: semicolons between fields, decimal commas, and a quoted field holding a semicolon. */
 function awkwardCsv(): string {
@@ -52,13 +52,10 @@ describe('Datasets view (real web shell, real Chromium)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-e2e-files-'))
 
   beforeAll(async () => {
-    shell = await startShell()
-    browser = await launchBrowser()
-    ;({ page, errors } = await openPage(browser, shell.url))
+    ;({ shell, browser, page, errors } = await openAnalystSession())
   })
   afterAll(async () => {
-    await browser?.close()
-    await shell?.stop()
+    await closeAnalystSession({ shell, browser })
     fs.rmSync(dir, { recursive: true, force: true })
   })
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
-import { launchBrowser, openPage, screenshot, startShell, type Shell } from './harness'
+import { screenshot, type Shell, openAnalystSession, closeAnalystSession, buildDigitsModel } from './harness'
 
 describe('Decoupled training in the Train view (real web shell, real Chromium)', () => {
   let shell: Shell
@@ -13,17 +13,11 @@ describe('Decoupled training in the Train view (real web shell, real Chromium)',
   let errors: string[]
 
   beforeAll(async () => {
-    shell = await startShell()
-    browser = await launchBrowser()
-    ;({ page, errors } = await openPage(browser, shell.url))
-    await page.getByTestId('import-example-digits').click()
-    await page.getByTestId('dataset-detail').waitFor({ timeout: 60_000 })
-    await page.getByTestId('build-model').click()
-    await page.getByTestId('layer-stack').waitFor({ timeout: 30_000 })
+    ;({ shell, browser, page, errors } = await openAnalystSession())
+    await buildDigitsModel(page)
   })
   afterAll(async () => {
-    await browser?.close()
-    await shell?.stop()
+    await closeAnalystSession({ shell, browser })
   })
 
   it('trains every block at once on worker threads and shows each head, the pipeline and the step memory', async () => {

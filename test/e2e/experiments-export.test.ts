@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
-import { callApi, launchBrowser, openPage, screenshot, startShell, waitForRun, type Shell } from './harness'
+import { callApi, launchBrowser, openPage, screenshot, startShell, waitForRun, type Shell, closeAnalystSession } from './harness'
 import { DIGITS_CSV } from '../fixtures/digits'
 import type { DatasetSummary, Partition, ModelSpec } from '../../main/shared/contract'
 
@@ -43,8 +43,7 @@ describe('Experiments and Export views (real server, real training, real Chromiu
     ;({ page, errors } = await openPage(browser, shell.url))
   })
   afterAll(async () => {
-    await browser?.close()
-    await shell?.stop()
+    await closeAnalystSession({ shell, browser })
   })
 
   it('lists both runs, overlays their curves and diffs their settings', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser } from 'playwright-core'
-import { launchBrowser, openPage, screenshot, startShell, type Shell } from './harness'
+import { launchBrowser, openPage, screenshot, startShell, type Shell, closeAnalystSession } from './harness'
 
 describe('web shell frame (real server, real Chromium)', () => {
   let shell: Shell
@@ -11,8 +11,7 @@ describe('web shell frame (real server, real Chromium)', () => {
     browser = await launchBrowser()
   })
   afterAll(async () => {
-    await browser?.close()
-    await shell?.stop()
+    await closeAnalystSession({ shell, browser })
   })
 
   it('prints a loopback URL carrying the token', () => {

@@ -84,7 +84,10 @@ export async function launchBrowser(): Promise<Browser> {
 
 /** Opens a page that records console errors and uncaught exceptions. */
 export async function openPage(browser: Browser, url: string): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+  return visit(await browser.newPage({ viewport: { width: 1280, height: 800 } }), url)
+}
+
+async function visit(page: Page, url: string): Promise<{ page: Page; errors: string[] }> {
   const errors: string[] = []
   page.on('console', (message) => {
     if (message.type() === 'error') errors.push(message.text())
@@ -99,14 +102,36 @@ export async function openPage(browser: Browser, url: string): Promise<{ page: P
  * openPage gives every page a fresh profile.
  */
 export async function openTab(context: BrowserContext, url: string): Promise<{ page: Page; errors: string[] }> {
-  const page = await context.newPage()
-  const errors: string[] = []
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text())
-  })
-  page.on('pageerror', (error) => errors.push(error.message))
-  await page.goto(url)
-  return { page, errors }
+  return visit(await context.newPage(), url)
+}
+
+/** What most view tests start from: a web shell on a fresh home, Chromium, and one 1280×800 page on the shell. */
+export interface AnalystSession {
+  shell: Shell
+  browser: Browser
+  page: Page
+  /** Console errors and uncaught exceptions of the page. */
+  errors: string[]
+}
+
+export async function openAnalystSession(env?: NodeJS.ProcessEnv): Promise<AnalystSession> {
+  const shell = await startShell(undefined, env)
+  const browser = await launchBrowser()
+  return { shell, browser, ...(await openPage(browser, shell.url)) }
+}
+
+/** Closes what openAnalystSession (or a test's own setup) opened; safe after a setup that failed half-way. */
+export async function closeAnalystSession(session: { shell?: Shell; browser?: Browser }): Promise<void> {
+  await session.browser?.close()
+  await session.shell?.stop()
+}
+
+/** From an open session: the digits example imported in one click and its default model built (the Model view). */
+export async function buildDigitsModel(page: Page): Promise<void> {
+  await page.getByTestId('import-example-digits').click()
+  await page.getByTestId('dataset-detail').waitFor({ timeout: 60_000 })
+  await page.getByTestId('build-model').click()
+  await page.getByTestId('layer-stack').waitFor({ timeout: 30_000 })
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {

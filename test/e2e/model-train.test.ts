@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
-import { launchBrowser, openPage, screenshot, startShell, type Shell, setLongRun } from './harness'
+import { screenshot, type Shell, setLongRun, openAnalystSession, closeAnalystSession } from './harness'
 
 const number = (text: string | null): number => Number((text ?? '').replace(/[^\d.]/g, ''))
 
@@ -18,15 +18,12 @@ describe('Model and Train views (real web shell, real Chromium)', () => {
   const blockRanges = () => page.getByTestId('block').evaluateAll((els) => els.map((e) => e.getAttribute('data-range')))
 
   beforeAll(async () => {
-    shell = await startShell()
-    browser = await launchBrowser()
-    ;({ page, errors } = await openPage(browser, shell.url))
+    ;({ shell, browser, page, errors } = await openAnalystSession())
     await page.getByTestId('import-example-digits').click()
     await page.getByTestId('dataset-detail').waitFor({ timeout: 60_000 })
   })
   afterAll(async () => {
-    await browser?.close()
-    await shell?.stop()
+    await closeAnalystSession({ shell, browser })
   })
 
   it('shows the default MLP for digits with shapes and parameter counts', async () => {

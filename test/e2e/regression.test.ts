@@ -10,7 +10,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import type { DatasetSummary, ModelSpec, Partition } from '../../main/shared/contract'
-import { callApi, launchBrowser, openPage, screenshot, startShell, waitForRun, type Shell } from './harness'
+import { callApi, screenshot, waitForRun, type Shell, openAnalystSession, closeAnalystSession } from './harness'
 import { diabetesCsv } from '../fixtures/regression'
 import { DIGITS_CSV } from '../fixtures/digits'
 
@@ -24,13 +24,10 @@ describe('regression in the real web shell, real Chromium', () => {
 
   beforeAll(async () => {
     fs.writeFileSync(csv, diabetesCsv())
-    shell = await startShell()
-    browser = await launchBrowser()
-    ;({ page, errors } = await openPage(browser, shell.url))
+    ;({ shell, browser, page, errors } = await openAnalystSession())
   })
   afterAll(async () => {
-    await browser?.close()
-    await shell?.stop()
+    await closeAnalystSession({ shell, browser })
     fs.rmSync(dir, { recursive: true, force: true })
   })
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { launchBrowser, screenshot, startShell, type Shell, setLongRun } from './harness'
+import { launchBrowser, screenshot, startShell, type Shell, setLongRun, closeAnalystSession } from './harness'
 
 describe('a second tab on the same web shell (real server, real Chromium)', () => {
   let shell: Shell
@@ -31,13 +31,14 @@ describe('a second tab on the same web shell (real server, real Chromium)', () =
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
   })
   afterAll(async () => {
-    await browser?.close()
-    await shell?.stop()
+    await closeAnalystSession({ shell, browser })
   })
 
   it('lets a copied URL (without the token) work in a new tab of the same browser, and nowhere else', async () => {
     first = await open(shell.url)
     await ready(first)
+    // The router redirects / to #/datasets after the first render; read the URL once it has.
+    await first.waitForURL('**/#/datasets', { timeout: 30_000 })
     copied = first.url()
     expect(copied).toBe(`${shell.origin}/#/datasets`)
     second = await open(copied)

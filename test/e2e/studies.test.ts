@@ -10,7 +10,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { DatasetSummary, ModelSpec, Partition } from '../../main/shared/contract'
-import { callApi, launchBrowser, openPage, screenshot, startShell, type Shell } from './harness'
+import { callApi, screenshot, type Shell, openAnalystSession, closeAnalystSession } from './harness'
 import { friedmanCsv } from '../fixtures/regression'
 
 const setNumber = async (page: Page, testId: string, value: string) => {
@@ -27,13 +27,10 @@ describe('Studies (real server, real training, real Chromium)', () => {
   let errors: string[]
 
   beforeAll(async () => {
-    shell = await startShell()
-    browser = await launchBrowser()
-    ;({ page, errors } = await openPage(browser, shell.url))
+    ;({ shell, browser, page, errors } = await openAnalystSession())
   })
   afterAll(async () => {
-    await browser?.close()
-    await shell?.stop()
+    await closeAnalystSession({ shell, browser })
   })
 
   it('offers the article’s experiment as a one-click study from the empty Experiments view, and cancels it as a whole', async () => {

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
-import { callApi, launchBrowser, openPage, screenshot, startShell, type Shell } from './harness'
+import { callApi, screenshot, type Shell, openAnalystSession, closeAnalystSession } from './harness'
 import { swiftShaderEnv, useSwiftShader } from '../fixtures/webgpu'
 
 const missing = useSwiftShader()
@@ -44,13 +44,10 @@ describe('no GPU: the web shell says so in one line and trains on wasm', () => {
 
   beforeAll(async () => {
     // LAYERLAB_BACKEND=webgpu: every run asks for the GPU; the driver path leads nowhere, as on a machine without one.
-    shell = await startShell(undefined, { ...swiftShaderEnv(), VK_ICD_FILENAMES: NO_DRIVER, LAYERLAB_BACKEND: 'webgpu' })
-    browser = await launchBrowser()
-    ;({ page, errors } = await openPage(browser, shell.url))
+    ;({ shell, browser, page, errors } = await openAnalystSession({ ...swiftShaderEnv(), VK_ICD_FILENAMES: NO_DRIVER, LAYERLAB_BACKEND: 'webgpu' }))
   })
   afterAll(async () => {
-    await browser?.close()
-    await shell?.stop()
+    await closeAnalystSession({ shell, browser })
   })
 
   it('the status bar and the Train view name the missing adapter; the GPU cannot be picked', async () => {
@@ -97,13 +94,10 @@ describe.skipIf(missing)('a software GPU (SwiftShader): shown as software, used 
   beforeAll(async () => {
     const env = swiftShaderEnv()
     delete env.LAYERLAB_BACKEND
-    shell = await startShell(undefined, env)
-    browser = await launchBrowser()
-    ;({ page, errors } = await openPage(browser, shell.url))
+    ;({ shell, browser, page, errors } = await openAnalystSession(env))
   })
   afterAll(async () => {
-    await browser?.close()
-    await shell?.stop()
+    await closeAnalystSession({ shell, browser })
   })
 
   it('the status bar shows the adapter as software; auto does not pick it; the menu offers it', async () => {

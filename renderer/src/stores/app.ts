@@ -41,5 +41,12 @@ export const useAppStore = defineStore('app', () => {
     return pickPath(kind)
   }
 
-  return { info, error, via, load, home, desktop, choosePath }
+  /** Saves the home's history store for the next start (null: the SQLite file); returns it without its password. */
+  async function setStore(url: string | null): Promise<string | null> {
+    const { saved } = await api('app.setStore', { url })
+    await fetchInfo()
+    return saved
+  }
+
+  return { info, error, via, load, home, desktop, choosePath, setStore }
 })

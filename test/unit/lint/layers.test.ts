@@ -29,7 +29,7 @@ async function messages(files: string[]): Promise<{ file: string; rule: string |
 
 describe('lint: layers and cycles', () => {
   it('refuses a host that reaches the database, and a store that imports a domain', async () => {
-    const host = write('main/hosts/lintProbeHost.ts', "import { Db } from '../store/db'\n\nexport const probe = Db\n")
+    const host = write('main/hosts/lintProbeHost.ts', "import { SqliteDb } from '../store/db'\n\nexport const probe = SqliteDb\n")
     const store = write('main/store/lintProbeStore.ts', "import { DatasetService } from '../data/service'\n\nexport const probe = DatasetService\n")
     const found = await messages([host, store])
     expect(found).toEqual([

@@ -1,20 +1,23 @@
 /**
- * A separate process writing runs into a data home: `node --import tsx child-writer.ts <home> <mode> <count>`.
+ * A separate process writing runs into a data home: `node --import tsx child-writer.ts <home> <mode> <count> [store]`
+ * (store: a postgres:// URL; default the home's SQLite file).
  * mode "hang": creates one run marked running with this pid, appends epochs, prints "ready", then waits to be
- * killed. mode "write": creates <count> runs with epochs each and exits.
+ * killed; "hang-remote" the same with the row naming another host. mode "write": creates <count> runs with epochs each and exits.
  */
-import path from 'node:path'
-import { Db } from '../../../main/store/db'
+import { openDb } from '../../../main/store/open'
+import { resolveStore } from '../../../main/store/location'
 import { RunStore } from '../../../main/store/runs'
 import { epochRow, newRun } from './helpers'
 
 async function main(): Promise<void> {
-  const [home, mode, countText] = process.argv.slice(2)
-  if (home === undefined) throw new Error('usage: child-writer.ts <home> <mode> <count>')
-  const db = await Db.open(path.join(home, 'layerlab.sqlite'))
+  const [home, mode, countText, store] = process.argv.slice(2)
+  if (home === undefined) throw new Error('usage: child-writer.ts <home> <mode> <count> [store]')
+  const db = await openDb(resolveStore(store || 'sqlite'), home)
   const runs = new RunStore(db, home)
-  if (mode === 'hang') {
+  if (mode === 'hang' || mode === 'hang-remote') {
     const runId = await runs.create(newRun('ds-1', { name: 'killed run', status: 'running', ownerPid: process.pid }))
+    // As if trained on another machine: a reader can only ask the run's lock (its PID means nothing here).
+    if (mode === 'hang-remote') await db.run(`UPDATE runs SET owner_host = 'another-host', owner_pid = 1 WHERE id = ?`, [runId])
     for (let epoch = 1; epoch <= 3; epoch++) await runs.appendEpoch(runId, epochRow(epoch))
     process.stdout.write(`ready ${runId}\n`)
     // Keep writing until killed, as a training process would.

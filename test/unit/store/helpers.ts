@@ -1,5 +1,5 @@
 /** Shared bits of the run-store tests: a data home, a dataset row for the runs' foreign key, a run to store. */
-import type { Tx } from '../../../main/store/db'
+import type { Tx } from '../../../main/store/sql'
 import { trainConfig, type EpochRow } from '../../../main/shared/contract'
 import type { NewRun } from '../../../main/store/runs'
 import { defaultModel } from '../../../main/model/presets'

@@ -2,21 +2,26 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import sqlite3 from 'sqlite3'
-import { afterEach, describe, expect, it } from 'vitest'
-import { Db } from '../../../main/store/db'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { SqliteDb } from '../../../main/store/db'
+import type { Db } from '../../../main/store/sql'
 import { migrations } from '../../../main/store/migrations'
 import { RunStore } from '../../../main/store/runs'
 import { LabError } from '../../../main/shared/errors'
 import { tempHome } from '../../fixtures/home'
 import { epochRow, insertDataset, newRun } from './helpers'
 import { classified } from '../../fixtures/figures'
+import { storeKinds, testStore, type TestStore } from '../../fixtures/postgres'
 
 const CHILD = path.join(__dirname, 'child-writer.ts')
 const ROOT = path.resolve(__dirname, '../../..')
 const open: Db[] = []
 
+/** The history of the suite's current test (a fresh PostgreSQL database per test, or the home's SQLite file). */
+let store: TestStore
+
 async function openStore(home: string): Promise<{ db: Db; runs: RunStore }> {
-  const db = await Db.open(path.join(home, 'layerlab.sqlite'))
+  const db = await store.open(home)
   open.push(db)
   return { db, runs: new RunStore(db, home) }
 }
@@ -30,7 +35,10 @@ function runChild(
   mode: string,
   count = 0
 ): { child: ReturnType<typeof spawn>; ready: Promise<string>; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, home, mode, String(count)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, home, mode, String(count), store.url ?? ''], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
   let stdout = ''
   let stderr = ''
   child.stderr!.on('data', (chunk) => (stderr += chunk))
@@ -53,7 +61,16 @@ function runChild(
   return { child, ready, exited }
 }
 
-describe('RunStore', () => {
+/** SQLite's own check of its file; PostgreSQL keeps its own consistency (nothing to ask). */
+async function intact(db: Db): Promise<string> {
+  return db instanceof SqliteDb ? db.integrityCheck() : 'ok'
+}
+
+describe.each(storeKinds())('RunStore on %s', (kind) => {
+  beforeEach(async () => {
+    store = await testStore(kind)
+  })
+
   it('stores a run, its epochs and artifacts, and lists it with its dataset name', async () => {
     const home = tempHome()
     const { db, runs } = await openStore(home)
@@ -131,7 +148,8 @@ describe('RunStore', () => {
     expect(await exited).toBeNull()
 
     const { db, runs } = await openStore(home)
-    expect(await runs.recoverInterrupted()).toBe(1)
+    // PostgreSQL's lock answers for every host: the remote run's process holds none, so it is interrupted too.
+    expect(await runs.recoverInterrupted()).toBe(kind === 'postgres' ? 2 : 1)
     const killed = await runs.get(runId)
     expect(killed.status).toBe('interrupted')
     expect(killed.endedAt).not.toBeNull()
@@ -139,8 +157,8 @@ describe('RunStore', () => {
     expect(killed.epochs.slice(0, 3).map((e) => e.epoch)).toEqual([1, 2, 3])
     expect((await runs.get(earlier)).status).toBe('completed')
     expect((await runs.get(earlier)).epochs).toHaveLength(1)
-    expect((await runs.get(remote)).status).toBe('running')
-    expect(await db.integrityCheck()).toBe('ok')
+    expect((await runs.get(remote)).status).toBe(kind === 'postgres' ? 'interrupted' : 'running')
+    expect(await intact(db)).toBe('ok')
     // A second open finds nothing more to recover.
     expect(await runs.recoverInterrupted()).toBe(0)
   })
@@ -168,8 +186,30 @@ describe('RunStore', () => {
       }
     }
     expect(seen).toEqual(new Array(tries).fill('interrupted'))
-    expect(await db.integrityCheck()).toBe('ok')
+    expect(await intact(db)).toBe('ok')
   })
+
+  it.runIf(kind === 'postgres')(
+    'asks the server for the lock of a run trained on another machine: running while held, interrupted once its process is killed',
+    async () => {
+      const home = tempHome()
+      const { db, runs } = await openStore(home)
+      await insertDataset(db, 'ds-1', 'digits')
+      const { child, ready, exited } = runChild(home, 'hang-remote')
+      const runId = await ready
+      expect((await runs.summary(runId)).status).toBe('running')
+      child.kill('SIGKILL')
+      expect(await exited).toBeNull()
+      // The server drops the lock when it sees the connection close: milliseconds here (TCP keepalive over a network).
+      let status = (await runs.summary(runId)).status
+      for (let i = 0; i < 100 && status === 'running'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        status = (await runs.summary(runId)).status
+      }
+      expect(status).toBe('interrupted')
+      expect((await runs.get(runId)).epochs.length).toBeGreaterThanOrEqual(3)
+    }
+  )
 
   it('does not keep a run running because its PID now belongs to another live process (a reboot reused it)', async () => {
     const { db, runs } = await openStore(tempHome())
@@ -199,10 +239,11 @@ describe('RunStore', () => {
     expect(list.every((run) => run.status === 'completed')).toBe(true)
     expect(await after.get('SELECT COUNT(*) AS n FROM epochs')).toEqual({ n: 80 })
     for (const run of list.slice(0, 3)) expect((await runs.get(run.runId)).epochs.map((e) => e.epoch)).toEqual([1, 2, 3, 4, 5])
-    expect(await after.integrityCheck()).toBe('ok')
+    expect(await intact(after)).toBe('ok')
   })
 
-  it('upgrades a file created at schema version 1 without losing its rows', async () => {
+  // PostgreSQL's upgrade from version 1: db.test.ts.
+  it.runIf(kind === 'sqlite')('upgrades a file created at schema version 1 without losing its rows', async () => {
     const home = tempHome()
     const file = path.join(home, 'layerlab.sqlite')
     const raw = new sqlite3.Database(file)

@@ -2,18 +2,13 @@
  * The studies table: a member's end is written once (keyed by member and run), the run's own record wins where
  * the member's write was lost, and a study whose process died becomes interrupted.
  */
-import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Db } from '../../../main/store/db'
+import type { Db } from '../../../main/store/sql'
 import { RunStore } from '../../../main/store/runs'
 import { StudyStore, type NewStudy } from '../../../main/store/studies'
 import { removeHome, tempHome } from '../../fixtures/home'
 import { insertDataset, newRun } from './helpers'
-
-let home: string
-let db: Db
-let runs: RunStore
-let studies: StudyStore
+import { storeKinds, testStore } from '../../fixtures/postgres'
 
 const study = (): NewStudy => ({
   name: 'toy study',
@@ -33,19 +28,24 @@ const members = [0, 1].map((memberIndex) => ({
 }))
 const metrics = { testAccuracy: 0.9, testLoss: 0.3, valAccuracy: 0.88, trainAccuracy: 1 }
 
-beforeAll(async () => {
-  home = tempHome('layerlab-studies-store-')
-  db = await Db.open(path.join(home, 'layerlab.sqlite'))
-  await insertDataset(db, 'ds-1', 'toy')
-  runs = new RunStore(db, home)
-  studies = new StudyStore(db)
-})
-afterAll(async () => {
-  await db.close()
-  removeHome(home)
-})
+describe.each(storeKinds())('StudyStore on %s', (kind) => {
+  let home: string
+  let db: Db
+  let runs: RunStore
+  let studies: StudyStore
 
-describe('StudyStore', () => {
+  beforeAll(async () => {
+    home = tempHome('layerlab-studies-store-')
+    db = await (await testStore(kind)).open(home)
+    await insertDataset(db, 'ds-1', 'toy')
+    runs = new RunStore(db, home)
+    studies = new StudyStore(db)
+  })
+  afterAll(async () => {
+    await db.close()
+    removeHome(home)
+  })
+
   it('records a member’s end once, only for the run it points at, never over a completion', async () => {
     const studyId = await studies.create(study(), members)
     const key = { studyId, configIndex: 0, memberIndex: 0 }

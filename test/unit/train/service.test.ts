@@ -11,7 +11,7 @@ import { LabError } from '../../../main/shared/errors'
 import type { Emit } from '../../../main/core/events'
 import type { PreparedData } from '../../../main/data/types'
 import { defaultModel } from '../../../main/model/presets'
-import { Db } from '../../../main/store/db'
+import { SqliteDb } from '../../../main/store/db'
 import { RunStore } from '../../../main/store/runs'
 import { TrainingService, type TrainingData } from '../../../main/train/service'
 import { loadRunModel } from '../../../main/export/runModel'
@@ -36,7 +36,7 @@ function digitsSource(prepare: (data: PreparedData) => PreparedData = (d) => d):
 
 type Recorded = { event: EventName; payload: unknown; at: number }
 let home: string
-let db: Db
+let db: SqliteDb
 let runs: RunStore
 const events: Recorded[] = []
 const emit: Emit = (event, payload) => events.push({ event, payload, at: performance.now() })
@@ -45,7 +45,7 @@ const eventsOf = <E extends EventName>(event: E, runId: string) =>
 
 beforeAll(async () => {
   home = tempHome('layerlab-train-')
-  db = await Db.open(path.join(home, 'layerlab.sqlite'))
+  db = await SqliteDb.open(path.join(home, 'layerlab.sqlite'))
   await insertDataset(db, 'ds-digits', 'digits')
   runs = new RunStore(db, home)
 })

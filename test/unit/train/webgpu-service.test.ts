@@ -8,7 +8,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { trainConfig, type EventName, type EventPayload } from '../../../main/shared/contract'
 import type { Emit } from '../../../main/core/events'
-import { Db } from '../../../main/store/db'
+import { SqliteDb } from '../../../main/store/db'
 import { RunStore } from '../../../main/store/runs'
 import { TrainingService } from '../../../main/train/service'
 import { defaultModel } from '../../../main/model/presets'
@@ -22,7 +22,7 @@ const missing = useSwiftShader()
 const ROOT = path.resolve(__dirname, '../../..')
 
 let home: string
-let db: Db
+let db: SqliteDb
 let runs: RunStore
 const events: Array<{ event: EventName; payload: unknown }> = []
 const emit: Emit = (event, payload) => events.push({ event, payload })
@@ -33,7 +33,7 @@ const model = defaultModel({ inputShape: [61], classes: 10 })
 
 beforeAll(async () => {
   home = tempHome('layerlab-webgpu-service-')
-  db = await Db.open(path.join(home, 'layerlab.sqlite'))
+  db = await SqliteDb.open(path.join(home, 'layerlab.sqlite'))
   await insertDataset(db, digitsSummary.datasetId, 'digits')
   runs = new RunStore(db, home)
 })
