@@ -86,7 +86,8 @@ describe.skipIf(!inject('redisUrl'))('Studies on queue workers (real Redis, work
       .toMatch(/^2 workers taking members now \(.* auto ×1, .* auto ×1\)/)
     await screenshot(page, 'queue-new-study')
     await page.getByTestId('study-start').click()
-    await page.getByTestId('study-panel').waitFor()
+    // Asking the queue and storing the study take a moment on a loaded machine.
+    await page.getByTestId('study-panel').waitFor({ timeout: 120_000 })
     await expect(page.getByTestId('study-panel').textContent()).resolves.toContain(`members on queue workers at ${redis.url}`)
     // What each worker trains now, from its heartbeat.
     await expect.poll(() => page.getByTestId('queue-workers').textContent(), { timeout: 60_000 }).toMatch(/(end-to-end|layer-wise) · seed \d/)
