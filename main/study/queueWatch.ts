@@ -23,6 +23,8 @@ const FORWARDED: EventName[] = ['train.progress', 'train.epoch', 'train.finished
 export class QueueWatch {
   private readonly client: Redis
   private readonly subscriber: Redis
+  /** True while an event heard from the queue is being emitted here (the emit is synchronous). */
+  private forwarding = false
 
   constructor(
     readonly queue: QueueUrl,
@@ -46,7 +48,15 @@ export class QueueWatch {
       if (message.workerId === ownWorkerId || !FORWARDED.includes(message.event)) return
       // Only well-formed contract events reach the hosts (whatever else is on the channel is dropped).
       const parsed = eventSchemas[message.event].safeParse(message.payload)
-      if (parsed.success) emit(message.event, parsed.data as never)
+      if (!parsed.success) return
+      // Passed on to this lab's hosts only: an event heard from the queue is never published again (two labs on one
+      // queue would otherwise echo each other's events back and forth for ever).
+      this.forwarding = true
+      try {
+        emit(message.event, parsed.data as never)
+      } finally {
+        this.forwarding = false
+      }
     })
   }
 
@@ -60,7 +70,7 @@ export class QueueWatch {
 
   /** Tells every watching lab (a submitter: its studies' progress; a worker: its runs'). */
   publish(event: EventName, payload: unknown): void {
-    if (!FORWARDED.includes(event) || this.client.status !== 'ready') return
+    if (this.forwarding || !FORWARDED.includes(event) || this.client.status !== 'ready') return
     const message: ProgressMessage = { event, payload, workerId: this.ownId }
     void this.client.publish(PROGRESS_CHANNEL, JSON.stringify(message)).catch(() => undefined)
   }
