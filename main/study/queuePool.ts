@@ -184,34 +184,29 @@ export class QueuePool implements MemberPool {
   }
 
   async cancel(studyId: string): Promise<void> {
-    const mine = [...this.outstanding].filter(([, entry]) => entry.job.key.studyId === studyId)
-    let training = 0
-    for (const [id, entry] of mine) {
-      const job = await this.queue.getJob(id)
-      const state = job ? await job.getState() : 'unknown'
-      if (job && (state === 'waiting' || state === 'delayed' || state === 'prioritized')) {
-        try {
-          await job.remove()
-          this.outstanding.delete(id)
-          this.emit({ type: 'dropped', key: entry.job.key })
-          continue
-        } catch {
-          // Taken by a worker between the two calls: it is cancelled below.
-        }
-      }
-      if (!job) {
-        this.outstanding.delete(id)
-        this.emit({ type: 'dropped', key: entry.job.key })
-        continue
-      }
-      training++
-    }
-    if (training === 0) return
-    // The workers training them stop their runs between batches and report them cancelled.
-    await this.connection.publish(CANCEL_CHANNEL, JSON.stringify({ studyId }))
+    let told = false
+    // Waiting members are taken off the queue; training ones are told to stop and end cancelled. A member whose
+    // worker is lost comes back to waiting (stalled check) and is taken off then: the loop ends when none is left.
     while ([...this.outstanding.values()].some((entry) => entry.job.key.studyId === studyId)) {
-      await new Promise((resolve) => setTimeout(resolve, 200))
-      await this.reconcile()
+      for (const [id, entry] of [...this.outstanding].filter(([, e]) => e.job.key.studyId === studyId)) {
+        const job = await this.queue.getJob(id).catch(() => undefined)
+        const state = job ? await job.getState().catch(() => 'unknown') : 'missing'
+        if (state === 'missing' || state === 'waiting' || state === 'delayed' || state === 'prioritized') {
+          const removed = job
+            ? await job.remove().then(
+                () => true,
+                () => false
+              )
+            : true
+          if (removed && this.outstanding.delete(id)) this.emit({ type: 'dropped', key: entry.job.key })
+        } else if (job) await this.observe(id, job)
+      }
+      if (![...this.outstanding.values()].some((entry) => entry.job.key.studyId === studyId)) break
+      if (!told) {
+        told = true
+        await this.connection.publish(CANCEL_CHANNEL, JSON.stringify({ studyId })).catch(() => undefined)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250))
     }
   }
 

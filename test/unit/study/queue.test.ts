@@ -267,6 +267,28 @@ describe.skipIf(!redisUrl)('studies on queue workers', () => {
     }
   })
 
+  it('cancels a queue study with Ctrl-C: its waiting members leave the queue, the study is cancelled and resumable', async () => {
+    const redis = await startRedis()
+    try {
+      // No worker: every member waits in the queue.
+      const submitter = cli(home, ['study', '--data', datasetId, '--seeds', '2', ...MODEL, '--queue', redis.url])
+      const line = await submitter.waitFor(/^study st-/)
+      const studyId = line.split(' ')[1]!
+      const queue = new Queue(QUEUE_NAME, { connection: new Redis(redis.url, { maxRetriesPerRequest: null }) })
+      for (let i = 0; i < 100 && ((await queue.getJobCounts('waiting')).waiting ?? 0) < 4; i++) await new Promise((r) => setTimeout(r, 100))
+      expect((await queue.getJobCounts('waiting')).waiting).toBe(4)
+      submitter.child.kill('SIGINT')
+      await submitter.exited
+      expect(await queue.getJobCounts('waiting', 'active', 'delayed')).toEqual({ waiting: 0, active: 0, delayed: 0 })
+      await queue.close()
+      const detail = await detailOf(home, studyId)
+      expect(detail.status).toBe('cancelled')
+      expect(detail.members.every((m) => m.status === 'pending')).toBe(true)
+    } finally {
+      await redis.close()
+    }
+  })
+
   it('says in one line which queue is unreachable, without its password, and stores no study', async () => {
     const before = await studyCount(home)
     for (const url of ['redis://127.0.0.1:1', 'redis://analyst:s3cret-pw@127.0.0.1:1']) {
