@@ -10,8 +10,9 @@ export default defineConfig({
   },
   test: {
     include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'],
-    // A throwaway PostgreSQL cluster for the store tests against PostgreSQL (inject('postgresUrl')).
-    globalSetup: ['test/setup/postgres.ts'],
+    // Throwaway servers for the run: PostgreSQL for the store tests (inject('postgresUrl')), redis-server for the
+    // study queue (issue 19, inject('redisUrl')).
+    globalSetup: ['test/setup/postgres.ts', 'test/setup/redis.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Two cores: training tests and browser tests would fight for them.

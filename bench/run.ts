@@ -3,7 +3,7 @@
  * reference measured in the same run. Not part of `npm test`: timings never decide a test.
  *
  *   npm run bench                 every section
- *   npm run bench -- csv train    only those sections (csv, train, inference, study, regression, store); `train` also runs
+ *   npm run bench -- csv train    only those sections (csv, train, inference, study, regression, store, queue); `train` also runs
  *                                 train-article (the article's job against scikit-learn, the fixed cost per run),
  *                                 train-cnn (the small CNN against PyTorch, conv kernels on and off) and
  *                                 train-layerwise (the modes at equal epoch budgets on three models, issue 18); each
@@ -24,7 +24,9 @@ const sections: Section[] = [
   { name: 'inference', run: async () => (await import('./inference')).benchInference() },
   { name: 'study', run: async () => (await import('./study')).benchStudy() },
   { name: 'regression', run: async () => (await import('./regression')).benchRegression() },
-  { name: 'store', run: async () => (await import('./store')).benchStore() }
+  { name: 'store', run: async () => (await import('./store')).benchStore() },
+  // Study queue (issue 19): 1, 2, 3 worker processes through Redis, and empty jobs per second.
+  { name: 'queue', run: async () => (await import('./queue')).benchQueue() }
 ]
 
 function format(value: unknown): string {

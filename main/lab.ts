@@ -17,6 +17,8 @@ import { resolveHome } from './core/home'
 import { readSettings } from './core/settings'
 import { createHandlers } from './api/handlers'
 import { createRouter, type Router } from './api/router'
+import { parseQueueUrl } from './core/queue'
+import { QueueWatch, workersOf } from './study/queueWatch'
 
 export interface Lab {
   /** Where files live: datasets' caches, weights, ONNX files (the data home, or --artifacts for a shared store). */
@@ -45,6 +47,8 @@ export interface LabOptions {
    */
   artifacts?: string
   debug?: boolean
+  /** The lab's queue (redis://…): studies can be submitted to it, its workers listed and their progress heard. */
+  queue?: string
 }
 
 export async function openLab(options: LabOptions = {}): Promise<Lab> {
@@ -61,7 +65,13 @@ export async function openLab(options: LabOptions = {}): Promise<Lab> {
   const exporter = new ExportService(datasets, runs, home)
   const studyStore = new StudyStore(db)
   await studyStore.recoverInterrupted()
-  const studies = new StudyService({ store: studyStore, runs, datasets, training, emit: events.emit })
+  const queueText = options.queue ?? process.env.LAYERLAB_QUEUE
+  const defaultQueue = queueText ? parseQueueUrl(queueText) : null
+  const watch = defaultQueue ? new QueueWatch(defaultQueue, events.emit, `lab-${process.pid}-${Math.random().toString(36).slice(2, 8)}`) : null
+  // What this lab does that others watching the queue want to see: its studies' progress, its runs' progress.
+  const stopPublishing = watch ? events.subscribe((event, payload) => watch.publish(event, payload)) : () => undefined
+  const studies = new StudyService({ store: studyStore, runs, datasets, training, emit: events.emit, defaultQueue })
+  const queueWorkers = async (queue?: string) => (queue ? workersOf(queue) : watch ? watch.workers() : { queue: null, workers: [], error: null })
   const router = createRouter(
     createHandlers({
       home,
@@ -71,7 +81,8 @@ export async function openLab(options: LabOptions = {}): Promise<Lab> {
       runs,
       training,
       exporter,
-      studies
+      studies,
+      queueWorkers
     }),
     {
       debug: options.debug,
@@ -87,6 +98,8 @@ export async function openLab(options: LabOptions = {}): Promise<Lab> {
       // Studies first: they stop their members and stay resumable; then any run still training.
       await studies.shutdown()
       await training.shutdown()
+      stopPublishing()
+      await watch?.close()
       await datasets.close()
       await runs.close()
       await db.close()

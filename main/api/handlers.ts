@@ -1,6 +1,7 @@
 /** Every request of the contract, mapped to the service that answers it. Thin: no logic here. */
 import path from 'node:path'
 import type { Handlers } from './router'
+import type { RequestResult } from '../shared/contract'
 import type { DatasetService } from '../data/service'
 import type { RunStore } from '../store/runs'
 import type { TrainingService } from '../train/service'
@@ -25,6 +26,8 @@ export interface Services {
   training: TrainingService
   exporter: ExportService
   studies: StudyService
+  /** The workers of the lab's queue (null: no queue set) or of the queue a request names. */
+  queueWorkers: (queue?: string) => Promise<RequestResult<'queue.workers'>>
 }
 
 const done = { ok: true as const }
@@ -84,9 +87,13 @@ export function createHandlers(services: Services): Handlers {
     'studies.list': () => studies.list(),
     'studies.get': ({ studyId }) => studies.get(studyId),
     'studies.cancel': async ({ studyId }) => (await studies.cancel(studyId), done),
-    'studies.resume': ({ studyId, workers }) => studies.resume(studyId, workers),
+    'studies.resume': ({ studyId, workers, queue }) => studies.resume(studyId, workers, queue),
     'studies.wait': ({ studyId }) => studies.wait(studyId),
-    'studies.delete': async ({ studyId }) => (await studies.delete(studyId), done)
+    'studies.delete': async ({ studyId }) => (await studies.delete(studyId), done),
+    'queue.workers': ({ queue }) => services.queueWorkers(queue),
+    'queue.trainMember': ({ job, worker, liveRuns }) => studies.trainMember(job, worker, liveRuns),
+    'queue.memberWait': ({ runId }) => studies.memberWait(runId),
+    'queue.handBack': async ({ key, runId, reason }) => (await studies.handBack(key, runId, reason), done)
   }
 }
 

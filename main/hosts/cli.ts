@@ -31,7 +31,7 @@ import {
   type TrainMode
 } from '../shared/contract'
 import { LabError } from '../shared/errors'
-import { openLab, type Lab } from '../lab'
+import { openLab, type Lab, type LabOptions } from '../lab'
 import { version } from '../core/version'
 import { dialectReport, errorText } from '../shared/format'
 import { startServer } from './server'
@@ -65,6 +65,7 @@ import {
   visible
 } from './cliText'
 import { addStudyCommands, describeStudy, studyJson } from './cliStudy'
+import { addWorkerCommand } from './cliWorker'
 import { call, datasetOf, modelOf } from './cliRequests'
 
 interface GlobalOptions {
@@ -105,9 +106,9 @@ export function rendererDir(): string {
 
 export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<void> }): Command {
   const program = new Command()
-  const opened = async (): Promise<Lab> => {
+  const opened = async (extra: Pick<LabOptions, 'queue'> = {}): Promise<Lab> => {
     const o = program.opts<GlobalOptions>()
-    state.lab ??= await openLab({ home: o.home, store: o.store, artifacts: o.artifacts, debug: o.debug })
+    state.lab ??= await openLab({ home: o.home, store: o.store, artifacts: o.artifacts, debug: o.debug, ...extra })
     return state.lab
   }
   const json = () => Boolean(program.opts<GlobalOptions>().json)
@@ -143,8 +144,9 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
       'the most one upload (a file or a folder) may hold (default: $LAYERLAB_MAX_UPLOAD_MB, else 1024)',
       positiveNumber('--max-upload-mb')
     )
-    .action(async (o: { port?: number; host: string; open: boolean; maxUploadMb?: number }) => {
-      const lab = await opened()
+    .option('--queue <url>', 'the study queue (redis://HOST:PORT) the app offers, lists the workers of and hears (default: $LAYERLAB_QUEUE)')
+    .action(async (o: { port?: number; host: string; open: boolean; maxUploadMb?: number; queue?: string }) => {
+      const lab = await opened(o.queue ? { queue: o.queue } : {})
       const maxUploadBytes = o.maxUploadMb !== undefined ? Math.round(o.maxUploadMb * 1024 * 1024) : undefined
       const shell = await startServer(lab, { host: o.host, port: o.port, rendererDir: rendererDir(), maxUploadBytes })
       if (json()) io.out(JSON.stringify({ url: shell.url, port: shell.port, home: lab.home, store: lab.store }) + '\n')
@@ -409,6 +411,8 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     )
 
   addStudyCommands(program, { io, opened, json, print })
+  // Study queue (issue 19): `layerlab worker --queue redis://…`.
+  addWorkerCommand(program, { io, open: opened, keepAlive: (until) => void (state.keepAlive = until) })
 
   program
     .command('runs')

@@ -19,7 +19,8 @@ import {
 import { LabError } from '../shared/errors'
 import { errorText } from '../shared/format'
 import { CORRECTED_TEST_EXPLANATION, durationText, errorFigureText, meanWithInterval, studyProgressText } from '../shared/studyText'
-import type { Lab } from '../lab'
+import type { Lab, LabOptions } from '../lab'
+import { parseQueueUrl } from '../core/queue'
 import {
   hiddenSizes,
   modeList,
@@ -153,7 +154,7 @@ async function followStudy(lab: Lab, io: CliIo, studyId: string, showBar: boolea
 /** What the study commands need from the program that holds them. */
 export interface StudyCommandContext {
   io: CliIo
-  opened: () => Promise<Lab>
+  opened: (options?: Pick<LabOptions, 'queue'>) => Promise<Lab>
   json: () => boolean
   print: (value: unknown, human: () => string) => void
 }
@@ -176,6 +177,7 @@ export function addStudyCommands(program: Command, { io, opened, json, print }: 
     .option('--first-seed <n>', 'seed of the first split (the rest follow)', nonNegativeInt('--first-seed'))
     .option('--workers <n>', 'training workers at once, each single-threaded (default: one per core)', positiveInt('--workers'))
     .option('--resume <studyId>', 'run the members an interrupted or cancelled study is missing')
+    .option('--queue <url>', 'submit the members to queue workers (layerlab worker) at redis://HOST:PORT (rediss:// for TLS)')
     .addOption(new Option('--preset <name>', 'model preset').choices(modelPreset.options))
     .option('--hidden <sizes>', 'hidden layer sizes of the mlp preset', hiddenSizes)
     .option('--model <spec.json>', 'a model spec file ({version, inputShape, layers}; optional partition)')
@@ -203,15 +205,19 @@ export function addStudyCommands(program: Command, { io, opened, json, print }: 
           firstSeed?: number
           workers?: number
           resume?: string
+          queue?: string
           epochs?: number
           batchSize?: number
           name?: string
         }
       ) => {
-        const lab = await opened()
+        // The queue is the lab's for this command (its workers' progress is heard here); a bad URL is one line.
+        if (o.queue) parseQueueUrl(o.queue)
+        const lab = await opened(o.queue ? { queue: o.queue } : {})
+        const queue = o.queue ? 'default' : undefined
         let studyId: string
         if (o.resume) {
-          ;({ studyId } = await call(lab, 'studies.resume', { studyId: o.resume, workers: o.workers }))
+          ;({ studyId } = await call(lab, 'studies.resume', { studyId: o.resume, workers: o.workers, queue }))
         } else {
           if (!o.data) throw new LabError('study: --data PATH|ID is required (or --resume STUDY_ID)')
           if (o.seeds !== undefined && o.folds !== undefined) throw new LabError('study: choose --seeds K or --folds K, not both')
@@ -247,7 +253,8 @@ export function addStudyCommands(program: Command, { io, opened, json, print }: 
             compare: o.compare,
             sweep,
             protocol,
-            workers: o.workers
+            workers: o.workers,
+            queue
           }))
         }
         if (!json()) io.err(`study ${studyId}\n`)

@@ -681,6 +681,8 @@ export const studySummary = z.object({
   protocol: studyProtocol,
   status: studyStatus,
   workers: z.number().int(),
+  /** The queue its members were submitted to, without credentials (redis://host:port); null: this machine's pool. */
+  queue: z.string().nullable(),
   total: z.number().int(),
   done: z.number().int(),
   failed: z.number().int(),
@@ -701,18 +703,90 @@ export const studyMember = z.object({
   trainRows: z.number().int(),
   testRows: z.number().int(),
   test: z.number().nullable(),
-  val: z.number().nullable()
+  val: z.number().nullable(),
+  /** The queue worker that trains or trained its run ("host pid 1234 (wasm)"); null for this machine's own pool. */
+  worker: z.string().nullable(),
+  /** Which try its run is (1 first; more after a lost worker); 0 when it has not started on a queue. */
+  attempt: z.number().int()
 })
 export type StudyMember = z.infer<typeof studyMember>
+
+/** An earlier try of a member whose worker was lost (killed, cut off, handed back): its run stays, as interrupted. */
+export const memberAttempt = z.object({
+  configIndex: z.number().int(),
+  memberIndex: z.number().int(),
+  attempt: z.number().int(),
+  runId: z.string().nullable(),
+  worker: z.string(),
+  status: runStatus.nullable(),
+  error: z.string().nullable()
+})
+export type MemberAttempt = z.infer<typeof memberAttempt>
 
 export const studyDetail = studySummary.extend({
   configs: z.array(studyConfig),
   members: z.array(studyMember),
+  /** Tries that did not count: runs whose queue worker was lost, each retried (never in the statistics). */
+  attempts: z.array(memberAttempt),
   stats: studyStats,
   /** Whole-study progress while running: the estimated time left. */
   etaMs: z.number().nullable()
 })
 export type StudyDetail = z.infer<typeof studyDetail>
+
+// ---------------------------------------------------------------- study queue (issue 19)
+
+/** A study member, as a queue job names it. */
+export const memberKey = z
+  .object({
+    studyId: z
+      .string()
+      .max(64)
+      .regex(/^st-[A-Za-z0-9_-]+$/),
+    configIndex: z.number().int().nonnegative(),
+    memberIndex: z.number().int().nonnegative()
+  })
+  .strict()
+
+/**
+ * The one job kind a queue worker takes: train one study member. Data only (a spec, a partition, settings), checked
+ * against these schemas by the worker before anything runs; a job of any other shape fails without running.
+ */
+export const memberJob = z
+  .object({
+    key: memberKey,
+    datasetId: z.string().min(1).max(64),
+    name: z.string().max(200),
+    spec: modelSpec,
+    partition,
+    config: trainConfig,
+    tags: z.array(z.string().max(120)).max(20)
+  })
+  .strict()
+export type MemberJobPayload = z.infer<typeof memberJob>
+
+/** A queue worker as its heartbeat in Redis describes it. */
+export const queueWorker = z.object({
+  workerId: z.string(),
+  name: z.string(),
+  host: z.string(),
+  pid: z.number().int(),
+  backend: z.string(),
+  concurrency: z.number().int(),
+  startedAt: z.string(),
+  seenAt: z.string(),
+  running: z.array(
+    z.object({
+      studyId: z.string(),
+      configIndex: z.number().int(),
+      memberIndex: z.number().int(),
+      runId: z.string().nullable(),
+      name: z.string(),
+      attempt: z.number().int()
+    })
+  )
+})
+export type QueueWorker = z.infer<typeof queueWorker>
 
 // ---------------------------------------------------------------- requests
 
@@ -933,7 +1007,9 @@ export const requests = {
         sweep: sweepSpec.optional(),
         protocol: studyProtocol,
         /** Training workers run at once, each single-threaded (default: one per core). */
-        workers: positiveInt.max(64).optional()
+        workers: positiveInt.max(64).optional(),
+        /** Submit the members to queue workers: a redis:// or rediss:// URL, or 'default' for the lab's own queue. */
+        queue: z.string().min(1).max(2000).optional()
       })
       .strict(),
     result: z.object({ studyId: z.string() })
@@ -951,13 +1027,52 @@ export const requests = {
   'studies.cancel': { args: z.object({ studyId: z.string().min(1) }).strict(), result: ok },
   /** Runs the members an interrupted (or cancelled) study is missing; finished members are kept. */
   'studies.resume': {
-    args: z.object({ studyId: z.string().min(1), workers: positiveInt.max(64).optional() }).strict(),
+    args: z.object({ studyId: z.string().min(1), workers: positiveInt.max(64).optional(), queue: z.string().min(1).max(2000).optional() }).strict(),
     result: z.object({ studyId: z.string() })
   },
   /** Resolves when the study has ended (the CLI waits on its own studies with it). */
   'studies.wait': { args: z.object({ studyId: z.string().min(1) }).strict(), result: studySummary },
   /** Deletes the study and its member runs. */
-  'studies.delete': { args: z.object({ studyId: z.string().min(1) }).strict(), result: ok }
+  'studies.delete': { args: z.object({ studyId: z.string().min(1) }).strict(), result: ok },
+  /** The queue workers alive now and what they train (the lab's queue, or the one given). */
+  'queue.workers': {
+    args: z
+      .object({ queue: z.string().min(1).max(2000).optional() })
+      .strict()
+      .default({}),
+    result: z.object({ queue: z.string().nullable(), workers: z.array(queueWorker), error: z.string().nullable() })
+  },
+  /**
+   * A queue worker host trains a member here: a member already completed in the store is answered from it without
+   * training; else an earlier try whose worker was lost is kept as interrupted (with its worker) and a new run starts.
+   */
+  'queue.trainMember': {
+    args: z
+      .object({
+        job: memberJob,
+        worker: z.string().min(1).max(300),
+        /** Runs the live workers hold now (their heartbeats): a member whose try is one of them is not lost. */
+        liveRuns: z.array(z.string()).max(10_000)
+      })
+      .strict(),
+    result: z.object({
+      runId: z.string(),
+      attempt: z.number().int(),
+      ended: z.object({ status: runStatus, error: z.string().nullable() }).nullable(),
+      /** The member's current try is still alive elsewhere (a job Redis lost and got again): try again later. */
+      busy: z.boolean()
+    })
+  },
+  /** Resolves when the member's run has ended and its end is recorded. */
+  'queue.memberWait': {
+    args: z.object({ key: memberKey, runId: z.string().min(1) }).strict(),
+    result: z.object({ status: runStatus, error: z.string().nullable() })
+  },
+  /** A worker gives a member back (its run stops and is marked interrupted; the member goes to another worker). */
+  'queue.handBack': {
+    args: z.object({ key: memberKey, runId: z.string().min(1), reason: z.string().max(300) }).strict(),
+    result: ok
+  }
 } as const
 
 export type Requests = typeof requests

@@ -244,5 +244,26 @@ export const migrations: Migration[] = [
     sql: `
       ALTER TABLE runs ADD COLUMN resources_json TEXT;
     `
+  },
+  {
+    // Studies on queue workers (issue 19). Portable SQL (SQLite and PostgreSQL): the queue a study was submitted to
+    // (without credentials), which worker and which try a member's run is, and every earlier try whose worker was
+    // lost (its run kept as interrupted, never counted).
+    version: 6,
+    sql: `
+      ALTER TABLE studies ADD COLUMN queue TEXT;
+      ALTER TABLE study_members ADD COLUMN worker TEXT;
+      ALTER TABLE study_members ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE study_member_attempts (
+        study_id TEXT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+        config_index INTEGER NOT NULL,
+        member_index INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        run_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
+        worker TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (study_id, config_index, member_index, attempt)
+      );
+    `
   }
 ]

@@ -6,7 +6,18 @@
  */
 import os from 'node:os'
 import type { Db } from './sql'
-import type { MemberStatus, RunMetrics, SplitSpec, StudyConfig, StudyProtocol, StudyStatus, StudySummary, SweepSpec } from '../shared/contract'
+import type {
+  MemberAttempt,
+  MemberStatus,
+  RunMetrics,
+  RunStatus,
+  SplitSpec,
+  StudyConfig,
+  StudyProtocol,
+  StudyStatus,
+  StudySummary,
+  SweepSpec
+} from '../shared/contract'
 import { notFound } from '../shared/errors'
 import { newId, nowIso } from '../core/ids'
 import { processAlive } from './runs'
@@ -19,6 +30,8 @@ export interface NewStudy {
   configs: StudyConfig[]
   sweep?: SweepSpec
   workers: number
+  /** The queue the members go to, without credentials; null: this process's own pool. */
+  queue?: string | null
 }
 
 export interface NewMember {
@@ -41,6 +54,12 @@ export interface StoredMember extends NewMember {
   runId: string | null
   status: MemberStatus
   error: string | null
+  /** The queue worker of its run, and which try that run is (0: not run on a queue). */
+  worker: string | null
+  attempt: number
+  /** Its run's own status (null without a run), and the process that trains or trained it. */
+  runStatus: RunStatus | null
+  runOwner: { pid: number | null; host: string | null } | null
   metrics: RunMetrics | null
   wallMs: number | null
   peakRssBytes: number | null
@@ -66,6 +85,7 @@ interface StudyRow {
   sweep_json: string | null
   status: StudyStatus
   workers: number
+  queue: string | null
   error: string | null
   owner_pid: number | null
   owner_host: string | null
@@ -83,7 +103,11 @@ interface MemberRow {
   run_id: string | null
   status: MemberStatus
   error: string | null
+  worker: string | null
+  attempt: number
   run_status: string | null
+  run_owner_pid: number | null
+  run_owner_host: string | null
   run_error: string | null
   metrics_json: string | null
   timing_json: string | null
@@ -105,6 +129,7 @@ function toStudy(row: StudyRow): StoredStudy {
     sweep: row.sweep_json ? (JSON.parse(row.sweep_json) as SweepSpec) : null,
     status: row.status,
     workers: row.workers,
+    queue: row.queue ?? null,
     error: row.error,
     ownerPid: row.owner_pid,
     ownerHost: row.owner_host,
@@ -137,8 +162,8 @@ export class StudyStore {
     const studyId = newId('st')
     await this.db.transaction(async (tx) => {
       await tx.run(
-        `INSERT INTO studies (id, name, dataset_id, kind, protocol_json, configs_json, sweep_json, status, workers, owner_pid, owner_host, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
+        `INSERT INTO studies (id, name, dataset_id, kind, protocol_json, configs_json, sweep_json, status, workers, queue, owner_pid, owner_host, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)`,
         [
           studyId,
           study.name,
@@ -148,6 +173,7 @@ export class StudyStore {
           JSON.stringify(study.configs),
           study.sweep ? JSON.stringify(study.sweep) : null,
           study.workers,
+          study.queue ?? null,
           process.pid,
           os.hostname(),
           nowIso()
@@ -174,7 +200,7 @@ export class StudyStore {
 
   async members(studyId: string): Promise<StoredMember[]> {
     const rows = await this.db.all<MemberRow>(
-      `SELECT m.*, r.status AS run_status, r.error AS run_error, r.metrics_json, r.timing_json, r.peak_rss, r.ended_at AS run_ended_at
+      `SELECT m.*, r.status AS run_status, r.owner_pid AS run_owner_pid, r.owner_host AS run_owner_host, r.error AS run_error, r.metrics_json, r.timing_json, r.peak_rss, r.ended_at AS run_ended_at
        FROM study_members m LEFT JOIN runs r ON r.id = m.run_id
        WHERE m.study_id = ? ORDER BY m.config_index, m.member_index`,
       [studyId]
@@ -192,6 +218,10 @@ export class StudyStore {
         runId: row.run_id,
         status,
         error: row.error ?? row.run_error,
+        worker: row.worker,
+        attempt: row.attempt ?? 0,
+        runStatus: (row.run_status as RunStatus | null) ?? null,
+        runOwner: row.run_status === null ? null : { pid: row.run_owner_pid, host: row.run_owner_host },
         metrics: status === 'completed' && row.metrics_json ? (JSON.parse(row.metrics_json) as RunMetrics) : null,
         wallMs: status === 'completed' ? (timing?.totalMs ?? null) : null,
         peakRssBytes: status === 'completed' ? row.peak_rss : null,
@@ -214,10 +244,10 @@ export class StudyStore {
   }
 
   /** The study is run by this process from now on (start, resume). */
-  async claim(studyId: string, workers: number): Promise<void> {
+  async claim(studyId: string, workers: number, queue: string | null = null): Promise<void> {
     const result = await this.db.run(
-      `UPDATE studies SET status = 'running', workers = ?, owner_pid = ?, owner_host = ?, error = NULL, ended_at = NULL WHERE id = ?`,
-      [workers, process.pid, os.hostname(), studyId]
+      `UPDATE studies SET status = 'running', workers = ?, queue = ?, owner_pid = ?, owner_host = ?, error = NULL, ended_at = NULL WHERE id = ?`,
+      [workers, queue, process.pid, os.hostname(), studyId]
     )
     if (result.changes === 0) throw notFound('study', studyId)
   }
@@ -230,10 +260,85 @@ export class StudyStore {
   async memberStarted(key: MemberKey, runId: string): Promise<boolean> {
     const result = await this.db.run(
       `UPDATE study_members SET run_id = ?, status = 'queued', error = NULL
-       WHERE study_id = ? AND config_index = ? AND member_index = ? AND status != 'completed'`,
-      [runId, key.studyId, key.configIndex, key.memberIndex]
+       WHERE study_id = ? AND config_index = ? AND member_index = ? AND status != 'completed' AND (run_id IS NULL OR run_id != ?)`,
+      [runId, key.studyId, key.configIndex, key.memberIndex, runId]
     )
     return result.changes > 0
+  }
+
+  async member(key: MemberKey): Promise<StoredMember> {
+    const found = (await this.members(key.studyId)).find((m) => m.configIndex === key.configIndex && m.memberIndex === key.memberIndex)
+    if (!found) throw notFound('study member', `${key.studyId}/${key.configIndex}/${key.memberIndex}`)
+    return found
+  }
+
+  /**
+   * A queue worker took the member: its run is `runId`, try `attempt`, trained by `worker`. Only where the member is
+   * not completed (a member is never trained over a completion).
+   */
+  async memberTaken(key: MemberKey, runId: string, worker: string, attempt: number): Promise<boolean> {
+    const result = await this.db.run(
+      `UPDATE study_members SET run_id = ?, status = 'queued', error = NULL, worker = ?, attempt = ?
+       WHERE study_id = ? AND config_index = ? AND member_index = ? AND status != 'completed'`,
+      [runId, worker, attempt, key.studyId, key.configIndex, key.memberIndex]
+    )
+    return result.changes > 0
+  }
+
+  /**
+   * The member's current try is lost (its worker was killed, cut off or gave it back): the try is kept as an attempt
+   * (with its worker), its run becomes `interrupted` with the reason, and the member waits for its next try.
+   * Recorded once per try (the attempt's key), whoever notices it.
+   */
+  async attemptLost(key: MemberKey, reason: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const row = await tx.get<{ run_id: string | null; worker: string | null; attempt: number; status: MemberStatus }>(
+        `SELECT run_id, worker, attempt, status FROM study_members WHERE study_id = ? AND config_index = ? AND member_index = ?`,
+        [key.studyId, key.configIndex, key.memberIndex]
+      )
+      if (!row || row.status === 'completed' || row.attempt === 0 || row.run_id === null) return
+      await tx.run(
+        `INSERT INTO study_member_attempts (study_id, config_index, member_index, attempt, run_id, worker, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        [key.studyId, key.configIndex, key.memberIndex, row.attempt, row.run_id, row.worker ?? 'unknown worker', nowIso()]
+      )
+      await tx.run(`UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? WHERE id = ? AND status IN ('queued', 'running', 'cancelled')`, [
+        nowIso(),
+        reason,
+        row.run_id
+      ])
+      await tx.run(
+        `UPDATE study_members SET status = 'interrupted', error = ? WHERE study_id = ? AND config_index = ? AND member_index = ? AND status != 'completed'`,
+        [reason, key.studyId, key.configIndex, key.memberIndex]
+      )
+    })
+  }
+
+  /** The tries that did not count (lost workers), oldest first. */
+  async attempts(studyId: string): Promise<MemberAttempt[]> {
+    const rows = await this.db.all<{
+      config_index: number
+      member_index: number
+      attempt: number
+      run_id: string | null
+      worker: string
+      run_status: RunStatus | null
+      run_error: string | null
+    }>(
+      `SELECT a.config_index, a.member_index, a.attempt, a.run_id, a.worker, r.status AS run_status, r.error AS run_error
+       FROM study_member_attempts a LEFT JOIN runs r ON r.id = a.run_id
+       WHERE a.study_id = ? ORDER BY a.config_index, a.member_index, a.attempt`,
+      [studyId]
+    )
+    return rows.map((r) => ({
+      configIndex: r.config_index,
+      memberIndex: r.member_index,
+      attempt: r.attempt,
+      runId: r.run_id,
+      worker: r.worker,
+      status: r.run_status,
+      error: r.run_error
+    }))
   }
 
   /**
@@ -284,7 +389,12 @@ export class StudyStore {
     return this.db.transaction(async (tx) => {
       const row = await tx.get('SELECT id FROM studies WHERE id = ?', [studyId])
       if (!row) throw notFound('study', studyId)
-      const runs = await tx.all<{ run_id: string }>('SELECT run_id FROM study_members WHERE study_id = ? AND run_id IS NOT NULL', [studyId])
+      const runs = await tx.all<{ run_id: string }>(
+        `SELECT run_id FROM study_members WHERE study_id = ? AND run_id IS NOT NULL
+         UNION SELECT run_id FROM study_member_attempts WHERE study_id = ? AND run_id IS NOT NULL`,
+        [studyId, studyId]
+      )
+      await tx.run('DELETE FROM study_member_attempts WHERE study_id = ?', [studyId])
       await tx.run('DELETE FROM study_members WHERE study_id = ?', [studyId])
       await tx.run('DELETE FROM studies WHERE id = ?', [studyId])
       return runs.map((r) => r.run_id)

@@ -36,6 +36,8 @@ export interface MemberPool {
   /** Drops the study's waiting members and cancels its training ones; resolves when those have ended. */
   cancel(studyId: string): Promise<void>
   subscribe(listener: (event: PoolEvent) => void): () => void
+  /** Lets go of what the pool holds (a queue's connections) once its study has ended. */
+  close?(): Promise<void>
 }
 
 export type PoolFactory = (workers: number) => MemberPool

@@ -4,8 +4,21 @@
  * member, trained as an ordinary run (tagged with the study) in a pool of training workers. The study is stored
  * with its members, so a study whose process died resumes where it stopped: finished members are kept.
  */
+import os from 'node:os'
 import path from 'node:path'
-import { trainConfig, type HandlerArgs, type StudyConfig, type StudyDetail, type StudyMember, type StudySummary, type Task } from '../shared/contract'
+import { processAlive } from '../store/runs'
+import {
+  trainConfig,
+  type HandlerArgs,
+  type MemberJobPayload,
+  type RequestResult,
+  type RunStatus,
+  type StudyConfig,
+  type StudyDetail,
+  type StudyMember,
+  type StudySummary,
+  type Task
+} from '../shared/contract'
 import type { Emit } from '../core/events'
 import type { DatasetService } from '../data/service'
 import type { RunStore } from '../store/runs'
@@ -24,6 +37,8 @@ import { describeProtocol } from '../shared/studyText'
 import { compareConfigs, sweepConfigs } from './sweep'
 import { studyStats } from './results'
 import { LocalPool, defaultWorkers, type MemberPool, type PoolEvent, type PoolFactory } from './pool'
+import { QueuePool } from './queuePool'
+import { parseQueueUrl, type QueueUrl } from '../core/queue'
 
 export interface StudyServiceDeps {
   store: StudyStore
@@ -33,6 +48,8 @@ export interface StudyServiceDeps {
   emit: Emit
   /** Where members train: the local pool by default; a remote queue may stand in. */
   createPool?: PoolFactory
+  /** The lab's own queue (LAYERLAB_QUEUE, --queue): what a study's `queue: 'default'` means. */
+  defaultQueue?: QueueUrl | null
 }
 
 interface ActiveStudy {
@@ -41,7 +58,8 @@ interface ActiveStudy {
   total: number
   done: number
   failed: number
-  running: number
+  /** Members training now (a member a lost worker's successor starts again is still one). */
+  running: Set<string>
   /** Members this session has to finish, and how many it has finished (for the time left). */
   todo: number
   finishedHere: number
@@ -56,6 +74,8 @@ export const studyTag = (studyId: string): string => `study ${studyId}`
 export class StudyService {
   private readonly active = new Map<string, ActiveStudy>()
   private readonly createPool: PoolFactory
+  /** Member runs a queue worker host started here, to their recorded ends. */
+  private readonly memberRuns = new Map<string, Promise<{ status: RunStatus; error: string | null }>>()
 
   constructor(private readonly deps: StudyServiceDeps) {
     this.createPool = deps.createPool ?? ((workers) => new LocalPool(deps.training, workers))
@@ -90,16 +110,35 @@ export class StudyService {
       return { trainRows: split.train.length, testRows: split.test.length }
     })
     const workers = args.workers ?? defaultWorkers()
+    // The queue is asked before anything is stored: an unreachable one is a one-line error and no study.
+    const queue = args.queue ? this.queueUrl(args.queue) : null
+    const pool = queue ? await QueuePool.open(queue, workers) : this.createPool(workers)
     const what = args.sweep ? `sweep of ${configs.length} points` : configs.map((c) => c.name).join(' vs ')
     const name = args.name?.trim() || `${summary.name}: ${what}, ${describeProtocol(args.protocol, summary.task)}`
     const studyId = await store.create(
-      { name, datasetId: args.datasetId, kind: args.sweep ? 'sweep' : 'compare', protocol: args.protocol, configs, sweep: args.sweep, workers },
+      {
+        name,
+        datasetId: args.datasetId,
+        kind: args.sweep ? 'sweep' : 'compare',
+        protocol: args.protocol,
+        configs,
+        sweep: args.sweep,
+        workers,
+        queue: queue?.shown ?? null
+      },
       configs.flatMap((_, configIndex) =>
         planned.map((m, i) => ({ configIndex, memberIndex: m.memberIndex, split: m.split, seed: m.seed, ...rows[i]! }))
       )
     )
-    await this.launch(studyId, workers)
+    await this.launch(studyId, workers, pool, queue)
     return { studyId }
+  }
+
+  /** A queue URL from a request: 'default' is the lab's own queue (with its credentials, which are never stored). */
+  private queueUrl(text: string): QueueUrl {
+    if (text !== 'default') return parseQueueUrl(text)
+    if (!this.deps.defaultQueue) throw new LabError('no queue is set for this lab: start it with --queue redis://HOST:PORT or LAYERLAB_QUEUE')
+    return this.deps.defaultQueue
   }
 
   /** The article's experiment on the bundled digits: MLP 100-100, end-to-end vs layer-wise, 10 seeds. */
@@ -120,7 +159,7 @@ export class StudyService {
   }
 
   /** Runs the members a study is missing (interrupted by a crash, or cancelled); finished members are kept. */
-  async resume(studyId: string, workers?: number): Promise<{ studyId: string }> {
+  async resume(studyId: string, workers?: number, queueText?: string): Promise<{ studyId: string }> {
     if (this.active.has(studyId)) throw new LabError(`study ${studyId} is already running`, 'conflict')
     await this.deps.store.recoverInterrupted()
     const study = await this.deps.store.study(studyId)
@@ -133,27 +172,37 @@ export class StudyService {
       throw new LabError(
         `study ${studyId}: the dataset ${dataset.name} is now ${dataset.task}, but the study's finished runs are not; start a new study`
       )
-    await this.launch(studyId, workers ?? study.workers)
+    // A study submitted to a queue resumes on it: the lab's own queue where it is that one, else the stored URL
+    // (stored without credentials: a queue with a password is given again with --queue).
+    const queue = queueText
+      ? this.queueUrl(queueText)
+      : study.queue
+        ? this.deps.defaultQueue?.shown === study.queue
+          ? this.deps.defaultQueue
+          : parseQueueUrl(study.queue)
+        : null
+    const count = workers ?? study.workers
+    const pool = queue ? await QueuePool.open(queue, count) : this.createPool(count)
+    await this.launch(studyId, count, pool, queue)
     return { studyId }
   }
 
   /** Claims the study for this process and submits every member that has not completed to a new pool. */
-  private async launch(studyId: string, workers: number): Promise<void> {
+  private async launch(studyId: string, workers: number, pool: MemberPool, queue: QueueUrl | null): Promise<void> {
     const { store, runs } = this.deps
-    await store.claim(studyId, workers)
+    await store.claim(studyId, workers, queue?.shown ?? null)
     const study = await store.study(studyId)
     const members = await store.members(studyId)
     const todo = members.filter((m) => m.status !== 'completed')
     // A member trained again replaces its unfinished run: each member has one run in the history.
     for (const member of todo) if (member.runId) await runs.delete(member.runId).catch(() => undefined)
-    const pool = this.createPool(workers)
     const active: ActiveStudy = {
       studyId,
       pool,
       total: members.length,
       done: members.length - todo.length,
       failed: 0,
-      running: 0,
+      running: new Set(),
       todo: todo.length,
       finishedHere: 0,
       startedAt: performance.now(),
@@ -173,12 +222,14 @@ export class StudyService {
       if (outstanding > 0) return
       afterWrite(async () => {
         unsubscribe()
+        await pool.close?.()
         resolveEnded(await this.end(active))
       })
     }
     const unsubscribe = pool.subscribe((event: PoolEvent) => {
+      const keyText = `${event.key.configIndex}/${event.key.memberIndex}`
       if (event.type === 'started') {
-        active.running++
+        active.running.add(keyText)
         afterWrite(async () => {
           await store.memberStarted(event.key, event.runId)
           this.progress(active)
@@ -189,7 +240,7 @@ export class StudyService {
       if (event.type === 'dropped') return finishIfDone()
       active.finishedHere++
       if (event.type === 'ended') {
-        active.running--
+        active.running.delete(keyText)
         if (event.status === 'completed') active.done++
         else if (event.status === 'failed') active.failed++
         afterWrite(async () => {
@@ -270,7 +321,7 @@ export class StudyService {
       total: active.total,
       done: active.done,
       failed: active.failed,
-      running: active.running,
+      running: active.running.size,
       etaMs: this.etaOf(active)
     })
   }
@@ -312,12 +363,15 @@ export class StudyService {
       trainRows: m.trainRows,
       testRows: m.testRows,
       test: mainMetricValue(task, m.metrics, 'test'),
-      val: mainMetricValue(task, m.metrics, 'val')
+      val: mainMetricValue(task, m.metrics, 'val'),
+      worker: m.worker,
+      attempt: m.attempt
     }))
     return {
       ...this.summaryOf(study, counts.get(studyId), task),
       configs: study.configs,
       members: shown,
+      attempts: await this.deps.store.attempts(studyId),
       stats: studyStats(study.configs, members, task),
       etaMs: active ? this.etaOf(active) : null
     }
@@ -355,6 +409,60 @@ export class StudyService {
     if (study.status === 'running') throw new LabError(`study ${studyId} is run by another process: cancel it there first`, 'conflict')
     const runIds = await this.deps.store.delete(studyId)
     for (const runId of runIds) await this.deps.runs.delete(runId).catch(() => undefined)
+  }
+
+  // ---------------------------------------------------------------- queue workers (issue 19)
+
+  /**
+   * A queue worker host (hosts/cliWorker.ts) trains a member in this lab. A member already completed in the store
+   * is answered from it (a job Redis lost and the submitter added again, a second submitter): never trained twice.
+   * A member whose current try has a run that did not complete lost its worker (the queue hands a job to one
+   * worker at a time): that try is kept as interrupted, with its worker, and this is the next try.
+   */
+  async trainMember(job: MemberJobPayload, worker: string, liveRuns: string[]): Promise<RequestResult<'queue.trainMember'>> {
+    const { store, training } = this.deps
+    const member = await store.member(job.key)
+    if (member.status === 'completed' && member.runId)
+      return { runId: member.runId, attempt: member.attempt, ended: { status: 'completed', error: null }, busy: false }
+    const unfinished = member.runStatus === 'queued' || member.runStatus === 'running'
+    const owner = member.runOwner
+    const ownerAlive = owner?.host === os.hostname() && owner.pid !== null && processAlive(owner.pid)
+    if (member.runId && unfinished && (liveRuns.includes(member.runId) || ownerAlive))
+      return { runId: member.runId, attempt: member.attempt, ended: null, busy: true }
+    if (member.runId && member.attempt > 0)
+      await store.attemptLost(
+        job.key,
+        `its worker ${member.worker ?? '?'} was lost before the run ended; retried as try ${member.attempt + 1} by ${worker}`
+      )
+    const { runId } = await training.start(
+      { datasetId: job.datasetId, spec: job.spec, partition: job.partition, config: job.config, name: job.name },
+      { wasmThreads: 1, tags: job.tags }
+    )
+    const attempt = member.attempt + 1
+    await store.memberTaken(job.key, runId, worker, attempt)
+    const ended = training.waitFor(runId).then(async (summary) => {
+      const status = summary.status === 'queued' || summary.status === 'running' ? 'interrupted' : summary.status
+      await store.memberEnded(job.key, runId, status, summary.error)
+      return { status: summary.status, error: summary.error }
+    })
+    this.memberRuns.set(runId, ended)
+    void ended.finally(() => setTimeout(() => this.memberRuns.delete(runId), 60_000).unref()).catch(() => undefined)
+    return { runId, attempt, ended: null, busy: false }
+  }
+
+  /** Resolves when a member's run (started by trainMember) has ended and its end is recorded. */
+  async memberWait(runId: string): Promise<{ status: RunStatus; error: string | null }> {
+    const known = this.memberRuns.get(runId)
+    if (known) return known
+    const summary = await this.deps.training.waitFor(runId)
+    return { status: summary.status, error: summary.error }
+  }
+
+  /** The worker gives the member back (Ctrl-C twice): its run stops, the try is kept as interrupted. */
+  async handBack(key: MemberJobPayload['key'], runId: string, reason: string): Promise<void> {
+    await this.deps.training.cancel(runId).catch(() => undefined)
+    await this.memberWait(runId).catch(() => undefined)
+    await this.deps.store.attemptLost(key, reason)
   }
 
   /** The lab is closing: running studies stop and stay resumable (`interrupted`), their finished members kept. */

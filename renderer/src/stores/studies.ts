@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia'
 import { ref, shallowRef } from 'vue'
-import type { EventPayload, RequestArgs, StudyDetail, StudyProtocol, StudySummary, SweepSpec, TrainMode } from '@contract'
+import type { EventPayload, RequestArgs, RequestResult, StudyDetail, StudyProtocol, StudySummary, SweepSpec, TrainMode } from '@contract'
 import { api, onEvent } from '../api/bridge'
 import { errorText } from '@shared/format'
 import { useModelStore } from './model'
@@ -13,6 +13,8 @@ export interface StudyChoice {
   sweep?: SweepSpec
   protocol: StudyProtocol
   workers?: number
+  /** Submit to queue workers: a redis:// URL, or 'default' for the lab's own queue. */
+  queue?: string
   name?: string
 }
 
@@ -38,6 +40,8 @@ export const useStudiesStore = defineStore('studies', () => {
   const progress = shallowRef<EventPayload<'study.progress'> | null>(null)
   const memberProgress = shallowRef<Record<string, MemberProgress>>({})
   const starting = ref(false)
+  /** The queue's workers (the lab's queue, or the open study's), as last fetched. */
+  const queueWorkers = shallowRef<RequestResult<'queue.workers'> | null>(null)
   let refreshTimer: ReturnType<typeof setTimeout> | undefined
 
   async function refresh(): Promise<void> {
@@ -83,6 +87,18 @@ export const useStudiesStore = defineStore('studies', () => {
       [p.runId]: { fraction: (p.epoch - 1 + p.batch / Math.max(1, p.batches)) / Math.max(1, p.epochs), text: `${stage} epoch ${p.epoch}/${p.epochs}` }
     }
   })
+
+  /** The workers of the lab's queue (no argument) or of the queue a study was submitted to (its URL, shown). */
+  async function loadWorkers(queue?: string): Promise<RequestResult<'queue.workers'> | null> {
+    try {
+      const lab = await api('queue.workers', {})
+      // A study's stored queue has no credentials: the lab's own queue is asked through the lab when it is that one.
+      queueWorkers.value = !queue || lab.queue === queue ? lab : await api('queue.workers', { queue })
+    } catch (e) {
+      queueWorkers.value = { queue: queue ?? null, workers: [], error: errorText(e) }
+    }
+    return queueWorkers.value
+  }
 
   async function open(studyId: string): Promise<void> {
     openId.value = studyId
@@ -174,6 +190,8 @@ export const useStudiesStore = defineStore('studies', () => {
     progress,
     memberProgress,
     starting,
+    queueWorkers,
+    loadWorkers,
     refresh,
     open,
     start,

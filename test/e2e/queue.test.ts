@@ -1,0 +1,127 @@
+/**
+ * Studies on queue workers in the UI (issue 19): a web shell whose lab has a queue (LAYERLAB_QUEUE) offers it in the
+ * New study dialog with the workers it sees; the study's view lists the workers and what they train; a second
+ * LayerLab (another web shell on the same store) watches the same study live. Real Redis (test/fixtures/redis.ts),
+ * real `layerlab worker` processes, real Chromium.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import type { Browser, Page } from 'playwright-core'
+import { ROOT, launchBrowser, openPage, screenshot, startShell, type Shell } from './harness'
+import { startRedis, type TestRedis } from '../fixtures/redis'
+
+const setNumber = async (page: Page, testId: string, value: string) => {
+  const input = page.getByTestId(testId).locator('input')
+  await input.fill(value)
+  await input.press('Enter')
+  await input.blur()
+}
+
+function startWorker(home: string, url: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/layerlab.cjs'), '--home', home, 'worker', '--queue', url], {
+    stdio: ['ignore', 'ignore', 'pipe']
+  })
+  return new Promise((resolve, reject) => {
+    let text = ''
+    child.stderr!.on('data', (chunk) => {
+      text += String(chunk)
+      if (text.includes('taking members from')) resolve(child)
+    })
+    child.once('exit', (code) => reject(new Error(`worker exited ${code}: ${text}`)))
+  })
+}
+
+describe.skipIf(!inject('redisUrl'))('Studies on queue workers (real Redis, worker processes, two web shells)', () => {
+  let redis: TestRedis
+  let home: string
+  let shell: Shell
+  let watcher: Shell
+  let browser: Browser
+  let workers: ChildProcess[] = []
+
+  beforeAll(async () => {
+    redis = await startRedis()
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-e2e-queue-'))
+    const env = { ...process.env, LAYERLAB_QUEUE: redis.url }
+    shell = await startShell(home, env)
+    watcher = await startShell(home, env)
+    workers = await Promise.all([startWorker(home, redis.url), startWorker(home, redis.url)])
+    browser = await launchBrowser()
+  })
+  afterAll(async () => {
+    await browser?.close()
+    for (const w of workers) w.kill('SIGINT')
+    await Promise.all(workers.map((w) => new Promise((resolve) => (w.exitCode !== null ? resolve(null) : w.once('exit', resolve)))))
+    await shell?.stop()
+    await watcher?.stop()
+    await redis?.close()
+    fs.rmSync(home, { recursive: true, force: true })
+  })
+
+  it('submits a study to the queue from the dialog, lists the workers and what they train, and a second LayerLab watches it live', async () => {
+    const { page, errors } = await openPage(browser, shell.url)
+    await page.getByTestId('nav-datasets').click()
+    await page.getByTestId('import-example-digits').click()
+    await page.getByTestId('dataset-detail').waitFor({ timeout: 60_000 })
+    await page.getByTestId('build-model').click()
+    await page.getByTestId('view-model').waitFor()
+    await page.getByTestId('nav-train').click()
+    await page.getByTestId('view-train').waitFor()
+    await page.getByTestId('mode-layer-wise').click()
+    await setNumber(page, 'block-epochs', '2')
+    await setNumber(page, 'fine-tune-epochs', '1')
+    await page.getByTestId('mode-end-to-end').click()
+    await setNumber(page, 'epochs', '2')
+    await page.getByTestId('train-as-study').click()
+    await page.getByTestId('new-study').waitFor()
+    await setNumber(page, 'protocol-k', '3')
+    await page.getByTestId('study-where-queue').click()
+    // The lab's queue, prefilled; the workers it sees now, named with their backend and capacity.
+    await expect.poll(() => page.getByTestId('study-queue-url').locator('input').inputValue()).toBe(redis.url)
+    await expect
+      .poll(() => page.getByTestId('study-queue-workers').textContent(), { timeout: 20_000 })
+      .toMatch(/^2 workers taking members now \(.* auto ×1, .* auto ×1\)/)
+    await screenshot(page, 'queue-new-study')
+    await page.getByTestId('study-start').click()
+    // Asking the queue and storing the study take a moment on a loaded machine.
+    await page.getByTestId('study-panel').waitFor({ timeout: 120_000 })
+    await expect(page.getByTestId('study-panel').textContent()).resolves.toContain(`members on queue workers at ${redis.url}`)
+    // What each worker trains now, from its heartbeat.
+    await expect.poll(() => page.getByTestId('queue-workers').textContent(), { timeout: 60_000 }).toMatch(/(end-to-end|layer-wise) · seed \d/)
+    await page.getByTestId('study-queue').scrollIntoViewIfNeeded()
+    await screenshot(page, 'queue-study-running')
+
+    // A second LayerLab on the same store: the study is there, and its progress moves without a reload.
+    const second = await openPage(browser, watcher.url)
+    await second.page.getByTestId('nav-experiments').click()
+    const row = second.page.locator('[data-testid^="open-study-"]').first()
+    await row.waitFor({ timeout: 30_000 })
+    await row.click()
+    await second.page.getByTestId('study-panel').waitFor()
+    const seen = new Set<string>()
+    await expect
+      .poll(
+        async () => {
+          seen.add((await second.page.getByTestId('study-panel').textContent()) ?? '')
+          return second.page.getByTestId('study-status').textContent()
+        },
+        { timeout: 300_000, interval: 500 }
+      )
+      .toBe('completed')
+    // It saw the study running (members on the workers) before it saw it complete.
+    expect([...seen].some((text) => /running/.test(text))).toBe(true)
+    await expect(second.page.getByTestId('study-members').textContent()).resolves.toMatch(/pid \d+ · auto/)
+    await second.page.getByTestId('study-members').scrollIntoViewIfNeeded()
+    await screenshot(second.page, 'queue-study-second-lab')
+
+    await expect.poll(() => page.getByTestId('study-status').textContent(), { timeout: 60_000 }).toBe('completed')
+    await expect(page.getByTestId('study-panel').textContent()).resolves.toContain('Statistics cover 6 of 6 runs.')
+    await page.getByTestId('study-queue').scrollIntoViewIfNeeded()
+    await screenshot(page, 'queue-study-done')
+    expect(errors).toEqual([])
+    expect(second.errors).toEqual([])
+  })
+})
