@@ -4,7 +4,6 @@
  * reconnect with backoff, and the names of everything LayerLab keeps in Redis. The queue is BullMQ's; what a job
  * carries is the contract's `memberJob` (data only: a worker trains only the job kinds it knows).
  */
-import net from 'node:net'
 import { Redis, type RedisOptions } from 'ioredis'
 import { queueWorker, type QueueWorker } from '../shared/contract'
 import { LabError } from '../shared/errors'
@@ -120,18 +119,6 @@ export async function checkReachable(queue: QueueUrl, timeoutMs = 3_000): Promis
   } finally {
     client.disconnect()
   }
-}
-
-/** A free loopback port (tests and the bench start their own redis-server on it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 /** The job id of a member: its key, so a member is in the queue once however often it is submitted. */
