@@ -9,7 +9,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { trainConfig, type EpochRow } from '../../../main/shared/contract'
 import type { PreparedData } from '../../../main/data/types'
 import { activateBackend, planBackend } from '../../../main/core/backend'
@@ -35,6 +35,10 @@ beforeAll(async () => {
   await activateBackend(tf, planBackend({}))
 })
 
+// The kernels are chosen by the thread count (tapeKernelsWanted): these tests ask for them whatever the machine has.
+beforeEach(() => {
+  process.env.LAYERLAB_TAPE_KERNELS = '1'
+})
 afterEach(() => {
   delete process.env.LAYERLAB_TAPE_KERNELS
 })

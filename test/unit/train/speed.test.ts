@@ -277,6 +277,7 @@ describe('host optimizer update', () => {
         return variables
       }
       // In process: the wasm SIMD update (fast/kernels/update.ts) and the JavaScript loop (LAYERLAB_TAPE_KERNELS=0).
+      process.env.LAYERLAB_TAPE_KERNELS = '1'
       const host = runPath(true)
       process.env.LAYERLAB_TAPE_KERNELS = '0'
       const hostLoop = runPath(true)
