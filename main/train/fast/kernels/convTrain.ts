@@ -3,7 +3,6 @@
  * instance per process: inputs are copied into its memory, results are views of it (copy before the next call).
  * Null where wasm SIMD is missing; callers keep their tfjs ops.
  */
-import { plannedWasmThreads } from '../../../core/wasmSetup'
 import { convTrainWasm } from './convTrain.wasm'
 import { denseTrainKernel, type DenseTrainKernel, type Nhwc } from './index'
 
@@ -42,16 +41,14 @@ function kernels(): ConvKernels | null {
 /**
  * Whether the taped training step (tfjs's gradient tape: CNNs, layers the fused dense path does not take) uses our
  * wasm kernels where tensors live in this process: convs as im2col + gemm (fast/conv.ts), dense gradients by the
- * gemm (fast/dense.ts) and the optimizer's update (optimizer.ts). Our kernels run on one thread, so they are chosen
- * where the wasm backend has one thread too (study members, pipeline workers, LAYERLAB_WASM_THREADS=1): there they
- * took 0.87× the tfjs ops' time per epoch of the small CNN; with XNNPACK on two threads the tfjs ops were faster
- * (kernels 1.18–1.25× their time, three quiet runs; README "The small CNN against PyTorch"). LAYERLAB_TAPE_KERNELS=1
- * or 0 forces either way (read per call: tests and the bench compare both in one process).
+ * gemm (fast/dense.ts) and the optimizer's update (optimizer.ts). Off unless LAYERLAB_TAPE_KERNELS=1: on a quiet
+ * machine XNNPACK on two threads was faster than our one-threaded kernels (kernels 1.17–1.25× its epoch time; they
+ * win only on one wasm thread, 0.87×, README "The small CNN against PyTorch"), and choosing them by thread count
+ * would make a seed train to other numbers on another thread count (float order), which the tests forbid.
+ * Read per call: tests and the bench compare both in one process.
  */
 export function tapeKernelsWanted(): boolean {
-  const forced = process.env.LAYERLAB_TAPE_KERNELS
-  if (forced === '1' || forced === '0') return forced === '1'
-  return plannedWasmThreads() === 1
+  return process.env.LAYERLAB_TAPE_KERNELS === '1'
 }
 
 /** True where the kernels run (wasm SIMD). */
