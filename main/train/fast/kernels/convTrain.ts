@@ -3,20 +3,26 @@
  * instance per process: inputs are copied into its memory, results are views of it (copy before the next call).
  * Null where wasm SIMD is missing; callers keep their tfjs ops.
  */
-import { convTrainWasm } from './convTrain.wasm'
+import { convTrainSharedWasm, convTrainWasm } from './convTrain.wasm'
 import { denseTrainKernel, type DenseTrainKernel, type Nhwc } from './index'
+import { helperThread, JOB_CONV_FORWARD, JOB_CONV_INPUT_GRAD, JOB_CONV_KERNEL_GRAD, MAX_PARTS, type SharedModules } from './threads'
 
 interface ConvTrainExports {
   shape(n: number, h: number, w: number, c: number, k: number, f: number, outH: number, outW: number, before: number): void
   im2col(patches: number, x: number, p0: number, count: number): void
-  forward(y: number, x: number, weights: number, patches: number, chunk: number): void
-  kernelGrad(dk: number, x: number, dy: number, patches: number, chunk: number): void
-  inputGrad(dx: number, dy: number, wT: number, patches: number, chunk: number): void
+  /** Output pixels first .. last. */
+  forward(y: number, x: number, weights: number, patches: number, chunk: number, first: number, last: number): void
+  /** Rows first .. last of dk (k·k·c rows). */
+  kernelGrad(dk: number, x: number, dy: number, patches: number, chunk: number, first: number, last: number): void
+  /** Output pixels first .. last, whole images. */
+  inputGrad(dx: number, dy: number, wT: number, patches: number, chunk: number, first: number, last: number): void
 }
 
 interface ConvKernels {
   dense: DenseTrainKernel
   conv: ConvTrainExports
+  /** Where the memory is shared: what a second thread needs to run the same code on it. */
+  shared: SharedModules | null
 }
 
 let loaded: ConvKernels | null | undefined
@@ -27,15 +33,56 @@ function kernels(): ConvKernels | null {
     try {
       const dense = denseTrainKernel()
       if (dense) {
-        const module = new WebAssembly.Module(Buffer.from(convTrainWasm, 'base64'))
-        const imports = { dense: { memory: dense.kernel.memory, gemm: dense.kernel.gemm } }
-        loaded = { dense: dense.kernel, conv: new WebAssembly.Instance(module, imports).exports as unknown as ConvTrainExports }
+        // The conv module calls the dense module's own gemm (one thread): the conv calls split their work
+        // themselves, by chunks, rows or images (kernels/threads.ts).
+        const sharedConv = dense.shared ? new WebAssembly.Module(Buffer.from(convTrainSharedWasm, 'base64')) : null
+        const module = sharedConv ?? new WebAssembly.Module(Buffer.from(convTrainWasm, 'base64'))
+        const imports = { dense: { memory: dense.exports.memory, gemm: dense.exports.gemm } }
+        const conv = new WebAssembly.Instance(module, imports).exports as unknown as ConvTrainExports
+        const shared = dense.shared && sharedConv ? { dense: dense.shared.dense, conv: sharedConv } : null
+        loaded = { dense: dense.kernel, conv, shared }
       }
     } catch {
       loaded = null
     }
   }
   return loaded
+}
+
+/** Conv calls below this many multiply-adds stay on one thread (see THREADED_GEMM_MIN_MACS). */
+const THREADED_CONV_MIN_MACS = 200_000
+
+type ConvRun = 'forward' | 'kernelGrad' | 'inputGrad'
+const JOBS: Record<ConvRun, number> = {
+  forward: JOB_CONV_FORWARD,
+  kernelGrad: JOB_CONV_KERNEL_GRAD,
+  inputGrad: JOB_CONV_INPUT_GRAD
+}
+
+/**
+ * Runs one of the conv module's loops over [0, total) — pixels (forward, inputGrad) or dk's rows (kernelGrad) —
+ * on two threads where the helper is up and the work is big enough, in parts of whole `unit`s chosen by the
+ * caller so that every output element is computed exactly as on one thread; the worker's parts use its own patch
+ * buffer `patches2`.
+ */
+function runConv(
+  k: ConvKernels,
+  g: ConvGeometry,
+  run: ConvRun,
+  [out, input, other, patches, patches2]: [number, number, number, number, number],
+  chunk: number,
+  unit: number,
+  total: number,
+  parts: number,
+  macs: number
+): void {
+  const helper = k.shared && total > unit && macs >= THREADED_CONV_MIN_MACS ? helperThread() : null
+  if (!helper) return k.conv[run](out, input, other, patches, chunk, 0, total)
+  const [n, h, w, c] = g.x
+  const shape = [n, h, w, c, g.k, g.f, g.outH, g.outW, g.before]
+  helper.run(JOBS[run], k.dense.memory, k.shared!, [...shape, out, input, other, patches2, chunk], unit, total, parts, (first, last) =>
+    k.conv[run](out, input, other, patches, chunk, first, last)
+  )
 }
 
 /**
@@ -102,11 +149,14 @@ export function convForwardGemm(x: Float32Array, kernel: Float32Array, g: ConvGe
   if (!k) return null
   const { kkc, pixels, inputSize } = setShape(k.conv, g)
   const chunk = chunkFor(kkc)
-  const { at, heap } = layout(k.dense.memory, [inputSize, kkc * g.f, chunk * kkc, pixels * g.f])
-  const [xAt, wAt, patchesAt, yAt] = at as [number, number, number, number]
+  const { at, heap } = layout(k.dense.memory, [inputSize, kkc * g.f, chunk * kkc, pixels * g.f, chunk * kkc])
+  const [xAt, wAt, patchesAt, yAt, patches2At] = at as [number, number, number, number, number]
   heap.set(x, xAt / 4)
   heap.set(kernel, wAt / 4)
-  k.conv.forward(yAt, xAt, wAt, patchesAt, chunk)
+  // whole chunks each: the same gemm calls as on one thread
+  const macs = pixels * kkc * g.f
+  const parts = Math.min(MAX_PARTS, Math.ceil(pixels / chunk), Math.max(2, Math.floor(macs / THREADED_CONV_MIN_MACS)))
+  runConv(k, g, 'forward', [yAt, xAt, wAt, patchesAt, patches2At], chunk, chunk, pixels, parts, macs)
   return heap.subarray(yAt / 4, yAt / 4 + pixels * g.f)
 }
 
@@ -116,11 +166,12 @@ export function convKernelGradGemm(x: Float32Array, dy: Float32Array, g: ConvGeo
   if (!k) return null
   const { kkc, pixels, inputSize } = setShape(k.conv, g)
   const chunk = chunkFor(kkc)
-  const { at, heap } = layout(k.dense.memory, [inputSize, pixels * g.f, chunk * kkc, kkc * g.f])
-  const [xAt, dyAt, patchesAt, dkAt] = at as [number, number, number, number]
+  const { at, heap } = layout(k.dense.memory, [inputSize, pixels * g.f, chunk * kkc, kkc * g.f, chunk * kkc])
+  const [xAt, dyAt, patchesAt, dkAt, patches2At] = at as [number, number, number, number, number]
   heap.set(x, xAt / 4)
   heap.set(dy, dyAt / 4)
-  k.conv.kernelGrad(dkAt, xAt, dyAt, patchesAt, chunk)
+  // rows of dk from multiples of the tile's 5 rows, two parts (each walks every chunk in order, im2col included)
+  runConv(k, g, 'kernelGrad', [dkAt, xAt, dyAt, patchesAt, patches2At], chunk, 5, kkc, 2, pixels * kkc * g.f)
   return heap.subarray(dkAt / 4, dkAt / 4 + kkc * g.f)
 }
 
@@ -130,12 +181,15 @@ export function convInputGradGemm(dy: Float32Array, kernel: Float32Array, g: Con
   if (!k) return null
   const { kkc, pixels, inputSize } = setShape(k.conv, g)
   const chunk = chunkFor(kkc)
-  const { at, heap } = layout(k.dense.memory, [pixels * g.f, kkc * g.f, kkc * g.f, chunk * kkc, inputSize])
-  const [dyAt, wAt, wTAt, patchesAt, dxAt] = at as [number, number, number, number, number]
+  const { at, heap } = layout(k.dense.memory, [pixels * g.f, kkc * g.f, kkc * g.f, chunk * kkc, inputSize, chunk * kkc])
+  const [dyAt, wAt, wTAt, patchesAt, dxAt, patches2At] = at as [number, number, number, number, number, number]
   heap.set(dy, dyAt / 4)
   heap.set(kernel, wAt / 4)
   k.dense.transpose(wTAt, wAt, kkc, g.f)
-  k.conv.inputGrad(dxAt, dyAt, wTAt, patchesAt, chunk)
+  // whole images each: no pixel of one part's images touches another's dx
+  const macs = pixels * kkc * g.f
+  const parts = Math.min(MAX_PARTS, g.x[0], Math.max(2, Math.floor(macs / THREADED_CONV_MIN_MACS)))
+  runConv(k, g, 'inputGrad', [dxAt, dyAt, wTAt, patchesAt, patches2At], chunk, g.outH * g.outW, pixels, parts, macs)
   return heap.subarray(dxAt / 4, dxAt / 4 + inputSize)
 }
 

@@ -148,10 +148,13 @@
   (func $kkc (result i32) (i32.mul (i32.mul (global.get $k) (global.get $k)) (global.get $c)))
   (func $outputs (result i32) (i32.mul (i32.mul (global.get $n) (global.get $outH)) (global.get $outW)))
 
-  ;; y [P, f] = patches · w, `chunk` output pixels at a time through the scratch buffer `patches`
+  ;; y [P, f] = patches · w for output pixels first .. last, `chunk` at a time through the scratch buffer `patches`
+  ;; (a second thread takes a range of whole chunks: kernels/threads.ts)
   (func (export "forward") (param $y i32) (param $x i32) (param $weights i32) (param $patches i32) (param $chunk i32)
+    (param $first i32) (param $last i32)
     (local $p0 i32) (local $count i32) (local $total i32) (local $kkc i32)
-    (local.set $total (call $outputs))
+    (local.set $p0 (local.get $first))
+    (local.set $total (local.get $last))
     (local.set $kkc (call $kkc))
     (block $done
       (loop $chunks
@@ -169,8 +172,10 @@
         (local.set $p0 (i32.add (local.get $p0) (local.get $count)))
         (br $chunks))))
 
-  ;; dk [kkc, f] = Σ patchesᵀ · dy over the chunks (the first chunk stores, the others accumulate)
+  ;; rows first .. last of dk [kkc, f] = Σ patchesᵀ · dy over the chunks (the first chunk stores, the others
+  ;; accumulate): a second thread takes other rows over the same chunks, so each element sums in the same order
   (func (export "kernelGrad") (param $dk i32) (param $x i32) (param $dy i32) (param $patches i32) (param $chunk i32)
+    (param $first i32) (param $last i32)
     (local $p0 i32) (local $count i32) (local $total i32) (local $kkc i32)
     (local.set $total (call $outputs))
     (local.set $kkc (call $kkc))
@@ -181,22 +186,31 @@
         (if (i32.gt_u (local.get $count) (local.get $chunk)) (then (local.set $count (local.get $chunk))))
         (call $walk (local.get $patches) (local.get $x) (local.get $p0) (local.get $count) (i32.const 1))
         (call $gemm
-          (local.get $dk) (local.get $patches)
+          (i32.add (local.get $dk) (i32.shl (i32.mul (local.get $first) (global.get $f)) (i32.const 2)))
+          (i32.add (local.get $patches) (i32.shl (local.get $first) (i32.const 2)))
           (i32.add (local.get $dy) (i32.shl (i32.mul (local.get $p0) (global.get $f)) (i32.const 2))) (i32.const 0)
-          (local.get $kkc) (global.get $f) (local.get $count)
+          (i32.sub (local.get $last) (local.get $first)) (global.get $f) (local.get $count)
           (i32.const 4) (i32.shl (local.get $kkc) (i32.const 2))
           (i32.shl (global.get $f) (i32.const 2)) (i32.shl (global.get $f) (i32.const 2))
           (select (i32.const 1) (i32.const 0) (local.get $p0)) (i32.const 0))
         (local.set $p0 (i32.add (local.get $p0) (local.get $count)))
         (br $chunks))))
 
-  ;; dx [n, h, w, c] = col2im(dy · wᵀ), wT [f, kkc] given transposed
+  ;; dx [n, h, w, c] = col2im(dy · wᵀ), wT [f, kkc] given transposed, for the images of output pixels first .. last
+  ;; (whole images: a second thread takes other images, whose dx no pixel here touches; each element of dx still
+  ;; receives its pixels' contributions in ascending order)
   (func (export "inputGrad") (param $dx i32) (param $dy i32) (param $wT i32) (param $patches i32) (param $chunk i32)
-    (local $p0 i32) (local $count i32) (local $total i32) (local $kkc i32)
-    (local.set $total (call $outputs))
+    (param $first i32) (param $last i32)
+    (local $p0 i32) (local $count i32) (local $total i32) (local $kkc i32) (local $imageBytes i32) (local $pixels i32)
+    (local.set $p0 (local.get $first))
+    (local.set $total (local.get $last))
     (local.set $kkc (call $kkc))
-    (memory.fill (local.get $dx) (i32.const 0)
-      (i32.shl (i32.mul (i32.mul (i32.mul (global.get $n) (global.get $h)) (global.get $w)) (global.get $c)) (i32.const 2)))
+    (local.set $pixels (i32.mul (global.get $outH) (global.get $outW)))
+    (local.set $imageBytes (i32.shl (i32.mul (i32.mul (global.get $h) (global.get $w)) (global.get $c)) (i32.const 2)))
+    (memory.fill
+      (i32.add (local.get $dx) (i32.mul (i32.div_u (local.get $first) (local.get $pixels)) (local.get $imageBytes)))
+      (i32.const 0)
+      (i32.mul (i32.div_u (i32.sub (local.get $last) (local.get $first)) (local.get $pixels)) (local.get $imageBytes)))
     (block $done
       (loop $chunks
         (br_if $done (i32.ge_u (local.get $p0) (local.get $total)))

@@ -5,8 +5,9 @@
  */
 import v8 from 'node:v8'
 import { convKernelGradWasm } from './convKernelGrad.wasm'
-import { denseTrainFusedWasm, denseTrainWasm } from './denseTrain.wasm'
+import { denseTrainFusedWasm, denseTrainSharedFusedWasm, denseTrainSharedWasm, denseTrainWasm } from './denseTrain.wasm'
 import { maxPoolGradWasm } from './maxPoolGrad.wasm'
+import { helperThread, JOB_GEMM, MAX_PARTS, type SharedModules, sharedMemoryAvailable } from './threads'
 
 interface MaxPoolGradExports {
   memory: WebAssembly.Memory
@@ -225,32 +226,96 @@ function relaxedSimd(fusedBytes: BufferSource): boolean {
   return WebAssembly.validate(fusedBytes)
 }
 
-const denseTrainModules = new Map<DenseTrainVariant, WebAssembly.Module | null>()
+/** The shared-memory build's maximum (scripts/build-kernels.mjs SHARED_MAXIMUM_PAGES): 2 GiB. */
+const SHARED_MAXIMUM_PAGES = 32768
 
-function denseTrainModule(variant: DenseTrainVariant): WebAssembly.Module | null {
-  if (!denseTrainModules.has(variant)) {
-    const bytes: BufferSource = Buffer.from(variant === 'fused' ? denseTrainFusedWasm : denseTrainWasm, 'base64')
+const denseTrainModules = new Map<string, WebAssembly.Module | null>()
+
+function denseTrainModule(variant: DenseTrainVariant, shared: boolean): WebAssembly.Module | null {
+  const key = `${variant}${shared ? '-shared' : ''}`
+  if (!denseTrainModules.has(key)) {
+    const base64 = shared
+      ? variant === 'fused'
+        ? denseTrainSharedFusedWasm
+        : denseTrainSharedWasm
+      : variant === 'fused'
+        ? denseTrainFusedWasm
+        : denseTrainWasm
+    const bytes: BufferSource = Buffer.from(base64, 'base64')
     let compiled: WebAssembly.Module | null = null
     try {
       if (variant === 'plain' || relaxedSimd(bytes)) compiled = new WebAssembly.Module(bytes)
     } catch {
       compiled = null
     }
-    denseTrainModules.set(variant, compiled)
+    denseTrainModules.set(key, compiled)
   }
-  return denseTrainModules.get(variant) ?? null
+  return denseTrainModules.get(key) ?? null
+}
+
+/**
+ * Products smaller than this many multiply-adds stay on one thread, and each part handed out has at least as
+ * many: handing work over costs about a microsecond when the worker is spinning (kernels/threads.ts), what some
+ * 20 k multiply-adds take on one core, and much more when it has to be woken.
+ */
+export const THREADED_GEMM_MIN_MACS = 100_000
+
+type Gemm = DenseTrainKernel['gemm']
+
+/**
+ * The gemm of an instance on shared memory, on two threads where the helper thread is up and the product is big
+ * enough: cut by rows into parts that start at multiples of 5 (the tile's rows), so every element is computed by
+ * the same tile code in the same order as on one thread, and the result is the same bits.
+ */
+function threadedGemm(gemm: Gemm, memory: WebAssembly.Memory, modules: SharedModules): Gemm {
+  return (c, a, b, bias, M, N, K, am, ak, ldb, ldc, mode, act) => {
+    const macs = M * N * K
+    const helper = M >= 10 && macs >= THREADED_GEMM_MIN_MACS ? helperThread() : null
+    if (!helper) return gemm(c, a, b, bias, M, N, K, am, ak, ldb, ldc, mode, act)
+    const parts = Math.max(2, Math.min(MAX_PARTS, Math.floor(M / 5), Math.floor(macs / THREADED_GEMM_MIN_MACS)))
+    helper.run(JOB_GEMM, memory, modules, [c, a, b, bias, M, N, K, am, ak, ldb, ldc, mode, act], 5, M, parts, (first, last) =>
+      gemm(c + first * ldc, a + first * am, b, bias, last - first, N, K, am, ak, ldb, ldc, mode, act)
+    )
+  }
+}
+
+/** A dense-chain kernel instance: `kernel.gemm` may use two threads; `exports` is the module's own (one thread). */
+export interface DenseTrainInstance {
+  kernel: DenseTrainKernel
+  variant: DenseTrainVariant
+  exports: DenseTrainKernel
+  /** Where its memory is shared: the modules a second thread instantiates on it. */
+  shared: SharedModules | null
 }
 
 /**
  * A fresh instance of the dense-chain kernels with its own memory (one per stage: its weights, state and buffers
  * live there until the stage ends), fused multiply-add where the runtime has it; `variant` forces one (tests).
- * Null where wasm SIMD is missing.
+ * The memory is shared where the runtime allows it (the gemm may then use a second thread; same results either
+ * way). Null where wasm SIMD is missing.
  */
-export function denseTrainKernel(variant?: DenseTrainVariant): { kernel: DenseTrainKernel; variant: DenseTrainVariant } | null {
+export function denseTrainKernel(variant?: DenseTrainVariant): DenseTrainInstance | null {
   const order: DenseTrainVariant[] = variant ? [variant] : ['fused', 'plain']
   for (const name of order) {
-    const module = denseTrainModule(name)
-    if (module) return { kernel: new WebAssembly.Instance(module, {}).exports as unknown as DenseTrainKernel, variant: name }
+    const sharedModule = sharedMemoryAvailable() ? denseTrainModule(name, true) : null
+    if (sharedModule) {
+      try {
+        const memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAXIMUM_PAGES, shared: true })
+        const exports = new WebAssembly.Instance(sharedModule, { env: { memory } }).exports as unknown as DenseTrainKernel
+        const shared = { dense: sharedModule }
+        const kernel: DenseTrainKernel = { ...exports, gemm: threadedGemm(exports.gemm, memory, shared) }
+        return { kernel, variant: name, exports, shared }
+      } catch {
+        // fall through to the unshared build
+      }
+    }
+    const module = denseTrainModule(name, false)
+    if (module) {
+      const exports = new WebAssembly.Instance(module, {}).exports as unknown as DenseTrainKernel
+      return { kernel: exports, variant: name, exports, shared: null }
+    }
   }
   return null
 }
+
+export { kernelThreadReady, kernelThreads, setKernelThreads, stopKernelThread, threadStats } from './threads'

@@ -1,0 +1,345 @@
+/**
+ * A second compute thread for the kernels' matrix products: one warm worker per process (started on first use,
+ * unref'd so it never keeps a process alive) runs the same wasm code on the same shared WebAssembly.Memory as the
+ * caller, on another part of the output.
+ *
+ * Determinism: the work is split only where every output element is computed by the same instructions in the
+ * same order as on one thread: a gemm by rows at a multiple of the tile's 5 rows (each element's sum over k never
+ * crosses threads), a conv forward by whole chunks of output pixels, its kernel gradient by rows of dk (both
+ * threads walk all chunks in order), its input gradient by whole images. So a seed trains to the same bits on one
+ * thread or two (test/unit/train/threads.test.ts), and no kernel choice may depend on the thread count.
+ *
+ * Synchronisation: a job is written into a small shared Int32Array and published by bumping a sequence number;
+ * the worker spins on it briefly after each job (the products of a training step come microseconds apart), then
+ * sleeps in Atomics.wait. The caller computes its own part meanwhile, then spins (then waits) for the worker's.
+ * Below a size threshold a call stays on the caller's thread. Where memory cannot be shared or the worker cannot
+ * start (or fails), everything runs on the caller's thread, with the same results.
+ *
+ * LAYERLAB_KERNEL_THREADS=1 keeps one thread; the default is two where the machine has at least two cores.
+ */
+import os from 'node:os'
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
+
+/** Slots of the control block (Int32Array over a SharedArrayBuffer). */
+const SEQ = 0 // job sequence number, bumped by the caller to publish a job
+const CLAIM = 1 // (seq << 8) | next unclaimed part: both threads claim parts by compare-exchange
+const WORKER_DONE = 2 // parts of the current job the worker has finished
+const FAILED_PARTS = 3 // bit p: the worker failed part p (the caller redoes it)
+const ASLEEP = 4 // 1 while the worker waits in Atomics.wait (the caller then notifies)
+const READY = 5 // 1 once the worker runs
+const KIND = 6
+const MEMORY_ID = 7
+const PARTS = 8
+const UNIT = 9 // parts cover whole units (5 gemm rows, a chunk of pixels, an image) of [0, TOTAL)
+const TOTAL = 10
+const ARGS = 12
+const SLOTS = ARGS + 20
+
+export const JOB_GEMM = 0
+export const JOB_CONV_FORWARD = 1
+export const JOB_CONV_KERNEL_GRAD = 2
+export const JOB_CONV_INPUT_GRAD = 3
+const JOB_QUIT = 9
+
+/**
+ * How long the worker spins for the next job before it sleeps (ms): a training step's products come microseconds
+ * apart; a wake from Atomics.wait costs 50-200 µs on a busy machine (measured), so the spin covers a few of them.
+ */
+const WORKER_SPIN_MS = 1
+
+/** Most parts a job is cut into (a bit each in FAILED_PARTS). */
+export const MAX_PARTS = 8
+
+/** The range [first, last) of part `part` of `parts` over `total` in whole `unit`s (the worker has a copy). */
+export function partRange(part: number, parts: number, unit: number, total: number): [number, number] {
+  const units = Math.ceil(total / unit)
+  return [Math.min(total, Math.floor((part * units) / parts) * unit), Math.min(total, Math.floor(((part + 1) * units) / parts) * unit)]
+}
+
+/**
+ * The worker (plain CommonJS, evaluated: no file to ship beside the bundle). It instantiates the modules it is sent
+ * on the memories it is sent, and claims parts of jobs until told to quit.
+ */
+const WORKER_SOURCE = `
+const { workerData, receiveMessageOnPort } = require('node:worker_threads')
+const { performance } = require('node:perf_hooks')
+const control = new Int32Array(workerData.control)
+const port = workerData.port
+const instances = new Map()
+// partRange, as above
+function partRange(part, parts, unit, total) {
+  const units = Math.ceil(total / unit)
+  return [Math.min(total, Math.floor((part * units) / parts) * unit), Math.min(total, Math.floor(((part + 1) * units) / parts) * unit)]
+}
+function drain() {
+  for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
+    const msg = m.message
+    if (msg.detach !== undefined) { instances.delete(msg.detach); continue }
+    const dense = new WebAssembly.Instance(msg.dense, { env: { memory: msg.memory } }).exports
+    const conv = msg.conv ? new WebAssembly.Instance(msg.conv, { dense: { memory: msg.memory, gemm: dense.gemm } }).exports : null
+    instances.set(msg.id, { dense, conv })
+  }
+}
+function claim(seq, parts) {
+  for (;;) {
+    const v = Atomics.load(control, ${CLAIM})
+    if ((v >>> 8) !== (seq & 0xffffff) || (v & 255) >= parts) return -1
+    if (Atomics.compareExchange(control, ${CLAIM}, v, v + 1) === v) return v & 255
+  }
+}
+function runPart(kind, instance, a, part, parts, unit, total) {
+  const [first, last] = partRange(part, parts, unit, total)
+  if (first >= last) return
+  if (kind === ${JOB_GEMM}) {
+    instance.dense.gemm(a[0] + first * a[10], a[1] + first * a[7], a[2], a[3], last - first, a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12])
+    return
+  }
+  const conv = instance.conv
+  conv.shape(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
+  const run = kind === ${JOB_CONV_FORWARD} ? conv.forward : kind === ${JOB_CONV_KERNEL_GRAD} ? conv.kernelGrad : conv.inputGrad
+  run(a[9], a[10], a[11], a[12], a[13], first, last)
+}
+const a = new Array(20)
+let seen = Atomics.load(control, ${SEQ})
+Atomics.store(control, ${READY}, 1)
+for (;;) {
+  let until = performance.now() + ${WORKER_SPIN_MS}
+  for (let i = 0; Atomics.load(control, ${SEQ}) === seen; i++) {
+    if ((i & 63) === 63 && performance.now() > until) {
+      Atomics.store(control, ${ASLEEP}, 1)
+      Atomics.wait(control, ${SEQ}, seen, 500)
+      Atomics.store(control, ${ASLEEP}, 0)
+      drain()
+      until = performance.now() + ${WORKER_SPIN_MS}
+    }
+  }
+  seen = Atomics.load(control, ${SEQ})
+  const kind = Atomics.load(control, ${KIND})
+  if (kind === ${JOB_QUIT}) break
+  const parts = Atomics.load(control, ${PARTS})
+  let part = claim(seen, parts)
+  if (part < 0) continue
+  // A claimed part keeps the job open, so its arguments stay put until the worker is done with it.
+  drain()
+  const instance = instances.get(Atomics.load(control, ${MEMORY_ID}))
+  const unit = control[${UNIT}]
+  const total = control[${TOTAL}]
+  for (let i = 0; i < 20; i++) a[i] = control[${ARGS} + i]
+  for (; part >= 0; part = claim(seen, parts)) {
+    try {
+      runPart(kind, instance, a, part, parts, unit, total)
+    } catch {
+      Atomics.or(control, ${FAILED_PARTS}, 1 << part)
+    }
+    Atomics.add(control, ${WORKER_DONE}, 1)
+  }
+}
+`
+
+/** The modules a memory's instances are built from, in the worker as here. */
+export interface SharedModules {
+  dense: WebAssembly.Module
+  conv?: WebAssembly.Module
+}
+
+/**
+ * Sync costs for the bench and the note: jobs handed over, parts the worker took, how long the caller waited for
+ * the worker's parts after its own, parts redone after a failure.
+ */
+export const threadStats = { jobs: 0, workerParts: 0, waitedMs: 0, redone: 0 }
+
+/** A job's part on the caller's side: computes [first, last) of it. */
+export type LocalPart = (first: number, last: number) => void
+
+class KernelThread {
+  private readonly control = new Int32Array(new SharedArrayBuffer(SLOTS * 4))
+  private readonly port: MessagePort
+  private readonly worker: Worker
+  private readonly ids = new WeakMap<WebAssembly.Memory, number>()
+  private readonly released = new FinalizationRegistry<number>((id) => this.detach(id))
+  private nextId = 1
+  private seq = 0
+  alive = true
+
+  constructor(source: string) {
+    const { port1, port2 } = new MessageChannel()
+    this.port = port1
+    this.worker = new Worker(source, {
+      eval: true,
+      workerData: { control: this.control.buffer, port: port2 },
+      transferList: [port2]
+    })
+    this.worker.on('error', () => (this.alive = false))
+    this.worker.on('exit', () => (this.alive = false))
+    this.worker.unref()
+    this.port.unref()
+  }
+
+  get ready(): boolean {
+    return this.alive && Atomics.load(this.control, READY) === 1
+  }
+
+  /** The worker's id of a memory, sending it the memory and modules on first use. */
+  private idOf(memory: WebAssembly.Memory, modules: SharedModules): number {
+    let id = this.ids.get(memory)
+    if (id === undefined) {
+      id = this.nextId++
+      this.port.postMessage({ id, memory, dense: modules.dense, conv: modules.conv })
+      this.ids.set(memory, id)
+      this.released.register(memory, id)
+    }
+    return id
+  }
+
+  private detach(id: number): void {
+    if (this.alive) this.port.postMessage({ detach: id })
+  }
+
+  private claim(parts: number): number {
+    const control = this.control
+    for (;;) {
+      const v = Atomics.load(control, CLAIM)
+      if (v >>> 8 !== (this.seq & 0xffffff) || (v & 255) >= parts) return -1
+      if (Atomics.compareExchange(control, CLAIM, v, v + 1) === v) return v & 255
+    }
+  }
+
+  /**
+   * Runs `parts` parts of a job over [0, total) in whole `unit`s: this thread and the worker claim parts in turn
+   * (whoever is free first), so a worker that is late or asleep costs at most the part it took. Each part is the
+   * same computation whichever thread runs it.
+   */
+  run(
+    kind: number,
+    memory: WebAssembly.Memory,
+    modules: SharedModules,
+    args: number[],
+    unit: number,
+    total: number,
+    parts: number,
+    local: LocalPart
+  ): void {
+    const control = this.control
+    const id = this.idOf(memory, modules)
+    control[KIND] = kind
+    control[MEMORY_ID] = id
+    control[PARTS] = parts
+    control[UNIT] = unit
+    control[TOTAL] = total
+    for (let i = 0; i < args.length; i++) control[ARGS + i] = args[i]!
+    Atomics.store(control, WORKER_DONE, 0)
+    Atomics.store(control, FAILED_PARTS, 0)
+    this.seq = (this.seq + 1) & 0xffffff
+    Atomics.store(control, CLAIM, this.seq << 8)
+    Atomics.store(control, SEQ, this.seq)
+    if (Atomics.load(control, ASLEEP) === 1) Atomics.notify(control, SEQ)
+    threadStats.jobs++
+    let mine = 0
+    for (let part = this.claim(parts); part >= 0; part = this.claim(parts)) {
+      const [first, last] = partRange(part, parts, unit, total)
+      if (first < last) local(first, last)
+      mine++
+    }
+    // Every part is claimed: wait for those the worker is still running.
+    if (mine + Atomics.load(control, WORKER_DONE) < parts) {
+      const begin = performance.now()
+      for (let i = 0; mine + Atomics.load(control, WORKER_DONE) < parts; i++) {
+        if ((i & 1023) === 1023 && (performance.now() - begin > 30_000 || !this.alive)) {
+          this.alive = false
+          throw new Error('the kernels’ second thread stopped answering')
+        }
+      }
+      threadStats.waitedMs += performance.now() - begin
+    }
+    threadStats.workerParts += parts - mine
+    const failed = Atomics.load(control, FAILED_PARTS)
+    if (failed !== 0) {
+      // The worker could not run its parts (it is not used again): the same parts here.
+      this.alive = false
+      for (let part = 0; part < parts; part++)
+        if (failed & (1 << part)) {
+          threadStats.redone++
+          const [first, last] = partRange(part, parts, unit, total)
+          if (first < last) local(first, last)
+        }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.alive = false
+    this.control[KIND] = JOB_QUIT
+    this.seq = (this.seq + 1) & 0xffffff
+    Atomics.store(this.control, SEQ, this.seq)
+    Atomics.notify(this.control, SEQ)
+    this.port.close()
+    await this.worker.terminate()
+  }
+}
+
+let configured: number | undefined
+let thread: KernelThread | null | undefined
+let workerSource = WORKER_SOURCE
+
+/** Threads the kernels use: setKernelThreads's value, else LAYERLAB_KERNEL_THREADS, else 2 with two cores. */
+export function kernelThreads(): number {
+  if (configured !== undefined) return configured
+  const fromEnv = Number(process.env.LAYERLAB_KERNEL_THREADS)
+  if (fromEnv >= 1) return Math.min(2, Math.floor(fromEnv))
+  return (os.availableParallelism?.() ?? os.cpus().length) >= 2 ? 2 : 1
+}
+
+/** Sets the kernels' thread count (1 or 2) for this process (bench, tests); undefined: back to the default. */
+export function setKernelThreads(threads: number | undefined): void {
+  configured = threads === undefined ? undefined : Math.max(1, Math.min(2, Math.floor(threads)))
+}
+
+/** Whether this runtime can share wasm memory between threads. */
+export function sharedMemoryAvailable(): boolean {
+  if (typeof SharedArrayBuffer !== 'function') return false
+  try {
+    return new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer
+  } catch {
+    return false
+  }
+}
+
+function start(): KernelThread | null {
+  if (thread === undefined) {
+    thread = null
+    if (sharedMemoryAvailable())
+      try {
+        thread = new KernelThread(workerSource)
+      } catch {
+        thread = null
+      }
+  }
+  return thread
+}
+
+/**
+ * The warm worker to hand part of a job to, or null: one thread configured, memory not shared, the worker not
+ * (yet, or no longer) running. Starts it on first call: calls before it runs stay on this thread.
+ */
+export function helperThread(): KernelThread | null {
+  if (kernelThreads() < 2) return null
+  const helper = thread === undefined ? start() : thread
+  return helper?.ready ? helper : null
+}
+
+/** Starts the worker and resolves once it runs: true, or false where it cannot (bench and tests warm it up). */
+export async function kernelThreadReady(timeoutMs = 10_000): Promise<boolean> {
+  const helper = thread === undefined ? start() : thread
+  const begin = Date.now()
+  while (helper && helper.alive && !helper.ready && Date.now() - begin < timeoutMs) await new Promise((r) => setTimeout(r, 2))
+  return helper?.ready ?? false
+}
+
+/** Ends the worker (a later call starts a fresh one); `source` replaces its code (tests of the fallback). */
+export async function stopKernelThread(options: { source?: string } = {}): Promise<void> {
+  const helper = thread
+  thread = undefined
+  workerSource = options.source ?? WORKER_SOURCE
+  if (helper) await helper.stop()
+}
+
+export type { KernelThread }
