@@ -23,6 +23,7 @@ import { trainConfig, type Partition } from '../main/shared/contract'
 import { activateBackend, planBackend } from '../main/core/backend'
 import { defaultModel } from '../main/model/presets'
 import { train } from '../main/train/engine'
+import { kernelThreadReady, setKernelThreads } from '../main/train/fast/kernels'
 import type { PreparedData } from '../main/data/types'
 import { loadDigits } from '../test/fixtures/digits'
 import { SklearnReference } from './sklearn'
@@ -75,7 +76,9 @@ interface Timed {
   testAccuracy: number
 }
 
-async function runLayerLab(data: PreparedData, job: Job, fusedDense: boolean): Promise<Timed> {
+async function runLayerLab(data: PreparedData, job: Job, fusedDense: boolean, threads = 2): Promise<Timed> {
+  // The kernels' thread count (fast/kernels/threads.ts): the same numbers either way, only the time differs.
+  setKernelThreads(threads)
   const { spec, partition } = defaultModel({ inputShape: data.inputShape, classes: data.labels.length })
   const blocks: Partition = {
     blocks: partition.blocks.map((block) => ({ ...block, settings: { ...block.settings, ...job.settings } }))
@@ -117,22 +120,24 @@ export async function benchArticle(): Promise<ArticleBenchRow[]> {
         .map((value) => value.toFixed(1))
         .join(' ')}`
   )
+  await kernelThreadReady()
   const variants = [
-    { name: 'LayerLab, fused wasm dense kernel', fused: true },
-    { name: 'LayerLab, tape-free tfjs step', fused: false }
+    { name: 'LayerLab, fused wasm dense kernel, 2 threads', fused: true, threads: 2 },
+    { name: 'LayerLab, fused wasm dense kernel, 1 thread', fused: true, threads: 1 },
+    { name: 'LayerLab, tape-free tfjs step', fused: false, threads: 2 }
   ]
   const layerlab = new Map<string, Timed[]>()
   const reference = new Map<string, number[]>()
   try {
     // Warm-up: JIT, backend kernels, the wasm module's compilation.
-    for (const job of JOBS) for (const variant of variants) await runLayerLab(data, { ...job, epochs: 2 }, variant.fused)
+    for (const job of JOBS) for (const variant of variants) await runLayerLab(data, { ...job, epochs: 2 }, variant.fused, variant.threads)
     for (let rep = 0; rep < REPETITIONS; rep++) {
       for (const [j, job] of JOBS.entries()) {
-        // The order of the variants alternates between repetitions: neither always runs right after the reference.
-        const order = rep % 2 ? [...variants].reverse() : variants
+        // The order of the variants rotates between repetitions: none always runs right after the reference.
+        const order = variants.map((_, i) => variants[(i + rep) % variants.length]!)
         for (const variant of order) {
           const key = `${j}|${variant.name}`
-          layerlab.set(key, [...(layerlab.get(key) ?? []), await runLayerLab(data, job, variant.fused)])
+          layerlab.set(key, [...(layerlab.get(key) ?? []), await runLayerLab(data, job, variant.fused, variant.threads)])
         }
         let ms: number | null = null
         if (j === 0 && !('skipped' in sklearn)) ms = (await sklearn.run({ epochs: job.epochs, batch: job.batch, seed: rep })).msPerEpoch
@@ -147,6 +152,7 @@ export async function benchArticle(): Promise<ArticleBenchRow[]> {
         .join(' ')}`
     )
   } finally {
+    setKernelThreads(undefined)
     if (!('skipped' in sklearn)) sklearn.close()
     if (!('skipped' in torch)) torch.close()
   }

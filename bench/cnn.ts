@@ -18,6 +18,7 @@ import { activateBackend, planBackend } from '../main/core/backend'
 import { seededRandom } from '../main/core/random'
 import { defaultModel } from '../main/model/presets'
 import { train } from '../main/train/engine'
+import { kernelThreadReady, setKernelThreads } from '../main/train/fast/kernels'
 import type { PreparedData } from '../main/data/types'
 import { TorchReference } from './torch'
 
@@ -75,11 +76,14 @@ function images(train: number, held: number, seed: number): PreparedData {
 }
 
 const VARIANTS = [
-  { name: 'LayerLab, wasm kernels (convs as im2col + gemm)', gemm: true },
-  { name: 'LayerLab, tfjs ops (LAYERLAB_TAPE_KERNELS=0)', gemm: false }
+  { name: 'LayerLab, wasm kernels (convs as im2col + gemm), 2 threads', gemm: true, threads: 2 },
+  { name: 'LayerLab, wasm kernels (convs as im2col + gemm), 1 thread', gemm: true, threads: 1 },
+  { name: 'LayerLab, tfjs ops (LAYERLAB_TAPE_KERNELS=0)', gemm: false, threads: 2 }
 ]
 
-async function runLayerLab(data: PreparedData, gemm: boolean, epochs = EPOCHS): Promise<number> {
+async function runLayerLab(data: PreparedData, gemm: boolean, epochs = EPOCHS, threads = 2): Promise<number> {
+  // The kernels' thread count (fast/kernels/threads.ts; XNNPACK keeps its own): the same numbers either way.
+  setKernelThreads(threads)
   const { spec, partition } = defaultModel({ inputShape: data.inputShape, classes: 10 }, { preset: 'small-cnn' })
   const blocks: Partition = { blocks: partition.blocks.map((block) => ({ ...block, settings: { ...block.settings, epochs, patience: 0 } })) }
   const previous = process.env.LAYERLAB_TAPE_KERNELS
@@ -105,14 +109,17 @@ export async function benchCnn(): Promise<CnnBenchRow[]> {
   const times = new Map<string, number[]>()
   const reference: number[] = []
   try {
-    for (const variant of VARIANTS) await runLayerLab(data, variant.gemm, 1)
+    await kernelThreadReady()
+    for (const variant of VARIANTS) await runLayerLab(data, variant.gemm, 1, variant.threads)
     for (let rep = 0; rep < REPETITIONS; rep++) {
-      for (const variant of rep % 2 ? [...VARIANTS].reverse() : VARIANTS)
-        times.set(variant.name, [...(times.get(variant.name) ?? []), await runLayerLab(data, variant.gemm)])
+      // The order rotates between repetitions: none always runs right after PyTorch.
+      for (const variant of VARIANTS.map((_, i) => VARIANTS[(i + rep) % VARIANTS.length]!))
+        times.set(variant.name, [...(times.get(variant.name) ?? []), await runLayerLab(data, variant.gemm, EPOCHS, variant.threads)])
       if (!('skipped' in torch)) reference.push((await torch.run({ model: 'small-cnn', batch: 32, epochs: EPOCHS, rows: ROWS })).msPerEpoch)
     }
     console.log(`  load average after: ${load()}`)
   } finally {
+    setKernelThreads(undefined)
     if (!('skipped' in torch)) torch.close()
   }
   const rows: CnnBenchRow[] = VARIANTS.map((variant) => {
