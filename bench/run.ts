@@ -21,6 +21,8 @@ const sections: Section[] = [
   { name: 'train-article', run: async () => (await import('./article')).benchArticle() },
   { name: 'train-cnn', run: async () => (await import('./cnn')).benchCnn() },
   { name: 'train-layerwise', run: async () => (await import('./layerwise')).benchLayerwise() },
+  // The kernels' gemm and conv loops on one and two threads, and the cost of handing a job to the second.
+  { name: 'kernel-threads', run: async () => (await import('./kernelThreads')).benchKernelThreads() },
   { name: 'inference', run: async () => (await import('./inference')).benchInference() },
   { name: 'study', run: async () => (await import('./study')).benchStudy() },
   { name: 'regression', run: async () => (await import('./regression')).benchRegression() },

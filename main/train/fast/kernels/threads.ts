@@ -42,10 +42,12 @@ export const JOB_CONV_INPUT_GRAD = 3
 const JOB_QUIT = 9
 
 /**
- * How long the worker spins for the next job before it sleeps (ms): a training step's products come microseconds
- * apart; a wake from Atomics.wait costs 50-200 µs on a busy machine (measured), so the spin covers a few of them.
+ * How long the worker spins for the next job before it sleeps (ms): the fused dense step's products come
+ * microseconds apart, so a short spin catches them; longer spins only take a core from XNNPACK's own pool (the
+ * CNN's tfjs ops between our calls) and from other processes. A late worker costs no waiting: the caller claims
+ * the parts it has not taken (1 ms was tried: no better on the shared 2-core box, issue 20's note).
  */
-const WORKER_SPIN_MS = 1
+const WORKER_SPIN_MS = 0.1
 
 /** Most parts a job is cut into (a bit each in FAILED_PARTS). */
 export const MAX_PARTS = 8

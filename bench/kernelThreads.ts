@@ -1,0 +1,125 @@
+/**
+ * `npm run bench -- kernel-threads`: the kernels' gemm and conv loops on one thread and on two
+ * (main/train/fast/kernels/threads.ts) on the shapes the article's MLP and the small CNN train with, interleaved
+ * (1, 2, 1, 2, … per shape), GFLOP/s at the best and the median call; and the cost of handing a job over: a
+ * product too small to matter (10 × 8 × 1) through the worker against the same call on this thread.
+ */
+import os from 'node:os'
+import { denseTrainKernel, kernelThreadReady, setKernelThreads, threadStats } from '../main/train/fast/kernels'
+import { convForwardGemm, convInputGradGemm, convKernelGradGemm, type ConvGeometry } from '../main/train/fast/kernels/convTrain'
+import { helperThread, JOB_GEMM } from '../main/train/fast/kernels/threads'
+
+export interface KernelThreadsRow {
+  shape: string
+  gflopsOne: string
+  gflopsTwo: string
+  speedup: number
+  /** ms the caller waited for the worker's parts, per job, median over the two-thread rounds. */
+  waitPerJobMs: number
+}
+
+const ROUNDS = 6
+const CALLS = 30
+
+const load = () =>
+  os
+    .loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' ')
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!
+const values = (count: number, seed: number) => Float32Array.from({ length: count }, (_, i) => Math.sin(i * 0.37 + seed))
+
+/** Times `call` in ROUNDS rounds per thread count, alternating: best and median call per count. */
+function compare(shape: string, flops: number, call: () => void): KernelThreadsRow {
+  const times: Record<1 | 2, number[]> = { 1: [], 2: [] }
+  const waits: number[] = []
+  for (let round = 0; round < ROUNDS; round++)
+    for (const threads of [1, 2] as const) {
+      setKernelThreads(threads)
+      const jobs = threadStats.jobs
+      const waited = threadStats.waitedMs
+      for (let i = 0; i < CALLS; i++) {
+        const begin = performance.now()
+        call()
+        times[threads].push(performance.now() - begin)
+      }
+      if (threads === 2) waits.push((threadStats.waitedMs - waited) / Math.max(1, threadStats.jobs - jobs))
+    }
+  setKernelThreads(undefined)
+  const gflops = (ms: number) => (flops / ms / 1e6).toFixed(1)
+  const best = (threads: 1 | 2) => Math.min(...times[threads])
+  return {
+    shape,
+    gflopsOne: `${gflops(best(1))} (median ${gflops(median(times[1]))})`,
+    gflopsTwo: `${gflops(best(2))} (median ${gflops(median(times[2]))})`,
+    speedup: median(times[1]) / median(times[2]),
+    waitPerJobMs: median(waits)
+  }
+}
+
+export async function benchKernelThreads(): Promise<KernelThreadsRow[]> {
+  const ready = await kernelThreadReady()
+  const opened = denseTrainKernel()
+  if (!opened || !ready) {
+    console.log('  no second kernel thread here (no wasm SIMD, no shared memory or no worker)')
+    return []
+  }
+  console.log(`  ${opened.variant} gemm build; ${ROUNDS} rounds × ${CALLS} calls per thread count, interleaved; load average ${load()}`)
+  const { kernel } = opened
+  const rows: KernelThreadsRow[] = []
+  // The article's MLP 64-100-100-10 at batch 200: forward, dW = xᵀ·dz (A transposed), dx = dz·wᵀ.
+  kernel.memory.grow(64)
+  const heap = new Float32Array(kernel.memory.buffer)
+  heap.set(values(1 << 20, 1))
+  const [a, b, c] = [0, 1 << 20, 2 << 20]
+  for (const [name, M, N, K, transposed] of [
+    ['forward 200×64 · 64×100', 200, 100, 64, false],
+    ['forward 200×100 · 100×100', 200, 100, 100, false],
+    ['forward 200×100 · 100×10', 200, 10, 100, false],
+    ['dW 100×200 · 200×100 (xᵀ)', 100, 100, 200, true],
+    ['dW 64×200 · 200×100 (xᵀ)', 64, 100, 200, true],
+    ['dx 200×100 · 100×64', 200, 64, 100, false]
+  ] as const)
+    rows.push(
+      compare(`MLP ${name}`, 2 * M * N * K, () =>
+        transposed ? kernel.gemm(c, a, b, 0, M, N, K, 4, M * 4, N * 4, N * 4, 0, 0) : kernel.gemm(c, a, b, 0, M, N, K, K * 4, 4, N * 4, N * 4, 2, 1)
+      )
+    )
+  // The small CNN's second conv (28×28 images after one 2×2 pool), batch 32: the three conv loops.
+  const g: ConvGeometry = { x: [32, 14, 14, 16], k: 3, f: 32, before: 1, outH: 14, outW: 14 }
+  const x = values(32 * 14 * 14 * 16, 2)
+  const w = values(3 * 3 * 16 * 32, 3)
+  const dy = values(32 * 14 * 14 * 32, 4)
+  const convFlops = 2 * 32 * 14 * 14 * 144 * 32
+  rows.push(compare('CNN conv 2 forward (6,272 × 144 · 144 × 32)', convFlops, () => convForwardGemm(x, w, g)))
+  rows.push(compare('CNN conv 2 kernel gradient', convFlops, () => convKernelGradGemm(x, dy, g)))
+  rows.push(compare('CNN conv 2 input gradient', convFlops, () => convInputGradGemm(dy, w, g)))
+  // Handing a job over: 10 × 8 × 1 in two parts (one each) against one direct call, while the worker spins.
+  const direct: number[] = []
+  const handed: number[] = []
+  for (let round = 0; round < ROUNDS * 100; round++) {
+    let begin = performance.now()
+    opened.exports.gemm(c, a, b, 0, 10, 8, 1, 4, 4, 32, 32, 0, 0)
+    direct.push(performance.now() - begin)
+    const helper = helperThread()
+    if (!helper) continue
+    begin = performance.now()
+    helper.run(JOB_GEMM, kernel.memory, opened.shared!, [c, a, b, 0, 10, 8, 1, 4, 4, 32, 32, 0, 0], 5, 10, 2, (first, last) =>
+      opened.exports.gemm(c + first * 32, a + first * 4, b, 0, last - first, 8, 1, 4, 4, 32, 32, 0, 0)
+    )
+    handed.push(performance.now() - begin)
+  }
+  const us = (list: number[], q: number) => ([...list].sort((p, r) => p - r)[Math.floor(q * (list.length - 1))]! * 1000).toFixed(1)
+  console.log(
+    `  handing a job over (10×8×1, two parts) costs ${us(handed, 0)} / ${us(handed, 0.5)} / ${us(handed, 0.9)} µs (min / median / p90) ` +
+      `against ${us(direct, 0.5)} µs for the call alone; load average after ${load()}`
+  )
+  return rows
+}
+
+if (require.main === module) {
+  void benchKernelThreads().then((rows) => {
+    console.table(rows)
+    process.exit(0)
+  })
+}
