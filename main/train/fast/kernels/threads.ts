@@ -236,6 +236,11 @@ class KernelThread {
     Atomics.store(control, SEQ, this.seq)
     if (Atomics.load(control, ASLEEP) === 1) Atomics.notify(control, SEQ)
     threadStats.jobs++
+    if (workerFirst) {
+      // Tests: the worker takes the first part, so every call really runs on both threads.
+      const begin = performance.now()
+      while ((Atomics.load(control, CLAIM) & 255) === 0 && performance.now() - begin < 2000);
+    }
     let mine = 0
     for (let part = this.claim(parts); part >= 0; part = this.claim(parts)) {
       const [first, last] = partRange(part, parts, unit, total)
@@ -279,6 +284,7 @@ class KernelThread {
 }
 
 let configured: number | undefined
+let workerFirst = false
 let thread: KernelThread | null | undefined
 let workerSource = WORKER_SOURCE
 
@@ -290,9 +296,13 @@ export function kernelThreads(): number {
   return (os.availableParallelism?.() ?? os.cpus().length) >= 2 ? 2 : 1
 }
 
-/** Sets the kernels' thread count (1 or 2) for this process (bench, tests); undefined: back to the default. */
-export function setKernelThreads(threads: number | undefined): void {
+/**
+ * Sets the kernels' thread count (1 or 2) for this process (bench, tests); undefined: back to the default.
+ * `workerFirst` (tests): each threaded call waits for the worker to take its first part.
+ */
+export function setKernelThreads(threads: number | undefined, options: { workerFirst?: boolean } = {}): void {
   configured = threads === undefined ? undefined : Math.max(1, Math.min(2, Math.floor(threads)))
+  workerFirst = options.workerFirst ?? false
 }
 
 /** Whether this runtime can share wasm memory between threads. */
