@@ -255,10 +255,10 @@ function denseTrainModule(variant: DenseTrainVariant, shared: boolean): WebAssem
 
 /**
  * Products smaller than this many multiply-adds stay on one thread, and each part handed out has at least as
- * many: handing work over costs about a microsecond when the worker is spinning (kernels/threads.ts), what some
- * 20 k multiply-adds take on one core, and much more when it has to be woken.
+ * many: handing a job over costs about a microsecond while the worker spins (bench kernel-threads), but the
+ * defaults' batch-32 products (200-320 k) gained nothing on two threads in the bench (issue 20's note, Session 4).
  */
-export const THREADED_GEMM_MIN_MACS = 100_000
+export const THREADED_GEMM_MIN_MACS = 400_000
 
 type Gemm = DenseTrainKernel['gemm']
 

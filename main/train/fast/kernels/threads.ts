@@ -15,7 +15,7 @@
  * Below a size threshold a call stays on the caller's thread. Where memory cannot be shared or the worker cannot
  * start (or fails), everything runs on the caller's thread, with the same results.
  *
- * LAYERLAB_KERNEL_THREADS=1 keeps one thread; the default is two where the machine has at least two cores.
+ * LAYERLAB_KERNEL_THREADS=1 keeps one thread; the default follows the wasm backend's count (kernelThreads).
  */
 import os from 'node:os'
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
@@ -288,11 +288,18 @@ let workerFirst = false
 let thread: KernelThread | null | undefined
 let workerSource = WORKER_SOURCE
 
-/** Threads the kernels use: setKernelThreads's value, else LAYERLAB_KERNEL_THREADS, else 2 with two cores. */
+/**
+ * Threads the kernels use: setKernelThreads's value, else LAYERLAB_KERNEL_THREADS, else as many as the wasm
+ * backend was given (LAYERLAB_WASM_THREADS: the study pool's members and the pipeline's block workers run one
+ * each, so several processes do not fight over the cores), else 2 with two cores. The count never changes what a
+ * seed trains to.
+ */
 export function kernelThreads(): number {
   if (configured !== undefined) return configured
-  const fromEnv = Number(process.env.LAYERLAB_KERNEL_THREADS)
-  if (fromEnv >= 1) return Math.min(2, Math.floor(fromEnv))
+  for (const name of ['LAYERLAB_KERNEL_THREADS', 'LAYERLAB_WASM_THREADS']) {
+    const asked = Number(process.env[name])
+    if (asked >= 1) return Math.min(2, Math.floor(asked))
+  }
   return (os.availableParallelism?.() ?? os.cpus().length) >= 2 ? 2 : 1
 }
 
