@@ -43,11 +43,12 @@ const JOB_QUIT = 9
 
 /**
  * How long the worker spins for the next job before it sleeps (ms): the fused dense step's products come
- * microseconds apart, so a short spin catches them; longer spins only take a core from XNNPACK's own pool (the
- * CNN's tfjs ops between our calls) and from other processes. A late worker costs no waiting: the caller claims
- * the parts it has not taken (1 ms was tried: no better on the shared 2-core box, issue 20's note).
+ * microseconds apart, so a short spin catches most of them. Where the other core is busy (a shared machine) the
+ * scheduler may put the worker beside the caller, and every spin then takes the caller's time: the article's job
+ * at load 3.6-3.9 ran 7.1 ms/epoch on one thread against 9.6-10.1 with a 0.1 ms spin and 7.6-8.6 with 0.03 ms
+ * (issue 20's note, Session 4). A late worker costs no waiting: the caller claims the parts it has not taken.
  */
-const WORKER_SPIN_MS = 0.1
+const WORKER_SPIN_MS = 0.03
 
 /** Most parts a job is cut into (a bit each in FAILED_PARTS). */
 export const MAX_PARTS = 8
