@@ -284,7 +284,8 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
   let evaluation: Evaluation | null = null
   if (!cancelled) {
     const testPart = partFeatures(data.test, data.inputShape)
-    // A dense-only model is scored in the fused kernel where it trained there (the same figures to float noise).
+    // A dense-only model is scored in the fused kernel wherever the fused path may run (the same figures to float
+    // noise: fused.test.ts); other models, and fusedDense: false, through tfjs's layers.
     const scorer =
       (job.fastPath ?? true) && (job.fusedDense ?? true) && tensorsInProcess() ? FusedDenseChain.scorer(fullChain, objective, data.inputShape) : null
     const score = (part: Features) => (scorer ? scorer.assess(part, true) : assess(fullChain, part, objective, true))

@@ -12,8 +12,8 @@
  * RSS is the whole process's resident memory (in the app: the main process that hosts the training worker), so
  * it includes code, the data set and allocator slack; it moves far less than the tensor figure. It is sampled at
  * most every RSS_SAMPLE_MS during a stage (and at every stage's end and the run's): one read costs ~70 µs in a
- * training process, ~1.5 ms in a profiled run at load 10 (issue 20: 0.5 ms of the article's 7 ms epoch when read after each
- * of its 7 batches; 1.4 % of a loaded small-CNN profile at one read per ~30 ms batch).
+ * training process, ~1.5 ms in a profiled run at load 10 (issue 20: 0.5 ms of the article's 7 ms epoch when read
+ * after each of its 7 batches; 1.4 % of a loaded small-CNN profile at one read per ~30 ms batch).
  */
 import * as tf from '@tensorflow/tfjs'
 import type { RunResources, StageResources } from '../shared/contract'
