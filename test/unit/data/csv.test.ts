@@ -102,6 +102,20 @@ describe('CSV dialects and encodings', () => {
     expect(prepared.train.x.every((v) => Number.isFinite(v))).toBe(true)
   })
 
+  it('codes a text column of thousands of distinct spellings (and spaced ones, and markers) exactly', async () => {
+    // 9,000 distinct words, some spaced (" w12" is w12 again) and some missing markers: the hash table grows
+    // several times on the way; the preview and the top counts must still say what the file says.
+    const word = (i: number) => `w${(i * 7919) % 9000}`
+    const cell = (i: number) => (i % 101 === 0 ? 'NA' : i % 37 === 0 ? ` ${word(i)} ` : word(i))
+    const rows = Array.from({ length: 20_000 }, (_, i) => `${cell(i)},${i % 5},${i % 2 ? 'a' : 'b'}`)
+    const file = lab.write('words.csv', ['word,n,label', ...rows].join('\n') + '\n')
+    const summary = await lab.datasets.import({ path: file })
+    const missing = rows.filter((_, i) => i % 101 === 0).length
+    expect(column(summary, 'word')).toMatchObject({ type: 'text', missing, distinct: 9000 })
+    const preview = await lab.datasets.preview({ datasetId: summary.datasetId, offset: 0, limit: 20_000 })
+    expect(preview.rows.map((r) => r[0])).toEqual(rows.map((_, i) => (i % 101 === 0 ? null : word(i))))
+  })
+
   it('detects a missing header and names the columns col_1..', async () => {
     const rows = threeClassRows(30).map((r, i) => `${r.a},${r.b},${i % 2}`)
     const file = lab.write('noheader.csv', rows.join('\n'))
