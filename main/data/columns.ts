@@ -257,12 +257,22 @@ export class NumericColumn implements ColumnSink {
     this.i32?.discard()
   }
 
-  /** Counts over 20 equal-width bins between min and max, from the file just written. */
+  /**
+   * Counts over 20 equal-width bins between min and max: from the distinct values and their counts while the column
+   * has a vocabulary (the same counts, no pass over the rows), else from the file just written.
+   */
   private histogram(): number[] {
     const { min, max } = this
     const bins = new Int32Array(HISTOGRAM_BINS)
     const scale = binScale(min, max)
     const last = HISTOGRAM_BINS - 1
+    if (this.vocab) {
+      for (let code = 0; code < this.keys.length; code++) {
+        const bin = ((this.keys[code]! - min) * scale) | 0
+        bins[bin > last ? last : bin]! += this.counts[code]!
+      }
+      return Array.from(bins)
+    }
     forEachChunk(columnFile(this.target.dir, this.target.index, 'f64'), 'f64', (values) => {
       for (let i = 0; i < values.length; i++) {
         const value = values[i]!
