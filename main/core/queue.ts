@@ -9,15 +9,41 @@ import { queueWorker, type QueueWorker } from '../shared/contract'
 import { LabError } from '../shared/errors'
 import { errorText } from '../shared/format'
 
-/** The BullMQ queue every LayerLab submits study members to, and its job name (the only kind workers take). */
-export const QUEUE_NAME = 'layerlab-members'
+/** The job name of a study member: the only kind workers take. */
 export const MEMBER_JOB = 'study-member'
-/** Pub/sub: progress of the workers' runs and member starts/ends (any LayerLab watching a study hears them). */
-export const PROGRESS_CHANNEL = 'layerlab:progress'
-/** Pub/sub: a study's members are to stop (a cancel from its submitter). */
-export const CANCEL_CHANNEL = 'layerlab:cancel'
-/** The worker registry: one key per worker, refreshed by its heartbeat, gone when the worker is. */
-export const WORKER_KEY_PREFIX = 'layerlab:worker:'
+
+/**
+ * Everything LayerLab keeps in one Redis for one queue. A URL's `?queue=NAME` names a queue of its own, so two
+ * teams (two stores) can share one Redis without taking each other's jobs or hearing each other's progress; no
+ * name is the default queue (the names LayerLab always used). Keys live in the URL's database (`/N`), but Redis's
+ * pub/sub ignores the database, so the channels carry the database number as well as the name.
+ */
+export interface QueueNames {
+  /** The BullMQ queue members are submitted to. */
+  queue: string
+  /** Pub/sub: progress of the workers' runs and member starts/ends (any LayerLab watching a study hears them). */
+  progress: string
+  /** Pub/sub: a study's members are to stop (a cancel from its submitter). */
+  cancel: string
+  /** The worker registry: one key per worker, refreshed by its heartbeat, gone when the worker is. */
+  workerPrefix: string
+}
+
+export function queueNames(name = '', db = 0): QueueNames {
+  const channel = [db ? `db${db}` : '', name]
+    .filter(Boolean)
+    .map((part) => `:${part}`)
+    .join('')
+  return {
+    queue: name ? `layerlab-members-${name}` : 'layerlab-members',
+    progress: `layerlab:progress${channel}`,
+    cancel: `layerlab:cancel${channel}`,
+    workerPrefix: name ? `layerlab:worker:${name}:` : 'layerlab:worker:'
+  }
+}
+
+/** A queue's own name: what `?queue=` may hold (it becomes part of Redis key and channel names). */
+const QUEUE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$/
 export const HEARTBEAT_MS = 5_000
 export const WORKER_TTL_S = 15
 /**
@@ -37,9 +63,15 @@ export interface QueueUrl {
   tls: boolean
   host: string
   port: number
+  /** `?queue=NAME`, '' for the default queue. */
+  name: string
+  names: QueueNames
 }
 
-/** Parses redis:// or rediss:// (TLS); anything else is a one-line error that never echoes a password. */
+/**
+ * Parses redis:// or rediss:// (TLS), with an optional database (`/N`) and queue name (`?queue=NAME`); anything
+ * else is a one-line error that never echoes a password.
+ */
 export function parseQueueUrl(text: string): QueueUrl {
   let url: URL
   try {
@@ -52,8 +84,24 @@ export function parseQueueUrl(text: string): QueueUrl {
   if (!url.hostname) throw new LabError('--queue: the URL names no host (expected redis://HOST:PORT)')
   const tls = url.protocol === 'rediss:'
   const port = url.port ? Number(url.port) : 6379
-  const db = url.pathname && url.pathname !== '/' ? url.pathname : ''
-  return { url: text, shown: `${url.protocol}//${url.host || `${url.hostname}:${port}`}${db}`, tls, host: url.hostname, port }
+  const path = url.pathname && url.pathname !== '/' ? url.pathname : ''
+  const db = path ? Number(path.slice(1)) : 0
+  if (!Number.isInteger(db) || db < 0) throw new LabError(`--queue: ${path} is not a Redis database number (expected redis://HOST:PORT/N)`)
+  const name = url.searchParams.get('queue') ?? ''
+  if (url.searchParams.has('queue') && !QUEUE_NAME_PATTERN.test(name))
+    throw new LabError(`--queue: queue name "${name.slice(0, 60)}" must be 1-48 letters, digits, '.', '_' or '-'`)
+  // The client gets the URL without our own parameter (ioredis reads query parameters as its options).
+  url.searchParams.delete('queue')
+  const suffix = name ? `?queue=${name}` : ''
+  return {
+    url: url.toString(),
+    shown: `${url.protocol}//${url.host || `${url.hostname}:${port}`}${path}${suffix}`,
+    tls,
+    host: url.hostname,
+    port,
+    name,
+    names: queueNames(name, db)
+  }
 }
 
 /** Any text with a Redis or PostgreSQL URL in it, its credentials replaced (errors from the clients may quote them). */
@@ -128,12 +176,15 @@ export const memberJobId = (key: { studyId: string; configIndex: number; memberI
 /** A worker's name in the registry and on its runs: "host pid 1234 (wasm)". */
 export const workerName = (w: { host: string; pid: number; backend: string }): string => `${w.host} pid ${w.pid} (${w.backend})`
 
-/** Reads the worker registry: every worker whose heartbeat has not expired. */
-export async function readWorkers(client: Redis): Promise<QueueWorker[]> {
+/** Reads a queue's worker registry: every worker whose heartbeat has not expired. */
+export async function readWorkers(client: Redis, names: QueueNames): Promise<QueueWorker[]> {
   const found: QueueWorker[] = []
+  // The default queue's prefix is also the start of every named queue's: those keys are not this queue's workers.
+  const own = (key: string) => !key.slice(names.workerPrefix.length).includes(':')
   let cursor = '0'
   do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${WORKER_KEY_PREFIX}*`, 'COUNT', 100)
+    const [next, matched] = await client.scan(cursor, 'MATCH', `${names.workerPrefix}*`, 'COUNT', 100)
+    const keys = matched.filter(own)
     cursor = next
     const values = keys.length ? await client.mget(...keys) : []
     for (const value of values) {

@@ -14,14 +14,11 @@ import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from
 import { memberJob, type MemberJobPayload, type QueueWorker } from '../shared/contract'
 import { errorText } from '../shared/format'
 import {
-  CANCEL_CHANNEL,
   HEARTBEAT_MS,
   LOCK_MS,
   MAX_RETRIES,
   MEMBER_JOB,
-  QUEUE_NAME,
   STALLED_CHECK_MS,
-  WORKER_KEY_PREFIX,
   WORKER_TTL_S,
   connect,
   parseQueueUrl,
@@ -105,12 +102,12 @@ export function addWorkerCommand(program: Command, { io, open, keepAlive }: Work
           seenAt: new Date().toISOString(),
           running: [...inHand.values()].map((h) => ({ ...h.key, runId: h.runId, name: h.name, attempt: h.attempt }))
         }
-        await control.set(`${WORKER_KEY_PREFIX}${workerId}`, JSON.stringify(record), 'EX', WORKER_TTL_S).catch(() => undefined)
+        await control.set(`${queue.names.workerPrefix}${workerId}`, JSON.stringify(record), 'EX', WORKER_TTL_S).catch(() => undefined)
       }
       const beat = setInterval(() => void heartbeat(), HEARTBEAT_MS)
 
       // A submitter cancels its study: the members of it in hand stop between batches (and end cancelled).
-      void subscriber.subscribe(CANCEL_CHANNEL).catch(() => undefined)
+      void subscriber.subscribe(queue.names.cancel).catch(() => undefined)
       subscriber.on('message', (_channel: string, text: string) => {
         let studyId: unknown
         try {
@@ -135,7 +132,9 @@ export function addWorkerCommand(program: Command, { io, open, keepAlive }: Work
         const hand: InHand = { job, key: payload.key, runId: null, name: payload.name, attempt: 0 }
         inHand.set(id, hand)
         try {
-          const liveRuns = (await readWorkers(control).catch(() => [])).flatMap((w) => w.running.flatMap((r) => (r.runId ? [r.runId] : [])))
+          const liveRuns = (await readWorkers(control, queue.names).catch(() => [])).flatMap((w) =>
+            w.running.flatMap((r) => (r.runId ? [r.runId] : []))
+          )
           const started = await call(theLab, 'queue.trainMember', { job: { ...payload, config }, worker: name, liveRuns })
           if (started.busy) {
             // Its try is alive on another worker (Redis lost the job and the submitter added it again): look later.
@@ -167,7 +166,7 @@ export function addWorkerCommand(program: Command, { io, open, keepAlive }: Work
         }
       }
 
-      const worker = new Worker(QUEUE_NAME, processor, {
+      const worker = new Worker(queue.names.queue, processor, {
         connection,
         concurrency: o.concurrency,
         lockDuration: LOCK_MS,
@@ -184,7 +183,7 @@ export function addWorkerCommand(program: Command, { io, open, keepAlive }: Work
         const stop = async () => {
           await worker.close()
           clearInterval(beat)
-          await control.del(`${WORKER_KEY_PREFIX}${workerId}`).catch(() => undefined)
+          await control.del(`${queue.names.workerPrefix}${workerId}`).catch(() => undefined)
           for (const client of [connection, control, subscriber]) client.disconnect()
           resolve()
         }

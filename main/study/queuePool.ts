@@ -13,7 +13,7 @@
 import { Queue, QueueEvents, type Job } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { memberJob, type RunStatus } from '../shared/contract'
-import { CANCEL_CHANNEL, HEARTBEAT_MS, MEMBER_JOB, QUEUE_NAME, checkReachable, connect, memberJobId, type QueueUrl } from '../core/queue'
+import { HEARTBEAT_MS, MEMBER_JOB, checkReachable, connect, memberJobId, type QueueUrl } from '../core/queue'
 import { errorText } from '../shared/format'
 import type { MemberJob, MemberPool, PoolEvent } from './pool'
 
@@ -61,9 +61,9 @@ export class QueuePool implements MemberPool {
   ) {
     const onOutage = (line: string) => console.error(line)
     this.connection = connect(url, { onOutage })
-    this.queue = new Queue(QUEUE_NAME, { connection: this.connection })
+    this.queue = new Queue(url.names.queue, { connection: this.connection })
     this.eventsConnection = connect(url)
-    this.events = new QueueEvents(QUEUE_NAME, { connection: this.eventsConnection })
+    this.events = new QueueEvents(url.names.queue, { connection: this.eventsConnection })
     this.queue.on('error', () => undefined)
     this.events.on('error', () => undefined)
     this.events.on('progress', ({ jobId, data }) => this.onProgress(jobId, data))
@@ -204,7 +204,7 @@ export class QueuePool implements MemberPool {
       if (![...this.outstanding.values()].some((entry) => entry.job.key.studyId === studyId)) break
       if (!told) {
         told = true
-        await this.connection.publish(CANCEL_CHANNEL, JSON.stringify({ studyId })).catch(() => undefined)
+        await this.connection.publish(this.url.names.cancel, JSON.stringify({ studyId })).catch(() => undefined)
       }
       await new Promise((resolve) => setTimeout(resolve, 250))
     }

@@ -6,10 +6,10 @@
 import { Redis } from 'ioredis'
 import { events as eventSchemas, type EventName, type RequestResult } from '../shared/contract'
 import type { Emit } from '../core/events'
-import { PROGRESS_CHANNEL, connect, parseQueueUrl, readWorkers, withoutCredentials, type QueueUrl } from '../core/queue'
+import { connect, parseQueueUrl, readWorkers, withoutCredentials, type QueueUrl } from '../core/queue'
 import { errorText } from '../shared/format'
 
-/** What a worker publishes on PROGRESS_CHANNEL: a contract event of its lab, as is. */
+/** What a worker publishes on its queue's progress channel: a contract event of its lab, as is. */
 export interface ProgressMessage {
   event: EventName
   payload: unknown
@@ -37,7 +37,7 @@ export class QueueWatch {
     this.subscriber = connect(queue)
     this.client.on('error', () => undefined)
     this.subscriber.on('error', () => undefined)
-    void this.subscriber.subscribe(PROGRESS_CHANNEL).catch(() => undefined)
+    void this.subscriber.subscribe(queue.names.progress).catch(() => undefined)
     this.subscriber.on('message', (_channel: string, text: string) => {
       let message: ProgressMessage
       try {
@@ -62,7 +62,7 @@ export class QueueWatch {
 
   async workers(): Promise<RequestResult<'queue.workers'>> {
     try {
-      return { queue: this.queue.shown, workers: await withTimeout(readWorkers(this.client)), error: null }
+      return { queue: this.queue.shown, workers: await withTimeout(readWorkers(this.client, this.queue.names)), error: null }
     } catch (error) {
       return { queue: this.queue.shown, workers: [], error: `queue ${this.queue.shown} is unreachable: ${withoutCredentials(errorText(error))}` }
     }
@@ -72,7 +72,7 @@ export class QueueWatch {
   publish(event: EventName, payload: unknown): void {
     if (this.forwarding || !FORWARDED.includes(event) || this.client.status !== 'ready') return
     const message: ProgressMessage = { event, payload, workerId: this.ownId }
-    void this.client.publish(PROGRESS_CHANNEL, JSON.stringify(message)).catch(() => undefined)
+    void this.client.publish(this.queue.names.progress, JSON.stringify(message)).catch(() => undefined)
   }
 
   async close(): Promise<void> {
@@ -88,7 +88,7 @@ export async function workersOf(text: string): Promise<RequestResult<'queue.work
   client.on('error', () => undefined)
   try {
     await client.connect()
-    return { queue: queue.shown, workers: await readWorkers(client), error: null }
+    return { queue: queue.shown, workers: await readWorkers(client, queue.names), error: null }
   } catch (error) {
     return { queue: queue.shown, workers: [], error: `queue ${queue.shown} is unreachable: ${withoutCredentials(errorText(error))}` }
   } finally {

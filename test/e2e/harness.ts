@@ -134,6 +134,35 @@ export async function buildDigitsModel(page: Page): Promise<void> {
   await page.getByTestId('layer-stack').waitFor({ timeout: 30_000 })
 }
 
+/** Types a number into a Naive UI number input (found by its test id) and commits it as an analyst would. */
+export async function setNumber(page: Page, testId: string, value: string): Promise<void> {
+  const input = page.getByTestId(testId).locator('input')
+  await input.fill(value)
+  await input.press('Enter')
+  await input.blur()
+}
+
+/**
+ * From any view: the digits example imported and its model built, short training set for both modes (this is about
+ * studies, not accuracy), and the New study dialog opened from the Train view with those settings.
+ */
+export async function openNewStudyOnDigits(page: Page, epochs: { blockEpochs: number; fineTuneEpochs: number; epochs: number }): Promise<void> {
+  await page.getByTestId('nav-datasets').click()
+  await page.getByTestId('import-example-digits').click()
+  await page.getByTestId('dataset-detail').waitFor({ timeout: 60_000 })
+  await page.getByTestId('build-model').click()
+  await page.getByTestId('view-model').waitFor()
+  await page.getByTestId('nav-train').click()
+  await page.getByTestId('view-train').waitFor()
+  await page.getByTestId('mode-layer-wise').click()
+  await setNumber(page, 'block-epochs', String(epochs.blockEpochs))
+  await setNumber(page, 'fine-tune-epochs', String(epochs.fineTuneEpochs))
+  await page.getByTestId('mode-end-to-end').click()
+  await setNumber(page, 'epochs', String(epochs.epochs))
+  await page.getByTestId('train-as-study').click()
+  await page.getByTestId('new-study').waitFor()
+}
+
 export async function screenshot(page: Page, name: string): Promise<void> {
   fs.mkdirSync(SCREENSHOTS, { recursive: true })
   // Finished transitions: a shot taken right after a click would catch the menu's highlight mid-fade (300 ms).

@@ -9,16 +9,9 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import type { Browser, Page } from 'playwright-core'
-import { ROOT, launchBrowser, openPage, screenshot, startShell, type Shell } from './harness'
+import type { Browser } from 'playwright-core'
+import { ROOT, launchBrowser, openNewStudyOnDigits, openPage, screenshot, setNumber, startShell, type Shell } from './harness'
 import { startRedis, type TestRedis } from '../fixtures/redis'
-
-const setNumber = async (page: Page, testId: string, value: string) => {
-  const input = page.getByTestId(testId).locator('input')
-  await input.fill(value)
-  await input.press('Enter')
-  await input.blur()
-}
 
 function startWorker(home: string, url: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/layerlab.cjs'), '--home', home, 'worker', '--queue', url], {
@@ -63,20 +56,7 @@ describe.skipIf(!inject('redisUrl'))('Studies on queue workers (real Redis, work
 
   it('submits a study to the queue from the dialog, lists the workers and what they train, and a second LayerLab watches it live', async () => {
     const { page, errors } = await openPage(browser, shell.url)
-    await page.getByTestId('nav-datasets').click()
-    await page.getByTestId('import-example-digits').click()
-    await page.getByTestId('dataset-detail').waitFor({ timeout: 60_000 })
-    await page.getByTestId('build-model').click()
-    await page.getByTestId('view-model').waitFor()
-    await page.getByTestId('nav-train').click()
-    await page.getByTestId('view-train').waitFor()
-    await page.getByTestId('mode-layer-wise').click()
-    await setNumber(page, 'block-epochs', '2')
-    await setNumber(page, 'fine-tune-epochs', '1')
-    await page.getByTestId('mode-end-to-end').click()
-    await setNumber(page, 'epochs', '2')
-    await page.getByTestId('train-as-study').click()
-    await page.getByTestId('new-study').waitFor()
+    await openNewStudyOnDigits(page, { blockEpochs: 2, fineTuneEpochs: 1, epochs: 2 })
     await setNumber(page, 'protocol-k', '3')
     await page.getByTestId('study-where-queue').click()
     // The lab's queue, prefilled; the workers it sees now, named with their backend and capacity.

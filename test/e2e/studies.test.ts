@@ -10,15 +10,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { DatasetSummary, ModelSpec, Partition } from '../../main/shared/contract'
-import { callApi, screenshot, type Shell, openAnalystSession, closeAnalystSession } from './harness'
+import { callApi, screenshot, setNumber, type Shell, openAnalystSession, closeAnalystSession, openNewStudyOnDigits } from './harness'
 import { friedmanCsv } from '../fixtures/regression'
-
-const setNumber = async (page: Page, testId: string, value: string) => {
-  const input = page.getByTestId(testId).locator('input')
-  await input.fill(value)
-  await input.press('Enter')
-  await input.blur()
-}
 
 describe('Studies (real server, real training, real Chromium)', () => {
   let shell: Shell
@@ -54,21 +47,7 @@ describe('Studies (real server, real training, real Chromium)', () => {
   })
 
   it('starts a two-configuration study from the Train view, shows its progress, intervals and worded verdict', async () => {
-    await page.getByTestId('nav-datasets').click()
-    await page.getByTestId('import-example-digits').click()
-    await page.getByTestId('dataset-detail').waitFor({ timeout: 60_000 })
-    await page.getByTestId('build-model').click()
-    await page.getByTestId('view-model').waitFor()
-    await page.getByTestId('nav-train').click()
-    await page.getByTestId('view-train').waitFor()
-    // Short training: this test is about the study, not about accuracy.
-    await page.getByTestId('mode-layer-wise').click()
-    await setNumber(page, 'block-epochs', '3')
-    await setNumber(page, 'fine-tune-epochs', '1')
-    await page.getByTestId('mode-end-to-end').click()
-    await setNumber(page, 'epochs', '4')
-    await page.getByTestId('train-as-study').click()
-    await page.getByTestId('new-study').waitFor()
+    await openNewStudyOnDigits(page, { blockEpochs: 3, fineTuneEpochs: 1, epochs: 4 })
     await expect(page.getByTestId('new-study').textContent()).resolves.toContain('the ones built in Model and Train for this dataset')
     await setNumber(page, 'protocol-k', '3')
     await setNumber(page, 'study-workers', '2')

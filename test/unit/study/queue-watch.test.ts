@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { Redis } from 'ioredis'
 import { LabEvents } from '../../../main/core/events'
-import { PROGRESS_CHANNEL, parseQueueUrl } from '../../../main/core/queue'
+import { parseQueueUrl, queueNames } from '../../../main/core/queue'
 import { QueueWatch } from '../../../main/study/queueWatch'
 
 const redisUrl = inject('redisUrl')
@@ -20,7 +20,7 @@ describe.skipIf(!redisUrl)('QueueWatch', () => {
     const queue = parseQueueUrl(redisUrl!)
     const spy = new Redis(redisUrl!)
     const onChannel: string[] = []
-    await spy.subscribe(PROGRESS_CHANNEL)
+    await spy.subscribe(queueNames().progress)
     spy.on('message', (_channel: string, text: string) => onChannel.push(text))
     const labs = ['a', 'b', 'c'].map((id) => {
       const events = new LabEvents()
@@ -40,10 +40,33 @@ describe.skipIf(!redisUrl)('QueueWatch', () => {
     expect(labs[1]!.heard).toEqual([{ event: 'study.progress', payload: progress }])
     expect(labs[2]!.heard).toEqual([{ event: 'study.progress', payload: progress }])
     // A malformed or unknown message on the channel reaches no host.
-    await spy.duplicate().publish(PROGRESS_CHANNEL, JSON.stringify({ event: 'study.progress', payload: { studyId: 3 }, workerId: 'x' }))
-    await spy.duplicate().publish(PROGRESS_CHANNEL, 'not json')
+    await spy.duplicate().publish(queueNames().progress, JSON.stringify({ event: 'study.progress', payload: { studyId: 3 }, workerId: 'x' }))
+    await spy.duplicate().publish(queueNames().progress, 'not json')
     await new Promise((resolve) => setTimeout(resolve, 500))
     expect(labs[1]!.heard).toHaveLength(1)
     spy.disconnect()
+  })
+
+  it('hears nothing from another named queue or another database on the same Redis (pub/sub ignores databases)', async () => {
+    const [teamA, teamB, db1] = [`${redisUrl!}?queue=team-a`, `${redisUrl!}?queue=team-b`, `${redisUrl!}/1`].map((url) => {
+      const events = new LabEvents()
+      const watch = new QueueWatch(parseQueueUrl(url), events.emit, `lab-${url}`)
+      open.push(watch)
+      events.subscribe((event, payload) => watch.publish(event, payload))
+      const heard: unknown[] = []
+      events.subscribe((_event, payload) => heard.push(payload))
+      return { events, heard }
+    })
+    const sameTeam = new LabEvents()
+    const sameTeamHeard: unknown[] = []
+    sameTeam.subscribe((_event, payload) => sameTeamHeard.push(payload))
+    open.push(new QueueWatch(parseQueueUrl(`${redisUrl!}?queue=team-a`), sameTeam.emit, 'lab-team-a-2'))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const progress = { studyId: 'st-2', status: 'running' as const, total: 2, done: 0, failed: 0, running: 1, etaMs: null }
+    teamA!.events.emit('study.progress', progress)
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    expect(sameTeamHeard).toEqual([progress])
+    expect(teamB!.heard).toEqual([])
+    expect(db1!.heard).toEqual([])
   })
 })

@@ -12,7 +12,7 @@ import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { openLab } from '../../../main/lab'
 import type { StudyDetail } from '../../../main/shared/contract'
-import { QUEUE_NAME, WORKER_KEY_PREFIX } from '../../../main/core/queue'
+import { parseQueueUrl, queueNames, readWorkers } from '../../../main/core/queue'
 import { removeHome, tempHome } from '../../fixtures/home'
 import { DIGITS_CSV } from '../../fixtures/digits'
 import { startRedis } from '../../fixtures/redis'
@@ -222,7 +222,7 @@ describe.skipIf(!redisUrl)('studies on queue workers', () => {
         expect(detail.attempts).toEqual([])
       }
       // A resubmit of the same member is the same job: job id = member key.
-      const queue = new Queue(QUEUE_NAME, { connection: new Redis(url, { maxRetriesPerRequest: null }) })
+      const queue = new Queue(queueNames().queue, { connection: new Redis(url, { maxRetriesPerRequest: null }) })
       const ids = (await queue.getJobs(['completed'])).map((j) => j.id!).filter((id) => id.startsWith(studyA) || id.startsWith(studyB))
       expect(ids.sort()).toEqual([...new Set(ids)].sort())
       expect(ids).toHaveLength(8)
@@ -238,7 +238,7 @@ describe.skipIf(!redisUrl)('studies on queue workers', () => {
   it('refuses a job of a kind it does not know, or a payload that is not a member, without training anything', async () => {
     const url = redisUrl!
     const w = worker(home, url)
-    const queue = new Queue(QUEUE_NAME, { connection: new Redis(url, { maxRetriesPerRequest: null }) })
+    const queue = new Queue(queueNames().queue, { connection: new Redis(url, { maxRetriesPerRequest: null }) })
     try {
       await w.waitFor(/taking members from/)
       const runsBefore = await runCount(home)
@@ -254,12 +254,12 @@ describe.skipIf(!redisUrl)('studies on queue workers', () => {
       expect(await runCount(home)).toBe(runsBefore)
       // Registered while it runs, with its host, backend and capacity; gone after Ctrl-C.
       const registry = new Redis(url)
-      const keys = await registry.keys(`${WORKER_KEY_PREFIX}*`)
+      const keys = await registry.keys(`${queueNames().workerPrefix}*`)
       const record = JSON.parse((await registry.get(keys.find((k) => k.includes(`-${w.child.pid}-`))!))!) as Record<string, unknown>
       expect(record).toMatchObject({ pid: w.child.pid, backend: 'auto', concurrency: 1 })
       w.child.kill('SIGINT')
       expect(await w.exited).toBe(0)
-      expect(await registry.keys(`${WORKER_KEY_PREFIX}*-${w.child.pid}-*`)).toEqual([])
+      expect(await registry.keys(`${queueNames().workerPrefix}*-${w.child.pid}-*`)).toEqual([])
       registry.disconnect()
     } finally {
       await queue.close()
@@ -274,7 +274,7 @@ describe.skipIf(!redisUrl)('studies on queue workers', () => {
       const submitter = cli(home, ['study', '--data', datasetId, '--seeds', '2', ...MODEL, '--queue', redis.url])
       const line = await submitter.waitFor(/^study st-/)
       const studyId = line.split(' ')[1]!
-      const queue = new Queue(QUEUE_NAME, { connection: new Redis(redis.url, { maxRetriesPerRequest: null }) })
+      const queue = new Queue(queueNames().queue, { connection: new Redis(redis.url, { maxRetriesPerRequest: null }) })
       for (let i = 0; i < 100 && ((await queue.getJobCounts('waiting')).waiting ?? 0) < 4; i++) await new Promise((r) => setTimeout(r, 100))
       expect((await queue.getJobCounts('waiting')).waiting).toBe(4)
       submitter.child.kill('SIGINT')
@@ -288,6 +288,43 @@ describe.skipIf(!redisUrl)('studies on queue workers', () => {
       await redis.close()
     }
   })
+
+  it(
+    'keeps two named queues on one Redis apart: a worker takes only its own queue’s members and lists only its own',
+    { timeout: 600_000 },
+    async () => {
+      const [urlA, urlB] = [`${redisUrl!}?queue=team-a`, `${redisUrl!}?queue=team-b`]
+      const teamB = worker(home, urlB)
+      const workers = [teamB]
+      const registry = new Redis(redisUrl!)
+      const waitingA = new Queue(parseQueueUrl(urlA).names.queue, { connection: new Redis(redisUrl!, { maxRetriesPerRequest: null }) })
+      try {
+        await teamB.waitFor(/taking members from redis:\/\/127\.0\.0\.1:\d+\?queue=team-b /)
+        const submitter = cli(home, ['--json', 'study', '--data', datasetId, '--seeds', '2', ...MODEL, '--queue', urlA])
+        for (let i = 0; i < 100 && ((await waitingA.getJobCounts('waiting')).waiting ?? 0) < 4; i++) await new Promise((r) => setTimeout(r, 100))
+        // Team B's worker is idle beside team A's four waiting members.
+        await new Promise((r) => setTimeout(r, 1_500))
+        expect((await waitingA.getJobCounts('waiting')).waiting).toBe(4)
+        expect(teamB.err.filter((l) => /^member st-/.test(l))).toEqual([])
+        const pidsOf = async (url: string) => (await readWorkers(registry, parseQueueUrl(url).names)).map((w) => w.pid)
+        expect(await pidsOf(urlA)).toEqual([])
+        expect(await pidsOf(urlB)).toEqual([teamB.child.pid])
+        expect(await pidsOf(redisUrl!)).not.toContain(teamB.child.pid)
+        const teamA = worker(home, urlA)
+        workers.push(teamA)
+        const studyId = await studyIdOf(submitter)
+        const detail = await detailOf(home, studyId)
+        expect(detail.status).toBe('completed')
+        expect(detail.queue).toBe(`${redisUrl!}?queue=team-a`)
+        expect(detail.members.map((m) => m.worker)).toEqual(Array(4).fill(expect.stringContaining(`pid ${teamA.child.pid} `)))
+        expect(teamB.err.filter((l) => /^member st-/.test(l))).toEqual([])
+      } finally {
+        registry.disconnect()
+        await waitingA.close()
+        await stopWorkers(workers)
+      }
+    }
+  )
 
   it('says in one line which queue is unreachable, without its password, and stores no study', async () => {
     const before = await studyCount(home)
