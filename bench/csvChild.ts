@@ -9,7 +9,6 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import * as XLSX from '@e965/xlsx'
 import { SqliteDb } from '../main/store/db'
 import { DatasetStore } from '../main/store/datasets'
 import { RunStore } from '../main/store/runs'
@@ -43,6 +42,8 @@ async function main(): Promise<void> {
       ms = performance.now() - start
       duck.close()
     } else if (what === 'sheetjs') {
+      // Loaded here only: the other candidates' peak memory must not carry SheetJS (~30 MiB).
+      const XLSX = (await import('@e965/xlsx')) as typeof import('@e965/xlsx')
       const start = performance.now()
       const book = XLSX.read(fs.readFileSync(file), { type: 'buffer', cellDates: true, dense: true })
       rows = XLSX.utils.sheet_to_json(book.Sheets[book.SheetNames[0]!]!, { header: 1 }).length - 1

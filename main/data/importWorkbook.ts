@@ -11,7 +11,8 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import * as XLSX from '@e965/xlsx'
+import { createRequire } from 'node:module'
+import type * as SheetJS from '@e965/xlsx'
 import { DOUBLE, VARCHAR, DuckDBDataChunk, type DuckDBConnection } from '@duckdb/node-api'
 import type { TableSource } from '../shared/contract'
 import { LabError } from '../shared/errors'
@@ -20,6 +21,11 @@ import { columnNames } from './csv'
 import { sqlIdent } from './duck'
 import { type HashJob, type ImportOptions, type TableImport, withHash } from './importResult'
 import { type ColumnSpec, finishColumns, scanToColumns } from './scan'
+
+const localRequire = createRequire(__filename)
+let loaded: typeof SheetJS | null = null
+/** SheetJS, loaded by the first workbook: ~30 MiB of code in every isolate that has it, which a CSV never needs. */
+const sheetjs = (): typeof SheetJS => (loaded ??= localRequire('@e965/xlsx') as typeof SheetJS)
 
 const ZIP = Buffer.from([0x50, 0x4b, 0x03, 0x04])
 const CFB = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1])
@@ -32,7 +38,8 @@ export function isWorkbook(file: string, head: Buffer): boolean {
 }
 
 /** Opens the workbook or throws a one-line LabError saying why not. */
-async function readWorkbook(file: string, label: string): Promise<XLSX.WorkBook> {
+async function readWorkbook(file: string, label: string): Promise<SheetJS.WorkBook> {
+  const XLSX = sheetjs()
   // SheetJS reads the whole file into memory, and its sheets grow to several times that: a limit before reading.
   const bytes = await readInputFile(file, { label, maxBytes: INPUT_LIMITS.workbook, what: 'a workbook' })
   const head = bytes.subarray(0, 8)
@@ -97,6 +104,7 @@ async function readSheet(
   const size = (await fs.promises.stat(file)).size
   options.onProgress?.(0, 0)
   const workbook = await readWorkbook(file, label)
+  const XLSX = sheetjs()
   const sheets = workbook.SheetNames.map((name) => {
     const ref = workbook.Sheets[name]?.['!ref']
     if (!ref) return { name, rows: 0, columns: 0 }

@@ -7,7 +7,7 @@ import type { ColumnType, DateOrder, DatePart, Imputation, Scaling, Task } from 
 import { LabError } from '../shared/errors'
 import { parseBoolean, sortLabels } from './values'
 import { MONTH_KEYS, WEEKDAY_KEYS, datePartName, datePartValue, parseDate } from './dates'
-import { columnFile, readF64, readI32 } from './storage'
+import { columnFile, gatherF64, readF64, readI32 } from './storage'
 import type { ColumnStats } from './profile'
 
 export interface TableColumnRecipe {
@@ -239,13 +239,8 @@ function fitColumn(dir: string, choice: TableColumnChoice, train: Int32Array, op
     // The train rows' values in one typed array first: the passes below are then tight loops (they were a seventh
     // of a 1M-row import through a closure per value). Same sums in the same order as before.
     const n = train.length
-    const xs = new Float64Array(n)
-    if (date) for (let i = 0; i < n; i++) xs[i] = value(train[i]!) as number
-    else {
-      if (!choice.stats.files.f64) throw new LabError(`column "${name}": not all values are numbers, so it cannot be of type ${choice.type}`)
-      const values = readF64(columnFile(dir, choice.index, 'f64'))
-      for (let i = 0; i < n; i++) xs[i] = values[train[i]!]!
-    }
+    if (!date && !choice.stats.files.f64) throw new LabError(`column "${name}": not all values are numbers, so it cannot be of type ${choice.type}`)
+    const xs = date ? Float64Array.from(train, (row) => value(row) as number) : gatherF64(columnFile(dir, choice.index, 'f64'), train)
     let present = 0
     let sum = 0
     for (let i = 0; i < n; i++) {
@@ -266,11 +261,13 @@ function fitColumn(dir: string, choice: TableColumnChoice, train: Int32Array, op
     }
     // The affine step is fitted on the values the model sees: after imputation, in Float32 like the prepared rows.
     const encoded = new Float32Array(n)
-    for (let i = 0; i < n; i++) encoded[i] = xs[i] === xs[i] ? xs[i]! : impute
     let mean = 0
     let min = Infinity
     let max = -Infinity
     for (let i = 0; i < n; i++) {
+      const x = xs[i]!
+      encoded[i] = x === x ? x : impute
+      // Read back: the Float32 the model sees.
       const v = encoded[i]!
       mean += v
       if (v < min) min = v

@@ -21,23 +21,21 @@ export interface Split {
  * a class with at least 3 rows gets at least one row in validation and in test.
  */
 export function stratifiedSplit(classOfRow: Int32Array, seed = SPLIT_SEED): Split {
-  const byClass = new Map<number, number[]>()
-  for (let row = 0; row < classOfRow.length; row++) {
-    const label = classOfRow[row]!
-    if (label < 0) continue
-    let rows = byClass.get(label)
-    if (!rows) byClass.set(label, (rows = []))
-    rows.push(row)
-  }
+  // Typed arrays throughout (a 5M-row table took 1.1 s through number[] pushes and sorts): each class's rows in row
+  // order, shuffled by the same swaps from the same random sequence; each row's part is marked and the parts read
+  // out in row order, which is the sorted order the split keeps.
+  const groups = classGroups(classOfRow)
   const random = seededRandom(seed)
-  const train: number[] = []
-  const val: number[] = []
-  const test: number[] = []
-  for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
-    const rows = byClass.get(label)!
+  const VAL = 1
+  const TEST = 2
+  const partOf = new Uint8Array(classOfRow.length)
+  const sizes = [0, 0, 0]
+  for (const rows of groups) {
     for (let i = rows.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1))
-      ;[rows[i], rows[j]] = [rows[j]!, rows[i]!]
+      const swap = rows[i]!
+      rows[i] = rows[j]!
+      rows[j] = swap
     }
     let nVal = 0
     let nTest = 0
@@ -45,10 +43,39 @@ export function stratifiedSplit(classOfRow: Int32Array, seed = SPLIT_SEED): Spli
       nVal = Math.max(1, Math.round(rows.length * VAL_FRACTION))
       nTest = Math.max(1, Math.round(rows.length * TEST_FRACTION))
     }
-    for (let i = 0; i < rows.length; i++) (i < nVal ? val : i < nVal + nTest ? test : train).push(rows[i]!)
+    for (let i = 0; i < rows.length; i++) partOf[rows[i]!] = i < nVal ? VAL : i < nVal + nTest ? TEST : 0
+    // nVal + nTest <= rows.length (both 0 below 3 rows, and 2 * round(0.15 n) <= n from 3 on).
+    sizes[VAL]! += nVal
+    sizes[TEST]! += nTest
+    sizes[0]! += rows.length - nVal - nTest
   }
-  const sorted = (rows: number[]) => Int32Array.from(rows).sort()
-  return { train: sorted(train), val: sorted(val), test: sorted(test), seed }
+  const parts = sizes.map((size) => new Int32Array(size))
+  const filled = [0, 0, 0]
+  for (let row = 0; row < classOfRow.length; row++) {
+    if (classOfRow[row]! < 0) continue
+    const part = partOf[row]!
+    parts[part]![filled[part]!++] = row
+  }
+  return { train: parts[0]!, val: parts[VAL]!, test: parts[TEST]!, seed }
+}
+
+/** The rows of each class (class -1 left out) in row order, classes in ascending order, as typed arrays. */
+function classGroups(classOfRow: Int32Array): Int32Array[] {
+  // Labels are class numbers (0 … classes - 1): counted in an array, not a Map, per row.
+  let top = -1
+  for (let row = 0; row < classOfRow.length; row++) if (classOfRow[row]! > top) top = classOfRow[row]!
+  const counts = new Int32Array(top + 1)
+  for (let row = 0; row < classOfRow.length; row++) {
+    const label = classOfRow[row]!
+    if (label >= 0) counts[label]!++
+  }
+  const groups: (Int32Array | null)[] = Array.from(counts, (count) => (count > 0 ? new Int32Array(count) : null))
+  const filled = new Int32Array(top + 1)
+  for (let row = 0; row < classOfRow.length; row++) {
+    const label = classOfRow[row]!
+    if (label >= 0) groups[label]![filled[label]!++] = row
+  }
+  return groups.filter((rows): rows is Int32Array => rows !== null)
 }
 
 /** Rows grouped by class (class -1 left out), each class's rows in row order; classes in ascending order. */

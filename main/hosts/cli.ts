@@ -66,7 +66,7 @@ import {
 } from './cliText'
 import { addStudyCommands, describeStudy, studyJson } from './cliStudy'
 import { addWorkerCommand } from './cliWorker'
-import { call, datasetOf, modelOf } from './cliRequests'
+import { call, datasetOf, modelOf, updateOrDiscard } from './cliRequests'
 
 interface GlobalOptions {
   home?: string
@@ -243,8 +243,9 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
             importId
           })
           bar.done()
-          // Date parts are a column choice like any other: stored with the dataset, the recipe fitted again.
-          if (o.dates?.length) summary = await call(lab, 'datasets.update', { datasetId: summary.datasetId, columns: o.dates })
+          // Date parts are a column choice like any other: stored with the dataset, the recipe fitted again. Which
+          // columns hold dates is known only once the file is read: a refused choice takes the new dataset with it.
+          if (o.dates?.length) summary = await updateOrDiscard(lab, summary.datasetId, { columns: o.dates })
           const dialect = summary.parse.csv ? dialectReport(summary.parse.csv) : null
           print({ ...summary, dialect }, () => describeDataset(summary))
         } finally {

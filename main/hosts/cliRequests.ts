@@ -55,22 +55,40 @@ export async function datasetOf(
 ): Promise<DatasetSummary> {
   const datasets = await call(lab, 'datasets.list', {})
   let dataset = datasets.find((d) => d.datasetId === data)
+  // A file imported here is this command's own: a refused task or date choice removes it again.
+  let imported = false
   if (!dataset) {
     if (!fs.existsSync(data)) throw new LabError(`${data}: no such file, folder or dataset id`)
     dataset = await call(lab, 'datasets.import', { path: path.resolve(data), target, task })
+    imported = true
   }
+  const update = (change: { task: Task } | { columns: DateChoice[] }) =>
+    imported ? updateOrDiscard(lab, dataset!.datasetId, change) : call(lab, 'datasets.update', { datasetId: dataset!.datasetId, ...change })
   if (task && task !== dataset.task) {
-    dataset = await call(lab, 'datasets.update', { datasetId: dataset.datasetId, task })
+    dataset = await update({ task })
     note(`dataset ${dataset.name}: task set to ${dataset.task}\n`)
   }
   if (dates.length) {
-    dataset = await call(lab, 'datasets.update', { datasetId: dataset.datasetId, columns: dates })
+    dataset = await update({ columns: dates })
     for (const { name } of dates) {
       const date = dataset.columns.find((c) => c.name === name)?.date
       if (date) note(`dataset ${dataset.name}: date ${name} gives ${datePartsText(date.parts)}\n`)
     }
   }
   return dataset
+}
+
+/**
+ * A change to a dataset this command has just imported; when it is refused (a --dates column that holds no dates,
+ * or no such column) the dataset is deleted before the error goes on, so a refused command leaves nothing behind.
+ */
+export async function updateOrDiscard(lab: Lab, datasetId: string, change: { task?: Task; columns?: DateChoice[] }): Promise<DatasetSummary> {
+  try {
+    return await call(lab, 'datasets.update', { datasetId, ...change })
+  } catch (error) {
+    await call(lab, 'datasets.delete', { datasetId }).catch(() => undefined)
+    throw error
+  }
 }
 
 /** The model of --preset/--hidden or --model SPEC.json, with --optimizer/--lr/--momentum/--head/--local-loss applied to every block. */

@@ -30,6 +30,8 @@ import { WHOLE_MODEL_BLOCK, type TrainHooks } from './hooks'
 import { ResourceMeter } from './meter'
 import { annealed, freezeOutPlan } from './freezeOut'
 import { type DecoupledResult, trainDecoupled } from './decoupled'
+import { FusedDenseChain } from './fast/fusedDense'
+import { tensorsInProcess } from './fast/inProcess'
 import { trainDecoupledPipeline } from './pipeline'
 
 export interface TrainJob {
@@ -282,9 +284,14 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
   let evaluation: Evaluation | null = null
   if (!cancelled) {
     const testPart = partFeatures(data.test, data.inputShape)
-    const test = await assess(fullChain, testPart, objective, true)
-    const val = await assess(fullChain, valPart, objective, true)
-    const trainAssessment = await assess(fullChain, trainPart, objective, true)
+    // A dense-only model is scored in the fused kernel wherever the fused path may run (the same figures to float
+    // noise: fused.test.ts); other models, and fusedDense: false, through tfjs's layers.
+    const scorer =
+      (job.fastPath ?? true) && (job.fusedDense ?? true) && tensorsInProcess() ? FusedDenseChain.scorer(fullChain, objective, data.inputShape) : null
+    const score = (part: Features) => (scorer ? scorer.assess(part, true) : assess(fullChain, part, objective, true))
+    const test = await score(testPart)
+    const val = await score(valPart)
+    const trainAssessment = await score(trainPart)
     if (objective.task === 'regression') {
       const scale = data.targetScale ?? { mean: 0, std: 1 }
       const figures = (part: PreparedData['test'], predicted: Assessment['predicted']) =>

@@ -12,6 +12,10 @@ export interface TrainHooks {
   shouldStop?(): boolean
   /** Layer-wise: the frozen prefix's output was computed for the stage of block `block` (0-based). */
   onPrefixComputed?(block: number): void
+  /**
+   * The model, before a stage trains. A caller given it here (or at onStageEnd) sees its weights as they are after
+   * every epoch, at onEpoch; without either hook the fused dense path writes them into the model at the stage's end only.
+   */
   onStageStart?(block: number, model: tf.LayersModel): void
   onStageEnd?(block: number, model: tf.LayersModel): void
 }

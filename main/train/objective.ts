@@ -65,6 +65,9 @@ export function lossAndGradient(
   return softmaxCrossEntropy(out, targets as Int32Array, count, objective.outputs, gradient, objective.classWeights)
 }
 
+let scratch = new Float64Array(16)
+const scratchOf = (size: number): Float64Array => (scratch.length >= size ? scratch : (scratch = new Float64Array(size)))
+
 /**
  * Mean softmax cross-entropy (each row weighted by its class's weight when given), its gradient with respect to the
  * logits, and the rows predicted right.
@@ -79,6 +82,8 @@ export function softmaxCrossEntropy(
 ): BatchResult {
   let loss = 0
   let correct = 0
+  // Each row's exponentials, computed once for the sum and the gradient (in double, as before: the same numbers).
+  const exps = scratchOf(classes)
   for (let r = 0; r < count; r++) {
     const row = r * classes
     let max = -Infinity
@@ -90,12 +95,16 @@ export function softmaxCrossEntropy(
       }
     }
     let sum = 0
-    for (let c = 0; c < classes; c++) sum += Math.exp(logits[row + c]! - max)
+    for (let c = 0; c < classes; c++) {
+      const e = Math.exp(logits[row + c]! - max)
+      exps[c] = e
+      sum += e
+    }
     const label = labels[r]!
     const weight = weights ? weights[label]! : 1
     loss += weight * (Math.log(sum) - (logits[row + label]! - max))
     if (best === label) correct++
-    for (let c = 0; c < classes; c++) gradient[row + c] = (weight * (Math.exp(logits[row + c]! - max) / sum - (c === label ? 1 : 0))) / count
+    for (let c = 0; c < classes; c++) gradient[row + c] = (weight * (exps[c]! / sum - (c === label ? 1 : 0))) / count
   }
   return { loss: count ? loss / count : 0, tally: correct }
 }

@@ -9,8 +9,8 @@
  * Why: the tape-free tfjs step of denseChain.ts still costs ~25 kernel dispatches, a dozen tensor allocations and
  * a copy per weight tensor per batch, which dominate the arithmetic at these sizes (issue 20's note has the
  * profile). tfjs stays the model API: the weights are read from the tf variables when the stage opens and written
- * back after every epoch and when it ends (the best epoch's, when early stopping kept one), so hooks, export, other
- * backends and every other layer type see the model as before.
+ * back when it ends (the best epoch's, when early stopping kept one) and after every epoch where a hook holds the
+ * model, so hooks, export, other backends and every other layer type see the model as before.
  *
  * The same chains as denseChain.ts: dense layers with relu, relu6, sigmoid or linear hidden activations, the last
  * one's softmax (or linear output) left as logits, a rank-1 input, and groups whose variables are the chain's.
@@ -179,6 +179,20 @@ export class FusedDenseChain {
     return new FusedDenseChain(kernel, loaded.variant, stage, layers, order, input, gradients, indexAt, trainCopy, valCopy, rows)
   }
 
+  /**
+   * A model's dense-only chain ready to score parts (engine.ts's final test, validation and train scores): its
+   * weights read from the tf variables now, nothing trained, no part copied in (each chunk is). Null where open
+   * would decline the chain. Why: through tfjs's layers these three parts cost the article's job ~30 ms per run
+   * (issue 20), here about a tenth.
+   */
+  static scorer(chain: Chain, objective: Objective, inputShape: number[]): FusedDenseChain | null {
+    const dense = denseChainOf(chain.layers, chain.specs, inputShape)
+    if (!dense) return null
+    const none: Features = { x: new Float32Array(0), y: new Int32Array(0), n: 0, shape: inputShape }
+    const weights = dense.flatMap((layer) => [layer.kernel, layer.bias])
+    return FusedDenseChain.open({ chain, train: none, val: none, batchSize: EVAL_ROWS, objective, groups: [], restorable: weights })
+  }
+
   /** Bytes of the kernel's memory this stage uses (weights, state, buffers, copied parts). */
   get memoryBytes(): number {
     return this.kernel.memory.buffer.byteLength
@@ -322,14 +336,19 @@ export class FusedDenseChain {
     }
   }
 
-  /** The chain scored over a part (the stage's validation part), as evaluate.ts's assess with logits. */
-  assess(features: Features): Assessment {
+  /**
+   * The chain scored over a part (the stage's validation part), as evaluate.ts's assess with logits; with
+   * `probabilities` as assess does a whole model ending in its softmax (the loss is −log of the clipped
+   * probability, and each row's top probability is its confidence).
+   */
+  assess(features: Features, probabilities = false): Assessment {
     const { objective } = this.stage
     const inSize = sizeOf(features.shape)
     const last = this.layers[this.layers.length - 1]!
     const width = last.units
     const regression = objective.task === 'regression'
     const predicted = regression ? new Float32Array(features.n) : new Int32Array(features.n)
+    const confidence = probabilities && !regression ? new Float32Array(features.n) : undefined
     const labels = features.y
     let lossSum = 0
     let correct = 0
@@ -361,7 +380,11 @@ export class FusedDenseChain {
         let sum = 0
         for (let c = 0; c < width; c++) sum += Math.exp(heap[row + c]! - max)
         const label = labels[start + r]!
-        lossSum += Math.log(sum) - (heap[row + label]! - max)
+        if (confidence) {
+          // evaluate.ts clips the softmax's probability to [1e-7, 1] before its log.
+          lossSum -= Math.log(Math.min(1, Math.max(1e-7, Math.exp(heap[row + label]! - max) / sum)))
+          confidence[start + r] = 1 / sum
+        } else lossSum += Math.log(sum) - (heap[row + label]! - max)
         predicted[start + r] = best
         if (best === label) correct++
       }
@@ -381,7 +404,8 @@ export class FusedDenseChain {
       score: features.n ? correct / features.n : 0,
       loss: features.n ? lossSum / features.n : 0,
       predicted,
-      balancedScore: meanRecall(labels as Int32Array, predicted as Int32Array)
+      balancedScore: meanRecall(labels as Int32Array, predicted as Int32Array),
+      ...(confidence ? { confidence } : {})
     }
   }
 
@@ -395,7 +419,7 @@ export class FusedDenseChain {
 
   /**
    * Writes the weights into the tf variables: the snapshot's where given, else the current ones. The trainer does
-   * this after every epoch (hooks see the model as it is, as on the other paths) and at the stage's end.
+   * this at the stage's end, and after every epoch where its hooks hold the model (they see it as on the other paths).
    */
   writeBack(snapshot: FusedSnapshot | null): void {
     this.stage.restorable.forEach((variable, i) => {

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { openTestServices, type TestServices } from '../../fixtures/home'
 import { threeClassRows } from './helpers'
 import { LabError } from '../../../main/shared/errors'
+import { Histogram } from '../../../main/data/profile'
 import type { ColumnProfile, DatasetSummary } from '../../../main/shared/contract'
 
 let lab: TestServices
@@ -100,6 +101,37 @@ describe('CSV dialects and encodings', () => {
     // Missing values are imputed with the train mean: no NaN reaches the model.
     const prepared = await lab.datasets.loadPrepared(summary.datasetId)
     expect(prepared.train.x.every((v) => Number.isFinite(v))).toBe(true)
+  })
+
+  it('codes a text column of thousands of distinct spellings (and spaced ones, and markers) exactly', async () => {
+    // 9,000 distinct words, some spaced (" w12" is w12 again) and some missing markers: the hash table grows
+    // several times on the way; the preview and the top counts must still say what the file says.
+    const word = (i: number) => `w${(i * 7919) % 9000}`
+    const cell = (i: number) => (i % 101 === 0 ? 'NA' : i % 37 === 0 ? ` ${word(i)} ` : word(i))
+    const rows = Array.from({ length: 20_000 }, (_, i) => `${cell(i)},${i % 5},${i % 2 ? 'a' : 'b'}`)
+    const file = lab.write('words.csv', ['word,n,label', ...rows].join('\n') + '\n')
+    const summary = await lab.datasets.import({ path: file })
+    const missing = rows.filter((_, i) => i % 101 === 0).length
+    expect(column(summary, 'word')).toMatchObject({ type: 'text', missing, distinct: 9000 })
+    const preview = await lab.datasets.preview({ datasetId: summary.datasetId, offset: 0, limit: 20_000 })
+    expect(preview.rows.map((r) => r[0])).toEqual(rows.map((_, i) => (i % 101 === 0 ? null : word(i))))
+  })
+
+  it('bins the histogram of a column with few distinct numbers as of one with many: every row once', async () => {
+    // "few": 0 … 40 (coded, binned from its counts); "many": 12,000 distinct values (binned from its file).
+    const rows = Array.from({ length: 12_000 }, (_, i) => ({ few: (i * 7) % 41, many: i % 509 === 0 ? NaN : ((i * 7919) % 12_007) / 3 }))
+    const file = lab.write(
+      'bins.csv',
+      ['few,many,label', ...rows.map((r, i) => `${r.few},${Number.isNaN(r.many) ? '' : r.many},${i % 3}`)].join('\n')
+    )
+    const summary = await lab.datasets.import({ path: file })
+    for (const name of ['few', 'many'] as const) {
+      const values = rows.map((r) => r[name]).filter((v) => !Number.isNaN(v))
+      const expected = new Histogram(Math.min(...values), Math.max(...values))
+      for (const value of values) expected.add(value)
+      expect(column(summary, name).histogram).toEqual(expected.bins)
+    }
+    expect(column(summary, 'few').distinct).toBe(41)
   })
 
   it('detects a missing header and names the columns col_1..', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { stratifiedSplit } from '../../../main/data/split'
+import { seededRandom } from '../../../main/core/random'
 
 describe('stratifiedSplit', () => {
   // Classes of 1, 2, 3, 10 and 200 rows, interleaved, plus unlabelled rows (-1).
@@ -38,5 +39,51 @@ describe('stratifiedSplit', () => {
     const a = stratifiedSplit(classOfRow, 42)
     expect(stratifiedSplit(classOfRow, 42)).toEqual(a)
     expect(Array.from(stratifiedSplit(classOfRow, 7).test)).not.toEqual(Array.from(a.test))
+  })
+})
+
+/** The split as it was written before the typed-array rewrite (number[] per class, push, sort): the reference. */
+function referenceSplit(classOfRow: Int32Array, seed: number): { train: number[]; val: number[]; test: number[] } {
+  const byClass = new Map<number, number[]>()
+  for (let row = 0; row < classOfRow.length; row++) {
+    const label = classOfRow[row]!
+    if (label < 0) continue
+    let rows = byClass.get(label)
+    if (!rows) byClass.set(label, (rows = []))
+    rows.push(row)
+  }
+  const random = seededRandom(seed)
+  const parts = { train: [] as number[], val: [] as number[], test: [] as number[] }
+  for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
+    const rows = byClass.get(label)!
+    for (let i = rows.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1))
+      ;[rows[i], rows[j]] = [rows[j]!, rows[i]!]
+    }
+    const nVal = rows.length >= 3 ? Math.max(1, Math.round(rows.length * 0.15)) : 0
+    const nTest = rows.length >= 3 ? Math.max(1, Math.round(rows.length * 0.15)) : 0
+    rows.forEach((row, i) => (i < nVal ? parts.val : i < nVal + nTest ? parts.test : parts.train).push(row))
+  }
+  const sorted = (rows: number[]) => rows.sort((a, b) => a - b)
+  return { train: sorted(parts.train), val: sorted(parts.val), test: sorted(parts.test) }
+}
+
+describe('stratifiedSplit against the reference', () => {
+  it('gives the same rows in each part as the number[] version, for any classes, gaps and unlabelled rows', () => {
+    const random = seededRandom(7)
+    for (let trial = 0; trial < 60; trial++) {
+      const rows = 1 + Math.floor(random() * 3000)
+      const classes = 1 + Math.floor(random() * (trial % 3 === 0 ? 3 : 40))
+      // Some class numbers unused (gaps), some rows unlabelled.
+      const classOfRow = Int32Array.from({ length: rows }, () => (random() < 0.05 ? -1 : Math.floor(random() * classes) * (trial % 4 === 1 ? 2 : 1)))
+      const seed = trial % 2 ? 42 : trial
+      const got = stratifiedSplit(classOfRow, seed)
+      const want = referenceSplit(classOfRow, seed)
+      expect(Array.from(got.train)).toEqual(want.train)
+      expect(Array.from(got.val)).toEqual(want.val)
+      expect(Array.from(got.test)).toEqual(want.test)
+    }
+    expect(stratifiedSplit(new Int32Array(0)).train.length).toBe(0)
+    expect(stratifiedSplit(Int32Array.from([-1, -1])).train.length).toBe(0)
   })
 })

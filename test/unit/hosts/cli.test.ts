@@ -118,7 +118,7 @@ describe('CLI', () => {
     expect(refused.stderr).toBe('error: block "Block 1": the predsim local loss needs classes (this dataset\'s task is regression)\n')
   })
 
-  it('import and train take --dates COLUMN=PARTS (none excludes), print how a date column was read, refuse a bad part', async () => {
+  it('import and train take --dates COLUMN=PARTS (none excludes), print how a date column was read, refuse a bad part and keep nothing of it', async () => {
     const dir = home()
     const csv = path.join(dir, 'visits.csv')
     const rows = Array.from({ length: 60 }, (_, i) => {
@@ -142,6 +142,17 @@ describe('CLI', () => {
     const notDate = capture()
     expect(await runCli(argv('--home', dir, 'import', csv, '--dates', 'count=year'), notDate)).toBe(1)
     expect(notDate.stderr).toBe('error: visits: column "count" is not a date column; date parts apply to dates only\n')
+    // A refused --dates keeps nothing of its import (nor does train's import of a file): only the first dataset stays.
+    const missing = capture()
+    expect(await runCli(argv('--home', dir, 'import', csv, '--dates', 'nosuch=year'), missing)).toBe(1)
+    expect(missing.stderr).toBe('error: visits: no column "nosuch"\n')
+    const trainNotDate = capture()
+    expect(await runCli(argv('--home', dir, 'train', '--data', csv, '--epochs', '1', '--dates', 'count=year'), trainNotDate)).toBe(1)
+    expect(trainNotDate.stderr).toBe('error: visits: column "count" is not a date column; date parts apply to dates only\n')
+    const after = capture()
+    expect(await runCli(argv('--home', dir, '--json', 'datasets'), after)).toBe(0)
+    expect((JSON.parse(after.stdout) as Array<{ datasetId: string }>).map((d) => d.datasetId)).toEqual([dataset!.datasetId])
+    expect(fs.readdirSync(path.join(dir, 'datasets')).filter((entry) => !entry.startsWith('.'))).toEqual([dataset!.datasetId])
   })
 
   it('imports, trains and predicts a regression table with the JSON fields of the contract', async () => {

@@ -14,6 +14,7 @@ import { defaultModel } from '../../../main/model/presets'
 import { train } from '../../../main/train/engine'
 import { seededRandom } from '../../../main/core/random'
 import { assess } from '../../../main/train/evaluate'
+import { evaluatePredictions } from '../../../main/train/metrics'
 import type { Features } from '../../../main/train/features'
 import { denseChainOf, denseChainStep } from '../../../main/train/fast/denseChain'
 import { FusedDenseChain, type FusedStage } from '../../../main/train/fast/fusedDense'
@@ -247,6 +248,89 @@ describe('fused dense path: validation scores and the kept weights', () => {
       fused.writeBack(null)
       optimizer.dispose()
     }
+  })
+
+  it('scores a whole model ending in its softmax as evaluate.ts does with probabilities (loss, accuracy, predictions, confidence; regression)', async () => {
+    for (const objective of [classificationObjective(10), regression('mse'), regression('huber')]) {
+      const specs: LayerSpec[] = [
+        { type: 'dense', units: 30, activation: 'relu' },
+        { type: 'dense', units: 17, activation: 'sigmoid' },
+        { type: 'dense', units: objective.outputs, activation: objective.task === 'regression' ? 'linear' : 'softmax' }
+      ]
+      const { chain } = chainOf(specs, 61, 9)
+      const scorer = FusedDenseChain.scorer(chain, objective, [61])!
+      // 600 rows: three chunks of the scorer's 256, the last one partial; and a part smaller than one chunk.
+      for (const features of [part(600, 61, objective, 4), part(7, 61, objective, 5)]) {
+        const ours = scorer.assess(features, true)
+        const theirs = await assess(chain, features, objective, true)
+        expect(Math.abs(ours.loss - theirs.loss) / Math.max(1, theirs.loss)).toBeLessThan(1e-6)
+        // Accuracy exactly; R² from float32 predictions that differ in their last bits (the gemm's order of sums).
+        const scoreNoise = objective.task === 'regression' ? 1e-6 : 0
+        expect(Math.abs(ours.score - theirs.score)).toBeLessThanOrEqual(scoreNoise)
+        expect(Math.abs(ours.balancedScore - theirs.balancedScore)).toBeLessThanOrEqual(scoreNoise)
+        if (objective.task === 'regression') {
+          expect(maxDiff(ours.predicted as Float32Array, theirs.predicted as Float32Array)).toBeLessThan(1e-5)
+          expect(ours.confidence).toBeUndefined()
+        } else {
+          expect(Array.from(ours.predicted)).toEqual(Array.from(theirs.predicted))
+          expect(maxDiff(ours.confidence!, theirs.confidence!)).toBeLessThan(1e-6)
+        }
+      }
+    }
+    // Not a dense-only chain: no scorer (engine.ts then scores through tfjs).
+    const dropout: LayerSpec[] = [
+      { type: 'dense', units: 8, activation: 'relu' },
+      { type: 'dropout', rate: 0.5 },
+      { type: 'dense', units: 3, activation: 'softmax' }
+    ]
+    const layers = dropout.map((spec, index) => createLayer(spec, { index, seed: 1 }))
+    layers.reduce((h: tf.Tensor, layer) => layer.apply(h) as tf.Tensor, tf.zeros([1, 6]))
+    expect(FusedDenseChain.scorer({ layers, specs: dropout }, classificationObjective(3), [6])).toBeNull()
+  })
+
+  it('a trained run’s stored test, validation and train figures equal evaluate.ts’s scores of the model it returns', async () => {
+    const { spec, partition } = defaultModel({ inputShape: digits.inputShape, classes: 10 })
+    const config = trainConfig.parse({ epochs: 3, batchSize: 200, patience: 0 })
+    const outcome = await train({ spec, partition, config, data: digits })
+    const chain = { layers: outcome.model.layers, specs: spec.layers }
+    const objective = classificationObjective(10)
+    const [test, val, trainPart] = [digits.test, digits.val, digits.train].map((p) => ({ x: p.x, y: p.y, n: p.n, shape: digits.inputShape }))
+    const theirs = { test: await assess(chain, test!, objective, true), val: await assess(chain, val!, objective, true) }
+    const trainScore = await assess(chain, trainPart!, objective, true)
+    const metrics = classified(outcome.metrics)
+    expect(metrics.testAccuracy).toBe(theirs.test.score)
+    expect(Math.abs(metrics.testLoss - theirs.test.loss)).toBeLessThan(1e-6)
+    expect(metrics.valAccuracy).toBe(theirs.val.score)
+    expect(metrics.trainAccuracy).toBe(trainScore.score)
+    // The evaluation shown (confusion, per class, misclassified rows with their confidence to 4 decimals).
+    const shown = evaluatePredictions(
+      digits.labels,
+      digits.test.y as Int32Array,
+      theirs.test.predicted as Int32Array,
+      digits.test.rows,
+      theirs.test.confidence
+    )
+    expect(outcome.evaluation).toEqual(shown)
+    outcome.model.dispose()
+  })
+
+  it('trains the same model whether or not a hook holds it (the weights written back after each epoch or at the end only)', async () => {
+    const { spec, partition } = defaultModel({ inputShape: digits.inputShape, classes: 10 })
+    const config = trainConfig.parse({ epochs: 4, batchSize: 64, patience: 0 })
+    let held: tf.LayersModel | null = null
+    const perEpoch: Float32Array[] = []
+    const watched = await train(
+      { spec, partition, config, data: digits },
+      { onStageStart: (_, model) => (held = model), onEpoch: () => perEpoch.push(Float32Array.from(held!.layers[0]!.getWeights()[0]!.dataSync())) }
+    )
+    const unwatched = await train({ spec, partition, config, data: digits }, { onEpoch: () => undefined })
+    // The held model moved after every epoch (the hook saw each epoch's weights, not the stage's start).
+    for (let e = 1; e < perEpoch.length; e++) expect(maxDiff(perEpoch[e]!, perEpoch[e - 1]!)).toBeGreaterThan(0)
+    const weights = (model: tf.LayersModel) => model.getWeights().map((w) => Float32Array.from(w.dataSync()))
+    weights(watched.model).forEach((w, i) => expect(maxDiff(w, weights(unwatched.model)[i]!)).toBe(0))
+    expect(unwatched.metrics).toEqual(watched.metrics)
+    watched.model.dispose()
+    unwatched.model.dispose()
   })
 
   it('writes back the snapshot it was given, else the weights it ended with', () => {
