@@ -22,7 +22,7 @@ import { LabError } from '../shared/errors'
 import type { CsvSettings } from './csv'
 import type { Dialect } from './dialect'
 import { duckMessage, sqlIdent, sqlString } from './duck'
-import { type HashJob, type ImportOptions, type TableImport, setAsideSummary, withHash } from './importResult'
+import { type HashJob, type ImportOptions, type TableImport, lineNumberAt, setAsideSummary, withHash } from './importResult'
 import { TextColumn } from './columns'
 import { type ColumnSpec, abortColumns, finishColumns, scanToColumns } from './scan'
 
@@ -297,6 +297,15 @@ async function readTable(
         throw new LabError(
           `${label}: ${rejects.total.toLocaleString('en')} of ${(rejects.total + scan.rows).toLocaleString('en')} rows do not fit the table's ${width} columns (first: ${got}); check the delimiter or the quotes`
         )
+      }
+      // DuckDB leaves out a line longer than max_line_size without a word (no reject row, no error: DuckDB 1.5.6), so
+      // a plain file's longest line, found by the hash's reads, decides. (A transcoded or gzip file: its bytes are
+      // not the lines DuckDB reads.)
+      const longLine = source === file && settings.compression !== 'gzip' ? await hash.longestLine : null
+      if (longLine && longLine.bytes > lineLimit) {
+        abortColumns(scan)
+        const megabytes = (longLine.bytes / (1 << 20)).toFixed(1)
+        throw new LabError(`${label}: line ${(await lineNumberAt(file, longLine.start)).toLocaleString('en')} is ${megabytes} MB long; LayerLab reads lines of up to 64 MB`)
       }
       const columns = finishColumns(scan)
       if (scan.rows === 0) throw new LabError(`${label}: ${settings.header ? 'a header but no data rows' : 'no data rows'}`)

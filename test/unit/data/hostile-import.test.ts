@@ -119,6 +119,17 @@ describe('names and samples', () => {
     await lab.datasets.delete(summary.datasetId)
   })
 
+  it('refuses a line longer than 64 MB in one line that names it, where DuckDB would leave it out without a word', async () => {
+    const before = (await lab.datasets.list()).length
+    const huge = 'z'.repeat(65 * 1024 * 1024)
+    const rows = threeClassRows(10).map((r, i) => `${r.a},${i === 6 ? huge : `note ${i % 2}`},${r.label}`)
+    const file = lab.write('longline.csv', ['a,note,label', ...rows].join('\n'))
+    await expect(lab.datasets.import({ path: file })).rejects.toThrow(/^longline\.csv: line 8 is 65\.0 MB long; LayerLab reads lines of up to 64 MB$/)
+    expect((await lab.datasets.list()).length).toBe(before)
+    // The import worker is as before: the next file imports.
+    expect((await lab.datasets.import({ path: lab.write('after-longline.csv', ['a,b,label', ...rows3(12)].join('\n')) })).rows).toBe(12)
+  })
+
   it('detects UTF-16 without a BOM', async () => {
     for (const encoding of ['utf16le', 'utf16be']) {
       const text = ['a,b,label', ...threeClassRows(20).map((r) => `${r.a},${r.b},ñ-${r.label}`)].join('\n')
