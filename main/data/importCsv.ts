@@ -305,7 +305,9 @@ async function readTable(
       if (longLine && longLine.bytes > lineLimit) {
         abortColumns(scan)
         const megabytes = (longLine.bytes / (1 << 20)).toFixed(1)
-        throw new LabError(`${label}: line ${(await lineNumberAt(file, longLine.start)).toLocaleString('en')} is ${megabytes} MB long; LayerLab reads lines of up to 64 MB`)
+        throw new LabError(
+          `${label}: line ${(await lineNumberAt(file, longLine.start)).toLocaleString('en')} is ${megabytes} MB long; LayerLab reads lines of up to 64 MB`
+        )
       }
       const columns = finishColumns(scan)
       if (scan.rows === 0) throw new LabError(`${label}: ${settings.header ? 'a header but no data rows' : 'no data rows'}`)

@@ -110,7 +110,7 @@ export async function lineNumberAt(file: string, offset: number): Promise<number
   let newlines = 0
   let returns = 0
   try {
-    for (let at = 0; at < offset; ) {
+    for (let at = 0; at < offset;) {
       const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, offset - at), at)
       if (bytesRead === 0) break
       for (let i = 0; i < bytesRead; i++) {
