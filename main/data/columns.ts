@@ -18,10 +18,10 @@
 import fs from 'node:fs'
 import duckdb from '@duckdb/node-bindings'
 import { type ColumnStats, HISTOGRAM_BINS as BINS_EXPORT, VOCAB_CAP as CAP_EXPORT, binScale, topValues } from './profile'
-import { ColumnWriter, type FilePool, StringsWriter, columnFile, forEachChunk } from './storage'
+import { ColumnWriter, type FilePool, StringsWriter, columnFile, forEachChunk, readRangeStrings } from './storage'
 import { isMissing, parseBoolean, parseNumber } from './values'
 import { readMessyNumbers } from './messy'
-import { readDates } from './dates'
+import { type DateFormat, DateRowReader, readDates } from './dates'
 
 // Module-local copies: a bundler's or test runner's imported bindings can be getters, too slow in the hot loops.
 const VOCAB_CAP = CAP_EXPORT
@@ -354,6 +354,8 @@ export class TextColumn implements ColumnSink {
   private readonly reader = new VarcharReader()
   /** Set by finish() when the values were people's numbers ($1,234.50, 12 %): read as numbers. */
   messyNumbers = false
+  /** How the first VOCAB_CAP distinct values read as dates, kept when they leave the vocabulary: see readManyDates. */
+  private dateSample: DateFormat | null = null
 
   constructor(
     readonly name: string,
@@ -457,6 +459,8 @@ export class TextColumn implements ColumnSink {
   /** Codes go; the values so far move to a strings file. */
   private leaveVocab(): void {
     this.top = topValues(this.keys, this.counts)
+    // Timestamps of a big table: their first distinct values tell the order the whole column is read in at the end.
+    if (!this.allNumeric) this.dateSample = readDates(this.keys)?.format ?? null
     const file = columnFile(this.target.dir, this.target.index, 'i32')
     this.i32!.close()
     this.i32 = null
@@ -504,6 +508,42 @@ export class TextColumn implements ColumnSink {
     return keepText ? { ...stats, spellings: this.keys } : stats
   }
 
+  /**
+   * A column with more distinct values than the vocabulary holds whose sample read as dates: every row of its
+   * strings file is read in the sample's order into day numbers (a numeric column, as asNumeric makes one under the
+   * cap). The strings file stays for the preview. One value that does not read keeps the column text (null).
+   */
+  private readManyDates(sample: DateFormat): ColumnStats | null {
+    const dataFile = columnFile(this.target.dir, this.target.index, 'str')
+    const offsetFile = columnFile(this.target.dir, this.target.index, 'off')
+    const rows = this.present + this.missing
+    const block = new Float64Array(16_384)
+    const readIn = (reader: DateRowReader): ColumnStats | null => {
+      const numeric = new NumericColumn(this.name, this.target, -1)
+      for (let start = 0; start < rows; start += block.length) {
+        const values = readRangeStrings(dataFile, offsetFile, start, Math.min(block.length, rows - start))
+        for (let i = 0; i < values.length; i++) {
+          const text = values[i]!
+          if (text === '') {
+            block[i] = NaN
+            continue
+          }
+          const day = reader.read(text)
+          if (day !== day) {
+            numeric.abort()
+            const retry = reader.retryOrder
+            return retry ? readIn(new DateRowReader(retry, false)) : null
+          }
+          block[i] = day
+        }
+        numeric.addValues(block.subarray(0, values.length), null, values.length)
+      }
+      const stats = numeric.finish()
+      return { ...stats, date: reader.format, files: { ...stats.files, str: true } }
+    }
+    return readIn(new DateRowReader(sample.order, sample.ambiguous))
+  }
+
   abort(): void {
     this.i32?.discard()
     this.str?.discard()
@@ -527,6 +567,10 @@ export class TextColumn implements ColumnSink {
           return this.asNumeric(messy, true)
         }
       }
+    }
+    if (!coded && this.dateSample && !this.allNumeric && this.present > 0) {
+      const dates = this.readManyDates(this.dateSample)
+      if (dates) return dates
     }
     return {
       name: this.name,

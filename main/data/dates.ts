@@ -130,6 +130,114 @@ export function readDates(values: readonly string[]): ReadDates | null {
   return null
 }
 
+/**
+ * Reads a date column row by row, for a column with too many distinct values for readDates (timestamps of a big
+ * table: one per row). The order comes from readDates over a sample of the column's values (its first VOCAB_CAP
+ * distinct ones); every row must then read in it, so the verdict is the one readDates would give over all distinct
+ * values: a value in another shape (readDates' orders read disjoint shapes) or a second number above 12 where the
+ * sample said day first fails the column. When the sample could not tell day from month, the other numeric order is
+ * checked alongside (one match, two calendar checks): if the order read first fails and the other still reads, the
+ * caller reads the column again in `retryOrder`.
+ */
+export class DateRowReader {
+  /** The other numeric order, checked alongside while it still reads every row (ambiguous sample only). */
+  private other: DateOrder | null
+  /** One-entry caches of the date part (rows of a timestamp column share their day): key y·10⁴+m·10²+d → days. */
+  private lastKey = -1
+  private lastDays = NaN
+  private otherKey = -1
+  private otherDays = NaN
+  constructor(
+    readonly order: DateOrder,
+    ambiguous: boolean
+  ) {
+    this.other = ambiguous ? (order === 'dmy' ? 'mdy' : 'dmy') : null
+  }
+
+  /** The day number of a present value, or NaN when it does not read in `order`. */
+  read(text: string): number {
+    const order = this.order
+    if (order === 'ymd') {
+      const fast = this.fixedWidth(text, 4, 7)
+      return fast === undefined ? parseDate(text, order) : fast
+    }
+    if (order !== 'dmy' && order !== 'mdy') return parseDate(text, order)
+    const fast = this.fixedWidth(text, 2, 5)
+    if (fast !== undefined) return fast
+    const m = NUMERIC.exec(text.trim())
+    if (!m) {
+      this.other = null
+      return NaN
+    }
+    const [first, second, year, time] = [Number(m[1]), Number(m[3]), Number(m[4]), m.slice(5, 9)]
+    if (this.other !== null && Number.isNaN(order === 'dmy' ? dayNumber(year, first, second, time) : dayNumber(year, second, first, time)))
+      this.other = null
+    return order === 'dmy' ? dayNumber(year, second, first, time) : dayNumber(year, first, second, time)
+  }
+
+  /**
+   * The common fixed-width spellings without a regex: `2024-03-01`, `01/03/2024` (separators at `a` and `b`, one of
+   * - / .), alone or with ` 08:30` / `T08:30:15`. The same day number as parseDate (the date's days plus the same
+   * time fraction); undefined for any other spelling (parseDate decides).
+   */
+  private fixedWidth(text: string, a: number, b: number): number | undefined {
+    const n = text.length
+    if (n !== 10 && n !== 16 && n !== 19) return undefined
+    const sep = text.charCodeAt(a)
+    if ((sep !== 45 && sep !== 47 && sep !== 46) || text.charCodeAt(b) !== sep) return undefined
+    const ymd = a === 4
+    const year = ymd ? digits(text, 0, 4) : digits(text, 6, 4)
+    const x = ymd ? digits(text, 5, 2) : digits(text, 0, 2)
+    const y = ymd ? digits(text, 8, 2) : digits(text, 3, 2)
+    if (year < 0 || x < 0 || y < 0) return undefined
+    let fraction = 0
+    if (n > 10) {
+      const t = text.charCodeAt(10)
+      if ((t !== 84 && t !== 32) || text.charCodeAt(13) !== 58) return undefined
+      const hours = digits(text, 11, 2)
+      const minutes = digits(text, 14, 2)
+      const seconds = n === 19 ? (text.charCodeAt(16) === 58 ? digits(text, 17, 2) : -1) : 0
+      if (hours < 0 || minutes < 0 || seconds < 0) return undefined
+      if (hours > 23 || minutes > 59 || seconds > 60) {
+        this.other = null
+        return NaN
+      }
+      fraction = (hours * 3600 + minutes * 60 + seconds) / 86_400
+    }
+    // ymd: x month, y day; numeric orders: x and y as the order says.
+    const [month, day] = ymd || this.order === 'mdy' ? [x, y] : [y, x]
+    if (this.other !== null) {
+      const otherKey = year * 10_000 + day * 100 + month
+      if (otherKey !== this.otherKey) [this.otherKey, this.otherDays] = [otherKey, dayNumber(year, day, month, [])]
+      if (Number.isNaN(this.otherDays)) this.other = null
+    }
+    const key = year * 10_000 + month * 100 + day
+    if (key !== this.lastKey) [this.lastKey, this.lastDays] = [key, dayNumber(year, month, day, [])]
+    return this.lastDays + fraction
+  }
+
+  /** After every row read in `order`: how the column reads (ambiguous while the other order read every row too). */
+  get format(): DateFormat {
+    return { order: this.order, ambiguous: this.other !== null }
+  }
+
+  /** After a row failed in `order`: the other order when it read every row so far (the column is read again in it). */
+  get retryOrder(): DateOrder | null {
+    return this.other
+  }
+}
+
+/** The number written in `count` ASCII digits at `at`, or -1 when one is not a digit. */
+function digits(text: string, at: number, count: number): number {
+  let value = 0
+  for (let i = at; i < at + count; i++) {
+    const d = text.charCodeAt(i) - 48
+    if (d < 0 || d > 9) return -1
+    value = value * 10 + d
+  }
+  return value
+}
+
 /** A day number as ISO text: the date, and the time when it has one. */
 export function isoOfDay(day: number): string {
   const iso = new Date(Math.round(day * DAY_MS)).toISOString()

@@ -39,7 +39,10 @@ export interface ColumnStats {
   files: { f64: boolean; i32: boolean; str: boolean }
   /** A column read as numbers from people's spellings ("$1,234.50", "12 %"): the spellings, coded in c<i>.src. */
   spellings?: string[]
-  /** A column read as dates: the f64 file holds day numbers (days since 1970-01-01), the text stays in c<i>.src. */
+  /**
+   * A column read as dates: the f64 file holds day numbers (days since 1970-01-01), the text stays in c<i>.src (under
+   * VOCAB_CAP distinct values) or in the strings file (more: files.str beside files.f64).
+   */
   date?: DateFormat
 }
 

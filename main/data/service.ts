@@ -391,6 +391,9 @@ export class DatasetService {
         const spellings = stats.spellings
         return Array.from(readRangeI32(columnFile(dir, index, 'src'), start, count), (code) => (code < 0 ? null : spellings[code]!))
       }
+      // Dates with more distinct values than a vocabulary: the file's text is the strings file beside the day numbers.
+      if (stats.date && stats.files.str)
+        return readRangeStrings(columnFile(dir, index, 'str'), columnFile(dir, index, 'off'), start, count).map((s) => (s === '' ? null : s))
       if (stats.files.f64) return Array.from(readRangeF64(columnFile(dir, index, 'f64'), start, count), (v) => (Number.isNaN(v) ? null : v))
       if (stats.files.i32 && stats.vocab) {
         const vocab = stats.vocab
