@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openTestServices, type TestServices } from '../../fixtures/home'
-import { DateRowReader, parseDate } from '../../../main/data/dates'
+import { DateRowReader, MONTH_KEYS, WEEKDAY_KEYS, datePartValue, parseDate } from '../../../main/data/dates'
 import { encodeNewData } from '../../../main/data/newData'
 import type { TableRecipe } from '../../../main/data/recipe'
 import { VOCAB_CAP } from '../../../main/data/profile'
@@ -137,6 +137,23 @@ describe('date columns with many distinct values', () => {
     expect(smallDays.length).toBe(ROWS / 8)
     expect(Number.isNaN(smallDays[7])).toBe(true)
     expect(Array.from(smallDays, (_, r) => bigDays[r * 8])).toEqual(Array.from(smallDays))
+  })
+
+  it('gives the calendar parts by arithmetic exactly as a Date object does', () => {
+    const differ: string[] = []
+    // Every day from 1600-01-01 to 2400-12-31, with a time of day.
+    for (let whole = -134_774; whole <= 157_071; whole += 1) {
+      const date = new Date(whole * 86_400_000)
+      const expected = {
+        year: date.getUTCFullYear(),
+        day: date.getUTCDate(),
+        month: MONTH_KEYS[date.getUTCMonth()],
+        weekday: WEEKDAY_KEYS[(date.getUTCDay() + 6) % 7]
+      }
+      for (const part of ['year', 'day', 'month', 'weekday'] as const)
+        if (datePartValue(whole + 0.6, part) !== expected[part]) differ.push(`${whole} ${part}`)
+    }
+    expect(differ).toEqual([])
   })
 
   it('reads fixed-width spellings without a regex to the same day numbers as parseDate', () => {
