@@ -7,7 +7,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openTestServices, type TestServices } from '../../fixtures/home'
-import { DateRowReader, MONTH_KEYS, WEEKDAY_KEYS, datePartValue, parseDate } from '../../../main/data/dates'
+import { DuckDBInstance } from '@duckdb/node-api'
+import { DateRowReader, MONTH_KEYS, WEEKDAY_KEYS, datePartValue, isoOfDay, parseDate } from '../../../main/data/dates'
 import { encodeNewData } from '../../../main/data/newData'
 import type { TableRecipe } from '../../../main/data/recipe'
 import { VOCAB_CAP } from '../../../main/data/profile'
@@ -137,6 +138,37 @@ describe('date columns with many distinct values', () => {
     expect(smallDays.length).toBe(ROWS / 8)
     expect(Number.isNaN(smallDays[7])).toBe(true)
     expect(Array.from(smallDays, (_, r) => bigDays[r * 8])).toEqual(Array.from(smallDays))
+  })
+
+  it('reads a Parquet TIMESTAMP column (with milliseconds) and a JSON Lines one with 24,000 distinct values as dates', async () => {
+    const parquet = path.join(lab.tmp, 'seen.parquet')
+    const instance = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' })
+    const connection = await instance.connect()
+    try {
+      await connection.run(
+        `COPY (SELECT TIMESTAMP '2024-03-01 08:30:00' + to_milliseconds((i * 37001)::BIGINT) AS seen, i % 2 AS label FROM range(${ROWS}) t(i)) TO '${parquet}' (FORMAT parquet)`
+      )
+    } finally {
+      connection.closeSync()
+      instance.closeSync()
+    }
+    const fromParquet = await lab.datasets.import({ path: parquet })
+    expect(fromParquet.columns.find((c) => c.name === 'seen')).toMatchObject({
+      type: 'date',
+      role: 'feature',
+      date: {
+        order: 'ymd',
+        ambiguous: false,
+        first: '2024-03-01T08:30:00',
+        last: isoOfDay(parseDate('2024-03-01 08:30:00', 'ymd') + (23_999 * 37.001) / 86_400)
+      }
+    })
+    const jsonl = lab.write('seen.jsonl', Array.from({ length: ROWS }, (_, i) => JSON.stringify({ seen: isoAt(i), label: i % 2 })).join('\n') + '\n')
+    const fromJsonl = await lab.datasets.import({ path: jsonl })
+    expect(fromJsonl.columns.find((c) => c.name === 'seen')).toMatchObject({
+      type: 'date',
+      date: { order: 'ymd', first: isoAt(0), last: isoAt(ROWS - 1) }
+    })
   })
 
   it('gives the calendar parts by arithmetic exactly as a Date object does', () => {
