@@ -11,7 +11,6 @@ import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { trainConfig, type EpochRow } from '../../../main/shared/contract'
-import type { PreparedData } from '../../../main/data/types'
 import { activateBackend, planBackend } from '../../../main/core/backend'
 import { createLayer } from '../../../main/model/build'
 import { defaultModel } from '../../../main/model/presets'
@@ -28,7 +27,7 @@ import {
 import { convTrainWasm } from '../../../main/train/fast/kernels/convTrain.wasm'
 import { maxPool2Simd } from '../../../main/train/fast/kernels'
 import { seededRandom } from '../../../main/core/random'
-import { readDigitsPixels } from '../../fixtures/digits'
+import { digitImages } from '../../fixtures/digits'
 import { classified } from '../../fixtures/figures'
 
 beforeAll(async () => {
@@ -234,34 +233,9 @@ describe('a training step through convForTraining', () => {
   })
 })
 
-/** The digits' 8×8 pixels as images (scaled to [0, 1]): 1,200 train, 300 validation, the rest test. */
-function digitImages(): PreparedData {
-  const { pixels, labels, n } = readDigitsPixels()
-  const x = pixels.map((v) => v / 16)
-  const y = Int32Array.from(labels)
-  const part = (from: number, count: number) => ({
-    x: x.slice(from * 64, (from + count) * 64),
-    y: y.slice(from, from + count),
-    n: count,
-    rows: Int32Array.from({ length: count }, (_, i) => from + i)
-  })
-  return {
-    datasetId: 'digits-images',
-    kind: 'images',
-    task: 'classification',
-    targetScale: null,
-    inputShape: [8, 8, 1],
-    labels: Array.from({ length: 10 }, (_, i) => String(i)),
-    featureNames: [],
-    train: part(0, 1200),
-    val: part(1200, 300),
-    test: part(1500, n - 1500)
-  }
-}
-
 describe('same CNN training with the conv kernels as without', () => {
   it('trains the small CNN on the digits images, seeded, to the same first-epoch loss and test accuracy', async () => {
-    const data = digitImages()
+    const data = digitImages(1200, 300)
     const { spec, partition } = defaultModel({ inputShape: [8, 8, 1], classes: 10 }, { preset: 'small-cnn' })
     const once = async (gemm: boolean) => {
       process.env.LAYERLAB_TAPE_KERNELS = gemm ? '1' : '0'

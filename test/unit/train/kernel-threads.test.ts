@@ -8,7 +8,6 @@ import path from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { trainConfig, type EpochRow } from '../../../main/shared/contract'
-import type { PreparedData } from '../../../main/data/types'
 import { activateBackend, planBackend } from '../../../main/core/backend'
 import { seededRandom } from '../../../main/core/random'
 import { defaultModel } from '../../../main/model/presets'
@@ -31,7 +30,7 @@ import {
 import { denseTrainSharedFusedWasm, denseTrainSharedWasm } from '../../../main/train/fast/kernels/denseTrain.wasm'
 import { convTrainSharedWasm } from '../../../main/train/fast/kernels/convTrain.wasm'
 import { partRange } from '../../../main/train/fast/kernels/threads'
-import { loadDigits, readDigitsPixels } from '../../fixtures/digits'
+import { digitImages, loadDigits } from '../../fixtures/digits'
 
 const digits = await loadDigits()
 
@@ -187,56 +186,36 @@ async function seededRun(job: Omit<Parameters<typeof train>[0], 'config'> & { co
   return { rows: rows.map(({ loss, valLoss, valAccuracy }) => ({ loss, valLoss, valAccuracy })), weights, metrics: outcome.metrics }
 }
 
+/** The job seeded on one kernel thread, then on two with the worker taking parts: the same rows and weights. */
+async function onOneAndTwoThreads(job: Parameters<typeof seededRun>[0]) {
+  setKernelThreads(1)
+  const one = await seededRun(job)
+  setKernelThreads(2, { workerFirst: true })
+  const before = threadStats.workerParts
+  const two = await seededRun(job)
+  expect(threadStats.workerParts - before).toBeGreaterThan(0)
+  expect(two.rows).toEqual(one.rows)
+  expect(two.weights).toEqual(one.weights)
+  return { one, two }
+}
+
 describe('seeded runs on one thread and on two train to the same bits', () => {
   it('the digits MLP through the fused dense kernel at the article’s settings (momentum, lr 0.1, batch 200)', async () => {
     const { spec, partition } = defaultModel({ inputShape: digits.inputShape, classes: 10 })
     const settings = { optimizer: 'momentum' as const, learningRate: 0.1, weightDecay: 1e-4 }
     const blocks = { blocks: partition.blocks.map((block) => ({ ...block, settings: { ...block.settings, ...settings } })) }
     const job = { spec, partition: blocks, config: { epochs: 4, patience: 0, batchSize: 200, seed: 5 }, data: digits, fusedDense: true }
-    setKernelThreads(1)
-    const one = await seededRun(job)
-    setKernelThreads(2, { workerFirst: true })
-    const before = threadStats.workerParts
-    const two = await seededRun(job)
-    expect(threadStats.workerParts - before).toBeGreaterThan(0)
-    expect(two.rows).toEqual(one.rows)
-    expect(two.weights).toEqual(one.weights)
+    const { one, two } = await onOneAndTwoThreads(job)
     expect(two.metrics).toEqual(one.metrics)
   })
 
   it('the small CNN through the taped-step kernels (LAYERLAB_TAPE_KERNELS=1) on the digits’ 8×8 images', async () => {
-    const { pixels, labels } = readDigitsPixels()
-    const x = pixels.map((v) => v / 16)
-    const part = (from: number, count: number) => ({
-      x: x.slice(from * 64, (from + count) * 64),
-      y: Int32Array.from(labels.slice(from, from + count)),
-      n: count,
-      rows: Int32Array.from({ length: count }, (_, i) => from + i)
-    })
-    const data: PreparedData = {
-      datasetId: 'digits-images',
-      kind: 'images',
-      task: 'classification',
-      targetScale: null,
-      inputShape: [8, 8, 1],
-      labels: Array.from({ length: 10 }, (_, i) => String(i)),
-      featureNames: [],
-      train: part(0, 600),
-      val: part(600, 200),
-      test: part(800, 200)
-    }
+    const data = digitImages(600, 200, 200)
     const { spec, partition } = defaultModel({ inputShape: [8, 8, 1], classes: 10 }, { preset: 'small-cnn' })
     const job = { spec, partition, config: { epochs: 2, patience: 0, batchSize: 32, seed: 3 }, data }
     process.env.LAYERLAB_TAPE_KERNELS = '1'
     try {
-      setKernelThreads(1)
-      const one = await seededRun(job)
-      setKernelThreads(2, { workerFirst: true })
-      const before = threadStats.workerParts
-      const two = await seededRun(job)
-      expect(threadStats.workerParts - before).toBeGreaterThan(0)
-      expect(two.rows).toEqual(one.rows)
-      expect(two.weights).toEqual(one.weights)
+      await onOneAndTwoThreads(job)
     } finally {
       delete process.env.LAYERLAB_TAPE_KERNELS
     }
