@@ -7,7 +7,7 @@
  * same order as on one thread: a gemm by rows at a multiple of the tile's 5 rows (each element's sum over k never
  * crosses threads), a conv forward by whole chunks of output pixels, its kernel gradient by rows of dk (both
  * threads walk all chunks in order), its input gradient by whole images. So a seed trains to the same bits on one
- * thread or two (test/unit/train/threads.test.ts), and no kernel choice may depend on the thread count.
+ * thread or two (test/unit/train/kernel-threads.test.ts), and no kernel choice may depend on the thread count.
  *
  * Synchronisation: a job is written into a small shared Int32Array and published by bumping a sequence number;
  * the worker spins on it briefly after each job (the products of a training step come microseconds apart), then
