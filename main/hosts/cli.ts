@@ -113,6 +113,10 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
   }
   const json = () => Boolean(program.opts<GlobalOptions>().json)
   const print = (value: unknown, human: () => string) => io.out(json() ? JSON.stringify(value, null, 2) + '\n' : forTerminal(human()))
+  /** A line for the analyst on stderr (what was set or assumed), left out under --json. */
+  const note = (line: string) => {
+    if (!json()) io.err(line)
+  }
 
   program
     .name('layerlab')
@@ -155,7 +159,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         const browser = findBrowser()
         // Never the token on the browser's command line (every local user can read it): a private file with a single-use code.
         if (browser) spawn(browser, browserArgs(shell.launchFile()), { detached: true, stdio: 'ignore' }).unref()
-        else if (!json()) io.err('no Chromium or Chrome found: open the URL above in a browser\n')
+        else note('no Chromium or Chrome found: open the URL above in a browser\n')
       }
       state.keepAlive = new Promise<void>((resolve) => {
         const stop = () => void shell.close().then(resolve)
@@ -344,16 +348,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         backend?: TrainBackend
       }) => {
         const lab = await opened()
-        const dataset = await datasetOf(
-          lab,
-          o.data,
-          o.target,
-          o.task,
-          (line) => {
-            if (!json()) io.err(line)
-          },
-          o.dates
-        )
+        const dataset = await datasetOf(lab, o, note)
         const { spec, partition } = await modelOf(lab, dataset.datasetId, o)
         for (const block of partition.blocks) if (o.epochs && o.mode === 'layer-wise') block.settings.epochs = o.epochs
         const config = {
@@ -411,7 +406,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
       }
     )
 
-  addStudyCommands(program, { io, opened, json, print })
+  addStudyCommands(program, { io, opened, json, print, note })
   // Study queue (issue 19): `layerlab worker --queue redis://…`.
   addWorkerCommand(program, { io, open: opened, keepAlive: (until) => void (state.keepAlive = until) })
 

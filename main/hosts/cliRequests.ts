@@ -41,17 +41,22 @@ export interface ModelFlags {
   localLossWeight?: number
 }
 
+/** The flags of a command that trains on a dataset: --data, --target, --task, --dates. */
+export interface DataFlags {
+  data: string
+  target?: string
+  task?: Task
+  dates?: DateChoice[]
+}
+
 /**
- * A dataset id, or a file or folder to import first; with `task`, the dataset's task set to it (stored with the
- * dataset, and said through `note`).
+ * A dataset id, or a file or folder to import first; with `task`, the dataset's task set to it, and with `dates`
+ * the date columns' parts (stored with the dataset, and said through `note`).
  */
 export async function datasetOf(
   lab: Lab,
-  data: string,
-  target: string | undefined,
-  task?: Task,
-  note: (line: string) => void = () => undefined,
-  dates: DateChoice[] = []
+  { data, target, task, dates = [] }: DataFlags,
+  note: (line: string) => void = () => undefined
 ): Promise<DatasetSummary> {
   const datasets = await call(lab, 'datasets.list', {})
   let dataset = datasets.find((d) => d.datasetId === data)

@@ -157,9 +157,11 @@ export interface StudyCommandContext {
   opened: (options?: Pick<LabOptions, 'queue'>) => Promise<Lab>
   json: () => boolean
   print: (value: unknown, human: () => string) => void
+  /** A line on stderr, left out under --json. */
+  note: (line: string) => void
 }
 
-export function addStudyCommands(program: Command, { io, opened, json, print }: StudyCommandContext): void {
+export function addStudyCommands(program: Command, { io, opened, json, print, note }: StudyCommandContext): void {
   program
     .command('study')
     .description('train every configuration on repeated seeds or k-fold cross-validation and compare them with intervals and a paired test')
@@ -224,16 +226,7 @@ export function addStudyCommands(program: Command, { io, opened, json, print }: 
           if (o.repeats !== undefined && o.folds === undefined)
             throw new LabError('study: --repeats repeats a k-fold cross-validation; add --folds K')
           const sweep = o.sweep ? await readSweep(o.sweep) : undefined
-          const dataset = await datasetOf(
-            lab,
-            o.data,
-            o.target,
-            o.task,
-            (line) => {
-              if (!json()) io.err(line)
-            },
-            o.dates
-          )
+          const dataset = await datasetOf(lab, { ...o, data: o.data }, note)
           const { spec, partition } = await modelOf(lab, dataset.datasetId, o)
           if (o.epochs) for (const block of partition.blocks) block.settings.epochs = o.epochs
           const config = {
@@ -257,7 +250,7 @@ export function addStudyCommands(program: Command, { io, opened, json, print }: 
             queue
           }))
         }
-        if (!json()) io.err(`study ${studyId}\n`)
+        note(`study ${studyId}\n`)
         await followStudy(lab, io, studyId, io.isTty && !json())
         const detail = await call(lab, 'studies.get', { studyId })
         print(studyJson(detail), () => describeStudy(detail))
