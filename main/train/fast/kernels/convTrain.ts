@@ -137,18 +137,24 @@ export interface ConvGeometry {
   outW: number
 }
 
-function setShape(conv: ConvTrainExports, g: ConvGeometry): { kkc: number; pixels: number; inputSize: number } {
+/**
+ * The kernels with the conv's shape set, and the sizes every conv call lays out its buffers by (patch length,
+ * output pixels, input size, the im2col chunk); null where the kernels do not run.
+ */
+function convCall(g: ConvGeometry): { k: ConvKernels; kkc: number; pixels: number; inputSize: number; chunk: number } | null {
+  const k = kernels()
+  if (!k) return null
   const [n, h, w, c] = g.x
-  conv.shape(n, h, w, c, g.k, g.f, g.outH, g.outW, g.before)
-  return { kkc: g.k * g.k * c, pixels: n * g.outH * g.outW, inputSize: n * h * w * c }
+  k.conv.shape(n, h, w, c, g.k, g.f, g.outH, g.outW, g.before)
+  const kkc = g.k * g.k * c
+  return { k, kkc, pixels: n * g.outH * g.outW, inputSize: n * h * w * c, chunk: chunkFor(kkc) }
 }
 
 /** y [n, outH, outW, f] of x and the kernel [k, k, c, f]; null where the kernels do not run. */
 export function convForwardGemm(x: Float32Array, kernel: Float32Array, g: ConvGeometry): Float32Array | null {
-  const k = kernels()
-  if (!k) return null
-  const { kkc, pixels, inputSize } = setShape(k.conv, g)
-  const chunk = chunkFor(kkc)
+  const call = convCall(g)
+  if (!call) return null
+  const { k, kkc, pixels, inputSize, chunk } = call
   const { at, heap } = layout(k.dense.memory, [inputSize, kkc * g.f, chunk * kkc, pixels * g.f, chunk * kkc])
   const [xAt, wAt, patchesAt, yAt, patches2At] = at as [number, number, number, number, number]
   heap.set(x, xAt / 4)
@@ -162,10 +168,9 @@ export function convForwardGemm(x: Float32Array, kernel: Float32Array, g: ConvGe
 
 /** dk [k, k, c, f] from x and dy [n, outH, outW, f]; null where the kernels do not run. */
 export function convKernelGradGemm(x: Float32Array, dy: Float32Array, g: ConvGeometry): Float32Array | null {
-  const k = kernels()
-  if (!k) return null
-  const { kkc, pixels, inputSize } = setShape(k.conv, g)
-  const chunk = chunkFor(kkc)
+  const call = convCall(g)
+  if (!call) return null
+  const { k, kkc, pixels, inputSize, chunk } = call
   const { at, heap } = layout(k.dense.memory, [inputSize, pixels * g.f, chunk * kkc, kkc * g.f, chunk * kkc])
   const [xAt, dyAt, patchesAt, dkAt, patches2At] = at as [number, number, number, number, number]
   heap.set(x, xAt / 4)
@@ -177,10 +182,9 @@ export function convKernelGradGemm(x: Float32Array, dy: Float32Array, g: ConvGeo
 
 /** dx [n, h, w, c] from dy [n, outH, outW, f] and the kernel [k, k, c, f]; null where the kernels do not run. */
 export function convInputGradGemm(dy: Float32Array, kernel: Float32Array, g: ConvGeometry): Float32Array | null {
-  const k = kernels()
-  if (!k) return null
-  const { kkc, pixels, inputSize } = setShape(k.conv, g)
-  const chunk = chunkFor(kkc)
+  const call = convCall(g)
+  if (!call) return null
+  const { k, kkc, pixels, inputSize, chunk } = call
   const { at, heap } = layout(k.dense.memory, [pixels * g.f, kkc * g.f, kkc * g.f, chunk * kkc, inputSize, chunk * kkc])
   const [dyAt, wAt, wTAt, patchesAt, dxAt, patches2At] = at as [number, number, number, number, number, number]
   heap.set(dy, dyAt / 4)
@@ -228,9 +232,9 @@ export function denseGradientsGemm(
 
 /** The patch matrix [pixels, k·k·c] of x (tests). */
 export function im2colGemm(x: Float32Array, g: ConvGeometry): Float32Array | null {
-  const k = kernels()
-  if (!k) return null
-  const { kkc, pixels, inputSize } = setShape(k.conv, g)
+  const call = convCall(g)
+  if (!call) return null
+  const { k, kkc, pixels, inputSize } = call
   const { at, heap } = layout(k.dense.memory, [inputSize, pixels * kkc])
   const [xAt, patchesAt] = at as [number, number]
   heap.set(x, xAt / 4)
