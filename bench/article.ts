@@ -17,7 +17,6 @@
  * batch's progress event ("start"), and from the last batch's progress event to train()'s return ("end": the last
  * validation, restoring the best weights, scoring the test part).
  */
-import os from 'node:os'
 import * as tf from '@tensorflow/tfjs'
 import { trainConfig, type Partition } from '../main/shared/contract'
 import { activateBackend, planBackend } from '../main/core/backend'
@@ -28,6 +27,7 @@ import type { PreparedData } from '../main/data/types'
 import { loadDigits } from '../test/fixtures/digits'
 import { SklearnReference } from './sklearn'
 import { TorchReference } from './torch'
+import { loadAverage, median, spreadOf } from './stats'
 
 const REPETITIONS = Number(process.env.LAYERLAB_BENCH_REPS ?? 5)
 
@@ -43,14 +43,6 @@ export interface ArticleBenchRow {
   endMs: number | string
   testAccuracy: number | string
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-const spreadOf = (values: number[], digits = 0) =>
-  values.length > 1 ? `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}` : ''
 
 interface Job {
   name: string
@@ -115,10 +107,7 @@ export async function benchArticle(): Promise<ArticleBenchRow[]> {
   console.log(
     `  backend ${reason}; ${'skipped' in sklearn ? sklearn.skipped : `scikit-learn ${sklearn.version}`}; ` +
       `${'skipped' in torch ? torch.skipped : `PyTorch ${torch.version} (${torch.threads} threads)`}; ${REPETITIONS} interleaved repetitions; ` +
-      `digits train part ${data.train.n} rows; load average ${os
-        .loadavg()
-        .map((value) => value.toFixed(1))
-        .join(' ')}`
+      `digits train part ${data.train.n} rows; load average ${loadAverage()}`
   )
   await kernelThreadReady()
   const variants = [
@@ -145,12 +134,7 @@ export async function benchArticle(): Promise<ArticleBenchRow[]> {
         if (ms !== null) reference.set(String(j), [...(reference.get(String(j)) ?? []), ms])
       }
     }
-    console.log(
-      `  load average after: ${os
-        .loadavg()
-        .map((value) => value.toFixed(1))
-        .join(' ')}`
-    )
+    console.log(`  load average after: ${loadAverage()}`)
   } finally {
     setKernelThreads(undefined)
     if (!('skipped' in sklearn)) sklearn.close()

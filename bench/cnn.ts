@@ -11,16 +11,16 @@
  * repetitions, their spread (min–max), the ratio of medians and the spread of the per-repetition ratios, and the
  * load average before and after (the machine may be shared: a 2-thread reference suffers most from it).
  */
-import os from 'node:os'
 import * as tf from '@tensorflow/tfjs'
 import { trainConfig, type Partition } from '../main/shared/contract'
 import { activateBackend, planBackend } from '../main/core/backend'
-import { seededRandom } from '../main/core/random'
 import { defaultModel } from '../main/model/presets'
 import { train } from '../main/train/engine'
 import { kernelThreadReady, setKernelThreads } from '../main/train/fast/kernels'
 import type { PreparedData } from '../main/data/types'
 import { TorchReference } from './torch'
+import { loadAverage, median, spreadOf } from './stats'
+import { synthetic } from './train'
 
 const REPETITIONS = Number(process.env.LAYERLAB_BENCH_REPS ?? 5)
 const EPOCHS = 3
@@ -33,46 +33,6 @@ export interface CnnBenchRow {
   /** ms/epoch over PyTorch's (median over median) and the spread of the per-repetition ratios. */
   ratio: number | string
   ratioSpread: string
-}
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-const spreadOf = (values: number[], digits = 0) =>
-  values.length > 1 ? `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}` : ''
-const load = () =>
-  os
-    .loadavg()
-    .map((value) => value.toFixed(1))
-    .join(' ')
-
-/** Synthetic images (uniform in [-1, 1]) with random labels: timings do not depend on the values. */
-function images(train: number, held: number, seed: number): PreparedData {
-  const random = seededRandom(seed)
-  const size = 28 * 28
-  const n = train + 2 * held
-  const x = Float32Array.from({ length: n * size }, () => random() * 2 - 1)
-  const y = Int32Array.from({ length: n }, () => Math.floor(random() * 10))
-  const part = (from: number, count: number) => ({
-    x: x.slice(from * size, (from + count) * size),
-    y: y.slice(from, from + count),
-    n: count,
-    rows: Int32Array.from({ length: count }, (_, i) => from + i)
-  })
-  return {
-    datasetId: 'synthetic-28x28x1',
-    kind: 'images',
-    task: 'classification',
-    targetScale: null,
-    inputShape: [28, 28, 1],
-    labels: Array.from({ length: 10 }, (_, i) => String(i)),
-    featureNames: [],
-    train: part(0, train),
-    val: part(train, held),
-    test: part(train + held, held)
-  }
 }
 
 const VARIANTS = [
@@ -100,11 +60,11 @@ async function runLayerLab(data: PreparedData, gemm: boolean, epochs = EPOCHS, t
 
 export async function benchCnn(): Promise<CnnBenchRow[]> {
   const { reason } = await activateBackend(tf, planBackend({ prefer: 'wasm' }))
-  const data = images(ROWS, 256, 2)
+  const data = synthetic(ROWS, [28, 28, 1], 10, 2)
   const torch = await TorchReference.start()
   console.log(
     `  backend ${reason}; ${'skipped' in torch ? torch.skipped : `PyTorch ${torch.version} (${torch.threads} threads)`}; ` +
-      `small CNN, ${ROWS} images 28×28×1, batch 32, ${EPOCHS} epochs a run, ${REPETITIONS} interleaved repetitions; load average ${load()}`
+      `small CNN, ${ROWS} images 28×28×1, batch 32, ${EPOCHS} epochs a run, ${REPETITIONS} interleaved repetitions; load average ${loadAverage()}`
   )
   const times = new Map<string, number[]>()
   const reference: number[] = []
@@ -117,7 +77,7 @@ export async function benchCnn(): Promise<CnnBenchRow[]> {
         times.set(variant.name, [...(times.get(variant.name) ?? []), await runLayerLab(data, variant.gemm, EPOCHS, variant.threads)])
       if (!('skipped' in torch)) reference.push((await torch.run({ model: 'small-cnn', batch: 32, epochs: EPOCHS, rows: ROWS })).msPerEpoch)
     }
-    console.log(`  load average after: ${load()}`)
+    console.log(`  load average after: ${loadAverage()}`)
   } finally {
     setKernelThreads(undefined)
     if (!('skipped' in torch)) torch.close()

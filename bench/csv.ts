@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process'
 import * as XLSX from '@e965/xlsx'
 import { generateLargeCsv } from '../test/fixtures/generate'
 import { openDuck, sqlString } from '../main/data/duck'
+import { median } from './stats'
 
 export interface CsvBenchRow {
   file: string
@@ -31,10 +32,6 @@ interface Sample {
 }
 
 const PYTHON = '/usr/bin/python3'
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
-}
 
 function hasPandas(module = 'pandas'): boolean {
   return fs.existsSync(PYTHON) && spawnSync(PYTHON, ['-c', `import ${module}`]).status === 0

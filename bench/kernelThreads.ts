@@ -4,10 +4,10 @@
  * (1, 2, 1, 2, … per shape), GFLOP/s at the best and the median call; and the cost of handing a job over: a
  * product too small to matter (10 × 8 × 1) through the worker against the same call on this thread.
  */
-import os from 'node:os'
 import { denseTrainKernel, kernelThreadReady, setKernelThreads, threadStats } from '../main/train/fast/kernels'
 import { convForwardGemm, convInputGradGemm, convKernelGradGemm, type ConvGeometry } from '../main/train/fast/kernels/convTrain'
 import { helperThread, JOB_GEMM } from '../main/train/fast/kernels/threads'
+import { loadAverage } from './stats'
 
 export interface KernelThreadsRow {
   shape: string
@@ -21,11 +21,6 @@ export interface KernelThreadsRow {
 const ROUNDS = 6
 const CALLS = 30
 
-const load = () =>
-  os
-    .loadavg()
-    .map((value) => value.toFixed(1))
-    .join(' ')
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!
 const values = (count: number, seed: number) => Float32Array.from({ length: count }, (_, i) => Math.sin(i * 0.37 + seed))
 
@@ -64,7 +59,7 @@ export async function benchKernelThreads(): Promise<KernelThreadsRow[]> {
     console.log('  no second kernel thread here (no wasm SIMD, no shared memory or no worker)')
     return []
   }
-  console.log(`  ${opened.variant} gemm build; ${ROUNDS} rounds × ${CALLS} calls per thread count, interleaved; load average ${load()}`)
+  console.log(`  ${opened.variant} gemm build; ${ROUNDS} rounds × ${CALLS} calls per thread count, interleaved; load average ${loadAverage()}`)
   const { kernel } = opened
   const rows: KernelThreadsRow[] = []
   // The article's MLP 64-100-100-10 at batch 200: forward, dW = xᵀ·dz (A transposed), dx = dz·wᵀ.
@@ -112,7 +107,7 @@ export async function benchKernelThreads(): Promise<KernelThreadsRow[]> {
   const us = (list: number[], q: number) => ([...list].sort((p, r) => p - r)[Math.floor(q * (list.length - 1))]! * 1000).toFixed(1)
   console.log(
     `  handing a job over (10×8×1, two parts) costs ${us(handed, 0)} / ${us(handed, 0.5)} / ${us(handed, 0.9)} µs (min / median / p90) ` +
-      `against ${us(direct, 0.5)} µs for the call alone; load average after ${load()}`
+      `against ${us(direct, 0.5)} µs for the call alone; load average after ${loadAverage()}`
   )
   return rows
 }

@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process'
 import os from 'node:os'
 import path from 'node:path'
 import { LAYERWISE_MODELS, LAYERWISE_MODES, layerwiseCase } from './layerwiseCases'
+import { median } from './stats'
 
 const SEEDS = (process.env.LAYERLAB_BENCH_SEEDS ?? '1,2,3').split(',').map(Number)
 
@@ -59,11 +60,6 @@ function runChild(model: string, mode: string, seeds: number[]): ChildResult[] {
   return lines.map((line) => JSON.parse(line) as ChildResult)
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 const spread = (values: number[], digits: number, scale = 1) =>
   values.length > 1 ? ` (${(Math.min(...values) * scale).toFixed(digits)}–${(Math.max(...values) * scale).toFixed(digits)})` : ''
 

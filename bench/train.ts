@@ -33,6 +33,7 @@ import { train } from '../main/train/engine'
 import type { TrainHooks } from '../main/train/hooks'
 import { loadDigits } from '../test/fixtures/digits'
 import { TorchReference, type TorchCase } from './torch'
+import { median, spreadOf } from './stats'
 import { activateBackend, closeBackend, planBackend, probeGpu, type BackendName } from '../main/core/backend'
 import type { GpuProbe } from '../main/core/webgpu'
 
@@ -122,7 +123,7 @@ async function backendsPresent(): Promise<string[]> {
 }
 
 /** Synthetic rows (uniform in [-1, 1]) with random labels: timings do not depend on the values. */
-function synthetic(train: number, shape: number[], classes: number, seed: number, held = 256): PreparedData {
+export function synthetic(train: number, shape: number[], classes: number, seed: number, held = 256): PreparedData {
   const random = seededRandom(seed)
   const size = shape.reduce((a, b) => a * b, 1)
   const n = train + 2 * held
@@ -244,13 +245,6 @@ async function memoryRun(
   fs.rmSync(cacheDir, { recursive: true, force: true })
   return { stepPeakBytes: stepPeak, blockStepPeakBytes: blockStepPeak, cacheFileBytes }
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-const spreadOf = (values: number[]) => (values.length > 1 ? `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}` : '')
 
 /**
  * The app's own activation (wasm gets its XNNPACK threads, webgpu its adapter); returns how the backend is labelled
