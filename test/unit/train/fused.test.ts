@@ -43,10 +43,16 @@ const regression = (loss: TrainConfig['loss']): Objective => ({
   lossScale: 1
 })
 
-/** A chain of dense layers on `inputs` features with built weights (biases non-zero, so a bias mix-up shows). */
-function chainOf(specs: LayerSpec[], inputs: number, seed: number) {
+/** The layers of `specs`, built on `inputs` features (their weights exist). */
+function builtLayers(specs: LayerSpec[], inputs: number, seed: number) {
   const layers = specs.map((spec, index) => createLayer(spec, { index, seed }))
   layers.reduce((h: tf.Tensor, layer) => layer.apply(h) as tf.Tensor, tf.zeros([1, inputs]))
+  return layers
+}
+
+/** A chain of dense layers on `inputs` features with built weights (biases non-zero, so a bias mix-up shows). */
+function chainOf(specs: LayerSpec[], inputs: number, seed: number) {
+  const layers = builtLayers(specs, inputs, seed)
   for (const [i, layer] of layers.entries()) layer.weights[1]!.write(tf.randomNormal(layer.weights[1]!.shape as number[], 0, 0.3, 'float32', 40 + i))
   const variables = layers.flatMap((layer) => layer.weights.map((w) => w.read() as tf.Variable))
   return { chain: { layers, specs }, variables }
@@ -283,8 +289,7 @@ describe('fused dense path: validation scores and the kept weights', () => {
       { type: 'dropout', rate: 0.5 },
       { type: 'dense', units: 3, activation: 'softmax' }
     ]
-    const layers = dropout.map((spec, index) => createLayer(spec, { index, seed: 1 }))
-    layers.reduce((h: tf.Tensor, layer) => layer.apply(h) as tf.Tensor, tf.zeros([1, 6]))
+    const layers = builtLayers(dropout, 6, 1)
     expect(FusedDenseChain.scorer({ layers, specs: dropout }, classificationObjective(3), [6])).toBeNull()
   })
 
@@ -362,8 +367,7 @@ describe('fused dense path: validation scores and the kept weights', () => {
       { type: 'dropout', rate: 0.2 },
       { type: 'dense', units: 3, activation: 'softmax' }
     ]
-    const layers = dropout.map((spec, index) => createLayer(spec, { index, seed: 1 }))
-    layers.reduce((h: tf.Tensor, layer) => layer.apply(h) as tf.Tensor, tf.zeros([1, 6]))
+    const layers = builtLayers(dropout, 6, 1)
     const objective = classificationObjective(3)
     const variables = layers.flatMap((layer) => layer.weights.map((w) => w.read() as tf.Variable))
     const withDropout = stageOf({ layers, specs: dropout }, variables, part(10, 6, objective, 1), objective, {}, 5)
