@@ -5,7 +5,7 @@
  */
 import v8 from 'node:v8'
 import { convKernelGradWasm } from './convKernelGrad.wasm'
-import { denseTrainFusedWasm, denseTrainSharedFusedWasm, denseTrainSharedWasm, denseTrainWasm } from './denseTrain.wasm'
+import { denseTrainFusedWasm, denseTrainSharedFusedWasm, denseTrainSharedMaximumPages, denseTrainSharedWasm, denseTrainWasm } from './denseTrain.wasm'
 import { maxPoolGradWasm } from './maxPoolGrad.wasm'
 import { helperThread, JOB_GEMM, MAX_PARTS, type SharedModules, sharedMemoryAvailable } from './threads'
 
@@ -226,9 +226,6 @@ function relaxedSimd(fusedBytes: BufferSource): boolean {
   return WebAssembly.validate(fusedBytes)
 }
 
-/** The shared-memory build's maximum (scripts/build-kernels.mjs SHARED_MAXIMUM_PAGES): 2 GiB. */
-const SHARED_MAXIMUM_PAGES = 32768
-
 const denseTrainModules = new Map<string, WebAssembly.Module | null>()
 
 function denseTrainModule(variant: DenseTrainVariant, shared: boolean): WebAssembly.Module | null {
@@ -300,7 +297,7 @@ export function denseTrainKernel(variant?: DenseTrainVariant): DenseTrainInstanc
     const sharedModule = sharedMemoryAvailable() ? denseTrainModule(name, true) : null
     if (sharedModule) {
       try {
-        const memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAXIMUM_PAGES, shared: true })
+        const memory = new WebAssembly.Memory({ initial: 1, maximum: denseTrainSharedMaximumPages, shared: true })
         const exports = new WebAssembly.Instance(sharedModule, { env: { memory } }).exports as unknown as DenseTrainKernel
         const shared = { dense: sharedModule }
         const kernel: DenseTrainKernel = { ...exports, gemm: threadedGemm(exports.gemm, memory, shared) }
