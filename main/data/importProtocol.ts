@@ -2,7 +2,8 @@
 import type { TableImport } from './importResult'
 import type { TableFileRequest } from './importFile'
 import type { TableExportRequest } from './exportTable'
-import type { Fitted, TableMeta } from './prepare'
+import type { Fitted, PrepareRequest, PreparedParts, TableMeta } from './prepare'
+import type { Recipe } from './recipe'
 import type { DateOrderRequest } from './dateOrder'
 import type { ColumnStats } from './profile'
 import type { ParseSettings, SkippedFile } from '../shared/contract'
@@ -25,15 +26,22 @@ export interface FitRequest {
   skipped: SkippedFile[]
 }
 
+/** A prepare job's answer: the split's recipe, and its parts when asked for (their buffers transferred). */
+export interface PreparedSplit {
+  recipe: Recipe
+  parts: PreparedParts | null
+}
+
 /** tempDirectory: where DuckDB may spill during this job (in the data home, not the system's temp folder). */
 export type ToWorker =
   | { type: 'import'; id: number; request: WorkerRequest; tempDirectory: string }
   | { type: 'export'; id: number; request: TableExportRequest; tempDirectory: string }
   | { type: 'fit'; id: number; request: FitRequest }
   | { type: 'dateOrder'; id: number; request: DateOrderRequest }
+  | { type: 'prepare'; id: number; request: PrepareRequest }
   | { type: 'cancel'; id: number }
 
 export type FromWorker =
   | { type: 'progress'; id: number; rows: number; bytes: number }
-  | { type: 'done'; id: number; result: TableImport | { bytes: number } | Fitted | ColumnStats }
+  | { type: 'done'; id: number; result: TableImport | { bytes: number } | Fitted | ColumnStats | PreparedSplit }
   | { type: 'failed'; id: number; message: string; userError: boolean; stack?: string }

@@ -10,7 +10,7 @@ import { LabError } from '../shared/errors'
 import { type Duck, openDuck, sqlString } from './duck'
 import { importTableFile } from './importFile'
 import { exportTable } from './exportTable'
-import { fitTable, writeSplit } from './prepare'
+import { fitTable, prepareSplit, transferableParts, writeSplit } from './prepare'
 import { stageDateOrder } from './dateOrder'
 import type { FromWorker, ImportWorkerData, ToWorker } from './importProtocol'
 
@@ -19,7 +19,7 @@ const port = parentPort
 let duck: Promise<Duck> | null = null
 const running = new Map<number, AbortController>()
 
-const post = (message: FromWorker) => port?.postMessage(message)
+const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port?.postMessage(message, transfer)
 
 async function run(message: Exclude<ToWorker, { type: 'cancel' }>): Promise<void> {
   const { id } = message
@@ -31,6 +31,14 @@ async function run(message: Exclude<ToWorker, { type: 'cancel' }>): Promise<void
       const fitted = fitTable(name, dir, meta, target, parse, skipped)
       writeSplit(dir, fitted.split)
       post({ type: 'done', id, result: fitted })
+      return
+    }
+    if (message.type === 'prepare') {
+      const { recipe, parts } = prepareSplit(message.request)
+      if (!parts) return post({ type: 'done', id, result: { recipe, parts: null } })
+      // The parts move to the main thread (and on to the training worker) without a copy.
+      const moved = transferableParts(parts)
+      post({ type: 'done', id, result: { recipe, parts: moved.data } }, moved.transfer)
       return
     }
     if (message.type === 'dateOrder') {

@@ -9,8 +9,8 @@ import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { LabError } from '../shared/errors'
 import type { TableFileRequest } from './importFile'
-import type { FitRequest, FromWorker, ImportWorkerData, ToWorker, WorkerRequest } from './importProtocol'
-import type { Fitted } from './prepare'
+import type { FitRequest, FromWorker, ImportWorkerData, PreparedSplit, ToWorker, WorkerRequest } from './importProtocol'
+import type { Fitted, PrepareRequest } from './prepare'
 import type { DateOrderRequest } from './dateOrder'
 import type { ColumnStats } from './profile'
 import type { TableImport } from './importResult'
@@ -130,6 +130,11 @@ export class ImportWorkers {
   /** Fits a table's split and recipe in a worker and writes its split.bin (prepare.ts fitTable, writeSplit). */
   fit(request: FitRequest): Promise<Fitted> {
     return this.send<Fitted>({ type: 'fit', request }, request.name)
+  }
+
+  /** A run's split, recipe and (with `parts`) prepared parts, made in a worker (prepare.ts prepareSplit). */
+  prepare(request: PrepareRequest, label: string): Promise<PreparedSplit> {
+    return this.send<PreparedSplit>({ type: 'prepare', request }, label)
   }
 
   /** Reads a date column again in another day/month order into staged files (dateOrder.ts stageDateOrder). */

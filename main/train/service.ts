@@ -9,6 +9,7 @@ import { modelSpec, partition as partitionSchema, type HandlerArgs, type Request
 import type { Emit } from '../core/events'
 import type { DatasetService } from '../data/service'
 import type { PreparedData } from '../data/types'
+import { transferableParts } from '../data/prepare'
 import type { RunStore } from '../store/runs'
 import { LabError } from '../shared/errors'
 import { localLossRefusal } from './localLoss'
@@ -52,19 +53,6 @@ interface ActiveRun {
 /** The training worker: out/main/trainWorker.js when built, else worker.ts through tsx (see workerEntry.ts). */
 export function workerEntry(): { file: string; execArgv?: string[] } {
   return workerEntryFor(__dirname, 'trainWorker.js', 'worker.ts')
-}
-
-/** The buffers to transfer; an array that shares its buffer with others is copied first (it cannot move alone). */
-function transferable(data: PreparedData): { data: PreparedData; transfer: ArrayBuffer[] } {
-  const transfer: ArrayBuffer[] = []
-  const own = <T extends Float32Array | Int32Array>(array: T): T => {
-    const whole = array.byteOffset === 0 && array.byteLength === array.buffer.byteLength && array.buffer instanceof ArrayBuffer
-    const usable = whole && !transfer.includes(array.buffer as ArrayBuffer) ? array : (array.slice() as T)
-    transfer.push(usable.buffer as ArrayBuffer)
-    return usable
-  }
-  const part = (p: PreparedData['train']) => ({ ...p, x: own(p.x), y: own(p.y), rows: own(p.rows) })
-  return { data: { ...data, train: part(data.train), val: part(data.val), test: part(data.test) }, transfer }
 }
 
 export class TrainingService {
@@ -169,7 +157,7 @@ export class TrainingService {
     await this.runs.setStatus(runId, 'running')
     const backend = await chooseBackend(backendOptions(args))
     const weightsPath = path.join(this.runs.runDir(runId), 'weights.bin')
-    const { data: moved, transfer } = transferable(data)
+    const { data: moved, transfer } = transferableParts(data)
     const job: WorkerJob = {
       runId,
       spec: args.spec,
