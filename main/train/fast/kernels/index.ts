@@ -211,8 +211,8 @@ export type DenseTrainVariant = 'fused' | 'plain'
  * Whether this runtime validates relaxed SIMD (the fused multiply-add variant). Electron 45 and Node 22 have it on;
  * Node 20's V8 (11.3) implements it behind --experimental-wasm-relaxed-simd, a flag that only decides whether
  * modules using the new instructions validate, so it is switched on here before our own module is compiled
- * (LAYERLAB_RELAXED_SIMD=0 keeps it off). Measured on the 2-core AMD EPYC: the gemm tile at 53-57 GFLOP/s fused,
- * 38-41 with multiply and add apart.
+ * (LAYERLAB_RELAXED_SIMD=0 keeps it off). Measured on the 2-core AMD EPYC (issue 20's note, Session 5), one
+ * thread, the MLP's 100-column products: 46-48 GFLOP/s fused, 35-37 with multiply and add apart.
  */
 function relaxedSimd(fusedBytes: BufferSource): boolean {
   if (process.env.LAYERLAB_RELAXED_SIMD === '0') return false
