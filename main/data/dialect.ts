@@ -24,6 +24,8 @@ export interface Dialect {
   settings: CsvSettings
   /** The names of the columns as they are in the file (a dropped trailing column included): what the parser reads. */
   fileNames: string[]
+  /** Whether the sample holds the quote character: a quoted field may hold line ends (importCsv.ts's line limit). */
+  quoteInSample: boolean
 }
 
 const RECORDS = 200
@@ -136,5 +138,5 @@ export function detectDialect(sample: Sample, overrides: CsvOverrides, label: st
     settings = { ...settings, names: settings.names.slice(0, -1), droppedTrailingColumn: true }
   }
   if (settings.names.length === 0) throw new LabError(`${label}: the file has no columns`)
-  return { settings, fileNames }
+  return { settings, fileNames, quoteInSample: settings.quote !== '' && fullText.includes(settings.quote) }
 }

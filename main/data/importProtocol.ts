@@ -2,6 +2,8 @@
 import type { TableImport } from './importResult'
 import type { TableFileRequest } from './importFile'
 import type { TableExportRequest } from './exportTable'
+import type { Fitted, TableMeta } from './prepare'
+import type { ParseSettings, SkippedFile } from '../shared/contract'
 
 /** A request without its callbacks: the worker reports progress by message and is cancelled by one. */
 export type WorkerRequest = Omit<TableFileRequest, 'onProgress' | 'signal'>
@@ -11,13 +13,24 @@ export interface ImportWorkerData {
   threads?: number
 }
 
+/** A table's split and recipe fitted from its column files (prepare.ts fitTable), and split.bin written to `dir`. */
+export interface FitRequest {
+  name: string
+  dir: string
+  meta: TableMeta
+  target: string
+  parse: ParseSettings
+  skipped: SkippedFile[]
+}
+
 /** tempDirectory: where DuckDB may spill during this job (in the data home, not the system's temp folder). */
 export type ToWorker =
   | { type: 'import'; id: number; request: WorkerRequest; tempDirectory: string }
   | { type: 'export'; id: number; request: TableExportRequest; tempDirectory: string }
+  | { type: 'fit'; id: number; request: FitRequest }
   | { type: 'cancel'; id: number }
 
 export type FromWorker =
   | { type: 'progress'; id: number; rows: number; bytes: number }
-  | { type: 'done'; id: number; result: TableImport | { bytes: number } }
+  | { type: 'done'; id: number; result: TableImport | { bytes: number } | Fitted }
   | { type: 'failed'; id: number; message: string; userError: boolean; stack?: string }

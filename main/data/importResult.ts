@@ -37,8 +37,24 @@ export interface HashJob {
    * drops a line longer than its max_line_size without a reject row or an error, so the CSV import checks it here.
    */
   longestLine: Promise<LongLine | null>
+  /** What the same reads saw of the file's shape (for a CSV's DuckDB line limit: importCsv.ts). */
+  shape: Promise<FileShape>
   /** Stops reading and resolves once the file is closed (a failed import leaves no descriptor behind). */
   stop(): Promise<void>
+}
+
+/**
+ * The longest stretch between two \n bytes (a \r alone does not end it: an upper bound on a line whatever DuckDB
+ * takes for a line end), when one is longer than 1 MB, else 0; and whether the quote byte occurs anywhere.
+ */
+export interface FileShape {
+  longestNewlineSpan: number
+  quoteSeen: boolean
+}
+
+export interface HashOptions {
+  /** The CSV's quote character (one ASCII byte), looked for in every read; none: not looked for. */
+  quote?: string
 }
 
 const HASH_BUFFER = 1 << 20
@@ -56,17 +72,23 @@ function lineEnds(chunk: Buffer): [number, number] {
  * longer than the buffer spans chunks, so it shows as the distance from one chunk's last line end to a later
  * chunk's first: four memchr calls per megabyte, not a pass over every line.
  */
-export function hashFile(file: string): HashJob {
+export function hashFile(file: string, options: HashOptions = {}): HashJob {
   let stopped = false
   let longest: LongLine | null = null
+  const quote = options.quote?.length === 1 ? options.quote.charCodeAt(0) : -1
+  const shape: FileShape = { longestNewlineSpan: 0, quoteSeen: false }
   const run = async (): Promise<string> => {
     const hash = createHash('sha256')
     const buffer = Buffer.allocUnsafe(HASH_BUFFER)
     const handle = await fs.promises.open(file, 'r')
     let offset = 0
     let lineStart = 0
+    let spanStart = 0
     const lineEndsAt = (end: number) => {
       if (end - lineStart > Math.max(HASH_BUFFER, longest?.bytes ?? 0)) longest = { start: lineStart, bytes: end - lineStart }
+    }
+    const spanEndsAt = (end: number) => {
+      if (end - spanStart > Math.max(HASH_BUFFER, shape.longestNewlineSpan)) shape.longestNewlineSpan = end - spanStart
     }
     try {
       for (;;) {
@@ -80,9 +102,16 @@ export function hashFile(file: string): HashJob {
           lineEndsAt(offset + first)
           lineStart = offset + last + 1
         }
+        const firstNewline = chunk.indexOf(10)
+        if (firstNewline >= 0) {
+          spanEndsAt(offset + firstNewline)
+          spanStart = offset + chunk.lastIndexOf(10) + 1
+        }
+        if (quote >= 0 && !shape.quoteSeen) shape.quoteSeen = chunk.indexOf(quote) >= 0
         offset += bytesRead
       }
       lineEndsAt(offset)
+      spanEndsAt(offset)
     } finally {
       await handle.close()
     }
@@ -95,6 +124,11 @@ export function hashFile(file: string): HashJob {
     longestLine: result.then(
       () => longest,
       () => null
+    ),
+    // A failed read proves nothing: the worst shape (the import fails on the hash's error anyway).
+    shape: result.then(
+      () => shape,
+      () => ({ longestNewlineSpan: Infinity, quoteSeen: true })
     ),
     async stop() {
       stopped = true
@@ -127,8 +161,8 @@ export async function lineNumberAt(file: string, offset: number): Promise<number
 }
 
 /** Runs an import with its hash alongside; on failure the hash stops before the error goes on. */
-export async function withHash<T>(file: string, work: (hash: HashJob) => Promise<T>): Promise<T> {
-  const hash = hashFile(file)
+export async function withHash<T>(file: string, work: (hash: HashJob) => Promise<T>, options: HashOptions = {}): Promise<T> {
+  const hash = hashFile(file, options)
   try {
     return await work(hash)
   } catch (error) {

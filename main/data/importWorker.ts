@@ -1,7 +1,8 @@
 /**
  * The import worker: a worker_thread that owns one DuckDB instance and imports one table file at a time, posting
- * progress and the result. Parsing, profiling and writing the column files happen here, so the main thread (the
- * desktop window, the web shell's event loop) never waits on them. DuckDB's binding is N-API: the same build loads
+ * progress and the result. Parsing, profiling, writing the column files and fitting the split and the recipe happen
+ * here, so the main thread (the desktop window, the web shell's event loop) never waits on them (a 5M-row table's
+ * fit alone is about a second). DuckDB's binding is N-API: the same build loads
  * in Node and in Electron's main process.
  */
 import { parentPort, workerData } from 'node:worker_threads'
@@ -9,6 +10,7 @@ import { LabError } from '../shared/errors'
 import { type Duck, openDuck, sqlString } from './duck'
 import { importTableFile } from './importFile'
 import { exportTable } from './exportTable'
+import { fitTable, writeSplit } from './prepare'
 import type { FromWorker, ImportWorkerData, ToWorker } from './importProtocol'
 
 const settings = workerData as ImportWorkerData
@@ -23,6 +25,13 @@ async function run(message: Exclude<ToWorker, { type: 'cancel' }>): Promise<void
   const controller = new AbortController()
   running.set(id, controller)
   try {
+    if (message.type === 'fit') {
+      const { name, dir, meta, target, parse, skipped } = message.request
+      const fitted = fitTable(name, dir, meta, target, parse, skipped)
+      writeSplit(dir, fitted.split)
+      post({ type: 'done', id, result: fitted })
+      return
+    }
     duck ??= openDuck({ threads: settings.threads })
     const { connection } = await duck
     await connection.run(`SET temp_directory=${sqlString(message.tempDirectory)}`)

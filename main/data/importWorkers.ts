@@ -9,11 +9,15 @@ import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { LabError } from '../shared/errors'
 import type { TableFileRequest } from './importFile'
-import type { FromWorker, ImportWorkerData, ToWorker, WorkerRequest } from './importProtocol'
+import type { FitRequest, FromWorker, ImportWorkerData, ToWorker, WorkerRequest } from './importProtocol'
+import type { Fitted } from './prepare'
 import type { TableImport } from './importResult'
 import type { TableExportRequest } from './exportTable'
 
 const CANCEL_GRACE_MS = 3000
+
+/** Omit over each member of a union (a plain Omit would merge the members). */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 
 /**
  * Where the worker's code is: next to the bundle when built (out/main/importWorker.js), else the TypeScript source
@@ -121,9 +125,13 @@ export class ImportWorkers {
     return this.send<{ bytes: number }>({ type: 'export', request, tempDirectory }, path.basename(request.out))
   }
 
+  /** Fits a table's split and recipe in a worker and writes its split.bin (prepare.ts fitTable, writeSplit). */
+  fit(request: FitRequest): Promise<Fitted> {
+    return this.send<Fitted>({ type: 'fit', request }, request.name)
+  }
+
   private send<T>(
-    message:
-      { type: 'import'; request: WorkerRequest; tempDirectory: string } | { type: 'export'; request: TableExportRequest; tempDirectory: string },
+    message: DistributiveOmit<Exclude<ToWorker, { type: 'cancel' }>, 'id'>,
     label: string,
     onProgress?: (rows: number, bytes: number) => void,
     signal?: AbortSignal

@@ -7,7 +7,7 @@ import type { ColumnType, DateOrder, DatePart, Imputation, Scaling, Task } from 
 import { LabError } from '../shared/errors'
 import { parseBoolean, sortLabels } from './values'
 import { MONTH_KEYS, WEEKDAY_KEYS, datePartName, datePartValue, parseDate } from './dates'
-import { columnFile, gatherF64, readF64, readI32 } from './storage'
+import { columnFile, gatherF64, isAscending, readF64, readI32 } from './storage'
 import type { ColumnStats } from './profile'
 
 export interface TableColumnRecipe {
@@ -226,7 +226,13 @@ interface FittedColumn {
  * Fits one feature column on the train rows: its imputation value, its one-hot vocabulary, and its affine step from the
  * imputed train values (standard: mean and std; minmax: min and range; boolean and one-hot: identity).
  */
-function fitColumn(dir: string, choice: TableColumnChoice, train: Int32Array, options: { impute: Imputation; scaling: Scaling }): FittedColumn {
+function fitColumn(
+  dir: string,
+  choice: TableColumnChoice,
+  train: Int32Array,
+  trainAscending: boolean,
+  options: { impute: Imputation; scaling: Scaling }
+): FittedColumn {
   const date = choice.type === 'date' ? dateOf(dir, choice, train) : undefined
   const encoding = date ? (DATE_VOCABULARY[date.part] ? 'onehot' : 'numeric') : encodingOf(choice.type)
   // Plain numbers are read below straight from their file; the rest through a value per row.
@@ -240,7 +246,7 @@ function fitColumn(dir: string, choice: TableColumnChoice, train: Int32Array, op
     // of a 1M-row import through a closure per value). Same sums in the same order as before.
     const n = train.length
     if (!date && !choice.stats.files.f64) throw new LabError(`column "${name}": not all values are numbers, so it cannot be of type ${choice.type}`)
-    const xs = date ? Float64Array.from(train, (row) => value(row) as number) : gatherF64(columnFile(dir, choice.index, 'f64'), train)
+    const xs = date ? Float64Array.from(train, (row) => value(row) as number) : gatherF64(columnFile(dir, choice.index, 'f64'), train, trainAscending)
     let present = 0
     let sum = 0
     for (let i = 0; i < n; i++) {
@@ -343,7 +349,8 @@ export function fitTableRecipe(
   options: { impute?: Imputation; scaling?: Scaling } = {}
 ): TableRecipe {
   const settings = { impute: options.impute ?? 'mean', scaling: options.scaling ?? 'standard' } as const
-  const fitted = features.map((choice) => fitColumn(dir, choice, train, settings))
+  const ascending = isAscending(train)
+  const fitted = features.map((choice) => fitColumn(dir, choice, train, ascending, settings))
   const columns = fitted.map((f) => f.column)
   const featureNames = featureNamesOf(columns)
   return {

@@ -40,7 +40,6 @@ import {
   classesOfRows,
   constantTarget,
   fitImages,
-  fitTable,
   preparedParts,
   readSplit,
   refitRecipe,
@@ -220,8 +219,7 @@ export class DatasetService {
       preparation: DEFAULT_PREPARATION,
       ...(args.task ? { task: args.task } : {})
     }
-    const fitted = fitTable(name, dir, meta, target, parse, [])
-    writeSplit(dir, fitted.split)
+    const fitted = await this.workers.fit({ name, dir, meta, target, parse, skipped: [] })
     return this.record({ id: datasetId, name, kind: 'table', source, contentHash: imported.contentHash, rows: imported.rows, target, parse, fitted })
   }
 
@@ -479,8 +477,7 @@ export class DatasetService {
     // A new target starts from the task its values suggest, unless a task comes with it.
     if (args.task !== undefined) nextParse.task = args.task
     else if (target !== row.target) delete nextParse.task
-    const fitted = fitTable(row.name, dir, meta, target, nextParse, row.profile.skipped)
-    writeSplit(dir, fitted.split)
+    const fitted = await this.workers.fit({ name: row.name, dir, meta, target, parse: nextParse, skipped: row.profile.skipped })
     await this.store.refit(row.id, { target, parse: nextParse, profile: fitted.profile, recipe: fitted.recipe, split: splitCounts(fitted.split) })
     return this.get(row.id)
   }

@@ -241,12 +241,20 @@ export class StringsWriter {
 }
 
 /** Calls `each` with successive Float64Array / Int32Array chunks of a column file (4 MiB at a time). */
+const CHUNK_BYTES = 4 << 20
+/** forEachChunk's full-size buffer while no call holds it (a fresh 4 MB per column file was GC work at 1M rows). */
+let freeChunkBuffer: ArrayBuffer | null = null
+
 export function forEachChunk(file: string, kind: 'f64' | 'i32', each: (values: Float64Array | Int32Array, firstRow: number) => void): void {
   const size = kind === 'f64' ? 8 : 4
   const fd = fs.openSync(file, 'r')
+  let buffer: ArrayBuffer | null = null
   try {
     // No bigger than the file: a wide table finishes 100,000 columns of a few rows each.
-    const buffer = new ArrayBuffer(Math.max(size, Math.min(4 << 20, Math.ceil(fs.fstatSync(fd).size / size) * size)))
+    const wanted = Math.max(size, Math.min(CHUNK_BYTES, Math.ceil(fs.fstatSync(fd).size / size) * size))
+    // Taken for the call: a callback that reads another file meanwhile gets a buffer of its own.
+    if (wanted === CHUNK_BYTES && freeChunkBuffer) [buffer, freeChunkBuffer] = [freeChunkBuffer, null]
+    else buffer = new ArrayBuffer(wanted)
     const bytes = new Uint8Array(buffer)
     let row = 0
     for (;;) {
@@ -258,6 +266,7 @@ export function forEachChunk(file: string, kind: 'f64' | 'i32', each: (values: F
     }
   } finally {
     fs.closeSync(fd)
+    if (buffer?.byteLength === CHUNK_BYTES) freeChunkBuffer = buffer
   }
 }
 
@@ -293,22 +302,30 @@ export function readI32(file: string): Int32Array {
  * would). Ascending rows (a split's parts) are read in blocks through one buffer: a fit over the train rows never
  * holds the whole column (5M rows: 40 MB per column, 19 columns).
  */
-export function gatherF64(file: string, rows: Int32Array): Float64Array {
+export function gatherF64(file: string, rows: Int32Array, ascending = isAscending(rows)): Float64Array {
   const out = new Float64Array(rows.length)
-  for (let k = 1; k < rows.length; k++) {
-    if (rows[k]! < rows[k - 1]!) {
-      const values = readF64(file)
-      for (let i = 0; i < rows.length; i++) out[i] = values[rows[i]!] ?? NaN
-      return out
-    }
+  if (!ascending) {
+    const values = readF64(file)
+    for (let i = 0; i < rows.length; i++) out[i] = values[rows[i]!] ?? NaN
+    return out
   }
-  let k = 0
+  let next = 0
   forEachChunk(file, 'f64', (values, firstRow) => {
+    // A local cursor: the closure's own variable would be read and written through its context on every row.
+    let k = next
     const end = firstRow + values.length
-    for (; k < rows.length && rows[k]! < end; k++) out[k] = values[rows[k]! - firstRow]!
+    const count = rows.length
+    for (; k < count && rows[k]! < end; k++) out[k] = values[rows[k]! - firstRow]!
+    next = k
   })
-  for (; k < rows.length; k++) out[k] = NaN
+  for (let k = next; k < rows.length; k++) out[k] = NaN
   return out
+}
+
+/** Whether rows are in ascending order (a split's parts are): gatherF64 then reads its file in blocks. */
+export function isAscending(rows: Int32Array): boolean {
+  for (let k = 1; k < rows.length; k++) if (rows[k]! < rows[k - 1]!) return false
+  return true
 }
 
 /** Rows [start, start + count) of a fixed-size column file. */

@@ -43,4 +43,16 @@ describe('hashFile', () => {
     const oneLine = hashFile(write('one-line.csv', 'w'.repeat(MB + 5)))
     expect(await oneLine.longestLine).toEqual({ start: 0, bytes: MB + 5 })
   })
+
+  it('reports the longest stretch between \\n bytes (a lone \\r does not end it) and whether the quote byte occurs', async () => {
+    const text = `a,b\n1,${'x'.repeat(MB)}\r${'y'.repeat(MB)}\n2,3\n`
+    const plain = hashFile(write('cr-inside.csv', text), { quote: '"' })
+    expect(await plain.shape).toEqual({ longestNewlineSpan: 2 * MB + 3, quoteSeen: false })
+    expect(await plain.longestLine).toEqual({ start: 4, bytes: MB + 2 })
+    // The quote far past the first read, and a file with no quote asked for.
+    const late = write('late-quote.csv', `${'1,2\n'.repeat(MB)}3,"x"\n`)
+    expect((await hashFile(late, { quote: '"' }).shape).quoteSeen).toBe(true)
+    expect((await hashFile(late).shape).quoteSeen).toBe(false)
+    expect((await hashFile(late, { quote: "'" }).shape).quoteSeen).toBe(false)
+  })
 })
