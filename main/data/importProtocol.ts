@@ -3,6 +3,8 @@ import type { TableImport } from './importResult'
 import type { TableFileRequest } from './importFile'
 import type { TableExportRequest } from './exportTable'
 import type { Fitted, TableMeta } from './prepare'
+import type { DateOrderRequest } from './dateOrder'
+import type { ColumnStats } from './profile'
 import type { ParseSettings, SkippedFile } from '../shared/contract'
 
 /** A request without its callbacks: the worker reports progress by message and is cancelled by one. */
@@ -28,9 +30,10 @@ export type ToWorker =
   | { type: 'import'; id: number; request: WorkerRequest; tempDirectory: string }
   | { type: 'export'; id: number; request: TableExportRequest; tempDirectory: string }
   | { type: 'fit'; id: number; request: FitRequest }
+  | { type: 'dateOrder'; id: number; request: DateOrderRequest }
   | { type: 'cancel'; id: number }
 
 export type FromWorker =
   | { type: 'progress'; id: number; rows: number; bytes: number }
-  | { type: 'done'; id: number; result: TableImport | { bytes: number } | Fitted }
+  | { type: 'done'; id: number; result: TableImport | { bytes: number } | Fitted | ColumnStats }
   | { type: 'failed'; id: number; message: string; userError: boolean; stack?: string }

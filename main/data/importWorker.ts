@@ -11,6 +11,7 @@ import { type Duck, openDuck, sqlString } from './duck'
 import { importTableFile } from './importFile'
 import { exportTable } from './exportTable'
 import { fitTable, writeSplit } from './prepare'
+import { stageDateOrder } from './dateOrder'
 import type { FromWorker, ImportWorkerData, ToWorker } from './importProtocol'
 
 const settings = workerData as ImportWorkerData
@@ -30,6 +31,10 @@ async function run(message: Exclude<ToWorker, { type: 'cancel' }>): Promise<void
       const fitted = fitTable(name, dir, meta, target, parse, skipped)
       writeSplit(dir, fitted.split)
       post({ type: 'done', id, result: fitted })
+      return
+    }
+    if (message.type === 'dateOrder') {
+      post({ type: 'done', id, result: stageDateOrder(message.request) })
       return
     }
     duck ??= openDuck({ threads: settings.threads })

@@ -11,6 +11,8 @@ import { LabError } from '../shared/errors'
 import type { TableFileRequest } from './importFile'
 import type { FitRequest, FromWorker, ImportWorkerData, ToWorker, WorkerRequest } from './importProtocol'
 import type { Fitted } from './prepare'
+import type { DateOrderRequest } from './dateOrder'
+import type { ColumnStats } from './profile'
 import type { TableImport } from './importResult'
 import type { TableExportRequest } from './exportTable'
 
@@ -128,6 +130,11 @@ export class ImportWorkers {
   /** Fits a table's split and recipe in a worker and writes its split.bin (prepare.ts fitTable, writeSplit). */
   fit(request: FitRequest): Promise<Fitted> {
     return this.send<Fitted>({ type: 'fit', request }, request.name)
+  }
+
+  /** Reads a date column again in another day/month order into staged files (dateOrder.ts stageDateOrder). */
+  stageDateOrder(request: DateOrderRequest): Promise<ColumnStats> {
+    return this.send<ColumnStats>({ type: 'dateOrder', request }, request.label)
   }
 
   private send<T>(

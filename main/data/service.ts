@@ -10,6 +10,7 @@ import type { RunStore } from '../store/runs'
 import type { Emit } from '../core/events'
 import {
   DEFAULT_PREPARATION,
+  type ChosenDateOrder,
   type ColumnOverride,
   type ColumnProfile,
   type DatasetSummary,
@@ -28,6 +29,7 @@ import { inspectInput } from '../core/inputFile'
 import { checkOutputPath } from '../core/outputFile'
 import { fileLabel } from './csv'
 import { ImportWorkers } from './importWorkers'
+import { swapStaged } from './dateOrder'
 import { importImages, thumbnail } from './images'
 import { type ColumnStats, VOCAB_CAP } from './profile'
 import { columnFile, readJson, readRangeF64, readRangeI32, readRangeStrings, writeJson } from './storage'
@@ -88,6 +90,8 @@ export class DatasetService {
   private readonly workers: ImportWorkers
   /** Imports under way, by the importId their caller gave: datasets.cancelImport aborts them. */
   private readonly running = new Map<string, AbortController>()
+  /** Datasets a date column of which is being read again in another order (one change at a time each). */
+  private readonly reordering = new Set<string>()
 
   constructor(deps: DatasetServiceDeps) {
     ;({ store: this.store, runs: this.runs, home: this.home, emit: this.emit } = deps)
@@ -443,9 +447,13 @@ export class DatasetService {
     const names = meta.columns.map((stats) => stats.name)
     const target = args.target !== undefined ? chooseTarget(names, args.target, row.name) : row.target!
     const overrides = { ...parse.overrides }
+    /** Date columns to read again in another day/month order. */
+    const reorders: { index: number; order: ChosenDateOrder }[] = []
     for (const change of args.columns ?? []) {
       const stats = meta.columns.find((column) => column.name === change.name)
       if (!stats) throw new LabError(`${row.name}: no column "${change.name}"`)
+      if (change.dateOrder !== undefined && !stats.date)
+        throw new LabError(`${row.name}: column "${change.name}" is not a date column; a day/month order applies to dates only`)
       if (stats.date && change.type !== undefined && change.type !== 'date' && change.type !== 'text')
         throw new LabError(`${row.name}: column "${change.name}" holds dates; choose its parts (year, month, …) or exclude it`)
       if (change.type === 'date' && !stats.date)
@@ -471,14 +479,39 @@ export class DatasetService {
         next.dateParts = datePart.options.filter((part) => change.dateParts!.includes(part))
         if (change.include === undefined) next.include = next.dateParts.length > 0
       } else if (change.include === true && next.dateParts?.length === 0) delete next.dateParts // switched back on: the default parts
+      if (change.dateOrder !== undefined) {
+        next.dateOrder = change.dateOrder
+        if (change.dateOrder !== stats.date!.order) reorders.push({ index: meta.columns.indexOf(stats), order: change.dateOrder })
+      }
       overrides[change.name] = next
     }
     const nextParse: ParseSettings = { ...parse, overrides, preparation: { ...parse.preparation, ...args.preparation } }
     // A new target starts from the task its values suggest, unless a task comes with it.
     if (args.task !== undefined) nextParse.task = args.task
     else if (target !== row.target) delete nextParse.task
-    const fitted = await this.workers.fit({ name: row.name, dir, meta, target, parse: nextParse, skipped: row.profile.skipped })
-    await this.store.refit(row.id, { target, parse: nextParse, profile: fitted.profile, recipe: fitted.recipe, split: splitCounts(fitted.split) })
+    if (reorders.length && this.reordering.has(row.id))
+      throw new LabError(`${row.name}: a date column is being read again; try again when that is done`)
+    if (reorders.length) this.reordering.add(row.id)
+    // A new day/month order is new column files and a new meta.json: each kept reversible until the refit is stored.
+    const columnsBefore = [...meta.columns]
+    const swaps: ReturnType<typeof swapStaged>[] = []
+    try {
+      for (const { index, order } of reorders) {
+        const stats = await this.workers.stageDateOrder({ dir, index, stats: meta.columns[index]!, order, label: row.name })
+        swaps.push(swapStaged(dir, index))
+        meta.columns[index] = stats
+      }
+      const fitted = await this.workers.fit({ name: row.name, dir, meta, target, parse: nextParse, skipped: row.profile.skipped })
+      if (swaps.length) writeJson(path.join(dir, 'meta.json'), meta)
+      await this.store.refit(row.id, { target, parse: nextParse, profile: fitted.profile, recipe: fitted.recipe, split: splitCounts(fitted.split) })
+    } catch (error) {
+      for (const swap of swaps.reverse()) swap.undo()
+      if (swaps.length) writeJson(path.join(dir, 'meta.json'), { ...meta, columns: columnsBefore })
+      throw error
+    } finally {
+      if (reorders.length) this.reordering.delete(row.id)
+    }
+    for (const swap of swaps) swap.done()
     return this.get(row.id)
   }
 

@@ -1,6 +1,15 @@
 /** Parsers of the CLI's flag values: a wrong value is a usage error naming the flag and what it must be. */
 import { InvalidArgumentError, Option } from 'commander'
-import { type DatePart, datePart, task as taskSchema, trainConfig, trainMode, type TrainMode } from '../shared/contract'
+import {
+  type ChosenDateOrder,
+  chosenDateOrder,
+  type DatePart,
+  datePart,
+  task as taskSchema,
+  trainConfig,
+  trainMode,
+  type TrainMode
+} from '../shared/contract'
 
 /** A commander parser for a number flag: `accept` says which values are valid, `what` how to say so. */
 export const numberFlag = (label: string, what: string, accept: (n: number) => boolean) => (value: string) => {
@@ -46,28 +55,37 @@ export const classWeightsFlag = (): Option =>
     trainConfig.shape.classWeights.unwrap().options
   )
 
-/** One --dates COLUMN=PARTS: the parts a date column gives the model (none: excluded). */
+/** One --dates COLUMN=PARTS: the parts a date column gives the model (none: excluded), and/or its day/month order. */
 export interface DateChoice {
   name: string
-  dateParts: DatePart[]
+  dateParts?: DatePart[]
+  dateOrder?: ChosenDateOrder
 }
-/** --dates when=year,month,weekday (repeatable; "none" excludes the column); the value so far is the earlier flags'. */
+/**
+ * --dates when=year,month,weekday (repeatable; "none" excludes the column; dmy or mdy among them reads a column whose
+ * values never told day from month in that order); the value so far is the earlier flags'.
+ */
 export const dateChoice = (value: string, earlier: DateChoice[] = []): DateChoice[] => {
   const at = value.lastIndexOf('=')
   const name = value.slice(0, at).trim()
-  const parts = value
+  const words = value
     .slice(at + 1)
     .split(',')
     .map((part) => part.trim())
-  const usage = `expected COLUMN=PARTS with PARTS from ${datePart.options.join(', ')} (comma-separated) or none, for example when=year,month,weekday`
+  const usage = `expected COLUMN=PARTS with PARTS from ${datePart.options.join(', ')} (comma-separated) or none, and ${chosenDateOrder.options.join(' or ')} to set the day/month order, for example when=year,month,weekday or when=dmy`
   if (at <= 0 || name === '') throw new InvalidArgumentError(usage)
-  if (parts.length === 1 && parts[0] === 'none') return [...earlier, { name, dateParts: [] }]
+  const orders = words.filter((word) => chosenDateOrder.safeParse(word).success) as ChosenDateOrder[]
+  if (orders.length > 1) throw new InvalidArgumentError(`one day/month order per column, not ${orders.join(' and ')}; ${usage}`)
+  const parts = words.filter((word) => !orders.includes(word as ChosenDateOrder))
+  const order = orders.length ? { dateOrder: orders[0]! } : {}
+  if (parts.length === 0) return [...earlier, { name, ...order }]
+  if (parts.length === 1 && parts[0] === 'none') return [...earlier, { name, dateParts: [], ...order }]
   const bad = parts.find((part) => !datePart.safeParse(part).success)
   if (bad !== undefined) throw new InvalidArgumentError(`"${bad}" is not a date part; ${usage}`)
-  return [...earlier, { name, dateParts: parts as DatePart[] }]
+  return [...earlier, { name, dateParts: parts as DatePart[], ...order }]
 }
 export const datesFlag = (): Option =>
   new Option(
     '--dates <column=parts>',
-    `a date column's features: ${datePart.options.join(', ')} (comma-separated; default year,month,weekday) or none to exclude it; repeatable`
+    `a date column's features: ${datePart.options.join(', ')} (comma-separated; default year,month,weekday) or none to exclude it, and dmy or mdy to choose the day/month order where no value told them apart; repeatable`
   ).argParser(dateChoice)

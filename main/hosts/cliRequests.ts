@@ -17,7 +17,7 @@ import type {
 import { LabError } from '../shared/errors'
 import { INPUT_LIMITS, readInputFile } from '../core/inputFile'
 import { errorText } from '../shared/format'
-import { datePartsText } from '../shared/dates'
+import { DATE_ORDER_TEXT, datePartsText } from '../shared/dates'
 import type { DateChoice } from './cliFlags'
 import type { Lab } from '../lab'
 
@@ -75,9 +75,12 @@ export async function datasetOf(
   }
   if (dates.length) {
     dataset = await update({ columns: dates })
-    for (const { name } of dates) {
+    for (const { name, dateOrder } of dates) {
       const date = dataset.columns.find((c) => c.name === name)?.date
-      if (date) note(`dataset ${dataset.name}: date ${name} gives ${datePartsText(date.parts)}\n`)
+      if (date)
+        note(
+          `dataset ${dataset.name}: date ${name} ${dateOrder ? `read as ${DATE_ORDER_TEXT[date.order]}, ` : ''}gives ${datePartsText(date.parts)}\n`
+        )
     }
   }
   return dataset

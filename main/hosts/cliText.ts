@@ -2,7 +2,7 @@
 import type { DatasetSummary, EventPayload, PredictResult, RunDetail, RunResources, RunSummary } from '../shared/contract'
 import { accuracyBasis, characterName, percent, seconds } from '../shared/format'
 import { layerList } from '../shared/blocks'
-import { dateReading, datePartsText } from '../shared/dates'
+import { DATE_ORDER_TEXT, dateReading, datePartsText } from '../shared/dates'
 import { STEP_MEMORY_EXPLAINED, bytes, peakWhere } from '../shared/cost'
 import { asNumber, epochScoreLabel, isRegressionEvaluation, mainMetric, metricValue, metricsOf, taskOf } from '../shared/task'
 
@@ -93,7 +93,13 @@ export function describeDataset(d: DatasetSummary): string {
     )
     if (total > 10) lines.push(`    … ${total - 10} more`)
   }
-  for (const c of d.columns) if (c.date) lines.push(`  date ${v(c.name)}: ${dateReading(c.date)}; features: ${datePartsText(c.date.parts)}`)
+  for (const c of d.columns) {
+    if (!c.date) continue
+    // A guessed order says how to take the other one.
+    const other = c.date.ambiguous ? (c.date.order === 'dmy' ? 'mdy' : 'dmy') : null
+    const switchTo = other ? ` (--dates ${c.name}=${other} reads it as ${DATE_ORDER_TEXT[other]})` : ''
+    lines.push(`  date ${v(c.name)}: ${dateReading(c.date)}; features: ${datePartsText(c.date.parts)}${switchTo}`)
+  }
   const excluded = d.columns.filter((c) => c.role === 'excluded')
   if (excluded.length) lines.push(`  excluded: ${excluded.map((c) => `${v(c.name)} (${c.excludedReason})`).join(', ')}`)
   const missing = d.columns.filter((c) => c.missing > 0)

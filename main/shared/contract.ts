@@ -27,6 +27,9 @@ export const DEFAULT_DATE_PARTS: readonly DatePart[] = ['year', 'month', 'weekda
 /** How a column's text reads as dates: year-month-day, day/month/year, month/day/year, or with month names. */
 export const dateOrder = z.enum(['ymd', 'dmy', 'mdy', 'dMy', 'Mdy'])
 export type DateOrder = z.infer<typeof dateOrder>
+/** The orders a user may choose for a date column whose values never told the day from the month. */
+export const chosenDateOrder = z.enum(['dmy', 'mdy'])
+export type ChosenDateOrder = z.infer<typeof chosenDateOrder>
 
 export const columnProfile = z.object({
   name: z.string(),
@@ -100,7 +103,9 @@ export const columnOverride = z.object({
   type: columnType.optional(),
   include: z.boolean().optional(),
   /** Date columns: the parts the model gets (default DEFAULT_DATE_PARTS). */
-  dateParts: z.array(datePart).optional()
+  dateParts: z.array(datePart).optional(),
+  /** Date columns none of whose values told day from month: the order the user chose (the column was read again). */
+  dateOrder: chosenDateOrder.optional()
 })
 export type ColumnOverride = z.infer<typeof columnOverride>
 
@@ -878,7 +883,14 @@ export const requests = {
         /** Per column: its type, whether it is a feature, and for a date column the parts the model gets (none: excluded). */
         columns: z
           .array(
-            z.object({ name: z.string(), type: columnType.optional(), include: z.boolean().optional(), dateParts: z.array(datePart).optional() })
+            z.object({
+              name: z.string(),
+              type: columnType.optional(),
+              include: z.boolean().optional(),
+              dateParts: z.array(datePart).optional(),
+              /** A date column whose values never told day from month: read it again in this order. */
+              dateOrder: chosenDateOrder.optional()
+            })
           )
           .optional(),
         /** Tables: how missing numbers are imputed and numbers scaled; the recipe is fitted again on the train part. */

@@ -215,6 +215,31 @@ describe('Datasets view (real web shell, real Chromium)', () => {
     expect(cells.slice(0, 3)).toEqual(['ordered', 'date', 'excluded'])
   })
 
+  it('lets the analyst turn a guessed day/month order, and reads the column again in it', async () => {
+    const file = path.join(dir, 'shipments.csv')
+    const lines = ['shipped,weight,route']
+    // Every day and month ≤ 12: slashes are read month first, and the view says it was a guess.
+    for (let i = 0; i < 60; i++) lines.push(`${1 + (i % 12)}/${1 + ((i * 5 + 3) % 12)}/2023,${(i * 7) % 30},${['north', 'south'][i % 2]}`)
+    fs.writeFileSync(file, lines.join('\n') + '\n')
+    await page.getByTestId('upload-file-input').first().setInputFiles(file)
+    await page.getByTestId('dataset-name').filter({ hasText: 'shipments' }).waitFor({ timeout: 60_000 })
+    const row = page.locator('[data-testid=date-parts] [data-column=shipped]')
+    await row.waitFor()
+    await expect(row.innerText()).resolves.toMatch(/read as month\/day\/year \(no value above 12 told day from month\), 2023-01-04 to 2023-12-11/)
+    const order = row.getByTestId('date-order')
+    const chosen = async () => (await order.locator('.n-radio-button--checked').allInnerTexts()).map((t) => t.trim())
+    await expect(chosen()).resolves.toEqual(['month/day/year'])
+    await order.locator('.n-radio-button').filter({ hasText: 'day/month/year' }).click()
+    await expect.poll(chosen).toEqual(['day/month/year'])
+    // 1/4/2023 is now the 1st of April: the range is read again from the text.
+    await expect.poll(() => row.innerText()).toMatch(/read as day\/month\/year \(no value above 12 told day from month\), 2023-01-10 to 2023-12-05/)
+    const first = async () => (await page.locator('[data-testid=profile-row][data-column=shipped] td').allInnerTexts()).map((t) => t.trim())
+    await page.getByTestId('preparation').scrollIntoViewIfNeeded()
+    await screenshot(page, 'datasets-10-date-order')
+    await page.locator('.n-tabs-tab[data-name=columns]').click()
+    expect((await first()).slice(0, 3)).toEqual(['shipped', 'date', 'feature'])
+  })
+
   it('uploads a folder of class folders: thumbnails per class, and the skipped file with its reason', async () => {
     const folder = await shapesFolder(dir)
     await page.getByTestId('upload-folder-input').first().setInputFiles(folder)
@@ -239,7 +264,7 @@ describe('Datasets view (real web shell, real Chromium)', () => {
     const alert = page.getByTestId('dataset-error').filter({ hasText: 'empty-file.csv' })
     await alert.waitFor({ timeout: 30_000 })
     expect(await alert.textContent()).toContain('empty-file.csv')
-    await expect(page.getByTestId('dataset-item').count()).resolves.toBe(5)
+    await expect(page.getByTestId('dataset-item').count()).resolves.toBe(6)
     await screenshot(page, 'datasets-6-broken-file')
     expect(errors.filter((e) => !e.includes('Failed to load resource'))).toEqual([])
   })

@@ -118,6 +118,27 @@ describe('CLI', () => {
     expect(refused.stderr).toBe('error: block "Block 1": the predsim local loss needs classes (this dataset\'s task is regression)\n')
   })
 
+  it('import says how to turn a guessed day/month order, and --dates COLUMN=dmy turns it', async () => {
+    const dir = home()
+    const csv = path.join(dir, 'guess.csv')
+    const rows = Array.from(
+      { length: 40 },
+      (_, i) => `${String(1 + (i % 12)).padStart(2, '0')}/${String(1 + ((i * 5) % 12)).padStart(2, '0')}/2023,${i % 5},${['a', 'b'][i % 2]}`
+    )
+    fs.writeFileSync(csv, ['when,count,label', ...rows].join('\n') + '\n')
+    const guessed = capture()
+    expect(await runCli(argv('--home', dir, 'import', csv), guessed)).toBe(0)
+    expect(guessed.stdout).toContain('date when: month/day/year (no value above 12 told day from month), 2023-01-01 to ')
+    expect(guessed.stdout).toContain('(--dates when=dmy reads it as day/month/year)')
+    const turned = capture()
+    expect(await runCli(argv('--home', dir, 'import', csv, '--dates', 'when=dmy,year,month'), turned)).toBe(0)
+    expect(turned.stdout).toContain('date when: day/month/year (no value above 12 told day from month), 2023-01-01 to ')
+    expect(turned.stdout).toContain('features: year, month (--dates when=mdy reads it as month/day/year)')
+    const two = capture()
+    expect(await runCli(argv('--home', dir, 'import', csv, '--dates', 'when=dmy,mdy'), two)).toBe(2)
+    expect(two.stderr).toContain('one day/month order per column, not dmy and mdy')
+  })
+
   it('import and train take --dates COLUMN=PARTS (none excludes), print how a date column was read, refuse a bad part and keep nothing of it', async () => {
     const dir = home()
     const csv = path.join(dir, 'visits.csv')
