@@ -115,7 +115,7 @@ function stageOf(
 }
 
 describe('fused dense step: gradients against tfjs', () => {
-  // Units and rows chosen off the kernel's 5 × 8 tile (7, 13, 1, 10 columns; 23 rows), inputs not a multiple of 4.
+  // Units and rows chosen off the kernel's tiles (7, 13, 1, 10 columns; 23 rows), inputs not a multiple of 4.
   const specs: LayerSpec[] = [
     { type: 'dense', units: 13, activation: 'relu' },
     { type: 'dense', units: 7, activation: 'sigmoid' },

@@ -1,7 +1,7 @@
 /**
  * The kernels' second thread (main/train/fast/kernels/threads.ts): every product and conv loop, and whole seeded
  * runs through the fused dense kernel and the CNN kernels, give the same bits on one thread as on two (compared
- * with ===, shapes off the tile's 5 × 8); the worker really takes parts; and where memory cannot be shared or the
+ * with ===, shapes off the gemm's tiles); the worker really takes parts; and where memory cannot be shared or the
  * worker cannot start or fails, the same results come from one thread.
  */
 import path from 'node:path'

@@ -4,7 +4,7 @@
  * Null where wasm SIMD is missing; callers keep their tfjs ops.
  */
 import { convTrainSharedWasm, convTrainWasm } from './convTrain.wasm'
-import { denseTrainKernel, type DenseTrainKernel, type Nhwc } from './index'
+import { denseTrainKernel, type DenseTrainKernel, GEMM_BLOCK_ROWS, type Nhwc } from './index'
 import { helperThread, JOB_CONV_FORWARD, JOB_CONV_INPUT_GRAD, JOB_CONV_KERNEL_GRAD, MAX_PARTS, type SharedModules } from './threads'
 
 interface ConvTrainExports {
@@ -105,10 +105,10 @@ export function convTrainAvailable(): boolean {
 
 /**
  * Output pixels per chunk: the chunk's patch matrix stays near 128 KiB (in the core's L2 beside the other
- * operand); a multiple of 5, the gemm tile's rows.
+ * operand); a multiple of the gemm's block of rows.
  */
 function chunkFor(kkc: number): number {
-  return Math.max(5, Math.floor(32768 / kkc / 5) * 5)
+  return Math.max(GEMM_BLOCK_ROWS, Math.floor(32768 / kkc / GEMM_BLOCK_ROWS) * GEMM_BLOCK_ROWS)
 }
 
 /** Byte offsets of consecutive buffers (16-byte aligned, 16 bytes of slack after each), the memory grown to fit. */
@@ -175,8 +175,8 @@ export function convKernelGradGemm(x: Float32Array, dy: Float32Array, g: ConvGeo
   const [xAt, dyAt, patchesAt, dkAt, patches2At] = at as [number, number, number, number, number]
   heap.set(x, xAt / 4)
   heap.set(dy, dyAt / 4)
-  // rows of dk from multiples of the tile's 5 rows, two parts (each walks every chunk in order, im2col included)
-  runConv(k, g, 'kernelGrad', [dkAt, xAt, dyAt, patchesAt, patches2At], chunk, 5, kkc, 2, pixels * kkc * g.f)
+  // rows of dk from multiples of the gemm's block of rows, two parts (each walks every chunk in order, im2col included)
+  runConv(k, g, 'kernelGrad', [dkAt, xAt, dyAt, patchesAt, patches2At], chunk, GEMM_BLOCK_ROWS, kkc, 2, pixels * kkc * g.f)
   return heap.subarray(dkAt / 4, dkAt / 4 + kkc * g.f)
 }
 

@@ -1,7 +1,7 @@
 ;; A stride-1 conv's forward pass, kernel gradient and input gradient as im2col + matrix products (fast/convGemm.ts),
 ;; over NHWC float32 data: the patches of a chunk of output pixels are gathered into a [pixels, k·k·c] matrix and
-;; multiplied by denseTrain.wat's gemm, which this module imports together with its memory (one gemm, one tile,
-;; for dense layers and convs alike).
+;; multiplied by denseTrain.wat's gemm, which this module imports together with its memory (one gemm for dense
+;; layers and convs alike).
 ;;
 ;;   forward      y [P, f]     = patches [P, kkc] · w [kkc, f]                     (P = n · outH · outW)
 ;;   kernelGrad   dk [kkc, f]  = Σ over chunks patchesᵀ · dy                        (gemm reads A transposed)

@@ -7,9 +7,18 @@
 ;; mostly per-op overhead (dispatch, tensor bookkeeping, allocations, the optimizer's copies): see issue 20's note.
 ;; Here a batch is about twenty calls into this module and no allocation.
 ;;
-;; gemm's inner tile keeps a 5 × 8 block of the output in ten v128 registers and walks k, reading one row of B
-;; (two vectors) and broadcasting one element of A per output row: 10 multiply-adds per 7 loads. scripts/
-;; build-kernels.mjs also builds a variant with f32x4.relaxed_madd (one fused multiply-add instead of the
+;; gemm walks the output in blocks of 4 rows. Its tiles keep up to 8 output vectors in v128 locals and walk k,
+;; loading one row of B per step (one vector per 4 columns) and broadcasting one element of A per output row: 2 × 16
+;; (8 accumulators, 4 + 2 loads) across the block's columns 16 at a time, then 4 × 8 (8 accumulators, 2 + 4 loads),
+;; then 4 × 4 stored in part. Why those shapes: V8's TurboFan keeps 15 of x64's 16 vector registers for locals and
+;; schedules every load of a loop body before its arithmetic, so a tile's accumulators plus its loads per step must
+;; fit in 15 or accumulators spill to the stack every step. The former 5 × 8 tile (10 + 7 = 17) spilled two and ran
+;; 20-24 GFLOP/s on the 2-core AMD EPYC; these run 40-50 (issue 20's note, Session 5). 3 × 12 (9 + 6) measured
+;; about as fast on 100 columns and slower on 32 and 10; 6 × 8 (12 + 8) spills and was slower than 5 × 8.
+;; Every output element is still one accumulator that starts from 0, C (mode 1) or the bias (mode 2) and adds
+;; A[m, k]·B[k, n] for k ascending with the same instructions in every tile, so the tile an element falls in (and
+;; so the shape of the product, or a cut of its rows between threads) never changes its bits.
+;; scripts/build-kernels.mjs also builds a variant with f32x4.relaxed_madd (one fused multiply-add instead of the
 ;; f32x4.add / f32x4.mul pair): kernels/index.ts uses it where the runtime has relaxed SIMD.
 ;;
 ;; Every buffer the caller hands in has 16 bytes of slack after it: the last vector of a row may read (and the
@@ -33,51 +42,104 @@
     (param $c i32) (param $a i32) (param $b i32) (param $bias i32) (param $M i32) (param $N i32) (param $K i32)
     (param $am i32) (param $ak i32) (param $ldb i32) (param $ldc i32) (param $mode i32) (param $act i32)
     (local $m i32) (local $n i32) (local $cRow i32) (local $aRow i32) (local $left i32)
-    ;; blocks of 5 rows
+    ;; blocks of 4 rows: 16 columns at a time in two 2×16 tiles, then one 4×8 tile where 8 or more columns are
+    ;; left, then 4×4 tiles, the last one stored in part
     (block $blocksDone
       (loop $blocks
-        (br_if $blocksDone (i32.gt_u (i32.add (local.get $m) (i32.const 5)) (local.get $M)))
+        (br_if $blocksDone (i32.gt_u (i32.add (local.get $m) (i32.const 4)) (local.get $M)))
         (local.set $cRow (i32.add (local.get $c) (i32.mul (local.get $m) (local.get $ldc))))
         (local.set $aRow (i32.add (local.get $a) (i32.mul (local.get $m) (local.get $am))))
         (local.set $n (i32.const 0))
         (block $wideDone
           (loop $wide
-            (br_if $wideDone (i32.gt_u (i32.add (local.get $n) (i32.const 8)) (local.get $N)))
-            (call $tile5x8
+            (br_if $wideDone (i32.gt_u (i32.add (local.get $n) (i32.const 16)) (local.get $N)))
+            (call $tile2x16
               (i32.add (local.get $cRow) (i32.shl (local.get $n) (i32.const 2))) (local.get $aRow)
               (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 2))) (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2)))
               (local.get $K) (local.get $am) (local.get $ak) (local.get $ldb) (local.get $ldc) (local.get $mode) (local.get $act))
-            (local.set $n (i32.add (local.get $n) (i32.const 8)))
+            (call $tile2x16
+              (i32.add (i32.add (local.get $cRow) (i32.mul (local.get $ldc) (i32.const 2))) (i32.shl (local.get $n) (i32.const 2))) (i32.add (local.get $aRow) (i32.mul (local.get $am) (i32.const 2)))
+              (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 2))) (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2)))
+              (local.get $K) (local.get $am) (local.get $ak) (local.get $ldb) (local.get $ldc) (local.get $mode) (local.get $act))
+            (local.set $n (i32.add (local.get $n) (i32.const 16)))
             (br $wide)))
-        ;; the last 1-7 columns: one or two vectors, the last one stored in part
+        (if (i32.le_u (i32.add (local.get $n) (i32.const 8)) (local.get $N))
+          (then
+            (call $tile4x8
+              (i32.add (local.get $cRow) (i32.shl (local.get $n) (i32.const 2))) (local.get $aRow)
+              (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 2))) (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2)))
+              (local.get $K) (local.get $am) (local.get $ak) (local.get $ldb) (local.get $ldc) (local.get $mode) (local.get $act))
+            (local.set $n (i32.add (local.get $n) (i32.const 8)))))
         (block $narrowDone
           (loop $narrow
             (local.set $left (i32.sub (local.get $N) (local.get $n)))
             (br_if $narrowDone (i32.le_s (local.get $left) (i32.const 0)))
-            (call $tile5x4Masked
+            (call $tile4x4Masked
               (i32.add (local.get $cRow) (i32.shl (local.get $n) (i32.const 2))) (local.get $aRow)
               (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 2))) (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2)))
               (local.get $K) (local.get $am) (local.get $ak) (local.get $ldb) (local.get $ldc) (local.get $mode) (local.get $act) (local.get $left))
             (local.set $n (i32.add (local.get $n) (i32.const 4)))
             (br $narrow)))
-        (local.set $m (i32.add (local.get $m) (i32.const 5)))
+        (local.set $m (i32.add (local.get $m) (i32.const 4)))
         (br $blocks)))
-    ;; the last 1-4 rows, one at a time
-    (block $rowsDone
-      (loop $rows
-        (br_if $rowsDone (i32.ge_u (local.get $m) (local.get $M)))
+    ;; then the last 2 or 3 rows: 2 alike
+    (block $blocksDone
+      (loop $blocks
+        (br_if $blocksDone (i32.gt_u (i32.add (local.get $m) (i32.const 2)) (local.get $M)))
         (local.set $cRow (i32.add (local.get $c) (i32.mul (local.get $m) (local.get $ldc))))
         (local.set $aRow (i32.add (local.get $a) (i32.mul (local.get $m) (local.get $am))))
         (local.set $n (i32.const 0))
         (block $wideDone
           (loop $wide
-            (br_if $wideDone (i32.gt_u (i32.add (local.get $n) (i32.const 8)) (local.get $N)))
+            (br_if $wideDone (i32.gt_u (i32.add (local.get $n) (i32.const 16)) (local.get $N)))
+            (call $tile2x16
+              (i32.add (local.get $cRow) (i32.shl (local.get $n) (i32.const 2))) (local.get $aRow)
+              (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 2))) (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2)))
+              (local.get $K) (local.get $am) (local.get $ak) (local.get $ldb) (local.get $ldc) (local.get $mode) (local.get $act))
+            (local.set $n (i32.add (local.get $n) (i32.const 16)))
+            (br $wide)))
+        (if (i32.le_u (i32.add (local.get $n) (i32.const 8)) (local.get $N))
+          (then
+            (call $tile2x8
+              (i32.add (local.get $cRow) (i32.shl (local.get $n) (i32.const 2))) (local.get $aRow)
+              (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 2))) (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2)))
+              (local.get $K) (local.get $am) (local.get $ak) (local.get $ldb) (local.get $ldc) (local.get $mode) (local.get $act))
+            (local.set $n (i32.add (local.get $n) (i32.const 8)))))
+        (block $narrowDone
+          (loop $narrow
+            (local.set $left (i32.sub (local.get $N) (local.get $n)))
+            (br_if $narrowDone (i32.le_s (local.get $left) (i32.const 0)))
+            (call $tile2x4Masked
+              (i32.add (local.get $cRow) (i32.shl (local.get $n) (i32.const 2))) (local.get $aRow)
+              (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 2))) (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2)))
+              (local.get $K) (local.get $am) (local.get $ak) (local.get $ldb) (local.get $ldc) (local.get $mode) (local.get $act) (local.get $left))
+            (local.set $n (i32.add (local.get $n) (i32.const 4)))
+            (br $narrow)))
+        (local.set $m (i32.add (local.get $m) (i32.const 2)))
+        (br $blocks)))
+    ;; then the last row
+    (block $blocksDone
+      (loop $blocks
+        (br_if $blocksDone (i32.gt_u (i32.add (local.get $m) (i32.const 1)) (local.get $M)))
+        (local.set $cRow (i32.add (local.get $c) (i32.mul (local.get $m) (local.get $ldc))))
+        (local.set $aRow (i32.add (local.get $a) (i32.mul (local.get $m) (local.get $am))))
+        (local.set $n (i32.const 0))
+        (block $wideDone
+          (loop $wide
+            (br_if $wideDone (i32.gt_u (i32.add (local.get $n) (i32.const 16)) (local.get $N)))
+            (call $tile1x16
+              (i32.add (local.get $cRow) (i32.shl (local.get $n) (i32.const 2))) (local.get $aRow)
+              (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 2))) (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2)))
+              (local.get $K) (local.get $am) (local.get $ak) (local.get $ldb) (local.get $ldc) (local.get $mode) (local.get $act))
+            (local.set $n (i32.add (local.get $n) (i32.const 16)))
+            (br $wide)))
+        (if (i32.le_u (i32.add (local.get $n) (i32.const 8)) (local.get $N))
+          (then
             (call $tile1x8
               (i32.add (local.get $cRow) (i32.shl (local.get $n) (i32.const 2))) (local.get $aRow)
               (i32.add (local.get $b) (i32.shl (local.get $n) (i32.const 2))) (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2)))
               (local.get $K) (local.get $am) (local.get $ak) (local.get $ldb) (local.get $ldc) (local.get $mode) (local.get $act))
-            (local.set $n (i32.add (local.get $n) (i32.const 8)))
-            (br $wide)))
+            (local.set $n (i32.add (local.get $n) (i32.const 8)))))
         (block $narrowDone
           (loop $narrow
             (local.set $left (i32.sub (local.get $N) (local.get $n)))
@@ -89,14 +151,83 @@
             (local.set $n (i32.add (local.get $n) (i32.const 4)))
             (br $narrow)))
         (local.set $m (i32.add (local.get $m) (i32.const 1)))
-        (br $rows))))
+        (br $blocks)))
+  )
 
   ;; The tiles of gemm: R rows × 4V columns of C in registers; a Masked tile stores only the first $lanes columns of its last vector.
-  (func $tile5x8
+  (func $tile2x16
     (param $c i32) (param $a i32) (param $b i32) (param $bias i32) (param $K i32) (param $am i32) (param $ak i32)
     (param $ldb i32) (param $ldc i32) (param $mode i32) (param $act i32)
-    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128) (local $c40 v128) (local $c41 v128)
-    (local $b0 v128) (local $b1 v128) (local $x v128) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $a4 i32)
+    (local $c00 v128) (local $c01 v128) (local $c02 v128) (local $c03 v128) (local $c10 v128) (local $c11 v128) (local $c12 v128) (local $c13 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128) (local $x v128) (local $a1 i32)
+    (if (i32.eq (local.get $mode) (i32.const 1))
+      (then
+        (local.set $c00 (v128.load offset=0 (local.get $c)))
+        (local.set $c01 (v128.load offset=16 (local.get $c)))
+        (local.set $c02 (v128.load offset=32 (local.get $c)))
+        (local.set $c03 (v128.load offset=48 (local.get $c)))
+        (local.set $c10 (v128.load offset=0 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 1)))))
+        (local.set $c11 (v128.load offset=16 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 1)))))
+        (local.set $c12 (v128.load offset=32 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 1)))))
+        (local.set $c13 (v128.load offset=48 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 1)))))
+      )
+      (else
+        (if (i32.eq (local.get $mode) (i32.const 2))
+          (then
+            (local.set $b0 (v128.load offset=0 (local.get $bias)))
+            (local.set $b1 (v128.load offset=16 (local.get $bias)))
+            (local.set $b2 (v128.load offset=32 (local.get $bias)))
+            (local.set $b3 (v128.load offset=48 (local.get $bias)))
+            (local.set $c00 (local.get $b0)) (local.set $c01 (local.get $b1)) (local.set $c02 (local.get $b2)) (local.set $c03 (local.get $b3))
+            (local.set $c10 (local.get $b0)) (local.set $c11 (local.get $b1)) (local.set $c12 (local.get $b2)) (local.set $c13 (local.get $b3))
+          ))))
+    (local.set $a1 (i32.add (local.get $a) (local.get $am)))
+    (block $done
+      (loop $k
+        (br_if $done (i32.eqz (local.get $K)))
+        (local.set $b0 (v128.load offset=0 (local.get $b)))
+        (local.set $b1 (v128.load offset=16 (local.get $b)))
+        (local.set $b2 (v128.load offset=32 (local.get $b)))
+        (local.set $b3 (v128.load offset=48 (local.get $b)))
+        (local.set $x (v128.load32_splat (local.get $a)))
+        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $c02 (f32x4.add (local.get $c02) (f32x4.mul (local.get $x) (local.get $b2))))
+        (local.set $c03 (f32x4.add (local.get $c03) (f32x4.mul (local.get $x) (local.get $b3))))
+        (local.set $x (v128.load32_splat (local.get $a1)))
+        (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $c12 (f32x4.add (local.get $c12) (f32x4.mul (local.get $x) (local.get $b2))))
+        (local.set $c13 (f32x4.add (local.get $c13) (f32x4.mul (local.get $x) (local.get $b3))))
+        (local.set $a (i32.add (local.get $a) (local.get $ak))) (local.set $a1 (i32.add (local.get $a1) (local.get $ak)))
+        (local.set $b (i32.add (local.get $b) (local.get $ldb)))
+        (local.set $K (i32.sub (local.get $K) (i32.const 1)))
+        (br $k)))
+    (if (local.get $act)
+      (then
+        (local.set $c00 (f32x4.pmax (local.get $c00) (v128.const f32x4 0 0 0 0))) (local.set $c01 (f32x4.pmax (local.get $c01) (v128.const f32x4 0 0 0 0))) (local.set $c02 (f32x4.pmax (local.get $c02) (v128.const f32x4 0 0 0 0))) (local.set $c03 (f32x4.pmax (local.get $c03) (v128.const f32x4 0 0 0 0)))
+        (local.set $c10 (f32x4.pmax (local.get $c10) (v128.const f32x4 0 0 0 0))) (local.set $c11 (f32x4.pmax (local.get $c11) (v128.const f32x4 0 0 0 0))) (local.set $c12 (f32x4.pmax (local.get $c12) (v128.const f32x4 0 0 0 0))) (local.set $c13 (f32x4.pmax (local.get $c13) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c00 (f32x4.pmin (local.get $c00) (v128.const f32x4 6 6 6 6))) (local.set $c01 (f32x4.pmin (local.get $c01) (v128.const f32x4 6 6 6 6))) (local.set $c02 (f32x4.pmin (local.get $c02) (v128.const f32x4 6 6 6 6))) (local.set $c03 (f32x4.pmin (local.get $c03) (v128.const f32x4 6 6 6 6)))
+            (local.set $c10 (f32x4.pmin (local.get $c10) (v128.const f32x4 6 6 6 6))) (local.set $c11 (f32x4.pmin (local.get $c11) (v128.const f32x4 6 6 6 6))) (local.set $c12 (f32x4.pmin (local.get $c12) (v128.const f32x4 6 6 6 6))) (local.set $c13 (f32x4.pmin (local.get $c13) (v128.const f32x4 6 6 6 6)))
+          ))))
+    (v128.store offset=0 (local.get $c) (local.get $c00))
+    (v128.store offset=16 (local.get $c) (local.get $c01))
+    (v128.store offset=32 (local.get $c) (local.get $c02))
+    (v128.store offset=48 (local.get $c) (local.get $c03))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (v128.store offset=0 (local.get $c) (local.get $c10))
+    (v128.store offset=16 (local.get $c) (local.get $c11))
+    (v128.store offset=32 (local.get $c) (local.get $c12))
+    (v128.store offset=48 (local.get $c) (local.get $c13))
+  )
+
+  (func $tile4x8
+    (param $c i32) (param $a i32) (param $b i32) (param $bias i32) (param $K i32) (param $am i32) (param $ak i32)
+    (param $ldb i32) (param $ldc i32) (param $mode i32) (param $act i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $b0 v128) (local $b1 v128) (local $x v128) (local $a1 i32) (local $a2 i32) (local $a3 i32)
     (if (i32.eq (local.get $mode) (i32.const 1))
       (then
         (local.set $c00 (v128.load offset=0 (local.get $c)))
@@ -107,8 +238,6 @@
         (local.set $c21 (v128.load offset=16 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 2)))))
         (local.set $c30 (v128.load offset=0 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 3)))))
         (local.set $c31 (v128.load offset=16 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 3)))))
-        (local.set $c40 (v128.load offset=0 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 4)))))
-        (local.set $c41 (v128.load offset=16 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 4)))))
       )
       (else
         (if (i32.eq (local.get $mode) (i32.const 2))
@@ -119,12 +248,10 @@
             (local.set $c10 (local.get $b0)) (local.set $c11 (local.get $b1))
             (local.set $c20 (local.get $b0)) (local.set $c21 (local.get $b1))
             (local.set $c30 (local.get $b0)) (local.set $c31 (local.get $b1))
-            (local.set $c40 (local.get $b0)) (local.set $c41 (local.get $b1))
           ))))
     (local.set $a1 (i32.add (local.get $a) (local.get $am)))
     (local.set $a2 (i32.add (local.get $a1) (local.get $am)))
     (local.set $a3 (i32.add (local.get $a2) (local.get $am)))
-    (local.set $a4 (i32.add (local.get $a3) (local.get $am)))
     (block $done
       (loop $k
         (br_if $done (i32.eqz (local.get $K)))
@@ -142,10 +269,7 @@
         (local.set $x (v128.load32_splat (local.get $a3)))
         (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $x) (local.get $b0))))
         (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $x) (local.get $b1))))
-        (local.set $x (v128.load32_splat (local.get $a4)))
-        (local.set $c40 (f32x4.add (local.get $c40) (f32x4.mul (local.get $x) (local.get $b0))))
-        (local.set $c41 (f32x4.add (local.get $c41) (f32x4.mul (local.get $x) (local.get $b1))))
-        (local.set $a (i32.add (local.get $a) (local.get $ak))) (local.set $a1 (i32.add (local.get $a1) (local.get $ak))) (local.set $a2 (i32.add (local.get $a2) (local.get $ak))) (local.set $a3 (i32.add (local.get $a3) (local.get $ak))) (local.set $a4 (i32.add (local.get $a4) (local.get $ak)))
+        (local.set $a (i32.add (local.get $a) (local.get $ak))) (local.set $a1 (i32.add (local.get $a1) (local.get $ak))) (local.set $a2 (i32.add (local.get $a2) (local.get $ak))) (local.set $a3 (i32.add (local.get $a3) (local.get $ak)))
         (local.set $b (i32.add (local.get $b) (local.get $ldb)))
         (local.set $K (i32.sub (local.get $K) (i32.const 1)))
         (br $k)))
@@ -155,14 +279,12 @@
         (local.set $c10 (f32x4.pmax (local.get $c10) (v128.const f32x4 0 0 0 0))) (local.set $c11 (f32x4.pmax (local.get $c11) (v128.const f32x4 0 0 0 0)))
         (local.set $c20 (f32x4.pmax (local.get $c20) (v128.const f32x4 0 0 0 0))) (local.set $c21 (f32x4.pmax (local.get $c21) (v128.const f32x4 0 0 0 0)))
         (local.set $c30 (f32x4.pmax (local.get $c30) (v128.const f32x4 0 0 0 0))) (local.set $c31 (f32x4.pmax (local.get $c31) (v128.const f32x4 0 0 0 0)))
-        (local.set $c40 (f32x4.pmax (local.get $c40) (v128.const f32x4 0 0 0 0))) (local.set $c41 (f32x4.pmax (local.get $c41) (v128.const f32x4 0 0 0 0)))
         (if (i32.eq (local.get $act) (i32.const 2))
           (then
             (local.set $c00 (f32x4.pmin (local.get $c00) (v128.const f32x4 6 6 6 6))) (local.set $c01 (f32x4.pmin (local.get $c01) (v128.const f32x4 6 6 6 6)))
             (local.set $c10 (f32x4.pmin (local.get $c10) (v128.const f32x4 6 6 6 6))) (local.set $c11 (f32x4.pmin (local.get $c11) (v128.const f32x4 6 6 6 6)))
             (local.set $c20 (f32x4.pmin (local.get $c20) (v128.const f32x4 6 6 6 6))) (local.set $c21 (f32x4.pmin (local.get $c21) (v128.const f32x4 6 6 6 6)))
             (local.set $c30 (f32x4.pmin (local.get $c30) (v128.const f32x4 6 6 6 6))) (local.set $c31 (f32x4.pmin (local.get $c31) (v128.const f32x4 6 6 6 6)))
-            (local.set $c40 (f32x4.pmin (local.get $c40) (v128.const f32x4 6 6 6 6))) (local.set $c41 (f32x4.pmin (local.get $c41) (v128.const f32x4 6 6 6 6)))
           ))))
     (v128.store offset=0 (local.get $c) (local.get $c00))
     (v128.store offset=16 (local.get $c) (local.get $c01))
@@ -175,23 +297,19 @@
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
     (v128.store offset=0 (local.get $c) (local.get $c30))
     (v128.store offset=16 (local.get $c) (local.get $c31))
-    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-    (v128.store offset=0 (local.get $c) (local.get $c40))
-    (v128.store offset=16 (local.get $c) (local.get $c41))
   )
 
-  (func $tile5x4Masked
+  (func $tile4x4Masked
     (param $c i32) (param $a i32) (param $b i32) (param $bias i32) (param $K i32) (param $am i32) (param $ak i32)
     (param $ldb i32) (param $ldc i32) (param $mode i32) (param $act i32) (param $lanes i32)
-    (local $c00 v128) (local $c10 v128) (local $c20 v128) (local $c30 v128) (local $c40 v128)
-    (local $b0 v128) (local $x v128) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $a4 i32)
+    (local $c00 v128) (local $c10 v128) (local $c20 v128) (local $c30 v128)
+    (local $b0 v128) (local $x v128) (local $a1 i32) (local $a2 i32) (local $a3 i32)
     (if (i32.eq (local.get $mode) (i32.const 1))
       (then
         (local.set $c00 (v128.load offset=0 (local.get $c)))
         (local.set $c10 (v128.load offset=0 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 1)))))
         (local.set $c20 (v128.load offset=0 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 2)))))
         (local.set $c30 (v128.load offset=0 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 3)))))
-        (local.set $c40 (v128.load offset=0 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 4)))))
       )
       (else
         (if (i32.eq (local.get $mode) (i32.const 2))
@@ -201,12 +319,10 @@
             (local.set $c10 (local.get $b0))
             (local.set $c20 (local.get $b0))
             (local.set $c30 (local.get $b0))
-            (local.set $c40 (local.get $b0))
           ))))
     (local.set $a1 (i32.add (local.get $a) (local.get $am)))
     (local.set $a2 (i32.add (local.get $a1) (local.get $am)))
     (local.set $a3 (i32.add (local.get $a2) (local.get $am)))
-    (local.set $a4 (i32.add (local.get $a3) (local.get $am)))
     (block $done
       (loop $k
         (br_if $done (i32.eqz (local.get $K)))
@@ -219,9 +335,7 @@
         (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $x) (local.get $b0))))
         (local.set $x (v128.load32_splat (local.get $a3)))
         (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $x) (local.get $b0))))
-        (local.set $x (v128.load32_splat (local.get $a4)))
-        (local.set $c40 (f32x4.add (local.get $c40) (f32x4.mul (local.get $x) (local.get $b0))))
-        (local.set $a (i32.add (local.get $a) (local.get $ak))) (local.set $a1 (i32.add (local.get $a1) (local.get $ak))) (local.set $a2 (i32.add (local.get $a2) (local.get $ak))) (local.set $a3 (i32.add (local.get $a3) (local.get $ak))) (local.set $a4 (i32.add (local.get $a4) (local.get $ak)))
+        (local.set $a (i32.add (local.get $a) (local.get $ak))) (local.set $a1 (i32.add (local.get $a1) (local.get $ak))) (local.set $a2 (i32.add (local.get $a2) (local.get $ak))) (local.set $a3 (i32.add (local.get $a3) (local.get $ak)))
         (local.set $b (i32.add (local.get $b) (local.get $ldb)))
         (local.set $K (i32.sub (local.get $K) (i32.const 1)))
         (br $k)))
@@ -231,14 +345,12 @@
         (local.set $c10 (f32x4.pmax (local.get $c10) (v128.const f32x4 0 0 0 0)))
         (local.set $c20 (f32x4.pmax (local.get $c20) (v128.const f32x4 0 0 0 0)))
         (local.set $c30 (f32x4.pmax (local.get $c30) (v128.const f32x4 0 0 0 0)))
-        (local.set $c40 (f32x4.pmax (local.get $c40) (v128.const f32x4 0 0 0 0)))
         (if (i32.eq (local.get $act) (i32.const 2))
           (then
             (local.set $c00 (f32x4.pmin (local.get $c00) (v128.const f32x4 6 6 6 6)))
             (local.set $c10 (f32x4.pmin (local.get $c10) (v128.const f32x4 6 6 6 6)))
             (local.set $c20 (f32x4.pmin (local.get $c20) (v128.const f32x4 6 6 6 6)))
             (local.set $c30 (f32x4.pmin (local.get $c30) (v128.const f32x4 6 6 6 6)))
-            (local.set $c40 (f32x4.pmin (local.get $c40) (v128.const f32x4 6 6 6 6)))
           ))))
     (call $storeLanes (i32.add (local.get $c) (i32.const 0)) (local.get $c00) (local.get $lanes))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
@@ -247,15 +359,159 @@
     (call $storeLanes (i32.add (local.get $c) (i32.const 0)) (local.get $c20) (local.get $lanes))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
     (call $storeLanes (i32.add (local.get $c) (i32.const 0)) (local.get $c30) (local.get $lanes))
+  )
+
+  (func $tile2x8
+    (param $c i32) (param $a i32) (param $b i32) (param $bias i32) (param $K i32) (param $am i32) (param $ak i32)
+    (param $ldb i32) (param $ldc i32) (param $mode i32) (param $act i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $b0 v128) (local $b1 v128) (local $x v128) (local $a1 i32)
+    (if (i32.eq (local.get $mode) (i32.const 1))
+      (then
+        (local.set $c00 (v128.load offset=0 (local.get $c)))
+        (local.set $c01 (v128.load offset=16 (local.get $c)))
+        (local.set $c10 (v128.load offset=0 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 1)))))
+        (local.set $c11 (v128.load offset=16 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 1)))))
+      )
+      (else
+        (if (i32.eq (local.get $mode) (i32.const 2))
+          (then
+            (local.set $b0 (v128.load offset=0 (local.get $bias)))
+            (local.set $b1 (v128.load offset=16 (local.get $bias)))
+            (local.set $c00 (local.get $b0)) (local.set $c01 (local.get $b1))
+            (local.set $c10 (local.get $b0)) (local.set $c11 (local.get $b1))
+          ))))
+    (local.set $a1 (i32.add (local.get $a) (local.get $am)))
+    (block $done
+      (loop $k
+        (br_if $done (i32.eqz (local.get $K)))
+        (local.set $b0 (v128.load offset=0 (local.get $b)))
+        (local.set $b1 (v128.load offset=16 (local.get $b)))
+        (local.set $x (v128.load32_splat (local.get $a)))
+        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $x (v128.load32_splat (local.get $a1)))
+        (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $a (i32.add (local.get $a) (local.get $ak))) (local.set $a1 (i32.add (local.get $a1) (local.get $ak)))
+        (local.set $b (i32.add (local.get $b) (local.get $ldb)))
+        (local.set $K (i32.sub (local.get $K) (i32.const 1)))
+        (br $k)))
+    (if (local.get $act)
+      (then
+        (local.set $c00 (f32x4.pmax (local.get $c00) (v128.const f32x4 0 0 0 0))) (local.set $c01 (f32x4.pmax (local.get $c01) (v128.const f32x4 0 0 0 0)))
+        (local.set $c10 (f32x4.pmax (local.get $c10) (v128.const f32x4 0 0 0 0))) (local.set $c11 (f32x4.pmax (local.get $c11) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c00 (f32x4.pmin (local.get $c00) (v128.const f32x4 6 6 6 6))) (local.set $c01 (f32x4.pmin (local.get $c01) (v128.const f32x4 6 6 6 6)))
+            (local.set $c10 (f32x4.pmin (local.get $c10) (v128.const f32x4 6 6 6 6))) (local.set $c11 (f32x4.pmin (local.get $c11) (v128.const f32x4 6 6 6 6)))
+          ))))
+    (v128.store offset=0 (local.get $c) (local.get $c00))
+    (v128.store offset=16 (local.get $c) (local.get $c01))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-    (call $storeLanes (i32.add (local.get $c) (i32.const 0)) (local.get $c40) (local.get $lanes))
+    (v128.store offset=0 (local.get $c) (local.get $c10))
+    (v128.store offset=16 (local.get $c) (local.get $c11))
+  )
+
+  (func $tile2x4Masked
+    (param $c i32) (param $a i32) (param $b i32) (param $bias i32) (param $K i32) (param $am i32) (param $ak i32)
+    (param $ldb i32) (param $ldc i32) (param $mode i32) (param $act i32) (param $lanes i32)
+    (local $c00 v128) (local $c10 v128)
+    (local $b0 v128) (local $x v128) (local $a1 i32)
+    (if (i32.eq (local.get $mode) (i32.const 1))
+      (then
+        (local.set $c00 (v128.load offset=0 (local.get $c)))
+        (local.set $c10 (v128.load offset=0 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 1)))))
+      )
+      (else
+        (if (i32.eq (local.get $mode) (i32.const 2))
+          (then
+            (local.set $b0 (v128.load offset=0 (local.get $bias)))
+            (local.set $c00 (local.get $b0))
+            (local.set $c10 (local.get $b0))
+          ))))
+    (local.set $a1 (i32.add (local.get $a) (local.get $am)))
+    (block $done
+      (loop $k
+        (br_if $done (i32.eqz (local.get $K)))
+        (local.set $b0 (v128.load offset=0 (local.get $b)))
+        (local.set $x (v128.load32_splat (local.get $a)))
+        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $x (v128.load32_splat (local.get $a1)))
+        (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $a (i32.add (local.get $a) (local.get $ak))) (local.set $a1 (i32.add (local.get $a1) (local.get $ak)))
+        (local.set $b (i32.add (local.get $b) (local.get $ldb)))
+        (local.set $K (i32.sub (local.get $K) (i32.const 1)))
+        (br $k)))
+    (if (local.get $act)
+      (then
+        (local.set $c00 (f32x4.pmax (local.get $c00) (v128.const f32x4 0 0 0 0)))
+        (local.set $c10 (f32x4.pmax (local.get $c10) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c00 (f32x4.pmin (local.get $c00) (v128.const f32x4 6 6 6 6)))
+            (local.set $c10 (f32x4.pmin (local.get $c10) (v128.const f32x4 6 6 6 6)))
+          ))))
+    (call $storeLanes (i32.add (local.get $c) (i32.const 0)) (local.get $c00) (local.get $lanes))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (call $storeLanes (i32.add (local.get $c) (i32.const 0)) (local.get $c10) (local.get $lanes))
+  )
+
+  (func $tile1x16
+    (param $c i32) (param $a i32) (param $b i32) (param $bias i32) (param $K i32) (param $am i32) (param $ak i32)
+    (param $ldb i32) (param $ldc i32) (param $mode i32) (param $act i32)
+    (local $c00 v128) (local $c01 v128) (local $c02 v128) (local $c03 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128) (local $x v128) 
+    (if (i32.eq (local.get $mode) (i32.const 1))
+      (then
+        (local.set $c00 (v128.load offset=0 (local.get $c)))
+        (local.set $c01 (v128.load offset=16 (local.get $c)))
+        (local.set $c02 (v128.load offset=32 (local.get $c)))
+        (local.set $c03 (v128.load offset=48 (local.get $c)))
+      )
+      (else
+        (if (i32.eq (local.get $mode) (i32.const 2))
+          (then
+            (local.set $b0 (v128.load offset=0 (local.get $bias)))
+            (local.set $b1 (v128.load offset=16 (local.get $bias)))
+            (local.set $b2 (v128.load offset=32 (local.get $bias)))
+            (local.set $b3 (v128.load offset=48 (local.get $bias)))
+            (local.set $c00 (local.get $b0)) (local.set $c01 (local.get $b1)) (local.set $c02 (local.get $b2)) (local.set $c03 (local.get $b3))
+          ))))
+    (block $done
+      (loop $k
+        (br_if $done (i32.eqz (local.get $K)))
+        (local.set $b0 (v128.load offset=0 (local.get $b)))
+        (local.set $b1 (v128.load offset=16 (local.get $b)))
+        (local.set $b2 (v128.load offset=32 (local.get $b)))
+        (local.set $b3 (v128.load offset=48 (local.get $b)))
+        (local.set $x (v128.load32_splat (local.get $a)))
+        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $c02 (f32x4.add (local.get $c02) (f32x4.mul (local.get $x) (local.get $b2))))
+        (local.set $c03 (f32x4.add (local.get $c03) (f32x4.mul (local.get $x) (local.get $b3))))
+        (local.set $a (i32.add (local.get $a) (local.get $ak)))
+        (local.set $b (i32.add (local.get $b) (local.get $ldb)))
+        (local.set $K (i32.sub (local.get $K) (i32.const 1)))
+        (br $k)))
+    (if (local.get $act)
+      (then
+        (local.set $c00 (f32x4.pmax (local.get $c00) (v128.const f32x4 0 0 0 0))) (local.set $c01 (f32x4.pmax (local.get $c01) (v128.const f32x4 0 0 0 0))) (local.set $c02 (f32x4.pmax (local.get $c02) (v128.const f32x4 0 0 0 0))) (local.set $c03 (f32x4.pmax (local.get $c03) (v128.const f32x4 0 0 0 0)))
+        (if (i32.eq (local.get $act) (i32.const 2))
+          (then
+            (local.set $c00 (f32x4.pmin (local.get $c00) (v128.const f32x4 6 6 6 6))) (local.set $c01 (f32x4.pmin (local.get $c01) (v128.const f32x4 6 6 6 6))) (local.set $c02 (f32x4.pmin (local.get $c02) (v128.const f32x4 6 6 6 6))) (local.set $c03 (f32x4.pmin (local.get $c03) (v128.const f32x4 6 6 6 6)))
+          ))))
+    (v128.store offset=0 (local.get $c) (local.get $c00))
+    (v128.store offset=16 (local.get $c) (local.get $c01))
+    (v128.store offset=32 (local.get $c) (local.get $c02))
+    (v128.store offset=48 (local.get $c) (local.get $c03))
   )
 
   (func $tile1x8
     (param $c i32) (param $a i32) (param $b i32) (param $bias i32) (param $K i32) (param $am i32) (param $ak i32)
     (param $ldb i32) (param $ldc i32) (param $mode i32) (param $act i32)
     (local $c00 v128) (local $c01 v128)
-    (local $b0 v128) (local $b1 v128) (local $x v128)
+    (local $b0 v128) (local $b1 v128) (local $x v128) 
     (if (i32.eq (local.get $mode) (i32.const 1))
       (then
         (local.set $c00 (v128.load offset=0 (local.get $c)))
@@ -295,7 +551,7 @@
     (param $c i32) (param $a i32) (param $b i32) (param $bias i32) (param $K i32) (param $am i32) (param $ak i32)
     (param $ldb i32) (param $ldc i32) (param $mode i32) (param $act i32) (param $lanes i32)
     (local $c00 v128)
-    (local $b0 v128) (local $x v128)
+    (local $b0 v128) (local $x v128) 
     (if (i32.eq (local.get $mode) (i32.const 1))
       (then
         (local.set $c00 (v128.load offset=0 (local.get $c)))

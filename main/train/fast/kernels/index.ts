@@ -211,8 +211,8 @@ export type DenseTrainVariant = 'fused' | 'plain'
  * Whether this runtime validates relaxed SIMD (the fused multiply-add variant). Electron 45 and Node 22 have it on;
  * Node 20's V8 (11.3) implements it behind --experimental-wasm-relaxed-simd, a flag that only decides whether
  * modules using the new instructions validate, so it is switched on here before our own module is compiled
- * (LAYERLAB_RELAXED_SIMD=0 keeps it off). Measured on the 2-core AMD EPYC: the gemm tile at 53-57 GFLOP/s fused,
- * 38-41 with multiply and add apart.
+ * (LAYERLAB_RELAXED_SIMD=0 keeps it off). Measured on the 2-core AMD EPYC (issue 20's note, Session 5), one
+ * thread, the MLP's 100-column products: 46-48 GFLOP/s fused, 35-37 with multiply and add apart.
  */
 function relaxedSimd(fusedBytes: BufferSource): boolean {
   if (process.env.LAYERLAB_RELAXED_SIMD === '0') return false
@@ -259,18 +259,22 @@ export const THREADED_GEMM_MIN_MACS = 400_000
 
 type Gemm = DenseTrainKernel['gemm']
 
+/** denseTrain.wat's gemm works in blocks of this many rows: cuts of a product's rows fall on its multiples. */
+export const GEMM_BLOCK_ROWS = 4
+
 /**
  * The gemm of an instance on shared memory, on two threads where the helper thread is up and the product is big
- * enough: cut by rows into parts that start at multiples of 5 (the tile's rows), so every element is computed by
- * the same tile code in the same order as on one thread, and the result is the same bits.
+ * enough: cut by rows into parts that start at multiples of GEMM_BLOCK_ROWS. Every element is summed over k in the
+ * same order by the same instructions in any tile (denseTrain.wat), so the result is the same bits as on one
+ * thread; cutting at whole blocks keeps each part's rows in the same full-height tiles as one call would.
  */
 function threadedGemm(gemm: Gemm, memory: WebAssembly.Memory, modules: SharedModules): Gemm {
   return (c, a, b, bias, M, N, K, am, ak, ldb, ldc, mode, act) => {
     const macs = M * N * K
     const helper = M >= 10 && macs >= THREADED_GEMM_MIN_MACS ? helperThread() : null
     if (!helper) return gemm(c, a, b, bias, M, N, K, am, ak, ldb, ldc, mode, act)
-    const parts = Math.max(2, Math.min(MAX_PARTS, Math.floor(M / 5), Math.floor(macs / THREADED_GEMM_MIN_MACS)))
-    helper.run(JOB_GEMM, memory, modules, [c, a, b, bias, M, N, K, am, ak, ldb, ldc, mode, act], 5, M, parts, (first, last) =>
+    const parts = Math.max(2, Math.min(MAX_PARTS, Math.floor(M / GEMM_BLOCK_ROWS), Math.floor(macs / THREADED_GEMM_MIN_MACS)))
+    helper.run(JOB_GEMM, memory, modules, [c, a, b, bias, M, N, K, am, ak, ldb, ldc, mode, act], GEMM_BLOCK_ROWS, M, parts, (first, last) =>
       gemm(c + first * ldc, a + first * am, b, bias, last - first, N, K, am, ak, ldb, ldc, mode, act)
     )
   }

@@ -4,7 +4,7 @@
  * caller, on another part of the output.
  *
  * Determinism: the work is split only where every output element is computed by the same instructions in the
- * same order as on one thread: a gemm by rows at a multiple of the tile's 5 rows (each element's sum over k never
+ * same order as on one thread: a gemm by rows at a multiple of its block of 4 rows (each element's sum over k never
  * crosses threads), a conv forward by whole chunks of output pixels, its kernel gradient by rows of dk (both
  * threads walk all chunks in order), its input gradient by whole images. So a seed trains to the same bits on one
  * thread or two (test/unit/train/kernel-threads.test.ts), and no kernel choice may depend on the thread count.
@@ -30,7 +30,7 @@ const READY = 5 // 1 once the worker runs
 const KIND = 6
 const MEMORY_ID = 7
 const PARTS = 8
-const UNIT = 9 // parts cover whole units (5 gemm rows, a chunk of pixels, an image) of [0, TOTAL)
+const UNIT = 9 // parts cover whole units (a gemm's block of rows, a chunk of pixels, an image) of [0, TOTAL)
 const TOTAL = 10
 const ARGS = 12
 const SLOTS = ARGS + 20
