@@ -17,6 +17,7 @@ import {
   type DenseTrainVariant,
   kernelThreadReady,
   setKernelThreads,
+  setThreadedGemmMinimum,
   stopKernelThread,
   threadStats
 } from '../../../main/train/fast/kernels'
@@ -38,7 +39,10 @@ beforeAll(async () => {
   await activateBackend(tf, planBackend({}))
   expect(await kernelThreadReady()).toBe(true)
 })
-afterEach(() => setKernelThreads(undefined))
+afterEach(() => {
+  setKernelThreads(undefined)
+  setThreadedGemmMinimum(undefined)
+})
 afterAll(async () => {
   await stopKernelThread()
 })
@@ -207,6 +211,26 @@ describe('seeded runs on one thread and on two train to the same bits', () => {
     const job = { spec, partition: blocks, config: { epochs: 4, patience: 0, batchSize: 200, seed: 5 }, data: digits, fusedDense: true }
     const { one, two } = await onOneAndTwoThreads(job)
     expect(two.metrics).toEqual(one.metrics)
+  })
+
+  it('the same MLP with every product cut between the threads (no size threshold) and with none cut', async () => {
+    const { spec, partition } = defaultModel({ inputShape: digits.inputShape, classes: 10 })
+    const settings = { optimizer: 'momentum' as const, learningRate: 0.1, weightDecay: 1e-4 }
+    const blocks = { blocks: partition.blocks.map((block) => ({ ...block, settings: { ...block.settings, ...settings } })) }
+    // Batches of 50: products from 5 k to 125 k multiply-adds, all below the default threshold.
+    const job = { spec, partition: blocks, config: { epochs: 2, patience: 0, batchSize: 50, seed: 8 }, data: digits, fusedDense: true }
+    setThreadedGemmMinimum(0)
+    const cut = threadStats.jobs
+    const { one } = await onOneAndTwoThreads(job)
+    // The training steps' products were handed over too (26 batches × 2 epochs × 8 products), not only validation's.
+    expect(threadStats.jobs - cut).toBeGreaterThan(26 * 2 * 8)
+    setThreadedGemmMinimum(Number.MAX_SAFE_INTEGER)
+    setKernelThreads(2)
+    const jobs = threadStats.jobs
+    const none = await seededRun(job)
+    expect(threadStats.jobs).toBe(jobs)
+    expect(none.rows).toEqual(one.rows)
+    expect(none.weights).toEqual(one.weights)
   })
 
   it('the small CNN through the taped-step kernels (LAYERLAB_TAPE_KERNELS=1) on the digits’ 8×8 images', async () => {

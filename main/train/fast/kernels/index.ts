@@ -257,6 +257,22 @@ function denseTrainModule(variant: DenseTrainVariant, shared: boolean): WebAssem
  */
 export const THREADED_GEMM_MIN_MACS = 400_000
 
+/** THREADED_GEMM_MIN_MACS, or LAYERLAB_THREADED_GEMM_MIN_MACS where set (to measure another threshold on a quiet machine). */
+function defaultThreadedGemmMinimum(): number {
+  const asked = process.env.LAYERLAB_THREADED_GEMM_MIN_MACS ? Number(process.env.LAYERLAB_THREADED_GEMM_MIN_MACS) : NaN
+  return Number.isFinite(asked) && asked >= 0 ? asked : THREADED_GEMM_MIN_MACS
+}
+
+let threadedGemmMinMacs = defaultThreadedGemmMinimum()
+
+/**
+ * Sets the size below which a product stays on one thread, for this process (bench, tests; 0: every product of
+ * at least 10 rows is cut); undefined: back to the default. Like the thread count, it never changes a result's bits.
+ */
+export function setThreadedGemmMinimum(macs: number | undefined): void {
+  threadedGemmMinMacs = macs ?? defaultThreadedGemmMinimum()
+}
+
 type Gemm = DenseTrainKernel['gemm']
 
 /** denseTrain.wat's gemm works in blocks of this many rows: cuts of a product's rows fall on its multiples. */
@@ -271,9 +287,9 @@ export const GEMM_BLOCK_ROWS = 4
 function threadedGemm(gemm: Gemm, memory: WebAssembly.Memory, modules: SharedModules): Gemm {
   return (c, a, b, bias, M, N, K, am, ak, ldb, ldc, mode, act) => {
     const macs = M * N * K
-    const helper = M >= 10 && macs >= THREADED_GEMM_MIN_MACS ? helperThread() : null
+    const helper = M >= 10 && macs >= threadedGemmMinMacs ? helperThread() : null
     if (!helper) return gemm(c, a, b, bias, M, N, K, am, ak, ldb, ldc, mode, act)
-    const parts = Math.max(2, Math.min(MAX_PARTS, Math.floor(M / GEMM_BLOCK_ROWS), Math.floor(macs / THREADED_GEMM_MIN_MACS)))
+    const parts = Math.max(2, Math.min(MAX_PARTS, Math.floor(M / GEMM_BLOCK_ROWS), Math.floor(macs / Math.max(1, threadedGemmMinMacs))))
     helper.run(JOB_GEMM, memory, modules, [c, a, b, bias, M, N, K, am, ak, ldb, ldc, mode, act], GEMM_BLOCK_ROWS, M, parts, (first, last) =>
       gemm(c + first * ldc, a + first * am, b, bias, last - first, N, K, am, ak, ldb, ldc, mode, act)
     )
