@@ -67,6 +67,17 @@ const SMALL_LINE = 2 << 20
 const lineLimitOf = (size: number, settings: CsvSettings): number =>
   settings.compression === 'gzip' ? MAX_LINE : Math.min(MAX_LINE, Math.max(SMALL_LINE, size + 1))
 
+/**
+ * DuckDB's buffers are twice the line limit, and a 64 MB limit costs a 1M-row file 0.3–0.45 s and ~90 MiB, so a
+ * plain UTF-8 file whose sample holds no quote is read with DuckDB's default 2 MB first. DuckDB leaves out a record
+ * longer than its buffer without a word, so the small limit stands only when the hash's reads prove it (an upper
+ * bound on every record's length, quoted fields with line ends included, under the limit; no row set aside as over
+ * it); else the file is read again with the full limit. A sample with quotes gets the full limit at once: a file
+ * quoted throughout would be read twice.
+ */
+const smallLimitFirst = (dialect: Dialect): boolean =>
+  dialect.settings.encoding === 'utf8' && dialect.settings.compression !== 'gzip' && !dialect.quoteInSample
+
 /** read_csv(…) with every dialect option explicit. */
 function readCsvSql(
   source: string,
@@ -217,7 +228,12 @@ export function importCsv(
   connection: DuckDBConnection,
   options: CsvImportOptions = {}
 ): Promise<TableImport> {
-  return withHash(file, (hash) => readTable(file, dir, dialect, connection, options, hash), { quote: dialect.settings.quote })
+  const { quote, escape } = dialect.settings
+  return withHash(
+    file,
+    (hash) => readTable(file, dir, dialect, connection, options, hash),
+    smallLimitFirst(dialect) ? { records: { quote, escape } } : {}
+  )
 }
 
 async function readTable(
@@ -242,12 +258,7 @@ async function readTable(
   gzipCheck?.catch(() => undefined)
   try {
     const fileLimit = lineLimitOf((await fs.promises.stat(source)).size, settings)
-    // DuckDB's buffers are twice the line limit, and a 64 MB limit costs a 1M-row file 0.3–0.45 s and ~90 MiB: a
-    // file whose rows are its lines (no quote in its sample: a quoted field may hold line ends) is read with DuckDB's
-    // default 2 MB first. DuckDB leaves out a row longer than its buffer without a word, so the small limit stands
-    // only when the hash's reads prove it (no quote anywhere, no stretch between \n longer than it, no row over it
-    // set aside); else the file is read again with the full limit.
-    let lineLimit = source === file && settings.compression !== 'gzip' && !dialect.quoteInSample ? Math.min(SMALL_LINE, fileLimit) : fileLimit
+    let lineLimit = smallLimitFirst(dialect) ? Math.min(SMALL_LINE, fileLimit) : fileLimit
     const types = await detectTypes(connection, source, settings, fileNames)
     const forcedText = new Set<string>()
     const forcedNumeric = new Set<string>()
@@ -284,8 +295,8 @@ async function readTable(
       const rejects = await readRejects(connection, rejectsTable, settings)
       await connection.run(`DROP TABLE IF EXISTS ${sqlIdent(rejectsTable)}; DROP TABLE IF EXISTS ${sqlIdent(rejectsScan)}`)
       if (lineLimit < fileLimit) {
-        const shape = await hash.shape
-        if (shape.quoteSeen || shape.longestNewlineSpan > lineLimit || rejects.overLimit) {
+        const { longestRecord } = await hash.shape
+        if (longestRecord === null || longestRecord > lineLimit || rejects.overLimit) {
           abortColumns(scan)
           lineLimit = fileLimit
           continue

@@ -43,18 +43,78 @@ export interface HashJob {
   stop(): Promise<void>
 }
 
-/**
- * The longest stretch between two \n bytes (a \r alone does not end it: an upper bound on a line whatever DuckDB
- * takes for a line end), when one is longer than 1 MB, else 0; and whether the quote byte occurs anywhere.
- */
+/** What the same reads saw of a CSV's records (for its DuckDB line limit: importCsv.ts). */
 export interface FileShape {
-  longestNewlineSpan: number
-  quoteSeen: boolean
+  /** An upper bound on the longest record's length in bytes; null when the reads could not tell (see RecordBound). */
+  longestRecord: number | null
 }
 
 export interface HashOptions {
-  /** The CSV's quote character (one ASCII byte), looked for in every read; none: not looked for. */
-  quote?: string
+  /** Follow the records of a CSV with this quote character (one ASCII byte, or '' for none) and escape. */
+  records?: { quote: string; escape: string }
+}
+
+/** Past this many quote characters RecordBound gives up: a file quoted throughout is read with the full limit. */
+const QUOTE_LIMIT = 200_000
+
+/**
+ * An upper bound on the longest record of a CSV, from the hash's reads: a record ends at a \n outside quotes (a \r
+ * alone does not end one, so the bound holds whatever DuckDB takes for a line end). Quoted fields are followed from
+ * quote to quote (a doubled quote toggles twice and changes nothing), so the work is two memchr calls a megabyte
+ * and one or two a quote. Unknown (null) past QUOTE_LIMIT quotes, or when quotes are escaped by another character
+ * (an escaped quote would read as the end of its field). A stray quote in an unquoted field can only make the bound
+ * larger: the file is then read again with the full limit, never less.
+ */
+class RecordBound {
+  private inQuote = false
+  private recordStart = 0
+  private longest = 0
+  private quotes = 0
+  private unknown = false
+
+  constructor(
+    private readonly quote: number,
+    private readonly escapedOtherwise: boolean
+  ) {}
+
+  add(chunk: Buffer, offset: number): void {
+    let at = 0
+    while (!this.unknown && at < chunk.length) {
+      if (this.inQuote) {
+        const close = chunk.indexOf(this.quote, at)
+        if (close < 0) return
+        this.inQuote = false
+        at = close + 1
+        this.counted()
+        continue
+      }
+      const open = this.quote < 0 ? -1 : chunk.indexOf(this.quote, at)
+      const end = open < 0 ? chunk.length : open
+      const first = chunk.indexOf(10, at)
+      if (first >= 0 && first < end) {
+        // Records inside one read are shorter than the read; only one that began in an earlier read can be long.
+        this.endsAt(offset + first)
+        this.recordStart = offset + chunk.lastIndexOf(10, end - 1) + 1
+      }
+      if (open < 0) return
+      this.inQuote = true
+      at = open + 1
+      this.counted()
+    }
+  }
+
+  finish(size: number): number | null {
+    this.endsAt(size)
+    return this.unknown ? null : this.longest
+  }
+
+  private counted(): void {
+    if (this.escapedOtherwise || ++this.quotes > QUOTE_LIMIT) this.unknown = true
+  }
+
+  private endsAt(end: number): void {
+    if (end - this.recordStart > this.longest) this.longest = end - this.recordStart
+  }
 }
 
 const HASH_BUFFER = 1 << 20
@@ -75,20 +135,19 @@ function lineEnds(chunk: Buffer): [number, number] {
 export function hashFile(file: string, options: HashOptions = {}): HashJob {
   let stopped = false
   let longest: LongLine | null = null
-  const quote = options.quote?.length === 1 ? options.quote.charCodeAt(0) : -1
-  const shape: FileShape = { longestNewlineSpan: 0, quoteSeen: false }
+  const { records } = options
+  const bound = records
+    ? new RecordBound(records.quote === '' ? -1 : records.quote.charCodeAt(0), records.escape !== '' && records.escape !== records.quote)
+    : null
+  const shape: FileShape = { longestRecord: null }
   const run = async (): Promise<string> => {
     const hash = createHash('sha256')
     const buffer = Buffer.allocUnsafe(HASH_BUFFER)
     const handle = await fs.promises.open(file, 'r')
     let offset = 0
     let lineStart = 0
-    let spanStart = 0
     const lineEndsAt = (end: number) => {
       if (end - lineStart > Math.max(HASH_BUFFER, longest?.bytes ?? 0)) longest = { start: lineStart, bytes: end - lineStart }
-    }
-    const spanEndsAt = (end: number) => {
-      if (end - spanStart > Math.max(HASH_BUFFER, shape.longestNewlineSpan)) shape.longestNewlineSpan = end - spanStart
     }
     try {
       for (;;) {
@@ -102,16 +161,11 @@ export function hashFile(file: string, options: HashOptions = {}): HashJob {
           lineEndsAt(offset + first)
           lineStart = offset + last + 1
         }
-        const firstNewline = chunk.indexOf(10)
-        if (firstNewline >= 0) {
-          spanEndsAt(offset + firstNewline)
-          spanStart = offset + chunk.lastIndexOf(10) + 1
-        }
-        if (quote >= 0 && !shape.quoteSeen) shape.quoteSeen = chunk.indexOf(quote) >= 0
+        bound?.add(chunk, offset)
         offset += bytesRead
       }
       lineEndsAt(offset)
-      spanEndsAt(offset)
+      if (bound) shape.longestRecord = bound.finish(offset)
     } finally {
       await handle.close()
     }
@@ -125,10 +179,10 @@ export function hashFile(file: string, options: HashOptions = {}): HashJob {
       () => longest,
       () => null
     ),
-    // A failed read proves nothing: the worst shape (the import fails on the hash's error anyway).
+    // A failed read proves nothing (the import fails on the hash's error anyway).
     shape: result.then(
       () => shape,
-      () => ({ longestNewlineSpan: Infinity, quoteSeen: true })
+      () => ({ longestRecord: null })
     ),
     async stop() {
       stopped = true

@@ -44,15 +44,23 @@ describe('hashFile', () => {
     expect(await oneLine.longestLine).toEqual({ start: 0, bytes: MB + 5 })
   })
 
-  it('reports the longest stretch between \\n bytes (a lone \\r does not end it) and whether the quote byte occurs', async () => {
-    const text = `a,b\n1,${'x'.repeat(MB)}\r${'y'.repeat(MB)}\n2,3\n`
-    const plain = hashFile(write('cr-inside.csv', text), { quote: '"' })
-    expect(await plain.shape).toEqual({ longestNewlineSpan: 2 * MB + 3, quoteSeen: false })
-    expect(await plain.longestLine).toEqual({ start: 4, bytes: MB + 2 })
-    // The quote far past the first read, and a file with no quote asked for.
-    const late = write('late-quote.csv', `${'1,2\n'.repeat(MB)}3,"x"\n`)
-    expect((await hashFile(late, { quote: '"' }).shape).quoteSeen).toBe(true)
-    expect((await hashFile(late).shape).quoteSeen).toBe(false)
-    expect((await hashFile(late, { quote: "'" }).shape).quoteSeen).toBe(false)
+  it('bounds the longest CSV record: quoted line ends stay inside it, a lone \\r does not end it, doubled quotes change nothing', async () => {
+    const records = { quote: '"', escape: '"' }
+    const shape = async (name: string, text: string, options = records) =>
+      (await hashFile(write(name, text), { records: options }).shape).longestRecord
+    // An unquoted line with a \r inside, across the 1 MB reads: one record from its start to its \n.
+    const cr = `1,${'x'.repeat(MB)}\r${'y'.repeat(MB)}`
+    expect(await shape('cr.csv', `a,b\n${cr}\n2,3\n`)).toBe(cr.length)
+    // A quoted field of 3 MB of short lines (with doubled quotes in it), past the first read.
+    const field = `"say ""hi""\n${'a line\n'.repeat(450_000)}"`
+    const quoted = `7,${field},z`
+    expect(await shape('quoted.csv', `${'1,2,3\n'.repeat(200_000)}${quoted}\n4,5,6\n`)).toBe(quoted.length)
+    // The same file read as having no quote character: its longest line is the bound.
+    expect(await shape('quoted.csv', `${'1,2,3\n'.repeat(200_000)}${quoted}\n4,5,6\n`, { quote: '', escape: '' })).toBeLessThan(20)
+    // Quotes escaped by a backslash, or a file quoted throughout: it cannot tell.
+    expect(await shape('backslash.csv', 'a,b\n1,"x \\" y"\n', { quote: '"', escape: '\\' })).toBeNull()
+    expect(await shape('many.csv', `${'"a",1\n'.repeat(120_000)}`)).toBeNull()
+    // Short records: a small bound (the whole of the last line counts, its \n or not).
+    expect(await shape('small.csv', 'a,b\n1,"two\nlines"\n3,4')).toBe(13)
   })
 })
