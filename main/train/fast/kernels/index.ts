@@ -254,10 +254,11 @@ function denseTrainModule(variant: DenseTrainVariant, shared: boolean): WebAssem
  * Products smaller than this many multiply-adds stay on one thread, and each part handed out has at least as
  * many: handing a job over costs about a microsecond while the worker spins (bench kernel-threads), but the
  * defaults' batch-32 products (200-320 k) gained nothing on two threads in the bench (issue 20's note, Session 4).
- * Remeasured with the 2 × 16 tiles (Session 5, epoch overhead): one call alone, repeated while the worker spins,
- * gains from about 160 k when the other core is free (0.73× at 160 k, 0.98× at 80 k) but only from about 2 M at
- * this box's usual load; in whole article runs no threshold from 200 k to 3 M differed from one thread by more
- * than the noise. So the line stays here, above the quiet crossover and below the MLP's 1.2-2.6 M products.
+ * Remeasured with the 2 × 16 tiles (Session 5, epoch overhead; whole runs, same process, load ~1): the article's
+ * job on two threads took 0.88-0.90× one thread's time per run at 400 k, 0.82-0.85× at 200 k, 0.92-0.97× at 1 M,
+ * 1.0-1.1× from 1.5 M; LayerLab's defaults (batch 32) 1.00× at 400 k but 1.11-1.54× at 200 k, where their
+ * 16-row parts are cut too. A call alone, repeated while the worker spins, gains from ~160 k, but successive
+ * products cut by rows move each layer's output between the cores. So the line stays at 400 k.
  */
 export const THREADED_GEMM_MIN_MACS = 400_000
 
