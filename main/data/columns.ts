@@ -213,6 +213,44 @@ export class NumericColumn implements ColumnSink {
     if (this.vocab) this.addCodes(out, at, rows)
   }
 
+  /** The rows of a codes file (c<i>.i32 / .src: an index into `values` per row, negative: missing) as values. */
+  addCoded(codesFile: string, values: Float64Array): void {
+    const block = new Float64Array(2048)
+    forEachChunk(codesFile, 'i32', (codes) => {
+      for (let start = 0; start < codes.length; start += block.length) {
+        const n = Math.min(block.length, codes.length - start)
+        for (let i = 0; i < n; i++) {
+          const code = codes[start + i]!
+          block[i] = code < 0 ? NaN : values[code]!
+        }
+        this.addValues(block.subarray(0, n), null, n)
+      }
+    })
+  }
+
+  /**
+   * The first `rows` rows of a strings file read as values by `read` ('' is missing); stops at the first text that
+   * reads as NaN and returns it (the column is then incomplete: the caller aborts it), else null.
+   */
+  addRead(dataFile: string, offsetFile: string, rows: number, read: (text: string) => number): string | null {
+    const block = new Float64Array(16_384)
+    for (let start = 0; start < rows; start += block.length) {
+      const texts = readRangeStrings(dataFile, offsetFile, start, Math.min(block.length, rows - start))
+      for (let i = 0; i < texts.length; i++) {
+        const text = texts[i]!
+        if (text === '') {
+          block[i] = NaN
+          continue
+        }
+        const value = read(text)
+        if (value !== value) return text
+        block[i] = value
+      }
+      this.addValues(block.subarray(0, texts.length), null, texts.length)
+    }
+    return null
+  }
+
   /** Vocabulary codes for one chunk (values already NaN where missing), until there are too many distinct values. */
   private addCodes(values: Float64Array, at: number, rows: number): void {
     const vocab = this.vocab!
@@ -494,17 +532,7 @@ export class TextColumn implements ColumnSink {
     fs.renameSync(codesFile, moved)
     pool.forget(codesFile)
     const numeric = new NumericColumn(this.name, this.target, -1)
-    const block = new Float64Array(2048)
-    forEachChunk(moved, 'i32', (codes) => {
-      for (let start = 0; start < codes.length; start += block.length) {
-        const n = Math.min(block.length, codes.length - start)
-        for (let i = 0; i < n; i++) {
-          const code = codes[start + i]!
-          block[i] = code < 0 ? NaN : numbers[code]!
-        }
-        numeric.addValues(block.subarray(0, n), null, n)
-      }
-    })
+    numeric.addCoded(moved, numbers)
     if (!keepText) pool.forget(moved)
     const stats = numeric.finish()
     return keepText ? { ...stats, spellings: this.keys } : stats
@@ -519,26 +547,12 @@ export class TextColumn implements ColumnSink {
     const dataFile = columnFile(this.target.dir, this.target.index, 'str')
     const offsetFile = columnFile(this.target.dir, this.target.index, 'off')
     const rows = this.present + this.missing
-    const block = new Float64Array(16_384)
     const readIn = (reader: DateRowReader): ColumnStats | null => {
       const numeric = new NumericColumn(this.name, this.target, -1)
-      for (let start = 0; start < rows; start += block.length) {
-        const values = readRangeStrings(dataFile, offsetFile, start, Math.min(block.length, rows - start))
-        for (let i = 0; i < values.length; i++) {
-          const text = values[i]!
-          if (text === '') {
-            block[i] = NaN
-            continue
-          }
-          const day = reader.read(text)
-          if (day !== day) {
-            numeric.abort()
-            const retry = reader.retryOrder
-            return retry ? readIn(new DateRowReader(retry, false)) : null
-          }
-          block[i] = day
-        }
-        numeric.addValues(block.subarray(0, values.length), null, values.length)
+      if (numeric.addRead(dataFile, offsetFile, rows, (text) => reader.read(text)) !== null) {
+        numeric.abort()
+        const retry = reader.retryOrder
+        return retry ? readIn(new DateRowReader(retry, false)) : null
       }
       const stats = numeric.finish()
       return { ...stats, date: reader.format, files: { ...stats.files, str: true } }

@@ -16,7 +16,7 @@ import { DATE_ORDER_TEXT } from '../shared/dates'
 import { NumericColumn } from './columns'
 import { DateRowReader, parseDate } from './dates'
 import type { ColumnStats } from './profile'
-import { FilePool, bufferShare, columnFile, forEachChunk, readRangeStrings } from './storage'
+import { FilePool, bufferShare, columnFile } from './storage'
 
 /** The folder a staged column's files are written to, inside the dataset's folder (one per column). */
 const stagingDir = (dir: string, index: number): string => path.join(dir, `.staged-c${index}`)
@@ -56,36 +56,20 @@ export function stageDateOrder({ dir, index, stats, order, label }: DateOrderReq
     throw new LabError(`${label}: column "${stats.name}": "${text}" is not a date in ${DATE_ORDER_TEXT[order]} order`)
   }
   try {
-    const block = new Float64Array(16_384)
     if (stats.files.str) {
       // More distinct values than the vocabulary held: every row's text, from the strings file.
       const reader = new DateRowReader(order, false)
-      const rows = stats.present + stats.missing
-      for (let start = 0; start < rows; start += block.length) {
-        const values = readRangeStrings(columnFile(dir, index, 'str'), columnFile(dir, index, 'off'), start, Math.min(block.length, rows - start))
-        for (let i = 0; i < values.length; i++) {
-          const text = values[i]!
-          block[i] = text === '' ? NaN : reader.read(text)
-          if (text !== '' && Number.isNaN(block[i])) refuse(text)
-        }
-        numeric.addValues(block.subarray(0, values.length), null, values.length)
-      }
+      const bad = numeric.addRead(columnFile(dir, index, 'str'), columnFile(dir, index, 'off'), stats.present + stats.missing, (text) =>
+        reader.read(text)
+      )
+      if (bad !== null) refuse(bad)
     } else {
       // Each distinct spelling read once; the rows are its codes.
       const spellings = stats.spellings ?? []
       const days = Float64Array.from(spellings, (text) => parseDate(text, order))
       const bad = spellings.find((_, code) => Number.isNaN(days[code]))
       if (bad !== undefined) refuse(bad)
-      forEachChunk(columnFile(dir, index, 'src'), 'i32', (codes) => {
-        for (let start = 0; start < codes.length; start += block.length) {
-          const n = Math.min(block.length, codes.length - start)
-          for (let i = 0; i < n; i++) {
-            const code = codes[start + i]!
-            block[i] = code < 0 ? NaN : days[code]!
-          }
-          numeric.addValues(block.subarray(0, n), null, n)
-        }
-      })
+      numeric.addCoded(columnFile(dir, index, 'src'), days)
     }
     const read = numeric.finish()
     return {

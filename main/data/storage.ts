@@ -240,10 +240,11 @@ export class StringsWriter {
   }
 }
 
-/** Calls `each` with successive Float64Array / Int32Array chunks of a column file (4 MiB at a time). */
 const CHUNK_BYTES = 4 << 20
 /** forEachChunk's full-size buffer while no call holds it (a fresh 4 MB per column file was GC work at 1M rows). */
 let freeChunkBuffer: ArrayBuffer | null = null
+
+/** Calls `each` with successive Float64Array / Int32Array chunks of a column file (4 MiB at a time). */
 
 export function forEachChunk(file: string, kind: 'f64' | 'i32', each: (values: Float64Array | Int32Array, firstRow: number) => void): void {
   const size = kind === 'f64' ? 8 : 4

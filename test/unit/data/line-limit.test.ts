@@ -22,40 +22,32 @@ function rows(n: number, at: number, note: string): string[] {
   return Array.from({ length: n }, (_, i) => `${i},${i === at ? note : `n${i % 3}`},${i % 2 ? 'up' : 'down'}`)
 }
 
-/** How many distinct notes the dataset holds (the long one among them: one more than the short ones). */
-async function noteDistinct(datasetId: string): Promise<number> {
-  const dataset = await lab.datasets.get(datasetId)
-  return dataset.columns.find((c) => c.name === 'note')!.distinct
+/**
+ * Imports `count` rows (row `at`'s note is `note`) and checks that every row came in whole: the row count, nothing
+ * set aside, and the notes' distinct count (the long one is one more than the three short ones).
+ */
+async function importsWhole(name: string, count: number, at: number, note: string): Promise<void> {
+  const summary = await lab.datasets.import({ path: lab.write(name, ['a,note,label', ...rows(count, at, note)].join('\n')) })
+  expect(summary.rows).toBe(count)
+  expect(summary.parse.table?.setAside ?? null).toBeNull()
+  const dataset = await lab.datasets.get(summary.datasetId)
+  expect(dataset.columns.find((c) => c.name === 'note')!.distinct).toBe(at < 0 ? 3 : 4)
+  await lab.datasets.delete(summary.datasetId)
 }
 
 describe('the CSV line limit', () => {
   for (const megabytes of [3, 9]) {
     it(`imports every row of a file with an unquoted ${megabytes} MB line`, async () => {
-      const file = lab.write(`line-${megabytes}.csv`, ['a,note,label', ...rows(40, 7, 'w'.repeat(megabytes * MB))].join('\n'))
-      const summary = await lab.datasets.import({ path: file })
-      expect(summary.rows).toBe(40)
-      expect(summary.parse.table?.setAside ?? null).toBeNull()
-      expect(await noteDistinct(summary.datasetId)).toBe(4)
-      await lab.datasets.delete(summary.datasetId)
+      await importsWhole(`line-${megabytes}.csv`, 40, 7, 'w'.repeat(megabytes * MB))
     })
   }
 
   it('imports every row when a quoted field with line ends comes after the sample and is longer than the buffers', async () => {
     // 6,000 short rows (past the 64 KiB sample, which holds no quote), then a 5 MB field of 1 KB lines.
-    const field = `"${`${'q'.repeat(1023)}\n`.repeat(5 * 1024)}"`
-    const file = lab.write('late-quote.csv', ['a,note,label', ...rows(6_010, 6_000, field)].join('\n'))
-    const summary = await lab.datasets.import({ path: file })
-    expect(summary.rows).toBe(6_010)
-    expect(summary.parse.table?.setAside ?? null).toBeNull()
-    expect(await noteDistinct(summary.datasetId)).toBe(4)
-    await lab.datasets.delete(summary.datasetId)
+    await importsWhole('late-quote.csv', 6_010, 6_000, `"${`${'q'.repeat(1023)}\n`.repeat(5 * 1024)}"`)
   })
 
   it('keeps the values of a plain file with short lines (the small limit itself)', async () => {
-    const file = lab.write('plain.csv', ['a,note,label', ...rows(5_000, -1, '')].join('\n'))
-    const summary = await lab.datasets.import({ path: file })
-    expect(summary.rows).toBe(5_000)
-    expect(await noteDistinct(summary.datasetId)).toBe(3)
-    await lab.datasets.delete(summary.datasetId)
+    await importsWhole('plain.csv', 5_000, -1, '')
   })
 })
