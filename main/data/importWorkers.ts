@@ -22,15 +22,16 @@ const CANCEL_GRACE_MS = 3000
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 
 /**
- * Where the worker's code is: next to the bundle when built (out/main/importWorker.js), else the TypeScript source
- * run through tsx (vitest, `tsx bench/…`): `--import tsx` does not reach a worker's entry on Node 20, `--require tsx/cjs` does.
+ * Where a data worker's code is (`name`: importWorker, columnHelperWorker): next to the bundle when built
+ * (out/main/<name>.js), else the TypeScript source run through tsx (vitest, `tsx bench/…`): `--import tsx` does not
+ * reach a worker's entry on Node 20, `--require tsx/cjs` does.
  */
-function workerEntry(): { file: string; execArgv?: string[] } {
-  const built = [path.join(__dirname, 'importWorker.js'), path.join(__dirname, '..', 'importWorker.js')].find((file) => fs.existsSync(file))
+export function workerEntry(name: string): { file: string; execArgv?: string[] } {
+  const built = [path.join(__dirname, `${name}.js`), path.join(__dirname, '..', `${name}.js`)].find((file) => fs.existsSync(file))
   if (built) return { file: built }
-  const source = path.join(__dirname, 'importWorker.ts')
+  const source = path.join(__dirname, `${name}.ts`)
   if (fs.existsSync(source)) return { file: source, execArgv: ['--require', 'tsx/cjs'] }
-  throw new Error(`import worker not found next to ${__dirname} (importWorker.js or importWorker.ts)`)
+  throw new Error(`${name} not found next to ${__dirname} (${name}.js or ${name}.ts)`)
 }
 
 interface Job {
@@ -45,7 +46,7 @@ class ImportWorker {
   dead = false
 
   constructor(data: ImportWorkerData, onGone: (worker: ImportWorker) => void) {
-    const entry = workerEntry()
+    const entry = workerEntry('importWorker')
     this.worker = new Worker(entry.file, { workerData: data, ...(entry.execArgv ? { execArgv: entry.execArgv } : {}) })
     this.worker.on('message', (message: FromWorker) => {
       const current = this.job
