@@ -95,7 +95,7 @@ function runConv(
  * Read per call: tests and the bench compare both in one process.
  */
 export function tapeKernelsWanted(): boolean {
-  return process.env.LAYERLAB_TAPE_KERNELS === '1'
+  return process.env.LAYERLAB_TAPE_KERNELS !== '0'
 }
 
 /** True where the kernels run (wasm SIMD). */
