@@ -19,7 +19,7 @@ function convPadding(k: number, padding: 'same' | 'valid'): [number, number] {
 
 /**
  * Whether training convs run as im2col + gemm in our own wasm kernels (kernels/convTrain.wat) where tensors live
- * in this process: one thread, no pads, flips or transposes around XNNPACK ops of odd shapes, no thread pool to
+ * in this process: no pads, flips or transposes around XNNPACK ops of odd shapes, no XNNPACK thread pool to
  * wait for on a shared machine (issue 20's note has the figures). LAYERLAB_TAPE_KERNELS=0 keeps the XNNPACK
  * convs below.
  */

@@ -88,14 +88,15 @@ function runConv(
 /**
  * Whether the taped training step (tfjs's gradient tape: CNNs, layers the fused dense path does not take) uses our
  * wasm kernels where tensors live in this process: convs as im2col + gemm (fast/conv.ts), dense gradients by the
- * gemm (fast/dense.ts) and the optimizer's update (optimizer.ts). Off unless LAYERLAB_TAPE_KERNELS=1: on a quiet
- * machine XNNPACK on two threads was faster than our one-threaded kernels (kernels 1.17–1.25× its epoch time; they
- * win only on one wasm thread, 0.87×, README "The small CNN against PyTorch"), and choosing them by thread count
- * would make a seed train to other numbers on another thread count (float order), which the tests forbid.
+ * gemm (fast/dense.ts) and the optimizer's update (optimizer.ts). On unless LAYERLAB_TAPE_KERNELS=0: since the gemm's
+ * register tiles (46–50 GFLOP/s a thread) the small CNN's epoch takes less time with them than with XNNPACK on two
+ * threads (README "The small CNN against PyTorch"; before the tiles XNNPACK's two threads were as fast or faster).
+ * They are chosen by a setting, never by thread count: a seed must train to the same numbers on any thread count
+ * (float order), which the tests check, and the kernels' products give the same bits on one thread or two.
  * Read per call: tests and the bench compare both in one process.
  */
 export function tapeKernelsWanted(): boolean {
-  return process.env.LAYERLAB_TAPE_KERNELS === '1'
+  return process.env.LAYERLAB_TAPE_KERNELS !== '0'
 }
 
 /** True where the kernels run (wasm SIMD). */
