@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs'
 import type { LayerSpec } from '../shared/contract'
 import { MONOTONE, activationOp } from './activations'
-import { denseForTraining, maxPoolForTraining, trainsFast } from './fast/dense'
+import { biasActivationForTraining, denseForTraining, maxPoolForTraining, trainsFast } from './fast/dense'
 import { convForTraining } from './fast/conv'
 import { tensorsInProcess } from './fast/inProcess'
 
@@ -67,12 +67,9 @@ export function applyChain(
         // and a non-decreasing function commute with the window maximum): bias and activation then run on a
         // tensor size² times smaller, forward and backward.
         const bias = layer.weights[1]?.read()
-        let out: tf.Tensor = maxPoolForTraining(
-          convForTraining(x as tf.Tensor4D, layer, spec, inputGradient, { bias: false, activation: false }),
-          size
-        )
-        if (bias) out = tf.add(out, bias)
-        x = activationOp(spec.activation)(out)
+        // Bias and relu then take one SIMD kernel each way where the taped step's kernels run (biasActivationForTraining).
+        const out = maxPoolForTraining(convForTraining(x as tf.Tensor4D, layer, spec, inputGradient, { bias: false, activation: false }), size)
+        x = bias ? biasActivationForTraining(out, bias as tf.Tensor1D, spec.activation) : activationOp(spec.activation)(out)
         pooledAlready = true
         return
       }

@@ -8,7 +8,8 @@
  * handle the flags at full speed, so the explicit transpose is used on wasm only.
  */
 import * as tf from '@tensorflow/tfjs'
-import { maxPool2GradientSimd, maxPool2Simd, type Nhwc } from './kernels'
+import { activationOp } from '../activations'
+import { biasReluAvailable, biasReluGradSimd, biasReluSimd, maxPool2GradientSimd, maxPool2Simd, type Nhwc } from './kernels'
 import { denseGradientsGemm, tapeKernelsWanted } from './kernels/convTrain'
 import { tensorsInProcess, valuesInProcess } from './inProcess'
 
@@ -221,4 +222,32 @@ export function maxPoolForTraining(x: tf.Tensor4D, size: number): tf.Tensor4D {
     maxPools.set(size, fn)
   }
   return fn(x)
+}
+
+type BiasReluFn = (x: tf.Tensor, bias: tf.Tensor1D) => tf.Tensor
+
+/** tf.relu(tf.add(x, bias)) with both gradients, forward and backward each one SIMD kernel call (kernels/index.ts). */
+const biasRelu = tf.customGrad(((x: tf.Tensor, bias: tf.Tensor1D, save: tf.GradSaveFunc) => {
+  const own = (values: Float32Array) => (tf.getBackend() === 'wasm' ? values : values.slice())
+  const y = tf.tensor(own(biasReluSimd(valuesInProcess(x), valuesInProcess(bias))!), x.shape)
+  save([y])
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [output] = saved as [tf.Tensor]
+      const { dz, db } = biasReluGradSimd(valuesInProcess(dy), valuesInProcess(output), bias.shape[0])!
+      return [tf.tensor(own(dz), output.shape), tf.tensor1d(own(db))]
+    }
+  }
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as BiasReluFn
+
+/**
+ * activation(x + bias) for training, bias over the last axis. A relu where the taped step's kernels run (channels
+ * a multiple of 4) takes one SIMD kernel each way, the same bits as tfjs's Add and Relu and their gradients: a
+ * CNN's conv stages spent about a quarter of their epoch in those ops and their gradients (Step, Mul, Sum), mostly
+ * in the wasm backend's broadcasting Add and its thread-pool round trips (issue 20's note, Session 6).
+ */
+export function biasActivationForTraining(x: tf.Tensor, bias: tf.Tensor1D, activation: string): tf.Tensor {
+  if (activation === 'relu' && bias.shape[0] % 4 === 0 && tapeKernelsWanted() && tensorsInProcess() && biasReluAvailable()) return biasRelu(x, bias)
+  return activationOp(activation)(tf.add(x, bias))
 }
