@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs'
 import type { LayerSpec } from '../shared/contract'
 import { MONOTONE, activationOp } from './activations'
-import { biasActivationForTraining, denseForTraining, maxPoolForTraining, trainsFast } from './fast/dense'
+import { denseForTraining, maxPoolForTraining, poolBiasActivationForTraining, trainsFast } from './fast/dense'
 import { convForTraining } from './fast/conv'
 import { tensorsInProcess } from './fast/inProcess'
 
@@ -67,9 +67,10 @@ export function applyChain(
         // and a non-decreasing function commute with the window maximum): bias and activation then run on a
         // tensor size² times smaller, forward and backward.
         const bias = layer.weights[1]?.read()
-        // Bias and relu then take one SIMD kernel each way where the taped step's kernels run (biasActivationForTraining).
-        const out = maxPoolForTraining(convForTraining(x as tf.Tensor4D, layer, spec, inputGradient, { bias: false, activation: false }), size)
-        x = bias ? biasActivationForTraining(out, bias as tf.Tensor1D, spec.activation) : activationOp(spec.activation)(out)
+        const out = convForTraining(x as tf.Tensor4D, layer, spec, inputGradient, { bias: false, activation: false })
+        x = bias
+          ? poolBiasActivationForTraining(out, bias as tf.Tensor1D, size, spec.activation)
+          : activationOp(spec.activation)(maxPoolForTraining(out, size))
         pooledAlready = true
         return
       }

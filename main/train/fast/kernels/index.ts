@@ -143,6 +143,56 @@ export function biasReluGradSimd(dy: Float32Array, y: Float32Array, channels: nu
 }
 
 /**
+ * relu(maxPool2(x) + bias), maxPool2Simd and biasReluSimd in one call on the kernel's memory (the pooled values
+ * never leave it), over the shapes maxPool2Simd takes. A view into the kernel's memory (copy it before the next
+ * call), or null where the kernels cannot run.
+ */
+export function maxPool2BiasReluSimd(input: Float32Array, shape: Nhwc, bias: Float32Array): Float32Array | null {
+  const [n, height, width, channels] = shape
+  if (channels % 4 !== 0 || height % 2 !== 0 || width % 2 !== 0 || input.length !== n * height * width * channels || bias.length !== channels)
+    return null
+  const kernel = maxPoolGradKernel()
+  if (!kernel) return null
+  const pooled = input.length / 4
+  const values = heap(kernel.memory, input.length + channels + 2 * pooled)
+  values.set(input, 0)
+  values.set(bias, input.length)
+  const pooledAt = input.length + channels
+  const yAt = pooledAt + pooled
+  kernel.maxPool2(0, pooledAt * 4, (n * height) / 2, width / 2, channels)
+  kernel.biasRelu(pooledAt * 4, input.length * 4, yAt * 4, pooled / channels, channels)
+  return values.subarray(yAt, yAt + pooled)
+}
+
+/**
+ * The gradients of y = relu(maxPool2(x) + bias) from x, y (maxPool2BiasReluSimd's output) and dy:
+ * biasReluGradSimd then maxPool2GradientSimd on the kernel's memory (the pooled gradient never leaves it). Views
+ * into the kernel's memory (copy them before the next call), or null where the kernels cannot run.
+ */
+export function maxPool2BiasReluGradSimd(
+  input: Float32Array,
+  shape: Nhwc,
+  y: Float32Array,
+  dy: Float32Array
+): { dx: Float32Array; db: Float32Array } | null {
+  const [n, height, width, channels] = shape
+  const pooled = input.length / 4
+  if (channels % 4 !== 0 || height % 2 !== 0 || width % 2 !== 0 || input.length !== n * height * width * channels) return null
+  if (y.length !== pooled || dy.length !== pooled) return null
+  const kernel = maxPoolGradKernel()
+  if (!kernel) return null
+  const values = heap(kernel.memory, 2 * input.length + 3 * pooled + channels)
+  const [yAt, dyAt, dzAt, dbAt] = [input.length, input.length + pooled, input.length + 2 * pooled, input.length + 3 * pooled]
+  const dxAt = dbAt + channels
+  values.set(input, 0)
+  values.set(y, yAt)
+  values.set(dy, dyAt)
+  kernel.biasReluGrad(dyAt * 4, yAt * 4, dzAt * 4, dbAt * 4, pooled / channels, channels)
+  kernel.maxPool2Grad(0, dzAt * 4, dxAt * 4, (n * height) / 2, width / 2, channels)
+  return { dx: values.subarray(dxAt, dxAt + input.length), db: values.subarray(dbAt, dbAt + channels) }
+}
+
+/**
  * The kernel gradient of a stride-1 conv, dk [k, k, c, f], from its input x [n, h, w, c] and the gradient of its
  * output dy [n, outH, outW, f], padded by `before` rows and columns in front (tfjs's "same" and "valid"). For
  * inputs with few channels (see convKernelGrad.wat); filters a multiple of 4, else null (callers fall back).
