@@ -24,8 +24,11 @@ const CALLS = 30
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!
 const values = (count: number, seed: number) => Float32Array.from({ length: count }, (_, i) => Math.sin(i * 0.37 + seed))
 
-/** Times `call` in ROUNDS rounds per thread count, alternating: best and median call per count. */
-function compare(shape: string, flops: number, call: () => void): KernelThreadsRow {
+/**
+ * Times `call` in ROUNDS rounds per thread count, alternating: best and median call per count. `prepare` runs
+ * before each call, untimed.
+ */
+function compare(shape: string, flops: number, call: () => void, prepare?: () => void): KernelThreadsRow {
   const times: Record<1 | 2, number[]> = { 1: [], 2: [] }
   const waits: number[] = []
   for (let round = 0; round < ROUNDS; round++)
@@ -34,6 +37,7 @@ function compare(shape: string, flops: number, call: () => void): KernelThreadsR
       const jobs = threadStats.jobs
       const waited = threadStats.waitedMs
       for (let i = 0; i < CALLS; i++) {
+        prepare?.()
         const begin = performance.now()
         call()
         times[threads].push(performance.now() - begin)
@@ -78,6 +82,28 @@ export async function benchKernelThreads(): Promise<KernelThreadsRow[]> {
     rows.push(
       compare(`MLP ${name}`, 2 * M * N * K, () =>
         transposed ? kernel.gemm(c, a, b, 0, M, N, K, 4, M * 4, N * 4, N * 4, 0, 0) : kernel.gemm(c, a, b, 0, M, N, K, K * 4, 4, N * 4, N * 4, 2, 1)
+      )
+    )
+  // The same products with their inputs just written by this thread, as in a training step (each op's input is the
+  // op before's output): the worker reads its part's inputs from this core's cache, which the rows above (the same
+  // inputs every call, cached by both cores) do not pay.
+  const saved = heap.slice(0, (b + 100 * 100 * 4) / 4)
+  for (const [name, M, N, K, transposed] of [
+    ['forward 200×100 · 100×100, inputs just written', 200, 100, 100, false],
+    ['dW 100×200 · 200×100 (xᵀ), inputs just written', 100, 100, 200, true]
+  ] as const)
+    rows.push(
+      compare(
+        `MLP ${name}`,
+        2 * M * N * K,
+        () =>
+          transposed
+            ? kernel.gemm(c, a, b, 0, M, N, K, 4, M * 4, N * 4, N * 4, 0, 0)
+            : kernel.gemm(c, a, b, 0, M, N, K, K * 4, 4, N * 4, N * 4, 2, 1),
+        () => {
+          heap.set(saved.subarray(0, M * K), a / 4)
+          heap.set(saved.subarray(b / 4, b / 4 + K * N), b / 4)
+        }
       )
     )
   // The small CNN's second conv (28×28 images after one 2×2 pool), batch 32: the three conv loops.
