@@ -127,8 +127,11 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
     objective,
     augment: augmentImages,
     fastPath: job.fastPath ?? true,
-    fusedDense: job.fusedDense ?? true
+    fusedDense: job.fusedDense ?? true,
+    wholeModel: true
   })
+  /** The run's validation accuracy as its last whole-model stage scored it for the weights it kept (stage.ts). */
+  let valScored: number | null = null
 
   if (config.mode === 'end-to-end') {
     const freezing = freezeOutPlan(config, blockCount)
@@ -154,6 +157,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
     groups.forEach((group) => group.optimizer.dispose())
     hooks.onStageEnd?.(WHOLE_MODEL_BLOCK, model)
     cancelled = result.cancelled
+    valScored = result.bestValScored
     partition.blocks.forEach((block, index) =>
       blockResults.push({ name: block.name, layers: layerIndices(index), epochs: result.epochs, headValAccuracy: null, ms: result.ms })
     )
@@ -277,6 +281,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
       meter.end(stageMeter, result.ms)
       groups.forEach((group) => group.optimizer.dispose())
       cancelled = result.cancelled
+      valScored = result.bestValScored
     }
   }
 
@@ -290,7 +295,9 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
       (job.fastPath ?? true) && (job.fusedDense ?? true) && tensorsInProcess() ? FusedDenseChain.scorer(fullChain, objective, data.inputShape) : null
     const score = (part: Features) => (scorer ? scorer.assess(part, true) : assess(fullChain, part, objective, true))
     const test = await score(testPart)
-    const val = await score(valPart)
+    // Through tfjs's layers the validation part was scored with these weights at the epoch they come from
+    // (classification only, where just its accuracy is wanted here); the fused scorer's bits are its own.
+    const val = valScored === null || scorer ? await score(valPart) : null
     const trainAssessment = await score(trainPart)
     if (objective.task === 'regression') {
       const scale = data.targetScale ?? { mean: 0, std: 1 }
@@ -298,7 +305,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
         regressionFigures(toTargetUnit(part.y, scale), toTargetUnit(predicted, scale))
       const [testFigures, valFigures, trainFigures] = [
         figures(data.test, test.predicted),
-        figures(data.val, val.predicted),
+        figures(data.val, val!.predicted),
         figures(data.train, trainAssessment.predicted)
       ]
       metrics = {
@@ -324,7 +331,7 @@ export async function train(job: TrainJob, hooks: TrainHooks = {}): Promise<Trai
       metrics = {
         testAccuracy: test.score,
         testLoss: test.loss,
-        valAccuracy: val.score,
+        valAccuracy: val ? val.score : valScored!,
         trainAccuracy: trainAssessment.score,
         testRows: testPart.n,
         valRows: valPart.n

@@ -70,46 +70,65 @@ export interface Assessment {
   balancedScore: number
   /** Classification only: the probability the model gave each predicted class (softmax's, when the chain gives logits). */
   confidence?: Float32Array
+  /**
+   * Asked for by `asScored` (classification, logits): the accuracy of the chain's own last layer (the model's
+   * softmax) on the same rows, as `probabilities` scores them, from the same forward pass up to that layer.
+   */
+  scoredAccuracy?: number
 }
 
 /**
  * A chain scored over a part. Classification with `probabilities`: the chain ends in its softmax (the whole model)
- * and the loss is −log p; without, its output is logits (a stage's chain, its softmax left out).
+ * and the loss is −log p; without, its output is logits (a stage's chain, its softmax left out). `asScored` (with
+ * logits) also gives `scoredAccuracy`: a whole-model stage's validation then holds the run's validation figure for
+ * the epoch it keeps, and the run's end need not score that part again (issue 20).
  */
-export async function assess(chain: Chain, features: Features, objective: Objective, probabilities: boolean): Promise<Assessment> {
+export async function assess(chain: Chain, features: Features, objective: Objective, probabilities: boolean, asScored = false): Promise<Assessment> {
   if (objective.task === 'regression') return assessRegression(chain, features, objective)
   const labels = features.y as Int32Array
   const predicted = new Int32Array(features.n)
   const confidence = new Float32Array(features.n)
+  const split = asScored && !probabilities && chain.layers.length > 0
+  // The last layer apart: once as logits, once as the model applies it, both on the same input.
+  const below: Chain = { layers: chain.layers.slice(0, -1), specs: chain.specs.slice(0, -1) }
+  const top: Chain = { layers: chain.layers.slice(-1), specs: chain.specs.slice(-1) }
   let lossSum = 0
   let correct = 0
+  let scoredCorrect = 0
   const rows = evalChunk(chain, features.shape)
   for (let start = 0; start < features.n; start += rows) {
     const count = Math.min(rows, features.n - start)
-    const [lossTensor, classTensor, topTensor] = tf.tidy(() => {
+    const [lossTensor, classTensor, topTensor, scoredTensor] = tf.tidy(() => {
       const x = tf.tensor(rowsOf(features, start, count), [count, ...features.shape])
-      const out = applyChain(chain, x, { training: false, logits: !probabilities })
+      const inference = { training: false, logits: !probabilities }
+      const h = split ? applyChain(below, x, { training: false, logits: false }) : null
+      const out = h ? applyChain(top, h, inference) : applyChain(chain, x, inference)
       const depth = out.shape[1]!
       const truth = tf.oneHot(tf.tensor1d(labels.subarray(start, start + count), 'int32'), depth)
       const loss = probabilities
         ? tf.neg(tf.sum(tf.mul(truth, tf.log(tf.clipByValue(out, 1e-7, 1)))))
         : tf.mul(tf.losses.softmaxCrossEntropy(truth, out, undefined, 0, tf.Reduction.MEAN), count)
       const probs = probabilities ? out : tf.softmax(out)
-      return [loss, tf.argMax(out, 1), tf.max(probs, 1)] as const
+      const scored = h ? tf.argMax(applyChain(top, h, { training: false, logits: false }), 1) : null
+      return [loss, tf.argMax(out, 1), tf.max(probs, 1), scored] as const
     })
-    const [lossValues, classes, top] = (await readAll([lossTensor, classTensor, topTensor])) as [Float32Array, Int32Array, Float32Array]
+    const read = await readAll(scoredTensor ? [lossTensor, classTensor, topTensor, scoredTensor] : [lossTensor, classTensor, topTensor])
+    const [lossValues, classes, topValues] = read as [Float32Array, Int32Array, Float32Array]
     const lossValue = lossValues[0]!
     lossSum += lossValue
     predicted.set(classes, start)
-    confidence.set(top, start)
+    confidence.set(topValues, start)
     for (let i = 0; i < count; i++) if (classes[i] === labels[start + i]) correct++
+    const scoredClasses = read[3] as Int32Array | undefined
+    if (scoredClasses) for (let i = 0; i < count; i++) if (scoredClasses[i] === labels[start + i]) scoredCorrect++
   }
   return {
     score: features.n ? correct / features.n : 0,
     loss: features.n ? lossSum / features.n : 0,
     predicted,
     balancedScore: meanRecall(labels, predicted),
-    confidence
+    confidence,
+    ...(split ? { scoredAccuracy: features.n ? scoredCorrect / features.n : 0 } : {})
   }
 }
 

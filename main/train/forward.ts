@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs'
 import type { LayerSpec } from '../shared/contract'
 import { MONOTONE, activationOp } from './activations'
 import { denseForTraining, maxPoolForTraining, poolBiasActivationForTraining, trainsFast } from './fast/dense'
-import { convForTraining } from './fast/conv'
+import { convForTraining, convReluForInference } from './fast/conv'
 import { tensorsInProcess } from './fast/inProcess'
 
 /** A chain of layers with their specs (null for a head's pooling and flatten layers). */
@@ -55,6 +55,17 @@ export function applyChain(
         x = tf.div(tf.mul(x, tf.cast(keep, 'float32')), 1 - spec.rate)
       }
       return
+    }
+    if (spec?.type === 'conv2d' && !options.training && x.rank === 4) {
+      // A conv on the images themselves, and the max pool after it, in one wasm kernel (fast/conv.ts).
+      const next = chain.specs[i + 1]
+      const size = next?.type === 'maxPooling2d' ? inProcessPoolSize(next, x.shape[1]!, x.shape[2]!, spec.padding, spec.kernelSize) : 0
+      const out = convReluForInference(x as tf.Tensor4D, layer, spec, size || 1)
+      if (out) {
+        x = out
+        pooledAlready = size > 0
+        return
+      }
     }
     // Device backends (webgpu) have tfjs's own conv gradient kernels and take the layer itself: the forward-conv
     // gradients of fast/conv.ts exist for wasm, which lacks Conv2DBackpropFilter.

@@ -72,6 +72,11 @@ export interface Stage {
   fastPath: boolean
   /** Where the stage's cost is recorded (step tensor peak, RSS, examples). */
   meter?: StageMeter
+  /**
+   * The chain is the whole model on the run's own parts (end-to-end, the fine-tune): its validation also gives the
+   * run's validation accuracy for the epoch kept (StageResult.bestValScored).
+   */
+  wholeModel?: boolean
   /** With fastPath: dense-only chains train in the wasm kernels of fast/fusedDense.ts (false: fast/denseChain.ts). */
   fusedDense: boolean
   /**
@@ -85,6 +90,11 @@ export interface StageResult {
   epochs: number
   /** The validation score (accuracy, or R²) of the epoch whose weights were kept. */
   bestValScore: number | null
+  /**
+   * A whole-model classification stage off the fused path: the kept epoch's validation accuracy as the run's
+   * figures score it (the model's softmax, engine.ts), the same bits as scoring the part again after the stage.
+   */
+  bestValScored: number | null
   cancelled: boolean
   ms: number
 }
@@ -108,7 +118,14 @@ export class Trainer {
     const dropoutSeed = () => Math.floor(dropoutRandom() * 2147483647)
     const augmentRandom = seededRandom(stage.seed ^ 0x27d4eb2f)
     // weights: tfjs clones; saved: the fused path's copies (its weights live in the kernel's memory during an epoch).
-    let best: { score: number; loss: number; balancedScore: number; weights: tf.Tensor[]; saved: FusedSnapshot | null } | null = null
+    let best: {
+      score: number
+      loss: number
+      balancedScore: number
+      scored: number | null
+      weights: tf.Tensor[]
+      saved: FusedSnapshot | null
+    } | null = null
     let sinceBest = 0
     let epochsDone = 0
     let cancelled = false
@@ -123,6 +140,7 @@ export class Trainer {
     const fused = stage.fastPath && stage.fusedDense && !stage.augment && !local && tensorsInProcess() ? FusedDenseChain.open(stage) : null
     const denseChain =
       !fused && !local && stage.fastPath && tensorsInProcess() ? denseChainOf(stage.chain.layers, stage.chain.specs, train.shape) : null
+    const scoreAsRun = Boolean(stage.wholeModel) && !fused && objective.task === 'classification'
 
     for (let epoch = 0; epoch < stage.epochs && !cancelled; epoch++) {
       const epochStart = performance.now()
@@ -230,7 +248,7 @@ export class Trainer {
       // The fused path's weights into the model, so the epoch's hooks see them (as on the tfjs paths) where they can.
       if (modelWatched) fused?.writeBack(null)
       const trainMs = performance.now() - epochStart
-      const assessment = fused ? fused.assess(val) : await assess(stage.chain, val, objective, false)
+      const assessment = fused ? fused.assess(val) : await assess(stage.chain, val, objective, false, scoreAsRun)
       epochsDone++
       this.epochsRun++
       this.hooks.onEpoch?.({
@@ -250,6 +268,7 @@ export class Trainer {
           score: assessment.score,
           loss: assessment.loss,
           balancedScore: assessment.balancedScore,
+          scored: assessment.scoredAccuracy ?? null,
           weights: fused ? [] : stage.restorable.map((v) => tf.keep(v.clone())),
           saved: fused?.snapshot() ?? null
         }
@@ -271,7 +290,7 @@ export class Trainer {
     }
     const ms = performance.now() - started
     this.trainingMs += ms
-    return { epochs: epochsDone, bestValScore: best?.score ?? null, cancelled, ms }
+    return { epochs: epochsDone, bestValScore: best?.score ?? null, bestValScored: best?.scored ?? null, cancelled, ms }
   }
 }
 

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs'
 import type { LayerSpec } from '../../shared/contract'
 import { activationOp } from '../activations'
-import { convKernelGradientSimd, type Nhwc } from './kernels'
+import { convKernelGradientSimd, convReluSimd, type Nhwc } from './kernels'
 import { convForwardGemm, convInputGradGemm, convKernelGradGemm, tapeKernelsWanted, type ConvGeometry } from './kernels/convTrain'
 import { tensorsInProcess, valuesInProcess } from './inProcess'
 
@@ -184,4 +184,37 @@ export function convForTraining(
   if (bias && apply.bias) out = tf.add(out, bias)
   if (!apply.activation) return out as tf.Tensor4D
   return activationOp(spec.activation)(out) as tf.Tensor4D
+}
+
+/**
+ * Input channels up to which an inference conv runs in kernels/convInfer.wat instead of XNNPACK: the convs on the
+ * images themselves, where XNNPACK spends on 28×28×1 → 16 filters (and the max pool after it) about what it spends
+ * on the next conv with 8× the multiply-adds. Deeper convs stay on XNNPACK, which is faster there.
+ */
+const INFERENCE_CHANNELS = 4
+
+/**
+ * A conv2d layer (stride 1, relu) in inference, with the max pool after it when `pool` > 1 (windows and stride
+ * `pool`, the conv's output a multiple of it), through kernels/convInfer.wat: the same bits as the layer and the
+ * pool on the wasm backend. Null where it does not apply (callers apply the layer).
+ */
+export function convReluForInference(
+  x: tf.Tensor4D,
+  layer: tf.layers.Layer,
+  spec: Extract<LayerSpec, { type: 'conv2d' }>,
+  pool: number
+): tf.Tensor4D | null {
+  // Only XNNPACK's order of the sum is reproduced: the cpu backend's conv adds its bias last.
+  if (tf.getBackend() !== 'wasm' || spec.strides !== 1 || spec.activation !== 'relu' || x.shape[3] > INFERENCE_CHANNELS) return null
+  const [kernel, bias] = layer.weights.map((w) => w.read())
+  if (!kernel) return null
+  const k = spec.kernelSize
+  const [before, after] = convPadding(k, spec.padding)
+  const [n, height, width] = x.shape
+  const outH = height + before + after - k + 1
+  const outW = width + before + after - k + 1
+  if (outH < 1 || outW < 1) return null
+  const biasValues = bias ? valuesInProcess(bias) : new Float32Array(spec.filters)
+  const y = convReluSimd(valuesInProcess(x), x.shape, valuesInProcess(kernel), biasValues, k, before, outH, outW, pool)
+  return y && tf.tensor4d(y, [n, outH / pool, outW / pool, spec.filters])
 }

@@ -4,6 +4,7 @@
  * next call. Where wasm SIMD is missing the loader answers null and callers keep their plain-JS loops.
  */
 import v8 from 'node:v8'
+import { convInferWasm } from './convInfer.wasm'
 import { convKernelGradWasm } from './convKernelGrad.wasm'
 import { denseTrainFusedWasm, denseTrainSharedFusedWasm, denseTrainSharedMaximumPages, denseTrainSharedWasm, denseTrainWasm } from './denseTrain.wasm'
 import { maxPoolGradWasm } from './maxPoolGrad.wasm'
@@ -53,7 +54,27 @@ function loader<T>(base64: string): () => T | null {
   }
 }
 
+interface ConvInferExports {
+  memory: WebAssembly.Memory
+  convRelu(
+    x: number,
+    w: number,
+    b: number,
+    y: number,
+    n: number,
+    pooledH: number,
+    pooledW: number,
+    pool: number,
+    c: number,
+    rowFloats: number,
+    imageFloats: number,
+    kc: number,
+    f: number
+  ): void
+}
+
 const maxPoolGradKernel = loader<MaxPoolGradExports>(maxPoolGradWasm)
+const convInferKernel = loader<ConvInferExports>(convInferWasm)
 const convKernelGradKernel = loader<ConvKernelGradExports>(convKernelGradWasm)
 
 const PAGE = 65536
@@ -190,6 +211,54 @@ export function maxPool2BiasReluGradSimd(
   kernel.biasReluGrad(dyAt * 4, yAt * 4, dzAt * 4, dbAt * 4, pooled / channels, channels)
   kernel.maxPool2Grad(0, dzAt * 4, dxAt * 4, (n * height) / 2, width / 2, channels)
   return { dx: values.subarray(dxAt, dxAt + input.length), db: values.subarray(dbAt, dbAt + channels) }
+}
+
+/**
+ * A stride-1 conv with its bias and relu, then a max pool of `pool`×`pool` windows with that stride (1: none), in
+ * inference: the same bits as tfjs's fused conv2d on XNNPACK and its max pool (convInfer.wat). x [n, h, w, c],
+ * kernel [k, k, c, f], `before` rows and columns of zeros in front (tfjs's "same" puts the odd one behind), the
+ * conv's output outH × outW (multiples of `pool`). Returns y [n, outH/pool, outW/pool, f] as a view into the
+ * kernel's memory (copy it before the next call), or null where the kernel cannot run (no wasm SIMD; filters not
+ * a multiple of 4).
+ */
+export function convReluSimd(
+  x: Float32Array,
+  shape: Nhwc,
+  kernel: Float32Array,
+  bias: Float32Array,
+  k: number,
+  before: number,
+  outH: number,
+  outW: number,
+  pool: number
+): Float32Array | null {
+  const [n, height, width, c] = shape
+  const f = bias.length
+  if (f % 4 !== 0 || outH % pool !== 0 || outW % pool !== 0 || kernel.length !== k * k * c * f) return null
+  const run = convInferKernel()
+  if (!run) return null
+  // The input with its zeros around it: every tap of every window then reads memory, as XNNPACK's zero buffer.
+  const paddedH = outH + k - 1
+  const paddedW = outW + k - 1
+  const rowFloats = paddedW * c
+  const imageFloats = paddedH * rowFloats
+  const [pooledH, pooledW] = [outH / pool, outW / pool]
+  const xAt = 0
+  const wAt = n * imageFloats
+  const bAt = wAt + kernel.length
+  const yAt = bAt + f
+  const yFloats = n * pooledH * pooledW * f
+  const values = heap(run.memory, yAt + yFloats)
+  values.fill(0, xAt, wAt)
+  for (let image = 0; image < n; image++)
+    for (let row = 0; row < height; row++) {
+      const from = (image * height + row) * width * c
+      values.set(x.subarray(from, from + width * c), image * imageFloats + (row + before) * rowFloats + before * c)
+    }
+  values.set(kernel, wAt)
+  values.set(bias, bAt)
+  run.convRelu(xAt * 4, wAt * 4, bAt * 4, yAt * 4, n, pooledH, pooledW, pool, c, rowFloats, imageFloats, k * c, f)
+  return values.subarray(yAt, yAt + yFloats)
 }
 
 /**
