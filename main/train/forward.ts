@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs'
 import type { LayerSpec } from '../shared/contract'
 import { MONOTONE, activationOp } from './activations'
-import { denseForTraining, maxPoolForTraining, trainsFast } from './fast/dense'
+import { denseForTraining, maxPoolForTraining, poolBiasActivationForTraining, trainsFast } from './fast/dense'
 import { convForTraining, convReluForInference } from './fast/conv'
 import { tensorsInProcess } from './fast/inProcess'
 
@@ -78,12 +78,10 @@ export function applyChain(
         // and a non-decreasing function commute with the window maximum): bias and activation then run on a
         // tensor size² times smaller, forward and backward.
         const bias = layer.weights[1]?.read()
-        let out: tf.Tensor = maxPoolForTraining(
-          convForTraining(x as tf.Tensor4D, layer, spec, inputGradient, { bias: false, activation: false }),
-          size
-        )
-        if (bias) out = tf.add(out, bias)
-        x = activationOp(spec.activation)(out)
+        const out = convForTraining(x as tf.Tensor4D, layer, spec, inputGradient, { bias: false, activation: false })
+        x = bias
+          ? poolBiasActivationForTraining(out, bias as tf.Tensor1D, size, spec.activation)
+          : activationOp(spec.activation)(maxPoolForTraining(out, size))
         pooledAlready = true
         return
       }

@@ -8,7 +8,17 @@
  * handle the flags at full speed, so the explicit transpose is used on wasm only.
  */
 import * as tf from '@tensorflow/tfjs'
-import { maxPool2GradientSimd, maxPool2Simd, type Nhwc } from './kernels'
+import { activationOp } from '../activations'
+import {
+  biasReluAvailable,
+  biasReluGradSimd,
+  biasReluSimd,
+  maxPool2BiasReluGradSimd,
+  maxPool2BiasReluSimd,
+  maxPool2GradientSimd,
+  maxPool2Simd,
+  type Nhwc
+} from './kernels'
 import { denseGradientsGemm, tapeKernelsWanted } from './kernels/convTrain'
 import { tensorsInProcess, valuesInProcess } from './inProcess'
 
@@ -221,4 +231,73 @@ export function maxPoolForTraining(x: tf.Tensor4D, size: number): tf.Tensor4D {
     maxPools.set(size, fn)
   }
   return fn(x)
+}
+
+type BiasReluFn = (x: tf.Tensor, bias: tf.Tensor1D) => tf.Tensor
+
+/** tf.relu(tf.add(x, bias)) with both gradients, forward and backward each one SIMD kernel call (kernels/index.ts). */
+const biasRelu = tf.customGrad(((x: tf.Tensor, bias: tf.Tensor1D, save: tf.GradSaveFunc) => {
+  const own = (values: Float32Array) => (tf.getBackend() === 'wasm' ? values : values.slice())
+  const y = tf.tensor(own(biasReluSimd(valuesInProcess(x), valuesInProcess(bias))!), x.shape)
+  save([y])
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [output] = saved as [tf.Tensor]
+      const { dz, db } = biasReluGradSimd(valuesInProcess(dy), valuesInProcess(output), bias.shape[0])!
+      return [tf.tensor(own(dz), output.shape), tf.tensor1d(own(db))]
+    }
+  }
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as BiasReluFn
+
+/**
+ * activation(x + bias) for training, bias over the last axis. A relu where the taped step's kernels run (channels
+ * a multiple of 4) takes one SIMD kernel each way, the same bits as tfjs's Add and Relu and their gradients: a
+ * CNN's conv stages spent about a quarter of their epoch in those ops and their gradients (Step, Mul, Sum), mostly
+ * in the wasm backend's broadcasting Add and its thread-pool round trips (issue 20's note, Session 6).
+ */
+export function biasActivationForTraining(x: tf.Tensor, bias: tf.Tensor1D, activation: string): tf.Tensor {
+  if (activation === 'relu' && bias.shape[0] % 4 === 0 && tapeKernelsWanted() && tensorsInProcess() && biasReluAvailable()) return biasRelu(x, bias)
+  return activationOp(activation)(tf.add(x, bias))
+}
+
+type PoolBiasReluFn = (x: tf.Tensor4D, bias: tf.Tensor1D) => tf.Tensor4D
+
+/** relu(maxPool(x, 2) + bias) with both gradients, one SIMD kernel call each way (kernels/index.ts). */
+const pool2BiasRelu = tf.customGrad(((x: tf.Tensor4D, bias: tf.Tensor1D, save: tf.GradSaveFunc) => {
+  const own = (values: Float32Array) => (tf.getBackend() === 'wasm' ? values : values.slice())
+  const [n, h, w, c] = x.shape
+  const y = tf.tensor4d(own(maxPool2BiasReluSimd(valuesInProcess(x), x.shape, valuesInProcess(bias))!), [n, h / 2, w / 2, c])
+  save([x, y])
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+      const [input, output] = saved as [tf.Tensor4D, tf.Tensor4D]
+      const { dx, db } = maxPool2BiasReluGradSimd(valuesInProcess(input), input.shape, valuesInProcess(output), valuesInProcess(dy))!
+      return [tf.tensor4d(own(dx), input.shape), tf.tensor1d(own(db))]
+    }
+  }
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as PoolBiasReluFn
+
+/**
+ * activation(maxPool(x, size) + bias) for training (a conv stage after its conv, forward.ts): for a 2×2 pool and a
+ * relu where the taped step's kernels run (channels a multiple of 4), one SIMD kernel each way whose pooled values
+ * and gradient stay in the kernel's memory (two tensor copies in and out fewer per stage and direction); the same
+ * bits as maxPoolForTraining and biasActivationForTraining, which run otherwise.
+ */
+export function poolBiasActivationForTraining(x: tf.Tensor4D, bias: tf.Tensor1D, size: number, activation: string): tf.Tensor4D {
+  const [, h, w, c] = x.shape
+  if (
+    size === 2 &&
+    activation === 'relu' &&
+    c % 4 === 0 &&
+    h % 2 === 0 &&
+    w % 2 === 0 &&
+    bias.shape[0] === c &&
+    tapeKernelsWanted() &&
+    tensorsInProcess() &&
+    biasReluAvailable()
+  )
+    return pool2BiasRelu(x, bias)
+  return biasActivationForTraining(maxPoolForTraining(x, size), bias, activation) as tf.Tensor4D
 }

@@ -25,7 +25,16 @@ import {
   type ConvGeometry
 } from '../../../main/train/fast/kernels/convTrain'
 import { convTrainWasm } from '../../../main/train/fast/kernels/convTrain.wasm'
-import { maxPool2Simd } from '../../../main/train/fast/kernels'
+import {
+  biasReluAvailable,
+  biasReluGradSimd,
+  biasReluSimd,
+  maxPool2BiasReluGradSimd,
+  maxPool2BiasReluSimd,
+  maxPool2Simd
+} from '../../../main/train/fast/kernels'
+import { maxPoolGradWasm } from '../../../main/train/fast/kernels/maxPoolGrad.wasm'
+import { biasActivationForTraining, maxPoolForTraining, poolBiasActivationForTraining } from '../../../main/train/fast/dense'
 import { seededRandom } from '../../../main/core/random'
 import { digitImages } from '../../fixtures/digits'
 import { classified } from '../../fixtures/figures'
@@ -171,6 +180,80 @@ describe('max pool 2×2 forward (maxPoolGrad.wat)', () => {
     }
     expect(maxPool2Simd(new Float32Array(12), [1, 2, 2, 3])).toBeNull()
     expect(maxPool2Simd(new Float32Array(36), [1, 3, 3, 4])).toBeNull()
+  })
+})
+
+describe('bias and relu after a pool (biasActivationForTraining, poolBiasActivationForTraining, maxPoolGrad.wat)', () => {
+  it("gives tfjs's relu(add(x, bias)) and its gradients bit for bit (-0 and NaN included), tfjs's ops where it declines", () => {
+    expect(biasReluAvailable()).toBe(true)
+    for (const shape of [
+      [3, 5, 7, 16],
+      [2, 7, 7, 32],
+      [6, 8],
+      [2, 3, 3, 6]
+    ]) {
+      const count = shape.reduce((a, b) => a * b, 1)
+      const channels = shape[shape.length - 1]!
+      const values = randomValues(count, count)
+      // zeros of both signs and a NaN reach relu's edge cases
+      values[0] = -0
+      values[1] = 0
+      values[2] = NaN
+      const x = tf.tensor(values, shape)
+      const bias = tf.tensor1d(randomValues(channels, channels).map((v, i) => (i === 0 ? -0 : v * 0.5)))
+      const probe = tf.tensor(randomValues(count, 7), shape)
+      const run = (f: (input: tf.Tensor, b: tf.Tensor1D) => tf.Tensor) =>
+        tf.tidy(() => {
+          const y = f(x, bias)
+          const [dx, db] = tf.grads((input: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(input, b as tf.Tensor1D), probe)))([x, bias])
+          return [y, dx!, db!].map((t) => Array.from(t.dataSync()))
+        })
+      const ours = run((input, b) => biasActivationForTraining(input, b, 'relu'))
+      const reference = run((input, b) => tf.relu(tf.add(input, b)))
+      expect(ours).toEqual(reference)
+      expect(ours[1]!.some((v) => Object.is(v, -0))).toBe(true)
+      tf.dispose([x, bias, probe])
+    }
+    expect(biasReluSimd(new Float32Array(12), new Float32Array(6))).toBeNull()
+    expect(biasReluGradSimd(new Float32Array(12), new Float32Array(12), 3)).toBeNull()
+  })
+
+  it('gives relu(add(maxPoolForTraining(x), bias)) and its gradients bit for bit with the pool fused in, ties and -0 included', () => {
+    for (const shape of [
+      [3, 6, 10, 4],
+      [2, 28, 28, 16],
+      [2, 14, 14, 32],
+      [1, 4, 6, 6]
+    ] as Array<[number, number, number, number]>) {
+      const count = shape.reduce((a, b) => a * b, 1)
+      const channels = shape[3]
+      // rounded values: windows with tied maxima (the first one in row-major order takes the gradient)
+      const values = randomValues(count, count).map((v) => Math.round(v * 4) / 4)
+      values[0] = -0
+      const x = tf.tensor4d(values, shape)
+      const bias = tf.tensor1d(randomValues(channels, channels).map((v) => v * 0.5))
+      const pooledShape = [shape[0], shape[1] / 2, shape[2] / 2, channels]
+      const probe = tf.tensor(randomValues(count / 4, 11), pooledShape)
+      const run = (f: (input: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor) =>
+        tf.tidy(() => {
+          const y = f(x, bias)
+          const [dx, db] = tf.grads((input: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(input as tf.Tensor4D, b as tf.Tensor1D), probe)))([x, bias])
+          return [y, dx!, db!].map((t) => Array.from(t.dataSync()))
+        })
+      const ours = run((input, b) => poolBiasActivationForTraining(input, b, 2, 'relu'))
+      // today's path: the pool's own kernels (maxPoolForTraining), then tfjs's Add and Relu
+      const reference = run((input, b) => tf.relu(tf.add(maxPoolForTraining(input, 2), b)))
+      expect(ours).toEqual(reference)
+      tf.dispose([x, bias, probe])
+    }
+    expect(maxPool2BiasReluSimd(new Float32Array(16), [1, 2, 2, 4], new Float32Array(3))).toBeNull()
+    expect(maxPool2BiasReluGradSimd(new Float32Array(16), [1, 2, 2, 4], new Float32Array(4), new Float32Array(3))).toBeNull()
+  })
+
+  it('maxPoolGrad.wasm.ts is built from maxPoolGrad.wat (scripts/build-kernels.mjs was run after the last edit)', async () => {
+    const build = await import('../../../scripts/build-kernels.mjs')
+    const file = path.join(__dirname, '../../../main/train/fast/kernels/maxPoolGrad.wat')
+    expect((await build.assemble(file)).toString('base64')).toBe(maxPoolGradWasm)
   })
 })
 

@@ -14,6 +14,8 @@ interface MaxPoolGradExports {
   memory: WebAssembly.Memory
   maxPool2Grad(x: number, dy: number, dx: number, rows: number, outWidth: number, channels: number): void
   maxPool2(x: number, y: number, rows: number, outWidth: number, channels: number): void
+  biasRelu(x: number, bias: number, y: number, pixels: number, channels: number): void
+  biasReluGrad(dy: number, y: number, dz: number, db: number, pixels: number, channels: number): void
 }
 
 type Dot = (
@@ -118,6 +120,97 @@ export function maxPool2Simd(input: Float32Array, shape: Nhwc): Float32Array | n
   values.set(input, 0)
   kernel.maxPool2(0, input.length * 4, (n * height) / 2, width / 2, channels)
   return values.subarray(input.length, input.length + input.length / 4)
+}
+
+/** True where biasReluSimd and biasReluGradSimd run (wasm SIMD). */
+export function biasReluAvailable(): boolean {
+  return maxPoolGradKernel() !== null
+}
+
+/**
+ * relu(x + bias) over x [pixels, channels] (NHWC flattened), bias [channels], channels a multiple of 4: the same
+ * bits as tfjs's Add and Relu (maxPoolGrad.wat). A view into the kernel's memory (copy it before the next call),
+ * or null where the kernel cannot run.
+ */
+export function biasReluSimd(x: Float32Array, bias: Float32Array): Float32Array | null {
+  const channels = bias.length
+  if (channels % 4 !== 0 || x.length % channels !== 0) return null
+  const kernel = maxPoolGradKernel()
+  if (!kernel) return null
+  const values = heap(kernel.memory, 2 * x.length + channels)
+  values.set(x, 0)
+  values.set(bias, x.length)
+  const yAt = x.length + channels
+  kernel.biasRelu(0, x.length * 4, yAt * 4, x.length / channels, channels)
+  return values.subarray(yAt, yAt + x.length)
+}
+
+/**
+ * The gradients of y = relu(x + bias) from dy and y (biasReluSimd's output): dz = dy · step(y) for x and db, dz
+ * summed over pixels, for the bias; the same bits as tfjs's Relu and Add gradients. Views into the kernel's memory
+ * (copy them before the next call), or null where the kernel cannot run.
+ */
+export function biasReluGradSimd(dy: Float32Array, y: Float32Array, channels: number): { dz: Float32Array; db: Float32Array } | null {
+  if (channels % 4 !== 0 || y.length % channels !== 0 || dy.length !== y.length) return null
+  const kernel = maxPoolGradKernel()
+  if (!kernel) return null
+  const values = heap(kernel.memory, 3 * y.length + channels)
+  values.set(dy, 0)
+  values.set(y, y.length)
+  const dzAt = 2 * y.length
+  const dbAt = 3 * y.length
+  kernel.biasReluGrad(0, y.length * 4, dzAt * 4, dbAt * 4, y.length / channels, channels)
+  return { dz: values.subarray(dzAt, dzAt + y.length), db: values.subarray(dbAt, dbAt + channels) }
+}
+
+/**
+ * relu(maxPool2(x) + bias), maxPool2Simd and biasReluSimd in one call on the kernel's memory (the pooled values
+ * never leave it), over the shapes maxPool2Simd takes. A view into the kernel's memory (copy it before the next
+ * call), or null where the kernels cannot run.
+ */
+export function maxPool2BiasReluSimd(input: Float32Array, shape: Nhwc, bias: Float32Array): Float32Array | null {
+  const [n, height, width, channels] = shape
+  if (channels % 4 !== 0 || height % 2 !== 0 || width % 2 !== 0 || input.length !== n * height * width * channels || bias.length !== channels)
+    return null
+  const kernel = maxPoolGradKernel()
+  if (!kernel) return null
+  const pooled = input.length / 4
+  const values = heap(kernel.memory, input.length + channels + 2 * pooled)
+  values.set(input, 0)
+  values.set(bias, input.length)
+  const pooledAt = input.length + channels
+  const yAt = pooledAt + pooled
+  kernel.maxPool2(0, pooledAt * 4, (n * height) / 2, width / 2, channels)
+  kernel.biasRelu(pooledAt * 4, input.length * 4, yAt * 4, pooled / channels, channels)
+  return values.subarray(yAt, yAt + pooled)
+}
+
+/**
+ * The gradients of y = relu(maxPool2(x) + bias) from x, y (maxPool2BiasReluSimd's output) and dy:
+ * biasReluGradSimd then maxPool2GradientSimd on the kernel's memory (the pooled gradient never leaves it). Views
+ * into the kernel's memory (copy them before the next call), or null where the kernels cannot run.
+ */
+export function maxPool2BiasReluGradSimd(
+  input: Float32Array,
+  shape: Nhwc,
+  y: Float32Array,
+  dy: Float32Array
+): { dx: Float32Array; db: Float32Array } | null {
+  const [n, height, width, channels] = shape
+  const pooled = input.length / 4
+  if (channels % 4 !== 0 || height % 2 !== 0 || width % 2 !== 0 || input.length !== n * height * width * channels) return null
+  if (y.length !== pooled || dy.length !== pooled) return null
+  const kernel = maxPoolGradKernel()
+  if (!kernel) return null
+  const values = heap(kernel.memory, 2 * input.length + 3 * pooled + channels)
+  const [yAt, dyAt, dzAt, dbAt] = [input.length, input.length + pooled, input.length + 2 * pooled, input.length + 3 * pooled]
+  const dxAt = dbAt + channels
+  values.set(input, 0)
+  values.set(y, yAt)
+  values.set(dy, dyAt)
+  kernel.biasReluGrad(dyAt * 4, yAt * 4, dzAt * 4, dbAt * 4, pooled / channels, channels)
+  kernel.maxPool2Grad(0, dzAt * 4, dxAt * 4, (n * height) / 2, width / 2, channels)
+  return { dx: values.subarray(dxAt, dxAt + input.length), db: values.subarray(dbAt, dbAt + channels) }
 }
 
 /**

@@ -9,8 +9,69 @@
 ;; maxPool2(x, y, rows, outWidth, channels): the forward pass over the same shapes, y [rows, outWidth, channels] the
 ;; largest of each window (the taped training step's pool: XNNPACK's pool hands a few microseconds of work to its
 ;; thread pool, which on a shared machine waits for the second core).
+;;
+;; biasRelu(x, bias, y, pixels, channels): y = relu(x + bias) over [pixels, channels], bias [channels]: the conv
+;; stage's bias and activation after its pool, as tfjs's broadcasting Add and Relu compute them (one rounding
+;; each; Relu is max(·, 0), so relu(-0) is +0 and NaN stays NaN) without their thread-pool round trips.
+;;
+;; biasReluGrad(dy, y, dz, db, pixels, channels): dz = dy · step(y) (tfjs's Relu gradient: a product, so a
+;; negative dy times 0 is -0 and a NaN input gives NaN, as there) and db = the sum of dz over pixels, each
+;; channel from 0 in pixel order (as tfjs's Sum adds a transposed row), y being biasRelu's output (y > 0
+;; exactly where x + bias > 0).
 (module
   (memory (export "memory") 1)
+  (func (export "biasRelu")
+    (param $x i32) (param $bias i32) (param $y i32) (param $pixels i32) (param $channels i32)
+    (local $end i32) (local $c i32) (local $pixel i32)
+    (local.set $pixel (i32.shl (local.get $channels) (i32.const 2)))
+    (local.set $end (i32.add (local.get $x) (i32.mul (local.get $pixels) (local.get $pixel))))
+    (block $done
+      (loop $pixels
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $c (i32.const 0))
+        (block $channelsDone
+          (loop $channels
+            (br_if $channelsDone (i32.ge_u (local.get $c) (local.get $pixel)))
+            (v128.store (i32.add (local.get $y) (local.get $c))
+              (f32x4.max
+                (f32x4.add (v128.load (i32.add (local.get $x) (local.get $c))) (v128.load (i32.add (local.get $bias) (local.get $c))))
+                (v128.const f32x4 0 0 0 0)))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $channels)))
+        (local.set $x (i32.add (local.get $x) (local.get $pixel)))
+        (local.set $y (i32.add (local.get $y) (local.get $pixel)))
+        (br $pixels))))
+  (func (export "biasReluGrad")
+    (param $dy i32) (param $y i32) (param $dz i32) (param $db i32) (param $pixels i32) (param $channels i32)
+    (local $end i32) (local $c i32) (local $pixel i32) (local $g v128) (local $v v128)
+    (local.set $pixel (i32.shl (local.get $channels) (i32.const 2)))
+    (memory.fill (local.get $db) (i32.const 0) (local.get $pixel))
+    (local.set $end (i32.add (local.get $dy) (i32.mul (local.get $pixels) (local.get $pixel))))
+    (block $done
+      (loop $pixels
+        (br_if $done (i32.ge_u (local.get $dy) (local.get $end)))
+        (local.set $c (i32.const 0))
+        (block $channelsDone
+          (loop $channels
+            (br_if $channelsDone (i32.ge_u (local.get $c) (local.get $pixel)))
+            (local.set $v (v128.load (i32.add (local.get $y) (local.get $c))))
+            ;; step(y): 1 where y > 0, NaN where y is NaN (as tfjs's Step), else 0
+            (local.set $g
+              (f32x4.mul
+                (v128.load (i32.add (local.get $dy) (local.get $c)))
+                (v128.bitselect
+                  (local.get $v)
+                  (v128.and (f32x4.gt (local.get $v) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 1 1 1 1))
+                  (f32x4.ne (local.get $v) (local.get $v)))))
+            (v128.store (i32.add (local.get $dz) (local.get $c)) (local.get $g))
+            (v128.store (i32.add (local.get $db) (local.get $c))
+              (f32x4.add (v128.load (i32.add (local.get $db) (local.get $c))) (local.get $g)))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $channels)))
+        (local.set $dy (i32.add (local.get $dy) (local.get $pixel)))
+        (local.set $y (i32.add (local.get $y) (local.get $pixel)))
+        (local.set $dz (i32.add (local.get $dz) (local.get $pixel)))
+        (br $pixels))))
   (func (export "maxPool2")
     (param $x i32) (param $y i32) (param $rows i32) (param $outWidth i32) (param $channels i32)
     (local $pixel i32) (local $below i32) (local $row i32) (local $column i32) (local $lane i32)
