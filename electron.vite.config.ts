@@ -17,9 +17,7 @@ export default defineConfig({
           ...(existsSync(resolve(__dirname, 'main/train/worker.ts')) ? { trainWorker: resolve(__dirname, 'main/train/worker.ts') } : {}),
           // One block of a decoupled pipeline, started by the training worker (main/train/pipeline.ts).
           ...(existsSync(resolve(__dirname, 'main/train/blockWorker.ts')) ? { blockWorker: resolve(__dirname, 'main/train/blockWorker.ts') } : {}),
-          importWorker: resolve(__dirname, 'main/data/importWorker.ts'),
-          // The import worker's second thread for the passes over column files after a scan (main/data/columnHelper.ts).
-          columnHelperWorker: resolve(__dirname, 'main/data/columnHelperWorker.ts')
+          importWorker: resolve(__dirname, 'main/data/importWorker.ts')
         }
       }
     }

@@ -8,8 +8,8 @@ import type { DateOrderRequest } from './dateOrder'
 import type { ColumnStats } from './profile'
 import type { ParseSettings, SkippedFile } from '../shared/contract'
 
-/** A request without its callbacks and threads: the worker reports progress by message and is cancelled by one. */
-export type WorkerRequest = Omit<TableFileRequest, 'onProgress' | 'signal' | 'helper'>
+/** A request without its callbacks: the worker reports progress by message and is cancelled by one. */
+export type WorkerRequest = Omit<TableFileRequest, 'onProgress' | 'signal'>
 
 export interface ImportWorkerData {
   /** DuckDB's threads (default: every core). */

@@ -4,7 +4,6 @@ import { createHash } from 'node:crypto'
 import type { SetAsideRow, TableSource } from '../shared/contract'
 import type { CsvSettings } from './csv'
 import type { ColumnStats } from './profile'
-import type { ColumnHelper } from './columnHelper'
 
 export interface TableImport {
   /** CSV only: the dialect it was read with. */
@@ -22,8 +21,6 @@ export type ImportProgress = (rows: number, bytes: number) => void
 export interface ImportOptions {
   onProgress?: ImportProgress
   signal?: AbortSignal
-  /** The import worker's second thread, for the passes over column files after the scan (columnHelper.ts). */
-  helper?: ColumnHelper
 }
 
 /** A line of the file longer than the hash's read buffer (1 MB): where it starts and its length, in bytes. */

@@ -2,17 +2,15 @@
  * The import worker: a worker_thread that owns one DuckDB instance and imports one table file at a time, posting
  * progress and the result. Parsing, profiling, writing the column files and fitting the split and the recipe happen
  * here, so the main thread (the desktop window, the web shell's event loop) never waits on them (a 5M-row table's
- * fit alone is about a second). The passes over column files after a scan (histograms, the recipe's columns) run
- * half on a second thread (columnHelper.ts): DuckDB's threads are idle by then. DuckDB's binding is N-API: the same
- * build loads in Node and in Electron's main process.
+ * fit alone is about a second). DuckDB's binding is N-API: the same build loads
+ * in Node and in Electron's main process.
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { LabError } from '../shared/errors'
 import { type Duck, openDuck, sqlString } from './duck'
 import { importTableFile } from './importFile'
 import { exportTable } from './exportTable'
-import { fitTableShared, prepareSplit, transferableParts, writeSplit } from './prepare'
-import { ColumnHelper } from './columnHelper'
+import { fitTable, prepareSplit, transferableParts, writeSplit } from './prepare'
 import { stageDateOrder } from './dateOrder'
 import type { FromWorker, ImportWorkerData, ToWorker } from './importProtocol'
 
@@ -20,13 +18,6 @@ const settings = workerData as ImportWorkerData
 const port = parentPort
 let duck: Promise<Duck> | null = null
 const running = new Map<number, AbortController>()
-let helper: ColumnHelper | null = null
-
-/** The second thread for the passes after a scan: started with the first job that uses it, again if it died. */
-function columnHelper(): ColumnHelper {
-  if (!helper || helper.dead) helper = new ColumnHelper()
-  return helper
-}
 
 const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port?.postMessage(message, transfer)
 
@@ -37,7 +28,7 @@ async function run(message: Exclude<ToWorker, { type: 'cancel' }>): Promise<void
   try {
     if (message.type === 'fit') {
       const { name, dir, meta, target, parse, skipped } = message.request
-      const fitted = await fitTableShared(name, dir, meta, target, parse, skipped, columnHelper())
+      const fitted = fitTable(name, dir, meta, target, parse, skipped)
       writeSplit(dir, fitted.split)
       post({ type: 'done', id, result: fitted })
       return
@@ -61,12 +52,7 @@ async function run(message: Exclude<ToWorker, { type: 'cancel' }>): Promise<void
       message.type === 'export'
         ? await exportTable(connection, message.request)
         : await importTableFile(
-            {
-              ...message.request,
-              signal: controller.signal,
-              helper: columnHelper(),
-              onProgress: (rows, bytes) => post({ type: 'progress', id, rows, bytes })
-            },
+            { ...message.request, signal: controller.signal, onProgress: (rows, bytes) => post({ type: 'progress', id, rows, bytes }) },
             connection
           )
     post({ type: 'done', id, result })

@@ -22,16 +22,15 @@ const CANCEL_GRACE_MS = 3000
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 
 /**
- * Where a data worker's code is (`name`: importWorker, columnHelperWorker): next to the bundle when built
- * (out/main/<name>.js), else the TypeScript source run through tsx (vitest, `tsx bench/…`): `--import tsx` does not
- * reach a worker's entry on Node 20, `--require tsx/cjs` does.
+ * Where the worker's code is: next to the bundle when built (out/main/importWorker.js), else the TypeScript source
+ * run through tsx (vitest, `tsx bench/…`): `--import tsx` does not reach a worker's entry on Node 20, `--require tsx/cjs` does.
  */
-export function workerEntry(name: string): { file: string; execArgv?: string[] } {
-  const built = [path.join(__dirname, `${name}.js`), path.join(__dirname, '..', `${name}.js`)].find((file) => fs.existsSync(file))
+function workerEntry(): { file: string; execArgv?: string[] } {
+  const built = [path.join(__dirname, 'importWorker.js'), path.join(__dirname, '..', 'importWorker.js')].find((file) => fs.existsSync(file))
   if (built) return { file: built }
-  const source = path.join(__dirname, `${name}.ts`)
+  const source = path.join(__dirname, 'importWorker.ts')
   if (fs.existsSync(source)) return { file: source, execArgv: ['--require', 'tsx/cjs'] }
-  throw new Error(`${name} not found next to ${__dirname} (${name}.js or ${name}.ts)`)
+  throw new Error(`import worker not found next to ${__dirname} (importWorker.js or importWorker.ts)`)
 }
 
 interface Job {
@@ -46,7 +45,7 @@ class ImportWorker {
   dead = false
 
   constructor(data: ImportWorkerData, onGone: (worker: ImportWorker) => void) {
-    const entry = workerEntry('importWorker')
+    const entry = workerEntry()
     this.worker = new Worker(entry.file, { workerData: data, ...(entry.execArgv ? { execArgv: entry.execArgv } : {}) })
     this.worker.on('message', (message: FromWorker) => {
       const current = this.job

@@ -7,21 +7,15 @@ import type { ColumnProfile, DatasetProfile, DatasetSummary, ParseSettings, Spli
 import { suggestTask, tooManyClasses } from '../shared/task'
 import type { PreparedPart } from './types'
 import {
-  type FittedColumn,
   type ImageRecipe,
   type Recipe,
-  type RecipeSettings,
   type TableColumnChoice,
   type TableRecipe,
   type TargetScale,
   applyAffine,
   encodeStoredRows,
-  fitRecipeColumns,
-  fitTableRecipe,
-  recipeSettings,
-  tableRecipe
+  fitTableRecipe
 } from './recipe'
-import type { ColumnHelper } from './columnHelper'
 import { LabError } from '../shared/errors'
 import { writeFileAtomic } from '../core/atomicWrite'
 import { type ImageRow, type Skipped, readPixels } from './images'
@@ -98,34 +92,6 @@ function textExample(dir: string, index: number, stats: ColumnStats): string {
 
 /** Roles from the stats and the user's choices, then the task, the split, and the recipe fitted on train. */
 export function fitTable(name: string, dir: string, meta: TableMeta, target: string, parse: ParseSettings, skipped: Skipped[]): Fitted {
-  const plan = planTableFit(name, dir, meta, target, parse, skipped)
-  return plan.complete(fitRecipeColumns(dir, plan.features, plan.train, plan.settings))
-}
-
-/** fitTable with the recipe's feature columns fitted on both threads (the same results: columnHelper.ts). */
-export async function fitTableShared(
-  name: string,
-  dir: string,
-  meta: TableMeta,
-  target: string,
-  parse: ParseSettings,
-  skipped: Skipped[],
-  helper: ColumnHelper
-): Promise<Fitted> {
-  const plan = planTableFit(name, dir, meta, target, parse, skipped)
-  return plan.complete(await helper.share('recipeColumns', { dir, train: plan.train, settings: plan.settings }, plan.features))
-}
-
-/** A table's fit up to its recipe's feature columns: the split made, the columns to fit on its train rows. */
-interface TableFitPlan {
-  features: TableColumnChoice[]
-  train: Int32Array
-  settings: RecipeSettings
-  /** The fit, given the feature columns fitted (in features' order). */
-  complete(fitted: FittedColumn[]): Fitted
-}
-
-function planTableFit(name: string, dir: string, meta: TableMeta, target: string, parse: ParseSettings, skipped: Skipped[]): TableFitPlan {
   const columns = meta.columns.map((stats) => columnProfile(stats, stats.name === target, parse.overrides[stats.name]))
   const targetIndex = meta.columns.findIndex((stats) => stats.name === target)
   const targetStats = meta.columns[targetIndex]
@@ -140,7 +106,6 @@ function planTableFit(name: string, dir: string, meta: TableMeta, target: string
     if (profile.type === 'date' && profile.date) for (const datePart of profile.date.parts) features.push({ index, stats, type: 'date', datePart })
     else features.push({ index, stats, type: profile.type })
   })
-  const settings = recipeSettings(parse.preparation)
   const { task, reason, suggested } = targetTask(targetStats, parse.task)
   const facts = { task, taskReason: reason, suggestedTask: suggested }
   if (task === 'regression') {
@@ -154,27 +119,20 @@ function planTableFit(name: string, dir: string, meta: TableMeta, target: string
       SPLIT_SEED
     )
     const targetScale = fitTargetScale(values, split.train)
+    const recipe = { ...fitTableRecipe(dir, features, target, [], split.train, parse.preparation), task, targetScale }
     const constant = targetStats.present > 0 && targetStats.min === targetStats.max
     return {
-      features,
-      train: split.train,
-      settings,
-      complete(fitted) {
-        const recipe = { ...tableRecipe(fitted, target, [], settings), task, targetScale }
-        return {
-          profile: {
-            columns,
-            classes: [],
-            skipped,
-            featureCount: recipe.inputShape[0],
-            ...facts,
-            targetWarning: constant ? constantTarget(target, targetStats.min) : null,
-            unlabeledRows: targetStats.missing
-          },
-          split,
-          recipe
-        }
-      }
+      profile: {
+        columns,
+        classes: [],
+        skipped,
+        featureCount: recipe.inputShape[0],
+        ...facts,
+        targetWarning: constant ? constantTarget(target, targetStats.min) : null,
+        unlabeledRows: targetStats.missing
+      },
+      split,
+      recipe
     }
   }
   const { vocab, counts: codeCounts } = targetStats
@@ -197,26 +155,19 @@ function planTableFit(name: string, dir: string, meta: TableMeta, target: string
     if (cls >= 0) counts[cls]!++
   }
   const split = stratifiedSplit(classOfRow, SPLIT_SEED)
+  const recipe = { ...fitTableRecipe(dir, features, target, labels, split.train, parse.preparation), task }
   return {
-    features,
-    train: split.train,
-    settings,
-    complete(fitted) {
-      const recipe = { ...tableRecipe(fitted, target, labels, settings), task }
-      return {
-        profile: {
-          columns,
-          classes: labels.map((label, i) => ({ label, count: counts[i]! })),
-          skipped,
-          featureCount: recipe.inputShape[0],
-          ...facts,
-          targetWarning: tooManyClasses(labels.length, targetStats.present, targetStats.numeric),
-          unlabeledRows: targetStats.missing
-        },
-        split,
-        recipe
-      }
-    }
+    profile: {
+      columns,
+      classes: labels.map((label, i) => ({ label, count: counts[i]! })),
+      skipped,
+      featureCount: recipe.inputShape[0],
+      ...facts,
+      targetWarning: tooManyClasses(labels.length, targetStats.present, targetStats.numeric),
+      unlabeledRows: targetStats.missing
+    },
+    split,
+    recipe
   }
 }
 

@@ -215,7 +215,7 @@ function dateOf(dir: string, choice: TableColumnChoice, train: Int32Array): Tabl
   return { part, order: format.order, origin: Number.isFinite(origin) ? Math.floor(origin) : 0 }
 }
 
-export interface FittedColumn {
+interface FittedColumn {
   column: TableColumnRecipe
   /** The affine step of this column's features. */
   offset: number[]
@@ -226,7 +226,13 @@ export interface FittedColumn {
  * Fits one feature column on the train rows: its imputation value, its one-hot vocabulary, and its affine step from the
  * imputed train values (standard: mean and std; minmax: min and range; boolean and one-hot: identity).
  */
-function fitColumn(dir: string, choice: TableColumnChoice, train: Int32Array, trainAscending: boolean, options: RecipeSettings): FittedColumn {
+function fitColumn(
+  dir: string,
+  choice: TableColumnChoice,
+  train: Int32Array,
+  trainAscending: boolean,
+  options: { impute: Imputation; scaling: Scaling }
+): FittedColumn {
   const date = choice.type === 'date' ? dateOf(dir, choice, train) : undefined
   const encoding = date ? (DATE_VOCABULARY[date.part] ? 'onehot' : 'numeric') : encodingOf(choice.type)
   // Plain numbers are read below straight from their file; the rest through a value per row.
@@ -333,12 +339,6 @@ export function encodeStoredRows(dir: string, choices: TableColumnChoice[], colu
   return x
 }
 
-/** How a table recipe imputes and scales its numeric features. */
-export interface RecipeSettings {
-  impute: Imputation
-  scaling: Scaling
-}
-
 /** Fits the table recipe on the train rows, one column at a time (memory: one column, not the whole table). */
 export function fitTableRecipe(
   dir: string,
@@ -346,25 +346,11 @@ export function fitTableRecipe(
   target: string,
   labels: string[],
   train: Int32Array,
-  options: Partial<RecipeSettings> = {}
+  options: { impute?: Imputation; scaling?: Scaling } = {}
 ): TableRecipe {
-  const settings = recipeSettings(options)
-  return tableRecipe(fitRecipeColumns(dir, features, train, settings), target, labels, settings)
-}
-
-export const recipeSettings = (options: Partial<RecipeSettings> = {}): RecipeSettings => ({
-  impute: options.impute ?? 'mean',
-  scaling: options.scaling ?? 'standard'
-})
-
-/** Each feature column fitted on the train rows; columns are independent, so any share of them may be fitted apart. */
-export function fitRecipeColumns(dir: string, features: TableColumnChoice[], train: Int32Array, settings: RecipeSettings): FittedColumn[] {
+  const settings = { impute: options.impute ?? 'mean', scaling: options.scaling ?? 'standard' } as const
   const ascending = isAscending(train)
-  return features.map((choice) => fitColumn(dir, choice, train, ascending, settings))
-}
-
-/** The table recipe of fitted feature columns (in feature order). */
-export function tableRecipe(fitted: FittedColumn[], target: string, labels: string[], settings: RecipeSettings): TableRecipe {
+  const fitted = features.map((choice) => fitColumn(dir, choice, train, ascending, settings))
   const columns = fitted.map((f) => f.column)
   const featureNames = featureNamesOf(columns)
   return {

@@ -6,8 +6,6 @@ import type { DuckDBConnection } from '@duckdb/node-api'
 import { LabError } from '../shared/errors'
 import { type ColumnSink, NumericColumn, TextColumn } from './columns'
 import { FilePool, bufferShare } from './storage'
-import type { ColumnHelper } from './columnHelper'
-import type { ColumnStats } from './profile'
 
 export interface ColumnSpec {
   name: string
@@ -79,25 +77,10 @@ export async function scanToColumns(
   }
 }
 
-/**
- * Finishes every builder; the pool they shared is closed, so finishing reopens files one at a time. With a helper,
- * the histograms that need a pass over their column's file are binned on both threads (columnHelper.ts).
- */
-export async function finishColumns(scan: ScanResult, helper?: ColumnHelper | null): Promise<ColumnStats[]> {
+/** Finishes every builder; the pool they shared is closed, so finishing reopens files one at a time. */
+export function finishColumns(scan: ScanResult): ReturnType<ColumnSink['finish']>[] {
   try {
-    const binned = new Map<ColumnSink, number[]>()
-    if (helper) {
-      const passes = scan.sinks.filter((sink): sink is NumericColumn => sink instanceof NumericColumn && sink.histogramPass !== null)
-      // Closed first: the helper reads the files this thread has written.
-      for (const sink of passes) sink.close()
-      const histograms = await helper.share(
-        'histograms',
-        null,
-        passes.map((sink) => sink.histogramPass!)
-      )
-      passes.forEach((sink, i) => binned.set(sink, histograms[i]!))
-    }
-    return scan.sinks.map((sink) => (sink instanceof NumericColumn ? sink.finish(binned.get(sink)) : sink.finish()))
+    return scan.sinks.map((sink) => sink.finish())
   } catch (error) {
     for (const sink of scan.sinks) sink.abort()
     throw error
