@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs'
 import type { BlockSettings } from '../shared/contract'
-import { tensorsInProcess, valuesInProcess } from './fast/inProcess'
+import { forNewTensor, tensorsInProcess, valuesInProcess } from './fast/inProcess'
 import { adamUpdate, fusesUpdate, momentumUpdate, sgdUpdate } from './gpu/fusedUpdate'
 import { UpdateKernel } from './fast/kernels/update'
 import { tapeKernelsWanted } from './fast/kernels/convTrain'
@@ -173,8 +173,7 @@ export class BlockOptimizer {
         c1: 1 / (1 - Math.pow(ADAM_BETA1, this.step)),
         c2: 1 / (1 - Math.pow(ADAM_BETA2, this.step))
       })
-      // The wasm backend copies a new tensor's values into its heap at once; the cpu backend keeps the array.
-      variable.assign(tf.tensor(tf.getBackend() === 'wasm' ? next : next.slice(), variable.shape, 'float32'))
+      variable.assign(tf.tensor(forNewTensor(next), variable.shape, 'float32'))
       return
     }
     const next = new Float32Array(n)

@@ -8,7 +8,7 @@ import type { LayerSpec } from '../../shared/contract'
 import { activationOp } from '../activations'
 import { convKernelGradientSimd, convReluSimd, type Nhwc } from './kernels'
 import { convForwardGemm, convInputGradGemm, convKernelGradGemm, tapeKernelsWanted, type ConvGeometry } from './kernels/convTrain'
-import { tensorsInProcess, valuesInProcess } from './inProcess'
+import { forNewTensor, tensorsInProcess, valuesInProcess } from './inProcess'
 
 /** Rows and columns a stride-1 conv pads before and after: tfjs pads "same" with the odd pixel at the end. */
 function convPadding(k: number, padding: 'same' | 'valid'): [number, number] {
@@ -32,12 +32,9 @@ function geometry(input: Nhwc, k: number, filters: number, padding: 'same' | 'va
   return { x: input, k, f: filters, before, outH: input[1] + before + after - k + 1, outW: input[2] + before + after - k + 1 }
 }
 
-/**
- * A kernel's result (a view of its memory) as a tensor: the wasm backend copies it into its heap at once; the
- * cpu backend would keep the array itself, so it gets a copy.
- */
+/** A kernel's result (a view of its memory) as a tensor. */
 function tensorOf(values: Float32Array, shape: Nhwc): tf.Tensor4D {
-  return tf.tensor4d(tf.getBackend() === 'wasm' ? values : values.slice(), shape)
+  return tf.tensor4d(forNewTensor(values), shape)
 }
 
 /** conv2d (stride 1) through the gemm kernels; null where they do not run (callers use tf.conv2d). */

@@ -20,7 +20,7 @@ import {
   type Nhwc
 } from './kernels'
 import { denseGradientsGemm, tapeKernelsWanted } from './kernels/convTrain'
-import { tensorsInProcess, valuesInProcess } from './inProcess'
+import { forNewTensor, tensorsInProcess, valuesInProcess } from './inProcess'
 
 /** True where transposed matMuls are slow and an explicit transpose pays (the wasm backend). */
 export function prefersExplicitTranspose(): boolean {
@@ -69,10 +69,8 @@ function gemmGradients(
   const outputs = weights.shape[1]
   const result = denseGradientsGemm(valuesInProcess(input), valuesInProcess(weights), valuesInProcess(dz), m, inputs, outputs, inputGradient)
   if (!result) return null
-  // The wasm backend copies a new tensor's values into its heap at once; the cpu backend keeps the array.
-  const own = (values: Float32Array) => (tf.getBackend() === 'wasm' ? values : values.slice())
-  const dW = tf.tensor2d(own(result.dW), [inputs, outputs])
-  return { dW, dx: result.dx ? tf.tensor2d(own(result.dx), [m, inputs]) : tf.zerosLike(input) }
+  const dW = tf.tensor2d(forNewTensor(result.dW), [inputs, outputs])
+  return { dW, dx: result.dx ? tf.tensor2d(forNewTensor(result.dx), [m, inputs]) : tf.zerosLike(input) }
 }
 
 function denseWithGradient(activation: FusedActivation, inputGradient: boolean): DenseFn {
@@ -203,8 +201,7 @@ function maxPoolForward(input: tf.Tensor4D, size: number): tf.Tensor4D {
   if (size === 2 && tapeKernelsWanted() && tensorsInProcess()) {
     const pooled = maxPool2Simd(valuesInProcess(input), input.shape)
     const [n, h, w, c] = input.shape
-    // The wasm backend copies a new tensor's values into its heap at once; the cpu backend keeps the array.
-    if (pooled) return tf.tensor4d(tf.getBackend() === 'wasm' ? pooled : pooled.slice(), [n, h / 2, w / 2, c])
+    if (pooled) return tf.tensor4d(forNewTensor(pooled), [n, h / 2, w / 2, c])
   }
   return tf.maxPool(input, size, size, 'valid')
 }
@@ -237,15 +234,14 @@ type BiasReluFn = (x: tf.Tensor, bias: tf.Tensor1D) => tf.Tensor
 
 /** tf.relu(tf.add(x, bias)) with both gradients, forward and backward each one SIMD kernel call (kernels/index.ts). */
 const biasRelu = tf.customGrad(((x: tf.Tensor, bias: tf.Tensor1D, save: tf.GradSaveFunc) => {
-  const own = (values: Float32Array) => (tf.getBackend() === 'wasm' ? values : values.slice())
-  const y = tf.tensor(own(biasReluSimd(valuesInProcess(x), valuesInProcess(bias))!), x.shape)
+  const y = tf.tensor(forNewTensor(biasReluSimd(valuesInProcess(x), valuesInProcess(bias))!), x.shape)
   save([y])
   return {
     value: y,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [output] = saved as [tf.Tensor]
       const { dz, db } = biasReluGradSimd(valuesInProcess(dy), valuesInProcess(output), bias.shape[0])!
-      return [tf.tensor(own(dz), output.shape), tf.tensor1d(own(db))]
+      return [tf.tensor(forNewTensor(dz), output.shape), tf.tensor1d(forNewTensor(db))]
     }
   }
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as BiasReluFn
@@ -265,16 +261,15 @@ type PoolBiasReluFn = (x: tf.Tensor4D, bias: tf.Tensor1D) => tf.Tensor4D
 
 /** relu(maxPool(x, 2) + bias) with both gradients, one SIMD kernel call each way (kernels/index.ts). */
 const pool2BiasRelu = tf.customGrad(((x: tf.Tensor4D, bias: tf.Tensor1D, save: tf.GradSaveFunc) => {
-  const own = (values: Float32Array) => (tf.getBackend() === 'wasm' ? values : values.slice())
   const [n, h, w, c] = x.shape
-  const y = tf.tensor4d(own(maxPool2BiasReluSimd(valuesInProcess(x), x.shape, valuesInProcess(bias))!), [n, h / 2, w / 2, c])
+  const y = tf.tensor4d(forNewTensor(maxPool2BiasReluSimd(valuesInProcess(x), x.shape, valuesInProcess(bias))!), [n, h / 2, w / 2, c])
   save([x, y])
   return {
     value: y,
     gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
       const [input, output] = saved as [tf.Tensor4D, tf.Tensor4D]
       const { dx, db } = maxPool2BiasReluGradSimd(valuesInProcess(input), input.shape, valuesInProcess(output), valuesInProcess(dy))!
-      return [tf.tensor4d(own(dx), input.shape), tf.tensor1d(own(db))]
+      return [tf.tensor4d(forNewTensor(dx), input.shape), tf.tensor1d(forNewTensor(db))]
     }
   }
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as PoolBiasReluFn

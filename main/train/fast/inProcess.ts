@@ -21,3 +21,12 @@ export function valuesInProcess(tensor: tf.Tensor): Float32Array {
     return backend.typedArrayFromHeap(tensor)
   return tensor.dataSync() as Float32Array
 }
+
+/**
+ * A kernel's result (a view of its memory) as the values of a new tensor: the wasm backend copies them into its
+ * heap at once; the cpu backend would keep the array itself, which the kernel's next call overwrites, so it gets a
+ * copy.
+ */
+export function forNewTensor(values: Float32Array): Float32Array {
+  return tf.getBackend() === 'wasm' ? values : values.slice()
+}
