@@ -71,6 +71,9 @@ export async function benchKernelThreads(): Promise<KernelThreadsRow[]> {
   const heap = new Float32Array(kernel.memory.buffer)
   heap.set(values(1 << 20, 1))
   const [a, b, c] = [0, 1 << 20, 2 << 20]
+  // c = a·b, M×N over K; dW's a is stored transposed (xᵀ: K×M).
+  const product = (M: number, N: number, K: number, transposed: boolean) => () =>
+    transposed ? kernel.gemm(c, a, b, 0, M, N, K, 4, M * 4, N * 4, N * 4, 0, 0) : kernel.gemm(c, a, b, 0, M, N, K, K * 4, 4, N * 4, N * 4, 2, 1)
   for (const [name, M, N, K, transposed] of [
     ['forward 200×64 · 64×100', 200, 100, 64, false],
     ['forward 200×100 · 100×100', 200, 100, 100, false],
@@ -79,11 +82,7 @@ export async function benchKernelThreads(): Promise<KernelThreadsRow[]> {
     ['dW 64×200 · 200×100 (xᵀ)', 64, 100, 200, true],
     ['dx 200×100 · 100×64', 200, 64, 100, false]
   ] as const)
-    rows.push(
-      compare(`MLP ${name}`, 2 * M * N * K, () =>
-        transposed ? kernel.gemm(c, a, b, 0, M, N, K, 4, M * 4, N * 4, N * 4, 0, 0) : kernel.gemm(c, a, b, 0, M, N, K, K * 4, 4, N * 4, N * 4, 2, 1)
-      )
-    )
+    rows.push(compare(`MLP ${name}`, 2 * M * N * K, product(M, N, K, transposed)))
   // The same products with their inputs just written by this thread, as in a training step (each op's input is the
   // op before's output): the worker reads its part's inputs from this core's cache, which the rows above (the same
   // inputs every call, cached by both cores) do not pay.
@@ -93,18 +92,10 @@ export async function benchKernelThreads(): Promise<KernelThreadsRow[]> {
     ['dW 100×200 · 200×100 (xᵀ), inputs just written', 100, 100, 200, true]
   ] as const)
     rows.push(
-      compare(
-        `MLP ${name}`,
-        2 * M * N * K,
-        () =>
-          transposed
-            ? kernel.gemm(c, a, b, 0, M, N, K, 4, M * 4, N * 4, N * 4, 0, 0)
-            : kernel.gemm(c, a, b, 0, M, N, K, K * 4, 4, N * 4, N * 4, 2, 1),
-        () => {
-          heap.set(saved.subarray(0, M * K), a / 4)
-          heap.set(saved.subarray(b / 4, b / 4 + K * N), b / 4)
-        }
-      )
+      compare(`MLP ${name}`, 2 * M * N * K, product(M, N, K, transposed), () => {
+        heap.set(saved.subarray(0, M * K), a / 4)
+        heap.set(saved.subarray(b / 4, b / 4 + K * N), b / 4)
+      })
     )
   // The small CNN's second conv (28×28 images after one 2×2 pool), batch 32: the three conv loops.
   const g: ConvGeometry = { x: [32, 14, 14, 16], k: 3, f: 32, before: 1, outH: 14, outW: 14 }
