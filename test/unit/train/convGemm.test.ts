@@ -183,6 +183,15 @@ describe('max pool 2×2 forward (maxPoolGrad.wat)', () => {
   })
 })
 
+/** f(x, bias), and the gradients of sum(f(x, bias) · probe) for x and for bias, as plain arrays. */
+function valueAndGradients(f: (input: tf.Tensor, b: tf.Tensor1D) => tf.Tensor, x: tf.Tensor, bias: tf.Tensor1D, probe: tf.Tensor): number[][] {
+  return tf.tidy(() => {
+    const y = f(x, bias)
+    const [dx, db] = tf.grads((input: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(input, b as tf.Tensor1D), probe)))([x, bias])
+    return [y, dx!, db!].map((t) => Array.from(t.dataSync()))
+  })
+}
+
 describe('bias and relu after a pool (biasActivationForTraining, poolBiasActivationForTraining, maxPoolGrad.wat)', () => {
   it("gives tfjs's relu(add(x, bias)) and its gradients bit for bit (-0 and NaN included), tfjs's ops where it declines", () => {
     expect(biasReluAvailable()).toBe(true)
@@ -202,14 +211,8 @@ describe('bias and relu after a pool (biasActivationForTraining, poolBiasActivat
       const x = tf.tensor(values, shape)
       const bias = tf.tensor1d(randomValues(channels, channels).map((v, i) => (i === 0 ? -0 : v * 0.5)))
       const probe = tf.tensor(randomValues(count, 7), shape)
-      const run = (f: (input: tf.Tensor, b: tf.Tensor1D) => tf.Tensor) =>
-        tf.tidy(() => {
-          const y = f(x, bias)
-          const [dx, db] = tf.grads((input: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(input, b as tf.Tensor1D), probe)))([x, bias])
-          return [y, dx!, db!].map((t) => Array.from(t.dataSync()))
-        })
-      const ours = run((input, b) => biasActivationForTraining(input, b, 'relu'))
-      const reference = run((input, b) => tf.relu(tf.add(input, b)))
+      const ours = valueAndGradients((input, b) => biasActivationForTraining(input, b, 'relu'), x, bias, probe)
+      const reference = valueAndGradients((input, b) => tf.relu(tf.add(input, b)), x, bias, probe)
       expect(ours).toEqual(reference)
       expect(ours[1]!.some((v) => Object.is(v, -0))).toBe(true)
       tf.dispose([x, bias, probe])
@@ -234,15 +237,9 @@ describe('bias and relu after a pool (biasActivationForTraining, poolBiasActivat
       const bias = tf.tensor1d(randomValues(channels, channels).map((v) => v * 0.5))
       const pooledShape = [shape[0], shape[1] / 2, shape[2] / 2, channels]
       const probe = tf.tensor(randomValues(count / 4, 11), pooledShape)
-      const run = (f: (input: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor) =>
-        tf.tidy(() => {
-          const y = f(x, bias)
-          const [dx, db] = tf.grads((input: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(input as tf.Tensor4D, b as tf.Tensor1D), probe)))([x, bias])
-          return [y, dx!, db!].map((t) => Array.from(t.dataSync()))
-        })
-      const ours = run((input, b) => poolBiasActivationForTraining(input, b, 2, 'relu'))
+      const ours = valueAndGradients((input, b) => poolBiasActivationForTraining(input as tf.Tensor4D, b, 2, 'relu'), x, bias, probe)
       // today's path: the pool's own kernels (maxPoolForTraining), then tfjs's Add and Relu
-      const reference = run((input, b) => tf.relu(tf.add(maxPoolForTraining(input, 2), b)))
+      const reference = valueAndGradients((input, b) => tf.relu(tf.add(maxPoolForTraining(input as tf.Tensor4D, 2), b)), x, bias, probe)
       expect(ours).toEqual(reference)
       tf.dispose([x, bias, probe])
     }
