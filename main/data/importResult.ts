@@ -8,6 +8,8 @@ import type { ColumnStats } from './profile'
 export interface TableImport {
   /** CSV only: the dialect it was read with. */
   settings?: CsvSettings
+  /** CSV only: which parser read the rows (plainCsv.ts, or DuckDB for every other file). */
+  parser?: 'plain' | 'duckdb'
   source: TableSource
   rows: number
   bytes: number
