@@ -12,6 +12,7 @@ import { readSample } from '../../../main/data/csv'
 import { detectDialect } from '../../../main/data/dialect'
 import { importCsv } from '../../../main/data/importCsv'
 import { plainCsvSettings, scanPlainCsv } from '../../../main/data/plainCsv'
+import { plainHelper } from '../../../main/data/plainHelper'
 import { finishColumns } from '../../../main/data/scan'
 import { VOCAB_CAP } from '../../../main/data/profile'
 import { generateLargeCsv } from '../../fixtures/generate'
@@ -79,11 +80,14 @@ async function plainTakes(file: string, like = file): Promise<{ taken: boolean; 
 }
 
 describe('plain CSV reader', () => {
-  it('reads the benchmark table as DuckDB does, byte for byte', async () => {
+  it('reads the benchmark table as DuckDB does, byte for byte, every other segment on the helper thread', async () => {
     const file = path.join(root, 'big.csv')
-    await generateLargeCsv(file, 20_000, 20, 3)
+    // 14 MB: four segments, two of them the helper's.
+    await generateLargeCsv(file, 100_000, 20, 3)
+    const before = plainHelper()!.parsed
     const { plain, duckdb } = await importBoth(file)
-    expect(plain.result.rows).toBe(20_000)
+    expect(plainHelper()!.parsed - before).toBe(2)
+    expect(plain.result.rows).toBe(100_000)
     expect(plain.files).toEqual(duckdb.files)
     expect(plain.result).toEqual(duckdb.result)
   })
