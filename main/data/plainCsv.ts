@@ -112,9 +112,9 @@ class Segments {
         end = buffer.lastIndexOf(NEWLINE, filled - 1) + 1
         if (end > 0 && filled === size) break
         if (filled < size) continue
-        // A line longer than the segment.
-        if (size >= LINE_LIMIT) throw new NotPlain()
-        buffer = grown(buffer, (size *= 2), filled)
+        // A line longer than the segment; past LINE_LIMIT (and its line end) DuckDB's reading names it.
+        if (size > LINE_LIMIT) throw new NotPlain()
+        buffer = grown(buffer, (size = Math.min(size * 2, LINE_LIMIT + 2)), filled)
       }
       this.carry = Buffer.from(buffer.subarray(end, filled))
       const start = this.skip(buffer, end)
