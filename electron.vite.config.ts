@@ -18,8 +18,8 @@ export default defineConfig({
           // One block of a decoupled pipeline, started by the training worker (main/train/pipeline.ts).
           ...(existsSync(resolve(__dirname, 'main/train/blockWorker.ts')) ? { blockWorker: resolve(__dirname, 'main/train/blockWorker.ts') } : {}),
           importWorker: resolve(__dirname, 'main/data/importWorker.ts'),
-          // The plain CSV reader's second thread, started by an import worker (main/data/plainHelper.ts).
-          plainHelperWorker: resolve(__dirname, 'main/data/plainHelperWorker.ts')
+          // The import worker's second thread: hashes, plain CSV segments (main/data/importHelper.ts).
+          importHelperWorker: resolve(__dirname, 'main/data/importHelperWorker.ts')
         }
       }
     }

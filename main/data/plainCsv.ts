@@ -8,7 +8,7 @@
  * for a file both read (test/unit/data/plainCsv.test.ts compares them byte for byte).
  *
  * The file is read in segments of whole lines; a file of several segments has every other one parsed by a helper
- * thread (plainHelper.ts) while this thread parses the one before and hands the rows to the column builders in
+ * thread (importHelper.ts) while this thread parses the one before and hands the rows to the column builders in
  * file order (the builders' codes and sums depend on it).
  */
 import fs from 'node:fs'
@@ -17,7 +17,7 @@ import type { CsvSettings } from './csv'
 import { type ColumnSink, NumericColumn, TextColumn, type TextValues } from './columns'
 import { type ColumnSpec, type ScanOptions, type ScanResult, abortColumns, columnSinks } from './scan'
 import { NEWLINE, NotPlain, type PlainLayout, RowBlock, parseLines } from './plainParse'
-import { plainHelper } from './plainHelper'
+import { HELPED_SIZE, importHelper } from './importHelper'
 
 /** Rows this thread parses and hands to the builders at a time (DuckDB's DataChunk size). */
 const ROWS = 2048
@@ -146,9 +146,6 @@ const grown = (buffer: Buffer, size: number, used: number): Buffer => {
   return bigger
 }
 
-/** Whether to share a file of this size with the helper thread (small files: its start would cost more). */
-const HELPED_SIZE = 2 * SEGMENT
-
 /**
  * Reads `file` (whose every column is in `specs`, in file order) into column files in `dir`, as scanToColumns would
  * from DuckDB; null when the file turns out not to be plain (nothing left in `dir`).
@@ -166,7 +163,7 @@ export async function scanPlainCsv(
     quote: settings.quote === '' ? -1 : settings.quote.charCodeAt(0),
     numeric: sinks.map((sink) => sink instanceof NumericColumn)
   }
-  const helper = options.size >= HELPED_SIZE ? plainHelper() : null
+  const helper = options.size >= HELPED_SIZE ? importHelper() : null
   const handle = await fs.promises.open(file, 'r')
   const segments = new Segments(handle, settings)
   let rows = 0

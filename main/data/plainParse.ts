@@ -1,6 +1,6 @@
 /**
  * The plain CSV reader's line parser (plainCsv.ts), with nothing but Buffer: it runs on the import thread and on its
- * helper thread (plainHelper.ts), which parse alternate segments of one file.
+ * helper thread (importHelper.ts), which parse alternate segments of one file.
  *
  * Numbers are read as DuckDB's cast and JavaScript's Number() read them (both correctly rounded): up to 15 digits
  * with a power of ten of at most 22 is one exact division (Clinger's fast path), anything else through Number() on

@@ -12,7 +12,7 @@ import { readSample } from '../../../main/data/csv'
 import { detectDialect } from '../../../main/data/dialect'
 import { importCsv } from '../../../main/data/importCsv'
 import { plainCsvSettings, scanPlainCsv } from '../../../main/data/plainCsv'
-import { plainHelper } from '../../../main/data/plainHelper'
+import { importHelper } from '../../../main/data/importHelper'
 import { finishColumns } from '../../../main/data/scan'
 import { VOCAB_CAP } from '../../../main/data/profile'
 import { generateLargeCsv } from '../../fixtures/generate'
@@ -84,10 +84,12 @@ describe('plain CSV reader', () => {
     const file = path.join(root, 'big.csv')
     // 14 MB: four segments, two of them the helper's.
     await generateLargeCsv(file, 100_000, 20, 3)
-    const before = plainHelper()!.parsed
+    const before = importHelper()!.parsed
     const { plain, duckdb } = await importBoth(file)
-    expect(plainHelper()!.parsed - before).toBe(2)
+    expect(importHelper()!.parsed - before).toBe(2)
     expect(plain.result.rows).toBe(100_000)
+    // The hash of a file this size is taken on the helper thread too.
+    expect(plain.result.contentHash).toBe(crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'))
     expect(plain.files).toEqual(duckdb.files)
     expect(plain.result).toEqual(duckdb.result)
   })
