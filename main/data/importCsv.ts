@@ -48,7 +48,10 @@ const STRUCTURAL = new Set(['MISSING COLUMNS', 'TOO MANY COLUMNS', 'UNQUOTED VAL
 
 export interface CsvImportOptions extends ImportOptions {
   badRows?: BadRowsChoice
-  /** false: DuckDB reads the file even when it is plain (the tests and the bench compare the two readers). */
+  /**
+   * false: DuckDB reads the file even when it is plain (the tests compare the two readers); default: the environment's
+   * LAYERLAB_PLAIN_CSV, on unless '0' (the bench's `layerlab-duckdb` candidate).
+   */
   plainReader?: boolean
 }
 
@@ -266,7 +269,7 @@ async function readTable(
     const kept = fileNames.map((_, i) => !(settings.droppedTrailingColumn && i === fileNames.length - 1))
     const progress = options.onProgress
     // The plain reader first where the settings allow it (plainCsv.ts); DuckDB from the first line that is not plain.
-    let plain = options.plainReader !== false && source === file && plainCsvSettings(settings)
+    let plain = (options.plainReader ?? process.env.LAYERLAB_PLAIN_CSV !== '0') && source === file && plainCsvSettings(settings)
     for (let attempt = 0; ;) {
       const columnTypes = fileNames.map((name, i) =>
         forcedNumeric.has(name) || (types && NUMERIC_TYPES.has(types[i]!) && !forcedText.has(name)) ? 'DOUBLE' : 'VARCHAR'
