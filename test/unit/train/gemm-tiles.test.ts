@@ -130,3 +130,39 @@ describe('gemm tiles', () => {
       expect(cases).toBe(rows.length * columns.length)
     })
 })
+
+describe('a product summed over k in two calls', () => {
+  // The schedule issue 20's note names for two threads (each its rows of the batch through the backward pass): a
+  // weight gradient xᵀ·dz summed over the first rows in mode 0 and continued from that C over the rest in mode 1
+  // must give the bits of one call, since each element is one accumulator adding k in order.
+  for (const variant of variants())
+    it(`${variant} build: mode 0 over k < h then mode 1 over the rest gives one call's bits (A read transposed)`, () => {
+      const { exports } = denseTrainKernel(variant)!
+      exports.memory.grow(8)
+      const random = seededRandom(31)
+      const values = (count: number) => Float32Array.from({ length: count }, () => Math.fround(random() * 2 - 1))
+      for (const [M, N, K, h] of [
+        [64, 100, 200, 100],
+        [100, 10, 59, 28],
+        [37, 23, 61, 30],
+        [13, 9, 7, 3]
+      ] as const) {
+        const heap = new Float32Array(exports.memory.buffer)
+        const a = 64
+        const b = a + M * K * 4 + 16
+        const whole = b + K * N * 4 + 16
+        const split = whole + M * N * 4 + 16
+        heap.set(values(M * K), a / 4)
+        heap.set(values(K * N), b / 4)
+        // A (m, k) at a + 4m + 4Mk: the layer's input, row k of the batch; B (k, n) at b + 4Nk: dz.
+        exports.gemm(whole, a, b, 0, M, N, K, 4, M * 4, N * 4, N * 4, 0, 0)
+        exports.gemm(split, a, b, 0, M, N, h, 4, M * 4, N * 4, N * 4, 0, 0)
+        exports.gemm(split, a + h * M * 4, b + h * N * 4, 0, M, N, K - h, 4, M * 4, N * 4, N * 4, 1, 0)
+        const one = heap.slice(whole / 4, whole / 4 + M * N)
+        const two = heap.slice(split / 4, split / 4 + M * N)
+        const differs = one.findIndex((value, i) => !Object.is(value, two[i]))
+        expect(differs, `${M}×${N}×${K} cut at ${h}`).toBe(-1)
+        expect(one.some((value) => value !== 0)).toBe(true)
+      }
+    })
+})
