@@ -627,6 +627,185 @@
         (local.set $n (i32.add (local.get $n) (i32.const 4)))
         (br $columns))))
 
+  ;; A stride-1 conv on one input channel (the images of a grey data set), output pixels first .. last of
+  ;; y [P, f] from x [n, h, width] and w [k, k, f] (f a multiple of 4), without im2col: on 28×28×1 → 16 filters
+  ;; (batch 32, one thread) 0.4-0.5 ms of CPU against 0.93-0.96 for im2col + gemm, whose patch matrix (9 floats a
+  ;; pixel, copied 3 at a time) cost most of it.
+  ;; Each output is the gemm's over that patch matrix bit for bit: it starts from 0 and adds x·w tap by tap in
+  ;; (row, column) order with the gemm tiles' multiply-add (fused in the relaxed build as there), the taps that
+  ;; hang over the padding as products of +0 like the patch matrix's zeros.
+  (func (export "convDirect1")
+    (param $y i32) (param $x i32) (param $w i32) (param $h i32) (param $width i32) (param $k i32) (param $f i32)
+    (param $outH i32) (param $outW i32) (param $before i32) (param $first i32) (param $last i32)
+    (local $p i32) (local $pixels i32) (local $image i32) (local $r i32) (local $oy i32) (local $ox i32)
+    (local $fo i32) (local $i i32) (local $j i32) (local $yy i32) (local $xx i32) (local $rowInside i32)
+    (local $wp i32) (local $out i32) (local $fBytes i32) (local $blockEnd i32)
+    (local $inside i32) (local $base i32) (local $xp i32) (local $rowSkip i32)
+    (local $xs v128) (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local $c00 v128) (local $c01 v128) (local $c02 v128) (local $c03 v128)
+    (local $ys v128) (local $c10 v128) (local $c11 v128) (local $c12 v128) (local $c13 v128)
+    (local.set $pixels (i32.mul (local.get $outH) (local.get $outW)))
+    (local.set $fBytes (i32.shl (local.get $f) (i32.const 2)))
+    (local.set $blockEnd (i32.and (local.get $f) (i32.const -16)))
+    (local.set $p (local.get $first))
+    (block $pixelsDone
+      (loop $pixelsLoop
+        (br_if $pixelsDone (i32.ge_u (local.get $p) (local.get $last)))
+        (local.set $image (i32.div_u (local.get $p) (local.get $pixels)))
+        (local.set $r (i32.sub (local.get $p) (i32.mul (local.get $image) (local.get $pixels))))
+        (local.set $oy (i32.div_u (local.get $r) (local.get $outW)))
+        (local.set $ox (i32.sub (local.get $r) (i32.mul (local.get $oy) (local.get $outW))))
+        (local.set $out (i32.add (local.get $y) (i32.mul (local.get $p) (local.get $fBytes))))
+        ;; a window inside the image (most of them) reads its taps without bounds checks, from its top-left pixel
+        (local.set $inside
+          (i32.and
+            (i32.and (i32.ge_s (i32.sub (local.get $oy) (local.get $before)) (i32.const 0))
+              (i32.le_s (i32.add (i32.sub (local.get $oy) (local.get $before)) (local.get $k)) (local.get $h)))
+            (i32.and (i32.ge_s (i32.sub (local.get $ox) (local.get $before)) (i32.const 0))
+              (i32.le_s (i32.add (i32.sub (local.get $ox) (local.get $before)) (local.get $k)) (local.get $width)))))
+        (local.set $base
+          (i32.add (local.get $x)
+            (i32.shl
+              (i32.add (i32.mul (i32.add (i32.mul (local.get $image) (local.get $h)) (i32.sub (local.get $oy) (local.get $before))) (local.get $width))
+                (i32.sub (local.get $ox) (local.get $before)))
+              (i32.const 2))))
+        (local.set $rowSkip (i32.shl (i32.sub (local.get $width) (local.get $k)) (i32.const 2)))
+        ;; Two pixels side by side whose windows are inside, filters a multiple of 16: eight accumulators, so the
+        ;; multiply-adds of a tap do not wait on each other (one pixel's four chains ran at their latency).
+        (if (i32.and
+              (i32.and (local.get $inside) (i32.eq (local.get $blockEnd) (local.get $f)))
+              (i32.and (i32.lt_u (i32.add (local.get $p) (i32.const 1)) (local.get $last))
+                (i32.and (i32.lt_u (i32.add (local.get $ox) (i32.const 1)) (local.get $outW))
+                  (i32.le_s (i32.add (i32.sub (local.get $ox) (local.get $before)) (i32.add (local.get $k) (i32.const 1))) (local.get $width)))))
+          (then
+            (local.set $fo (i32.const 0))
+            (block $pairDone
+              (loop $pairFilters
+                (br_if $pairDone (i32.ge_u (local.get $fo) (local.get $f)))
+                (local.set $c00 (v128.const f32x4 0 0 0 0))
+                (local.set $c01 (v128.const f32x4 0 0 0 0))
+                (local.set $c02 (v128.const f32x4 0 0 0 0))
+                (local.set $c03 (v128.const f32x4 0 0 0 0))
+                (local.set $c10 (v128.const f32x4 0 0 0 0))
+                (local.set $c11 (v128.const f32x4 0 0 0 0))
+                (local.set $c12 (v128.const f32x4 0 0 0 0))
+                (local.set $c13 (v128.const f32x4 0 0 0 0))
+                (local.set $wp (i32.add (local.get $w) (i32.shl (local.get $fo) (i32.const 2))))
+                (local.set $xp (local.get $base))
+                (local.set $i (i32.const 0))
+                (block $pairRowsDone
+                  (loop $pairRows
+                    (br_if $pairRowsDone (i32.ge_u (local.get $i) (local.get $k)))
+                    (local.set $j (i32.const 0))
+                    (block $pairColumnsDone
+                      (loop $pairColumns
+                        (br_if $pairColumnsDone (i32.ge_u (local.get $j) (local.get $k)))
+                        (local.set $xs (v128.load32_splat (local.get $xp)))
+                        (local.set $ys (v128.load32_splat offset=4 (local.get $xp)))
+                        (local.set $b0 (v128.load offset=0 (local.get $wp)))
+                        (local.set $b1 (v128.load offset=16 (local.get $wp)))
+                        (local.set $b2 (v128.load offset=32 (local.get $wp)))
+                        (local.set $b3 (v128.load offset=48 (local.get $wp)))
+                        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $xs) (local.get $b0))))
+                        (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $xs) (local.get $b1))))
+                        (local.set $c02 (f32x4.add (local.get $c02) (f32x4.mul (local.get $xs) (local.get $b2))))
+                        (local.set $c03 (f32x4.add (local.get $c03) (f32x4.mul (local.get $xs) (local.get $b3))))
+                        (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $ys) (local.get $b0))))
+                        (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $ys) (local.get $b1))))
+                        (local.set $c12 (f32x4.add (local.get $c12) (f32x4.mul (local.get $ys) (local.get $b2))))
+                        (local.set $c13 (f32x4.add (local.get $c13) (f32x4.mul (local.get $ys) (local.get $b3))))
+                        (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
+                        (local.set $wp (i32.add (local.get $wp) (local.get $fBytes)))
+                        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                        (br $pairColumns)))
+                    (local.set $xp (i32.add (local.get $xp) (local.get $rowSkip)))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br $pairRows)))
+                (v128.store offset=0 (local.get $out) (local.get $c00))
+                (v128.store offset=16 (local.get $out) (local.get $c01))
+                (v128.store offset=32 (local.get $out) (local.get $c02))
+                (v128.store offset=48 (local.get $out) (local.get $c03))
+                (v128.store offset=0 (i32.add (local.get $out) (local.get $fBytes)) (local.get $c10))
+                (v128.store offset=16 (i32.add (local.get $out) (local.get $fBytes)) (local.get $c11))
+                (v128.store offset=32 (i32.add (local.get $out) (local.get $fBytes)) (local.get $c12))
+                (v128.store offset=48 (i32.add (local.get $out) (local.get $fBytes)) (local.get $c13))
+                (local.set $out (i32.add (local.get $out) (i32.const 64)))
+                (local.set $fo (i32.add (local.get $fo) (i32.const 16)))
+                (br $pairFilters)))
+            (local.set $p (i32.add (local.get $p) (i32.const 2)))
+            (br $pixelsLoop)))
+        ;; filters 16 at a time (four accumulators), then 4 at a time
+        (local.set $fo (i32.const 0))
+        (block $filtersDone
+          (loop $filters
+            (br_if $filtersDone (i32.ge_u (local.get $fo) (local.get $f)))
+            (local.set $c00 (v128.const f32x4 0 0 0 0))
+            (local.set $c01 (v128.const f32x4 0 0 0 0))
+            (local.set $c02 (v128.const f32x4 0 0 0 0))
+            (local.set $c03 (v128.const f32x4 0 0 0 0))
+            (local.set $wp (i32.add (local.get $w) (i32.shl (local.get $fo) (i32.const 2))))
+            (local.set $xp (local.get $base))
+            (local.set $i (i32.const 0))
+            (block $rowsDone
+              (loop $rows
+                (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $k)))
+                (local.set $yy (i32.sub (i32.add (local.get $oy) (local.get $i)) (local.get $before)))
+                (local.set $rowInside (i32.and (i32.ge_s (local.get $yy) (i32.const 0)) (i32.lt_s (local.get $yy) (local.get $h))))
+                (local.set $j (i32.const 0))
+                (block $columnsDone
+                  (loop $columns
+                    (br_if $columnsDone (i32.ge_u (local.get $j) (local.get $k)))
+                    (local.set $xx (i32.sub (i32.add (local.get $ox) (local.get $j)) (local.get $before)))
+                    (local.set $xs
+                      (if (result v128) (local.get $inside)
+                        (then (v128.load32_splat (local.get $xp)))
+                        (else
+                      (if (result v128)
+                        (i32.and (local.get $rowInside)
+                          (i32.and (i32.ge_s (local.get $xx) (i32.const 0)) (i32.lt_s (local.get $xx) (local.get $width))))
+                        (then
+                          (v128.load32_splat
+                            (i32.add (local.get $x)
+                              (i32.shl
+                                (i32.add (i32.mul (i32.add (i32.mul (local.get $image) (local.get $h)) (local.get $yy)) (local.get $width))
+                                  (local.get $xx))
+                                (i32.const 2)))))
+                        (else (v128.const f32x4 0 0 0 0))))))
+                    (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
+                    (if (i32.lt_u (local.get $fo) (local.get $blockEnd))
+                      (then
+                        (local.set $b0 (v128.load offset=0 (local.get $wp)))
+                        (local.set $b1 (v128.load offset=16 (local.get $wp)))
+                        (local.set $b2 (v128.load offset=32 (local.get $wp)))
+                        (local.set $b3 (v128.load offset=48 (local.get $wp)))
+                        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $xs) (local.get $b0))))
+                        (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $xs) (local.get $b1))))
+                        (local.set $c02 (f32x4.add (local.get $c02) (f32x4.mul (local.get $xs) (local.get $b2))))
+                        (local.set $c03 (f32x4.add (local.get $c03) (f32x4.mul (local.get $xs) (local.get $b3)))))
+                      (else
+                        (local.set $b0 (v128.load offset=0 (local.get $wp)))
+                        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $xs) (local.get $b0))))))
+                    (local.set $wp (i32.add (local.get $wp) (local.get $fBytes)))
+                    (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                    (br $columns)))
+                (local.set $xp (i32.add (local.get $xp) (local.get $rowSkip)))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $rows)))
+            (v128.store offset=0 (local.get $out) (local.get $c00))
+            (if (i32.lt_u (local.get $fo) (local.get $blockEnd))
+              (then
+                (v128.store offset=16 (local.get $out) (local.get $c01))
+                (v128.store offset=32 (local.get $out) (local.get $c02))
+                (v128.store offset=48 (local.get $out) (local.get $c03))
+                (local.set $fo (i32.add (local.get $fo) (i32.const 16)))
+                (local.set $out (i32.add (local.get $out) (i32.const 64))))
+              (else
+                (local.set $fo (i32.add (local.get $fo) (i32.const 4)))
+                (local.set $out (i32.add (local.get $out) (i32.const 16)))))
+            (br $filters)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $pixelsLoop))))
+
   ;; dst (cols × rows) = the transpose of src (rows × cols).
   (func (export "transpose") (param $dst i32) (param $src i32) (param $rows i32) (param $cols i32)
     (local $i i32) (local $j i32) (local $from i32) (local $to i32) (local $dstStride i32)
