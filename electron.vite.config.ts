@@ -17,7 +17,9 @@ export default defineConfig({
           ...(existsSync(resolve(__dirname, 'main/train/worker.ts')) ? { trainWorker: resolve(__dirname, 'main/train/worker.ts') } : {}),
           // One block of a decoupled pipeline, started by the training worker (main/train/pipeline.ts).
           ...(existsSync(resolve(__dirname, 'main/train/blockWorker.ts')) ? { blockWorker: resolve(__dirname, 'main/train/blockWorker.ts') } : {}),
-          importWorker: resolve(__dirname, 'main/data/importWorker.ts')
+          importWorker: resolve(__dirname, 'main/data/importWorker.ts'),
+          // The import worker's second thread: hashes, plain CSV segments (main/data/importHelper.ts).
+          importHelperWorker: resolve(__dirname, 'main/data/importHelperWorker.ts')
         }
       }
     }

@@ -1,7 +1,7 @@
 /**
  * Table import against the readers an analyst would otherwise use, measured in the same run: pandas (Debian's
  * python3-pandas through /usr/bin/python3, when present) and plain DuckDB, on generated 100k / 1M / 5M × 20 CSVs
- * (19 numbers, one text label), plus a Parquet file and an .xlsx workbook of 100k rows. Every candidate runs in its
+ * (19 numbers, one text label; LayerLab also with DuckDB reading the CSV, `layerlab-duckdb`), plus a Parquet file and an .xlsx workbook of 100k rows. Every candidate runs in its
  * own process under /usr/bin/time -v (peak RSS), in a shuffled order per round (BENCH_ROUNDS, default 3); the table
  * gives the median with min–max. "ratio" is LayerLab / pandas (lower is faster). BENCH_SIZES=100000,1000000 limits
  * the sizes; BENCH_FORMATS=csv leaves out the Parquet and xlsx files.
@@ -37,12 +37,14 @@ function hasPandas(module = 'pandas'): boolean {
   return fs.existsSync(PYTHON) && spawnSync(PYTHON, ['-c', `import ${module}`]).status === 0
 }
 
+/** "layerlab-duckdb": LayerLab's import with DuckDB reading every CSV (the plain reader off), to compare the two. */
 function runOne(reader: string, file: string): Sample {
   const command =
     reader === 'pandas'
       ? [PYTHON, path.join(__dirname, 'pandas_read.py'), file]
-      : [process.execPath, '--require', 'tsx/cjs', path.join(__dirname, 'csvChild.ts'), reader, file]
-  const result = spawnSync('/usr/bin/time', ['-v', ...command], { encoding: 'utf8', maxBuffer: 1 << 26, cwd: path.join(__dirname, '..') })
+      : [process.execPath, '--require', 'tsx/cjs', path.join(__dirname, 'csvChild.ts'), reader.replace(/-duckdb$/, ''), file]
+  const env = reader === 'layerlab-duckdb' ? { ...process.env, LAYERLAB_PLAIN_CSV: '0' } : process.env
+  const result = spawnSync('/usr/bin/time', ['-v', ...command], { encoding: 'utf8', maxBuffer: 1 << 26, cwd: path.join(__dirname, '..'), env })
   if (result.status !== 0) throw new Error(`${reader} on ${path.basename(file)} failed: ${result.stderr.slice(-1500)}`)
   const inner = JSON.parse(result.stdout.trim().split('\n').pop()!) as { ms: number; rows: number }
   const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr)![1]) / 1024
@@ -55,7 +57,11 @@ async function inputs(dir: string, sizes: number[]): Promise<{ name: string; fil
   for (const rows of sizes) {
     const file = path.join(dir, `big-${rows}x20.csv`)
     if (!fs.existsSync(file)) await generateLargeCsv(file, rows, 20, 7)
-    out.push({ name: `CSV ${rows.toLocaleString('en')} × 20`, file, readers: [...(pandas ? ['pandas'] : []), 'duckdb', 'layerlab'] })
+    out.push({
+      name: `CSV ${rows.toLocaleString('en')} × 20`,
+      file,
+      readers: [...(pandas ? ['pandas'] : []), 'duckdb', 'layerlab', 'layerlab-duckdb']
+    })
   }
   // BENCH_FORMATS=csv: the CSV sizes only (the workbook alone takes minutes).
   if (process.env.BENCH_FORMATS === 'csv') return out

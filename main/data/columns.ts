@@ -358,8 +358,13 @@ export class NumericColumn implements ColumnSink {
   }
 }
 
+/** A chunk's text values by row: DuckDB's VARCHAR vector, or the fields of a plain CSV's lines (plainCsv.ts). */
+export interface TextValues {
+  get(i: number): string
+}
+
 /** Reads the strings of a VARCHAR vector: inline (<= 12 bytes) from the vector itself, longer ones through a pointer. */
-class VarcharReader {
+class VarcharReader implements TextValues {
   private data: Buffer = Buffer.alloc(0)
   private lengths: Uint32Array = new Uint32Array(0)
   load(vector: duckdb.Vector, rows: number): void {
@@ -410,13 +415,22 @@ export class TextColumn implements ColumnSink {
 
   add(chunk: duckdb.DataChunk, rows: number): void {
     const textVector = duckdb.data_chunk_get_vector(chunk, this.textIndex)
-    const validity = validityOf(textVector, rows)
     this.reader.load(textVector, rows)
+    // Past the vocabulary the hashes are not read (DuckDB computed them anyway).
+    const hashData = this.hashesWanted ? duckdb.vector_get_data(duckdb.data_chunk_get_vector(chunk, this.hashIndex), rows * 8) : null
+    // Int32, not Uint32: the halves stay small integers (no heap numbers) in the lookups below.
+    const hashes = hashData ? new Int32Array(hashData.buffer, hashData.byteOffset, rows * 2) : null
+    this.addTexts(rows, validityOf(textVector, rows), hashes, this.reader)
+  }
+
+  /**
+   * `rows` text values: `validity` clear for a missing marker the reader knew (null: all valid), `hashes` a 64-bit
+   * hash of each value's text as (low, high) Int32 pairs (read while the column has a vocabulary), `texts` the values.
+   */
+  addTexts(rows: number, validity: Uint8Array | null, hashes: Int32Array | null, texts: TextValues): void {
     let i = 0
     if (this.byHash) {
-      const hashData = duckdb.vector_get_data(duckdb.data_chunk_get_vector(chunk, this.hashIndex), rows * 8)
-      // Int32, not Uint32: the halves stay small integers (no heap numbers) in the lookups below.
-      const hashes = new Int32Array(hashData.buffer, hashData.byteOffset, rows * 2)
+      if (!hashes) throw new Error(`column "${this.name}": text values without their hashes while the column has a vocabulary`)
       const byHash = this.byHash
       const i32 = this.i32!
       const codeAt = i32.reserve(rows * 4) >> 2
@@ -432,7 +446,7 @@ export class TextColumn implements ColumnSink {
         const high = hashes[2 * i + 1]!
         let code = byHash.get(low, high)
         if (HashCodes.isEmpty(code)) {
-          const found = this.newSpelling(this.reader.get(i))
+          const found = this.newSpelling(texts.get(i))
           if (found === null) {
             // One distinct value too many: the codes so far become strings; this row and the rest go below.
             i32.unreserve((rows - i) * 4)
@@ -460,7 +474,7 @@ export class TextColumn implements ColumnSink {
         str.write('')
         continue
       }
-      const trimmed = trim(this.reader.get(i))
+      const trimmed = trim(texts.get(i))
       if (isMissing(trimmed)) {
         this.missing++
         str.write('')
@@ -470,6 +484,11 @@ export class TextColumn implements ColumnSink {
       if (this.allNumeric && Number.isNaN(parseNumber(trimmed, this.decimalComma))) this.allNumeric = false
       str.write(trimmed)
     }
+  }
+
+  /** Whether addTexts needs the values' hashes (while the column has a vocabulary; past it, the texts alone). */
+  get hashesWanted(): boolean {
+    return this.byHash !== null
   }
 
   /** Numbers only, but more than VOCAB_CAP of them: the caller reads the column again as DOUBLE. */

@@ -24,13 +24,9 @@ import type { Dialect } from './dialect'
 import { duckMessage, sqlIdent, sqlString } from './duck'
 import { type HashJob, type ImportOptions, type TableImport, lineNumberAt, setAsideSummary, withHash } from './importResult'
 import { TextColumn } from './columns'
+import { NULL_SPELLINGS } from './values'
 import { type ColumnSpec, abortColumns, finishColumns, scanToColumns } from './scan'
-
-/**
- * Missing markers as DuckDB NULL strings: nullstr matches exactly, so the common spellings are listed; anything else
- * isMissing() knows (e.g. 'nA') is still caught by the column builders.
- */
-const NULL_STRINGS = ['', 'NA', 'na', 'Na', 'N/A', 'n/a', 'N/a', 'NaN', 'nan', 'NAN', 'null', 'NULL', 'Null', '?']
+import { plainCsvSettings, scanPlainCsv } from './plainCsv'
 
 const NUMERIC_TYPES = new Set([
   DuckDBTypeId.TINYINT,
@@ -52,6 +48,11 @@ const STRUCTURAL = new Set(['MISSING COLUMNS', 'TOO MANY COLUMNS', 'UNQUOTED VAL
 
 export interface CsvImportOptions extends ImportOptions {
   badRows?: BadRowsChoice
+  /**
+   * false: DuckDB reads the file even when it is plain (the tests compare the two readers); default: the environment's
+   * LAYERLAB_PLAIN_CSV, on unless '0' (the bench's `layerlab-duckdb` candidate).
+   */
+  plainReader?: boolean
 }
 
 let scans = 0
@@ -94,7 +95,7 @@ function readCsvSql(
     `header=${settings.header}`,
     `skip=${settings.skippedLines}`,
     `decimal_separator=${sqlString(settings.decimalComma ? ',' : '.')}`,
-    `nullstr=[${NULL_STRINGS.map(sqlString).join(', ')}]`,
+    `nullstr=[${NULL_SPELLINGS.map(sqlString).join(', ')}]`,
     "encoding='utf-8'",
     `compression=${sqlString(settings.compression === 'gzip' ? 'gzip' : 'none')}`,
     // A field may be long (a pasted document); DuckDB's default stops at 2 MB per line. The sniffer reads a whole
@@ -152,6 +153,9 @@ async function gzipDamage(file: string): Promise<string | null> {
     return (error as Error).message
   }
 }
+
+/** What a plain read sets aside: nothing (a row that does not fit ends the plain reading). */
+const NO_REJECTS: Rejects = { rows: [], total: 0, castColumns: [], firstWidth: null, runaway: null, overLimit: false }
 
 interface Rejects {
   rows: SetAsideRow[]
@@ -264,6 +268,8 @@ async function readTable(
     const forcedNumeric = new Set<string>()
     const kept = fileNames.map((_, i) => !(settings.droppedTrailingColumn && i === fileNames.length - 1))
     const progress = options.onProgress
+    // The plain reader first where the settings allow it (plainCsv.ts); DuckDB from the first line that is not plain.
+    let plain = (options.plainReader ?? process.env.LAYERLAB_PLAIN_CSV !== '0') && source === file && plainCsvSettings(settings)
     for (let attempt = 0; ;) {
       const columnTypes = fileNames.map((name, i) =>
         forcedNumeric.has(name) || (types && NUMERIC_TYPES.has(types[i]!) && !forcedText.has(name)) ? 'DOUBLE' : 'VARCHAR'
@@ -278,23 +284,27 @@ async function readTable(
       fileNames.forEach((name, i) => {
         if (kept[i]) specs.push({ name: settings.names[specs.length]!, kind: columnTypes[i] === 'DOUBLE' ? 'numeric' : 'text', expr: sqlIdent(name) })
       })
-      let scan
+      const scanOptions = {
+        decimalComma: settings.decimalComma,
+        label,
+        signal: options.signal,
+        onProgress: progress && ((rows: number, fraction: number) => progress(rows, Math.round(fraction * size)))
+      }
+      let scan = plain ? await scanPlainCsv(source, settings, specs, dir, { ...scanOptions, size }) : null
+      // Not plain after all: DuckDB reads it (from the start, with every dialect option and bad rows set aside).
+      if (!scan) plain = false
       try {
-        scan = await scanToColumns(connection, from, specs, dir, {
-          decimalComma: settings.decimalComma,
-          label,
-          signal: options.signal,
-          onProgress: progress && ((rows, fraction) => progress(rows, Math.round(fraction * size)))
-        })
+        scan ??= await scanToColumns(connection, from, specs, dir, scanOptions)
       } catch (error) {
         if (error instanceof LabError) throw error
         const damage = gzipCheck && (await gzipCheck)
         if (damage) throw new LabError(`${label}: the gzip data is damaged or cut short (${damage}); a truncated download?`)
         throw new LabError(`${label}: ${duckMessage(error)}`)
       }
-      const rejects = await readRejects(connection, rejectsTable, settings)
-      await connection.run(`DROP TABLE IF EXISTS ${sqlIdent(rejectsTable)}; DROP TABLE IF EXISTS ${sqlIdent(rejectsScan)}`)
-      if (lineLimit < fileLimit) {
+      const rejects = plain ? NO_REJECTS : await readRejects(connection, rejectsTable, settings)
+      if (!plain) await connection.run(`DROP TABLE IF EXISTS ${sqlIdent(rejectsTable)}; DROP TABLE IF EXISTS ${sqlIdent(rejectsScan)}`)
+      // DuckDB's line limit: the plain reader has none to check (it reads lines of up to 64 MB, or gives the file up).
+      if (!plain && lineLimit < fileLimit) {
         const { longestRecord } = await hash.shape
         if (longestRecord === null || longestRecord > lineLimit || rejects.overLimit) {
           abortColumns(scan)
@@ -334,7 +344,7 @@ async function readTable(
       // DuckDB leaves out a line longer than max_line_size without a word (no reject row, no error: DuckDB 1.5.6), so
       // a plain file's longest line, found by the hash's reads, decides. (A transcoded or gzip file: its bytes are
       // not the lines DuckDB reads.)
-      const longLine = source === file && settings.compression !== 'gzip' ? await hash.longestLine : null
+      const longLine = !plain && source === file && settings.compression !== 'gzip' ? await hash.longestLine : null
       if (longLine && longLine.bytes > lineLimit) {
         abortColumns(scan)
         const megabytes = (longLine.bytes / (1 << 20)).toFixed(1)
@@ -351,6 +361,7 @@ async function readTable(
       progress?.(scan.rows, size)
       return {
         settings: dialect.settings,
+        parser: plain ? 'plain' : 'duckdb',
         source: {
           format: 'csv',
           ...(messyNumbers.length ? { messyNumbers } : {}),

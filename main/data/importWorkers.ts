@@ -4,10 +4,10 @@
  * Cancelling asks the worker to stop (DuckDB's interrupt, then the scan's own check); a worker that does not answer
  * within a few seconds is terminated. A worker that dies takes only its own import with it.
  */
-import fs from 'node:fs'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { LabError } from '../shared/errors'
+import { workerEntry } from './workerEntry'
 import type { TableFileRequest } from './importFile'
 import type { FitRequest, FromWorker, ImportWorkerData, PreparedSplit, ToWorker, WorkerRequest } from './importProtocol'
 import type { Fitted, PrepareRequest } from './prepare'
@@ -21,18 +21,6 @@ const CANCEL_GRACE_MS = 3000
 /** Omit over each member of a union (a plain Omit would merge the members). */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 
-/**
- * Where the worker's code is: next to the bundle when built (out/main/importWorker.js), else the TypeScript source
- * run through tsx (vitest, `tsx bench/…`): `--import tsx` does not reach a worker's entry on Node 20, `--require tsx/cjs` does.
- */
-function workerEntry(): { file: string; execArgv?: string[] } {
-  const built = [path.join(__dirname, 'importWorker.js'), path.join(__dirname, '..', 'importWorker.js')].find((file) => fs.existsSync(file))
-  if (built) return { file: built }
-  const source = path.join(__dirname, 'importWorker.ts')
-  if (fs.existsSync(source)) return { file: source, execArgv: ['--require', 'tsx/cjs'] }
-  throw new Error(`import worker not found next to ${__dirname} (importWorker.js or importWorker.ts)`)
-}
-
 interface Job {
   resolve(result: unknown): void
   reject(error: Error): void
@@ -45,7 +33,7 @@ class ImportWorker {
   dead = false
 
   constructor(data: ImportWorkerData, onGone: (worker: ImportWorker) => void) {
-    const entry = workerEntry()
+    const entry = workerEntry('importWorker')
     this.worker = new Worker(entry.file, { workerData: data, ...(entry.execArgv ? { execArgv: entry.execArgv } : {}) })
     this.worker.on('message', (message: FromWorker) => {
       const current = this.job

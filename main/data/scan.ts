@@ -30,6 +30,24 @@ export interface ScanOptions {
 }
 
 /**
+ * The builders of `specs`' columns in `dir`, writing through one pool, and the SELECT list whose vectors they read
+ * (a text column's value, then its hash).
+ */
+export function columnSinks(specs: ColumnSpec[], dir: string, decimalComma: boolean): { pool: FilePool; sinks: ColumnSink[]; select: string[] } {
+  const pool = new FilePool()
+  const share = bufferShare(specs.length * 2)
+  const select: string[] = []
+  const sinks: ColumnSink[] = specs.map((spec, index) => {
+    const target = { dir, index, pool, share }
+    select.push(spec.expr)
+    if (spec.kind === 'numeric') return new NumericColumn(spec.name, target, select.length - 1)
+    select.push(`hash(${spec.expr})`)
+    return new TextColumn(spec.name, target, decimalComma, select.length - 2, select.length - 1)
+  })
+  return { pool, sinks, select }
+}
+
+/**
  * Streams `SELECT <columns> FROM <from>` into column files in `dir`. The builders write through one pool of at most
  * OPEN_FILES_LIMIT descriptors, released on every path out; on failure the builders' files are removed too.
  */
@@ -40,16 +58,7 @@ export async function scanToColumns(
   dir: string,
   options: ScanOptions
 ): Promise<ScanResult> {
-  const pool = new FilePool()
-  const share = bufferShare(specs.length * 2)
-  const select: string[] = []
-  const sinks: ColumnSink[] = specs.map((spec, index) => {
-    const target = { dir, index, pool, share }
-    select.push(spec.expr)
-    if (spec.kind === 'numeric') return new NumericColumn(spec.name, target, select.length - 1)
-    select.push(`hash(${spec.expr})`)
-    return new TextColumn(spec.name, target, options.decimalComma ?? false, select.length - 2, select.length - 1)
-  })
+  const { pool, sinks, select } = columnSinks(specs, dir, options.decimalComma ?? false)
   let rows = 0
   const abort = () => connection.interrupt()
   options.signal?.addEventListener('abort', abort)

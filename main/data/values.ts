@@ -7,6 +7,12 @@ export function isMissing(trimmed: string): boolean {
   return trimmed.length <= 4 && MISSING.has(trimmed.toLowerCase())
 }
 
+/**
+ * Missing markers as a CSV reader's NULL strings (DuckDB's nullstr, plainCsv.ts): matched exactly, so the common
+ * spellings are listed; anything else isMissing() knows (e.g. 'nA') is still caught by the column builders.
+ */
+export const NULL_SPELLINGS: readonly string[] = ['', 'NA', 'na', 'Na', 'N/A', 'n/a', 'N/a', 'NaN', 'nan', 'NAN', 'null', 'NULL', 'Null', '?']
+
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
 const NUMBER_DECIMAL_COMMA = /^[+-]?(?:\d+,?\d*|,\d+)(?:[eE][+-]?\d+)?$/
 
