@@ -29,11 +29,9 @@ import {
   biasReluAvailable,
   biasReluGradSimd,
   biasReluSimd,
-  kernelThreadReady,
   maxPool2BiasReluGradSimd,
   maxPool2BiasReluSimd,
-  maxPool2Simd,
-  setKernelThreads
+  maxPool2Simd
 } from '../../../main/train/fast/kernels'
 import { maxPoolGradWasm } from '../../../main/train/fast/kernels/maxPoolGrad.wasm'
 import { biasActivationForTraining, maxPoolForTraining, poolBiasActivationForTraining } from '../../../main/train/fast/dense'
@@ -137,36 +135,6 @@ describe('conv kernels (im2col + gemm)', () => {
     expect(relativeDiff(convKernelGradGemm(x, dy, g)!.slice(), reference.dk)).toBeLessThan(1e-5)
     expect(relativeDiff(convInputGradGemm(dy, kernel, g)!.slice(), reference.dx)).toBeLessThan(1e-5)
   })
-
-  // One input channel takes denseTrain.wat's direct conv (convDirect1): pairs of pixels inside the image, single
-  // pixels at the edges and at an odd row end, 16-filter blocks and 4-filter tails, padding before and after.
-  const directCases: Case[] = [
-    { x: [32, 28, 28, 1], k: 3, filters: 16, padding: 'same' },
-    { x: [3, 9, 7, 1], k: 4, filters: 20, padding: 'same' },
-    { x: [2, 8, 9, 1], k: 3, filters: 32, padding: 'valid' },
-    { x: [5, 13, 11, 1], k: 5, filters: 36, padding: 'same' },
-    { x: [1, 5, 5, 1], k: 1, filters: 4, padding: 'valid' },
-    { x: [2, 6, 3, 1], k: 3, filters: 48, padding: 'same' }
-  ]
-  for (const threads of [1, 2])
-    it.each(directCases)(`forward on one channel, ${threads} thread(s): the bits of im2col + gemm, %o`, async (c) => {
-      if (threads === 2) {
-        expect(await kernelThreadReady()).toBe(true)
-        setKernelThreads(2, { workerFirst: true })
-      } else setKernelThreads(1)
-      try {
-        const g = geometryOf(c)
-        const x = randomValues(
-          c.x.reduce((a, b) => a * b, 1),
-          13
-        ).map((v) => (v < -0.6 ? 0 : v))
-        const kernel = randomValues(c.k * c.k * c.filters, 17)
-        const viaPatches = new Uint32Array(convForwardGemm(x, kernel, g, true)!.slice().buffer)
-        expect(new Uint32Array(convForwardGemm(x, kernel, g)!.slice().buffer)).toEqual(viaPatches)
-      } finally {
-        setKernelThreads(undefined)
-      }
-    })
 
   it('gathers patches with zeros where the window hangs over the image (im2col against a plain loop)', () => {
     const c: Case = { x: [2, 5, 4, 3], k: 4, filters: 1, padding: 'same' }

@@ -5,15 +5,7 @@
  */
 import { convTrainSharedWasm, convTrainWasm } from './convTrain.wasm'
 import { denseTrainKernel, type DenseTrainInstance, type DenseTrainKernel, GEMM_BLOCK_ROWS, type Nhwc } from './index'
-import {
-  helperThread,
-  JOB_CONV_DIRECT_1,
-  JOB_CONV_FORWARD,
-  JOB_CONV_INPUT_GRAD,
-  JOB_CONV_KERNEL_GRAD,
-  MAX_PARTS,
-  type SharedModules
-} from './threads'
+import { helperThread, JOB_CONV_FORWARD, JOB_CONV_INPUT_GRAD, JOB_CONV_KERNEL_GRAD, MAX_PARTS, type SharedModules } from './threads'
 
 interface ConvTrainExports {
   shape(n: number, h: number, w: number, c: number, k: number, f: number, outH: number, outW: number, before: number): void
@@ -159,16 +151,11 @@ function convCall(g: ConvGeometry): { k: ConvKernels; kkc: number; pixels: numbe
   return { k, kkc, pixels: n * g.outH * g.outW, inputSize: n * h * w * c, chunk: chunkFor(kkc) }
 }
 
-/**
- * y [n, outH, outW, f] of x and the kernel [k, k, c, f]; null where the kernels do not run. One input channel
- * (filters a multiple of 4) takes the gemm module's direct conv, the same bits as im2col + gemm (`im2col` true
- * forces those: tests).
- */
-export function convForwardGemm(x: Float32Array, kernel: Float32Array, g: ConvGeometry, im2col = false): Float32Array | null {
+/** y [n, outH, outW, f] of x and the kernel [k, k, c, f]; null where the kernels do not run. */
+export function convForwardGemm(x: Float32Array, kernel: Float32Array, g: ConvGeometry): Float32Array | null {
   const call = convCall(g)
   if (!call) return null
   const { k, kkc, pixels, inputSize, chunk } = call
-  if (!im2col && g.x[3] === 1 && g.f % 4 === 0) return convForwardDirect1(k, g, x, kernel, pixels, kkc)
   const { at, heap } = layout(k.dense.memory, [inputSize, kkc * g.f, chunk * kkc, pixels * g.f, chunk * kkc])
   const [xAt, wAt, patchesAt, yAt, patches2At] = at as [number, number, number, number, number]
   heap.set(x, xAt / 4)
@@ -177,33 +164,6 @@ export function convForwardGemm(x: Float32Array, kernel: Float32Array, g: ConvGe
   const macs = pixels * kkc * g.f
   const parts = Math.min(MAX_PARTS, Math.ceil(pixels / chunk), Math.max(2, Math.floor(macs / THREADED_CONV_MIN_MACS)))
   runConv(k, g, 'forward', [yAt, xAt, wAt, patchesAt, patches2At], chunk, chunk, pixels, parts, macs)
-  return heap.subarray(yAt / 4, yAt / 4 + pixels * g.f)
-}
-
-/** convForwardGemm on one input channel through denseTrain.wat's convDirect1, by ranges of output pixels on two threads where it pays. */
-function convForwardDirect1(k: ConvKernels, g: ConvGeometry, x: Float32Array, kernel: Float32Array, pixels: number, kkc: number): Float32Array {
-  const { at, heap } = layout(k.dense.memory, [x.length, kernel.length, pixels * g.f])
-  const [xAt, wAt, yAt] = at as [number, number, number]
-  heap.set(x, xAt / 4)
-  heap.set(kernel, wAt / 4)
-  const [, h, w] = g.x
-  const args = [yAt, xAt, wAt, h, w, g.k, g.f, g.outH, g.outW, g.before]
-  const macs = pixels * kkc * g.f
-  const helper = k.shared && macs >= THREADED_CONV_MIN_MACS ? helperThread() : null
-  const local = (first: number, last: number) => k.dense.convDirect1(yAt, xAt, wAt, h, w, g.k, g.f, g.outH, g.outW, g.before, first, last)
-  // Each output pixel is computed alone: any cut gives the same bits.
-  if (helper)
-    helper.run(
-      JOB_CONV_DIRECT_1,
-      k.dense.memory,
-      k.shared!,
-      args,
-      g.outW,
-      pixels,
-      Math.min(MAX_PARTS, Math.max(2, Math.floor(macs / THREADED_CONV_MIN_MACS))),
-      local
-    )
-  else local(0, pixels)
   return heap.subarray(yAt / 4, yAt / 4 + pixels * g.f)
 }
 

@@ -342,20 +342,6 @@ export interface DenseTrainKernel {
     mode: number,
     act: number
   ): void
-  convDirect1(
-    y: number,
-    x: number,
-    w: number,
-    h: number,
-    width: number,
-    k: number,
-    f: number,
-    outH: number,
-    outW: number,
-    before: number,
-    first: number,
-    last: number
-  ): void
   activationGradient(dy: number, y: number, n: number, act: number): void
   columnSum(out: number, src: number, M: number, N: number): void
   transpose(dst: number, src: number, rows: number, cols: number): void

@@ -5,8 +5,8 @@
  *
  * Determinism: the work is split only where every output element is computed by the same instructions in the
  * same order as on one thread: a gemm by rows at a multiple of its block of 4 rows (each element's sum over k never
- * crosses threads), a conv forward by whole chunks of output pixels (the direct one-channel conv by rows of them),
- * its kernel gradient by rows of dk (both threads walk all chunks in order), its input gradient by whole images. So a seed trains to the same bits on one
+ * crosses threads), a conv forward by whole chunks of output pixels, its kernel gradient by rows of dk (both
+ * threads walk all chunks in order), its input gradient by whole images. So a seed trains to the same bits on one
  * thread or two (test/unit/train/kernel-threads.test.ts), and no kernel choice may depend on the thread count.
  *
  * Synchronisation: a job is written into a small shared Int32Array and published by bumping a sequence number;
@@ -39,7 +39,6 @@ export const JOB_GEMM = 0
 export const JOB_CONV_FORWARD = 1
 export const JOB_CONV_KERNEL_GRAD = 2
 export const JOB_CONV_INPUT_GRAD = 3
-export const JOB_CONV_DIRECT_1 = 4
 const JOB_QUIT = 9
 
 /**
@@ -96,10 +95,6 @@ function runPart(kind, instance, a, part, parts, unit, total) {
   if (first >= last) return
   if (kind === ${JOB_GEMM}) {
     instance.dense.gemm(a[0] + first * a[10], a[1] + first * a[7], a[2], a[3], last - first, a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12])
-    return
-  }
-  if (kind === ${JOB_CONV_DIRECT_1}) {
-    instance.dense.convDirect1(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], first, last)
     return
   }
   const conv = instance.conv
