@@ -269,7 +269,9 @@ async function readTable(
     const kept = fileNames.map((_, i) => !(settings.droppedTrailingColumn && i === fileNames.length - 1))
     const progress = options.onProgress
     // The plain reader first where the settings allow it (plainCsv.ts); DuckDB from the first line that is not plain.
-    let plain = (options.plainReader ?? process.env.LAYERLAB_PLAIN_CSV !== '0') && source === file && plainCsvSettings(settings)
+    // A sample with the quote character in it says the file quotes fields: DuckDB at once, not after a wasted start.
+    let plain =
+      (options.plainReader ?? process.env.LAYERLAB_PLAIN_CSV !== '0') && source === file && !dialect.quoteInSample && plainCsvSettings(settings)
     for (let attempt = 0; ;) {
       const columnTypes = fileNames.map((name, i) =>
         forcedNumeric.has(name) || (types && NUMERIC_TYPES.has(types[i]!) && !forcedText.has(name)) ? 'DOUBLE' : 'VARCHAR'

@@ -5,13 +5,13 @@
  * worker, started with its first large file and kept; an idle helper does not keep its thread alive.
  */
 import { Worker } from 'node:worker_threads'
-import { NotPlain, type PlainLayout, RowBlock } from './plainParse'
+import { type BlockArrays, NotPlain, type PlainLayout, RowBlock } from './plainParse'
 import type { FileShape, HashJob, HashOptions, LongLine } from './importResult'
 import { workerEntry } from './workerEntry'
 
 export type ToImportHelper =
   /** A segment's bytes (moved, not copied): whole lines in [0, end). */
-  | { type: 'parse'; id: number; layout: PlainLayout; bytes: ArrayBuffer; end: number }
+  | { type: 'parse'; id: number; layout: PlainLayout; bytes: ArrayBuffer; end: number; spare: BlockArrays | null }
   | { type: 'hash'; id: number; file: string; options: HashOptions }
   | { type: 'stopHash'; id: number }
 
@@ -56,11 +56,15 @@ export class ImportHelper {
     this.worker.unref()
   }
 
-  /** The rows of a segment's whole lines buffer[0, end); the buffer moves to the helper (unusable here after). */
-  parse(layout: PlainLayout, buffer: Buffer, end: number): Promise<RowBlock> {
+  /**
+   * The rows of a segment's whole lines buffer[0, end); the buffer moves to the helper (unusable here after), and so
+   * do `spare`'s arrays (a block handed over before), which the helper fills again when they have room.
+   */
+  parse(layout: PlainLayout, buffer: Buffer, end: number, spare: RowBlock | null): Promise<RowBlock> {
     const bytes = buffer.buffer as ArrayBuffer
+    const arrays = spare?.arrays() ?? null
     // Segments own their memory from byte 0 (plainCsv.ts allocates them with allocUnsafeSlow).
-    return this.send<RowBlock>((id) => ({ type: 'parse', id, layout, bytes, end }), [bytes])
+    return this.send<RowBlock>((id) => ({ type: 'parse', id, layout, bytes, end, spare: arrays }), [bytes, ...(spare?.transferList(false) ?? [])])
   }
 
   /** hashFile on the helper thread: the same reads and results, off the import thread. */

@@ -1,20 +1,24 @@
 /** The import helper's thread (importHelper.ts): parses the segments and hashes the files it is given. */
 import { parentPort } from 'node:worker_threads'
-import { NEWLINE, NotPlain, type PlainLayout, RowBlock, parseLines } from './plainParse'
+import { type BlockArrays, NEWLINE, NotPlain, type PlainLayout, RowBlock, parseLines } from './plainParse'
 import { type HashJob, hashFile } from './importResult'
 import type { FromImportHelper, ToImportHelper } from './importHelper'
 
 const post = (message: FromImportHelper, transfer: ArrayBuffer[] = []) => parentPort?.postMessage(message, transfer)
 const hashes = new Map<number, HashJob>()
 
-function parse(id: number, layout: PlainLayout, bytes: ArrayBuffer, end: number): void {
+function parse(id: number, layout: PlainLayout, bytes: ArrayBuffer, end: number, spare: BlockArrays | null): void {
   const buffer = Buffer.from(bytes, 0, end)
   const hashing = layout.numeric.map((numeric) => !numeric)
   try {
     // Room for every line of the segment (blank ones are passed over: at most that many rows).
     let lines = 0
     for (let at = buffer.indexOf(NEWLINE); at >= 0 && at < end; at = buffer.indexOf(NEWLINE, at + 1)) lines++
-    const block = new RowBlock(layout, Math.max(1, lines), buffer)
+    // The arrays sent back when they have room; else new ones with some to spare for the next segments.
+    const block =
+      spare && spare.capacity >= lines
+        ? RowBlock.from({ ...spare, rows: 0, buffer })
+        : new RowBlock(layout, Math.max(1, Math.ceil(lines * 1.25)), buffer)
     if (parseLines(layout, buffer, 0, end, block, hashing) < end) throw new Error('a segment with more rows than lines')
     post({ id, block }, block.transferList())
   } catch (error) {
@@ -23,7 +27,7 @@ function parse(id: number, layout: PlainLayout, bytes: ArrayBuffer, end: number)
 }
 
 parentPort?.on('message', (message: ToImportHelper) => {
-  if (message.type === 'parse') return parse(message.id, message.layout, message.bytes, message.end)
+  if (message.type === 'parse') return parse(message.id, message.layout, message.bytes, message.end, message.spare)
   if (message.type === 'stopHash') return void hashes.get(message.id)?.stop()
   const { id, file, options } = message
   const job = hashFile(file, options)

@@ -12,11 +12,15 @@ import { importTableFile } from './importFile'
 import { exportTable } from './exportTable'
 import { fitTable, prepareSplit, transferableParts, writeSplit } from './prepare'
 import { stageDateOrder } from './dateOrder'
+import { importHelper } from './importHelper'
 import type { FromWorker, ImportWorkerData, ToWorker } from './importProtocol'
 
 const settings = workerData as ImportWorkerData
 const port = parentPort
 let duck: Promise<Duck> | null = null
+// The helper thread starts with the worker, so that a first large file does not wait for its start (a thread and a
+// module load: tens of milliseconds built, hundreds through tsx).
+importHelper()
 const running = new Map<number, AbortController>()
 
 const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port?.postMessage(message, transfer)

@@ -76,9 +76,14 @@ export class RowBlock {
   }
 
   /** The arrays' buffers, the bytes' included: what a postMessage moves instead of copying. */
-  transferList(): ArrayBuffer[] {
+  transferList(withBytes = true): ArrayBuffer[] {
     const arrays = [...this.values, ...this.starts, ...this.ends, ...this.hashes].filter((array) => array.length > 0)
-    return [...new Set([this.buffer.buffer as ArrayBuffer, ...arrays.map((array) => array.buffer as ArrayBuffer)])]
+    return [...new Set([...(withBytes ? [this.buffer.buffer as ArrayBuffer] : []), ...arrays.map((array) => array.buffer as ArrayBuffer)])]
+  }
+
+  /** The block's arrays without its bytes: what goes back to the helper thread to be filled again. */
+  arrays(): BlockArrays {
+    return { capacity: this.capacity, values: this.values, starts: this.starts, ends: this.ends, hashes: this.hashes }
   }
 
   /** A block posted from another thread (its fields without the class). */
@@ -95,6 +100,15 @@ export class RowBlock {
     Object.assign(block, data, { buffer: Buffer.from(data.buffer.buffer, data.buffer.byteOffset, data.buffer.byteLength) })
     return block
   }
+}
+
+/** A block's arrays, sent back and forth between the threads (so they are allocated once, not per segment). */
+export interface BlockArrays {
+  capacity: number
+  values: Float64Array[]
+  starts: Int32Array[]
+  ends: Int32Array[]
+  hashes: Int32Array[]
 }
 
 /**
