@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs'
 import type { LayerSpec } from '../shared/contract'
 import { MONOTONE, activationOp } from './activations'
-import { denseForTraining, maxPoolForTraining, poolBiasActivationForTraining, trainsFast } from './fast/dense'
+import { denseForInference, denseForTraining, maxPoolForTraining, poolBiasActivationForTraining, trainsFast } from './fast/dense'
 import { convForTraining, convReluForInference } from './fast/conv'
 import { tensorsInProcess } from './fast/inProcess'
 
@@ -64,6 +64,14 @@ export function applyChain(
       if (out) {
         x = out
         pooledAlready = size > 0
+        return
+      }
+    }
+    if (spec?.type === 'dense' && !options.training && x.rank === 2 && layer.weights.length === 2) {
+      const [kernel, bias] = layer.weights.map((w) => w.read())
+      const out = denseForInference(x as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D, spec.activation)
+      if (out) {
+        x = out
         return
       }
     }

@@ -19,7 +19,7 @@ import {
   maxPool2Simd,
   type Nhwc
 } from './kernels'
-import { denseGradientsGemm, tapeKernelsWanted } from './kernels/convTrain'
+import { denseForwardGemm, denseGradientsGemm, tapeKernelsWanted } from './kernels/convTrain'
 import { forNewTensor, tensorsInProcess, valuesInProcess } from './inProcess'
 
 /** True where transposed matMuls are slow and an explicit transpose pays (the wasm backend). */
@@ -61,26 +61,83 @@ type DenseFn = (x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D) => tf.Te
 function gemmGradients(
   input: tf.Tensor2D,
   weights: tf.Tensor2D,
-  dz: tf.Tensor2D,
+  dz: tf.Tensor2D | Float32Array,
   inputGradient: boolean
 ): { dx: tf.Tensor2D; dW: tf.Tensor2D } | null {
   if (!tapeKernelsWanted() || !tensorsInProcess()) return null
   const [m, inputs] = input.shape
   const outputs = weights.shape[1]
-  const result = denseGradientsGemm(valuesInProcess(input), valuesInProcess(weights), valuesInProcess(dz), m, inputs, outputs, inputGradient)
+  const dzValues = dz instanceof Float32Array ? dz : valuesInProcess(dz)
+  const result = denseGradientsGemm(valuesInProcess(input), valuesInProcess(weights), dzValues, m, inputs, outputs, inputGradient)
   if (!result) return null
   const dW = tf.tensor2d(forNewTensor(result.dW), [inputs, outputs])
   return { dW, dx: result.dx ? tf.tensor2d(forNewTensor(result.dx), [m, inputs]) : tf.zerosLike(input) }
 }
 
+/**
+ * tf.fused.matMul's result through denseForwardGemm where the taped step's kernels run on the wasm backend (its
+ * gemm gives XNNPACK's bits there, the cpu backend sums in another order): with the bias fused in where tfjs
+ * fuses it (a linear layer, or no gradient tape recording: tfjs's shouldFuse), else as tfjs runs it under the tape,
+ * the product then Add and Relu (biasReluSimd, the same bits). Null where it does not apply (callers use tfjs's).
+ */
+function denseForwardByGemm(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: FusedActivation): tf.Tensor2D | null {
+  if ((activation !== 'relu' && activation !== 'linear') || !tapeKernelsWanted() || tf.getBackend() !== 'wasm') return null
+  const [m, inputs] = x.shape
+  const outputs = kernel.shape[1]
+  // tfjs's own choice (shouldFuse): fused unless a tape records and the activation is not linear.
+  const fused = activation === 'linear' || tf.engine().state.gradientDepth === 0
+  if (!fused && (outputs % 4 !== 0 || !biasReluAvailable())) return null
+  const biasValues = valuesInProcess(bias)
+  const z = denseForwardGemm(
+    valuesInProcess(x),
+    valuesInProcess(kernel),
+    fused ? biasValues : null,
+    m,
+    inputs,
+    outputs,
+    fused && activation === 'relu'
+  )
+  const y = z && !fused ? biasReluSimd(z, biasValues) : z
+  return y && tf.tensor2d(y, [m, outputs])
+}
+
+/**
+ * A dense layer (rank-2 input, with bias) in inference where the taped step's kernels run on the wasm backend, for
+ * a relu or linear activation: denseForwardByGemm with the bias fused in, the bits of the layer's own fused MatMul.
+ * XNNPACK packs the kernel on every call even when it has not changed: 85 rows through 1,568 × 64 (a scoring
+ * chunk of the small CNN) took about 2 ms there, 0.6–0.9 here. Null elsewhere, and under a gradient tape (the
+ * result carries no gradient): callers apply the layer.
+ */
+export function denseForInference(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: string): tf.Tensor2D | null {
+  if ((activation !== 'relu' && activation !== 'linear') || tf.engine().state.gradientDepth > 0) return null
+  return denseForwardByGemm(x, kernel, bias, activation)
+}
+
+/**
+ * A relu's dz = dy · step(y) and the bias gradient (dz summed over rows) in one SIMD kernel call where the taped
+ * step's kernels run (outputs a multiple of 4), the same bits as tfjs's Step, Mul and Sum: views of the kernel's
+ * memory (use them before its next call), or null.
+ */
+function reluGradientByKernel(dy: tf.Tensor2D, y: tf.Tensor2D): { dz: Float32Array; db: Float32Array } | null {
+  const outputs = y.shape[1]
+  if (outputs % 4 !== 0 || !tapeKernelsWanted() || !tensorsInProcess() || !biasReluAvailable()) return null
+  return biasReluGradSimd(valuesInProcess(dy), valuesInProcess(y), outputs)
+}
+
 function denseWithGradient(activation: FusedActivation, inputGradient: boolean): DenseFn {
   const forward = (x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, save: tf.GradSaveFunc) => {
-    const y = tf.fused.matMul({ a: x, b: kernel, bias, activation })
+    const y = denseForwardByGemm(x, kernel, bias, activation) ?? tf.fused.matMul({ a: x, b: kernel, bias, activation })
     save([x, kernel, y])
     return {
       value: y,
       gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
         const [input, weights, output] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]
+        const relu = activation === 'relu' ? reluGradientByKernel(dy, output) : null
+        if (relu) {
+          // gemmGradients copies dz into the gemm's memory; db is read before the relu kernel runs again.
+          const onHost = gemmGradients(input, weights, relu.dz, inputGradient)
+          if (onHost) return [onHost.dx, onHost.dW, tf.tensor1d(forNewTensor(relu.db))]
+        }
         const dz = activationGradient(activation, output, dy) as tf.Tensor2D
         const onHost = gemmGradients(input, weights, dz, inputGradient)
         if (onHost) return [onHost.dx, onHost.dW, tf.sum(dz, 0)]

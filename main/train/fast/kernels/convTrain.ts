@@ -4,7 +4,7 @@
  * Null where wasm SIMD is missing; callers keep their tfjs ops.
  */
 import { convTrainSharedWasm, convTrainWasm } from './convTrain.wasm'
-import { denseTrainKernel, type DenseTrainKernel, GEMM_BLOCK_ROWS, type Nhwc } from './index'
+import { denseTrainKernel, type DenseTrainInstance, type DenseTrainKernel, GEMM_BLOCK_ROWS, type Nhwc } from './index'
 import { helperThread, JOB_CONV_FORWARD, JOB_CONV_INPUT_GRAD, JOB_CONV_KERNEL_GRAD, MAX_PARTS, type SharedModules } from './threads'
 
 interface ConvTrainExports {
@@ -229,6 +229,38 @@ export function denseGradientsGemm(
     dx = heap.subarray(dxAt / 4, dxAt / 4 + m * inputs)
   }
   return { dW: heap.subarray(dWAt / 4, dWAt / 4 + inputs * outputs), dx }
+}
+
+let plainDense: DenseTrainInstance | null | undefined
+
+/**
+ * A dense layer's forward product x [m, in] · w [in, out] through the gemm built without fused multiply-add (its
+ * own instance: the conv and gradient products above use the fused build where the runtime has it), started from
+ * 0 or, with `bias`, from the bias (then relu where asked): each output is the sum over `in` ascending of
+ * products rounded apart, XNNPACK's order, so the same bits as the wasm backend's MatMul, and with the bias as its
+ * fused MatMul with bias and relu (test/unit/train/denseGemm.test.ts). XNNPACK packs its B operand afresh on every
+ * call: on a CNN's 1,568 × 64 dense layer that was most of its 0.8 ms forward per batch of 32. A view of the
+ * kernel's memory (copy before the next call); null where the kernels do not run.
+ */
+export function denseForwardGemm(
+  x: Float32Array,
+  weights: Float32Array,
+  bias: Float32Array | null,
+  m: number,
+  inputs: number,
+  outputs: number,
+  relu: boolean
+): Float32Array | null {
+  if (plainDense === undefined) plainDense = denseTrainKernel('plain')
+  if (!plainDense) return null
+  const k = plainDense.kernel
+  const { at, heap } = layout(k.memory, [m * inputs, inputs * outputs, outputs, m * outputs])
+  const [xAt, wAt, biasAt, yAt] = at as [number, number, number, number]
+  heap.set(x, xAt / 4)
+  heap.set(weights, wAt / 4)
+  if (bias) heap.set(bias, biasAt / 4)
+  k.gemm(yAt, xAt, wAt, biasAt, m, outputs, inputs, inputs * 4, 4, outputs * 4, outputs * 4, bias ? 2 : 0, relu ? 1 : 0)
+  return heap.subarray(yAt / 4, yAt / 4 + m * outputs)
 }
 
 /** The patch matrix [pixels, k·k·c] of x (tests). */
