@@ -78,7 +78,8 @@ describe('state across reloads, datasets and pages (real web shell, real Chromiu
     await expect(page.getByTestId('model-problems').count()).resolves.toBe(0)
     await screenshot(page, 'analyst-state-1-after-reload')
     await page.getByTestId('nav-model').click()
-    expect(await page.getByTestId('layer-shape').allTextContents()).toEqual(['→ 64', '→ 32', '→ 10'])
+    // The Model view renders after the click: read its rows once they are there.
+    await expect.poll(() => page.getByTestId('layer-shape').allTextContents()).toEqual(['→ 64', '→ 32', '→ 10'])
   })
 
   it("gives another dataset its own model and settings, and never shows digits' run as its own", async () => {
