@@ -4,12 +4,8 @@
  */
 import crypto from 'node:crypto'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Duck, openDuck } from '../../../main/data/duck'
-import { readSample } from '../../../main/data/csv'
-import { detectDialect } from '../../../main/data/dialect'
+import { describe, expect, it } from 'vitest'
 import { importCsv } from '../../../main/data/importCsv'
 import { plainCsvSettings, scanPlainCsv } from '../../../main/data/plainCsv'
 import { importHelper } from '../../../main/data/importHelper'
@@ -17,21 +13,13 @@ import { finishColumns } from '../../../main/data/scan'
 import { VOCAB_CAP } from '../../../main/data/profile'
 import { generateLargeCsv } from '../../fixtures/generate'
 import { seededRandom } from '../../../main/core/random'
+import { duckAndFolder } from './helpers'
 
-let duck: Duck
-let root: string
-beforeAll(async () => {
-  duck = await openDuck()
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-plain-'))
-})
-afterAll(() => {
-  duck.close()
-  fs.rmSync(root, { recursive: true, force: true })
-})
+const tables = duckAndFolder('layerlab-plain-')
 
 let files = 0
 function write(text: string | Buffer): string {
-  const file = path.join(root, `t${++files}.csv`)
+  const file = path.join(tables.root, `t${++files}.csv`)
   fs.writeFileSync(file, text)
   return file
 }
@@ -54,10 +42,10 @@ function folderDigest(dir: string): Record<string, string> {
 
 /** The file imported by both readers; `expectPlain`: the plain reader must read it to the end. */
 async function importBoth(file: string, expectPlain = true) {
-  const dialect = detectDialect(await readSample(file, 'file'), {}, 'file')
+  const dialect = await tables.dialectOf(file)
   const read = async (plainReader: boolean) => {
-    const dir = fs.mkdtempSync(path.join(root, plainReader ? 'plain-' : 'duck-'))
-    const result = await importCsv(file, dir, dialect, duck.connection, { plainReader })
+    const dir = fs.mkdtempSync(path.join(tables.root, plainReader ? 'plain-' : 'duck-'))
+    const result = await importCsv(file, dir, dialect, tables.connection, { plainReader })
     const { parser, ...rest } = result
     expect(parser).toBe(plainReader && expectPlain ? 'plain' : 'duckdb')
     return { result: rest, files: folderDigest(dir) }
@@ -70,9 +58,9 @@ async function importBoth(file: string, expectPlain = true) {
  * folder; read with the dialect of `like` (the damage is what the reader must find, not what the sample shows).
  */
 async function plainTakes(file: string, like = file): Promise<{ taken: boolean; left: string[] }> {
-  const dialect = detectDialect(await readSample(like, 'file'), {}, 'file')
+  const dialect = await tables.dialectOf(like)
   expect(plainCsvSettings(dialect.settings)).toBe(true)
-  const dir = fs.mkdtempSync(path.join(root, 'try-'))
+  const dir = fs.mkdtempSync(path.join(tables.root, 'try-'))
   const specs = dialect.fileNames.map((name, i) => ({ name, kind: i === 0 ? ('numeric' as const) : ('text' as const), expr: '' }))
   const scan = await scanPlainCsv(file, dialect.settings, specs, dir, { label: 'file', size: fs.statSync(file).size })
   if (scan) finishColumns(scan)
@@ -81,7 +69,7 @@ async function plainTakes(file: string, like = file): Promise<{ taken: boolean; 
 
 describe('plain CSV reader', () => {
   it('reads the benchmark table as DuckDB does, byte for byte, every other segment on the helper thread', async () => {
-    const file = path.join(root, 'big.csv')
+    const file = path.join(tables.root, 'big.csv')
     // 14 MB: four segments, two of them the helper's.
     await generateLargeCsv(file, 100_000, 20, 3)
     const before = importHelper()!.parsed

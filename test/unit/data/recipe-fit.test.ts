@@ -4,27 +4,15 @@
  * the same bits as the passes over the gathered rows, which still fit the other columns.
  */
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Duck, openDuck } from '../../../main/data/duck'
-import { readSample } from '../../../main/data/csv'
-import { detectDialect } from '../../../main/data/dialect'
+import { describe, expect, it } from 'vitest'
 import { importCsv } from '../../../main/data/importCsv'
 import { type TableColumnChoice, fitTableRecipe } from '../../../main/data/recipe'
 import { stratifiedSplit } from '../../../main/data/split'
 import { seededRandom } from '../../../main/core/random'
+import { duckAndFolder } from './helpers'
 
-let duck: Duck
-let root: string
-beforeAll(async () => {
-  duck = await openDuck()
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-recipe-'))
-})
-afterAll(() => {
-  duck.close()
-  fs.rmSync(root, { recursive: true, force: true })
-})
+const tables = duckAndFolder('layerlab-recipe-')
 
 describe('recipe fit', () => {
   it('gives the bits of the passes over the gathered train rows', async () => {
@@ -36,10 +24,10 @@ describe('recipe fit', () => {
       const gaps = i % 17 === 0 ? '' : (random() * 10).toFixed(2)
       lines.push(`${wide},${small},${i % 97},7.25,${1e9 + random()},${gaps},${['a', 'b', 'c'][i % 3]}`)
     }
-    const file = path.join(root, 'fit.csv')
+    const file = path.join(tables.root, 'fit.csv')
     fs.writeFileSync(file, lines.join('\n') + '\n')
-    const dir = fs.mkdtempSync(path.join(root, 'table-'))
-    const imported = await importCsv(file, dir, detectDialect(await readSample(file, 'fit.csv'), {}, 'fit.csv'), duck.connection)
+    const dir = fs.mkdtempSync(path.join(tables.root, 'table-'))
+    const imported = await importCsv(file, dir, await tables.dialectOf(file), tables.connection)
     const classes = Int32Array.from({ length: imported.rows }, (_, i) => i % 3)
     const { train } = stratifiedSplit(classes)
     const features: TableColumnChoice[] = imported.columns.slice(0, -1).map((stats, index) => ({ index, stats, type: 'number' }))
