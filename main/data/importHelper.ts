@@ -2,7 +2,7 @@
  * The import worker's second thread, for what would otherwise wait for the import thread while DuckDB's threads
  * are idle: the sha256 of a large file (and the shape of its lines, importResult.ts hashFile), and every other
  * segment of a plain CSV (plainCsv.ts), parsed while the import thread parses the one before. One per import
- * worker, started with its first large file and kept; an idle helper does not keep its thread alive.
+ * worker, started with it (importWorker.ts) and kept; an idle helper does not keep its thread alive.
  */
 import { Worker } from 'node:worker_threads'
 import { type BlockArrays, NotPlain, type PlainLayout, RowBlock } from './plainParse'

@@ -71,14 +71,14 @@ class Segments {
   private first = true
   /** Lines above the data still to pass. */
   private linesToSkip: number
-  private readonly quote: number
 
   constructor(
     private readonly handle: fs.promises.FileHandle,
-    settings: CsvSettings
+    settings: CsvSettings,
+    /** The quote character's byte, -1 for none (the layout's). */
+    private readonly quote: number
   ) {
     this.linesToSkip = settings.skippedLines + (settings.header ? 1 : 0)
-    this.quote = settings.quote === '' ? -1 : settings.quote.charCodeAt(0)
   }
 
   /** Bytes of the file read so far. */
@@ -173,7 +173,7 @@ export async function scanPlainCsv(
   }
   const helper = options.size >= HELPED_SIZE ? importHelper() : null
   const handle = await fs.promises.open(file, 'r')
-  const segments = new Segments(handle, settings)
+  const segments = new Segments(handle, settings, layout.quote)
   let rows = 0
   const hand = (block: RowBlock) => {
     if (block.rows > 0) rows += handRows(sinks, block)

@@ -54,22 +54,6 @@ export class RowBlock {
     this.hashes = numeric.map((number) => new Int32Array(number ? 0 : 2 * capacity))
   }
 
-  /** Twice the room, the rows so far kept. */
-  grow(): void {
-    const capacity = this.capacity * 2
-    const widen = <T extends Float64Array | Int32Array>(array: T, per: number): T => {
-      if (array.length === 0) return array
-      const next = new (array.constructor as new (n: number) => T)(capacity * per)
-      next.set(array)
-      return next
-    }
-    this.values = this.values.map((array) => widen(array, 1))
-    this.starts = this.starts.map((array) => widen(array, 1))
-    this.ends = this.ends.map((array) => widen(array, 1))
-    this.hashes = this.hashes.map((array) => widen(array, 2))
-    this.capacity = capacity
-  }
-
   /** Field `row` of text column `column`, decoded. */
   text(column: number, row: number): string {
     return this.buffer.toString('utf8', this.starts[column]![row], this.ends[column]![row])
@@ -87,15 +71,7 @@ export class RowBlock {
   }
 
   /** A block posted from another thread (its fields without the class). */
-  static from(data: {
-    rows: number
-    capacity: number
-    values: Float64Array[]
-    starts: Int32Array[]
-    ends: Int32Array[]
-    hashes: Int32Array[]
-    buffer: Uint8Array
-  }): RowBlock {
+  static from(data: BlockArrays & { rows: number; buffer: Uint8Array }): RowBlock {
     const block = Object.create(RowBlock.prototype) as RowBlock
     Object.assign(block, data, { buffer: Buffer.from(data.buffer.buffer, data.buffer.byteOffset, data.buffer.byteLength) })
     return block
