@@ -13,11 +13,20 @@
  * Two different values with equal 64-bit hashes would merge; for 10,000 values that chance is about 3e-12.
  *
  * Mean and standard deviation come from sums of the values shifted by the first one (stable in one pass); the
- * histogram needs min and max, known only at the end, so finish() bins the file just written (page cache).
+ * histogram needs min and max, known only at the end, so the file just written is binned after the pass (page
+ * cache; scan.ts finishColumns shares those passes with the import helper thread).
  */
 import fs from 'node:fs'
 import duckdb from '@duckdb/node-bindings'
-import { type ColumnStats, HISTOGRAM_BINS as BINS_EXPORT, VOCAB_CAP as CAP_EXPORT, binScale, topValues } from './profile'
+import {
+  type ColumnStats,
+  HISTOGRAM_BINS as BINS_EXPORT,
+  type HistogramPass,
+  VOCAB_CAP as CAP_EXPORT,
+  binScale,
+  fileHistogram,
+  topValues
+} from './profile'
 import { ColumnWriter, type FilePool, StringsWriter, columnFile, forEachChunk, readRangeStrings } from './storage'
 import { isMissing, parseBoolean, parseNumber } from './values'
 import { readMessyNumbers } from './messy'
@@ -145,6 +154,7 @@ export class NumericColumn implements ColumnSink {
   private keys: number[] = []
   private counts: number[] = []
   private top: { value: string; count: number }[] = []
+  private closed = false
 
   constructor(
     readonly name: string,
@@ -296,39 +306,42 @@ export class NumericColumn implements ColumnSink {
   }
 
   /**
-   * Counts over 20 equal-width bins between min and max: from the distinct values and their counts while the column
-   * has a vocabulary (the same counts, no pass over the rows), else from the file just written.
+   * Closes the column's files; where its histogram needs a pass over the values file (no vocabulary to count
+   * from), what that pass is, for finish() to be given its counts (scan.ts runs the passes on two threads).
    */
-  private histogram(): number[] {
+  histogramPass(): HistogramPass | null {
+    this.close()
+    if (this.present === 0 || this.vocab) return null
+    return { file: columnFile(this.target.dir, this.target.index, 'f64'), min: this.min, max: this.max }
+  }
+
+  private close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.f64.close()
+    this.i32?.close()
+  }
+
+  /**
+   * Counts over 20 equal-width bins between min and max: from the distinct values and their counts while the column
+   * has a vocabulary (the same counts, no pass over the rows), else those of histogramPass()'s pass.
+   */
+  private histogram(counted: number[] | undefined): number[] {
     const { min, max } = this
+    if (!this.vocab) return counted ?? fileHistogram(this.histogramPass()!)
     const bins = new Int32Array(HISTOGRAM_BINS)
     const scale = binScale(min, max)
     const last = HISTOGRAM_BINS - 1
-    if (this.vocab) {
-      for (let code = 0; code < this.keys.length; code++) {
-        const bin = ((this.keys[code]! - min) * scale) | 0
-        bins[bin > last ? last : bin]! += this.counts[code]!
-      }
-      return Array.from(bins)
+    for (let code = 0; code < this.keys.length; code++) {
+      const bin = ((this.keys[code]! - min) * scale) | 0
+      bins[bin > last ? last : bin]! += this.counts[code]!
     }
-    forEachChunk(columnFile(this.target.dir, this.target.index, 'f64'), 'f64', (values) => {
-      // Locals: the closure's captured variables would be loaded through its context on every value.
-      const [low, factor, top, counts] = [min, scale, last, bins]
-      for (let i = 0; i < values.length; i++) {
-        const value = values[i]!
-        if (value !== value) continue
-        // The same formula as profile.ts's Histogram, so both importers bin alike; value ≥ min, so |0 is floor
-        // (a multiplication, not a division per value: this pass was 11 % of a 1M-row import).
-        const bin = ((value - low) * factor) | 0
-        counts[bin > top ? top : bin]!++
-      }
-    })
     return Array.from(bins)
   }
 
-  finish(): ColumnStats {
-    this.f64.close()
-    this.i32?.close()
+  /** The column's statistics; `histogram`: the counts of histogramPass()'s pass, where it was run elsewhere. */
+  finish(histogram?: number[]): ColumnStats {
+    this.close()
     const numeric = this.present > 0
     const n = this.present
     const mean = numeric ? this.shift + this.sum / n : 0
@@ -352,7 +365,7 @@ export class NumericColumn implements ColumnSink {
       vocab,
       counts: coded ? this.counts : null,
       top: coded ? topValues(vocab!, this.counts) : this.top,
-      histogram: numeric ? this.histogram() : null,
+      histogram: numeric ? this.histogram(histogram) : null,
       files: { f64: true, i32: coded, str: false }
     }
   }

@@ -354,7 +354,7 @@ async function readTable(
           `${label}: line ${(await lineNumberAt(file, longLine.start)).toLocaleString('en')} is ${megabytes} MB long; LayerLab reads lines of up to 64 MB`
         )
       }
-      const columns = finishColumns(scan)
+      const columns = await finishColumns(scan)
       if (scan.rows === 0) throw new LabError(`${label}: ${settings.header ? 'a header but no data rows' : 'no data rows'}`)
       const damage = gzipCheck && (await gzipCheck)
       if (damage) throw new LabError(`${label}: the gzip data is damaged or cut short (${damage}); a truncated download?`)

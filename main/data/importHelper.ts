@@ -1,12 +1,16 @@
 /**
  * The import worker's second thread, for what would otherwise wait for the import thread while DuckDB's threads
- * are idle: the sha256 of a large file (and the shape of its lines, importResult.ts hashFile), and every other
- * segment of a plain CSV (plainCsv.ts), parsed while the import thread parses the one before. One per import
+ * are idle: the sha256 of a large file (and the shape of its lines, importResult.ts hashFile), every other
+ * segment of a plain CSV (plainCsv.ts), parsed while the import thread parses the one before, and every other
+ * histogram pass over the column files after the read (scan.ts finishColumns) and group of columns of the recipe's
+ * fit (prepare.ts fitTable). One per import
  * worker, started with it (importWorker.ts) and kept; an idle helper does not keep its thread alive.
  */
 import { Worker } from 'node:worker_threads'
 import { type BlockArrays, NotPlain, type PlainLayout, RowBlock } from './plainParse'
 import type { FileShape, HashJob, HashOptions, LongLine } from './importResult'
+import type { HistogramPass } from './profile'
+import type { MaskedFit } from './recipe'
 import { workerEntry } from './workerEntry'
 
 export type ToImportHelper =
@@ -14,6 +18,9 @@ export type ToImportHelper =
   | { type: 'parse'; id: number; layout: PlainLayout; bytes: ArrayBuffer; end: number; spare: BlockArrays | null }
   | { type: 'hash'; id: number; file: string; options: HashOptions }
   | { type: 'stopHash'; id: number }
+  | { type: 'histogram'; id: number; pass: HistogramPass }
+  /** `weights` over a SharedArrayBuffer: shared, not copied. */
+  | { type: 'masked'; id: number; files: string[]; weights: Float64Array; n: number }
 
 export interface HashDone {
   hash: string
@@ -22,16 +29,25 @@ export interface HashDone {
 }
 
 export type FromImportHelper =
-  { id: number; block: RowBlock } | { id: number; hashed: HashDone } | { id: number; notPlain: true } | { id: number; error: string }
+  | { id: number; block: RowBlock }
+  | { id: number; hashed: HashDone }
+  | { id: number; histogram: number[] }
+  | { id: number; masked: MaskedFit[] }
+  | { id: number; notPlain: true }
+  | { id: number; error: string }
+
+type HelperResult = RowBlock | HashDone | number[] | MaskedFit[]
 
 export class ImportHelper {
   private readonly worker: Worker
-  private readonly pending = new Map<number, { resolve(result: RowBlock | HashDone): void; reject(error: Error): void }>()
+  private readonly pending = new Map<number, { resolve(result: HelperResult): void; reject(error: Error): void }>()
   private nextId = 0
   /** Set when the thread failed or ended: the next import starts another. */
   dead = false
-  /** Segments parsed so far (the tests' proof that the helper took part). */
+  /** Segments parsed, histograms counted and column groups fitted so far (the tests' proof that the helper took part). */
   parsed = 0
+  histograms = 0
+  maskedGroups = 0
 
   constructor() {
     const entry = workerEntry('importHelperWorker')
@@ -44,7 +60,13 @@ export class ImportHelper {
         this.parsed++
         waiting?.resolve(RowBlock.from(message.block))
       } else if ('hashed' in message) waiting?.resolve(message.hashed)
-      else waiting?.reject('notPlain' in message ? new NotPlain() : new Error(message.error))
+      else if ('masked' in message) {
+        this.maskedGroups++
+        waiting?.resolve(message.masked)
+      } else if ('histogram' in message) {
+        this.histograms++
+        waiting?.resolve(message.histogram)
+      } else waiting?.reject('notPlain' in message ? new NotPlain() : new Error(message.error))
     })
     const gone = (error: Error) => {
       this.dead = true
@@ -90,10 +112,20 @@ export class ImportHelper {
     }
   }
 
-  private send<T extends RowBlock | HashDone>(message: (id: number) => ToImportHelper, transfer: ArrayBuffer[] = []): Promise<T> {
+  /** fileHistogram's counts of a column file, counted on the helper thread. */
+  histogram(pass: HistogramPass): Promise<number[]> {
+    return this.send<number[]>((id) => ({ type: 'histogram', id, pass }))
+  }
+
+  /** recipe.ts standardMasked on the helper thread: the same passes, so the same bits. */
+  masked(files: string[], weights: Float64Array, n: number): Promise<MaskedFit[]> {
+    return this.send<MaskedFit[]>((id) => ({ type: 'masked', id, files, weights, n }))
+  }
+
+  private send<T extends HelperResult>(message: (id: number) => ToImportHelper, transfer: ArrayBuffer[] = []): Promise<T> {
     const id = ++this.nextId
     const promise = new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (result: RowBlock | HashDone) => void, reject })
+      this.pending.set(id, { resolve: resolve as (result: HelperResult) => void, reject })
     })
     // Awaited by the caller in its own time; one that ends early must not count as unhandled meanwhile.
     promise.catch(() => undefined)
@@ -119,5 +151,24 @@ export function importHelper(): ImportHelper | null {
   return helper
 }
 
+/**
+ * `here` for every item, every other one on the helper thread (`there`) while this thread does the rest (the
+ * passes after a read: a pass on each thread at a time); an item the helper fails, or every item where there is
+ * no helper, is done here. Results in the items' order.
+ */
+export async function shareWithHelper<T, R>(
+  items: T[],
+  there: ((helper: ImportHelper, item: T) => Promise<R>) | null,
+  here: (item: T) => R
+): Promise<R[]> {
+  const helper = there && items.length > 1 ? importHelper() : null
+  const waiting = items.map((item, i) => (helper && i % 2 === 1 ? there!(helper, item).catch(() => null) : null))
+  const results = items.map((item, i) => (waiting[i] ? null : here(item)))
+  for (let i = 0; i < items.length; i++) if (waiting[i]) results[i] = (await waiting[i]) ?? here(items[i]!)
+  return results as R[]
+}
+
 /** Files from this size on are worth the helper (a smaller one costs less than the messages). */
 export const HELPED_SIZE = 8 << 20
+/** Tables from this many rows on share their histogram passes with the helper (a pass of fewer costs less than its message). */
+export const HELPED_ROWS = 65_536

@@ -1,8 +1,10 @@
-/** The import helper's thread (importHelper.ts): parses the segments and hashes the files it is given. */
+/** The import helper's thread (importHelper.ts): parses segments, hashes files, bins column files and fits column groups. */
 import { parentPort } from 'node:worker_threads'
 import { type BlockArrays, NEWLINE, NotPlain, type PlainLayout, RowBlock, parseLines } from './plainParse'
 import { type HashJob, hashFile } from './importResult'
 import type { FromImportHelper, ToImportHelper } from './importHelper'
+import { fileHistogram } from './profile'
+import { standardMasked } from './recipe'
 
 const post = (message: FromImportHelper, transfer: ArrayBuffer[] = []) => parentPort?.postMessage(message, transfer)
 const hashes = new Map<number, HashJob>()
@@ -29,6 +31,14 @@ function parse(id: number, layout: PlainLayout, bytes: ArrayBuffer, end: number,
 parentPort?.on('message', (message: ToImportHelper) => {
   if (message.type === 'parse') return parse(message.id, message.layout, message.bytes, message.end, message.spare)
   if (message.type === 'stopHash') return void hashes.get(message.id)?.stop()
+  if (message.type === 'histogram' || message.type === 'masked') {
+    try {
+      if (message.type === 'masked') return post({ id: message.id, masked: standardMasked(message.files, message.weights, message.n) })
+      return post({ id: message.id, histogram: fileHistogram(message.pass) })
+    } catch (error) {
+      return post({ id: message.id, error: error instanceof Error ? error.message : String(error) })
+    }
+  }
   const { id, file, options } = message
   const job = hashFile(file, options)
   hashes.set(id, job)

@@ -85,7 +85,7 @@ async function scanRelation(
     if (error instanceof LabError) throw error
     throw await onError(error)
   }
-  const columns = finishColumns(scan)
+  const columns = await finishColumns(scan)
   if (scan.rows === 0) throw new LabError(`${label}: no rows`)
   progress?.(scan.rows, size)
   return { rows: scan.rows, columns }

@@ -189,7 +189,7 @@ async function readSheet(
     appender.closeSync()
     const specs: ColumnSpec[] = names.map((name, c) => ({ name, kind: numeric[c] ? 'numeric' : 'text', expr: sqlIdent(name) }))
     const scan = await scanToColumns(connection, table, specs, dir, { label, signal: options.signal })
-    const columns = finishColumns(scan)
+    const columns = await finishColumns(scan)
     options.onProgress?.(scan.rows, size)
     const source: TableSource = {
       format: 'workbook',

@@ -32,7 +32,7 @@ async function run(message: Exclude<ToWorker, { type: 'cancel' }>): Promise<void
   try {
     if (message.type === 'fit') {
       const { name, dir, meta, target, parse, skipped } = message.request
-      const fitted = fitTable(name, dir, meta, target, parse, skipped)
+      const fitted = await fitTable(name, dir, meta, target, parse, skipped)
       writeSplit(dir, fitted.split)
       post({ type: 'done', id, result: fitted })
       return

@@ -241,34 +241,65 @@ export class StringsWriter {
 }
 
 const CHUNK_BYTES = 4 << 20
-/** forEachChunk's full-size buffer while no call holds it (a fresh 4 MB per column file was GC work at 1M rows). */
-let freeChunkBuffer: ArrayBuffer | null = null
+/**
+ * Full-size chunk buffers no call holds (a fresh 4 MB per column file was GC work at 1M rows); at most four are
+ * kept, what forEachChunkGroup takes for four columns.
+ */
+const freeChunkBuffers: ArrayBuffer[] = []
+const KEPT_CHUNK_BUFFERS = 4
 
 /** Calls `each` with successive Float64Array / Int32Array chunks of a column file (4 MiB at a time). */
-
 export function forEachChunk(file: string, kind: 'f64' | 'i32', each: (values: Float64Array | Int32Array, firstRow: number) => void): void {
+  forEachChunkGroup([file], kind, (chunks, firstRow) => each(chunks[0]!, firstRow))
+}
+
+/**
+ * forEachChunk over several column files of the same length at once: `each` gets the same rows of every file, so
+ * a loop can work on several columns side by side (recipe.ts: one column's sum is a chain of dependent additions,
+ * four columns' sums are four chains the processor runs together).
+ */
+export function forEachChunkGroup(
+  files: string[],
+  kind: 'f64' | 'i32',
+  each: (chunks: (Float64Array | Int32Array)[], firstRow: number) => void
+): void {
   const size = kind === 'f64' ? 8 : 4
-  const fd = fs.openSync(file, 'r')
-  let buffer: ArrayBuffer | null = null
+  const fds: number[] = []
+  const buffers: ArrayBuffer[] = []
   try {
+    for (const file of files) fds.push(fs.openSync(file, 'r'))
+    const lengths = fds.map((fd) => fs.fstatSync(fd).size)
+    if (lengths.some((length) => length !== lengths[0])) throw new Error(`column files of different lengths: ${files.join(', ')}`)
     // No bigger than the file: a wide table finishes 100,000 columns of a few rows each.
-    const wanted = Math.max(size, Math.min(CHUNK_BYTES, Math.ceil(fs.fstatSync(fd).size / size) * size))
+    const wanted = Math.max(size, Math.min(CHUNK_BYTES, Math.ceil(lengths[0]! / size) * size))
     // Taken for the call: a callback that reads another file meanwhile gets a buffer of its own.
-    if (wanted === CHUNK_BYTES && freeChunkBuffer) [buffer, freeChunkBuffer] = [freeChunkBuffer, null]
-    else buffer = new ArrayBuffer(wanted)
-    const bytes = new Uint8Array(buffer)
-    let row = 0
-    for (;;) {
-      const read = fs.readSync(fd, bytes, 0, bytes.length, row * size)
-      if (read <= 0) break
-      const count = Math.floor(read / size)
-      each(kind === 'f64' ? new Float64Array(buffer, 0, count) : new Int32Array(buffer, 0, count), row)
+    for (let i = 0; i < fds.length; i++) buffers.push((wanted === CHUNK_BYTES && freeChunkBuffers.pop()) || new ArrayBuffer(wanted))
+    const bytes = buffers.map((buffer) => new Uint8Array(buffer))
+    for (let row = 0; ;) {
+      let count = 0
+      for (let i = 0; i < fds.length; i++) count = Math.floor(readFull(fds[i]!, bytes[i]!, row * size) / size)
+      if (count <= 0) break
+      each(
+        buffers.map((buffer) => (kind === 'f64' ? new Float64Array(buffer, 0, count) : new Int32Array(buffer, 0, count))),
+        row
+      )
       row += count
     }
   } finally {
-    fs.closeSync(fd)
-    if (buffer?.byteLength === CHUNK_BYTES) freeChunkBuffer = buffer
+    for (const fd of fds) fs.closeSync(fd)
+    for (const buffer of buffers) if (buffer.byteLength === CHUNK_BYTES && freeChunkBuffers.length < KEPT_CHUNK_BUFFERS) freeChunkBuffers.push(buffer)
   }
+}
+
+/** Reads into all of `bytes` from `position`, or up to the end of the file: the bytes read. */
+function readFull(fd: number, bytes: Uint8Array, position: number): number {
+  let done = 0
+  while (done < bytes.length) {
+    const read = fs.readSync(fd, bytes, done, bytes.length - done, position + done)
+    if (read <= 0) break
+    done += read
+  }
+  return done
 }
 
 /** A whole fixed-size column file, read straight into the typed array (no Buffer of the file, no copy of it). */

@@ -23,7 +23,7 @@ afterAll(async () => {
 async function fittedHere(datasetId: string) {
   const row = (await lab.datasets.get(datasetId)) as unknown as { name: string; target: string; parse: ParseSettings }
   const dir = path.join(lab.home, 'datasets', datasetId)
-  return { dir, fitted: fitTable(row.name, dir, readJson<TableMeta>(path.join(dir, 'meta.json')), row.target, row.parse, []) }
+  return { dir, fitted: await fitTable(row.name, dir, readJson<TableMeta>(path.join(dir, 'meta.json')), row.target, row.parse, []) }
 }
 
 describe('fitting in the import worker', () => {

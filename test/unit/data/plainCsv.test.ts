@@ -63,7 +63,7 @@ async function plainTakes(file: string, like = file): Promise<{ taken: boolean; 
   const dir = fs.mkdtempSync(path.join(tables.root, 'try-'))
   const specs = dialect.fileNames.map((name, i) => ({ name, kind: i === 0 ? ('numeric' as const) : ('text' as const), expr: '' }))
   const scan = await scanPlainCsv(file, dialect.settings, specs, dir, { label: 'file', size: fs.statSync(file).size })
-  if (scan) finishColumns(scan)
+  if (scan) await finishColumns(scan)
   return { taken: scan !== null, left: fs.readdirSync(dir) }
 }
 

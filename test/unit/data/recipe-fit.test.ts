@@ -39,5 +39,15 @@ describe('recipe fit', () => {
     expect(fast).toEqual(slow)
     expect(fast.affine!.scale[3]).toBe(1)
     expect(fast.columns.map((column) => column.impute)).toEqual(slow.columns.map((column) => column.impute))
+    // Five such columns: a group of four read side by side and one alone (its lanes repeat it). Each column's sums
+    // are its own chain, so fitting a column alone gives its bits in the group.
+    features.forEach((choice, i) => {
+      const alone = fitTableRecipe(dir, [choice], 'label', ['a', 'b', 'c'], train)
+      expect([alone.affine!.offset[0], alone.affine!.scale[0], alone.columns[0]!.impute]).toEqual([
+        fast.affine!.offset[i],
+        fast.affine!.scale[i],
+        fast.columns[i]!.impute
+      ])
+    })
   })
 })
