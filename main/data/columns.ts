@@ -18,15 +18,8 @@
  */
 import fs from 'node:fs'
 import duckdb from '@duckdb/node-bindings'
-import {
-  type ColumnStats,
-  HISTOGRAM_BINS as BINS_EXPORT,
-  type HistogramPass,
-  VOCAB_CAP as CAP_EXPORT,
-  binScale,
-  fileHistogram,
-  topValues
-} from './profile'
+import { type ColumnStats, VOCAB_CAP as CAP_EXPORT, topValues } from './profile'
+import { HISTOGRAM_BINS as BINS_EXPORT, type HistogramPass, binScale, fileHistogram } from './columnPasses'
 import { ColumnWriter, type FilePool, StringsWriter, columnFile, forEachChunk, readRangeStrings } from './storage'
 import { isMissing, parseBoolean, parseNumber } from './values'
 import { readMessyNumbers } from './messy'

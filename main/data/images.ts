@@ -11,7 +11,7 @@ import type { SkippedFile } from '../shared/contract'
 import { LabError } from '../shared/errors'
 import type { ImageRecipe, NewData } from './recipe'
 import { BufferedWriter } from './storage'
-import { HISTOGRAM_BINS } from './profile'
+import { HISTOGRAM_BINS } from './columnPasses'
 import { errorLine } from '../shared/format'
 import { INPUT_LIMITS, describeNode, readInputFile } from '../core/inputFile'
 

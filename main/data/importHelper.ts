@@ -9,8 +9,7 @@
 import { Worker } from 'node:worker_threads'
 import { type BlockArrays, NotPlain, type PlainLayout, RowBlock } from './plainParse'
 import type { FileShape, HashJob, HashOptions, LongLine } from './importResult'
-import type { HistogramPass } from './profile'
-import type { MaskedFit } from './recipe'
+import type { HistogramPass, MaskedFit } from './columnPasses'
 import { workerEntry } from './workerEntry'
 
 export type ToImportHelper =
@@ -117,7 +116,7 @@ export class ImportHelper {
     return this.send<number[]>((id) => ({ type: 'histogram', id, pass }))
   }
 
-  /** recipe.ts standardMasked on the helper thread: the same passes, so the same bits. */
+  /** columnPasses.ts standardMasked on the helper thread: the same passes, so the same bits. */
   masked(files: string[], weights: Float64Array, n: number): Promise<MaskedFit[]> {
     return this.send<MaskedFit[]>((id) => ({ type: 'masked', id, files, weights, n }))
   }

@@ -3,8 +3,7 @@ import { parentPort } from 'node:worker_threads'
 import { type BlockArrays, NEWLINE, NotPlain, type PlainLayout, RowBlock, parseLines } from './plainParse'
 import { type HashJob, hashFile } from './importResult'
 import type { FromImportHelper, ToImportHelper } from './importHelper'
-import { fileHistogram } from './profile'
-import { standardMasked } from './recipe'
+import { fileHistogram, standardMasked } from './columnPasses'
 
 const post = (message: FromImportHelper, transfer: ArrayBuffer[] = []) => parentPort?.postMessage(message, transfer)
 const hashes = new Map<number, HashJob>()

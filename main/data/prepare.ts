@@ -13,15 +13,14 @@ import {
   type TableRecipe,
   type TargetScale,
   applyAffine,
-  type MaskedFit,
   encodeStoredRows,
   fitTableRecipe,
   maskedFits,
   maskedPlan,
-  standardMasked,
   standardPreparation
 } from './recipe'
 import { HELPED_ROWS, shareWithHelper } from './importHelper'
+import { type MaskedFit, standardMasked } from './columnPasses'
 import { LabError } from '../shared/errors'
 import { writeFileAtomic } from '../core/atomicWrite'
 import { type ImageRow, type Skipped, readPixels } from './images'
@@ -187,7 +186,7 @@ export async function fitTable(
 }
 
 /**
- * The recipe's standard scaling fits (recipe.ts standardMasked), every other group of four columns on the import
+ * The recipe's standard scaling fits (columnPasses.ts standardMasked), every other group of four columns on the import
  * helper thread while this thread fits the rest (19 columns of 1M rows: about 100 ms on one thread); a group the
  * helper cannot fit is fitted here. Undefined where the recipe fits them itself: another preparation, a small
  * table.

@@ -4,12 +4,11 @@
  */
 import { type ColumnOverride, type ColumnProfile, type ColumnType, DEFAULT_DATE_PARTS } from '../shared/contract'
 import { type DateFormat, isoOfDay } from './dates'
-import { forEachChunk } from './storage'
+import { HISTOGRAM_BINS, binScale } from './columnPasses'
 
 /** Distinct values are counted (and coded) up to this many; beyond it a column is "many distinct". */
 export const VOCAB_CAP = 10_000
 export const CATEGORY_MAX = 50
-export const HISTOGRAM_BINS = 20
 
 /** What the import pass learned about one column, stored in the dataset's meta.json. */
 export interface ColumnStats {
@@ -128,38 +127,6 @@ export function columnProfile(stats: ColumnStats, isTarget: boolean, override: C
   }
   if (stats.top.length > 0 && (type === 'category' || type === 'boolean' || type === 'text' || isTarget)) profile.top = stats.top
   return profile
-}
-
-/** Bins per unit of value: bin = floor((value - min) · scale), the last bin closed at max; 0 when min = max. */
-export const binScale = (min: number, max: number): number => (max > min ? HISTOGRAM_BINS / (max - min) : 0)
-
-/** A numeric column's values file, to be binned between its min and max (NumericColumn.histogramPass). */
-export interface HistogramPass {
-  file: string
-  min: number
-  max: number
-}
-
-/**
- * Counts over HISTOGRAM_BINS equal-width bins of a values file (missing values left out): a pass over the file
- * just written (page cache), on the import thread or its helper (scan.ts finishColumns).
- */
-export function fileHistogram({ file, min, max }: HistogramPass): number[] {
-  const bins = new Int32Array(HISTOGRAM_BINS)
-  const scale = binScale(min, max)
-  forEachChunk(file, 'f64', (values) => {
-    // Locals: the closure's captured variables would be loaded through its context on every value.
-    const [low, factor, top, counts] = [min, scale, HISTOGRAM_BINS - 1, bins]
-    for (let i = 0; i < values.length; i++) {
-      const value = values[i]!
-      if (value !== value) continue
-      // The same formula as Histogram below, so both importers bin alike; value ≥ min, so |0 is floor (a
-      // multiplication, not a division per value: this pass was 11 % of a 1M-row import).
-      const bin = ((value - low) * factor) | 0
-      counts[bin > top ? top : bin]!++
-    }
-  })
-  return Array.from(bins)
 }
 
 /** Counts over HISTOGRAM_BINS equal-width bins between min and max. */

@@ -7,7 +7,8 @@ import type { ColumnType, DateOrder, DatePart, Imputation, Scaling, Task } from 
 import { LabError } from '../shared/errors'
 import { parseBoolean, sortLabels } from './values'
 import { MONTH_KEYS, WEEKDAY_KEYS, datePartName, datePartValue, parseDate } from './dates'
-import { columnFile, forEachChunkGroup, gatherF64, isAscending, readF64, readI32 } from './storage'
+import { columnFile, gatherF64, isAscending, readF64, readI32 } from './storage'
+import { MASKED_GROUP, type MaskedFit, standardMasked } from './columnPasses'
 import type { ColumnStats } from './profile'
 
 export interface TableColumnRecipe {
@@ -215,8 +216,6 @@ function dateOf(dir: string, choice: TableColumnChoice, train: Int32Array): Tabl
   return { part, order: format.order, origin: Number.isFinite(origin) ? Math.floor(origin) : 0 }
 }
 
-export type MaskedFit = { impute: number; mean: number; std: number }
-
 /** Whether standardMasked's passes give this column's fit: no missing values, finite, one value per table row. */
 function maskable(choice: TableColumnChoice, rows: number): boolean {
   const { stats } = choice
@@ -233,77 +232,6 @@ function maskable(choice: TableColumnChoice, rows: number): boolean {
 /** Whether the preparation is the one standardMasked fits: mean imputation and standard scaling (the defaults). */
 export const standardPreparation = (options: { impute?: Imputation; scaling?: Scaling }): boolean =>
   (options.impute ?? 'mean') === 'mean' && (options.scaling ?? 'standard') === 'standard'
-
-/** Columns standardMasked fits side by side: four sums are four independent chains of additions in one loop. */
-const MASKED_GROUP = 4
-
-/**
- * Mean imputation and standard scaling of columns without missing values in two passes over their whole files,
- * each row weighted by `inTrain` (1 for a train row, 0 else): the same sums in the same order as fitColumn's passes
- * over the gathered train rows (a row outside adds +0 or -0, which changes no sum), so the same bits, without the
- * gather and its branch per row. Up to four columns per call, read side by side (a group short of four repeats
- * its last column, whose result is then left out): each column's sums are still its own chain in row order, so
- * the bits do not depend on the grouping, and the four chains overlap (1.6-1.8 against 3.5-4 ms a column of 1M
- * rows in memory). `n` train rows, at least one (maskable's conditions hold for every column).
- */
-export function standardMasked(files: string[], inTrain: Float64Array, n: number): MaskedFit[] {
-  const lanes = Array.from({ length: MASKED_GROUP }, (_, lane) => Math.min(lane, files.length - 1))
-  const sums = new Float64Array(MASKED_GROUP)
-  const means = new Float64Array(MASKED_GROUP)
-  forEachChunkGroup(files, 'f64', (chunks, firstRow) => {
-    // Locals for the loop (the closure's own variables would go through its context on every row).
-    const [a, b, c, d] = lanes.map((lane) => chunks[lane]!)
-    const weights = inTrain
-    let s0 = sums[0]!,
-      s1 = sums[1]!,
-      s2 = sums[2]!,
-      s3 = sums[3]!
-    let m0 = means[0]!,
-      m1 = means[1]!,
-      m2 = means[2]!,
-      m3 = means[3]!
-    for (let i = 0; i < a!.length; i++) {
-      const w = weights[firstRow + i]!
-      const x0 = a![i]!
-      const x1 = b![i]!
-      const x2 = c![i]!
-      const x3 = d![i]!
-      s0 += w * x0
-      m0 += w * Math.fround(x0)
-      s1 += w * x1
-      m1 += w * Math.fround(x1)
-      s2 += w * x2
-      m2 += w * Math.fround(x2)
-      s3 += w * x3
-      m3 += w * Math.fround(x3)
-    }
-    sums.set([s0, s1, s2, s3])
-    means.set([m0, m1, m2, m3])
-  })
-  for (let lane = 0; lane < MASKED_GROUP; lane++) means[lane]! /= n
-  const squares = new Float64Array(MASKED_GROUP)
-  forEachChunkGroup(files, 'f64', (chunks, firstRow) => {
-    const [a, b, c, d] = lanes.map((lane) => chunks[lane]!)
-    const weights = inTrain
-    const c0 = means[0]!,
-      c1 = means[1]!,
-      c2 = means[2]!,
-      c3 = means[3]!
-    let q0 = squares[0]!,
-      q1 = squares[1]!,
-      q2 = squares[2]!,
-      q3 = squares[3]!
-    for (let i = 0; i < a!.length; i++) {
-      const w = weights[firstRow + i]!
-      q0 += w * (Math.fround(a![i]!) - c0) ** 2
-      q1 += w * (Math.fround(b![i]!) - c1) ** 2
-      q2 += w * (Math.fround(c![i]!) - c2) ** 2
-      q3 += w * (Math.fround(d![i]!) - c3) ** 2
-    }
-    squares.set([q0, q1, q2, q3])
-  })
-  return files.map((_, lane) => ({ impute: sums[lane]! / n, mean: means[lane]!, std: Math.sqrt(squares[lane]! / n) }))
-}
 
 /**
  * standardMasked's work for a table: the maskable columns in groups of four, their files, and the weights (1 for the

@@ -6,7 +6,8 @@ import type { DuckDBConnection } from '@duckdb/node-api'
 import { LabError } from '../shared/errors'
 import { type ColumnSink, NumericColumn, TextColumn } from './columns'
 import { FilePool, bufferShare } from './storage'
-import { type ColumnStats, type HistogramPass, fileHistogram } from './profile'
+import type { ColumnStats } from './profile'
+import { type HistogramPass, fileHistogram } from './columnPasses'
 import { HELPED_ROWS, shareWithHelper } from './importHelper'
 
 export interface ColumnSpec {

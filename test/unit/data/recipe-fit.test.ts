@@ -1,6 +1,6 @@
 /**
  * The recipe's standard scaling of a column without missing values is fitted in two weighted passes over the whole
- * column file (recipe.ts standardMasked) instead of gathering the train rows: the same sums in the same order, so
+ * column file (columnPasses.ts standardMasked) instead of gathering the train rows: the same sums in the same order, so
  * the same bits as the passes over the gathered rows, which still fit the other columns.
  */
 import fs from 'node:fs'
