@@ -4,10 +4,20 @@
  * reconnect with backoff, and the names of everything LayerLab keeps in Redis. The queue is BullMQ's; what a job
  * carries is the contract's `memberJob` (data only: a worker trains only the job kinds it knows).
  */
-import { Redis, type RedisOptions } from 'ioredis'
+import { createRequire } from 'node:module'
+import type { Redis, RedisOptions } from 'ioredis'
 import { queueWorker, type QueueWorker } from '../shared/contract'
 import { LabError } from '../shared/errors'
 import { errorText } from '../shared/format'
+
+// ioredis (~22 ms to load) is loaded by the first connection, not with every CLI command and the app's start.
+const localRequire = createRequire(__filename)
+
+/** A Redis client (ioredis, loaded on first use). */
+export function newRedis(url: string, options: RedisOptions): Redis {
+  const { Redis: Client } = localRequire('ioredis') as typeof import('ioredis')
+  return new Client(url, options)
+}
 
 /** The job name of a study member: the only kind workers take. */
 export const MEMBER_JOB = 'study-member'
@@ -128,7 +138,7 @@ export function connect(queue: QueueUrl, options: ConnectOptions = {}): Redis {
     retryStrategy: reconnectDelay,
     ...(queue.tls ? { tls: { servername: queue.host } } : {})
   }
-  const client = new Redis(queue.url, settings)
+  const client = newRedis(queue.url, settings)
   let down = false
   client.on('error', (error: Error) => {
     if (down) return
@@ -148,7 +158,7 @@ export function connect(queue: QueueUrl, options: ConnectOptions = {}): Redis {
  * "queue redis://host:6390 is unreachable: connect ECONNREFUSED 127.0.0.1:6390".
  */
 export async function checkReachable(queue: QueueUrl, timeoutMs = 3_000): Promise<void> {
-  const client = new Redis(queue.url, {
+  const client = newRedis(queue.url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,

@@ -7,8 +7,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type * as tf from '@tensorflow/tfjs'
-import * as ort from 'onnxruntime-node'
-import { onnx } from 'onnx-proto'
+import type { onnx } from 'onnx-proto'
 import { OPSETS, type Artifact, type HandlerArgs, type RequestResult, type RunDetail } from '../shared/contract'
 import type { DatasetService } from '../data/service'
 import type { RunStore } from '../store/runs'
@@ -16,13 +15,11 @@ import type { PreparedData, PreparedPart } from '../data/types'
 import type { NewData, Recipe } from '../data/recipe'
 import { encodeNewData } from '../data/newData'
 import { LabError } from '../shared/errors'
-import { loadRunModel } from './runModel'
 import { version } from '../core/version'
 import { writeFileAtomic } from '../core/atomicWrite'
 import { INPUT_LIMITS, readInputFile } from '../core/inputFile'
 import { checkOutputPath } from '../core/outputFile'
-import { exportToOnnx, type InputAffine } from './onnx'
-import { checkParity } from './parity'
+import type { InputAffine } from './onnx'
 import { writeCsv } from '../shared/csvWriter'
 import { regressionFigures } from '../shared/task'
 import { errorLine } from '../shared/format'
@@ -31,6 +28,10 @@ import { errorLine } from '../shared/format'
  * What the exported graph's output is: predict turns logits into probabilities, reads a value (regression: the
  * number in the target's unit) as it is, and refuses features.
  */
+// onnxruntime-node, onnx-proto and tfjs (through runModel.ts, onnx.ts and parity.ts) are loaded by the first export
+// or prediction, not with the lab: together ~120 ms of every CLI command's start and the app's, which most never use.
+const loadRunModel: RunModelLoader = async (runs, runId) => (await import('./runModel')).loadRunModel(runs, runId)
+
 export type OnnxOutputKind = 'probabilities' | 'logits' | 'features' | 'value'
 
 export type RunModelLoader = (runs: RunStore, runId: string) => Promise<{ model: tf.LayersModel; detail: RunDetail }>
@@ -118,9 +119,10 @@ export interface OnnxFileInfo {
 /** Reads an ONNX file exported by LayerLab: its labels, recipe and input shape. Only a regular file within the limit is read. */
 export async function readOnnxFile(file: string): Promise<OnnxFileInfo & { bytes: Uint8Array }> {
   const bytes: Uint8Array = await readInputFile(file, { maxBytes: INPUT_LIMITS.onnxModel, what: 'an ONNX model' })
+  const { onnx: messages } = await import('onnx-proto')
   let proto: onnx.ModelProto
   try {
-    proto = onnx.ModelProto.decode(bytes)
+    proto = messages.ModelProto.decode(bytes)
   } catch (error) {
     throw new LabError(`${file}: not an ONNX model (${errorLine(error)})`)
   }
@@ -225,6 +227,7 @@ export class ExportService {
             ? 'probabilities'
             : 'logits'
       const onnxRecipe: OnnxRecipe = { ...recipe, affineInModel: bake }
+      const [{ exportToOnnx }, { checkParity }] = await Promise.all([import('./onnx'), import('./parity')])
       const bytes = exportToOnnx(model, {
         opset,
         inputAffine,
@@ -386,6 +389,7 @@ export class ExportService {
 /** The ONNX file's outputs over the new data, `width` per sample, in batches. */
 async function runOnnx(file: string, info: OnnxFileInfo & { bytes: Uint8Array }, data: NewData, width: number): Promise<Float32Array> {
   const per = info.inputShape.reduce((a, b) => a * b, 1)
+  const ort = await import('onnxruntime-node')
   const session = await ort.InferenceSession.create(info.bytes)
   const outputs = new Float32Array(data.n * width)
   try {

@@ -3,7 +3,7 @@
  * Cheap and synchronous, so models.describe can answer on every keystroke of the builder.
  */
 import os from 'node:os'
-import { LAYER_ACTIVATIONS, trainConfig, type LayerSpec, type ModelSpec, type Partition, type Task } from '../shared/contract'
+import { LAYER_ACTIVATIONS, trainConfig, type LayerSpec, type ModelSpec, type Partition, type Task, type TrainMode } from '../shared/contract'
 import { LabError } from '../shared/errors'
 import { formatBytes } from '../shared/format'
 
@@ -291,6 +291,13 @@ export function trainingProblems(spec: ModelSpec, partition: Partition, data: Tr
 }
 
 /** Throws the first training problem as a LabError. */
+/** Why a run cannot train with its blocks' local losses (train/localLoss.ts) (one line naming the block), or null when it can. */
+export function localLossRefusal(partition: Partition, task: Task, mode: TrainMode): string | null {
+  if (mode === 'end-to-end' || task !== 'regression') return null
+  const block = partition.blocks.find((b) => b.settings.localLoss !== 'none')
+  return block ? `block "${block.name}": the ${block.settings.localLoss} local loss needs classes (this dataset's task is regression)` : null
+}
+
 export function assertTrainable(spec: ModelSpec, partition: Partition, data: TrainableData): void {
   const [first] = trainingProblems(spec, partition, data)
   if (first) throw new LabError(first.message)

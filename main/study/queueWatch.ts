@@ -3,10 +3,10 @@
  * heartbeats in Redis), and the live progress the workers publish, turned back into this lab's own events — so a
  * LayerLab that did not submit a study, opened on the same store, watches its members train.
  */
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { events as eventSchemas, type EventName, type RequestResult } from '../shared/contract'
 import type { Emit } from '../core/events'
-import { connect, parseQueueUrl, readWorkers, withoutCredentials, type QueueUrl } from '../core/queue'
+import { connect, newRedis, parseQueueUrl, readWorkers, withoutCredentials, type QueueUrl } from '../core/queue'
 import { errorText } from '../shared/format'
 
 /** What a worker publishes on its queue's progress channel: a contract event of its lab, as is. */
@@ -84,7 +84,7 @@ export class QueueWatch {
 /** The workers of a queue this lab does not watch (named in the request). */
 export async function workersOf(text: string): Promise<RequestResult<'queue.workers'>> {
   const queue = parseQueueUrl(text)
-  const client = new Redis(queue.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3_000 })
+  const client = newRedis(queue.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3_000 })
   client.on('error', () => undefined)
   try {
     await client.connect()

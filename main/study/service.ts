@@ -37,7 +37,6 @@ import { describeProtocol } from '../shared/studyText'
 import { compareConfigs, sweepConfigs } from './sweep'
 import { studyStats } from './results'
 import { LocalPool, defaultWorkers, type MemberPool, type PoolEvent, type PoolFactory } from './pool'
-import { QueuePool } from './queuePool'
 import { parseQueueUrl, type QueueUrl } from '../core/queue'
 
 export interface StudyServiceDeps {
@@ -67,6 +66,9 @@ interface ActiveStudy {
   stopping: 'cancel' | 'shutdown' | null
   ended: Promise<StudySummary>
 }
+
+/** The queue's pool; BullMQ (~80 ms to load) only when a study goes to a queue. */
+const openQueuePool = async (url: QueueUrl, workers: number): Promise<MemberPool> => (await import('./queuePool')).QueuePool.open(url, workers)
 
 /** The tag every member run carries: the Experiments view filters on it. */
 export const studyTag = (studyId: string): string => `study ${studyId}`
@@ -112,7 +114,7 @@ export class StudyService {
     const workers = args.workers ?? defaultWorkers()
     // The queue is asked before anything is stored: an unreachable one is a one-line error and no study.
     const queue = args.queue ? this.queueUrl(args.queue) : null
-    const pool = queue ? await QueuePool.open(queue, workers) : this.createPool(workers)
+    const pool = queue ? await openQueuePool(queue, workers) : this.createPool(workers)
     const what = args.sweep ? `sweep of ${configs.length} points` : configs.map((c) => c.name).join(' vs ')
     const name = args.name?.trim() || `${summary.name}: ${what}, ${describeProtocol(args.protocol, summary.task)}`
     const studyId = await store.create(
@@ -182,7 +184,7 @@ export class StudyService {
           : parseQueueUrl(study.queue)
         : null
     const count = workers ?? study.workers
-    const pool = queue ? await QueuePool.open(queue, count) : this.createPool(count)
+    const pool = queue ? await openQueuePool(queue, count) : this.createPool(count)
     await this.launch(studyId, count, pool, queue)
     return { studyId }
   }

@@ -18,18 +18,11 @@
  * resolution doubles the first block's step memory (6.8 → 13.8 MiB), which is what layer-wise training saves.
  */
 import * as tf from '@tensorflow/tfjs'
-import type { BlockSettings, LayerSpec, Partition, Task, TrainMode } from '../shared/contract'
+import type { BlockSettings, LayerSpec } from '../shared/contract'
 import { createLayer } from '../model/build'
 import { isImageShape } from '../model/spec'
 import { type Chain, applyChain } from './forward'
 import { materializeHead } from './heads'
-
-/** Why a run cannot train with its blocks' local losses (one line naming the block), or null when it can. */
-export function localLossRefusal(partition: Partition, task: Task, mode: TrainMode): string | null {
-  if (mode === 'end-to-end' || task !== 'regression') return null
-  const block = partition.blocks.find((b) => b.settings.localLoss !== 'none')
-  return block ? `block "${block.name}": the ${block.settings.localLoss} local loss needs classes (this dataset's task is regression)` : null
-}
 
 /** What a stage adds to its head's loss: the projection it trains and the term's weight. */
 export interface LocalLoss {

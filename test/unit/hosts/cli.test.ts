@@ -89,6 +89,24 @@ describe('CLI', () => {
     expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
   })
 
+  it('a command that neither trains, exports nor uses a queue or PostgreSQL loads none of their packages (its start stays short)', () => {
+    // The built CLI under a require hook that records every package it loads, printed when the process exits.
+    const cli = path.resolve(__dirname, '../../../out/main/cli.js')
+    const hook = `
+      const Module = require('node:module'); const load = Module._load; const seen = new Set()
+      Module._load = function (request, ...rest) { seen.add(request); return load.call(this, request, ...rest) }
+      process.on('exit', () => process.stderr.write('\\nloaded ' + JSON.stringify([...seen]) + '\\n'))
+      process.argv.splice(1, 0, 'layerlab')
+      require(${JSON.stringify(cli)})`
+    const result = spawnSync(process.execPath, ['-e', hook, '--', '--home', home(), '--json', 'runs'], { encoding: 'utf8' })
+    expect(result.status).toBe(0)
+    expect(JSON.parse(result.stdout)).toEqual([])
+    const loaded = JSON.parse(/loaded (.*)/.exec(result.stderr)![1]!) as string[]
+    // The hook sees what the command does need: the contract's schemas and the SQLite history.
+    expect(loaded).toEqual(expect.arrayContaining(['zod', 'sqlite3']))
+    for (const heavy of ['@tensorflow/tfjs', 'onnxruntime-node', 'onnx-proto', 'bullmq', 'ioredis', 'pg']) expect(loaded).not.toContain(heavy)
+  })
+
   it('--local-loss trains every block with it and stores it with the run; bad values are usage errors, a regression target is refused', async () => {
     const dir = home()
     const digits = path.resolve(__dirname, '../../../resources/examples/digits.csv')
