@@ -5,9 +5,10 @@
  *   npm run bench                 every section
  *   npm run bench -- csv train    only those sections (csv, train, inference, study, regression, store, queue); `train` also runs
  *                                 train-article (the article's job against scikit-learn, the fixed cost per run),
- *                                 train-cnn (the small CNN against PyTorch, conv kernels on and off) and
+ *                                 train-cnn (the small CNN against PyTorch, conv kernels on and off), train-cold (a
+ *                                 cold CLI run, whole processes, against a scikit-learn script) and
  *                                 train-layerwise (the modes at equal epoch budgets on three models, issue 18); each
- *                                 runs alone as `npm run bench -- train-article` / `-- train-cnn` / `-- train-layerwise`
+ *                                 runs alone as `npm run bench -- train-article` / `-- train-cnn` / `-- train-cold` / `-- train-layerwise`
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -20,6 +21,8 @@ const sections: Section[] = [
   { name: 'train', run: async () => (await import('./train')).benchTraining() },
   { name: 'train-article', run: async () => (await import('./article')).benchArticle() },
   { name: 'train-cnn', run: async () => (await import('./cnn')).benchCnn() },
+  // A cold CLI run's fixed cost against the same job as one scikit-learn script, whole processes (issue 20).
+  { name: 'train-cold', run: async () => (await import('./coldCli')).benchColdCli() },
   { name: 'train-layerwise', run: async () => (await import('./layerwise')).benchLayerwise() },
   // The kernels' gemm and conv loops on one and two threads, and the cost of handing a job to the second.
   { name: 'kernel-threads', run: async () => (await import('./kernelThreads')).benchKernelThreads() },
