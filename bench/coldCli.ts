@@ -66,7 +66,10 @@ export async function benchColdCli(): Promise<ColdCliRow[]> {
     const commands: { name: string; run: () => Sample }[] = [
       { name: 'layerlab --version', run: () => layerlab(['--version']) },
       { name: 'layerlab runs --json', run: () => layerlab(['runs', '--home', home, '--json']) },
-      { name: 'layerlab train --data ID (article job)', run: () => layerlab(['train', '--data', imported.datasetId, '--home', home, ...ARTICLE, '--json']) },
+      {
+        name: 'layerlab train --data ID (article job)',
+        run: () => layerlab(['train', '--data', imported.datasetId, '--home', home, ...ARTICLE, '--json'])
+      },
       {
         name: 'layerlab train --data digits.csv, new home',
         run: () => {

@@ -112,4 +112,3 @@ export function standardMasked(files: string[], inTrain: Float64Array, n: number
   })
   return files.map((_, lane) => ({ impute: sums[lane]! / n, mean: means[lane]!, std: Math.sqrt(squares[lane]! / n) }))
 }
-
