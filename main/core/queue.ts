@@ -4,18 +4,15 @@
  * reconnect with backoff, and the names of everything LayerLab keeps in Redis. The queue is BullMQ's; what a job
  * carries is the contract's `memberJob` (data only: a worker trains only the job kinds it knows).
  */
-import { createRequire } from 'node:module'
 import type { Redis, RedisOptions } from 'ioredis'
+import { ioredis } from './packages'
 import { queueWorker, type QueueWorker } from '../shared/contract'
 import { LabError } from '../shared/errors'
 import { errorText } from '../shared/format'
 
-// ioredis (~22 ms to load) is loaded by the first connection, not with every CLI command and the app's start.
-const localRequire = createRequire(__filename)
-
-/** A Redis client (ioredis, loaded on first use). */
+/** A Redis client; ioredis (~22 ms to load) is loaded by the first, not with every CLI command and the app's start. */
 export function newRedis(url: string, options: RedisOptions): Redis {
-  const { Redis: Client } = localRequire('ioredis') as typeof import('ioredis')
+  const { Redis: Client } = ioredis()
   return new Client(url, options)
 }
 

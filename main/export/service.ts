@@ -23,6 +23,7 @@ import type { InputAffine } from './onnx'
 import { writeCsv } from '../shared/csvWriter'
 import { regressionFigures } from '../shared/task'
 import { errorLine } from '../shared/format'
+import { onnxProto, onnxRuntime } from '../core/packages'
 
 /**
  * What the exported graph's output is: predict turns logits into probabilities, reads a value (regression: the
@@ -119,7 +120,7 @@ export interface OnnxFileInfo {
 /** Reads an ONNX file exported by LayerLab: its labels, recipe and input shape. Only a regular file within the limit is read. */
 export async function readOnnxFile(file: string): Promise<OnnxFileInfo & { bytes: Uint8Array }> {
   const bytes: Uint8Array = await readInputFile(file, { maxBytes: INPUT_LIMITS.onnxModel, what: 'an ONNX model' })
-  const { onnx: messages } = await import('onnx-proto')
+  const { onnx: messages } = onnxProto()
   let proto: onnx.ModelProto
   try {
     proto = messages.ModelProto.decode(bytes)
@@ -389,7 +390,7 @@ export class ExportService {
 /** The ONNX file's outputs over the new data, `width` per sample, in batches. */
 async function runOnnx(file: string, info: OnnxFileInfo & { bytes: Uint8Array }, data: NewData, width: number): Promise<Float32Array> {
   const per = info.inputShape.reduce((a, b) => a * b, 1)
-  const ort = await import('onnxruntime-node')
+  const ort = onnxRuntime()
   const session = await ort.InferenceSession.create(info.bytes)
   const outputs = new Float32Array(data.n * width)
   try {

@@ -11,6 +11,7 @@
 import os from 'node:os'
 import { Option, type Command } from 'commander'
 import type { Job } from 'bullmq'
+import { bullmq } from '../core/packages'
 import { memberJob, type MemberJobPayload, type QueueWorker } from '../shared/contract'
 import { errorText } from '../shared/format'
 import {
@@ -64,7 +65,7 @@ export function addWorkerCommand(program: Command, { io, open, keepAlive }: Work
     .action(async (o: { queue: string; concurrency: number; backend?: 'wasm' | 'webgpu' }) => {
       const queue = parseQueueUrl(o.queue)
       // BullMQ (~80 ms to load) only in this command, not in every other command's start.
-      const { DelayedError, UnrecoverableError, WaitingError, Worker } = await import('bullmq')
+      const { DelayedError, UnrecoverableError, WaitingError, Worker } = bullmq()
       const line = (text: string) => io.err(`${withoutCredentials(text)}\n`)
       // The store may not be up yet (a shared PostgreSQL restarting): wait for it like for Redis.
       let lab: Lab | null = null
