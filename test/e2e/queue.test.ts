@@ -56,7 +56,7 @@ describe.skipIf(!inject('redisUrl'))('Studies on queue workers (real Redis, work
 
   it('submits a study to the queue from the dialog, lists the workers and what they train, and a second LayerLab watches it live', async () => {
     const { page, errors } = await openPage(browser, shell.url)
-    await openNewStudyOnDigits(page, { blockEpochs: 2, fineTuneEpochs: 1, epochs: 2 })
+    await openNewStudyOnDigits(page, { blockEpochs: 4, fineTuneEpochs: 2, epochs: 8 })
     await setNumber(page, 'protocol-k', '3')
     await page.getByTestId('study-where-queue').click()
     // The lab's queue, prefilled; the workers it sees now, named with their backend and capacity.
@@ -69,12 +69,10 @@ describe.skipIf(!inject('redisUrl'))('Studies on queue workers (real Redis, work
     // Asking the queue and storing the study take a moment on a loaded machine.
     await page.getByTestId('study-panel').waitFor({ timeout: 120_000 })
     await expect(page.getByTestId('study-panel').textContent()).resolves.toContain(`members on queue workers at ${redis.url}`)
-    // What each worker trains now, from its heartbeat.
-    await expect.poll(() => page.getByTestId('queue-workers').textContent(), { timeout: 60_000 }).toMatch(/(end-to-end|layer-wise) · seed \d/)
-    await page.getByTestId('study-queue').scrollIntoViewIfNeeded()
-    await screenshot(page, 'queue-study-running')
 
-    // A second LayerLab on the same store: the study is there, and its progress moves without a reload.
+    // A second LayerLab on the same store: the study is there, and its progress moves without a reload. It opens
+    // the study at once and watches while the first page's checks run: opened only after them, it could find the
+    // study already finished (the members take a few seconds in all) and never see it running.
     const second = await openPage(browser, watcher.url)
     await second.page.getByTestId('nav-experiments').click()
     const row = second.page.locator('[data-testid^="open-study-"]').first()
@@ -82,15 +80,21 @@ describe.skipIf(!inject('redisUrl'))('Studies on queue workers (real Redis, work
     await row.click()
     await second.page.getByTestId('study-panel').waitFor()
     const seen = new Set<string>()
-    await expect
+    const watched = expect
       .poll(
         async () => {
           seen.add((await second.page.getByTestId('study-panel').textContent()) ?? '')
           return second.page.getByTestId('study-status').textContent()
         },
-        { timeout: 300_000, interval: 500 }
+        { timeout: 300_000, interval: 250 }
       )
       .toBe('completed')
+
+    // What each worker trains now, from its heartbeat.
+    await expect.poll(() => page.getByTestId('queue-workers').textContent(), { timeout: 60_000 }).toMatch(/(end-to-end|layer-wise) · seed \d/)
+    await page.getByTestId('study-queue').scrollIntoViewIfNeeded()
+    await screenshot(page, 'queue-study-running')
+    await watched
     // It saw the study running (members on the workers) before it saw it complete.
     expect([...seen].some((text) => /running/.test(text))).toBe(true)
     await expect(second.page.getByTestId('study-members').textContent()).resolves.toMatch(/pid \d+ · auto/)
