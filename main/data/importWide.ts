@@ -4,7 +4,8 @@
  * materialised form (storage.ts) as it goes. Memory stays flat: per column a small write buffer and at most
  * VOCAB_CAP distinct values; descriptors stay bounded: every column writes through one FilePool.
  */
-import { SET_ASIDE_LISTED, type BadRowsChoice, type SetAsideRow } from '../shared/contract'
+import type { BadRowsChoice, SetAsideRow } from '../shared/contract'
+import { SET_ASIDE_LISTED } from '../shared/importFacts'
 import { LabError } from '../shared/errors'
 import { type CsvSettings, fileLabel, readCsv } from './csv'
 import { ColumnWriter, FilePool, StringsWriter, bufferShare, columnFile, forEachChunk } from './storage'

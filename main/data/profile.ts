@@ -2,7 +2,8 @@
  * Column statistics gathered in the import pass, and what follows from them: the column's type, its role
  * (feature, target, excluded and why) and the profile the contract shows.
  */
-import { type ColumnOverride, type ColumnProfile, type ColumnType, DEFAULT_DATE_PARTS } from '../shared/contract'
+import type { ColumnOverride, ColumnProfile, ColumnType } from '../shared/contract'
+import { DEFAULT_DATE_PARTS } from '../shared/importFacts'
 import { type DateFormat, isoOfDay } from './dates'
 import { HISTOGRAM_BINS, binScale } from './columnPasses'
 

@@ -22,8 +22,7 @@ export type ColumnType = z.infer<typeof columnType>
  */
 export const datePart = z.enum(['year', 'month', 'weekday', 'day', 'days'])
 export type DatePart = z.infer<typeof datePart>
-/** What a date column gives unless the user chooses: year, month and day of the week. */
-export const DEFAULT_DATE_PARTS: readonly DatePart[] = ['year', 'month', 'weekday']
+export { DEFAULT_DATE_PARTS } from './importFacts'
 /** How a column's text reads as dates: year-month-day, day/month/year, month/day/year, or with month names. */
 export const dateOrder = z.enum(['ymd', 'dmy', 'mdy', 'dMy', 'Mdy'])
 export type DateOrder = z.infer<typeof dateOrder>
@@ -139,8 +138,7 @@ export const tableSource = z.object({
   moreTables: z.object({ line: z.number().int() }).optional()
 })
 export type TableSource = z.infer<typeof tableSource>
-/** Set-aside rows listed with the dataset (the count covers the rest). */
-export const SET_ASIDE_LISTED = 100
+export { SET_ASIDE_LISTED } from './importFacts'
 
 /** What was detected or chosen at import, plus the user's later column choices. */
 export const parseSettings = z.object({

@@ -14,6 +14,30 @@ function capture(): CliIo & { stdout: string; stderr: string } {
 const home = () => fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-cli-'))
 const argv = (...args: string[]) => ['node', 'layerlab', ...args]
 
+/**
+ * Runs the built CLI (out/main/cli.js) under a require hook (given to its worker threads too, which inherit the
+ * process's flags) that appends every package request, with its thread, to a file: what a command loads, and where.
+ */
+function builtCliLoading(args: string[]): { result: ReturnType<typeof spawnSync>; loaded: { thread: number; request: string }[] } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-cli-hook-'))
+  const hook = path.join(dir, 'hook.cjs')
+  const out = path.join(dir, 'loaded.txt')
+  fs.writeFileSync(
+    hook,
+    `const Module = require('node:module'); const fs = require('node:fs'); const { threadId } = require('node:worker_threads')
+     const load = Module._load
+     Module._load = function (request, ...rest) {
+       if (!request.startsWith('.') && !request.startsWith('/') && !request.startsWith('node:')) fs.appendFileSync(${JSON.stringify(out)}, threadId + ' ' + request + '\\n')
+       return load.call(this, request, ...rest)
+     }`
+  )
+  const bin = path.resolve(__dirname, '../../../bin/layerlab.cjs')
+  const result = spawnSync(process.execPath, ['--require', hook, bin, ...args], { encoding: 'utf8' })
+  const lines = fs.existsSync(out) ? fs.readFileSync(out, 'utf8').trim().split('\n') : []
+  fs.rmSync(dir, { recursive: true, force: true })
+  return { result, loaded: lines.map((line) => ({ thread: Number(line.split(' ')[0]), request: line.slice(line.indexOf(' ') + 1) })) }
+}
+
 describe('CLI', () => {
   it('--help lists every command', async () => {
     const io = capture()
@@ -90,21 +114,25 @@ describe('CLI', () => {
   })
 
   it('a command that neither trains, exports nor uses a queue or PostgreSQL loads none of their packages (its start stays short)', () => {
-    // The built CLI under a require hook that records every package it loads, printed when the process exits.
-    const cli = path.resolve(__dirname, '../../../out/main/cli.js')
-    const hook = `
-      const Module = require('node:module'); const load = Module._load; const seen = new Set()
-      Module._load = function (request, ...rest) { seen.add(request); return load.call(this, request, ...rest) }
-      process.on('exit', () => process.stderr.write('\\nloaded ' + JSON.stringify([...seen]) + '\\n'))
-      process.argv.splice(1, 0, 'layerlab')
-      require(${JSON.stringify(cli)})`
-    const result = spawnSync(process.execPath, ['-e', hook, '--', '--home', home(), '--json', 'runs'], { encoding: 'utf8' })
+    const { result, loaded } = builtCliLoading(['--home', home(), '--json', 'runs'])
     expect(result.status).toBe(0)
     expect(JSON.parse(result.stdout)).toEqual([])
-    const loaded = JSON.parse(/loaded (.*)/.exec(result.stderr)![1]!) as string[]
+    const main = loaded.filter((l) => l.thread === 0).map((l) => l.request)
     // The hook sees what the command does need: the contract's schemas and the SQLite history.
-    expect(loaded).toEqual(expect.arrayContaining(['zod', 'sqlite3']))
-    for (const heavy of ['@tensorflow/tfjs', 'onnxruntime-node', 'onnx-proto', 'bullmq', 'ioredis', 'pg']) expect(loaded).not.toContain(heavy)
+    expect(main).toEqual(expect.arrayContaining(['zod', 'sqlite3']))
+    for (const heavy of ['@tensorflow/tfjs', 'onnxruntime-node', 'onnx-proto', 'bullmq', 'ioredis', 'pg']) expect(main).not.toContain(heavy)
+  })
+
+  it("the import worker starts without the contract's schemas (zod) or tfjs", () => {
+    const digits = path.resolve(__dirname, '../../../resources/examples/digits.csv')
+    const { result, loaded } = builtCliLoading(['--home', home(), '--json', 'import', digits])
+    expect(result.status, result.stderr).toBe(0)
+    expect((JSON.parse(result.stdout) as { rows: number }).rows).toBe(1797)
+    const worker = loaded.filter((l) => l.thread !== 0).map((l) => l.request)
+    // The hook ran in the import worker: it loaded DuckDB there.
+    expect(worker).toContain('@duckdb/node-api')
+    expect(worker).not.toContain('zod')
+    expect(worker).not.toContain('@tensorflow/tfjs')
   })
 
   it('--local-loss trains every block with it and stores it with the run; bad values are usage errors, a regression target is refused', async () => {
