@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process'
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -18,7 +18,7 @@ const argv = (...args: string[]) => ['node', 'layerlab', ...args]
  * Runs the built CLI (out/main/cli.js) under a require hook (given to its worker threads too, which inherit the
  * process's flags) that appends every package request, with its thread, to a file: what a command loads, and where.
  */
-function builtCliLoading(args: string[]): { result: ReturnType<typeof spawnSync>; loaded: { thread: number; request: string }[] } {
+function builtCliLoading(args: string[]): { result: SpawnSyncReturns<string>; loaded: { thread: number; request: string }[] } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'layerlab-cli-hook-'))
   const hook = path.join(dir, 'hook.cjs')
   const out = path.join(dir, 'loaded.txt')
