@@ -100,10 +100,10 @@ export function buildHead(outputShape: number[], outputs: number, kind: BlockSet
 
 /** Builds a head's weights (seeded) by running it once on zeros: its variables exist before anyone collects them. */
 export function materializeHead(head: Chain, outputShape: number[]): void {
+  // Nothing returned: tidy keeps what its function returns, and this output would outlive the run.
   tf.tidy(() => {
     let x: tf.Tensor = tf.zeros([1, ...outputShape])
     for (const layer of head.layers) x = layer.apply(x) as tf.Tensor
-    return x
   })
 }
 
