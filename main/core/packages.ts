@@ -7,8 +7,13 @@
 import { createRequire } from 'node:module'
 
 const localRequire = createRequire(__filename)
+/** The package's exports, required on the call (Node caches them after the first). */
+const onFirstUse =
+  <T>(name: string) =>
+  (): T =>
+    localRequire(name) as T
 
-export const onnxRuntime = (): typeof import('onnxruntime-node') => localRequire('onnxruntime-node') as typeof import('onnxruntime-node')
-export const onnxProto = (): typeof import('onnx-proto') => localRequire('onnx-proto') as typeof import('onnx-proto')
-export const bullmq = (): typeof import('bullmq') => localRequire('bullmq') as typeof import('bullmq')
-export const ioredis = (): typeof import('ioredis') => localRequire('ioredis') as typeof import('ioredis')
+export const onnxRuntime = onFirstUse<typeof import('onnxruntime-node')>('onnxruntime-node')
+export const onnxProto = onFirstUse<typeof import('onnx-proto')>('onnx-proto')
+export const bullmq = onFirstUse<typeof import('bullmq')>('bullmq')
+export const ioredis = onFirstUse<typeof import('ioredis')>('ioredis')

@@ -29,13 +29,13 @@ import { onnxProto, onnxRuntime } from '../core/packages'
  * What the exported graph's output is: predict turns logits into probabilities, reads a value (regression: the
  * number in the target's unit) as it is, and refuses features.
  */
-// onnxruntime-node, onnx-proto and tfjs (through runModel.ts, onnx.ts and parity.ts) are loaded by the first export
-// or prediction, not with the lab: together ~120 ms of every CLI command's start and the app's, which most never use.
-const loadRunModel: RunModelLoader = async (runs, runId) => (await import('./runModel')).loadRunModel(runs, runId)
-
 export type OnnxOutputKind = 'probabilities' | 'logits' | 'features' | 'value'
 
 export type RunModelLoader = (runs: RunStore, runId: string) => Promise<{ model: tf.LayersModel; detail: RunDetail }>
+
+// onnxruntime-node, onnx-proto and tfjs (through runModel.ts, onnx.ts and parity.ts) are loaded by the first export
+// or prediction, not with the lab: together ~120 ms of every CLI command's start and the app's, which most never use.
+const loadRunModel: RunModelLoader = async (runs, runId) => (await import('./runModel')).loadRunModel(runs, runId)
 export type NewDataEncoder = (recipe: Recipe, dataPath: string, options: { scale: boolean }) => Promise<NewData>
 
 export interface ExportDeps {

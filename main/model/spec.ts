@@ -290,7 +290,6 @@ export function trainingProblems(spec: ModelSpec, partition: Partition, data: Tr
   return problems.map((problem) => ({ ...problem, message: `model: ${problem.message}` }))
 }
 
-/** Throws the first training problem as a LabError. */
 /** Why a run cannot train with its blocks' local losses (train/localLoss.ts) (one line naming the block), or null when it can. */
 export function localLossRefusal(partition: Partition, task: Task, mode: TrainMode): string | null {
   if (mode === 'end-to-end' || task !== 'regression') return null
@@ -298,6 +297,7 @@ export function localLossRefusal(partition: Partition, task: Task, mode: TrainMo
   return block ? `block "${block.name}": the ${block.settings.localLoss} local loss needs classes (this dataset's task is regression)` : null
 }
 
+/** Throws the first training problem as a LabError. */
 export function assertTrainable(spec: ModelSpec, partition: Partition, data: TrainableData): void {
   const [first] = trainingProblems(spec, partition, data)
   if (first) throw new LabError(first.message)

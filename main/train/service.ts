@@ -64,9 +64,8 @@ const IDLE_WORKERS = 4
 
 export class TrainingService {
   private readonly active = new Map<string, ActiveRun>()
-  private readonly idle = new Map<string, Worker[]>()
-  /** A parked worker's own exit/error listener (it leaves the pool), removed when a run takes the worker. */
-  private readonly leaving = new Map<Worker, () => void>()
+  /** Parked workers per wasm thread count, each with its own exit/error listener (it leaves the pool if it dies). */
+  private readonly idle = new Map<string, { worker: Worker; leave: () => void }[]>()
   private started = 0
 
   constructor(
@@ -294,8 +293,7 @@ export class TrainingService {
     await Promise.all(pending.map((active) => active.done.catch(() => undefined)))
     const parked = [...this.idle.values()].flat()
     this.idle.clear()
-    this.leaving.clear()
-    await Promise.all(parked.map((worker) => worker.terminate()))
+    await Promise.all(parked.map(({ worker }) => worker.terminate()))
   }
 
   /** Training workers this service has started (a run on a parked one starts none). */
@@ -312,10 +310,9 @@ export class TrainingService {
 
   /** A parked worker of this thread count, taken out of the pool and ref'd again, or null. */
   private takeIdle(key: string): Worker | null {
-    const worker = this.idle.get(key)?.pop() ?? null
-    if (!worker) return null
-    const leave = this.leaving.get(worker)!
-    this.leaving.delete(worker)
+    const parked = this.idle.get(key)?.pop()
+    if (!parked) return null
+    const { worker, leave } = parked
     worker.off('exit', leave).off('error', leave)
     worker.ref()
     return worker
@@ -324,18 +321,15 @@ export class TrainingService {
   private park(key: string, worker: Worker): void {
     const pool = this.idle.get(key) ?? []
     if (pool.length >= IDLE_WORKERS) return void worker.terminate()
-    pool.push(worker)
     this.idle.set(key, pool)
     worker.unref()
     // A parked worker that dies (or errs) leaves the pool.
-    const leave = () => {
+    const leave = () =>
       this.idle.set(
         key,
-        (this.idle.get(key) ?? []).filter((w) => w !== worker)
+        (this.idle.get(key) ?? []).filter((p) => p.worker !== worker)
       )
-      this.leaving.delete(worker)
-    }
-    this.leaving.set(worker, leave)
+    pool.push({ worker, leave })
     worker.on('exit', leave).on('error', leave)
   }
 }
