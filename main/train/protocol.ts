@@ -19,6 +19,9 @@ export interface WorkerJob {
   backend: BackendChoice
 }
 
+/** A run for the worker (its data buffers transferred with it); a worker takes one at a time, and may take more. */
+export type ToTrainWorker = { type: 'job'; job: WorkerJob }
+
 /**
  * `finished` and `failed` are the last messages, sent after the worker released its GPU device: only then may the
  * host terminate the thread (see worker.ts).
@@ -40,5 +43,7 @@ export type WorkerMessage =
       prefixForwards: number
       /** The backend's label as the run records it ("wasm", "webgpu (NVIDIA H200, Vulkan)"). */
       backend: string
+      /** The worker may take another run: wasm or cpu, and no tensor left behind (TrainingService keeps it). */
+      reusable: boolean
     }
   | { type: 'failed'; error: string }

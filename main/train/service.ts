@@ -15,7 +15,7 @@ import { LabError } from '../shared/errors'
 import { chooseBackend, planBackend, type PlanOptions } from '../core/backend'
 import { defaultModel as presetModel, sourceFromSummary } from '../model/presets'
 import { assertTrainable, describeSpec, forwardFlops, hasStridedConv, localLossRefusal, validatePartition, type SpecProblem } from '../model/spec'
-import type { WorkerJob, WorkerMessage } from './protocol'
+import type { ToTrainWorker, WorkerJob, WorkerMessage } from './protocol'
 import { errorText } from '../shared/format'
 import { workerEntryFor } from './workerEntry'
 import { defaultRunName } from './runName'
@@ -54,8 +54,19 @@ export function workerEntry(): { file: string; execArgv?: string[] } {
   return workerEntryFor(__dirname, 'trainWorker.js', 'worker.ts')
 }
 
+/**
+ * Finished training workers kept for the next run (per wasm thread count: a worker's backend starts with it), so a
+ * run does not pay a thread's start, tfjs's modules and the wasm backend's compile (~300 ms a run: most of a small
+ * study member's time). Only a worker whose run ended cleanly on wasm or cpu with no tensor left is kept; webgpu
+ * workers hold a device and end with their run. Parked workers are unref'd: they never keep a process alive.
+ */
+const IDLE_WORKERS = 4
+
 export class TrainingService {
   private readonly active = new Map<string, ActiveRun>()
+  /** Parked workers per wasm thread count, each with its own exit/error listener (it leaves the pool if it dies). */
+  private readonly idle = new Map<string, { worker: Worker; leave: () => void }[]>()
+  private started = 0
 
   constructor(
     readonly datasets: TrainingData,
@@ -167,17 +178,16 @@ export class TrainingService {
       cancelFlag: active.cancelFlag.buffer as SharedArrayBuffer,
       backend
     }
-    const entry = workerEntry()
     return new Promise<RunSummary>((resolve) => {
-      const threads = active.options.wasmThreads
-      const env = threads ? { ...process.env, LAYERLAB_WASM_THREADS: String(threads) } : process.env
-      const worker = new Worker(entry.file, { workerData: job, transferList: transfer, execArgv: entry.execArgv, env })
+      const poolKey = String(active.options.wasmThreads ?? '')
+      const worker = this.takeIdle(poolKey) ?? this.newWorker(active.options.wasmThreads)
+      worker.postMessage({ type: 'job', job } satisfies ToTrainWorker, transfer)
       active.worker = worker
       // Rows are written in the order the worker sent them; the end waits for every earlier write.
       let writes: Promise<unknown> = Promise.resolve()
       let settled = false
       let used: Extract<WorkerMessage, { type: 'backend' }> | null = null
-      const settle = (finish: () => Promise<RunSummary>) => {
+      const settle = (finish: () => Promise<RunSummary>, reusable = false) => {
         if (settled) return
         settled = true
         writes = writes.then(finish, finish).then(
@@ -186,9 +196,12 @@ export class TrainingService {
         )
         // Only after the worker's last message (it has closed its GPU device by then) or its own end: terminating
         // a thread that is inside Dawn would abort this whole process (worker.ts).
-        void worker.terminate()
+        // This run's listeners only: removeAllListeners would also drop the ones Node's Worker keeps for itself.
+        worker.off('message', onMessage).off('error', onError).off('exit', onExit)
+        if (reusable) this.park(poolKey, worker)
+        else void worker.terminate()
       }
-      worker.on('message', (message: WorkerMessage) => {
+      const onMessage = (message: WorkerMessage) => {
         switch (message.type) {
           case 'backend':
             used = message
@@ -227,22 +240,22 @@ export class TrainingService {
                 resources: message.resources,
                 backend: message.backend
               })
-            })
+            }, message.reusable)
             break
           case 'failed':
             settle(() => this.end(runId, { status: 'failed', error: message.error }))
             break
         }
-      })
-      worker.on('error', (error) => settle(() => this.end(runId, { status: 'failed', error: `training worker crashed: ${errorText(error)}` })))
-      worker.on('exit', (code) =>
+      }
+      const onError = (error: Error) => settle(() => this.end(runId, { status: 'failed', error: `training worker crashed: ${errorText(error)}` }))
+      const onExit = (code: number) =>
         settle(() =>
           this.end(runId, {
             status: active.cancelRequested ? 'cancelled' : 'failed',
             error: active.cancelRequested ? null : `training worker exited with code ${code}`
           })
         )
-      )
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit)
     })
   }
 
@@ -273,10 +286,50 @@ export class TrainingService {
     return this.runs.summary(runId)
   }
 
-  /** Cancels every run and waits for them to record their end (process exit). */
+  /** Cancels every run and waits for them to record their end (process exit); ends the parked workers. */
   async shutdown(): Promise<void> {
     const pending = [...this.active.values()]
     for (const active of pending) await this.cancel(active.runId)
     await Promise.all(pending.map((active) => active.done.catch(() => undefined)))
+    const parked = [...this.idle.values()].flat()
+    this.idle.clear()
+    await Promise.all(parked.map(({ worker }) => worker.terminate()))
+  }
+
+  /** Training workers this service has started (a run on a parked one starts none). */
+  get workersStarted(): number {
+    return this.started
+  }
+
+  private newWorker(threads: number | undefined): Worker {
+    this.started++
+    const entry = workerEntry()
+    const env = threads ? { ...process.env, LAYERLAB_WASM_THREADS: String(threads) } : process.env
+    return new Worker(entry.file, { execArgv: entry.execArgv, env })
+  }
+
+  /** A parked worker of this thread count, taken out of the pool and ref'd again, or null. */
+  private takeIdle(key: string): Worker | null {
+    const parked = this.idle.get(key)?.pop()
+    if (!parked) return null
+    const { worker, leave } = parked
+    worker.off('exit', leave).off('error', leave)
+    worker.ref()
+    return worker
+  }
+
+  private park(key: string, worker: Worker): void {
+    const pool = this.idle.get(key) ?? []
+    if (pool.length >= IDLE_WORKERS) return void worker.terminate()
+    this.idle.set(key, pool)
+    worker.unref()
+    // A parked worker that dies (or errs) leaves the pool.
+    const leave = () =>
+      this.idle.set(
+        key,
+        (this.idle.get(key) ?? []).filter((p) => p.worker !== worker)
+      )
+    pool.push({ worker, leave })
+    worker.on('exit', leave).on('error', leave)
   }
 }

@@ -9,13 +9,13 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort } from 'node:worker_threads'
 import * as tf from '@tensorflow/tfjs'
 import { activateBackend, backendLabel, closeBackend } from '../core/backend'
 import { webgpuTrouble } from '../core/webgpu'
 import { saveWeights } from '../model/io'
 import { train } from './engine'
-import type { WorkerJob, WorkerMessage } from './protocol'
+import type { ToTrainWorker, WorkerJob, WorkerMessage } from './protocol'
 import { errorText } from '../shared/format'
 
 /** At most ~5 progress messages a second: the UI cannot show more and each one crosses a thread. */
@@ -52,6 +52,8 @@ async function run(job: WorkerJob): Promise<WorkerMessage> {
   // A GPU validation error leaves garbage in the tensors it touched without throwing: such a run is not a result.
   const trouble = webgpuTrouble()
   if (trouble) throw new Error(`${label}: ${trouble}`)
+  outcome.model.dispose()
+  tf.disposeVariables()
   return {
     type: 'finished',
     status: outcome.status,
@@ -63,16 +65,19 @@ async function run(job: WorkerJob): Promise<WorkerMessage> {
     resources: { ...outcome.resources, peakRssBytes: peakRss },
     weightsBytes,
     prefixForwards: outcome.prefixForwards,
-    backend: label
+    backend: label,
+    // The next run starts from a clean engine: the same backend, nothing of this run's left.
+    reusable: backend.name !== 'webgpu' && tf.memory().numTensors === 0
   }
 }
 
-if (parentPort) {
-  const job = workerData as WorkerJob
-  void run(job)
+// One run at a time: the host sends the next only after this one's last message (TrainingService keeps the worker).
+parentPort?.on('message', (message: ToTrainWorker) => {
+  if (message.type !== 'job') return
+  void run(message.job)
     .catch((error: unknown): WorkerMessage => ({ type: 'failed', error: errorText(error) }))
     .then(async (last) => {
-      await closeBackend(tf).catch(() => undefined)
+      if (last.type !== 'finished' || !last.reusable) await closeBackend(tf).catch(() => undefined)
       post(last)
     })
-}
+})

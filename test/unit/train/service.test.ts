@@ -54,6 +54,30 @@ afterAll(async () => {
 })
 
 describe('TrainingService', () => {
+  it('keeps a finished worker for the next run, where a seed trains to the same weights as in a new worker', async () => {
+    const reused = new TrainingService(digitsSource(), runs, home, emit)
+    const { spec, partition } = await reused.defaultModel({ datasetId: 'ds-digits' })
+    const once = async (service: TrainingService, mode: 'end-to-end' | 'layer-wise') => {
+      const config = trainConfig.parse({ epochs: 3, seed: 7, mode })
+      const { runId } = await service.start({ datasetId: 'ds-digits', spec, partition, config })
+      const done = await service.waitFor(runId)
+      expect(done.status).toBe('completed')
+      return { metrics: done.metrics, weights: fs.readFileSync(path.join(runs.runDir(runId), 'weights.bin')) }
+    }
+    const first = await once(reused, 'end-to-end')
+    // A layer-wise run between them in the same worker: nothing of it may reach the next run.
+    await once(reused, 'layer-wise')
+    const again = await once(reused, 'end-to-end')
+    expect(reused.workersStarted).toBe(1)
+    const fresh = new TrainingService(digitsSource(), runs, home, emit)
+    const alone = await once(fresh, 'end-to-end')
+    expect(fresh.workersStarted).toBe(1)
+    expect(again.weights.equals(first.weights)).toBe(true)
+    expect(alone.weights.equals(first.weights)).toBe(true)
+    expect(again.metrics).toEqual(first.metrics)
+    await Promise.all([reused.shutdown(), fresh.shutdown()])
+  })
+
   it('trains in a worker, records every epoch, saves the weights and reloads them with the same accuracy', async () => {
     const training = new TrainingService(digitsSource(), runs, home, emit)
     const { spec, partition } = await training.defaultModel({ datasetId: 'ds-digits' })
