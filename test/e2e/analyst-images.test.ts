@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
-import { callApi, ROOT, screenshot, waitForRun, type Shell, openAnalystSession, closeAnalystSession } from './harness'
+import { callApi, recordTexts, ROOT, screenshot, waitForRun, type Shell, openAnalystSession, closeAnalystSession } from './harness'
 import { FASHION_CLASSES, writeClassImages } from '../fixtures/generate'
 import type { DatasetSummary, ModelSpec, Partition } from '../../main/shared/contract'
 import { overflowing, scrollToTop } from './readable'
@@ -42,19 +42,12 @@ describe('an analyst with image class folders (real web shell, real Chromium)', 
   it('uploads the train folder showing files and bytes sent, then images decoded; names it after more than "train"; counts images', async () => {
     await page.getByTestId('upload-folder-input').first().waitFor({ state: 'attached' })
     // Every text the progress line shows, as it changes (the upload of a few hundred small files is quick).
-    await page.evaluate(() => {
-      const seen: string[] = []
-      ;(window as unknown as { progressSeen: string[] }).progressSeen = seen
-      new MutationObserver(() => {
-        const text = document.querySelector('[data-testid=import-progress-text]')?.textContent?.trim()
-        if (text && seen[seen.length - 1] !== text) seen.push(text)
-      }).observe(document.body, { subtree: true, childList: true, characterData: true })
-    })
+    const progressSeen = await recordTexts(page, 'import-progress-text')
     await page.getByTestId('upload-folder-input').first().setInputFiles(trainFolder)
     await page.getByTestId('dataset-detail').waitFor({ timeout: 90_000 })
     const total = FASHION_CLASSES.length * PER_CLASS_TRAIN
     await expect(page.getByTestId('dataset-rows').textContent()).resolves.toBe(`${total} images`)
-    const seen = await page.evaluate(() => (window as unknown as { progressSeen: string[] }).progressSeen)
+    const seen = await progressSeen()
     // The upload phase counts files and bytes (never "0 rows" with an empty bar), then the import counts images.
     expect(seen.some((t) => new RegExp(`^Uploading train: \\d+ of ${total} files · [\\d.]+ (B|KB|MB) of [\\d.]+ (KB|MB)$`).test(t))).toBe(true)
     expect(seen.some((t) => /^Decoding the images of train: \d+ images?/.test(t))).toBe(true)

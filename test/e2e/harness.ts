@@ -163,6 +163,26 @@ export async function openNewStudyOnDigits(page: Page, epochs: { blockEpochs: nu
   await page.getByTestId('new-study').waitFor()
 }
 
+/**
+ * Starts keeping every text the element with this test id shows, as it changes; the returned function reads them.
+ * For progress that can be over before a poll would look (a quick upload, a study of short runs in kept workers).
+ */
+export async function recordTexts(page: Page, testId: string): Promise<() => Promise<string[]>> {
+  const key = `textsSeen_${testId}`
+  await page.evaluate(
+    ({ key, testId }) => {
+      const seen: string[] = []
+      ;(window as unknown as Record<string, string[]>)[key] = seen
+      new MutationObserver(() => {
+        const text = document.querySelector(`[data-testid="${testId}"]`)?.textContent?.trim()
+        if (text && seen[seen.length - 1] !== text) seen.push(text)
+      }).observe(document.body, { subtree: true, childList: true, characterData: true })
+    },
+    { key, testId }
+  )
+  return () => page.evaluate((key) => [...(window as unknown as Record<string, string[]>)[key]!], key)
+}
+
 export async function screenshot(page: Page, name: string): Promise<void> {
   fs.mkdirSync(SCREENSHOTS, { recursive: true })
   // Finished transitions: a shot taken right after a click would catch the menu's highlight mid-fade (300 ms).
