@@ -6,9 +6,10 @@
  *   npm run bench -- csv train    only those sections (csv, train, inference, study, regression, store, queue); `train` also runs
  *                                 train-article (the article's job against scikit-learn, the fixed cost per run),
  *                                 train-cnn (the small CNN against PyTorch, conv kernels on and off), train-cold (a
- *                                 cold CLI run, whole processes, against a scikit-learn script) and
+ *                                 cold CLI run, whole processes, against a scikit-learn script), train-warm (a run's
+ *                                 fixed cost in a kept training worker, through the router, against a new worker's) and
  *                                 train-layerwise (the modes at equal epoch budgets on three models, issue 18); each
- *                                 runs alone as `npm run bench -- train-article` / `-- train-cnn` / `-- train-cold` / `-- train-layerwise`
+ *                                 runs alone as `npm run bench -- train-article` / `-- train-cnn` / `-- train-cold` / `-- train-warm` / `-- train-layerwise`
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -23,6 +24,8 @@ const sections: Section[] = [
   { name: 'train-cnn', run: async () => (await import('./cnn')).benchCnn() },
   // A cold CLI run's fixed cost against the same job as one scikit-learn script, whole processes (issue 20).
   { name: 'train-cold', run: async () => (await import('./coldCli')).benchColdCli() },
+  // A run's fixed cost inside a kept training worker, through the router, against a new worker's (issue 20).
+  { name: 'train-warm', run: async () => (await import('./warmRun')).benchWarmRun() },
   { name: 'train-layerwise', run: async () => (await import('./layerwise')).benchLayerwise() },
   // The kernels' gemm and conv loops on one and two threads, and the cost of handing a job to the second.
   { name: 'kernel-threads', run: async () => (await import('./kernelThreads')).benchKernelThreads() },
