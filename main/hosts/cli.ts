@@ -30,6 +30,7 @@ import {
   type TrainConfig,
   type TrainMode
 } from '../shared/contract'
+import { DEFAULT_WEIGHT_DECAY } from '../shared/blocks'
 import { LabError } from '../shared/errors'
 import { openLab, type Lab, type LabOptions } from '../lab'
 import { version } from '../core/version'
@@ -44,6 +45,7 @@ import {
   positiveInt,
   positiveNumber,
   unitInterval,
+  weightDecayRate,
   classWeightsFlag,
   lossFlag,
   targetFlag,
@@ -313,6 +315,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
     .addOption(new Option('--optimizer <name>', 'optimizer of every block').choices(optimizerName.options))
     .option('--lr <x>', 'learning rate of every block', positiveNumber('--lr'))
     .option('--momentum <x>', 'momentum of every block', unitInterval('--momentum'))
+    .option('--weight-decay <x>', `L2 coefficient of every block (default ${DEFAULT_WEIGHT_DECAY})`, weightDecayRate)
     .option('--seed <n>', 'seed for initialisation and shuffling', nonNegativeInt('--seed'))
     .option('--name <name>', 'run name')
     .addOption(
@@ -343,6 +346,7 @@ export function buildProgram(io: CliIo, state: { lab?: Lab; keepAlive?: Promise<
         optimizer?: OptimizerName
         lr?: number
         momentum?: number
+        weightDecay?: number
         seed?: number
         name?: string
         backend?: TrainBackend

@@ -22,6 +22,8 @@ export const nonNegativeInt = (label: string) => numberFlag(label, 'an integer â
 export const positiveNumber = (label: string) => numberFlag(label, 'a positive number', (n) => n > 0)
 export const nonNegativeNumber = (label: string) => numberFlag(label, 'a number in [0, 1000]', (n) => n >= 0 && n <= 1000)
 export const unitInterval = (label: string) => numberFlag(label, 'in [0, 1)', (n) => n >= 0 && n < 1)
+/** --weight-decay: the contract's bound of a block's L2 coefficient. */
+export const weightDecayRate = numberFlag('--weight-decay', 'in [0, 1]', (n) => n >= 0 && n <= 1)
 export const freezeFraction = numberFlag('--freeze-out', 'in [0.1, 1]', (n) => n >= 0.1 && n <= 1)
 export const imageSize = (value: string) => {
   const match = /^(\d+)x(\d+)$/i.exec(value)

@@ -34,6 +34,8 @@ export interface ModelFlags {
   optimizer?: OptimizerName
   lr?: number
   momentum?: number
+  /** L2 coefficient of every block: λ·w is added to each gradient (scikit-learn's alpha is divided by the batch size first). */
+  weightDecay?: number
   /** The auxiliary head of every block (layer-wise, decoupled). */
   head?: BlockHead
   /** The local loss of every block (layer-wise, decoupled) and its weight. */
@@ -99,7 +101,7 @@ export async function updateOrDiscard(lab: Lab, datasetId: string, change: { tas
   }
 }
 
-/** The model of --preset/--hidden or --model SPEC.json, with --optimizer/--lr/--momentum/--head/--local-loss applied to every block. */
+/** The model of --preset/--hidden or --model SPEC.json, with --optimizer/--lr/--momentum/--weight-decay/--head/--local-loss applied to every block. */
 export async function modelOf(lab: Lab, datasetId: string, o: ModelFlags): Promise<{ spec: ModelSpec; partition: Partition }> {
   let { spec, partition } = await call(lab, 'models.default', { datasetId, preset: o.preset, hidden: o.hidden })
   if (o.model) {
@@ -126,6 +128,7 @@ export async function modelOf(lab: Lab, datasetId: string, o: ModelFlags): Promi
     if (o.optimizer) block.settings.optimizer = o.optimizer
     if (o.lr) block.settings.learningRate = o.lr
     if (o.momentum !== undefined) block.settings.momentum = o.momentum
+    if (o.weightDecay !== undefined) block.settings.weightDecay = o.weightDecay
     if (o.head) block.settings.head = o.head
     if (o.localLoss) block.settings.localLoss = o.localLoss
     if (o.localLossWeight !== undefined) block.settings.localLossWeight = o.localLossWeight

@@ -16,6 +16,7 @@ import {
   type TrainConfig,
   type TrainMode
 } from '../shared/contract'
+import { DEFAULT_WEIGHT_DECAY } from '../shared/blocks'
 import { LabError } from '../shared/errors'
 import { errorText } from '../shared/format'
 import { CORRECTED_TEST_EXPLANATION, durationText, errorFigureText, meanWithInterval, studyProgressText } from '../shared/studyText'
@@ -28,6 +29,7 @@ import {
   positiveInt,
   positiveNumber,
   unitInterval,
+  weightDecayRate,
   classWeightsFlag,
   lossFlag,
   targetFlag,
@@ -189,6 +191,7 @@ export function addStudyCommands(program: Command, { io, opened, json, print, no
     .addOption(new Option('--optimizer <name>', 'optimizer of every block').choices(optimizerName.options))
     .option('--lr <x>', 'learning rate of every block', positiveNumber('--lr'))
     .option('--momentum <x>', 'momentum of every block', unitInterval('--momentum'))
+    .option('--weight-decay <x>', `L2 coefficient of every block (default ${DEFAULT_WEIGHT_DECAY})`, weightDecayRate)
     .option('--name <name>', 'study name')
     .action(
       async (

@@ -164,6 +164,59 @@ describe('CLI', () => {
     expect(refused.stderr).toBe('error: block "Block 1": the predsim local loss needs classes (this dataset\'s task is regression)\n')
   })
 
+  it("--weight-decay sets every block's L2 (train and study), 0 included; a value outside [0, 1] is a usage error", async () => {
+    const dir = home()
+    const digits = path.resolve(__dirname, '../../../resources/examples/digits.csv')
+    const decays = (stdout: string) =>
+      (JSON.parse(stdout) as { partition: { blocks: Array<{ settings: { weightDecay: number } }> } }).partition.blocks.map(
+        (b) => b.settings.weightDecay
+      )
+    const plain = capture()
+    expect(await runCli(argv('--home', dir, '--json', 'train', '--data', digits, '--mode', 'layer-wise', '--epochs', '1'), plain)).toBe(0)
+    expect(decays(plain.stdout)).toEqual([5e-4, 5e-4])
+    const sklearnAlpha = capture()
+    const args = ['--home', dir, '--json', 'train', '--data', digits, '--mode', 'layer-wise', '--epochs', '1', '--weight-decay', '1e-4']
+    expect(await runCli(argv(...args), sklearnAlpha)).toBe(0)
+    expect(decays(sklearnAlpha.stdout)).toEqual([1e-4, 1e-4])
+    const none = capture()
+    expect(await runCli(argv('--home', dir, '--json', 'train', '--data', digits, '--epochs', '1', '--weight-decay', '0'), none)).toBe(0)
+    expect(decays(none.stdout)).toEqual([0, 0])
+    const study = capture()
+    const studyArgs = [
+      '--home',
+      dir,
+      '--json',
+      'study',
+      '--data',
+      digits,
+      '--seeds',
+      '2',
+      '--epochs',
+      '1',
+      '--workers',
+      '1',
+      '--weight-decay',
+      '0.001'
+    ]
+    expect(await runCli(argv(...studyArgs), study)).toBe(0)
+    // The study's members are the runs these three trainings are not; each stores the study's L2.
+    const trained = new Set([plain, sklearnAlpha, none].map((c) => (JSON.parse(c.stdout) as { runId: string }).runId))
+    const listed = capture()
+    expect(await runCli(argv('--home', dir, '--json', 'runs'), listed)).toBe(0)
+    const members = (JSON.parse(listed.stdout) as Array<{ runId: string }>).filter((r) => !trained.has(r.runId))
+    expect(members).toHaveLength(4)
+    for (const member of members) {
+      const shown = capture()
+      expect(await runCli(argv('--home', dir, '--json', 'show', member.runId), shown)).toBe(0)
+      expect(new Set(decays(shown.stdout))).toEqual(new Set([0.001]))
+    }
+    for (const value of ['2', '-0.1', 'x']) {
+      const bad = capture()
+      expect(await runCli(argv('--home', dir, 'train', '--data', digits, '--weight-decay', value), bad)).toBe(2)
+      expect(bad.stderr).toContain('--weight-decay must be in [0, 1]')
+    }
+  })
+
   it('import says how to turn a guessed day/month order, and --dates COLUMN=dmy turns it', async () => {
     const dir = home()
     const csv = path.join(dir, 'guess.csv')
