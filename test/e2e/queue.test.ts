@@ -97,6 +97,7 @@ describe.skipIf(!inject('redisUrl'))('Studies on queue workers (real Redis, work
         return `${counts.waiting ?? 0} waiting, ${counts.active ?? 0} active`
       })
       .toBe('6 waiting, 0 active')
+    await expect.poll(async () => (await page.getByTestId('study-members').textContent())!.match(/in the queue/g)?.length).toBe(6)
     await page.getByTestId('study-queue').scrollIntoViewIfNeeded()
     await screenshot(page, 'queue-study-waiting')
 

@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import type { DatasetSummary, ModelSpec, Partition } from '../../main/shared/contract'
+import type { DatasetSummary, ModelSpec, Partition, StudyDetail } from '../../main/shared/contract'
 import { callApi, recordTexts, screenshot, setNumber, type Shell, openAnalystSession, closeAnalystSession, openNewStudyOnDigits } from './harness'
 import { friedmanCsv } from '../fixtures/regression'
 
@@ -41,9 +41,16 @@ describe('Studies (real server, real training, real Chromium)', () => {
     await page.getByTestId('study-cancel').click()
     await expect.poll(() => page.getByTestId('study-status').textContent(), { timeout: 60_000 }).toBe('cancelled')
     await expect(page.getByTestId('study-resume').isVisible()).resolves.toBe(true)
-    const [study] = await callApi<Array<{ status: string; done: number; total: number }>>(shell, 'studies.list')
+    const [study] = await callApi<Array<{ studyId: string; status: string; done: number; total: number }>>(shell, 'studies.list')
     expect(study).toMatchObject({ status: 'cancelled', total: 20 })
     expect(study!.done).toBeLessThan(20)
+    // The members it never started say so, not "pending" (the table scrolls virtually: its first rows are the ones in the page).
+    const detail = await callApi<StudyDetail>(shell, 'studies.get', { studyId: study!.studyId })
+    expect(detail.members.filter((m) => m.status === 'pending').length).toBeGreaterThan(0)
+    await expect.poll(() => page.getByTestId('study-members').textContent()).toContain('not run')
+    await expect(page.getByTestId('study-members').textContent()).resolves.not.toContain('pending')
+    await page.getByTestId('study-members').scrollIntoViewIfNeeded()
+    await screenshot(page, 'studies-example-cancelled')
   })
 
   it('starts a two-configuration study from the Train view, shows its progress, intervals and worded verdict', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { QueueWorker, StudyDetail, StudyMember } from '../../../main/shared/contract'
-import { workerActivity } from '../../../renderer/src/components/studies/workerActivity'
+import { memberStatusText, workerActivity } from '../../../renderer/src/components/studies/workerActivity'
 
 const member = (
   configIndex: number,
@@ -64,5 +64,16 @@ describe("a queue worker's activity in the study view", () => {
     expect(workerActivity(worker('box pid 1 · auto', []), study)).toEqual({ now: [], trained: 2 })
     expect(workerActivity(worker('box pid 2 · auto', []), study).trained).toBe(1)
     expect(workerActivity(worker('elsewhere pid 7 · wasm', []), study).trained).toBe(0)
+  })
+})
+
+describe('memberStatusText', () => {
+  it('says where a member not started yet waits, and that it was not run once its study stopped', () => {
+    expect(memberStatusText('pending', { status: 'running', queue: 'redis://127.0.0.1:6379' })).toBe('in the queue')
+    expect(memberStatusText('pending', { status: 'running', queue: null })).toBe('waiting')
+    expect(memberStatusText('pending', { status: 'cancelled', queue: null })).toBe('not run')
+    expect(memberStatusText('pending', { status: 'interrupted', queue: 'redis://127.0.0.1:6379' })).toBe('not run')
+    for (const status of ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'] as const)
+      expect(memberStatusText(status, { status: 'running', queue: null })).toBe(status)
   })
 })

@@ -1,5 +1,5 @@
 /**
- * What the study view says about one queue worker: what it trains now (from its heartbeat) and how many of this
+ * What the study view says about a member waiting for its turn, and about one queue worker: what it trains now (from its heartbeat) and how many of this
  * study's members it has trained (from the study's own records). The count is what stays readable when members
  * are short: a heartbeat fetched every two seconds rarely catches a member that trains in a tenth of a second,
  * but every member records the worker that trained it.
@@ -29,4 +29,15 @@ export function workerActivity(worker: QueueWorker, study: Pick<StudyDetail, 'st
     ),
     trained: study.members.filter((m) => m.worker === worker.name && ENDED.has(m.status)).length
   }
+}
+
+/**
+ * A member's status as its row says it: one not started yet is "in the queue" while its study waits on queue
+ * workers, "waiting" for a place in the local pool, and "not run" once the study stopped without it; the others
+ * as stored.
+ */
+export function memberStatusText(status: MemberStatus, study: { status: StudyDetail['status']; queue: string | null }): string {
+  if (status !== 'pending') return status
+  if (study.status !== 'running') return 'not run'
+  return study.queue ? 'in the queue' : 'waiting'
 }
