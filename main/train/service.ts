@@ -61,18 +61,21 @@ export function workerEntry(): { file: string; execArgv?: string[] } {
  * workers hold a device and end with their run. Parked workers are unref'd: they never keep a process alive.
  */
 const IDLE_WORKERS = 4
+/** A parked worker no run has taken for this long ends: a lab left open after a study gives its memory back. */
+const IDLE_WORKER_MS = 60_000
 
 export class TrainingService {
   private readonly active = new Map<string, ActiveRun>()
   /** Parked workers per wasm thread count, each with its own exit/error listener (it leaves the pool if it dies). */
-  private readonly idle = new Map<string, { worker: Worker; leave: () => void }[]>()
+  private readonly idle = new Map<string, { worker: Worker; leave: () => void; expiry: NodeJS.Timeout }[]>()
   private started = 0
 
   constructor(
     readonly datasets: TrainingData,
     readonly runs: RunStore,
     readonly home: string,
-    readonly emit: Emit
+    readonly emit: Emit,
+    private readonly options: { idleWorkerMs?: number } = {}
   ) {}
 
   async defaultModel(args: HandlerArgs<'models.default'>): Promise<RequestResult<'models.default'>> {
@@ -293,12 +296,18 @@ export class TrainingService {
     await Promise.all(pending.map((active) => active.done.catch(() => undefined)))
     const parked = [...this.idle.values()].flat()
     this.idle.clear()
+    for (const { expiry } of parked) clearTimeout(expiry)
     await Promise.all(parked.map(({ worker }) => worker.terminate()))
   }
 
   /** Training workers this service has started (a run on a parked one starts none). */
   get workersStarted(): number {
     return this.started
+  }
+
+  /** Training workers parked for the next run now. */
+  get workersParked(): number {
+    return [...this.idle.values()].reduce((sum, pool) => sum + pool.length, 0)
   }
 
   private newWorker(threads: number | undefined): Worker {
@@ -312,7 +321,8 @@ export class TrainingService {
   private takeIdle(key: string): Worker | null {
     const parked = this.idle.get(key)?.pop()
     if (!parked) return null
-    const { worker, leave } = parked
+    const { worker, leave, expiry } = parked
+    clearTimeout(expiry)
     worker.off('exit', leave).off('error', leave)
     worker.ref()
     return worker
@@ -329,7 +339,12 @@ export class TrainingService {
         key,
         (this.idle.get(key) ?? []).filter((p) => p.worker !== worker)
       )
-    pool.push({ worker, leave })
+    const expiry = setTimeout(() => {
+      leave()
+      void worker.terminate()
+    }, this.options.idleWorkerMs ?? IDLE_WORKER_MS)
+    expiry.unref()
+    pool.push({ worker, leave, expiry })
     worker.on('exit', leave).on('error', leave)
   }
 }

@@ -78,6 +78,22 @@ describe('TrainingService', () => {
     await Promise.all([reused.shutdown(), fresh.shutdown()])
   })
 
+  it('ends a parked worker that no run took within its idle time; the next run starts a new one', async () => {
+    const training = new TrainingService(digitsSource(), runs, home, emit, { idleWorkerMs: 300 })
+    const { spec, partition } = await training.defaultModel({ datasetId: 'ds-digits' })
+    const once = async () => {
+      const { runId } = await training.start({ datasetId: 'ds-digits', spec, partition, config: trainConfig.parse({ epochs: 1, seed: 3 }) })
+      expect((await training.waitFor(runId)).status).toBe('completed')
+    }
+    await once()
+    await expect.poll(() => training.workersParked).toBe(1)
+    await expect.poll(() => training.workersParked, { timeout: 5_000 }).toBe(0)
+    await once()
+    expect(training.workersStarted).toBe(2)
+    await training.shutdown()
+    expect(training.workersParked).toBe(0)
+  })
+
   it('trains in a worker, records every epoch, saves the weights and reloads them with the same accuracy', async () => {
     const training = new TrainingService(digitsSource(), runs, home, emit)
     const { spec, partition } = await training.defaultModel({ datasetId: 'ds-digits' })
