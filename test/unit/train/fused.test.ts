@@ -19,7 +19,7 @@ import type { Features } from '../../../main/train/features'
 import { denseChainOf, denseChainStep } from '../../../main/train/fast/denseChain'
 import { FusedDenseChain, type FusedStage } from '../../../main/train/fast/fusedDense'
 import { denseTrainKernel, type DenseTrainVariant } from '../../../main/train/fast/kernels'
-import { type Objective, balancedWeights, classificationObjective, tensorLoss } from '../../../main/train/objective'
+import { type Objective, balancedWeights, classificationObjective, tfjsTensorLoss } from '../../../main/train/objective'
 import { BlockOptimizer } from '../../../main/train/optimizer'
 import { loadDigits } from '../../fixtures/digits'
 import { classified } from '../../fixtures/figures'
@@ -94,7 +94,7 @@ function tfjsGradients(
         else out = layer.apply(out) as tf.Tensor
       })
       const tensors = targets instanceof Int32Array ? tf.tensor1d(targets, 'int32') : tf.tensor1d(targets)
-      return tensorLoss(objective, out, tensors).loss
+      return tfjsTensorLoss(objective, out, tensors).loss
     }, variables)
     return { loss: value.dataSync()[0]!, grads: variables.map((variable) => Float32Array.from(grads[variable.name]!.dataSync() as Float32Array)) }
   })

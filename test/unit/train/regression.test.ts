@@ -12,7 +12,7 @@ import { createLayer } from '../../../main/model/build'
 import { defaultModel } from '../../../main/model/presets'
 import { train } from '../../../main/train/engine'
 import { denseChainGradients, denseChainOf } from '../../../main/train/fast/denseChain'
-import { type Objective, balancedWeights, tensorLoss } from '../../../main/train/objective'
+import { type Objective, balancedWeights, tfjsTensorLoss } from '../../../main/train/objective'
 import { regressionFigures } from '../../../main/shared/task'
 import type { PreparedData } from '../../../main/data/types'
 import { openTestServices, type TestServices } from '../../fixtures/home'
@@ -162,7 +162,7 @@ describe('the fast dense step’s losses against tfjs', () => {
     const { value, grads } = tf.variableGrads(() => {
       const out = layers.reduce((h: tf.Tensor, layer) => layer.apply(h) as tf.Tensor, x)
       const tensors = targets instanceof Int32Array ? tf.tensor1d(targets, 'int32') : tf.tensor1d(targets)
-      return tensorLoss(objective, out, tensors).loss
+      return tfjsTensorLoss(objective, out, tensors).loss
     }, variables)
     expect(ours.result.loss).toBeCloseTo(value.dataSync()[0]!, 4)
     for (const { variable, gradient } of ours.grads) {
