@@ -38,7 +38,7 @@ const cases: Array<{ name: string; objective: Objective }> = [
 type LossOf = (objective: Objective, out: tf.Tensor, targets: tf.Tensor) => TensorLoss
 
 /** The loss, tally and d(scale · loss)/d(out) through `lossOf`. */
-function lossAndGradient(lossOf: LossOf, objective: Objective, scale: number) {
+function throughTape(lossOf: LossOf, objective: Objective, scale: number) {
   return tf.tidy(() => {
     const classification = objective.task === 'classification'
     const out = classification ? tf.tensor2d(logits, [ROWS, CLASSES]) : tf.tensor2d(predictions, [ROWS, 1])
@@ -68,8 +68,8 @@ for (const backend of ['wasm', 'cpu'] as const) {
     for (const { name, objective } of cases)
       it(`${name}: tfjs's value, tally and gradient`, () => {
         for (const scale of [1, 0.37]) {
-          const ours = lossAndGradient(hostTensorLoss, objective, scale)
-          const theirs = lossAndGradient(tfjsTensorLoss, objective, scale)
+          const ours = throughTape(hostTensorLoss, objective, scale)
+          const theirs = throughTape(tfjsTensorLoss, objective, scale)
           expect(ours.loss).toBeCloseTo(theirs.loss, 5)
           expect(ours.tally).toBeCloseTo(theirs.tally, objective.task === 'classification' ? 10 : 4)
           expect(ours.gradient.length).toBe(theirs.gradient.length)
@@ -81,14 +81,14 @@ for (const backend of ['wasm', 'cpu'] as const) {
 
     it('is what the taped step uses here, unless LAYERLAB_TAPE_KERNELS=0', () => {
       const objective = classificationObjective(CLASSES)
-      const host = lossAndGradient(hostTensorLoss, objective, 1)
-      const ops = lossAndGradient(tfjsTensorLoss, objective, 1)
+      const host = throughTape(hostTensorLoss, objective, 1)
+      const ops = throughTape(tfjsTensorLoss, objective, 1)
       // The two differ in the last bits somewhere: which one ran shows.
       expect(Array.from(host.gradient)).not.toEqual(Array.from(ops.gradient))
-      expect(Array.from(lossAndGradient(tensorLoss, objective, 1).gradient)).toEqual(Array.from(host.gradient))
+      expect(Array.from(throughTape(tensorLoss, objective, 1).gradient)).toEqual(Array.from(host.gradient))
       process.env.LAYERLAB_TAPE_KERNELS = '0'
       try {
-        expect(Array.from(lossAndGradient(tensorLoss, objective, 1).gradient)).toEqual(Array.from(ops.gradient))
+        expect(Array.from(throughTape(tensorLoss, objective, 1).gradient)).toEqual(Array.from(ops.gradient))
       } finally {
         delete process.env.LAYERLAB_TAPE_KERNELS
       }
