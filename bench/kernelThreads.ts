@@ -4,6 +4,8 @@
  * (1, 2, 1, 2, … per shape), GFLOP/s at the best and the median call; and the cost of handing a job over: a
  * product too small to matter (10 × 8 × 1) through the worker against the same call on this thread.
  */
+import * as tf from '@tensorflow/tfjs'
+import { activateBackend, planBackend } from '../main/core/backend'
 import { denseTrainKernel, kernelThreadReady, setKernelThreads, threadStats } from '../main/train/fast/kernels'
 import { convForwardGemm, convInputGradGemm, convKernelGradGemm, type ConvGeometry } from '../main/train/fast/kernels/convTrain'
 import { helperThread, JOB_GEMM } from '../main/train/fast/kernels/threads'
@@ -57,6 +59,8 @@ function compare(shape: string, flops: number, call: () => void, prepare?: () =>
 }
 
 export async function benchKernelThreads(): Promise<KernelThreadsRow[]> {
+  // The conv loops read and write tensors where training keeps them: the wasm backend's heap.
+  await activateBackend(tf, planBackend({ prefer: 'wasm' }))
   const ready = await kernelThreadReady()
   const opened = denseTrainKernel()
   if (!opened || !ready) {
@@ -99,13 +103,14 @@ export async function benchKernelThreads(): Promise<KernelThreadsRow[]> {
     )
   // The small CNN's second conv (28×28 images after one 2×2 pool), batch 32: the three conv loops.
   const g: ConvGeometry = { x: [32, 14, 14, 16], k: 3, f: 32, before: 1, outH: 14, outW: 14 }
-  const x = values(32 * 14 * 14 * 16, 2)
-  const w = values(3 * 3 * 16 * 32, 3)
-  const dy = values(32 * 14 * 14 * 32, 4)
+  const x = tf.tensor4d(values(32 * 14 * 14 * 16, 2), g.x)
+  const w = tf.tensor4d(values(3 * 3 * 16 * 32, 3), [3, 3, 16, 32])
+  const dy = tf.tensor4d(values(32 * 14 * 14 * 32, 4), [32, 14, 14, 32])
   const convFlops = 2 * 32 * 14 * 14 * 144 * 32
-  rows.push(compare('CNN conv 2 forward (6,272 × 144 · 144 × 32)', convFlops, () => convForwardGemm(x, w, g)))
-  rows.push(compare('CNN conv 2 kernel gradient', convFlops, () => convKernelGradGemm(x, dy, g)))
-  rows.push(compare('CNN conv 2 input gradient', convFlops, () => convInputGradGemm(dy, w, g)))
+  rows.push(compare('CNN conv 2 forward (6,272 × 144 · 144 × 32)', convFlops, () => tf.dispose(convForwardGemm(x, w, g)!)))
+  rows.push(compare('CNN conv 2 kernel gradient', convFlops, () => tf.dispose(convKernelGradGemm(x, dy, g)!)))
+  rows.push(compare('CNN conv 2 input gradient', convFlops, () => tf.dispose(convInputGradGemm(dy, w, g)!)))
+  tf.dispose([x, w, dy])
   // Handing a job over: 10 × 8 × 1 in two parts (one each) against one direct call, while the worker spins.
   const direct: number[] = []
   const handed: number[] = []

@@ -9,7 +9,9 @@
 //
 // Kernels listed in SHARED_VARIANTS also get builds whose memory is a shared WebAssembly.Memory the caller hands
 // in (threads feature), so a second thread can run the same code on the same data (kernels/threads.ts): the only
-// change is the memory's declaration; where the runtime cannot share memory the unshared build runs.
+// change is the memory's declaration; where the runtime cannot share memory the unshared build runs. The shared
+// builds declare the same maximum as tfjs-backend-wasm's threaded heap, so they can also run on that heap itself and
+// read and write tensors in place (kernels/tfjsHeap.ts).
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -20,9 +22,12 @@ const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'main'
 export const FUSED_VARIANTS = new Set(['denseTrain'])
 const MULTIPLY_ADD = /\(f32x4\.add \(local\.get (\$\w+)\) \(f32x4\.mul \(local\.get (\$\w+)\) \(local\.get (\$\w+)\)\)\)/g
 
-export const SHARED_VARIANTS = new Set(['denseTrain', 'convTrain'])
-/** Pages a shared memory may grow to (2 GiB): a shared memory must declare its maximum. */
-export const SHARED_MAXIMUM_PAGES = 32768
+export const SHARED_VARIANTS = new Set(['denseTrain', 'convTrain', 'maxPoolGrad', 'convKernelGrad'])
+/**
+ * Pages a shared memory may grow to (4 GiB): a shared memory must declare its maximum, and an imported memory's
+ * maximum may not exceed the import's; tfjs-backend-wasm's threaded heap declares 65536.
+ */
+export const SHARED_MAXIMUM_PAGES = 65536
 const OWN_MEMORY = '(memory (export "memory") 1)'
 const DENSE_MEMORY = '(import "dense" "memory" (memory 1))'
 

@@ -7,8 +7,15 @@ import * as tf from '@tensorflow/tfjs'
 import type { LayerSpec } from '../../shared/contract'
 import { activationOp } from '../activations'
 import { convKernelGradientSimd, convReluSimd, type Nhwc } from './kernels'
-import { convForwardGemm, convInputGradGemm, convKernelGradGemm, tapeKernelsWanted, type ConvGeometry } from './kernels/convTrain'
-import { forNewTensor, tensorsInProcess, valuesInProcess } from './inProcess'
+import {
+  convForwardGemm,
+  convInputGradGemm,
+  convKernelGradGemm,
+  convReluInferenceGemm,
+  tapeKernelsWanted,
+  type ConvGeometry
+} from './kernels/convTrain'
+import { tensorsInProcess, valuesInProcess } from './inProcess'
 
 /** Rows and columns a stride-1 conv pads before and after: tfjs pads "same" with the odd pixel at the end. */
 function convPadding(k: number, padding: 'same' | 'valid'): [number, number] {
@@ -32,18 +39,11 @@ function geometry(input: Nhwc, k: number, filters: number, padding: 'same' | 'va
   return { x: input, k, f: filters, before, outH: input[1] + before + after - k + 1, outW: input[2] + before + after - k + 1 }
 }
 
-/** A kernel's result (a view of its memory) as a tensor. */
-function tensorOf(values: Float32Array, shape: Nhwc): tf.Tensor4D {
-  return tf.tensor4d(forNewTensor(values), shape)
-}
-
 /** conv2d (stride 1) through the gemm kernels; null where they do not run (callers use tf.conv2d). */
 function convForwardByGemm(x: tf.Tensor4D, kernel: tf.Tensor4D, padding: 'same' | 'valid'): tf.Tensor4D | null {
   if (!convGemmEnabled()) return null
   const [k, , , filters] = kernel.shape
-  const g = geometry(x.shape, k, filters, padding)
-  const y = convForwardGemm(valuesInProcess(x), valuesInProcess(kernel), g)
-  return y && tensorOf(y, [x.shape[0], g.outH, g.outW, filters])
+  return convForwardGemm(x, kernel, geometry(x.shape, k, filters, padding))
 }
 
 /**
@@ -54,8 +54,8 @@ function convForwardByGemm(x: tf.Tensor4D, kernel: tf.Tensor4D, padding: 'same' 
 export function convKernelGradient(input: tf.Tensor4D, dy: tf.Tensor4D, k: number, padding: 'same' | 'valid'): tf.Tensor4D {
   if (input.shape[3] <= PATCH_CHANNELS && tensorsInProcess()) return convKernelGradientByPatches(input, dy, k, padding)
   if (convGemmEnabled()) {
-    const dk = convKernelGradGemm(valuesInProcess(input), valuesInProcess(dy), geometry(input.shape, k, dy.shape[3], padding))
-    if (dk) return tensorOf(dk, [k, k, input.shape[3], dy.shape[3]])
+    const dk = convKernelGradGemm(input, dy, geometry(input.shape, k, dy.shape[3], padding))
+    if (dk) return dk
   }
   const [before, after] = convPadding(k, padding)
   const padded =
@@ -90,9 +90,9 @@ export function convKernelGradientByPatches(input: tf.Tensor4D, dy: tf.Tensor4D,
   const [n, h, w, c] = input.shape
   const [, outH, outW, filters] = dy.shape
   const [before] = convPadding(k, padding)
+  const simd = convKernelGradientSimd(input, dy, k, before)
+  if (simd) return simd
   const values = valuesInProcess(input)
-  const simd = convKernelGradientSimd(values, input.shape, valuesInProcess(dy), dy.shape, k, before)
-  if (simd) return tf.tensor4d(simd, [k, k, c, filters])
   const pixels = n * outH * outW
   const patches = new Float32Array(k * k * c * pixels)
   for (let i = 0; i < k; i++)
@@ -123,8 +123,8 @@ export function convKernelGradientByPatches(input: tf.Tensor4D, dy: tf.Tensor4D,
 export function convInputGradient(dy: tf.Tensor4D, kernel: tf.Tensor4D, inputShape: Nhwc, padding: 'same' | 'valid'): tf.Tensor4D {
   const k = kernel.shape[0]
   if (convGemmEnabled()) {
-    const dx = convInputGradGemm(valuesInProcess(dy), valuesInProcess(kernel), geometry(inputShape, k, kernel.shape[3], padding))
-    if (dx) return tensorOf(dx, inputShape)
+    const dx = convInputGradGemm(dy, kernel, geometry(inputShape, k, kernel.shape[3], padding))
+    if (dx) return dx
   }
   const [before] = convPadding(k, padding)
   const flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
@@ -186,14 +186,16 @@ export function convForTraining(
 /**
  * Input channels up to which an inference conv runs in kernels/convInfer.wat instead of XNNPACK: the convs on the
  * images themselves, where XNNPACK spends on 28×28×1 → 16 filters (and the max pool after it) about what it spends
- * on the next conv with 8× the multiply-adds. Deeper convs stay on XNNPACK, which is faster there.
+ * on the next conv with 8× the multiply-adds. Deeper convs take im2col + the gemm where the taped step's kernels
+ * run (kernels/convTrain.ts convReluInferenceGemm), else XNNPACK.
  */
 const INFERENCE_CHANNELS = 4
 
 /**
  * A conv2d layer (stride 1, relu) in inference, with the max pool after it when `pool` > 1 (windows and stride
- * `pool`, the conv's output a multiple of it), through kernels/convInfer.wat: the same bits as the layer and the
- * pool on the wasm backend. Null where it does not apply (callers apply the layer).
+ * `pool`, the conv's output a multiple of it), through kernels/convInfer.wat or, for deeper inputs, im2col + the
+ * gemm: the same bits as the layer and the pool on the wasm backend. Null where it does not apply (callers apply
+ * the layer).
  */
 export function convReluForInference(
   x: tf.Tensor4D,
@@ -202,7 +204,7 @@ export function convReluForInference(
   pool: number
 ): tf.Tensor4D | null {
   // Only XNNPACK's order of the sum is reproduced: the cpu backend's conv adds its bias last.
-  if (tf.getBackend() !== 'wasm' || spec.strides !== 1 || spec.activation !== 'relu' || x.shape[3] > INFERENCE_CHANNELS) return null
+  if (tf.getBackend() !== 'wasm' || spec.strides !== 1 || spec.activation !== 'relu') return null
   const [kernel, bias] = layer.weights.map((w) => w.read())
   if (!kernel) return null
   const k = spec.kernelSize
@@ -211,6 +213,20 @@ export function convReluForInference(
   const outH = height + before + after - k + 1
   const outW = width + before + after - k + 1
   if (outH < 1 || outW < 1) return null
+  if (x.shape[3] > INFERENCE_CHANNELS) {
+    // Deeper convs: im2col and the gemm (kernels/convTrain.ts), the same bits as XNNPACK's; then tfjs's pool.
+    if (!convGemmEnabled()) return null
+    const y = convReluInferenceGemm(
+      x,
+      kernel as tf.Tensor4D,
+      (bias as tf.Tensor1D | undefined) ?? null,
+      geometry(x.shape, k, spec.filters, spec.padding)
+    )
+    if (!y || pool <= 1) return y
+    const pooled = tf.maxPool(y, pool, pool, 'valid')
+    y.dispose()
+    return pooled
+  }
   const biasValues = bias ? valuesInProcess(bias) : new Float32Array(spec.filters)
   const y = convReluSimd(valuesInProcess(x), x.shape, valuesInProcess(kernel), biasValues, k, before, outH, outW, pool)
   return y && tf.tensor4d(y, [n, outH / pool, outW / pool, spec.filters])

@@ -65,13 +65,10 @@ function gemmGradients(
   inputGradient: boolean
 ): { dx: tf.Tensor2D; dW: tf.Tensor2D } | null {
   if (!tapeKernelsWanted() || !tensorsInProcess()) return null
-  const [m, inputs] = input.shape
-  const outputs = weights.shape[1]
-  const dzValues = dz instanceof Float32Array ? dz : valuesInProcess(dz)
-  const result = denseGradientsGemm(valuesInProcess(input), valuesInProcess(weights), dzValues, m, inputs, outputs, inputGradient)
+  const dzTensor = dz instanceof Float32Array ? tf.tensor2d(forNewTensor(dz), [input.shape[0], weights.shape[1]]) : dz
+  const result = denseGradientsGemm(input, weights, dzTensor, inputGradient)
   if (!result) return null
-  const dW = tf.tensor2d(forNewTensor(result.dW), [inputs, outputs])
-  return { dW, dx: result.dx ? tf.tensor2d(forNewTensor(result.dx), [m, inputs]) : tf.zerosLike(input) }
+  return { dW: result.dW, dx: result.dx ?? tf.zerosLike(input) }
 }
 
 /**
@@ -82,23 +79,16 @@ function gemmGradients(
  */
 function denseForwardByGemm(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, activation: FusedActivation): tf.Tensor2D | null {
   if ((activation !== 'relu' && activation !== 'linear') || !tapeKernelsWanted() || tf.getBackend() !== 'wasm') return null
-  const [m, inputs] = x.shape
   const outputs = kernel.shape[1]
   // tfjs's own choice (shouldFuse): fused unless a tape records and the activation is not linear.
   const fused = activation === 'linear' || tf.engine().state.gradientDepth === 0
   if (!fused && (outputs % 4 !== 0 || !biasReluAvailable())) return null
-  const biasValues = valuesInProcess(bias)
-  const z = denseForwardGemm(
-    valuesInProcess(x),
-    valuesInProcess(kernel),
-    fused ? biasValues : null,
-    m,
-    inputs,
-    outputs,
-    fused && activation === 'relu'
-  )
-  const y = z && !fused ? biasReluSimd(z, biasValues) : z
-  return y && tf.tensor2d(y, [m, outputs])
+  const z = denseForwardGemm(x, kernel, fused ? bias : null, fused && activation === 'relu')
+  if (!z || fused) return z
+  // The product alone: tfjs runs Add and Relu after it under the tape.
+  const y = tf.tensor2d(biasReluSimd(valuesInProcess(z), valuesInProcess(bias))!, z.shape)
+  z.dispose()
+  return y
 }
 
 /**
@@ -318,15 +308,14 @@ type PoolBiasReluFn = (x: tf.Tensor4D, bias: tf.Tensor1D) => tf.Tensor4D
 
 /** relu(maxPool(x, 2) + bias) with both gradients, one SIMD kernel call each way (kernels/index.ts). */
 const pool2BiasRelu = tf.customGrad(((x: tf.Tensor4D, bias: tf.Tensor1D, save: tf.GradSaveFunc) => {
-  const [n, h, w, c] = x.shape
-  const y = tf.tensor4d(forNewTensor(maxPool2BiasReluSimd(valuesInProcess(x), x.shape, valuesInProcess(bias))!), [n, h / 2, w / 2, c])
+  const y = maxPool2BiasReluSimd(x, bias)!
   save([x, y])
   return {
     value: y,
     gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
       const [input, output] = saved as [tf.Tensor4D, tf.Tensor4D]
-      const { dx, db } = maxPool2BiasReluGradSimd(valuesInProcess(input), input.shape, valuesInProcess(output), valuesInProcess(dy))!
-      return [tf.tensor4d(forNewTensor(dx), input.shape), tf.tensor1d(forNewTensor(db))]
+      const { dx, db } = maxPool2BiasReluGradSimd(input, output, dy)!
+      return [dx, db]
     }
   }
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as PoolBiasReluFn

@@ -131,9 +131,17 @@ describe('conv kernels (im2col + gemm)', () => {
         return { y: y.dataSync(), dx: dx!.dataSync(), dk: dk!.dataSync() }
       })
     )
-    expect(relativeDiff(convForwardGemm(x, kernel, g)!.slice(), reference.y)).toBeLessThan(1e-5)
-    expect(relativeDiff(convKernelGradGemm(x, dy, g)!.slice(), reference.dk)).toBeLessThan(1e-5)
-    expect(relativeDiff(convInputGradGemm(dy, kernel, g)!.slice(), reference.dx)).toBeLessThan(1e-5)
+    const [xt, kt, dyt] = [
+      tf.tensor4d(x, c.x),
+      tf.tensor4d(kernel, [c.k, c.k, c.x[3], c.filters]),
+      tf.tensor4d(dy, [c.x[0], g.outH, g.outW, c.filters])
+    ]
+    const ours = [convForwardGemm(xt, kt, g)!, convKernelGradGemm(xt, dyt, g)!, convInputGradGemm(dyt, kt, g)!]
+    expect(ours.map((t) => t.shape)).toEqual([[c.x[0], g.outH, g.outW, c.filters], [c.k, c.k, c.x[3], c.filters], c.x])
+    expect(relativeDiff(ours[0]!.dataSync(), reference.y)).toBeLessThan(1e-5)
+    expect(relativeDiff(ours[1]!.dataSync(), reference.dk)).toBeLessThan(1e-5)
+    expect(relativeDiff(ours[2]!.dataSync(), reference.dx)).toBeLessThan(1e-5)
+    tf.dispose([xt, kt, dyt, ...ours])
   })
 
   it('gathers patches with zeros where the window hangs over the image (im2col against a plain loop)', () => {
@@ -141,7 +149,9 @@ describe('conv kernels (im2col + gemm)', () => {
     const g = geometryOf(c)
     const [n, h, w, ch] = c.x
     const x = randomValues(n * h * w * ch, 11)
-    const patches = im2colGemm(x, g)!
+    const xt = tf.tensor4d(x, c.x)
+    const patches = im2colGemm(xt, g)!
+    xt.dispose()
     const expected: number[] = []
     for (let b = 0; b < n; b++)
       for (let oy = 0; oy < g.outH; oy++)
@@ -243,8 +253,10 @@ describe('bias and relu after a pool (biasActivationForTraining, poolBiasActivat
       expect(ours).toEqual(reference)
       tf.dispose([x, bias, probe])
     }
-    expect(maxPool2BiasReluSimd(new Float32Array(16), [1, 2, 2, 4], new Float32Array(3))).toBeNull()
-    expect(maxPool2BiasReluGradSimd(new Float32Array(16), [1, 2, 2, 4], new Float32Array(4), new Float32Array(3))).toBeNull()
+    const [x, bias, small] = [tf.zeros([1, 2, 2, 4]) as tf.Tensor4D, tf.zeros([3]) as tf.Tensor1D, tf.zeros([1, 1, 1, 3]) as tf.Tensor4D]
+    expect(maxPool2BiasReluSimd(x, bias)).toBeNull()
+    expect(maxPool2BiasReluGradSimd(x, small, small)).toBeNull()
+    tf.dispose([x, bias, small])
   })
 
   it('maxPoolGrad.wasm.ts is built from maxPoolGrad.wat (scripts/build-kernels.mjs was run after the last edit)', async () => {

@@ -1,6 +1,6 @@
 /**
- * The inference conv of fast/kernels/convInfer.wat (issue 20: scoring at a run's end) against tfjs's own layers on
- * the wasm backend, bit for bit: a conv with relu, alone or with the max pool after it, on odd shapes (grey and
+ * The inference convs of fast/kernels/convInfer.wat and, for deeper inputs, of im2col + the gemm (issue 20: scoring
+ * at a run's end, validation) against tfjs's own layers on the wasm backend, bit for bit: a conv with relu, alone or with the max pool after it, on odd shapes (grey and
  * RGB-like inputs, filters off the 16-wide block, even and odd kernels, "same" and "valid", trained-looking biases
  * either side of 0), and a whole small CNN scored through applyChain against its layers applied one by one (the
  * path scoring took before) — the same probabilities, so the same predictions, accuracy and loss.
@@ -42,7 +42,13 @@ describe('convInfer kernel', () => {
     { c: 3, f: 20, k: 3, padding: 'same', side: 10, pool: 2 },
     { c: 2, f: 8, k: 4, padding: 'same', side: 9, pool: 1 },
     { c: 1, f: 36, k: 5, padding: 'valid', side: 13, pool: 3 },
-    { c: 4, f: 4, k: 1, padding: 'valid', side: 6, pool: 2 }
+    { c: 4, f: 4, k: 1, padding: 'valid', side: 6, pool: 2 },
+    // Deeper inputs: im2col + the gemm without fused multiply-add (kernels/convTrain.ts), on two threads for the
+    // bigger ones; filters off the gemm's 16/8/4-column tiles.
+    { c: 16, f: 32, k: 3, padding: 'same', side: 14, pool: 2 },
+    { c: 8, f: 6, k: 3, padding: 'valid', side: 9, pool: 1 },
+    { c: 17, f: 33, k: 5, padding: 'same', side: 11, pool: 1 },
+    { c: 32, f: 64, k: 3, padding: 'same', side: 8, pool: 2 }
   ]
   for (const { c, f, k, padding, side, pool } of cases)
     it(`equals the layer${pool > 1 ? ' and its max pool' : ''}: ${c} channels, ${f} filters, ${k}×${k} ${padding}, ${side}×${side}`, () => {
@@ -62,7 +68,7 @@ describe('convInfer kernel', () => {
       expect(bits(ours!)).toEqual(bits(reference))
     })
 
-  it('leaves other convs to tfjs: strides, activations, deep inputs, filters off the SIMD width', () => {
+  it('leaves other convs to tfjs: strides, activations, filters off the SIMD width on images, deep inputs without the taped kernels', () => {
     if (!wasm()) return
     const x = tf.zeros([1, 8, 8, 1]) as tf.Tensor4D
     const deep = tf.zeros([1, 8, 8, 8]) as tf.Tensor4D
@@ -74,9 +80,15 @@ describe('convInfer kernel', () => {
     const base = { type: 'conv2d', filters: 8, kernelSize: 3, strides: 1, padding: 'same', activation: 'relu' } as const
     expect(make({ ...base, strides: 2 }, x)).toBeNull()
     expect(make({ ...base, activation: 'tanh' }, x)).toBeNull()
-    expect(make(base, deep)).toBeNull()
     expect(make({ ...base, filters: 6 }, x)).toBeNull()
     expect(make(base, x)).not.toBeNull()
+    expect(make(base, deep)).not.toBeNull()
+    process.env.LAYERLAB_TAPE_KERNELS = '0'
+    try {
+      expect(make(base, deep)).toBeNull()
+    } finally {
+      delete process.env.LAYERLAB_TAPE_KERNELS
+    }
   })
 })
 

@@ -66,10 +66,10 @@ describe('denseForwardGemm', () => {
         const b = values(outputs, random, 0.3)
         tf.tidy(() => {
           const [xt, wt, bt] = [tf.tensor2d(x, [m, inputs]), tf.tensor2d(w, [inputs, outputs]), tf.tensor1d(b)]
-          expect(bits(denseForwardGemm(x, w, null, m, inputs, outputs, false)!)).toEqual(bits(tf.matMul(xt, wt).dataSync()))
+          expect(bits(denseForwardGemm(xt, wt, null, false)!.dataSync())).toEqual(bits(tf.matMul(xt, wt).dataSync()))
           for (const activation of ['relu', 'linear'] as const) {
             const reference = tf.fused.matMul({ a: xt, b: wt, bias: bt, activation }).dataSync()
-            expect(bits(denseForwardGemm(x, w, b, m, inputs, outputs, activation === 'relu')!)).toEqual(bits(reference))
+            expect(bits(denseForwardGemm(xt, wt, bt, activation === 'relu')!.dataSync())).toEqual(bits(reference))
           }
         })
       }
@@ -109,17 +109,9 @@ describe('a dense layer for training', () => {
           const z = tf.add(tf.matMul(x, kernel), bias)
           const y = activation === 'relu' ? tf.relu(z) : z
           const dz = activation === 'relu' ? tf.mul(probe, tf.step(y)) : probe
-          const products = denseGradientsGemm(
-            x.dataSync() as Float32Array,
-            kernel.dataSync() as Float32Array,
-            dz.dataSync() as Float32Array,
-            m,
-            inputs,
-            outputs,
-            true
-          )!
-          const referenceDW = bits(products.dW)
-          const referenceDx = bits(products.dx!)
+          const products = denseGradientsGemm(x, kernel, dz as tf.Tensor2D, true)!
+          const referenceDW = bits(products.dW.dataSync())
+          const referenceDx = bits(products.dx!.dataSync())
           // The linear layer's forward is tfjs's fused MatMul with the bias (fused under a tape too).
           const forward = activation === 'linear' ? tf.fused.matMul({ a: x, b: kernel, bias }) : y
           expect(bits(output!.dataSync())).toEqual(bits(forward.dataSync()))

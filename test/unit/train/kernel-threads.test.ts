@@ -25,6 +25,7 @@ import {
   convForwardGemm,
   convInputGradGemm,
   convKernelGradGemm,
+  convReluInferenceGemm,
   type ConvGeometry,
   denseGradientsGemm
 } from '../../../main/train/fast/kernels/convTrain'
@@ -144,41 +145,63 @@ describe('kernels on two threads', () => {
         }
     })
 
-  it('conv forward, kernel and input gradients and a dense layer’s gradients give the same bits on one and two threads', () => {
-    const cases: Array<{ x: [number, number, number, number]; k: number; f: number; before: number; valid: boolean }> = [
-      { x: [32, 14, 14, 16], k: 3, f: 32, before: 1, valid: false },
-      { x: [7, 15, 13, 17], k: 3, f: 33, before: 0, valid: true },
-      { x: [5, 28, 28, 3], k: 5, f: 7, before: 2, valid: false }
-    ]
-    for (const c of cases) {
-      const shrink = c.valid ? c.k - 1 : 0
-      const g: ConvGeometry = { x: c.x, k: c.k, f: c.f, before: c.before, outH: c.x[1] - shrink, outW: c.x[2] - shrink }
-      const x = randomValues(
-        c.x.reduce((p, q) => p * q, 1),
-        1
-      )
-      const w = randomValues(c.k * c.k * c.x[3] * c.f, 2)
-      const dy = randomValues(c.x[0] * g.outH * g.outW * c.f, 3)
-      const forward = bothWays(() => convForwardGemm(x, w, g)!.slice())
-      const kernelGrad = bothWays(() => convKernelGradGemm(x, dy, g)!.slice())
-      const inputGrad = bothWays(() => convInputGradGemm(dy, w, g)!.slice())
-      expect(firstDifference(forward.one, forward.two)).toBe(-1)
-      expect(firstDifference(kernelGrad.one, kernelGrad.two)).toBe(-1)
-      expect(firstDifference(inputGrad.one, inputGrad.two)).toBe(-1)
-      expect(forward.workerParts * kernelGrad.workerParts * inputGrad.workerParts).toBeGreaterThan(0)
+  it.each(['tfjs heap', 'own memory'])(
+    'conv forward, kernel and input gradients and a dense layer’s gradients give the same bits on one and two threads (%s)',
+    (memory) => {
+      process.env.LAYERLAB_TFJS_HEAP = memory === 'tfjs heap' ? '1' : '0'
+      const cases: Array<{ x: [number, number, number, number]; k: number; f: number; before: number; valid: boolean }> = [
+        { x: [32, 14, 14, 16], k: 3, f: 32, before: 1, valid: false },
+        { x: [7, 15, 13, 17], k: 3, f: 33, before: 0, valid: true },
+        { x: [5, 28, 28, 3], k: 5, f: 7, before: 2, valid: false }
+      ]
+      const read = (t: tf.Tensor | null) => {
+        const values = t!.dataSync() as Float32Array
+        t!.dispose()
+        return values
+      }
+      for (const c of cases) {
+        const shrink = c.valid ? c.k - 1 : 0
+        const g: ConvGeometry = { x: c.x, k: c.k, f: c.f, before: c.before, outH: c.x[1] - shrink, outW: c.x[2] - shrink }
+        const x = tf.tensor4d(
+          randomValues(
+            c.x.reduce((p, q) => p * q, 1),
+            1
+          ),
+          c.x
+        )
+        const w = tf.tensor4d(randomValues(c.k * c.k * c.x[3] * c.f, 2), [c.k, c.k, c.x[3], c.f])
+        const dy = tf.tensor4d(randomValues(c.x[0] * g.outH * g.outW * c.f, 3), [c.x[0], g.outH, g.outW, c.f])
+        const forward = bothWays(() => read(convForwardGemm(x, w, g)))
+        const kernelGrad = bothWays(() => read(convKernelGradGemm(x, dy, g)))
+        const inputGrad = bothWays(() => read(convInputGradGemm(dy, w, g)))
+        // The inference conv's bias and relu reach the worker's parts too.
+        const bias = tf.tensor1d(randomValues(c.f, 4))
+        const inference = bothWays(() => read(convReluInferenceGemm(x, w, bias, g)))
+        expect(firstDifference(inference.one, inference.two)).toBe(-1)
+        expect(inference.workerParts).toBeGreaterThan(0)
+        expect(inference.one.some((v) => v === 0) && inference.one.some((v) => v > 0)).toBe(true)
+        bias.dispose()
+        expect(firstDifference(forward.one, forward.two)).toBe(-1)
+        expect(firstDifference(kernelGrad.one, kernelGrad.two)).toBe(-1)
+        expect(firstDifference(inputGrad.one, inputGrad.two)).toBe(-1)
+        expect(forward.workerParts * kernelGrad.workerParts * inputGrad.workerParts).toBeGreaterThan(0)
+        tf.dispose([x, w, dy])
+      }
+      const [m, inputs, outputs] = [203, 1568, 61]
+      const x = tf.tensor2d(randomValues(m * inputs, 4), [m, inputs])
+      const w = tf.tensor2d(randomValues(inputs * outputs, 5), [inputs, outputs])
+      const dz = tf.tensor2d(randomValues(m * outputs, 6), [m, outputs])
+      const dense = bothWays(() => {
+        const r = denseGradientsGemm(x, w, dz, true)!
+        return { dW: read(r.dW), dx: read(r.dx) }
+      })
+      expect(firstDifference(dense.one.dW, dense.two.dW)).toBe(-1)
+      expect(firstDifference(dense.one.dx, dense.two.dx)).toBe(-1)
+      expect(dense.workerParts).toBeGreaterThan(0)
+      tf.dispose([x, w, dz])
+      delete process.env.LAYERLAB_TFJS_HEAP
     }
-    const [m, inputs, outputs] = [203, 1568, 61]
-    const x = randomValues(m * inputs, 4)
-    const w = randomValues(inputs * outputs, 5)
-    const dz = randomValues(m * outputs, 6)
-    const dense = bothWays(() => {
-      const r = denseGradientsGemm(x, w, dz, m, inputs, outputs, true)!
-      return { dW: r.dW.slice(), dx: r.dx!.slice() }
-    })
-    expect(firstDifference(dense.one.dW, dense.two.dW)).toBe(-1)
-    expect(firstDifference(dense.one.dx, dense.two.dx)).toBe(-1)
-    expect(dense.workerParts).toBeGreaterThan(0)
-  })
+  )
 })
 
 /** Epoch rows and final weights of a seeded run. */

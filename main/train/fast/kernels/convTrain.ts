@@ -1,15 +1,20 @@
 /**
- * Stride-1 convolutions, forward and both gradients, as im2col + the dense kernels' gemm (convTrain.wat), on one
- * instance per process: inputs are copied into its memory, results are views of it (copy before the next call).
- * Null where wasm SIMD is missing; callers keep their tfjs ops.
+ * Stride-1 convolutions, forward and both gradients, as im2col + the dense kernels' gemm (convTrain.wat), and a
+ * dense layer's products by the same gemm. Tensors in, tensors out: on tfjs's threaded heap the kernels read and
+ * write the tensors where they lie, elsewhere they run on a memory of their own with copies in and out
+ * (kernels/operands.ts). Null where wasm SIMD is missing; callers keep their tfjs ops.
  */
+import type * as tf from '@tensorflow/tfjs'
 import { convTrainSharedWasm, convTrainWasm } from './convTrain.wasm'
 import { denseTrainKernel, type DenseTrainInstance, type DenseTrainKernel, GEMM_BLOCK_ROWS, type Nhwc } from './index'
+import { type KernelMemory, ownMemory, perMemory, placeOperands, writableTensor } from './operands'
 import { helperThread, JOB_CONV_FORWARD, JOB_CONV_INPUT_GRAD, JOB_CONV_KERNEL_GRAD, MAX_PARTS, type SharedModules } from './threads'
 
 interface ConvTrainExports {
   shape(n: number, h: number, w: number, c: number, k: number, f: number, outH: number, outW: number, before: number): void
   im2col(patches: number, x: number, p0: number, count: number): void
+  /** The next forward's bias (0: none) and activation (0 none, 1 relu); `shape` clears them. */
+  epilogue(bias: number, act: number): void
   /** Output pixels first .. last. */
   forward(y: number, x: number, weights: number, patches: number, chunk: number, first: number, last: number): void
   /** Rows first .. last of dk (k·k·c rows). */
@@ -23,31 +28,30 @@ interface ConvKernels {
   conv: ConvTrainExports
   /** Where the memory is shared: what a second thread needs to run the same code on it. */
   shared: SharedModules | null
+  memory: KernelMemory
 }
 
-let loaded: ConvKernels | null | undefined
-
-function kernels(): ConvKernels | null {
-  if (loaded === undefined) {
-    loaded = null
-    try {
-      const dense = denseTrainKernel()
-      if (dense) {
-        // The conv module calls the dense module's own gemm (one thread): the conv calls split their work
-        // themselves, by chunks, rows or images (kernels/threads.ts).
-        const sharedConv = dense.shared ? new WebAssembly.Module(Buffer.from(convTrainSharedWasm, 'base64')) : null
-        const module = sharedConv ?? new WebAssembly.Module(Buffer.from(convTrainWasm, 'base64'))
-        const imports = { dense: { memory: dense.exports.memory, gemm: dense.exports.gemm } }
-        const conv = new WebAssembly.Instance(module, imports).exports as unknown as ConvTrainExports
-        const shared = dense.shared && sharedConv ? { dense: dense.shared.dense, conv: sharedConv } : null
-        loaded = { dense: dense.kernel, conv, shared }
-      }
-    } catch {
-      loaded = null
-    }
+/** The conv module on the dense instance's memory; null where it cannot be built. */
+function convKernelsOn(dense: DenseTrainInstance, memory: KernelMemory): ConvKernels | null {
+  try {
+    // The conv module calls the dense module's own gemm (one thread): the conv calls split their work
+    // themselves, by chunks, rows or images (kernels/threads.ts).
+    const sharedConv = dense.shared ? new WebAssembly.Module(Buffer.from(convTrainSharedWasm, 'base64')) : null
+    const module = sharedConv ?? new WebAssembly.Module(Buffer.from(convTrainWasm, 'base64'))
+    const imports = { dense: { memory: dense.exports.memory, gemm: dense.exports.gemm } }
+    const conv = new WebAssembly.Instance(module, imports).exports as unknown as ConvTrainExports
+    const shared = dense.shared && sharedConv ? { dense: dense.shared.dense, conv: sharedConv } : null
+    return { dense: dense.kernel, conv, shared, memory }
+  } catch {
+    return null
   }
-  return loaded
 }
+
+/** The kernels on tfjs's heap where it can hold them (operands.ts), else on a memory of their own. */
+const kernels = perMemory<ConvKernels>((heap) => {
+  const dense = heap ? denseTrainKernel(undefined, heap.memory) : denseTrainKernel()
+  return dense && convKernelsOn(dense, heap ?? ownMemory(dense.exports.memory))
+})
 
 /** Conv calls below this many multiply-adds stay on one thread (see THREADED_GEMM_MIN_MACS). */
 const THREADED_CONV_MIN_MACS = 200_000
@@ -74,13 +78,15 @@ function runConv(
   unit: number,
   total: number,
   parts: number,
-  macs: number
+  macs: number,
+  [bias, act]: [number, number] = [0, 0]
 ): void {
+  k.conv.epilogue(bias, act)
   const helper = k.shared && total > unit && macs >= THREADED_CONV_MIN_MACS ? helperThread() : null
   if (!helper) return k.conv[run](out, input, other, patches, chunk, 0, total)
   const [n, h, w, c] = g.x
   const shape = [n, h, w, c, g.k, g.f, g.outH, g.outW, g.before]
-  helper.run(JOBS[run], k.dense.memory, k.shared!, [...shape, out, input, other, patches2, chunk], unit, total, parts, (first, last) =>
+  helper.run(JOBS[run], k.dense.memory, k.shared!, [...shape, out, input, other, patches2, chunk, bias, act], unit, total, parts, (first, last) =>
     k.conv[run](out, input, other, patches, chunk, first, last)
   )
 }
@@ -112,19 +118,6 @@ function chunkFor(kkc: number): number {
   return Math.max(GEMM_BLOCK_ROWS, Math.floor(32768 / kkc / GEMM_BLOCK_ROWS) * GEMM_BLOCK_ROWS)
 }
 
-/** Byte offsets of consecutive buffers (16-byte aligned, 16 bytes of slack after each), the memory grown to fit. */
-function layout(memory: WebAssembly.Memory, floats: number[]): { at: number[]; heap: Float32Array } {
-  const at: number[] = []
-  let end = 0
-  for (const count of floats) {
-    at.push(end)
-    end += Math.ceil((count * 4) / 16) * 16 + 16
-  }
-  const missing = Math.ceil(end / 65536) - memory.buffer.byteLength / 65536
-  if (missing > 0) memory.grow(missing)
-  return { at, heap: new Float32Array(memory.buffer) }
-}
-
 export interface ConvGeometry {
   /** The input's shape. */
   x: Nhwc
@@ -142,8 +135,10 @@ export interface ConvGeometry {
  * The kernels with the conv's shape set, and the sizes every conv call lays out its buffers by (patch length,
  * output pixels, input size, the im2col chunk); null where the kernels do not run.
  */
-function convCall(g: ConvGeometry): { k: ConvKernels; kkc: number; pixels: number; inputSize: number; chunk: number } | null {
-  const k = kernels()
+function convCall(
+  g: ConvGeometry,
+  k: ConvKernels | null = kernels()
+): { k: ConvKernels; kkc: number; pixels: number; inputSize: number; chunk: number } | null {
   if (!k) return null
   const [n, h, w, c] = g.x
   k.conv.shape(n, h, w, c, g.k, g.f, g.outH, g.outW, g.before)
@@ -151,87 +146,134 @@ function convCall(g: ConvGeometry): { k: ConvKernels; kkc: number; pixels: numbe
   return { k, kkc, pixels: n * g.outH * g.outW, inputSize: n * h * w * c, chunk: chunkFor(kkc) }
 }
 
-/** y [n, outH, outW, f] of x and the kernel [k, k, c, f]; null where the kernels do not run. */
-export function convForwardGemm(x: Float32Array, kernel: Float32Array, g: ConvGeometry): Float32Array | null {
-  const call = convCall(g)
-  if (!call) return null
-  const { k, kkc, pixels, inputSize, chunk } = call
-  const { at, heap } = layout(k.dense.memory, [inputSize, kkc * g.f, chunk * kkc, pixels * g.f, chunk * kkc])
-  const [xAt, wAt, patchesAt, yAt, patches2At] = at as [number, number, number, number, number]
-  heap.set(x, xAt / 4)
-  heap.set(kernel, wAt / 4)
+/** y [n, outH, outW, f] = x ⊛ kernel [k, k, c, f] (+ bias, then relu where asked) on the kernel set `k`. */
+function convForwardOn(
+  call: NonNullable<ReturnType<typeof convCall>>,
+  x: tf.Tensor4D,
+  kernel: tf.Tensor4D,
+  g: ConvGeometry,
+  bias: tf.Tensor1D | null,
+  relu: boolean
+): tf.Tensor4D {
+  const { k, kkc, pixels, chunk } = call
+  const y = writableTensor<tf.Tensor4D>([g.x[0], g.outH, g.outW, g.f])
+  const { at, finish } = placeOperands(k.memory, [
+    { read: x },
+    { read: kernel },
+    { floats: chunk * kkc },
+    { write: y },
+    { floats: chunk * kkc },
+    bias ? { read: bias } : { floats: 0 }
+  ])
+  const [xAt, wAt, patchesAt, yAt, patches2At, biasAt] = at as [number, number, number, number, number, number]
   // whole chunks each: the same gemm calls as on one thread
   const macs = pixels * kkc * g.f
   const parts = Math.min(MAX_PARTS, Math.ceil(pixels / chunk), Math.max(2, Math.floor(macs / THREADED_CONV_MIN_MACS)))
-  runConv(k, g, 'forward', [yAt, xAt, wAt, patchesAt, patches2At], chunk, chunk, pixels, parts, macs)
-  return heap.subarray(yAt / 4, yAt / 4 + pixels * g.f)
+  runConv(k, g, 'forward', [yAt, xAt, wAt, patchesAt, patches2At], chunk, chunk, pixels, parts, macs, [bias ? biasAt : 0, relu ? 1 : 0])
+  finish()
+  return y.tensor
+}
+
+/** y [n, outH, outW, f] of x and the kernel [k, k, c, f]; null where the kernels do not run. */
+export function convForwardGemm(x: tf.Tensor4D, kernel: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D | null {
+  const call = convCall(g)
+  return call && convForwardOn(call, x, kernel, g, null, false)
+}
+
+/**
+ * A conv layer in inference, relu(x ⊛ kernel + bias), through im2col and the gemm built without fused
+ * multiply-add, whose sums start from the bias and add each product rounded in the patch's order (window row,
+ * column, channel): the same bits as XNNPACK's fused conv on the wasm backend (test/unit/train/convGemm.test.ts).
+ * Why: a small CNN's validation ran its second conv (83 × 14 × 14 × 16 → 32) in XNNPACK at ~8 ms a call, about
+ * 18 GFLOP/s on two threads under load, ~7 % of an epoch (issue 20's note, Session 12). Null where the kernels do
+ * not run.
+ */
+export function convReluInferenceGemm(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D | null, g: ConvGeometry): tf.Tensor4D | null {
+  const call = convCall(g, plainKernels())
+  return call && convForwardOn(call, x, kernel, g, bias, true)
 }
 
 /** dk [k, k, c, f] from x and dy [n, outH, outW, f]; null where the kernels do not run. */
-export function convKernelGradGemm(x: Float32Array, dy: Float32Array, g: ConvGeometry): Float32Array | null {
+export function convKernelGradGemm(x: tf.Tensor4D, dy: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D | null {
   const call = convCall(g)
   if (!call) return null
-  const { k, kkc, pixels, inputSize, chunk } = call
-  const { at, heap } = layout(k.dense.memory, [inputSize, pixels * g.f, chunk * kkc, kkc * g.f, chunk * kkc])
+  const { k, kkc, pixels, chunk } = call
+  const dk = writableTensor<tf.Tensor4D>([g.k, g.k, g.x[3], g.f])
+  const { at, finish } = placeOperands(k.memory, [{ read: x }, { read: dy }, { floats: chunk * kkc }, { write: dk }, { floats: chunk * kkc }])
   const [xAt, dyAt, patchesAt, dkAt, patches2At] = at as [number, number, number, number, number]
-  heap.set(x, xAt / 4)
-  heap.set(dy, dyAt / 4)
   // rows of dk from multiples of the gemm's block of rows, two parts (each walks every chunk in order, im2col included)
   runConv(k, g, 'kernelGrad', [dkAt, xAt, dyAt, patchesAt, patches2At], chunk, GEMM_BLOCK_ROWS, kkc, 2, pixels * kkc * g.f)
-  return heap.subarray(dkAt / 4, dkAt / 4 + kkc * g.f)
+  finish()
+  return dk.tensor
 }
 
 /** dx [n, h, w, c] from dy [n, outH, outW, f] and the kernel [k, k, c, f]; null where the kernels do not run. */
-export function convInputGradGemm(dy: Float32Array, kernel: Float32Array, g: ConvGeometry): Float32Array | null {
+export function convInputGradGemm(dy: tf.Tensor4D, kernel: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D | null {
   const call = convCall(g)
   if (!call) return null
-  const { k, kkc, pixels, inputSize, chunk } = call
-  const { at, heap } = layout(k.dense.memory, [pixels * g.f, kkc * g.f, kkc * g.f, chunk * kkc, inputSize, chunk * kkc])
+  const { k, kkc, pixels, chunk } = call
+  const dx = writableTensor<tf.Tensor4D>(g.x)
+  const { at, finish } = placeOperands(k.memory, [
+    { read: dy },
+    { read: kernel },
+    { floats: kkc * g.f },
+    { floats: chunk * kkc },
+    { write: dx },
+    { floats: chunk * kkc }
+  ])
   const [dyAt, wAt, wTAt, patchesAt, dxAt, patches2At] = at as [number, number, number, number, number, number]
-  heap.set(dy, dyAt / 4)
-  heap.set(kernel, wAt / 4)
   k.dense.transpose(wTAt, wAt, kkc, g.f)
   // whole images each: no pixel of one part's images touches another's dx
   const macs = pixels * kkc * g.f
   const parts = Math.min(MAX_PARTS, g.x[0], Math.max(2, Math.floor(macs / THREADED_CONV_MIN_MACS)))
   runConv(k, g, 'inputGrad', [dxAt, dyAt, wTAt, patchesAt, patches2At], chunk, g.outH * g.outW, pixels, parts, macs)
-  return heap.subarray(dxAt / 4, dxAt / 4 + inputSize)
+  finish()
+  return dx.tensor
 }
 
 /**
  * A dense layer's two matrix gradients from its input x [m, in], kernel w [in, out] and dz [m, out] (the output's
- * gradient through the activation): dW = xᵀ·dz and, with `inputGradient`, dx = dz·wᵀ. Views of the kernels'
- * memory (copy before the next call); null where the kernels do not run.
+ * gradient through the activation): dW = xᵀ·dz and, with `inputGradient`, dx = dz·wᵀ (else null). Null where the
+ * kernels do not run.
  */
 export function denseGradientsGemm(
-  x: Float32Array,
-  weights: Float32Array,
-  dz: Float32Array,
-  m: number,
-  inputs: number,
-  outputs: number,
+  x: tf.Tensor2D,
+  weights: tf.Tensor2D,
+  dz: tf.Tensor2D,
   inputGradient: boolean
-): { dW: Float32Array; dx: Float32Array | null } | null {
+): { dW: tf.Tensor2D; dx: tf.Tensor2D | null } | null {
   const k = kernels()
   if (!k) return null
-  const { at, heap } = layout(k.dense.memory, [m * inputs, m * outputs, inputs * outputs, inputs * outputs, inputs * outputs, m * inputs])
-  const [xAt, dzAt, wAt, wTAt, dWAt, dxAt] = at as [number, number, number, number, number, number]
-  heap.set(x, xAt / 4)
-  heap.set(dz, dzAt / 4)
+  const [m, inputs] = x.shape
+  const outputs = weights.shape[1]
+  const dW = writableTensor<tf.Tensor2D>([inputs, outputs])
+  const dx = inputGradient ? writableTensor<tf.Tensor2D>([m, inputs]) : null
+  const { at, finish } = placeOperands(k.memory, [
+    { read: x },
+    { read: dz },
+    { write: dW },
+    ...(dx ? [{ read: weights }, { floats: inputs * outputs }, { write: dx }] : [])
+  ])
+  const [xAt, dzAt, dWAt, wAt, wTAt, dxAt] = at as [number, number, number, number, number, number]
   // dW [in, out] = xᵀ [in, m] · dz [m, out]: the gemm reads x transposed.
   k.dense.gemm(dWAt, xAt, dzAt, 0, inputs, outputs, m, 4, inputs * 4, outputs * 4, outputs * 4, 0, 0)
-  let dx: Float32Array | null = null
-  if (inputGradient) {
-    heap.set(weights, wAt / 4)
+  if (dx) {
     k.dense.transpose(wTAt, wAt, inputs, outputs)
     // dx [m, in] = dz [m, out] · wᵀ [out, in]
     k.dense.gemm(dxAt, dzAt, wTAt, 0, m, inputs, outputs, outputs * 4, 4, inputs * 4, inputs * 4, 0, 0)
-    dx = heap.subarray(dxAt / 4, dxAt / 4 + m * inputs)
   }
-  return { dW: heap.subarray(dWAt / 4, dWAt / 4 + inputs * outputs), dx }
+  finish()
+  return { dW: dW.tensor, dx: dx?.tensor ?? null }
 }
 
-let plainDense: DenseTrainInstance | null | undefined
+/**
+ * The gemm built without fused multiply-add and the conv module on it, on tfjs's heap where it can be, else on a
+ * memory of its own: the products whose bits must be XNNPACK's (dense forward, inference convs).
+ */
+const plainKernels = perMemory<ConvKernels>((heap) => {
+  const instance = heap ? denseTrainKernel('plain', heap.memory) : denseTrainKernel('plain')
+  return instance && convKernelsOn(instance, heap ?? ownMemory(instance.exports.memory))
+})
 
 /**
  * A dense layer's forward product x [m, in] · w [in, out] through the gemm built without fused multiply-add (its
@@ -239,38 +281,29 @@ let plainDense: DenseTrainInstance | null | undefined
  * 0 or, with `bias`, from the bias (then relu where asked): each output is the sum over `in` ascending of
  * products rounded apart, XNNPACK's order, so the same bits as the wasm backend's MatMul, and with the bias as its
  * fused MatMul with bias and relu (test/unit/train/denseGemm.test.ts). XNNPACK packs its B operand afresh on every
- * call: on a CNN's 1,568 × 64 dense layer that was most of its 0.8 ms forward per batch of 32. A view of the
- * kernel's memory (copy before the next call); null where the kernels do not run.
+ * call: on a CNN's 1,568 × 64 dense layer that was most of its 0.8 ms forward per batch of 32. Null where the
+ * kernels do not run.
  */
-export function denseForwardGemm(
-  x: Float32Array,
-  weights: Float32Array,
-  bias: Float32Array | null,
-  m: number,
-  inputs: number,
-  outputs: number,
-  relu: boolean
-): Float32Array | null {
-  if (plainDense === undefined) plainDense = denseTrainKernel('plain')
-  if (!plainDense) return null
-  const k = plainDense.kernel
-  const { at, heap } = layout(k.memory, [m * inputs, inputs * outputs, outputs, m * outputs])
+export function denseForwardGemm(x: tf.Tensor2D, weights: tf.Tensor2D, bias: tf.Tensor1D | null, relu: boolean): tf.Tensor2D | null {
+  const plain = plainKernels()
+  if (!plain) return null
+  const [m, inputs] = x.shape
+  const outputs = weights.shape[1]
+  const y = writableTensor<tf.Tensor2D>([m, outputs])
+  const { at, finish } = placeOperands(plain.memory, [{ read: x }, { read: weights }, bias ? { read: bias } : { floats: 0 }, { write: y }])
   const [xAt, wAt, biasAt, yAt] = at as [number, number, number, number]
-  heap.set(x, xAt / 4)
-  heap.set(weights, wAt / 4)
-  if (bias) heap.set(bias, biasAt / 4)
-  k.gemm(yAt, xAt, wAt, biasAt, m, outputs, inputs, inputs * 4, 4, outputs * 4, outputs * 4, bias ? 2 : 0, relu ? 1 : 0)
-  return heap.subarray(yAt / 4, yAt / 4 + m * outputs)
+  plain.dense.gemm(yAt, xAt, wAt, biasAt, m, outputs, inputs, inputs * 4, 4, outputs * 4, outputs * 4, bias ? 2 : 0, relu ? 1 : 0)
+  finish()
+  return y.tensor
 }
 
 /** The patch matrix [pixels, k·k·c] of x (tests). */
-export function im2colGemm(x: Float32Array, g: ConvGeometry): Float32Array | null {
+export function im2colGemm(x: tf.Tensor4D, g: ConvGeometry): Float32Array | null {
   const call = convCall(g)
   if (!call) return null
-  const { k, kkc, pixels, inputSize } = call
-  const { at, heap } = layout(k.dense.memory, [inputSize, pixels * kkc])
+  const { k, kkc, pixels } = call
+  const { at, heap } = placeOperands(k.memory, [{ read: x }, { floats: pixels * kkc }])
   const [xAt, patchesAt] = at as [number, number]
-  heap.set(x, xAt / 4)
   k.conv.im2col(patchesAt, xAt, 0, pixels)
-  return heap.subarray(patchesAt / 4, patchesAt / 4 + pixels * kkc)
+  return heap.slice(patchesAt / 4, patchesAt / 4 + pixels * kkc)
 }

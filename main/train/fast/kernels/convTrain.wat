@@ -30,13 +30,22 @@
   (global $outW (mut i32) (i32.const 0))
   ;; rows and columns of padding before the image (tfjs's "same": floor((k - 1) / 2); "valid": 0)
   (global $before (mut i32) (i32.const 0))
+  ;; forward's epilogue (set by `epilogue` after `shape`, which clears it): the bias its sums start from (0: none)
+  ;; and the gemm's activation (0 none, 1 relu)
+  (global $bias (mut i32) (i32.const 0))
+  (global $act (mut i32) (i32.const 0))
+
+  (func (export "epilogue") (param $bias i32) (param $act i32)
+    (global.set $bias (local.get $bias))
+    (global.set $act (local.get $act)))
 
   (func (export "shape")
     (param $n i32) (param $h i32) (param $w i32) (param $c i32) (param $k i32) (param $f i32)
     (param $outH i32) (param $outW i32) (param $before i32)
     (global.set $n (local.get $n)) (global.set $h (local.get $h)) (global.set $w (local.get $w))
     (global.set $c (local.get $c)) (global.set $k (local.get $k)) (global.set $f (local.get $f))
-    (global.set $outH (local.get $outH)) (global.set $outW (local.get $outW)) (global.set $before (local.get $before)))
+    (global.set $outH (local.get $outH)) (global.set $outW (local.get $outW)) (global.set $before (local.get $before))
+    (global.set $bias (i32.const 0)) (global.set $act (i32.const 0)))
 
   ;; dst[0..bytes) = src[0..bytes); bytes a multiple of 4
   (func $copy (param $dst i32) (param $src i32) (param $bytes i32)
@@ -164,11 +173,11 @@
         (call $walk (local.get $patches) (local.get $x) (local.get $p0) (local.get $count) (i32.const 1))
         (call $gemm
           (i32.add (local.get $y) (i32.shl (i32.mul (local.get $p0) (global.get $f)) (i32.const 2)))
-          (local.get $patches) (local.get $weights) (i32.const 0)
+          (local.get $patches) (local.get $weights) (global.get $bias)
           (local.get $count) (global.get $f) (local.get $kkc)
           (i32.shl (local.get $kkc) (i32.const 2)) (i32.const 4)
           (i32.shl (global.get $f) (i32.const 2)) (i32.shl (global.get $f) (i32.const 2))
-          (i32.const 0) (i32.const 0))
+          (select (i32.const 2) (i32.const 0) (global.get $bias)) (global.get $act))
         (local.set $p0 (i32.add (local.get $p0) (local.get $count)))
         (br $chunks))))
 

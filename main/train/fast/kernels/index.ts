@@ -4,10 +4,12 @@
  * next call. Where wasm SIMD is missing the loader answers null and callers keep their plain-JS loops.
  */
 import v8 from 'node:v8'
+import type * as tf from '@tensorflow/tfjs'
 import { convInferWasm } from './convInfer.wasm'
-import { convKernelGradWasm } from './convKernelGrad.wasm'
+import { convKernelGradSharedWasm, convKernelGradWasm } from './convKernelGrad.wasm'
 import { denseTrainFusedWasm, denseTrainSharedFusedWasm, denseTrainSharedMaximumPages, denseTrainSharedWasm, denseTrainWasm } from './denseTrain.wasm'
-import { maxPoolGradWasm } from './maxPoolGrad.wasm'
+import { maxPoolGradSharedWasm, maxPoolGradWasm } from './maxPoolGrad.wasm'
+import { type KernelMemory, ownMemory, perMemory, placeOperands, writableTensor } from './operands'
 import { helperThread, JOB_GEMM, MAX_PARTS, type SharedModules, sharedMemoryAvailable } from './threads'
 
 interface MaxPoolGradExports {
@@ -76,6 +78,28 @@ interface ConvInferExports {
 const maxPoolGradKernel = loader<MaxPoolGradExports>(maxPoolGradWasm)
 const convInferKernel = loader<ConvInferExports>(convInferWasm)
 const convKernelGradKernel = loader<ConvKernelGradExports>(convKernelGradWasm)
+
+/**
+ * A kernel module where tensors can be its operands in place: its shared build on tfjs's heap where that runs,
+ * else `own` (its plain build on its own memory; kernels/operands.ts).
+ */
+function placedLoader<T extends { memory: WebAssembly.Memory }>(
+  sharedBase64: string,
+  own: () => T | null
+): () => { exports: T; memory: KernelMemory } | null {
+  let compiled: WebAssembly.Module | undefined
+  return perMemory((heap) => {
+    if (!heap) {
+      const exports = own()
+      return exports && { exports, memory: ownMemory(exports.memory) }
+    }
+    compiled ??= new WebAssembly.Module(Buffer.from(sharedBase64, 'base64'))
+    return { exports: new WebAssembly.Instance(compiled, { env: { memory: heap.memory } }).exports as unknown as T, memory: heap }
+  })
+}
+
+const placedMaxPoolGrad = placedLoader(maxPoolGradSharedWasm, maxPoolGradKernel)
+const placedConvKernelGrad = placedLoader(convKernelGradSharedWasm, convKernelGradKernel)
 
 const PAGE = 65536
 
@@ -165,52 +189,42 @@ export function biasReluGradSimd(dy: Float32Array, y: Float32Array, channels: nu
 
 /**
  * relu(maxPool2(x) + bias), maxPool2Simd and biasReluSimd in one call on the kernel's memory (the pooled values
- * never leave it), over the shapes maxPool2Simd takes. A view into the kernel's memory (copy it before the next
- * call), or null where the kernels cannot run.
+ * never leave it), over the shapes maxPool2Simd takes; null where the kernels cannot run.
  */
-export function maxPool2BiasReluSimd(input: Float32Array, shape: Nhwc, bias: Float32Array): Float32Array | null {
-  const [n, height, width, channels] = shape
-  if (channels % 4 !== 0 || height % 2 !== 0 || width % 2 !== 0 || input.length !== n * height * width * channels || bias.length !== channels)
-    return null
-  const kernel = maxPoolGradKernel()
-  if (!kernel) return null
-  const pooled = input.length / 4
-  const values = heap(kernel.memory, input.length + channels + 2 * pooled)
-  values.set(input, 0)
-  values.set(bias, input.length)
-  const pooledAt = input.length + channels
-  const yAt = pooledAt + pooled
-  kernel.maxPool2(0, pooledAt * 4, (n * height) / 2, width / 2, channels)
-  kernel.biasRelu(pooledAt * 4, input.length * 4, yAt * 4, pooled / channels, channels)
-  return values.subarray(yAt, yAt + pooled)
+export function maxPool2BiasReluSimd(x: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D | null {
+  const [n, height, width, channels] = x.shape
+  if (channels % 4 !== 0 || height % 2 !== 0 || width % 2 !== 0 || bias.size !== channels) return null
+  const placed = placedMaxPoolGrad()
+  if (!placed) return null
+  const pooled = x.size / 4
+  const y = writableTensor<tf.Tensor4D>([n, height / 2, width / 2, channels])
+  const { at, finish } = placeOperands(placed.memory, [{ read: x }, { read: bias }, { floats: pooled }, { write: y }])
+  const [xAt, biasAt, pooledAt, yAt] = at as [number, number, number, number]
+  placed.exports.maxPool2(xAt, pooledAt, (n * height) / 2, width / 2, channels)
+  placed.exports.biasRelu(pooledAt, biasAt, yAt, pooled / channels, channels)
+  finish()
+  return y.tensor
 }
 
 /**
  * The gradients of y = relu(maxPool2(x) + bias) from x, y (maxPool2BiasReluSimd's output) and dy:
- * biasReluGradSimd then maxPool2GradientSimd on the kernel's memory (the pooled gradient never leaves it). Views
- * into the kernel's memory (copy them before the next call), or null where the kernels cannot run.
+ * biasReluGradSimd then maxPool2GradientSimd on the kernel's memory (the pooled gradient never leaves it); null
+ * where the kernels cannot run.
  */
-export function maxPool2BiasReluGradSimd(
-  input: Float32Array,
-  shape: Nhwc,
-  y: Float32Array,
-  dy: Float32Array
-): { dx: Float32Array; db: Float32Array } | null {
-  const [n, height, width, channels] = shape
-  const pooled = input.length / 4
-  if (channels % 4 !== 0 || height % 2 !== 0 || width % 2 !== 0 || input.length !== n * height * width * channels) return null
-  if (y.length !== pooled || dy.length !== pooled) return null
-  const kernel = maxPoolGradKernel()
-  if (!kernel) return null
-  const values = heap(kernel.memory, 2 * input.length + 3 * pooled + channels)
-  const [yAt, dyAt, dzAt, dbAt] = [input.length, input.length + pooled, input.length + 2 * pooled, input.length + 3 * pooled]
-  const dxAt = dbAt + channels
-  values.set(input, 0)
-  values.set(y, yAt)
-  values.set(dy, dyAt)
-  kernel.biasReluGrad(dyAt * 4, yAt * 4, dzAt * 4, dbAt * 4, pooled / channels, channels)
-  kernel.maxPool2Grad(0, dzAt * 4, dxAt * 4, (n * height) / 2, width / 2, channels)
-  return { dx: values.subarray(dxAt, dxAt + input.length), db: values.subarray(dbAt, dbAt + channels) }
+export function maxPool2BiasReluGradSimd(input: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tensor4D): { dx: tf.Tensor4D; db: tf.Tensor1D } | null {
+  const [n, height, width, channels] = input.shape
+  const pooled = input.size / 4
+  if (channels % 4 !== 0 || height % 2 !== 0 || width % 2 !== 0 || y.size !== pooled || dy.size !== pooled) return null
+  const placed = placedMaxPoolGrad()
+  if (!placed) return null
+  const dx = writableTensor<tf.Tensor4D>(input.shape)
+  const db = writableTensor<tf.Tensor1D>([channels])
+  const { at, finish } = placeOperands(placed.memory, [{ read: input }, { read: y }, { read: dy }, { floats: pooled }, { write: db }, { write: dx }])
+  const [xAt, yAt, dyAt, dzAt, dbAt, dxAt] = at as [number, number, number, number, number, number]
+  placed.exports.biasReluGrad(dyAt, yAt, dzAt, dbAt, pooled / channels, channels)
+  placed.exports.maxPool2Grad(xAt, dzAt, dxAt, (n * height) / 2, width / 2, channels)
+  finish()
+  return { dx: dx.tensor, db: db.tensor }
 }
 
 /**
@@ -266,26 +280,18 @@ export function convReluSimd(
  * output dy [n, outH, outW, f], padded by `before` rows and columns in front (tfjs's "same" and "valid"). For
  * inputs with few channels (see convKernelGrad.wat); filters a multiple of 4, else null (callers fall back).
  */
-export function convKernelGradientSimd(
-  x: Float32Array,
-  xShape: Nhwc,
-  dy: Float32Array,
-  dyShape: Nhwc,
-  k: number,
-  before: number
-): Float32Array | null {
-  const [n, h, w, c] = xShape
-  const [, outH, outW, f] = dyShape
-  if (f % 4 !== 0 || x.length !== n * h * w * c || dy.length !== n * outH * outW * f) return null
-  const kernel = convKernelGradKernel()
-  if (!kernel) return null
+export function convKernelGradientSimd(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, before: number): tf.Tensor4D | null {
+  const [n, h, w, c] = x.shape
+  const [, outH, outW, f] = dy.shape
+  if (f % 4 !== 0 || dy.shape[0] !== n) return null
+  const placed = placedConvKernelGrad()
+  if (!placed) return null
+  const kernel = placed.exports
   const dkSize = k * k * c * f
-  const values = heap(kernel.memory, x.length + dy.length + dkSize)
-  values.set(x, 0)
-  values.set(dy, x.length)
-  const dyAt = x.length * 4
-  const dk = values.subarray(x.length + dy.length, x.length + dy.length + dkSize)
-  const dkAt = dk.byteOffset
+  const out = writableTensor<tf.Tensor4D>([k, k, c, f])
+  const { at, heap, finish } = placeOperands(placed.memory, [{ read: x }, { read: dy }, { write: out }])
+  const [xAt, dyAt, dkAt] = at as [number, number, number]
+  const dk = heap.subarray(dkAt / 4, dkAt / 4 + dkSize)
   const width = f % 16 === 0 ? 16 : 4
   const dot = width === 16 ? kernel.dot16 : kernel.dot4
   for (let i = 0; i < k; i++) {
@@ -302,7 +308,7 @@ export function convKernelGradientSimd(
             dk.fill(0, at, at + width)
             continue
           }
-          const xStart = (((firstRow + i - before) * w + (firstColumn + j - before)) * c + channel) * 4
+          const xStart = xAt + (((firstRow + i - before) * w + (firstColumn + j - before)) * c + channel) * 4
           const dyStart = dyAt + ((firstRow * outW + firstColumn) * f + f0) * 4
           dot(
             xStart,
@@ -321,7 +327,8 @@ export function convKernelGradientSimd(
         }
     }
   }
-  return dk
+  finish()
+  return out.tensor
 }
 
 /** The dense-chain step's kernels (denseTrain.wat); byte offsets and strides, see the .wat for each. */
@@ -474,17 +481,18 @@ export interface DenseTrainInstance {
 
 /**
  * A fresh instance of the dense-chain kernels with its own memory (one per stage: its weights, state and buffers
- * live there until the stage ends), fused multiply-add where the runtime has it; `variant` forces one (tests).
+ * live there until the stage ends), or on the shared memory `on` (tfjs's heap, kernels/operands.ts), fused
+ * multiply-add where the runtime has it; `variant` forces one (tests).
  * The memory is shared where the runtime allows it (the gemm may then use a second thread; same results either
  * way). Null where wasm SIMD is missing.
  */
-export function denseTrainKernel(variant?: DenseTrainVariant): DenseTrainInstance | null {
+export function denseTrainKernel(variant?: DenseTrainVariant, on?: WebAssembly.Memory): DenseTrainInstance | null {
   const order: DenseTrainVariant[] = variant ? [variant] : ['fused', 'plain']
   for (const name of order) {
     const sharedModule = sharedMemoryAvailable() ? denseTrainModule(name, true) : null
     if (sharedModule) {
       try {
-        const memory = new WebAssembly.Memory({ initial: 1, maximum: denseTrainSharedMaximumPages, shared: true })
+        const memory = on ?? new WebAssembly.Memory({ initial: 1, maximum: denseTrainSharedMaximumPages, shared: true })
         const exports = new WebAssembly.Instance(sharedModule, { env: { memory } }).exports as unknown as DenseTrainKernel
         const shared = { dense: sharedModule }
         const kernel: DenseTrainKernel = { ...exports, gemm: threadedGemm(exports.gemm, memory, shared) }
@@ -493,6 +501,8 @@ export function denseTrainKernel(variant?: DenseTrainVariant): DenseTrainInstanc
         // fall through to the unshared build
       }
     }
+    // A memory handed in is shared (tfjs's heap): only the shared builds import one.
+    if (on) continue
     const module = denseTrainModule(name, false)
     if (module) {
       const exports = new WebAssembly.Instance(module, {}).exports as unknown as DenseTrainKernel

@@ -99,6 +99,7 @@ function runPart(kind, instance, a, part, parts, unit, total) {
   }
   const conv = instance.conv
   conv.shape(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
+  conv.epilogue(a[14], a[15])
   const run = kind === ${JOB_CONV_FORWARD} ? conv.forward : kind === ${JOB_CONV_KERNEL_GRAD} ? conv.kernelGrad : conv.inputGrad
   run(a[9], a[10], a[11], a[12], a[13], first, last)
 }
@@ -158,7 +159,9 @@ class KernelThread {
   private readonly control = new Int32Array(new SharedArrayBuffer(SLOTS * 4))
   private readonly port: MessagePort
   private readonly worker: Worker
-  private readonly ids = new WeakMap<WebAssembly.Memory, number>()
+  // One worker instance per memory and module set: tfjs's heap holds several (the fused and the plain gemm, the
+  // conv module), and a part must run the caller's own build (the fused and plain gemms round differently).
+  private readonly ids = new WeakMap<WebAssembly.Memory, WeakMap<SharedModules, number>>()
   private readonly released = new FinalizationRegistry<number>((id) => this.detach(id))
   private nextId = 1
   private seq = 0
@@ -182,14 +185,16 @@ class KernelThread {
     return this.alive && Atomics.load(this.control, READY) === 1
   }
 
-  /** The worker's id of a memory, sending it the memory and modules on first use. */
+  /** The worker's id of a memory and its modules, sending them on first use. */
   private idOf(memory: WebAssembly.Memory, modules: SharedModules): number {
-    let id = this.ids.get(memory)
+    let byModules = this.ids.get(memory)
+    if (!byModules) this.ids.set(memory, (byModules = new WeakMap()))
+    let id = byModules.get(modules)
     if (id === undefined) {
       id = this.nextId++
       this.port.postMessage({ id, memory, dense: modules.dense, conv: modules.conv })
-      this.ids.set(memory, id)
-      this.released.register(memory, id)
+      byModules.set(modules, id)
+      this.released.register(modules, id)
     }
     return id
   }
