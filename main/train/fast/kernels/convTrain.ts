@@ -31,20 +31,24 @@ interface ConvKernels {
   memory: KernelMemory
 }
 
-/** The conv module on the dense instance's memory; null where it cannot be built. */
-function convKernelsOn(dense: DenseTrainInstance, memory: KernelMemory): ConvKernels | null {
-  try {
-    // The conv module calls the dense module's own gemm (one thread): the conv calls split their work
-    // themselves, by chunks, rows or images (kernels/threads.ts).
-    const sharedConv = dense.shared ? new WebAssembly.Module(Buffer.from(convTrainSharedWasm, 'base64')) : null
-    const module = sharedConv ?? new WebAssembly.Module(Buffer.from(convTrainWasm, 'base64'))
-    const imports = { dense: { memory: dense.exports.memory, gemm: dense.exports.gemm } }
-    const conv = new WebAssembly.Instance(module, imports).exports as unknown as ConvTrainExports
-    const shared = dense.shared && sharedConv ? { dense: dense.shared.dense, conv: sharedConv } : null
-    return { dense: dense.kernel, conv, shared, memory }
-  } catch {
-    return null
-  }
+const convModules = new Map<boolean, WebAssembly.Module>()
+
+/** The conv module compiled once per build (shared memory or not), for every kernel set below. */
+function convModule(shared: boolean): WebAssembly.Module {
+  let module = convModules.get(shared)
+  if (!module) convModules.set(shared, (module = new WebAssembly.Module(Buffer.from(shared ? convTrainSharedWasm : convTrainWasm, 'base64'))))
+  return module
+}
+
+/** The conv module on the dense instance's memory (throws where it cannot be built: perMemory answers null). */
+function convKernelsOn(dense: DenseTrainInstance, memory: KernelMemory): ConvKernels {
+  // The conv module calls the dense module's own gemm (one thread): the conv calls split their work
+  // themselves, by chunks, rows or images (kernels/threads.ts).
+  const module = convModule(dense.shared !== null)
+  const imports = { dense: { memory: dense.exports.memory, gemm: dense.exports.gemm } }
+  const conv = new WebAssembly.Instance(module, imports).exports as unknown as ConvTrainExports
+  const shared = dense.shared ? { dense: dense.shared.dense, conv: module } : null
+  return { dense: dense.kernel, conv, shared, memory }
 }
 
 /** The kernels on tfjs's heap where it can hold them (operands.ts), else on a memory of their own. */
@@ -133,17 +137,14 @@ export interface ConvGeometry {
 
 /**
  * The kernels with the conv's shape set, and the sizes every conv call lays out its buffers by (patch length,
- * output pixels, input size, the im2col chunk); null where the kernels do not run.
+ * output pixels, the im2col chunk); null where the kernels do not run.
  */
-function convCall(
-  g: ConvGeometry,
-  k: ConvKernels | null = kernels()
-): { k: ConvKernels; kkc: number; pixels: number; inputSize: number; chunk: number } | null {
+function convCall(g: ConvGeometry, k: ConvKernels | null = kernels()): { k: ConvKernels; kkc: number; pixels: number; chunk: number } | null {
   if (!k) return null
   const [n, h, w, c] = g.x
   k.conv.shape(n, h, w, c, g.k, g.f, g.outH, g.outW, g.before)
   const kkc = g.k * g.k * c
-  return { k, kkc, pixels: n * g.outH * g.outW, inputSize: n * h * w * c, chunk: chunkFor(kkc) }
+  return { k, kkc, pixels: n * g.outH * g.outW, chunk: chunkFor(kkc) }
 }
 
 /** y [n, outH, outW, f] = x ⊛ kernel [k, k, c, f] (+ bias, then relu where asked) on the kernel set `k`. */
@@ -183,7 +184,7 @@ export function convForwardGemm(x: tf.Tensor4D, kernel: tf.Tensor4D, g: ConvGeom
 /**
  * A conv layer in inference, relu(x ⊛ kernel + bias), through im2col and the gemm built without fused
  * multiply-add, whose sums start from the bias and add each product rounded in the patch's order (window row,
- * column, channel): the same bits as XNNPACK's fused conv on the wasm backend (test/unit/train/convGemm.test.ts).
+ * column, channel): the same bits as XNNPACK's fused conv on the wasm backend (test/unit/train/convInfer.test.ts).
  * Why: a small CNN's validation ran its second conv (83 × 14 × 14 × 16 → 32) in XNNPACK at ~8 ms a call, about
  * 18 GFLOP/s on two threads under load, ~7 % of an epoch (issue 20's note, Session 12). Null where the kernels do
  * not run.
