@@ -52,11 +52,11 @@ function convForwardByGemm(x: tf.Tensor4D, kernel: tf.Tensor4D, padding: 'same' 
  * dk[i, j, c, f] = Σ_{n,y,x} xpad[n, y+i, x+j, c] · dy[n, y, x, f].
  */
 export function convKernelGradient(input: tf.Tensor4D, dy: tf.Tensor4D, k: number, padding: 'same' | 'valid'): tf.Tensor4D {
-  if (input.shape[3] <= PATCH_CHANNELS && tensorsInProcess()) return convKernelGradientByPatches(input, dy, k, padding)
   if (convGemmEnabled()) {
     const dk = convKernelGradGemm(input, dy, geometry(input.shape, k, dy.shape[3], padding))
     if (dk) return dk
   }
+  if (input.shape[3] <= PATCH_CHANNELS && tensorsInProcess()) return convKernelGradientByPatches(input, dy, k, padding)
   const [before, after] = convPadding(k, padding)
   const padded =
     before || after
@@ -74,7 +74,8 @@ export function convKernelGradient(input: tf.Tensor4D, dy: tf.Tensor4D, k: numbe
 
 /**
  * Inputs with at most this many channels (the images themselves: grey or RGB) take the kernel gradient on the
- * host. As a conv, their kernel gradient is a batch-1 conv with a 28×28 window over 32 "channels" and a 3×3
+ * host where the conv kernels are off (LAYERLAB_TAPE_KERNELS=0; with them, convTrain.wat's directKernelGrad does
+ * the same sums on two threads). As a conv, their kernel gradient is a batch-1 conv with a 28×28 window over 32 "channels" and a 3×3
  * output, which XNNPACK cannot split (3–6 ms per batch of 32 on 28×28×1 with 1 or 2 threads); as patches and a
  * matMul it costs about 4 ms (the matMul packs a fresh 25,088 × 16 operand each time); the SIMD dot products
  * of kernels/convKernelGrad.wat (filters a multiple of 4) take about 1 ms.

@@ -82,7 +82,8 @@ interface Case {
 }
 
 // Image sides odd and uneven, channels 1-17, filters off multiples of 4 and 8 (the gemm's masked columns), kernel
-// sizes 1-5 (even ones pad unevenly in "same"), and one case with more output pixels than a chunk (kkc 144: 225).
+// sizes 1-5 (even ones pad unevenly in "same"), cases with more output pixels than a chunk (kkc 144: 224) and than
+// eight chunks, and the first conv's shapes (one to three channels, filters a multiple of 4).
 const CASES: Case[] = [
   { x: [3, 7, 5, 3], k: 3, filters: 5, padding: 'same' },
   { x: [2, 6, 9, 1], k: 4, filters: 7, padding: 'same' },
@@ -91,7 +92,12 @@ const CASES: Case[] = [
   { x: [2, 4, 6, 5], k: 1, filters: 3, padding: 'same' },
   { x: [2, 15, 13, 16], k: 3, filters: 33, padding: 'same' },
   { x: [3, 11, 7, 17], k: 3, filters: 1, padding: 'valid' },
-  { x: [1, 3, 3, 6], k: 3, filters: 8, padding: 'valid' }
+  { x: [1, 3, 3, 6], k: 3, filters: 8, padding: 'valid' },
+  // few channels and filters a multiple of 4: the kernel gradient without patches (16 a pass, then 4)
+  { x: [3, 28, 28, 1], k: 3, filters: 16, padding: 'same' },
+  { x: [2, 10, 9, 3], k: 5, filters: 20, padding: 'same' },
+  // more pixels than KERNEL_GRAD_PARTS chunks: partial sums of several chunks each, the last one short
+  { x: [13, 13, 11, 16], k: 3, filters: 12, padding: 'same' }
 ]
 
 function geometryOf(c: Case): ConvGeometry {

@@ -152,7 +152,9 @@ describe('kernels on two threads', () => {
       const cases: Array<{ x: [number, number, number, number]; k: number; f: number; before: number; valid: boolean }> = [
         { x: [32, 14, 14, 16], k: 3, f: 32, before: 1, valid: false },
         { x: [7, 15, 13, 17], k: 3, f: 33, before: 0, valid: true },
-        { x: [5, 28, 28, 3], k: 5, f: 7, before: 2, valid: false }
+        { x: [5, 28, 28, 3], k: 5, f: 7, before: 2, valid: false },
+        // the kernel gradient without patches (few channels, filters a multiple of 4), cut by rows of dk
+        { x: [6, 28, 28, 1], k: 3, f: 20, before: 1, valid: false }
       ]
       const read = (t: tf.Tensor | null) => {
         const values = t!.dataSync() as Float32Array

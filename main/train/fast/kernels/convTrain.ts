@@ -8,19 +8,34 @@ import type * as tf from '@tensorflow/tfjs'
 import { convTrainSharedWasm, convTrainWasm } from './convTrain.wasm'
 import { denseTrainKernel, type DenseTrainInstance, type DenseTrainKernel, GEMM_BLOCK_ROWS, type Nhwc } from './index'
 import { type KernelMemory, ownMemory, perMemory, placeOperands, writableTensor } from './operands'
-import { helperThread, JOB_CONV_FORWARD, JOB_CONV_INPUT_GRAD, JOB_CONV_KERNEL_GRAD, MAX_PARTS, type SharedModules } from './threads'
+import {
+  helperThread,
+  JOB_CONV_DIRECT_KERNEL_GRAD,
+  JOB_CONV_FORWARD,
+  JOB_CONV_INPUT_GRAD,
+  JOB_CONV_KERNEL_GRAD,
+  MAX_PARTS,
+  type SharedModules
+} from './threads'
 
 interface ConvTrainExports {
   shape(n: number, h: number, w: number, c: number, k: number, f: number, outH: number, outW: number, before: number): void
   im2col(patches: number, x: number, p0: number, count: number): void
-  /** The next forward's bias (0: none) and activation (0 none, 1 relu); `shape` clears them. */
-  epilogue(bias: number, act: number): void
+  /**
+   * The next forward's bias (0: none) and activation (0 none, 1 relu), and kernelGrad's pixels a partial sum;
+   * `shape` clears them.
+   */
+  epilogue(bias: number, act: number, partPixels: number): void
   /** Output pixels first .. last. */
   forward(y: number, x: number, weights: number, patches: number, chunk: number, first: number, last: number): void
-  /** Rows first .. last of dk (k·k·c rows). */
+  /** Output pixels first .. last (whole parts) into their partial sums of dk at `dk` (partials one after another). */
   kernelGrad(dk: number, x: number, dy: number, patches: number, chunk: number, first: number, last: number): void
+  /** out = the sum of `parts` partials of `floats` floats each, in order. */
+  sumParts(out: number, partials: number, parts: number, floats: number): void
   /** Output pixels first .. last, whole images. */
   inputGrad(dx: number, dy: number, wT: number, patches: number, chunk: number, first: number, last: number): void
+  /** kernelGrad without the patch matrix (few input channels, filters a multiple of 4); patches and chunk unused. */
+  directKernelGrad(dk: number, x: number, dy: number, patches: number, chunk: number, first: number, last: number): void
 }
 
 interface ConvKernels {
@@ -57,14 +72,36 @@ const kernels = perMemory<ConvKernels>((heap) => {
   return dense && convKernelsOn(dense, heap ?? ownMemory(dense.exports.memory))
 })
 
+/**
+ * Partial sums a conv's kernel gradient is cut into (by output pixels, whole chunks), whatever the thread count:
+ * enough that two threads of unequal speed (a shared machine's second core often runs at 60 % of the first)
+ * finish together, few enough that adding them up costs nothing.
+ */
+const KERNEL_GRAD_PARTS = 8
+
 /** Conv calls below this many multiply-adds stay on one thread (see THREADED_GEMM_MIN_MACS). */
 const THREADED_CONV_MIN_MACS = 200_000
 
-type ConvRun = 'forward' | 'kernelGrad' | 'inputGrad'
+type ConvRun = 'forward' | 'kernelGrad' | 'inputGrad' | 'directKernelGrad'
 const JOBS: Record<ConvRun, number> = {
   forward: JOB_CONV_FORWARD,
   kernelGrad: JOB_CONV_KERNEL_GRAD,
-  inputGrad: JOB_CONV_INPUT_GRAD
+  inputGrad: JOB_CONV_INPUT_GRAD,
+  directKernelGrad: JOB_CONV_DIRECT_KERNEL_GRAD
+}
+
+/**
+ * Input channels up to which a training conv's kernel gradient skips the patch matrix (convTrain.wat
+ * `directKernelGrad`; filters a multiple of 4): on the images themselves the patches are mostly copying. The
+ * small CNN's first conv (32 × 28 × 28 × 1 → 16): 1.8 ms a batch as im2col + gemm, 0.72 ms in convKernelGrad.wat
+ * on one thread, 0.53-0.58 ms here on two (2026-12-03). Its forward stays im2col + gemm: loops without the
+ * patches measured only 7 % faster on one thread.
+ */
+const DIRECT_CHANNELS = 4
+
+/** Whether a conv of this geometry takes the direct loops. */
+function direct(g: ConvGeometry): boolean {
+  return g.x[3] <= DIRECT_CHANNELS && g.f % 4 === 0
 }
 
 /**
@@ -83,15 +120,22 @@ function runConv(
   total: number,
   parts: number,
   macs: number,
-  [bias, act]: [number, number] = [0, 0]
+  [bias, act, partPixels]: [number, number, number] = [0, 0, 0]
 ): void {
-  k.conv.epilogue(bias, act)
+  k.conv.epilogue(bias, act, partPixels)
   const helper = k.shared && total > unit && macs >= THREADED_CONV_MIN_MACS ? helperThread() : null
   if (!helper) return k.conv[run](out, input, other, patches, chunk, 0, total)
   const [n, h, w, c] = g.x
   const shape = [n, h, w, c, g.k, g.f, g.outH, g.outW, g.before]
-  helper.run(JOBS[run], k.dense.memory, k.shared!, [...shape, out, input, other, patches2, chunk, bias, act], unit, total, parts, (first, last) =>
-    k.conv[run](out, input, other, patches, chunk, first, last)
+  helper.run(
+    JOBS[run],
+    k.dense.memory,
+    k.shared!,
+    [...shape, out, input, other, patches2, chunk, bias, act, partPixels],
+    unit,
+    total,
+    parts,
+    (first, last) => k.conv[run](out, input, other, patches, chunk, first, last)
   )
 }
 
@@ -170,7 +214,7 @@ function convForwardOn(
   // whole chunks each: the same gemm calls as on one thread
   const macs = pixels * kkc * g.f
   const parts = Math.min(MAX_PARTS, Math.ceil(pixels / chunk), Math.max(2, Math.floor(macs / THREADED_CONV_MIN_MACS)))
-  runConv(k, g, 'forward', [yAt, xAt, wAt, patchesAt, patches2At], chunk, chunk, pixels, parts, macs, [bias ? biasAt : 0, relu ? 1 : 0])
+  runConv(k, g, 'forward', [yAt, xAt, wAt, patchesAt, patches2At], chunk, chunk, pixels, parts, macs, [bias ? biasAt : 0, relu ? 1 : 0, 0])
   finish()
   return y.tensor
 }
@@ -200,10 +244,32 @@ export function convKernelGradGemm(x: tf.Tensor4D, dy: tf.Tensor4D, g: ConvGeome
   if (!call) return null
   const { k, kkc, pixels, chunk } = call
   const dk = writableTensor<tf.Tensor4D>([g.k, g.k, g.x[3], g.f])
-  const { at, finish } = placeOperands(k.memory, [{ read: x }, { read: dy }, { floats: chunk * kkc }, { write: dk }, { floats: chunk * kkc }])
-  const [xAt, dyAt, patchesAt, dkAt, patches2At] = at as [number, number, number, number, number]
-  // rows of dk from multiples of the gemm's block of rows, two parts (each walks every chunk in order, im2col included)
-  runConv(k, g, 'kernelGrad', [dkAt, xAt, dyAt, patchesAt, patches2At], chunk, GEMM_BLOCK_ROWS, kkc, 2, pixels * kkc * g.f)
+  if (direct(g)) {
+    // rows of dk (taps) each: every row sums over all pixels in the same order on either thread
+    const { at, finish } = placeOperands(k.memory, [{ read: x }, { read: dy }, { write: dk }])
+    const [xAt, dyAt, dkAt] = at as [number, number, number]
+    runConv(k, g, 'directKernelGrad', [dkAt, xAt, dyAt, 0, 0], 0, 1, kkc, Math.min(MAX_PARTS, kkc), pixels * kkc * g.f)
+    finish()
+    return dk.tensor
+  }
+  // Partial sums over fixed runs of whole chunks (the same cut on any thread count), added in order at the end.
+  const chunks = Math.ceil(pixels / chunk)
+  const parts = Math.min(KERNEL_GRAD_PARTS, chunks)
+  const partPixels = Math.ceil(chunks / parts) * chunk
+  const partials = Math.ceil(pixels / partPixels)
+  const dkFloats = kkc * g.f
+  const { at, finish } = placeOperands(k.memory, [
+    { read: x },
+    { read: dy },
+    { floats: chunk * kkc },
+    { write: dk },
+    { floats: chunk * kkc },
+    { floats: partials > 1 ? partials * dkFloats : 0 }
+  ])
+  const [xAt, dyAt, patchesAt, dkAt, patches2At, partialsAt] = at as [number, number, number, number, number, number]
+  const sumsAt = partials > 1 ? partialsAt : dkAt
+  runConv(k, g, 'kernelGrad', [sumsAt, xAt, dyAt, patchesAt, patches2At], chunk, partPixels, pixels, partials, pixels * kkc * g.f, [0, 0, partPixels])
+  if (partials > 1) k.conv.sumParts(dkAt, partialsAt, partials, dkFloats)
   finish()
   return dk.tensor
 }
