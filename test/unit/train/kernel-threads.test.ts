@@ -16,6 +16,8 @@ import {
   denseTrainKernel,
   type DenseTrainVariant,
   kernelThreadReady,
+  maxPool2BiasReluGradSimd,
+  maxPool2BiasReluSimd,
   setKernelThreads,
   setThreadedGemmMinimum,
   stopKernelThread,
@@ -204,6 +206,49 @@ describe('kernels on two threads', () => {
       delete process.env.LAYERLAB_TFJS_HEAP
     }
   )
+})
+
+describe('the conv stage’s pool, bias and relu on two threads', () => {
+  afterEach(() => setKernelThreads(undefined))
+
+  it('give the same bits each way on one and two threads, the bias gradient included (tfjs heap)', () => {
+    process.env.LAYERLAB_TFJS_HEAP = '1'
+    try {
+      // the small CNN's first stage at batch 12, and rows that do not split evenly
+      for (const shape of [
+        [12, 28, 28, 16],
+        [5, 46, 30, 12]
+      ] as Array<[number, number, number, number]>) {
+        const size = shape.reduce((p, q) => p * q, 1)
+        const x = tf.tensor4d(randomValues(size, 11), shape)
+        const bias = tf.tensor1d(randomValues(shape[3], 12))
+        const pooledShape: [number, number, number, number] = [shape[0], shape[1] / 2, shape[2] / 2, shape[3]]
+        const dy = tf.tensor4d(randomValues(size / 4, 13), pooledShape)
+        const forward = bothWays(() => {
+          const y = maxPool2BiasReluSimd(x, bias)!
+          const values = y.dataSync().slice()
+          y.dispose()
+          return values
+        })
+        expect(firstDifference(forward.one, forward.two)).toBe(-1)
+        expect(forward.workerParts).toBeGreaterThan(0)
+        const y = maxPool2BiasReluSimd(x, bias)!
+        const grad = bothWays(() => {
+          const { dx, db } = maxPool2BiasReluGradSimd(x, y, dy)!
+          const values = { dx: dx.dataSync().slice(), db: db.dataSync().slice() }
+          tf.dispose([dx, db])
+          return values
+        })
+        expect(firstDifference(grad.one.dx, grad.two.dx)).toBe(-1)
+        expect(firstDifference(grad.one.db, grad.two.db)).toBe(-1)
+        expect(grad.workerParts).toBeGreaterThan(0)
+        expect(grad.one.dx.some((v) => v !== 0)).toBe(true)
+        tf.dispose([x, bias, dy, y])
+      }
+    } finally {
+      delete process.env.LAYERLAB_TFJS_HEAP
+    }
+  })
 })
 
 /** Epoch rows and final weights of a seeded run. */

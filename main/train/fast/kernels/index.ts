@@ -10,7 +10,7 @@ import { convKernelGradSharedWasm, convKernelGradWasm } from './convKernelGrad.w
 import { denseTrainFusedWasm, denseTrainSharedFusedWasm, denseTrainSharedMaximumPages, denseTrainSharedWasm, denseTrainWasm } from './denseTrain.wasm'
 import { maxPoolGradSharedWasm, maxPoolGradWasm } from './maxPoolGrad.wasm'
 import { type KernelMemory, ownMemory, perMemory, placeOperands, writableTensor } from './operands'
-import { helperThread, JOB_GEMM, MAX_PARTS, type SharedModules, sharedMemoryAvailable } from './threads'
+import { helperThread, JOB_GEMM, JOB_POOL_FORWARD, JOB_POOL_GRAD, MAX_PARTS, poolPart, type SharedModules, sharedMemoryAvailable } from './threads'
 
 interface MaxPoolGradExports {
   memory: WebAssembly.Memory
@@ -86,19 +86,54 @@ const convKernelGradKernel = loader<ConvKernelGradExports>(convKernelGradWasm)
 function placedLoader<T extends { memory: WebAssembly.Memory }>(
   sharedBase64: string,
   own: () => T | null
-): () => { exports: T; memory: KernelMemory } | null {
+): () => { exports: T; memory: KernelMemory; module: WebAssembly.Module | null } | null {
   let compiled: WebAssembly.Module | undefined
   return perMemory((heap) => {
     if (!heap) {
       const exports = own()
-      return exports && { exports, memory: ownMemory(exports.memory) }
+      return exports && { exports, memory: ownMemory(exports.memory), module: null }
     }
     compiled ??= new WebAssembly.Module(Buffer.from(sharedBase64, 'base64'))
-    return { exports: new WebAssembly.Instance(compiled, { env: { memory: heap.memory } }).exports as unknown as T, memory: heap }
+    return {
+      exports: new WebAssembly.Instance(compiled, { env: { memory: heap.memory } }).exports as unknown as T,
+      memory: heap,
+      module: compiled
+    }
   })
 }
 
 const placedMaxPoolGrad = placedLoader(maxPoolGradSharedWasm, maxPoolGradKernel)
+
+/** What the helper thread instantiates for pool jobs on tfjs's heap (one object: the worker keys instances by it). */
+const poolModules = new WeakMap<WebAssembly.Module, SharedModules>()
+
+/**
+ * Pool inputs below this many floats stay on one thread. The small CNN's pools (32 × 28 × 28 × 16 and
+ * 32 × 14 × 14 × 32: 401 k and 201 k floats) took 0.3-0.4 ms a call each way on one thread, 7-13 % of a batch
+ * together (2026-12-03).
+ */
+const THREADED_POOL_MIN_FLOATS = 65_536
+
+/**
+ * Output rows [0, rows) of a pool job (threads.ts poolPart) on two threads where the kernels run on tfjs's heap,
+ * the helper is up and the input is big enough, else on this one: the same bits either way (each output element
+ * is written by one row's call).
+ */
+function runPool(
+  placed: NonNullable<ReturnType<typeof placedMaxPoolGrad>>,
+  grad: boolean,
+  operands: [number, number, number, number, number, number],
+  rows: number,
+  inputFloats: number
+): void {
+  const helper = placed.module && inputFloats >= THREADED_POOL_MIN_FLOATS && rows >= 2 ? helperThread() : null
+  if (!helper) return poolPart(placed.exports, grad, operands, 0, rows)
+  let modules = poolModules.get(placed.module!)
+  if (!modules) poolModules.set(placed.module!, (modules = { pool: placed.module! }))
+  helper.run(grad ? JOB_POOL_GRAD : JOB_POOL_FORWARD, placed.memory.memory, modules, operands, 1, rows, Math.min(MAX_PARTS, rows), (first, last) =>
+    poolPart(placed.exports, grad, operands, first, last)
+  )
+}
 const placedConvKernelGrad = placedLoader(convKernelGradSharedWasm, convKernelGradKernel)
 
 const PAGE = 65536
@@ -200,8 +235,7 @@ export function maxPool2BiasReluSimd(x: tf.Tensor4D, bias: tf.Tensor1D): tf.Tens
   const y = writableTensor<tf.Tensor4D>([n, height / 2, width / 2, channels])
   const { at, finish } = placeOperands(placed.memory, [{ read: x }, { read: bias }, { floats: pooled }, { write: y }])
   const [xAt, biasAt, pooledAt, yAt] = at as [number, number, number, number]
-  placed.exports.maxPool2(xAt, pooledAt, (n * height) / 2, width / 2, channels)
-  placed.exports.biasRelu(pooledAt, biasAt, yAt, pooled / channels, channels)
+  runPool(placed, false, [xAt, pooledAt, yAt, biasAt, width / 2, channels], (n * height) / 2, x.size)
   finish()
   return y.tensor
 }
@@ -221,8 +255,9 @@ export function maxPool2BiasReluGradSimd(input: tf.Tensor4D, y: tf.Tensor4D, dy:
   const db = writableTensor<tf.Tensor1D>([channels])
   const { at, finish } = placeOperands(placed.memory, [{ read: input }, { read: y }, { read: dy }, { floats: pooled }, { write: db }, { write: dx }])
   const [xAt, yAt, dyAt, dzAt, dbAt, dxAt] = at as [number, number, number, number, number, number]
+  // (the bias gradient sums over every pixel in order: one thread)
   placed.exports.biasReluGrad(dyAt, yAt, dzAt, dbAt, pooled / channels, channels)
-  placed.exports.maxPool2Grad(xAt, dzAt, dxAt, (n * height) / 2, width / 2, channels)
+  runPool(placed, true, [xAt, dzAt, dxAt, 0, width / 2, channels], (n * height) / 2, input.size)
   finish()
   return { dx: dx.tensor, db: db.tensor }
 }

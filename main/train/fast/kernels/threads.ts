@@ -40,6 +40,8 @@ export const JOB_CONV_FORWARD = 1
 export const JOB_CONV_KERNEL_GRAD = 2
 export const JOB_CONV_INPUT_GRAD = 3
 export const JOB_CONV_DIRECT_KERNEL_GRAD = 4
+export const JOB_POOL_FORWARD = 5
+export const JOB_POOL_GRAD = 6
 const JOB_QUIT = 9
 
 /**
@@ -87,9 +89,10 @@ function drain() {
   for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
     const msg = m.message
     if (msg.detach !== undefined) { instances.delete(msg.detach); continue }
-    const dense = new WebAssembly.Instance(msg.dense, { env: { memory: msg.memory } }).exports
+    const dense = msg.dense ? new WebAssembly.Instance(msg.dense, { env: { memory: msg.memory } }).exports : null
     const conv = msg.conv ? new WebAssembly.Instance(msg.conv, { dense: { memory: msg.memory, gemm: dense.gemm } }).exports : null
-    instances.set(msg.id, { dense, conv })
+    const pool = msg.pool ? new WebAssembly.Instance(msg.pool, { env: { memory: msg.memory } }).exports : null
+    instances.set(msg.id, { dense, conv, pool })
   }
 }
 function claim(seq, parts) {
@@ -99,11 +102,23 @@ function claim(seq, parts) {
     if (Atomics.compareExchange(control, ${CLAIM}, v, v + 1) === v) return v & 255
   }
 }
+// poolPart, as below
+function poolPart(pool, grad, a, first, last) {
+  const outRow = a[4] * a[5] * 4
+  const inRow = 4 * outRow
+  if (grad) return pool.maxPool2Grad(a[0] + first * inRow, a[1] + first * outRow, a[2] + first * inRow, last - first, a[4], a[5])
+  pool.maxPool2(a[0] + first * inRow, a[1] + first * outRow, last - first, a[4], a[5])
+  pool.biasRelu(a[1] + first * outRow, a[3], a[2] + first * outRow, (last - first) * a[4], a[5])
+}
 function runPart(kind, instance, a, part, parts, unit, total) {
   const [first, last] = partRange(part, parts, unit, total)
   if (first >= last) return
   if (kind === ${JOB_GEMM}) {
     instance.dense.gemm(a[0] + first * a[10], a[1] + first * a[7], a[2], a[3], last - first, a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12])
+    return
+  }
+  if (kind === ${JOB_POOL_FORWARD} || kind === ${JOB_POOL_GRAD}) {
+    poolPart(instance.pool, kind === ${JOB_POOL_GRAD}, a, first, last)
     return
   }
   const conv = instance.conv
@@ -150,10 +165,32 @@ for (;;) {
 }
 `
 
-/** The modules a memory's instances are built from, in the worker as here. */
+/** The modules a memory's instances are built from, in the worker as here (conv imports dense's gemm). */
 export interface SharedModules {
-  dense: WebAssembly.Module
+  dense?: WebAssembly.Module
   conv?: WebAssembly.Module
+  /** maxPoolGrad.wat (the conv stage's pool, bias and relu each way). */
+  pool?: WebAssembly.Module
+}
+
+/** The exports of maxPoolGrad.wat a pool job calls (kernels/index.ts has them all). */
+export interface PoolExports {
+  maxPool2(x: number, y: number, rows: number, outWidth: number, channels: number): void
+  biasRelu(x: number, bias: number, y: number, pixels: number, channels: number): void
+  maxPool2Grad(x: number, dy: number, dx: number, rows: number, outWidth: number, channels: number): void
+}
+
+/**
+ * Output rows first .. last of a 2×2 pool job (the worker has a copy): forward, relu(max +
+ * bias) through the pooled scratch; grad, the pool's input gradient from the pooled gradient. Operands [x, pooled
+ * or its gradient, y or dx, bias, outWidth, channels]; every element is written by one row's calls alone.
+ */
+export function poolPart(pool: PoolExports, grad: boolean, a: ArrayLike<number>, first: number, last: number): void {
+  const outRow = a[4]! * a[5]! * 4
+  const inRow = 4 * outRow
+  if (grad) return pool.maxPool2Grad(a[0]! + first * inRow, a[1]! + first * outRow, a[2]! + first * inRow, last - first, a[4]!, a[5]!)
+  pool.maxPool2(a[0]! + first * inRow, a[1]! + first * outRow, last - first, a[4]!, a[5]!)
+  pool.biasRelu(a[1]! + first * outRow, a[3]!, a[2]! + first * outRow, (last - first) * a[4]!, a[5]!)
 }
 
 /**
@@ -202,7 +239,7 @@ class KernelThread {
     let id = byModules.get(modules)
     if (id === undefined) {
       id = this.nextId++
-      this.port.postMessage({ id, memory, dense: modules.dense, conv: modules.conv })
+      this.port.postMessage({ id, memory, dense: modules.dense, conv: modules.conv, pool: modules.pool })
       byModules.set(modules, id)
       this.released.register(modules, id)
     }
