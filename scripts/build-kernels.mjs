@@ -22,7 +22,7 @@ const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'main'
 export const FUSED_VARIANTS = new Set(['denseTrain'])
 const MULTIPLY_ADD = /\(f32x4\.add \(local\.get (\$\w+)\) \(f32x4\.mul \(local\.get (\$\w+)\) \(local\.get (\$\w+)\)\)\)/g
 
-export const SHARED_VARIANTS = new Set(['denseTrain', 'convTrain', 'maxPoolGrad', 'convKernelGrad'])
+export const SHARED_VARIANTS = new Set(['denseTrain', 'convTrain', 'maxPoolGrad', 'convKernelGrad', 'convInfer'])
 /**
  * Pages a shared memory may grow to (4 GiB): a shared memory must declare its maximum, and an imported memory's
  * maximum may not exceed the import's; tfjs-backend-wasm's threaded heap declares 65536.

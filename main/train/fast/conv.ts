@@ -210,7 +210,7 @@ export function convReluForInference(
   if (!kernel) return null
   const k = spec.kernelSize
   const [before, after] = convPadding(k, spec.padding)
-  const [n, height, width] = x.shape
+  const [, height, width] = x.shape
   const outH = height + before + after - k + 1
   const outW = width + before + after - k + 1
   if (outH < 1 || outW < 1) return null
@@ -228,7 +228,5 @@ export function convReluForInference(
     y.dispose()
     return pooled
   }
-  const biasValues = bias ? valuesInProcess(bias) : new Float32Array(spec.filters)
-  const y = convReluSimd(valuesInProcess(x), x.shape, valuesInProcess(kernel), biasValues, k, before, outH, outW, pool)
-  return y && tf.tensor4d(y, [n, outH / pool, outW / pool, spec.filters])
+  return convReluSimd(x, kernel as tf.Tensor4D, (bias as tf.Tensor1D | undefined) ?? null, k, before, outH, outW, pool)
 }

@@ -15,6 +15,7 @@ import { train } from '../../../main/train/engine'
 import {
   denseTrainKernel,
   type DenseTrainVariant,
+  convReluSimd,
   kernelThreadReady,
   maxPool2BiasReluGradSimd,
   maxPool2BiasReluSimd,
@@ -245,6 +246,34 @@ describe('the conv stage’s pool, bias and relu on two threads', () => {
         expect(grad.one.dx.some((v) => v !== 0)).toBe(true)
         tf.dispose([x, bias, dy, y])
       }
+    } finally {
+      delete process.env.LAYERLAB_TFJS_HEAP
+    }
+  })
+})
+
+describe('the first conv in inference on two threads', () => {
+  afterEach(() => setKernelThreads(undefined))
+
+  it('gives XNNPACK’s bits on one and two threads, images cut between them (tfjs heap)', () => {
+    process.env.LAYERLAB_TFJS_HEAP = '1'
+    try {
+      const x = tf.tensor4d(randomValues(37 * 28 * 28, 21), [37, 28, 28, 1])
+      const kernel = tf.tensor4d(randomValues(3 * 3 * 16, 22), [3, 3, 1, 16])
+      const bias = tf.tensor1d(randomValues(16, 23))
+      const ways = bothWays(() => {
+        const y = convReluSimd(x, kernel, bias, 3, 1, 28, 28, 2)!
+        const values = y.dataSync().slice()
+        y.dispose()
+        return values
+      })
+      expect(ways.workerParts).toBeGreaterThan(0)
+      expect(firstDifference(ways.one, ways.two)).toBe(-1)
+      const reference = tf.tidy(() =>
+        tf.maxPool(tf.fused.conv2d({ x, filter: kernel, strides: 1, pad: 'same', bias, activation: 'relu' }), 2, 2, 'valid')
+      )
+      expect(firstDifference(ways.two, reference.dataSync() as Float32Array)).toBe(-1)
+      tf.dispose([x, kernel, bias, reference])
     } finally {
       delete process.env.LAYERLAB_TFJS_HEAP
     }

@@ -5,12 +5,23 @@
  */
 import v8 from 'node:v8'
 import type * as tf from '@tensorflow/tfjs'
-import { convInferWasm } from './convInfer.wasm'
+import { convInferSharedWasm, convInferWasm } from './convInfer.wasm'
 import { convKernelGradSharedWasm, convKernelGradWasm } from './convKernelGrad.wasm'
 import { denseTrainFusedWasm, denseTrainSharedFusedWasm, denseTrainSharedMaximumPages, denseTrainSharedWasm, denseTrainWasm } from './denseTrain.wasm'
 import { maxPoolGradSharedWasm, maxPoolGradWasm } from './maxPoolGrad.wasm'
 import { type KernelMemory, ownMemory, perMemory, placeOperands, writableTensor } from './operands'
-import { helperThread, JOB_GEMM, JOB_POOL_FORWARD, JOB_POOL_GRAD, MAX_PARTS, poolPart, type SharedModules, sharedMemoryAvailable } from './threads'
+import {
+  helperThread,
+  inferPart,
+  JOB_CONV_INFER,
+  JOB_GEMM,
+  JOB_POOL_FORWARD,
+  JOB_POOL_GRAD,
+  MAX_PARTS,
+  poolPart,
+  type SharedModules,
+  sharedMemoryAvailable
+} from './threads'
 
 interface MaxPoolGradExports {
   memory: WebAssembly.Memory
@@ -135,6 +146,7 @@ function runPool(
   )
 }
 const placedConvKernelGrad = placedLoader(convKernelGradSharedWasm, convKernelGradKernel)
+const placedConvInfer = placedLoader(convInferSharedWasm, convInferKernel)
 
 const PAGE = 65536
 
@@ -265,50 +277,73 @@ export function maxPool2BiasReluGradSimd(input: tf.Tensor4D, y: tf.Tensor4D, dy:
 /**
  * A stride-1 conv with its bias and relu, then a max pool of `pool`×`pool` windows with that stride (1: none), in
  * inference: the same bits as tfjs's fused conv2d on XNNPACK and its max pool (convInfer.wat). x [n, h, w, c],
- * kernel [k, k, c, f], `before` rows and columns of zeros in front (tfjs's "same" puts the odd one behind), the
- * conv's output outH × outW (multiples of `pool`). Returns y [n, outH/pool, outW/pool, f] as a view into the
- * kernel's memory (copy it before the next call), or null where the kernel cannot run (no wasm SIMD; filters not
- * a multiple of 4).
+ * kernel [k, k, c, f], bias [f] (null: zeros), `before` rows and columns of zeros in front (tfjs's "same" puts the
+ * odd one behind), the conv's output outH × outW (multiples of `pool`). Returns y [n, outH/pool, outW/pool, f], or
+ * null where the kernel cannot run (no wasm SIMD; filters not a multiple of 4). On tfjs's heap the images are cut
+ * between two threads (each image's outputs are the same sums on either).
  */
 export function convReluSimd(
-  x: Float32Array,
-  shape: Nhwc,
-  kernel: Float32Array,
-  bias: Float32Array,
+  x: tf.Tensor4D,
+  kernel: tf.Tensor4D,
+  bias: tf.Tensor1D | null,
   k: number,
   before: number,
   outH: number,
   outW: number,
   pool: number
-): Float32Array | null {
-  const [n, height, width, c] = shape
-  const f = bias.length
-  if (f % 4 !== 0 || outH % pool !== 0 || outW % pool !== 0 || kernel.length !== k * k * c * f) return null
-  const run = convInferKernel()
-  if (!run) return null
+): tf.Tensor4D | null {
+  const [n, height, width, c] = x.shape
+  const f = kernel.shape[3]
+  if (f % 4 !== 0 || outH % pool !== 0 || outW % pool !== 0 || kernel.size !== k * k * c * f || (bias && bias.size !== f)) return null
+  const placed = placedConvInfer()
+  if (!placed) return null
   // The input with its zeros around it: every tap of every window then reads memory, as XNNPACK's zero buffer.
   const paddedH = outH + k - 1
   const paddedW = outW + k - 1
   const rowFloats = paddedW * c
   const imageFloats = paddedH * rowFloats
   const [pooledH, pooledW] = [outH / pool, outW / pool]
-  const xAt = 0
-  const wAt = n * imageFloats
-  const bAt = wAt + kernel.length
-  const yAt = bAt + f
-  const yFloats = n * pooledH * pooledW * f
-  const values = heap(run.memory, yAt + yFloats)
-  values.fill(0, xAt, wAt)
+  const y = writableTensor<tf.Tensor4D>([n, pooledH, pooledW, f])
+  const { at, heap, finish } = placeOperands(placed.memory, [
+    { read: x },
+    { read: kernel },
+    bias ? { read: bias } : { floats: f },
+    { floats: n * imageFloats },
+    { write: y }
+  ])
+  const [xAt, wAt, bAt, paddedAt, yAt] = (at as [number, number, number, number, number]).map((offset) => offset / 4) as [
+    number,
+    number,
+    number,
+    number,
+    number
+  ]
+  if (!bias) heap.fill(0, bAt, bAt + f)
+  heap.fill(0, paddedAt, paddedAt + n * imageFloats)
   for (let image = 0; image < n; image++)
     for (let row = 0; row < height; row++) {
-      const from = (image * height + row) * width * c
-      values.set(x.subarray(from, from + width * c), image * imageFloats + (row + before) * rowFloats + before * c)
+      const from = xAt + (image * height + row) * width * c
+      heap.copyWithin(paddedAt + image * imageFloats + (row + before) * rowFloats + before * c, from, from + width * c)
     }
-  values.set(kernel, wAt)
-  values.set(bias, bAt)
-  run.convRelu(xAt * 4, wAt * 4, bAt * 4, yAt * 4, n, pooledH, pooledW, pool, c, rowFloats, imageFloats, k * c, f)
-  return values.subarray(yAt, yAt + yFloats)
+  const args = [paddedAt * 4, wAt * 4, bAt * 4, yAt * 4, pooledH, pooledW, pool, c, rowFloats, imageFloats, k * c, f]
+  const helper = placed.module && n >= 2 && n * outH * outW * k * k * c * f >= THREADED_INFER_MIN_MACS ? helperThread() : null
+  if (!helper) inferPart(placed.exports, args, 0, n)
+  else {
+    let modules = inferModules.get(placed.module!)
+    if (!modules) inferModules.set(placed.module!, (modules = { infer: placed.module! }))
+    helper.run(JOB_CONV_INFER, placed.memory.memory, modules, args, 1, n, Math.min(MAX_PARTS, n), (first, last) =>
+      inferPart(placed.exports, args, first, last)
+    )
+  }
+  finish()
+  return y.tensor
 }
+
+/** Inference convs below this many multiply-adds stay on one thread (the conv kernels' line, convTrain.ts). */
+const THREADED_INFER_MIN_MACS = 200_000
+
+/** What the helper thread instantiates for inference convs on tfjs's heap (one object: the worker keys by it). */
+const inferModules = new WeakMap<WebAssembly.Module, SharedModules>()
 
 /**
  * The kernel gradient of a stride-1 conv, dk [k, k, c, f], from its input x [n, h, w, c] and the gradient of its

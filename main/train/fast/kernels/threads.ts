@@ -42,6 +42,7 @@ export const JOB_CONV_INPUT_GRAD = 3
 export const JOB_CONV_DIRECT_KERNEL_GRAD = 4
 export const JOB_POOL_FORWARD = 5
 export const JOB_POOL_GRAD = 6
+export const JOB_CONV_INFER = 7
 const JOB_QUIT = 9
 
 /**
@@ -92,7 +93,8 @@ function drain() {
     const dense = msg.dense ? new WebAssembly.Instance(msg.dense, { env: { memory: msg.memory } }).exports : null
     const conv = msg.conv ? new WebAssembly.Instance(msg.conv, { dense: { memory: msg.memory, gemm: dense.gemm } }).exports : null
     const pool = msg.pool ? new WebAssembly.Instance(msg.pool, { env: { memory: msg.memory } }).exports : null
-    instances.set(msg.id, { dense, conv, pool })
+    const infer = msg.infer ? new WebAssembly.Instance(msg.infer, { env: { memory: msg.memory } }).exports : null
+    instances.set(msg.id, { dense, conv, pool, infer })
   }
 }
 function claim(seq, parts) {
@@ -110,6 +112,11 @@ function poolPart(pool, grad, a, first, last) {
   pool.maxPool2(a[0] + first * inRow, a[1] + first * outRow, last - first, a[4], a[5])
   pool.biasRelu(a[1] + first * outRow, a[3], a[2] + first * outRow, (last - first) * a[4], a[5])
 }
+// inferPart, as below
+function inferPart(infer, a, first, last) {
+  const perImage = a[4] * a[5] * a[11] * 4
+  infer.convRelu(a[0] + first * a[9] * 4, a[1], a[2], a[3] + first * perImage, last - first, a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11])
+}
 function runPart(kind, instance, a, part, parts, unit, total) {
   const [first, last] = partRange(part, parts, unit, total)
   if (first >= last) return
@@ -119,6 +126,10 @@ function runPart(kind, instance, a, part, parts, unit, total) {
   }
   if (kind === ${JOB_POOL_FORWARD} || kind === ${JOB_POOL_GRAD}) {
     poolPart(instance.pool, kind === ${JOB_POOL_GRAD}, a, first, last)
+    return
+  }
+  if (kind === ${JOB_CONV_INFER}) {
+    inferPart(instance.infer, a, first, last)
     return
   }
   const conv = instance.conv
@@ -171,6 +182,50 @@ export interface SharedModules {
   conv?: WebAssembly.Module
   /** maxPoolGrad.wat (the conv stage's pool, bias and relu each way). */
   pool?: WebAssembly.Module
+  /** convInfer.wat (the first conv in inference). */
+  infer?: WebAssembly.Module
+}
+
+/** convInfer.wat's entry (kernels/index.ts convReluSimd). */
+export interface InferExports {
+  convRelu(
+    x: number,
+    w: number,
+    b: number,
+    y: number,
+    n: number,
+    pooledH: number,
+    pooledW: number,
+    pool: number,
+    c: number,
+    rowFloats: number,
+    imageFloats: number,
+    kc: number,
+    f: number
+  ): void
+}
+
+/**
+ * Images first .. last of an inference conv job (the worker has a copy). Operands [padded x, w, b, y, pooledH,
+ * pooledW, pool, c, rowFloats, imageFloats, kc, f], offsets in bytes: each image's outputs are its own.
+ */
+export function inferPart(infer: InferExports, a: ArrayLike<number>, first: number, last: number): void {
+  const perImage = a[4]! * a[5]! * a[11]! * 4
+  infer.convRelu(
+    a[0]! + first * a[9]! * 4,
+    a[1]!,
+    a[2]!,
+    a[3]! + first * perImage,
+    last - first,
+    a[4]!,
+    a[5]!,
+    a[6]!,
+    a[7]!,
+    a[8]!,
+    a[9]!,
+    a[10]!,
+    a[11]!
+  )
 }
 
 /** The exports of maxPoolGrad.wat a pool job calls (kernels/index.ts has them all). */
@@ -239,7 +294,7 @@ class KernelThread {
     let id = byModules.get(modules)
     if (id === undefined) {
       id = this.nextId++
-      this.port.postMessage({ id, memory, dense: modules.dense, conv: modules.conv, pool: modules.pool })
+      this.port.postMessage({ id, memory, dense: modules.dense, conv: modules.conv, pool: modules.pool, infer: modules.infer })
       byModules.set(modules, id)
       this.released.register(modules, id)
     }
