@@ -98,9 +98,8 @@
   ;; long as the gemm after it on the small CNN's second conv (2026-12-03).
   (func $walk (param $patches i32) (param $x i32) (param $p0 i32) (param $count i32) (param $toPatches i32)
     (local $p i32) (local $pixels i32) (local $b i32) (local $r i32) (local $oy i32) (local $ox i32)
-    (local $x0 i32) (local $jlo i32) (local $jhi i32) (local $i i32) (local $yy i32)
-    (local $pixelBytes i32) (local $rowBytes i32) (local $imageRowBytes i32) (local $seg i32) (local $span i32)
-    (local $src i32) (local $dst i32) (local $stop i32)
+    (local $x0 i32) (local $i i32) (local $yy i32)
+    (local $pixelBytes i32) (local $rowBytes i32) (local $imageRowBytes i32) (local $seg i32) (local $src i32)
     (local.set $pixels (i32.mul (global.get $outH) (global.get $outW)))
     (local.set $pixelBytes (i32.shl (global.get $c) (i32.const 2)))
     ;; one window row: k pixels of c channels
@@ -117,94 +116,38 @@
         (br_if $pixelsDone (i32.ge_u (local.get $p) (local.get $count)))
         ;; the window's first column in the image (may be negative) and its columns inside the image
         (local.set $x0 (i32.sub (local.get $ox) (global.get $before)))
-        (local.set $jlo (select (i32.sub (i32.const 0) (local.get $x0)) (i32.const 0) (i32.lt_s (local.get $x0) (i32.const 0))))
-        (local.set $jhi (i32.sub (global.get $w) (local.get $x0)))
-        (if (i32.gt_s (local.get $jhi) (global.get $k)) (then (local.set $jhi (global.get $k))))
-        (if (i32.lt_s (local.get $jhi) (local.get $jlo)) (then (local.set $jhi (local.get $jlo))))
-        (local.set $span (i32.mul (i32.sub (local.get $jhi) (local.get $jlo)) (local.get $pixelBytes)))
-        ;; x at the window's first row (which may lie above the image: only rows inside are read)
-        (local.set $src
-          (i32.add (local.get $x)
-            (i32.mul
-              (i32.add (i32.mul (i32.sub (i32.add (i32.mul (local.get $b) (global.get $h)) (local.get $oy)) (global.get $before)) (global.get $w))
-                (i32.add (local.get $x0) (local.get $jlo)))
-              (local.get $pixelBytes))))
         (local.set $yy (i32.sub (local.get $oy) (global.get $before)))
-        (local.set $i (i32.const 0))
-        (block $rowsDone
-          (loop $rowsLoop
-            (br_if $rowsDone (i32.ge_u (local.get $i) (global.get $k)))
-            (if (i32.and (i32.ge_s (local.get $yy) (i32.const 0)) (i32.lt_s (local.get $yy) (global.get $h)))
-              (then
-                (local.set $dst (i32.add (local.get $seg) (i32.mul (local.get $jlo) (local.get $pixelBytes))))
-                (local.set $stop (i32.add (local.get $dst) (local.get $span)))
-                (if (local.get $toPatches)
-                  (then
-                    ;; (the fills only at the image's edges: most windows lie inside)
-                    (if (local.get $jlo)
-                      (then (memory.fill (local.get $seg) (i32.const 0) (i32.mul (local.get $jlo) (local.get $pixelBytes)))))
-                    (if (i32.lt_s (local.get $jhi) (global.get $k))
-                      (then
-                        (memory.fill (local.get $stop) (i32.const 0) (i32.mul (i32.sub (global.get $k) (local.get $jhi)) (local.get $pixelBytes)))))
-                    (local.set $r (local.get $src))
-                    (block $quadsDone
-                      (loop $quads
-                        (br_if $quadsDone (i32.gt_u (i32.add (local.get $dst) (i32.const 64)) (local.get $stop)))
-                        (v128.store (local.get $dst) (v128.load (local.get $r)))
-                        (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $r)))
-                        (v128.store offset=32 (local.get $dst) (v128.load offset=32 (local.get $r)))
-                        (v128.store offset=48 (local.get $dst) (v128.load offset=48 (local.get $r)))
-                        (local.set $dst (i32.add (local.get $dst) (i32.const 64)))
-                        (local.set $r (i32.add (local.get $r) (i32.const 64)))
-                        (br $quads)))
-                    (block $vectorsDone
-                      (loop $vectors
-                        (br_if $vectorsDone (i32.gt_u (i32.add (local.get $dst) (i32.const 16)) (local.get $stop)))
-                        (v128.store (local.get $dst) (v128.load (local.get $r)))
-                        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
-                        (local.set $r (i32.add (local.get $r) (i32.const 16)))
-                        (br $vectors)))
-                    (block $floatsDone
-                      (loop $floats
-                        (br_if $floatsDone (i32.ge_u (local.get $dst) (local.get $stop)))
-                        (f32.store (local.get $dst) (f32.load (local.get $r)))
-                        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
-                        (local.set $r (i32.add (local.get $r) (i32.const 4)))
-                        (br $floats))))
-                  (else
-                    ;; dx += the span, in the same order as one vector at a time
-                    (local.set $r (local.get $src))
-                    (block $quadsDone
-                      (loop $quads
-                        (br_if $quadsDone (i32.gt_u (i32.add (local.get $dst) (i32.const 64)) (local.get $stop)))
-                        (v128.store (local.get $r) (f32x4.add (v128.load (local.get $r)) (v128.load (local.get $dst))))
-                        (v128.store offset=16 (local.get $r) (f32x4.add (v128.load offset=16 (local.get $r)) (v128.load offset=16 (local.get $dst))))
-                        (v128.store offset=32 (local.get $r) (f32x4.add (v128.load offset=32 (local.get $r)) (v128.load offset=32 (local.get $dst))))
-                        (v128.store offset=48 (local.get $r) (f32x4.add (v128.load offset=48 (local.get $r)) (v128.load offset=48 (local.get $dst))))
-                        (local.set $dst (i32.add (local.get $dst) (i32.const 64)))
-                        (local.set $r (i32.add (local.get $r) (i32.const 64)))
-                        (br $quads)))
-                    (block $vectorsDone
-                      (loop $vectors
-                        (br_if $vectorsDone (i32.gt_u (i32.add (local.get $dst) (i32.const 16)) (local.get $stop)))
-                        (v128.store (local.get $r) (f32x4.add (v128.load (local.get $r)) (v128.load (local.get $dst))))
-                        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
-                        (local.set $r (i32.add (local.get $r) (i32.const 16)))
-                        (br $vectors)))
-                    (block $floatsDone
-                      (loop $floats
-                        (br_if $floatsDone (i32.ge_u (local.get $dst) (local.get $stop)))
-                        (f32.store (local.get $r) (f32.add (f32.load (local.get $r)) (f32.load (local.get $dst))))
-                        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
-                        (local.set $r (i32.add (local.get $r) (i32.const 4)))
-                        (br $floats))))))
-              (else
-                (if (local.get $toPatches) (then (memory.fill (local.get $seg) (i32.const 0) (local.get $rowBytes))))))
-            (local.set $seg (i32.add (local.get $seg) (local.get $rowBytes)))
-            (local.set $src (i32.add (local.get $src) (local.get $imageRowBytes)))
-            (local.set $yy (i32.add (local.get $yy) (i32.const 1)))
-            (local.set $i (i32.add (local.get $i) (i32.const 1)))
-            (br $rowsLoop)))
+        (if (i32.and (local.get $toPatches)
+              (i32.and
+                (i32.and (i32.ge_s (local.get $x0) (i32.const 0)) (i32.le_s (i32.add (local.get $x0) (global.get $k)) (global.get $w)))
+                (i32.and (i32.ge_s (local.get $yy) (i32.const 0)) (i32.le_s (i32.add (local.get $yy) (global.get $k)) (global.get $h)))))
+          (then
+            ;; A window inside the image (most of them): each row is rowBytes straight from x, copied a vector at a
+            ;; time, the last one past the row's end (a 3×3 window over one channel is 12 bytes a row). What it
+            ;; writes past the row is the start of the patch row's next segment, written after it, or the buffer's
+            ;; slack after the last pixel.
+            (local.set $src
+              (i32.add (local.get $x)
+                (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (global.get $h)) (local.get $yy)) (global.get $w)) (local.get $x0))
+                  (local.get $pixelBytes))))
+            (local.set $i (i32.const 0))
+            (block $insideDone
+              (loop $inside
+                (br_if $insideDone (i32.ge_u (local.get $i) (global.get $k)))
+                (local.set $r (i32.const 0))
+                (block $rowDone
+                  (loop $row
+                    (br_if $rowDone (i32.ge_u (local.get $r) (local.get $rowBytes)))
+                    (v128.store (i32.add (local.get $seg) (local.get $r)) (v128.load (i32.add (local.get $src) (local.get $r))))
+                    (local.set $r (i32.add (local.get $r) (i32.const 16)))
+                    (br $row)))
+                (local.set $seg (i32.add (local.get $seg) (local.get $rowBytes)))
+                (local.set $src (i32.add (local.get $src) (local.get $imageRowBytes)))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $inside))))
+          (else
+            (call $walkEdge (local.get $seg) (local.get $x) (local.get $b) (local.get $oy) (local.get $ox) (local.get $toPatches))
+            (local.set $seg (i32.add (local.get $seg) (i32.mul (global.get $k) (local.get $rowBytes))))))
         ;; the next pixel: column, then row, then image
         (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
         (if (i32.eq (local.get $ox) (global.get $outW))
@@ -217,6 +160,105 @@
                 (local.set $b (i32.add (local.get $b) (i32.const 1)))))))
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $pixelsLoop))))
+
+  ;; One pixel's window rows for $walk where the window hangs over the image's edge (or dx is the target): the part
+  ;; of each row inside the image is copied (or added) span by span, zeros around it in the patches.
+  (func $walkEdge (param $seg i32) (param $x i32) (param $b i32) (param $oy i32) (param $ox i32) (param $toPatches i32)
+    (local $x0 i32) (local $jlo i32) (local $jhi i32) (local $i i32) (local $yy i32) (local $r i32)
+    (local $pixelBytes i32) (local $rowBytes i32) (local $imageRowBytes i32) (local $span i32)
+    (local $src i32) (local $dst i32) (local $stop i32)
+    (local.set $pixelBytes (i32.shl (global.get $c) (i32.const 2)))
+    (local.set $rowBytes (i32.mul (global.get $k) (local.get $pixelBytes)))
+    (local.set $imageRowBytes (i32.mul (global.get $w) (local.get $pixelBytes)))
+    (local.set $x0 (i32.sub (local.get $ox) (global.get $before)))
+    (local.set $jlo (select (i32.sub (i32.const 0) (local.get $x0)) (i32.const 0) (i32.lt_s (local.get $x0) (i32.const 0))))
+    (local.set $jhi (i32.sub (global.get $w) (local.get $x0)))
+    (if (i32.gt_s (local.get $jhi) (global.get $k)) (then (local.set $jhi (global.get $k))))
+    (if (i32.lt_s (local.get $jhi) (local.get $jlo)) (then (local.set $jhi (local.get $jlo))))
+    (local.set $span (i32.mul (i32.sub (local.get $jhi) (local.get $jlo)) (local.get $pixelBytes)))
+    ;; x at the window's first row (which may lie above the image: only rows inside are read)
+    (local.set $src
+      (i32.add (local.get $x)
+        (i32.mul
+          (i32.add (i32.mul (i32.sub (i32.add (i32.mul (local.get $b) (global.get $h)) (local.get $oy)) (global.get $before)) (global.get $w))
+            (i32.add (local.get $x0) (local.get $jlo)))
+          (local.get $pixelBytes))))
+    (local.set $yy (i32.sub (local.get $oy) (global.get $before)))
+    (local.set $i (i32.const 0))
+    (block $rowsDone
+      (loop $rowsLoop
+        (br_if $rowsDone (i32.ge_u (local.get $i) (global.get $k)))
+        (if (i32.and (i32.ge_s (local.get $yy) (i32.const 0)) (i32.lt_s (local.get $yy) (global.get $h)))
+          (then
+            (local.set $dst (i32.add (local.get $seg) (i32.mul (local.get $jlo) (local.get $pixelBytes))))
+            (local.set $stop (i32.add (local.get $dst) (local.get $span)))
+            (if (local.get $toPatches)
+              (then
+                ;; (the fills only at the image's edges: most windows lie inside)
+                (if (local.get $jlo)
+                  (then (memory.fill (local.get $seg) (i32.const 0) (i32.mul (local.get $jlo) (local.get $pixelBytes)))))
+                (if (i32.lt_s (local.get $jhi) (global.get $k))
+                  (then
+                    (memory.fill (local.get $stop) (i32.const 0) (i32.mul (i32.sub (global.get $k) (local.get $jhi)) (local.get $pixelBytes)))))
+                (local.set $r (local.get $src))
+                (block $quadsDone
+                  (loop $quads
+                    (br_if $quadsDone (i32.gt_u (i32.add (local.get $dst) (i32.const 64)) (local.get $stop)))
+                    (v128.store (local.get $dst) (v128.load (local.get $r)))
+                    (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $r)))
+                    (v128.store offset=32 (local.get $dst) (v128.load offset=32 (local.get $r)))
+                    (v128.store offset=48 (local.get $dst) (v128.load offset=48 (local.get $r)))
+                    (local.set $dst (i32.add (local.get $dst) (i32.const 64)))
+                    (local.set $r (i32.add (local.get $r) (i32.const 64)))
+                    (br $quads)))
+                (block $vectorsDone
+                  (loop $vectors
+                    (br_if $vectorsDone (i32.gt_u (i32.add (local.get $dst) (i32.const 16)) (local.get $stop)))
+                    (v128.store (local.get $dst) (v128.load (local.get $r)))
+                    (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+                    (local.set $r (i32.add (local.get $r) (i32.const 16)))
+                    (br $vectors)))
+                (block $floatsDone
+                  (loop $floats
+                    (br_if $floatsDone (i32.ge_u (local.get $dst) (local.get $stop)))
+                    (f32.store (local.get $dst) (f32.load (local.get $r)))
+                    (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                    (local.set $r (i32.add (local.get $r) (i32.const 4)))
+                    (br $floats))))
+              (else
+                ;; dx += the span, in the same order as one vector at a time
+                (local.set $r (local.get $src))
+                (block $quadsDone
+                  (loop $quads
+                    (br_if $quadsDone (i32.gt_u (i32.add (local.get $dst) (i32.const 64)) (local.get $stop)))
+                    (v128.store (local.get $r) (f32x4.add (v128.load (local.get $r)) (v128.load (local.get $dst))))
+                    (v128.store offset=16 (local.get $r) (f32x4.add (v128.load offset=16 (local.get $r)) (v128.load offset=16 (local.get $dst))))
+                    (v128.store offset=32 (local.get $r) (f32x4.add (v128.load offset=32 (local.get $r)) (v128.load offset=32 (local.get $dst))))
+                    (v128.store offset=48 (local.get $r) (f32x4.add (v128.load offset=48 (local.get $r)) (v128.load offset=48 (local.get $dst))))
+                    (local.set $dst (i32.add (local.get $dst) (i32.const 64)))
+                    (local.set $r (i32.add (local.get $r) (i32.const 64)))
+                    (br $quads)))
+                (block $vectorsDone
+                  (loop $vectors
+                    (br_if $vectorsDone (i32.gt_u (i32.add (local.get $dst) (i32.const 16)) (local.get $stop)))
+                    (v128.store (local.get $r) (f32x4.add (v128.load (local.get $r)) (v128.load (local.get $dst))))
+                    (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+                    (local.set $r (i32.add (local.get $r) (i32.const 16)))
+                    (br $vectors)))
+                (block $floatsDone
+                  (loop $floats
+                    (br_if $floatsDone (i32.ge_u (local.get $dst) (local.get $stop)))
+                    (f32.store (local.get $r) (f32.add (f32.load (local.get $r)) (f32.load (local.get $dst))))
+                    (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                    (local.set $r (i32.add (local.get $r) (i32.const 4)))
+                    (br $floats))))))
+          (else
+            (if (local.get $toPatches) (then (memory.fill (local.get $seg) (i32.const 0) (local.get $rowBytes))))))
+        (local.set $seg (i32.add (local.get $seg) (local.get $rowBytes)))
+        (local.set $src (i32.add (local.get $src) (local.get $imageRowBytes)))
+        (local.set $yy (i32.add (local.get $yy) (i32.const 1)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rowsLoop))))
 
   ;; The patch matrix of output pixels p0 .. p0+count (tests read it).
   (func (export "im2col") (param $patches i32) (param $x i32) (param $p0 i32) (param $count i32)
