@@ -39,6 +39,8 @@ export interface CnnBenchRow {
   /** The end of a run: median (min–max) over the repetitions, ms. */
   endMs: number | string
   endSpread: string
+  /** ms/epoch of each repetition, in order (PyTorch's row: its own): the machine's state shows in them. */
+  perRepetition: number[]
 }
 
 interface Timed {
@@ -114,7 +116,8 @@ export async function benchCnn(): Promise<CnnBenchRow[]> {
           )
         : '',
       endMs: median(ends),
-      endSpread: spreadOf(ends)
+      endSpread: spreadOf(ends),
+      perRepetition: ms.map((value) => Math.round(value))
     }
   })
   if (reference.length)
@@ -125,7 +128,8 @@ export async function benchCnn(): Promise<CnnBenchRow[]> {
       ratio: 1,
       ratioSpread: '',
       endMs: '',
-      endSpread: ''
+      endSpread: '',
+      perRepetition: reference.map((value) => Math.round(value))
     })
   return rows
 }
