@@ -117,7 +117,9 @@
         ;; the window's first column in the image (may be negative) and its columns inside the image
         (local.set $x0 (i32.sub (local.get $ox) (global.get $before)))
         (local.set $yy (i32.sub (local.get $oy) (global.get $before)))
-        (if (i32.and (local.get $toPatches)
+        ;; a window inside the image: gathered from whole rows; scattered from whole rows where a row is whole vectors
+        ;; (dx's next floats belong to other pixels: nothing may be added past a row)
+        (if (i32.and (i32.or (local.get $toPatches) (i32.eqz (i32.and (local.get $rowBytes) (i32.const 15))))
               (i32.and
                 (i32.and (i32.ge_s (local.get $x0) (i32.const 0)) (i32.le_s (i32.add (local.get $x0) (global.get $k)) (global.get $w)))
                 (i32.and (i32.ge_s (local.get $yy) (i32.const 0)) (i32.le_s (i32.add (local.get $yy) (global.get $k)) (global.get $h)))))
@@ -135,12 +137,23 @@
               (loop $inside
                 (br_if $insideDone (i32.ge_u (local.get $i) (global.get $k)))
                 (local.set $r (i32.const 0))
-                (block $rowDone
-                  (loop $row
-                    (br_if $rowDone (i32.ge_u (local.get $r) (local.get $rowBytes)))
-                    (v128.store (i32.add (local.get $seg) (local.get $r)) (v128.load (i32.add (local.get $src) (local.get $r))))
-                    (local.set $r (i32.add (local.get $r) (i32.const 16)))
-                    (br $row)))
+                (if (local.get $toPatches)
+                  (then
+                    (block $rowDone
+                      (loop $row
+                        (br_if $rowDone (i32.ge_u (local.get $r) (local.get $rowBytes)))
+                        (v128.store (i32.add (local.get $seg) (local.get $r)) (v128.load (i32.add (local.get $src) (local.get $r))))
+                        (local.set $r (i32.add (local.get $r) (i32.const 16)))
+                        (br $row))))
+                  (else
+                    ;; dx += the patch row, each float once, as the span walk adds it
+                    (block $rowDone
+                      (loop $row
+                        (br_if $rowDone (i32.ge_u (local.get $r) (local.get $rowBytes)))
+                        (local.set $x0 (i32.add (local.get $src) (local.get $r)))
+                        (v128.store (local.get $x0) (f32x4.add (v128.load (local.get $x0)) (v128.load (i32.add (local.get $seg) (local.get $r)))))
+                        (local.set $r (i32.add (local.get $r) (i32.const 16)))
+                        (br $row)))))
                 (local.set $seg (i32.add (local.get $seg) (local.get $rowBytes)))
                 (local.set $src (i32.add (local.get $src) (local.get $imageRowBytes)))
                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
@@ -161,7 +174,8 @@
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $pixelsLoop))))
 
-  ;; One pixel's window rows for $walk where the window hangs over the image's edge (or dx is the target): the part
+  ;; One pixel's window rows for $walk where the window hangs over the image's edge (or a scattered row is not whole
+  ;; vectors): the part
   ;; of each row inside the image is copied (or added) span by span, zeros around it in the patches.
   (func $walkEdge (param $seg i32) (param $x i32) (param $b i32) (param $oy i32) (param $ox i32) (param $toPatches i32)
     (local $x0 i32) (local $jlo i32) (local $jhi i32) (local $i i32) (local $yy i32) (local $r i32)
