@@ -65,6 +65,13 @@ function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return -1
 }
 
+/** A kernel's result tensor read back, then disposed. */
+function read(t: tf.Tensor | null): Float32Array {
+  const values = t!.dataSync() as Float32Array
+  t!.dispose()
+  return values
+}
+
 /**
  * Runs fn on one thread, then on two, the worker taking the first part of each threaded call (workerFirst: else
  * a call whose parts this thread claims before the worker wakes runs here alone).
@@ -159,11 +166,6 @@ describe('kernels on two threads', () => {
         // the kernel gradient without patches (few channels, filters a multiple of 4), cut by rows of dk
         { x: [6, 28, 28, 1], k: 3, f: 20, before: 1, valid: false }
       ]
-      const read = (t: tf.Tensor | null) => {
-        const values = t!.dataSync() as Float32Array
-        t!.dispose()
-        return values
-      }
       for (const c of cases) {
         const shrink = c.valid ? c.k - 1 : 0
         const g: ConvGeometry = { x: c.x, k: c.k, f: c.f, before: c.before, outH: c.x[1] - shrink, outW: c.x[2] - shrink }
@@ -225,20 +227,13 @@ describe('the conv stage’s pool, bias and relu on two threads', () => {
         const bias = tf.tensor1d(randomValues(shape[3], 12))
         const pooledShape: [number, number, number, number] = [shape[0], shape[1] / 2, shape[2] / 2, shape[3]]
         const dy = tf.tensor4d(randomValues(size / 4, 13), pooledShape)
-        const forward = bothWays(() => {
-          const y = maxPool2BiasReluSimd(x, bias)!
-          const values = y.dataSync().slice()
-          y.dispose()
-          return values
-        })
+        const forward = bothWays(() => read(maxPool2BiasReluSimd(x, bias)))
         expect(firstDifference(forward.one, forward.two)).toBe(-1)
         expect(forward.workerParts).toBeGreaterThan(0)
         const y = maxPool2BiasReluSimd(x, bias)!
         const grad = bothWays(() => {
           const { dx, db } = maxPool2BiasReluGradSimd(x, y, dy)!
-          const values = { dx: dx.dataSync().slice(), db: db.dataSync().slice() }
-          tf.dispose([dx, db])
-          return values
+          return { dx: read(dx), db: read(db) }
         })
         expect(firstDifference(grad.one.dx, grad.two.dx)).toBe(-1)
         expect(firstDifference(grad.one.db, grad.two.db)).toBe(-1)
@@ -261,12 +256,7 @@ describe('the first conv in inference on two threads', () => {
       const x = tf.tensor4d(randomValues(37 * 28 * 28, 21), [37, 28, 28, 1])
       const kernel = tf.tensor4d(randomValues(3 * 3 * 16, 22), [3, 3, 1, 16])
       const bias = tf.tensor1d(randomValues(16, 23))
-      const ways = bothWays(() => {
-        const y = convReluSimd(x, kernel, bias, 3, 1, 28, 28, 2)!
-        const values = y.dataSync().slice()
-        y.dispose()
-        return values
-      })
+      const ways = bothWays(() => read(convReluSimd(x, kernel, bias, 3, 1, 28, 28, 2)))
       expect(ways.workerParts).toBeGreaterThan(0)
       expect(firstDifference(ways.one, ways.two)).toBe(-1)
       const reference = tf.tidy(() =>

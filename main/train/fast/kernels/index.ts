@@ -13,21 +13,20 @@ import { type KernelMemory, ownMemory, perMemory, placeOperands, writableTensor 
 import {
   helperThread,
   inferPart,
+  type InferExports,
   JOB_CONV_INFER,
   JOB_GEMM,
   JOB_POOL_FORWARD,
   JOB_POOL_GRAD,
   MAX_PARTS,
   poolPart,
+  type PoolExports,
   type SharedModules,
   sharedMemoryAvailable
 } from './threads'
 
-interface MaxPoolGradExports {
+interface MaxPoolGradExports extends PoolExports {
   memory: WebAssembly.Memory
-  maxPool2Grad(x: number, dy: number, dx: number, rows: number, outWidth: number, channels: number): void
-  maxPool2(x: number, y: number, rows: number, outWidth: number, channels: number): void
-  biasRelu(x: number, bias: number, y: number, pixels: number, channels: number): void
   biasReluGrad(dy: number, y: number, dz: number, db: number, pixels: number, channels: number): void
 }
 
@@ -67,23 +66,8 @@ function loader<T>(base64: string): () => T | null {
   }
 }
 
-interface ConvInferExports {
+interface ConvInferExports extends InferExports {
   memory: WebAssembly.Memory
-  convRelu(
-    x: number,
-    w: number,
-    b: number,
-    y: number,
-    n: number,
-    pooledH: number,
-    pooledW: number,
-    pool: number,
-    c: number,
-    rowFloats: number,
-    imageFloats: number,
-    kc: number,
-    f: number
-  ): void
 }
 
 const maxPoolGradKernel = loader<MaxPoolGradExports>(maxPoolGradWasm)
@@ -92,31 +76,31 @@ const convKernelGradKernel = loader<ConvKernelGradExports>(convKernelGradWasm)
 
 /**
  * A kernel module where tensors can be its operands in place: its shared build on tfjs's heap where that runs,
- * else `own` (its plain build on its own memory; kernels/operands.ts).
+ * else `own` (its plain build on its own memory; kernels/operands.ts). `role`: the module's place in the helper
+ * thread's instances; on the heap, `shared` then says what the helper instantiates (one object per build: the
+ * worker keys its instances by it), else null (one thread).
  */
 function placedLoader<T extends { memory: WebAssembly.Memory }>(
   sharedBase64: string,
-  own: () => T | null
-): () => { exports: T; memory: KernelMemory; module: WebAssembly.Module | null } | null {
+  own: () => T | null,
+  role?: 'pool' | 'infer'
+): () => { exports: T; memory: KernelMemory; shared: SharedModules | null } | null {
   let compiled: WebAssembly.Module | undefined
+  let shared: SharedModules | null = null
   return perMemory((heap) => {
     if (!heap) {
       const exports = own()
-      return exports && { exports, memory: ownMemory(exports.memory), module: null }
+      return exports && { exports, memory: ownMemory(exports.memory), shared: null }
     }
-    compiled ??= new WebAssembly.Module(Buffer.from(sharedBase64, 'base64'))
-    return {
-      exports: new WebAssembly.Instance(compiled, { env: { memory: heap.memory } }).exports as unknown as T,
-      memory: heap,
-      module: compiled
+    if (!compiled) {
+      compiled = new WebAssembly.Module(Buffer.from(sharedBase64, 'base64'))
+      shared = role ? { [role]: compiled } : null
     }
+    return { exports: new WebAssembly.Instance(compiled, { env: { memory: heap.memory } }).exports as unknown as T, memory: heap, shared }
   })
 }
 
-const placedMaxPoolGrad = placedLoader(maxPoolGradSharedWasm, maxPoolGradKernel)
-
-/** What the helper thread instantiates for pool jobs on tfjs's heap (one object: the worker keys instances by it). */
-const poolModules = new WeakMap<WebAssembly.Module, SharedModules>()
+const placedMaxPoolGrad = placedLoader(maxPoolGradSharedWasm, maxPoolGradKernel, 'pool')
 
 /**
  * Pool inputs below this many floats stay on one thread. The small CNN's pools (32 × 28 × 28 × 16 and
@@ -137,16 +121,21 @@ function runPool(
   rows: number,
   inputFloats: number
 ): void {
-  const helper = placed.module && inputFloats >= THREADED_POOL_MIN_FLOATS && rows >= 2 ? helperThread() : null
+  const helper = placed.shared && inputFloats >= THREADED_POOL_MIN_FLOATS && rows >= 2 ? helperThread() : null
   if (!helper) return poolPart(placed.exports, grad, operands, 0, rows)
-  let modules = poolModules.get(placed.module!)
-  if (!modules) poolModules.set(placed.module!, (modules = { pool: placed.module! }))
-  helper.run(grad ? JOB_POOL_GRAD : JOB_POOL_FORWARD, placed.memory.memory, modules, operands, 1, rows, Math.min(MAX_PARTS, rows), (first, last) =>
-    poolPart(placed.exports, grad, operands, first, last)
+  helper.run(
+    grad ? JOB_POOL_GRAD : JOB_POOL_FORWARD,
+    placed.memory.memory,
+    placed.shared!,
+    operands,
+    1,
+    rows,
+    Math.min(MAX_PARTS, rows),
+    (first, last) => poolPart(placed.exports, grad, operands, first, last)
   )
 }
 const placedConvKernelGrad = placedLoader(convKernelGradSharedWasm, convKernelGradKernel)
-const placedConvInfer = placedLoader(convInferSharedWasm, convInferKernel)
+const placedConvInfer = placedLoader(convInferSharedWasm, convInferKernel, 'infer')
 
 const PAGE = 65536
 
@@ -326,12 +315,10 @@ export function convReluSimd(
       heap.copyWithin(paddedAt + image * imageFloats + (row + before) * rowFloats + before * c, from, from + width * c)
     }
   const args = [paddedAt * 4, wAt * 4, bAt * 4, yAt * 4, pooledH, pooledW, pool, c, rowFloats, imageFloats, k * c, f]
-  const helper = placed.module && n >= 2 && n * outH * outW * k * k * c * f >= THREADED_INFER_MIN_MACS ? helperThread() : null
+  const helper = placed.shared && n >= 2 && n * outH * outW * k * k * c * f >= THREADED_INFER_MIN_MACS ? helperThread() : null
   if (!helper) inferPart(placed.exports, args, 0, n)
   else {
-    let modules = inferModules.get(placed.module!)
-    if (!modules) inferModules.set(placed.module!, (modules = { infer: placed.module! }))
-    helper.run(JOB_CONV_INFER, placed.memory.memory, modules, args, 1, n, Math.min(MAX_PARTS, n), (first, last) =>
+    helper.run(JOB_CONV_INFER, placed.memory.memory, placed.shared!, args, 1, n, Math.min(MAX_PARTS, n), (first, last) =>
       inferPart(placed.exports, args, first, last)
     )
   }
@@ -341,9 +328,6 @@ export function convReluSimd(
 
 /** Inference convs below this many multiply-adds stay on one thread (the conv kernels' line, convTrain.ts). */
 const THREADED_INFER_MIN_MACS = 200_000
-
-/** What the helper thread instantiates for inference convs on tfjs's heap (one object: the worker keys by it). */
-const inferModules = new WeakMap<WebAssembly.Module, SharedModules>()
 
 /**
  * The kernel gradient of a stride-1 conv, dk [k, k, c, f], from its input x [n, h, w, c] and the gradient of its
