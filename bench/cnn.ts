@@ -2,14 +2,16 @@
  * The small CNN's time per epoch against PyTorch in the same run (issue 20: at most 0.7× PyTorch's), and the conv
  * kernels' share of it: LayerLab with the taped step's wasm kernels (convs as im2col + gemm, dense gradients by the
  * gemm, the optimizer update in SIMD: fast/kernels/convTrain.wat, the default) and with the tfjs ops they replaced
- * (LAYERLAB_TAPE_KERNELS=0: XNNPACK convs and matMuls, the JavaScript update loop), then PyTorch 1.13 (Debian, its
- * own threads), each repetition running all three in turn (the two LayerLab variants alternate which goes first).
+ * (LAYERLAB_TAPE_KERNELS=0: XNNPACK convs and matMuls, the JavaScript update loop), and PyTorch 1.13 (Debian, its
+ * own threads). Each repetition times the default variant and PyTorch back to back (which goes first alternates),
+ * then the other two variants (in alternating order).
  *
  * The job: the small-cnn preset on 1,024 synthetic 28×28×1 images (256 more for validation), adam lr 1e-3, L2
- * 5e-4, batch 32, end-to-end, EPOCHS epochs per run; LayerLab's ms/epoch includes scoring the validation part
- * after each epoch, PyTorch's has no validation (bench/torch_bench.py). The figures: medians over the
- * repetitions, their spread (min–max), the ratio of medians and the spread of the per-repetition ratios, and the
- * load average before and after (the machine may be shared: a 2-thread reference suffers most from it).
+ * 5e-4, batch 32, end-to-end, EPOCHS epochs per run; both sides' ms/epoch include scoring the 256 validation images
+ * after each epoch and keeping the best weights (bench/torch_bench.py "validation"). The figures: medians over the
+ * repetitions, their spread (min–max), the paired ratio (the geometric mean of the per-repetition ratios with its
+ * 95 % interval: bench/stats.ts pairedRatio) and the spread of those ratios, and the load average before and after
+ * (the machine may be shared: a 2-thread reference suffers most from it).
  *
  * endMs: the end of a run in this warm process (issue 20: under 150 ms), from the last batch's progress event to
  * train()'s return — the last epoch's validation, restoring the best weights, scoring the test and train parts.
@@ -22,19 +24,23 @@ import { train } from '../main/train/engine'
 import { kernelThreadReady, setKernelThreads } from '../main/train/fast/kernels'
 import type { PreparedData } from '../main/data/types'
 import { TorchReference } from './torch'
-import { loadAverage, median, spreadOf } from './stats'
+import { loadAverage, median, pairedRatio, ratioText, spreadOf } from './stats'
 import { synthetic } from './train'
 
-const REPETITIONS = Number(process.env.LAYERLAB_BENCH_REPS ?? 5)
+const REPETITIONS = Number(process.env.LAYERLAB_BENCH_REPS ?? 10)
 const EPOCHS = 3
 const ROWS = 1024
+const VALIDATION = 256
 
 export interface CnnBenchRow {
   variant: string
   msPerEpoch: number
   spread: string
-  /** ms/epoch over PyTorch's (median over median) and the spread of the per-repetition ratios. */
-  ratio: number | string
+  /**
+   * ms/epoch over PyTorch's: the geometric mean of the per-repetition ratios and its 95 % interval, "0.78
+   * (0.71–0.86)"; then the spread of those ratios.
+   */
+  ratio: string
   ratioSpread: string
   /** The end of a run: median (min–max) over the repetitions, ms. */
   endMs: number | string
@@ -86,14 +92,22 @@ export async function benchCnn(): Promise<CnnBenchRow[]> {
   )
   const times = new Map<string, Timed[]>()
   const reference: number[] = []
+  const [paired, ...others] = VARIANTS
+  const timeVariant = async (variant: (typeof VARIANTS)[number]) =>
+    times.set(variant.name, [...(times.get(variant.name) ?? []), await runLayerLab(data, variant.gemm, EPOCHS, variant.threads)])
+  const timeTorch = async () => {
+    if (!('skipped' in torch))
+      reference.push((await torch.run({ model: 'small-cnn', batch: 32, epochs: EPOCHS, rows: ROWS, validation: VALIDATION })).msPerEpoch)
+  }
   try {
     await kernelThreadReady()
     for (const variant of VARIANTS) await runLayerLab(data, variant.gemm, 1, variant.threads)
     for (let rep = 0; rep < REPETITIONS; rep++) {
-      // The order rotates between repetitions: none always runs right after PyTorch.
-      for (const variant of VARIANTS.map((_, i) => VARIANTS[(i + rep) % VARIANTS.length]!))
-        times.set(variant.name, [...(times.get(variant.name) ?? []), await runLayerLab(data, variant.gemm, EPOCHS, variant.threads)])
-      if (!('skipped' in torch)) reference.push((await torch.run({ model: 'small-cnn', batch: 32, epochs: EPOCHS, rows: ROWS })).msPerEpoch)
+      // The default variant and PyTorch back to back, so each pair shares the machine's state of the moment.
+      if (rep % 2) await timeTorch()
+      await timeVariant(paired!)
+      if (rep % 2 === 0) await timeTorch()
+      for (const variant of rep % 2 ? [...others].reverse() : others) await timeVariant(variant)
     }
     console.log(`  load average after: ${loadAverage()}`)
   } finally {
@@ -108,7 +122,7 @@ export async function benchCnn(): Promise<CnnBenchRow[]> {
       variant: variant.name,
       msPerEpoch: median(ms),
       spread: spreadOf(ms),
-      ratio: reference.length ? median(ms) / median(reference) : 'no reference',
+      ratio: reference.length ? ratioText(pairedRatio(ms, reference)) : 'no reference',
       ratioSpread: reference.length
         ? spreadOf(
             ms.map((value, rep) => value / reference[rep]!),
@@ -122,10 +136,10 @@ export async function benchCnn(): Promise<CnnBenchRow[]> {
   })
   if (reference.length)
     rows.push({
-      variant: 'PyTorch (no validation)',
+      variant: 'PyTorch (validation included)',
       msPerEpoch: median(reference),
       spread: spreadOf(reference),
-      ratio: 1,
+      ratio: '1',
       ratioSpread: '',
       endMs: '',
       endSpread: '',

@@ -1,5 +1,6 @@
 /** The few statistics and labels every bench section prints: the median, the min–max spread, the load average. */
 import os from 'node:os'
+import { summarise } from '../main/study/stats'
 
 /** The median (the mean of the two middle values for an even count). */
 export function median(values: number[]): number {
@@ -18,3 +19,18 @@ export const loadAverage = (): string =>
     .loadavg()
     .map((value) => value.toFixed(1))
     .join(' ')
+
+/**
+ * Paired ratios a[i] / b[i] (two jobs timed side by side, repetition i): their geometric mean and its 95 % interval,
+ * a t interval on the log ratios (main/study/stats.ts). On a machine whose speed drifts within seconds, each pair
+ * shares the drift and the interval says what is left; one ratio of medians would carry it whole.
+ */
+export function pairedRatio(a: readonly number[], b: readonly number[]): { ratio: number; ci95: [number, number] | null; n: number } {
+  const logs = a.map((value, i) => Math.log(value / b[i]!))
+  const { mean, ci95 } = summarise(logs)
+  return { ratio: Math.exp(mean ?? NaN), ci95: ci95 ? [Math.exp(ci95[0]), Math.exp(ci95[1])] : null, n: logs.length }
+}
+
+/** "0.78 (0.71–0.86)": a paired ratio with its interval. */
+export const ratioText = ({ ratio, ci95 }: { ratio: number; ci95: [number, number] | null }): string =>
+  `${ratio.toFixed(2)}${ci95 ? ` (${ci95[0].toFixed(2)}–${ci95[1].toFixed(2)})` : ''}`

@@ -14,6 +14,8 @@ export interface TorchCase {
   batch: number
   epochs: number
   rows?: number
+  /** Held-out rows scored after every epoch (with a copy of the best weights kept), as LayerLab's epochs do. */
+  validation?: number
 }
 
 export interface TorchResult {

@@ -1,13 +1,16 @@
 """PyTorch reference for `npm run bench`: the same models, batches and optimiser as LayerLab's training bench
 (adam, lr 1e-3, L2 5e-4 added to the gradient as LayerLab's default blocks do), timed on the same machine in the
-same run. Data: the digits CSV's first 1,259 rows standardised (the size of LayerLab's train part), its 61
+same run. With "validation": rows, every timed epoch also scores that many held-out rows (no gradient, eval mode,
+loss and accuracy, one pass) and keeps a copy of the weights when the validation loss improves, as LayerLab's epochs
+do (its ms/epoch counts scoring the validation part and keeping the best weights). Data: the digits CSV's first 1,259 rows standardised (the size of LayerLab's train part), its 61
 non-constant pixels (LayerLab's import leaves the 3 constant ones out), and synthetic
 rows of the same shapes as LayerLab's synthetic sets; timings do not depend on the values.
 
 Usage:
   python3 bench/torch_bench.py '<json list of cases>'    prints one JSON array
   python3 bench/torch_bench.py --serve                   one JSON case per stdin line, one JSON result per line
-A case: {"model": "digits-mlp" | "mlp-64-256-256-10" | "small-cnn" | "cnn-medium", "batch": 32, "epochs": 1, "rows": 1024}
+A case: {"model": "digits-mlp" | "mlp-64-256-256-10" | "small-cnn" | "cnn-medium", "batch": 32, "epochs": 1, "rows": 1024,
+         "validation": 256}
 """
 import csv
 import json
@@ -36,8 +39,8 @@ def digits():
     return torch.from_numpy(x[:DIGITS_TRAIN_ROWS]), torch.from_numpy(y[:DIGITS_TRAIN_ROWS])
 
 
-def synthetic(n, shape, classes=10):
-    g = torch.Generator().manual_seed(1)
+def synthetic(n, shape, classes=10, seed=1):
+    g = torch.Generator().manual_seed(seed)
     return torch.randn((n, *shape), generator=g), torch.randint(0, classes, (n,), generator=g)
 
 
@@ -80,6 +83,26 @@ def data_for(case):
     return _data[key]
 
 
+def held_out(case):
+    """The validation rows of a synthetic case: the same shapes as its training rows, another seed."""
+    key = (case['model'], 'validation', case['validation'])
+    if key not in _data:
+        shape = {'mlp-64-256-256-10': (64,), 'cnn-medium': (3, 64, 64)}.get(case['model'], (1, 28, 28))
+        _data[key] = synthetic(case['validation'], shape, seed=2)
+    return _data[key]
+
+
+def validate(model, loss_fn, x, y):
+    """One pass over the validation rows in eval mode: loss and accuracy (what LayerLab's epoch reports)."""
+    model.eval()
+    with torch.no_grad():
+        logits = model(x)
+        loss = float(loss_fn(logits, y))
+        accuracy = float((logits.argmax(1) == y).float().mean())
+    model.train()
+    return loss, accuracy
+
+
 def epoch(model, opt, loss_fn, x, y, batch, limit=None):
     perm = torch.randperm(len(x))
     for b, i in enumerate(range(0, len(x), batch)):
@@ -102,13 +125,19 @@ def run(case):
     if key not in _warm:  # first use of a model and batch in this process: a few batches of warm-up
         epoch(model, opt, loss_fn, x, y, batch, limit=5)
         _warm.add(key)
+    validation = held_out(case) if case.get('validation') else None
+    best_loss, best = float('inf'), None
     times = []
     for _ in range(epochs):
         start = time.perf_counter()
         epoch(model, opt, loss_fn, x, y, batch)
+        if validation is not None:
+            loss, _ = validate(model, loss_fn, *validation)
+            if loss < best_loss:
+                best_loss, best = loss, {k: v.detach().clone() for k, v in model.state_dict().items()}
         times.append((time.perf_counter() - start) * 1000)
     ms = float(np.median(times))
-    return {'model': case['model'], 'batch': batch, 'rows': len(x), 'msPerEpoch': ms, 'times': times,
+    return {'model': case['model'], 'batch': batch, 'rows': len(x), 'validation': case.get('validation', 0), 'msPerEpoch': ms, 'times': times,
             'torch': torch.__version__, 'threads': torch.get_num_threads()}
 
 
