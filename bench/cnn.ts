@@ -4,7 +4,7 @@
  * gemm, the optimizer update in SIMD: fast/kernels/convTrain.wat, the default) and with the tfjs ops they replaced
  * (LAYERLAB_TAPE_KERNELS=0: XNNPACK convs and matMuls, the JavaScript update loop), and PyTorch 1.13 (Debian, its
  * own threads). Each repetition times the default variant and PyTorch back to back (which goes first alternates),
- * then the other two variants (in alternating order).
+ * then the other two variants (in alternating order), then PyTorch without validation (printed beside the table).
  *
  * The job: the small-cnn preset on 1,024 synthetic 28×28×1 images (256 more for validation), adam lr 1e-3, L2
  * 5e-4, batch 32, end-to-end, EPOCHS epochs per run; both sides' ms/epoch include scoring the 256 validation images
@@ -92,6 +92,8 @@ export async function benchCnn(): Promise<CnnBenchRow[]> {
   )
   const times = new Map<string, Timed[]>()
   const reference: number[] = []
+  // PyTorch without validation, last in each repetition: the stricter comparison, printed beside the table.
+  const bare: number[] = []
   const [paired, ...others] = VARIANTS
   const timeVariant = async (variant: (typeof VARIANTS)[number]) =>
     times.set(variant.name, [...(times.get(variant.name) ?? []), await runLayerLab(data, variant.gemm, EPOCHS, variant.threads)])
@@ -108,6 +110,7 @@ export async function benchCnn(): Promise<CnnBenchRow[]> {
       await timeVariant(paired!)
       if (rep % 2 === 0) await timeTorch()
       for (const variant of rep % 2 ? [...others].reverse() : others) await timeVariant(variant)
+      if (!('skipped' in torch)) bare.push((await torch.run({ model: 'small-cnn', batch: 32, epochs: EPOCHS, rows: ROWS })).msPerEpoch)
     }
     console.log(`  load average after: ${loadAverage()}`)
   } finally {
@@ -134,6 +137,13 @@ export async function benchCnn(): Promise<CnnBenchRow[]> {
       perRepetition: ms.map((value) => Math.round(value))
     }
   })
+  if (bare.length) {
+    const ours = times.get(paired!.name)!.map((run) => run.msPerEpoch)
+    console.log(
+      `  ${paired!.name} over PyTorch without validation (median ${Math.round(median(bare))} ms/epoch, a run later in each repetition): ` +
+        ratioText(pairedRatio(ours, bare))
+    )
+  }
   if (reference.length)
     rows.push({
       variant: 'PyTorch (validation included)',
