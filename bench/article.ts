@@ -10,8 +10,10 @@
  *
  * LayerLab runs twice per case: the fused wasm dense kernel (fast/fusedDense.ts, the default) and the tape-free
  * tfjs step it replaced (fast/denseChain.ts, `fusedDense: false`). Each repetition runs every variant of a case
- * before the next repetition, so load from other processes hits all alike; the table gives medians over the
- * repetitions and their spread (min–max), and the ratio of medians.
+ * before the next repetition, the default one (fused, 2 threads) and the reference back to back (which goes first
+ * alternates), so each pair shares the machine's state of the moment; the table gives medians over the
+ * repetitions and their spread (min–max), and the paired ratio (the geometric mean of the per-repetition ratios
+ * and its 95 % interval: bench/stats.ts pairedRatio) with the spread of those ratios.
  *
  * Fixed cost per run, inside this warm process (no process or wasm start): from train()'s call to the first
  * batch's progress event ("start"), and from the last batch's progress event to train()'s return ("end": the last
@@ -27,17 +29,20 @@ import type { PreparedData } from '../main/data/types'
 import { loadDigits } from '../test/fixtures/digits'
 import { SklearnReference } from './sklearn'
 import { TorchReference } from './torch'
-import { loadAverage, median, spreadOf } from './stats'
+import { loadAverage, median, pairedRatio, ratioText, spreadOf } from './stats'
 
-const REPETITIONS = Number(process.env.LAYERLAB_BENCH_REPS ?? 5)
+const REPETITIONS = Number(process.env.LAYERLAB_BENCH_REPS ?? 10)
 
 export interface ArticleBenchRow {
   job: string
   variant: string
   msPerEpoch: number
   spread: string
-  /** This variant's ms/epoch over the reference's (scikit-learn for the article's job, PyTorch for the defaults). */
-  ratio: number | string
+  /**
+   * This variant's ms/epoch over the reference's (scikit-learn for the article's job, PyTorch for the defaults):
+   * the paired ratio and its 95 % interval, "0.46 (0.42–0.51)".
+   */
+  ratio: string
   ratioSpread: string
   startMs: number | string
   endMs: number | string
@@ -122,16 +127,22 @@ export async function benchArticle(): Promise<ArticleBenchRow[]> {
     for (const job of JOBS) for (const variant of variants) await runLayerLab(data, { ...job, epochs: 2 }, variant.fused, variant.threads)
     for (let rep = 0; rep < REPETITIONS; rep++) {
       for (const [j, job] of JOBS.entries()) {
-        // The order of the variants rotates between repetitions: none always runs right after the reference.
-        const order = variants.map((_, i) => variants[(i + rep) % variants.length]!)
-        for (const variant of order) {
+        const timeVariant = async (variant: (typeof variants)[number]) => {
           const key = `${j}|${variant.name}`
           layerlab.set(key, [...(layerlab.get(key) ?? []), await runLayerLab(data, job, variant.fused, variant.threads)])
         }
-        let ms: number | null = null
-        if (j === 0 && !('skipped' in sklearn)) ms = (await sklearn.run({ epochs: job.epochs, batch: job.batch, seed: rep })).msPerEpoch
-        if (j === 1 && !('skipped' in torch)) ms = (await torch.run({ model: 'digits-mlp', batch: job.batch, epochs: job.epochs })).msPerEpoch
-        if (ms !== null) reference.set(String(j), [...(reference.get(String(j)) ?? []), ms])
+        const timeReference = async () => {
+          let ms: number | null = null
+          if (j === 0 && !('skipped' in sklearn)) ms = (await sklearn.run({ epochs: job.epochs, batch: job.batch, seed: rep })).msPerEpoch
+          if (j === 1 && !('skipped' in torch)) ms = (await torch.run({ model: 'digits-mlp', batch: job.batch, epochs: job.epochs })).msPerEpoch
+          if (ms !== null) reference.set(String(j), [...(reference.get(String(j)) ?? []), ms])
+        }
+        // The default variant and the reference back to back, the order alternating; then the other two.
+        const [paired, ...others] = variants
+        if (rep % 2) await timeReference()
+        await timeVariant(paired!)
+        if (rep % 2 === 0) await timeReference()
+        for (const variant of rep % 2 ? [...others].reverse() : others) await timeVariant(variant)
       }
     }
     console.log(`  load average after: ${loadAverage()}`)
@@ -153,7 +164,7 @@ export async function benchArticle(): Promise<ArticleBenchRow[]> {
         variant: variant.name,
         msPerEpoch: median(ms),
         spread: spreadOf(ms, 1),
-        ratio: ref ? median(ms) / median(ref) : 'no reference',
+        ratio: ref ? ratioText(pairedRatio(ms, ref)) : 'no reference',
         ratioSpread: spreadOf(ratios, 2),
         startMs: median(runs.map((run) => run.startMs)),
         endMs: median(runs.map((run) => run.endMs)),
@@ -166,7 +177,7 @@ export async function benchArticle(): Promise<ArticleBenchRow[]> {
         variant: j === 0 ? 'scikit-learn MLPClassifier(100, 100)' : 'PyTorch (no validation)',
         msPerEpoch: median(ref),
         spread: spreadOf(ref, 1),
-        ratio: 1,
+        ratio: '1',
         ratioSpread: '',
         startMs: '',
         endMs: '',
