@@ -122,10 +122,13 @@ def run(case):
     loss_fn = nn.CrossEntropyLoss()
     batch, epochs = case['batch'], case.get('epochs', 1)
     key = (case['model'], batch)
+    validation = held_out(case) if case.get('validation') else None
     if key not in _warm:  # first use of a model and batch in this process: a few batches of warm-up
         epoch(model, opt, loss_fn, x, y, batch, limit=5)
         _warm.add(key)
-    validation = held_out(case) if case.get('validation') else None
+    if validation is not None and (key, 'validation') not in _warm:  # and one validation pass
+        validate(model, loss_fn, *validation)
+        _warm.add((key, 'validation'))
     best_loss, best = float('inf'), None
     times = []
     for _ in range(epochs):
