@@ -29,7 +29,7 @@ import type { PreparedData } from '../main/data/types'
 import { loadDigits } from '../test/fixtures/digits'
 import { SklearnReference } from './sklearn'
 import { TorchReference } from './torch'
-import { loadAverage, median, pairedRatio, ratioText, spreadOf } from './stats'
+import { loadAverage, median, pairedRatio, pairedRepetition, ratioText, spreadOf } from './stats'
 
 const REPETITIONS = Number(process.env.LAYERLAB_BENCH_REPS ?? 10)
 
@@ -139,10 +139,12 @@ export async function benchArticle(): Promise<ArticleBenchRow[]> {
         }
         // The default variant and the reference back to back, the order alternating; then the other two.
         const [paired, ...others] = variants
-        if (rep % 2) await timeReference()
-        await timeVariant(paired!)
-        if (rep % 2 === 0) await timeReference()
-        for (const variant of rep % 2 ? [...others].reverse() : others) await timeVariant(variant)
+        await pairedRepetition(
+          rep,
+          () => timeVariant(paired!),
+          timeReference,
+          others.map((variant) => () => timeVariant(variant))
+        )
       }
     }
     console.log(`  load average after: ${loadAverage()}`)

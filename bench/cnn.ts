@@ -23,14 +23,16 @@ import { defaultModel } from '../main/model/presets'
 import { train } from '../main/train/engine'
 import { kernelThreadReady, setKernelThreads } from '../main/train/fast/kernels'
 import type { PreparedData } from '../main/data/types'
-import { TorchReference } from './torch'
-import { loadAverage, median, pairedRatio, ratioText, spreadOf } from './stats'
+import { type TorchCase, TorchReference } from './torch'
+import { loadAverage, median, pairedRatio, pairedRepetition, ratioText, spreadOf } from './stats'
 import { synthetic } from './train'
 
 const REPETITIONS = Number(process.env.LAYERLAB_BENCH_REPS ?? 10)
 const EPOCHS = 3
 const ROWS = 1024
 const VALIDATION = 256
+/** PyTorch's run of the same job (bench/torch_bench.py), without validation; with it, `validation: VALIDATION`. */
+const TORCH_CASE: TorchCase = { model: 'small-cnn', batch: 32, epochs: EPOCHS, rows: ROWS }
 
 export interface CnnBenchRow {
   variant: string
@@ -98,19 +100,20 @@ export async function benchCnn(): Promise<CnnBenchRow[]> {
   const timeVariant = async (variant: (typeof VARIANTS)[number]) =>
     times.set(variant.name, [...(times.get(variant.name) ?? []), await runLayerLab(data, variant.gemm, EPOCHS, variant.threads)])
   const timeTorch = async () => {
-    if (!('skipped' in torch))
-      reference.push((await torch.run({ model: 'small-cnn', batch: 32, epochs: EPOCHS, rows: ROWS, validation: VALIDATION })).msPerEpoch)
+    if (!('skipped' in torch)) reference.push((await torch.run({ ...TORCH_CASE, validation: VALIDATION })).msPerEpoch)
   }
   try {
     await kernelThreadReady()
     for (const variant of VARIANTS) await runLayerLab(data, variant.gemm, 1, variant.threads)
     for (let rep = 0; rep < REPETITIONS; rep++) {
       // The default variant and PyTorch back to back, so each pair shares the machine's state of the moment.
-      if (rep % 2) await timeTorch()
-      await timeVariant(paired!)
-      if (rep % 2 === 0) await timeTorch()
-      for (const variant of rep % 2 ? [...others].reverse() : others) await timeVariant(variant)
-      if (!('skipped' in torch)) bare.push((await torch.run({ model: 'small-cnn', batch: 32, epochs: EPOCHS, rows: ROWS })).msPerEpoch)
+      await pairedRepetition(
+        rep,
+        () => timeVariant(paired!),
+        timeTorch,
+        others.map((variant) => () => timeVariant(variant))
+      )
+      if (!('skipped' in torch)) bare.push((await torch.run(TORCH_CASE)).msPerEpoch)
     }
     console.log(`  load average after: ${loadAverage()}`)
   } finally {

@@ -31,6 +31,23 @@ export function pairedRatio(a: readonly number[], b: readonly number[]): { ratio
   return { ratio: Math.exp(mean ?? NaN), ci95: ci95 ? [Math.exp(ci95[0]), Math.exp(ci95[1])] : null, n: logs.length }
 }
 
+/**
+ * One repetition of a paired comparison: `ours` and `reference` back to back (which goes first alternates with
+ * `rep`, so neither always runs in the other's wake), then `others` (in alternating order): the schedule
+ * pairedRatio's pairs assume.
+ */
+export async function pairedRepetition(
+  rep: number,
+  ours: () => Promise<unknown>,
+  reference: () => Promise<unknown>,
+  others: Array<() => Promise<unknown>> = []
+): Promise<void> {
+  if (rep % 2) await reference()
+  await ours()
+  if (rep % 2 === 0) await reference()
+  for (const other of rep % 2 ? [...others].reverse() : others) await other()
+}
+
 /** "0.78 (0.71–0.86)": a paired ratio with its interval. */
 export const ratioText = ({ ratio, ci95 }: { ratio: number; ci95: [number, number] | null }): string =>
   `${ratio.toFixed(2)}${ci95 ? ` (${ci95[0].toFixed(2)}–${ci95[1].toFixed(2)})` : ''}`

@@ -29,14 +29,15 @@ DIGITS_TRAIN_ROWS = 1259
 DIGITS_FEATURES = 61
 
 
-def digits():
+def digits(first=0, count=DIGITS_TRAIN_ROWS):
+    """Rows first .. first + count of the standardised digits (the train part by default; held-out rows after it)."""
     with open(os.path.join(HERE, '..', 'resources', 'examples', 'digits.csv')) as f:
         rows = list(csv.reader(f))[1:]
     data = np.array(rows, dtype=np.float32)
     x, y = data[:, :-1], data[:, -1].astype(np.int64)
     x = x[:, x.std(0) > 0]
     x = (x - x.mean(0)) / x.std(0)
-    return torch.from_numpy(x[:DIGITS_TRAIN_ROWS]), torch.from_numpy(y[:DIGITS_TRAIN_ROWS])
+    return torch.from_numpy(x[first:first + count]), torch.from_numpy(y[first:first + count])
 
 
 def synthetic(n, shape, classes=10, seed=1):
@@ -69,26 +70,29 @@ _data = {}
 _warm = set()
 
 
+# The synthetic cases' row shape and default row count.
+SYNTHETIC = {'mlp-64-256-256-10': ((64,), 4096), 'cnn-medium': ((3, 64, 64), 256), 'small-cnn': ((1, 28, 28), 2048)}
+
+
 def data_for(case):
     key = (case['model'], case.get('rows'))
     if key not in _data:
         if case['model'] == 'digits-mlp':
             _data[key] = digits()
-        elif case['model'] == 'mlp-64-256-256-10':
-            _data[key] = synthetic(case.get('rows', 4096), (64,))
-        elif case['model'] == 'cnn-medium':
-            _data[key] = synthetic(case.get('rows', 256), (3, 64, 64))
         else:
-            _data[key] = synthetic(case.get('rows', 2048), (1, 28, 28))
+            shape, rows = SYNTHETIC[case['model']]
+            _data[key] = synthetic(case.get('rows', rows), shape)
     return _data[key]
 
 
 def held_out(case):
-    """The validation rows of a synthetic case: the same shapes as its training rows, another seed."""
+    """A case's validation rows: the digits after the train part, or synthetic rows of its shape from another seed."""
     key = (case['model'], 'validation', case['validation'])
     if key not in _data:
-        shape = {'mlp-64-256-256-10': (64,), 'cnn-medium': (3, 64, 64)}.get(case['model'], (1, 28, 28))
-        _data[key] = synthetic(case['validation'], shape, seed=2)
+        if case['model'] == 'digits-mlp':
+            _data[key] = digits(DIGITS_TRAIN_ROWS, case['validation'])
+        else:
+            _data[key] = synthetic(case['validation'], SYNTHETIC[case['model']][0], seed=2)
     return _data[key]
 
 
@@ -136,7 +140,7 @@ def run(case):
         epoch(model, opt, loss_fn, x, y, batch)
         if validation is not None:
             loss, _ = validate(model, loss_fn, *validation)
-            if loss < best_loss:
+            if loss < best_loss:  # the copy is the cost measured: LayerLab keeps the best epoch's weights too
                 best_loss, best = loss, {k: v.detach().clone() for k, v in model.state_dict().items()}
         times.append((time.perf_counter() - start) * 1000)
     ms = float(np.median(times))

@@ -1,6 +1,6 @@
 /** The bench's paired ratio (bench/stats.ts): what the README's "ours over theirs" figures and intervals are. */
 import { describe, expect, it } from 'vitest'
-import { pairedRatio, ratioText } from '../../../bench/stats'
+import { pairedRatio, pairedRepetition, ratioText } from '../../../bench/stats'
 
 describe('pairedRatio', () => {
   it('cancels a drift both sides of a pair share', () => {
@@ -29,5 +29,14 @@ describe('pairedRatio', () => {
     expect(paired.ratio).toBeCloseTo(0.75, 12)
     expect(paired.ci95).toBeNull()
     expect(ratioText(paired)).toBe('0.75')
+  })
+})
+
+describe('pairedRepetition', () => {
+  it('runs ours and the reference back to back, alternating which goes first, then the others in alternating order', async () => {
+    const order: string[] = []
+    const step = (name: string) => async () => void order.push(name)
+    for (let rep = 0; rep < 2; rep++) await pairedRepetition(rep, step('ours'), step('reference'), [step('a'), step('b')])
+    expect(order).toEqual(['ours', 'reference', 'a', 'b', 'reference', 'ours', 'b', 'a'])
   })
 })
